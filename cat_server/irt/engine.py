@@ -1,0 +1,363 @@
+r"""The hot path: one adaptive-testing step on a prepared bank.
+
+Typical use inside the answer transaction::
+
+    bank = irt.prepare_bank(a, b, c, d, item_id=ids, section=sections)  # once
+    cfg = irt.CatConfig(max_length=30, se_target=0.3, exposure="randomesque")
+    state = irt.CatState.from_json(bank, row.engine_state)  # or from the responses rows
+    state.record(bank, item, score)           # O(n_quad): one row added to the log-likelihood
+    res = irt.step(bank, state, cfg, rng=rng) # theta, se, next item or None, stop reason
+    row.engine_state = state.to_json()        # plain JSON: item ids, scores, pretest flags
+
+The state keeps the log-likelihood on the quadrature grid, so an update costs
+``n_quad`` additions whatever the number of answers; it is rebuilt from the
+stored responses in one vectorised sum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from . import selection as sel
+from . import stopping
+from .bank import PRETEST
+
+
+@dataclass
+class CatConfig:
+    r"""Configuration of an adaptive test (plain data, JSON-friendly).
+
+    Parameters
+    ----------
+    min_length, max_length : int
+        Operational items (pretest items are extra and not counted).
+    se_target : float, optional
+        Stop once the posterior SD is at or below it (after ``min_length``).
+    time_limit : float, optional
+        Seconds; stop when ``elapsed >= time_limit``.
+    cut : float, optional
+        Cut score on the theta scale, for classification stopping.
+    classification : {None, "sprt", "ci"}
+        Stop once classified by Wald's SPRT (indifference ``sprt_delta``,
+        error rates ``alpha``, ``beta``) or once the ``ci_z`` confidence
+        interval excludes the cut.
+    prior_mean, prior_sd : float
+        Normal prior of the EAP estimate.
+    selection : {"mfi", "pwi", "kl"}
+        Maximum Fisher information, posterior-weighted information or
+        posterior-weighted Kullback–Leibler.
+    exposure : {"none", "randomesque", "sympson-hetter", "progressive"}
+    randomesque_k : int
+    sh_k : sequence of float, optional
+        Sympson–Hetter parameters, one per bank item
+        (:func:`cat_server.irt.simulation.sympson_hetter_parameters`).
+    max_exposure_rate : float, optional
+        Restriction: items whose observed exposure rate (passed to
+        :func:`step`) exceeds it are not selected ("progressive-restricted"
+        when combined with ``exposure="progressive"``).
+    content : dict, optional
+        ``{section: (min, max)}`` counts or ``{section: proportion}``.
+    pretest_rate : float
+        Probability, at each step, of seeding a pretest item (while fewer than
+        ``pretest_max`` were given).
+    pretest_max : int
+    """
+
+    min_length: int = 0
+    max_length: int = 30
+    se_target: float | None = None
+    time_limit: float | None = None
+    cut: float | None = None
+    classification: str | None = None
+    sprt_delta: float = 0.3
+    alpha: float = 0.05
+    beta: float = 0.05
+    ci_z: float = 1.96
+    prior_mean: float = 0.0
+    prior_sd: float = 1.0
+    selection: str = "mfi"
+    exposure: str = "none"
+    randomesque_k: int = 5
+    sh_k: np.ndarray | None = None
+    max_exposure_rate: float | None = None
+    content: dict | None = None
+    pretest_rate: float = 0.0
+    pretest_max: int = 0
+
+    def __post_init__(self):
+        if self.max_length < 1 or self.min_length > self.max_length:
+            raise ValueError("Need 1 <= max_length and min_length <= max_length.")
+        if self.sh_k is not None:
+            self.sh_k = np.asarray(self.sh_k, dtype=float)
+        if self.selection not in ("mfi", "pwi", "kl"):
+            raise ValueError(f"Unknown selection {self.selection!r}.")
+        if self.exposure not in ("none", "randomesque", "sympson-hetter", "progressive"):
+            raise ValueError(f"Unknown exposure control {self.exposure!r}.")
+        if self.classification not in (None, "sprt", "ci"):
+            raise ValueError(f"Unknown classification rule {self.classification!r}.")
+        self._counts_mode = bool(self.content) and isinstance(
+            next(iter(self.content.values())), (tuple, list)
+        )
+
+
+class StepResult(NamedTuple):
+    """Result of :func:`step`.
+
+    ``item`` is the bank index of the next item, ``None`` when the test stops
+    (then ``stop_reason`` says why); ``pretest`` tells whether that item is a
+    seeded pretest item (not scored, not counted in the length).
+    """
+
+    theta: float
+    se: float
+    item: int | None
+    stop_reason: str | None
+    pretest: bool = False
+
+
+@dataclass
+class CatState:
+    r"""Responses of one attempt plus the log-likelihood on the bank grid.
+
+    Build with :meth:`new`, :meth:`from_responses` or :meth:`from_json`;
+    mutate only with :meth:`record`.
+    """
+
+    items: list = field(default_factory=list)
+    scores: list = field(default_factory=list)
+    pretest: list = field(default_factory=list)
+    log_lik: np.ndarray | None = None
+    counts: np.ndarray | None = None
+    enemy_groups: set = field(default_factory=set)
+    n_operational: int = 0
+
+    @classmethod
+    def new(cls, bank):
+        """Empty state for ``bank``."""
+        return cls(
+            log_lik=np.zeros(bank.grid.shape[0]),
+            counts=np.zeros(len(bank.section_names), dtype=np.int64),
+        )
+
+    @classmethod
+    def from_responses(cls, bank, items, scores, pretest=None):
+        r"""Rebuild the state from stored responses (one vectorised pass).
+
+        Parameters
+        ----------
+        bank : Bank
+        items : sequence of int or str
+            Bank indices or item ids, in presentation order.
+        scores : sequence of int
+        pretest : sequence of bool, optional
+            Default: the item's current status is pretest.
+        """
+        state = cls.new(bank)
+        idx = np.array([_index(bank, i) for i in items], dtype=np.int64)
+        sc = np.asarray(scores, dtype=np.int64)
+        if idx.shape != sc.shape:
+            raise ValueError("items and scores differ in length.")
+        _check_scores(bank, idx, sc)
+        pre = bank.status[idx] == PRETEST if pretest is None else np.asarray(pretest, bool)
+        op = ~pre
+        if op.any():
+            state.log_lik += bank.log_p[idx[op], sc[op]].sum(axis=0)
+        np.add.at(state.counts, bank.section[idx[op]], 1)
+        state.items = idx.tolist()
+        state.scores = sc.tolist()
+        state.pretest = pre.tolist()
+        state.enemy_groups = {int(g) for g in bank.enemy[idx] if g >= 0}
+        state.n_operational = int(op.sum())
+        return state
+
+    @classmethod
+    def from_json(cls, bank, data):
+        """Inverse of :meth:`to_json`."""
+        return cls.from_responses(bank, data["items"], data["scores"], data.get("pretest"))
+
+    def to_json(self, bank=None):
+        """Plain JSON data: item ids (or indices without ``bank``), scores, pretest flags."""
+        items = [bank.item_id[i] for i in self.items] if bank is not None else list(self.items)
+        return {"items": items, "scores": list(self.scores), "pretest": list(self.pretest)}
+
+    def record(self, bank, item, score, pretest=None):
+        r"""Add one answer; :math:`O(n_{quad})`.
+
+        Parameters
+        ----------
+        bank : Bank
+        item : int or str
+        score : int
+        pretest : bool, optional
+            Default: the item's status is pretest. Pretest answers are stored
+            but do not change the ability estimate.
+        """
+        j = _index(bank, item)
+        score = int(score)
+        if not 0 <= score < bank.items.n_cat[j]:
+            raise ValueError(f"Score {score} out of range for item {bank.item_id[j]}.")
+        if j in self.items:
+            raise ValueError(f"Item {bank.item_id[j]} was already answered.")
+        pre = bool(bank.status[j] == PRETEST) if pretest is None else bool(pretest)
+        self.items.append(j)
+        self.scores.append(score)
+        self.pretest.append(pre)
+        g = bank.enemy[j]
+        if g >= 0:
+            self.enemy_groups.add(int(g))
+        if not pre:
+            self.log_lik += bank.log_p[j, score]
+            self.counts[bank.section[j]] += 1
+            self.n_operational += 1
+
+
+def _index(bank, item):
+    if isinstance(item, str):
+        try:
+            return bank.index[item]
+        except KeyError:
+            raise ValueError(f"Unknown item {item!r}.") from None
+    j = int(item)
+    if not 0 <= j < bank.n_items:
+        raise ValueError(f"Item index {j} out of range.")
+    return j
+
+
+def _check_scores(bank, idx, sc):
+    bad = (sc < 0) | (sc >= bank.items.n_cat[idx])
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"Score {sc[k]} out of range for item {bank.item_id[idx[k]]}.")
+
+
+def posterior(bank, state, prior_mean=0.0, prior_sd=1.0):
+    r"""EAP estimate, posterior SD and log posterior on ``bank.grid``.
+
+    Returns
+    -------
+    theta : float
+    se : float
+    log_post : ndarray of shape (n_quad,)
+
+    Notes
+    -----
+    .. math::
+        \hat\theta = \frac{\sum_q \theta_q L(\theta_q) \phi_q}{\sum_q L(\theta_q) \phi_q},
+        \quad SE^2 = \frac{\sum_q (\theta_q - \hat\theta)^2 L \phi}{\sum_q L \phi}
+    """
+    q = bank.grid
+    z = (q - prior_mean) / prior_sd
+    log_post = state.log_lik - 0.5 * z * z
+    w = np.exp(log_post - log_post.max())
+    s = w.sum()
+    theta = float(w @ q) / float(s)
+    var = float(w @ (q * q)) / s - theta * theta
+    return theta, float(np.sqrt(max(var, 0.0))), log_post
+
+
+def _minima_met(cfg, bank, state):
+    if not cfg._counts_mode:
+        return True
+    names = bank.section_names
+    for s, (mn, _mx) in cfg.content.items():
+        if s in names and state.counts[names.index(s)] < (mn or 0):
+            return False
+    return True
+
+
+def _sprt_ll(cfg, bank, state):
+    if cfg.classification != "sprt" or cfg.cut is None or state.n_operational == 0:
+        return None
+    idx = np.array(state.items)
+    op = ~np.array(state.pretest, dtype=bool)
+    idx, sc = idx[op], np.array(state.scores)[op]
+    t = np.array([cfg.cut + cfg.sprt_delta, cfg.cut - cfg.sprt_delta])
+    lp = bank.items.subset(idx).log_probs(t)  # (2, n, K)
+    ll = lp[:, np.arange(idx.size), sc].sum(axis=1)
+    return float(ll[0]), float(ll[1])
+
+
+def step(bank, state, cfg, rng, *, elapsed=None, exposure_rates=None):
+    r"""Estimate ability and choose the next item (or stop).
+
+    Parameters
+    ----------
+    bank : Bank
+        From :func:`prepare_bank`.
+    state : CatState
+        Answers so far (already :meth:`~CatState.record`-ed).
+    cfg : CatConfig
+    rng : numpy.random.Generator
+        Used by exposure control and pretest seeding only.
+    elapsed : float, optional
+        Seconds used so far, for ``cfg.time_limit``.
+    exposure_rates : ndarray of shape (n_items,), optional
+        Observed exposure rates, for ``cfg.max_exposure_rate``.
+
+    Returns
+    -------
+    StepResult
+        ``(theta, se, item, stop_reason, pretest)``; ``item`` is ``None`` when
+        the test stops.
+
+    Notes
+    -----
+    Order: EAP update; stopping rules; pretest seeding with probability
+    ``cfg.pretest_rate``; eligible pool (active, not given, no enemy of a given
+    item, under the exposure ceiling); content balancing; selection criterion;
+    exposure rule.
+    """
+    theta, se, log_post = posterior(bank, state, cfg.prior_mean, cfg.prior_sd)
+    reason = stopping.stop_reason(
+        cfg,
+        state.n_operational,
+        theta,
+        se,
+        elapsed=elapsed,
+        minima_met=_minima_met(cfg, bank, state),
+        sprt_ll=_sprt_ll(cfg, bank, state),
+    )
+    if reason is not None:
+        return StepResult(theta, se, None, reason)
+
+    n_pre = len(state.pretest) - state.n_operational
+    if cfg.pretest_rate > 0 and n_pre < cfg.pretest_max and rng.random() < cfg.pretest_rate:
+        pool = sel.eligible_mask(bank, state.items, state.enemy_groups, bank.pretest)
+        cand = np.flatnonzero(pool)
+        if cand.size:
+            return StepResult(theta, se, int(cand[rng.integers(cand.size)]), None, True)
+
+    elig = sel.eligible_mask(bank, state.items, state.enemy_groups, bank.operational)
+    if cfg.max_exposure_rate is not None and exposure_rates is not None:
+        capped = elig & (np.asarray(exposure_rates) < cfg.max_exposure_rate)
+        if capped.any():
+            elig = capped
+    mask = None
+    for sections in sel.content_mask(
+        bank, state.counts, state.n_operational, cfg.max_length, cfg.content
+    ):
+        if sections.size == len(bank.section_names):
+            m = elig
+        elif sections.size == 1:
+            m = elig & bank.section_masks[sections[0]]
+        else:
+            m = elig & bank.section_masks[sections].any(axis=0)
+        if m.any():
+            mask = m
+            break
+    if mask is None:
+        return StepResult(theta, se, None, stopping.EXHAUSTED)
+    score = sel.criterion(bank, theta, log_post, cfg.selection)
+    item = sel.pick(
+        score,
+        mask,
+        cfg.exposure,
+        rng,
+        progress=state.n_operational / cfg.max_length,
+        sh_k=cfg.sh_k,
+        k=cfg.randomesque_k,
+    )
+    return StepResult(theta, se, item, None)
