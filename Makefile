@@ -1,0 +1,43 @@
+# make demo: create .venv, install, serve the demo centre on http://127.0.0.1:5000
+# make test: create .venv, install, run the whole suite (SQLite always; PostgreSQL and
+#            Redis when CAT_TEST_DATABASE_URL / CAT_TEST_REDIS_URL are set, as .ci/run does)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test test-fast lint bench clean
+
+$(BIN)/cat-server: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/cat-server
+	$(BIN)/cat-server demo
+
+test: $(BIN)/cat-server $(CHROMIUM)
+	$(BIN)/pytest -ra
+
+# Everything except the tests that start servers and browsers.
+test-fast: $(BIN)/cat-server
+	$(BIN)/pytest -ra -m "not browser and not slow"
+
+# Browser tests drive Debian's Chromium; Playwright cannot download a browser here.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq chromium; \
+	else \
+		echo "Browser tests need $(CHROMIUM): sudo apt-get install -y chromium" >&2; exit 1; \
+	fi
+
+lint: $(BIN)/cat-server
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(BIN)/cat-server
+	$(BIN)/python -m benchmarks.engine
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,81 @@
+"""cat_server: computer-based adaptive testing for BKN UPT test centres."""
+
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+
+from .extensions import csrf, db, login_manager, migrate, socketio
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def create_app(test_config=None):
+    """Create and configure the app."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=str(STATIC_DIR))
+    app.config.from_object("cat_server.config.Defaults")
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("CAT")
+    else:
+        app.config.update(test_config)
+    _configure_database(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    socketio.init_app(
+        app,
+        message_queue=app.config["REDIS_URL"] or None,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        cors_allowed_origins=[],  # same origin only: a foreign page cannot open a socket
+    )
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+    from . import auth, cli, errors, exam, proctor
+
+    errors.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(exam.bp)
+    app.register_blueprint(proctor.bp, url_prefix="/proctor")
+    cli.init_app(app)
+    return app
+
+
+def _configure_database(app):
+    """CAT_DATABASE_URL wins; the default is a SQLite file in the instance folder."""
+    url = app.config.get("DATABASE_URL") or app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not url:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{Path(app.instance_path) / 'cat_server.db'}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if url.startswith("sqlite"):
+        # One connection, shared in turn: SQLite has one writer anyway, and a
+        # second connection waiting on SQLite's busy lock would block the
+        # gevent hub; waiting on the pool instead yields to other greenlets.
+        options.setdefault("pool_size", 1)
+        options.setdefault("max_overflow", 0)
+        options.setdefault("pool_timeout", 30)
+        options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+    else:
+        options.setdefault("pool_pre_ping", True)
+        options.setdefault("pool_size", 10)
+        options.setdefault("max_overflow", 20)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    """WAL for concurrent readers, FULL sync so an acknowledged commit survives power loss."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

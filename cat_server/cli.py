@@ -1,0 +1,96 @@
+"""The ``cat-server`` command: Flask's CLI with the centre's commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app)
+def main():
+    """cat_server: adaptive testing for BKN UPT centres."""
+
+
+def init_app(app):
+    """Commands that need the app are registered on it, so ``flask`` sees them too."""
+    app.cli.add_command(demo_command)
+    app.cli.add_command(load_bank_command)
+
+
+@click.command("load-bank")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--name", required=True, help="Bank name; a re-import becomes a new version.")
+@with_appcontext
+def load_bank_command(path, name):
+    """Validate and import an item bank file (CSV, JSON, XLSX): all rows or none."""
+    from .itembank.formats import BankFormatError
+    from .itembank.service import import_bank
+
+    try:
+        bank = import_bank(path, name)
+    except BankFormatError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+    click.echo(f"Imported {len(bank.items)} items as {bank.name} v{bank.version}.")
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--database", default=None, help="Database URL (default: SQLite in instance/).")
+@click.option("--no-serve", is_flag=True, help="Create the demo data and exit.")
+def demo_command(host, port, database, no_serve):
+    """Create the demo centre (bank, exam, 40 seats) and serve it with gunicorn + gevent."""
+    from flask_migrate import upgrade
+
+    from . import create_app
+    from .demo import STAFF, demo_candidates, seed_demo
+
+    if database:
+        os.environ["CAT_DATABASE_URL"] = database
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        sitting = seed_demo()
+        sitting_id, url = sitting.id, app.config["SQLALCHEMY_DATABASE_URI"]
+    base = f"http://{host}:{port}"
+    click.echo(f"\nDatabase: {url}")
+    click.echo(f"Workstation (peserta): {base}/exam/{sitting_id}/")
+    click.echo(f"Proctor (pengawas):    {base}/proctor/sittings/{sitting_id}")
+    for username, (role, _, password) in STAFF.items():
+        click.echo(f"  {role:8} login: {username} / {password}")
+    click.echo("Candidates (registration no, PIN, seat):")
+    for row in demo_candidates():
+        click.echo(f"  {row['registration_no']}  {row['pin']}  {row['seat']}  {row['name']}")
+    if no_serve:
+        return
+    click.echo(f"\nServing on {base} (Ctrl+C to stop)\n", err=True)
+    sys.stdout.flush()
+    os.environ["CAT_DATABASE_URL"] = url
+    os.execvp(sys.executable, gunicorn_argv(host, port))
+
+
+def gunicorn_argv(host: str, port: int, workers: int = 1) -> list[str]:
+    """One gevent worker holds thousands of websockets; more processes need Redis."""
+    return [
+        sys.executable, "-m", "gunicorn",
+        "--worker-class", "gevent",
+        "--workers", str(workers),
+        "--worker-connections", "10000",
+        "--bind", f"{host}:{port}",
+        "--graceful-timeout", "5",
+        "cat_server.wsgi:app",
+    ]
+
+
+main.add_command(demo_command)
+main.add_command(load_bank_command)

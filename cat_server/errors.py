@@ -1,0 +1,112 @@
+"""Errors a user can act on, rendered as JSON, a page, or a Socket.IO error."""
+
+from flask import render_template, request
+
+
+class ExamError(Exception):
+    """Base: ``status`` for HTTP, ``code`` for clients, a sentence in Indonesian and English."""
+
+    status = 400
+    code = "bad_request"
+    message = "Permintaan tidak valid."
+    message_en = "Invalid request."
+
+    def __init__(self, message=None, message_en=None, **details):
+        super().__init__(message or self.message)
+        if message:
+            self.message = message
+        if message_en:
+            self.message_en = message_en
+        self.details = details
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": False,
+            "error": self.code,
+            "message": self.message,
+            "message_en": self.message_en,
+            **self.details,
+        }
+
+
+class BadPayload(ExamError):
+    code = "bad_payload"
+    message = "Data yang dikirim tidak lengkap atau salah bentuk."
+    message_en = "The message was incomplete or malformed."
+
+
+class NotFound(ExamError):
+    status = 404
+    code = "not_found"
+    message = "Tidak ditemukan."
+    message_en = "Not found."
+
+
+class Forbidden(ExamError):
+    status = 403
+    code = "forbidden"
+    message = "Anda tidak berhak mengakses ini."
+    message_en = "You are not allowed to access this."
+
+
+class LoginFailed(ExamError):
+    status = 401
+    code = "login_failed"
+    message = "Nomor peserta atau PIN salah."
+    message_en = "Wrong registration number or PIN."
+
+
+class NotInProgress(ExamError):
+    status = 409
+    code = "not_in_progress"
+    message = "Ujian belum dimulai atau sudah selesai."
+    message_en = "The exam has not started or has already ended."
+
+
+class TimeUp(ExamError):
+    status = 409
+    code = "time_up"
+    message = "Waktu ujian telah habis. Jawaban ini tidak disimpan."
+    message_en = "Time is up. This answer was not stored."
+
+
+class WrongSeq(ExamError):
+    status = 409
+    code = "wrong_seq"
+    message = "Soal ini bukan soal yang sedang aktif. Tampilan diperbarui."
+    message_en = "This is not the current item. The screen has been refreshed."
+
+
+class InvalidChoice(ExamError):
+    code = "invalid_choice"
+    message = "Pilihan jawaban tidak dikenal."
+    message_en = "Unknown answer option."
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return request.path.startswith("/api/") or best == "application/json"
+
+
+def init_app(app):
+    from .extensions import db
+
+    @app.errorhandler(ExamError)
+    def handle_exam_error(error):
+        db.session.rollback()
+        if wants_json():
+            return error.to_dict(), error.status
+        return render_template("error.html", error=error), error.status
+
+    @app.errorhandler(404)
+    def handle_404(_):
+        return handle_exam_error(NotFound())
+
+    @app.errorhandler(500)
+    def handle_500(_):
+        db.session.rollback()
+        error = ExamError("Terjadi kesalahan pada server.", "Server error.")
+        error.status = 500
+        if wants_json():
+            return error.to_dict(), 500
+        return render_template("error.html", error=error), 500

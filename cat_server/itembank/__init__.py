@@ -1,0 +1,1 @@
+"""Item banks: formats, import/export, validation, calibration jobs, item stats."""

@@ -1,0 +1,299 @@
+"""Models shared by every room: banks, exams, sittings, attempts, audit, users.
+
+All times are UTC from the server clock (``utcnow``), stored without zone on
+SQLite and with zone on PostgreSQL, always returned zone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """The server clock: every deadline and timestamp comes from here."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp that is always UTC and always zone-aware in Python."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use models.utcnow()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class User(UserMixin, db.Model):
+    """An administrator or proctor; candidates are ``Candidate`` rows."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[str] = mapped_column(sa.String(20))  # admin | proctor
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.CheckConstraint("role IN ('admin', 'proctor')", name="role"),)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class ItemBank(db.Model):
+    """One imported version of a bank; a new import is a new version."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    version: Mapped[int] = mapped_column(default=1)
+    source_filename: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    items: Mapped[list[Item]] = relationship(back_populates="bank", order_by="Item.position")
+
+    __table_args__ = (sa.UniqueConstraint("name", "version"),)
+
+
+class Item(db.Model):
+    """A soal. ``key``, ``option_scores`` and the parameters never leave the server."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(sa.ForeignKey("item_bank.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(64))  # the file's item_id
+    position: Mapped[int]
+    section: Mapped[str] = mapped_column(sa.String(32))
+    model: Mapped[str] = mapped_column(sa.String(8))
+    a: Mapped[float] = mapped_column(default=1.0)
+    b: Mapped[float | None]
+    c: Mapped[float] = mapped_column(default=0.0)
+    d: Mapped[float] = mapped_column(default=1.0)
+    thresholds: Mapped[list | None] = mapped_column(sa.JSON)
+    stem: Mapped[str] = mapped_column(sa.Text)
+    options: Mapped[list] = mapped_column(sa.JSON)
+    key: Mapped[str | None] = mapped_column(sa.String(1))
+    option_scores: Mapped[list | None] = mapped_column(sa.JSON)
+    status: Mapped[str] = mapped_column(sa.String(10), default="active")
+    enemy_group: Mapped[str | None] = mapped_column(sa.String(64))
+    media: Mapped[str | None] = mapped_column(sa.String(300))
+
+    bank: Mapped[ItemBank] = relationship(back_populates="items")
+
+    __table_args__ = (
+        sa.UniqueConstraint("bank_id", "code"),
+        sa.CheckConstraint("status IN ('active', 'pretest', 'retired')", name="status"),
+    )
+
+    def score_choice(self, choice: str, points_correct: int) -> int:
+        """Points for ``choice`` (a letter A..): 5/0 keyed, or the option's own score."""
+        index = ord(choice) - ord("A")
+        if self.option_scores is not None:
+            return int(self.option_scores[index])
+        return points_correct if choice == self.key else 0
+
+    def to_public(self) -> dict:
+        """What a candidate's browser may see: never key, scores or parameters."""
+        return {
+            "id": self.id,
+            "stem": self.stem,
+            "options": [
+                {"label": chr(ord("A") + i), "text": text} for i, text in enumerate(self.options)
+            ],
+        }
+
+
+class Exam(db.Model):
+    """A blueprint: ordered sections drawn from one bank, and the time allowed."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    bank_id: Mapped[int] = mapped_column(sa.ForeignKey("item_bank.id"))
+    duration_s: Mapped[int]
+    show_result: Mapped[bool] = mapped_column(default=True)
+    pass_total: Mapped[int | None]
+
+    bank: Mapped[ItemBank] = relationship()
+    sections: Mapped[list[ExamSection]] = relationship(
+        back_populates="exam", order_by="ExamSection.position"
+    )
+
+
+class ExamSection(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(sa.ForeignKey("exam.id"), index=True)
+    position: Mapped[int]
+    code: Mapped[str] = mapped_column(sa.String(32))  # the items' section tag
+    name: Mapped[str] = mapped_column(sa.String(200))
+    mode: Mapped[str] = mapped_column(sa.String(10), default="fixed")  # fixed | adaptive
+    n_items: Mapped[int]
+    points_correct: Mapped[int] = mapped_column(default=5)
+    pass_mark: Mapped[int | None]
+
+    exam: Mapped[Exam] = relationship(back_populates="sections")
+
+
+sitting_proctor = sa.Table(
+    "sitting_proctor",
+    db.metadata,
+    sa.Column("sitting_id", sa.ForeignKey("sitting.id"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("user.id"), primary_key=True),
+)
+
+
+class Sitting(db.Model):
+    """A sesi: one exam in one room at one time, with its seats and candidates."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(sa.ForeignKey("exam.id"))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    room: Mapped[str] = mapped_column(sa.String(100), default="")
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(sa.String(10), default="open")  # open|started|ended
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    exam: Mapped[Exam] = relationship()
+    seats: Mapped[list[Seat]] = relationship(back_populates="sitting", order_by="Seat.position")
+    proctors: Mapped[list[User]] = relationship(secondary=sitting_proctor)
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('open', 'started', 'ended')", name="status"),
+    )
+
+
+class Seat(db.Model):
+    """A workstation in the sitting's room."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sitting_id: Mapped[int] = mapped_column(sa.ForeignKey("sitting.id"), index=True)
+    label: Mapped[str] = mapped_column(sa.String(20))
+    position: Mapped[int]
+
+    sitting: Mapped[Sitting] = relationship(back_populates="seats")
+
+    __table_args__ = (sa.UniqueConstraint("sitting_id", "label"),)
+
+
+class Candidate(db.Model):
+    """A peserta enrolled in one sitting, logging in with registration number + PIN."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sitting_id: Mapped[int] = mapped_column(sa.ForeignKey("sitting.id"), index=True)
+    registration_no: Mapped[str] = mapped_column(sa.String(40))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    birth_date: Mapped[str | None] = mapped_column(sa.String(10))
+    pin_hash: Mapped[str] = mapped_column(sa.String(255))
+    seat_id: Mapped[int | None] = mapped_column(sa.ForeignKey("seat.id"))
+
+    seat: Mapped[Seat | None] = relationship()
+    attempt: Mapped[Attempt | None] = relationship(back_populates="candidate", uselist=False)
+
+    __table_args__ = (sa.UniqueConstraint("sitting_id", "registration_no"),)
+
+
+class Attempt(db.Model):
+    """One candidate's exam. Its state can be rebuilt from its presentations and responses.
+
+    ``next_seq`` is the seq of the presentation awaiting an answer (0 before start).
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sitting_id: Mapped[int] = mapped_column(sa.ForeignKey("sitting.id"), index=True)
+    candidate_id: Mapped[int] = mapped_column(sa.ForeignKey("candidate.id"), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(12), default="waiting")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finish_reason: Mapped[str | None] = mapped_column(sa.String(20))
+    next_seq: Mapped[int] = mapped_column(default=0)
+    n_answered: Mapped[int] = mapped_column(default=0)
+    n_items: Mapped[int] = mapped_column(default=0)
+    total_score: Mapped[int] = mapped_column(default=0)
+    section_scores: Mapped[dict | None] = mapped_column(sa.JSON)
+    passed: Mapped[bool | None]
+    theta: Mapped[float | None]
+    se: Mapped[float | None]
+    chain_head: Mapped[str] = mapped_column(sa.String(64), default="")
+    connected_sid: Mapped[str | None] = mapped_column(sa.String(64))
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    candidate: Mapped[Candidate] = relationship(back_populates="attempt")
+    sitting: Mapped[Sitting] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('waiting', 'in_progress', 'finished')", name="status"),
+    )
+
+
+class Presentation(db.Model):
+    """Which item the attempt was shown at which seq."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("attempt.id"))
+    seq: Mapped[int]
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("item.id"))
+    section_id: Mapped[int] = mapped_column(sa.ForeignKey("exam_section.id"))
+    presented_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("attempt_id", "seq"),)
+
+
+class Response(db.Model):
+    """A stored answer; ``hash`` chains it to the attempt's previous response."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("attempt.id"))
+    seq: Mapped[int]
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("item.id"))
+    choice: Mapped[str] = mapped_column(sa.String(1))
+    score: Mapped[int]
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+    __table_args__ = (sa.UniqueConstraint("attempt_id", "seq"),)
+
+
+class AuditEvent(db.Model):
+    """Append-only: every state change of attempts, sittings, banks and users."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(sa.String(120))  # "user:3", "candidate:17", "server"
+    action: Mapped[str] = mapped_column(sa.String(40))
+    sitting_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sitting.id"), index=True)
+    attempt_id: Mapped[int | None] = mapped_column(sa.ForeignKey("attempt.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict | None] = mapped_column(sa.JSON)
+
+
+def audit(actor: str, action: str, *, sitting_id=None, attempt_id=None, reason=None, **data):
+    """Add an audit row to the current transaction (the caller commits)."""
+    db.session.add(
+        AuditEvent(
+            actor=actor,
+            action=action,
+            sitting_id=sitting_id,
+            attempt_id=attempt_id,
+            reason=reason,
+            data=data or None,
+        )
+    )

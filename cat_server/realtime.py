@@ -1,0 +1,69 @@
+"""Shared helpers for Socket.IO handlers: error replies and background tasks."""
+
+from __future__ import annotations
+
+import functools
+
+from flask import current_app
+from flask_socketio import emit
+from sqlalchemy.exc import OperationalError
+
+from .errors import ExamError
+from .extensions import db, socketio
+
+
+def acked(handler):
+    """Turn an ExamError into ``{"ok": False, ...}`` plus an ``exam_error`` event.
+
+    A database that is down gives ``retry`` (never an acknowledgement), so the
+    client keeps its answer and sends it again.
+    """
+
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except ExamError as error:
+            db.session.rollback()
+            reply = error.to_dict()
+        except OperationalError:
+            db.session.rollback()
+            current_app.logger.exception("database unavailable in %s", handler.__name__)
+            reply = {
+                "ok": False,
+                "error": "retry",
+                "message": "Server sibuk, jawaban akan dikirim ulang otomatis.",
+                "message_en": "Server busy; the answer will be re-sent automatically.",
+            }
+        emit("exam_error", reply)
+        return reply
+
+    return wrapper
+
+
+def start_background_tasks(app) -> None:
+    """The proctor feed and the deadline reaper, once per server process."""
+    from .exam import service as exam_service
+    from .proctor import feed
+
+    if app.extensions.get("cat_tasks_started"):
+        return
+    app.extensions["cat_tasks_started"] = True
+    with app.app_context():
+        exam_service.clear_connections()
+        exam_service.finish_expired()
+    socketio.start_background_task(feed.run, app)
+    socketio.start_background_task(_reap, app)
+
+
+def _reap(app) -> None:
+    """Finish attempts whose time is up, whether a browser is there or not."""
+    from .exam import service as exam_service
+
+    while True:
+        socketio.sleep(app.config["REAPER_INTERVAL"])
+        try:
+            with app.app_context():
+                exam_service.finish_expired()
+        except Exception:
+            app.logger.exception("deadline reaper failed")

@@ -1,0 +1,83 @@
+"""The proctor's live view: snapshots, coalesced updates, access."""
+
+from tests.conftest import last_event, login_candidate, login_staff, make_sitting, make_user
+
+from cat_server.extensions import db, socketio
+from cat_server.proctor import feed
+
+
+def watch(sock, sitting_id):
+    return sock.emit("watch", {"sitting": sitting_id}, namespace="/proctor", callback=True)
+
+
+def test_watch_gives_every_seat_with_its_status(app, sitting_id, candidate, proctor_socket):
+    snapshot = watch(proctor_socket, sitting_id)
+    assert snapshot["ok"] and snapshot["full"]
+    by_seat = {s["seat"]: s for s in snapshot["seats"]}
+    assert by_seat["PC-01"]["status"] == "waiting"
+    assert by_seat["PC-02"]["status"] == "absent"
+    assert snapshot["counts"] == {"absent": 1, "waiting": 1, "answering": 0,
+                                  "disconnected": 0, "finished": 0}
+
+
+def test_changes_reach_the_proctor_coalesced_into_one_message(
+    app, sitting_id, candidate, proctor_socket
+):
+    watch(proctor_socket, sitting_id)
+    proctor_socket.emit("start_sitting", {"sitting": sitting_id}, namespace="/proctor",
+                        callback=True)
+    _, sock = candidate
+    state = last_event(sock, "state", "/exam")
+    for _ in range(3):
+        state = sock.emit("answer", {"attempt": state["attempt"], "seq": state["seq"],
+                                     "item": state["item"]["id"], "choice": "A"},
+                          namespace="/exam", callback=True)["state"]
+    proctor_socket.get_received("/proctor")
+    with app.app_context():
+        assert feed.flush() == 1
+        assert feed.flush() == 0  # nothing changed since
+    messages = [e for e in proctor_socket.get_received("/proctor") if e["name"] == "seats"]
+    assert len(messages) == 1
+    seats = {s["seat"]: s for s in messages[0]["args"][0]["seats"]}
+    assert seats["PC-01"]["status"] == "finished" and seats["PC-01"]["answered"] == 3
+
+
+def test_a_disconnected_candidate_shows_as_disconnected(app, sitting_id, candidate,
+                                                        proctor_socket):
+    _, sock = candidate
+    sock.disconnect(namespace="/exam")
+    seats = {s["seat"]: s for s in watch(proctor_socket, sitting_id)["seats"]}
+    assert seats["PC-01"]["status"] == "disconnected"
+
+
+def test_a_proctor_of_another_sitting_is_refused(app, sitting_id):
+    with app.app_context():
+        other = make_user("lain")
+        other_sitting = make_sitting(name="Sesi B", proctor=other)
+    client = app.test_client()
+    login_staff(client, "lain")
+    assert client.get(f"/proctor/sittings/{sitting_id}").status_code == 403
+    assert client.get(f"/proctor/sittings/{other_sitting}").status_code == 200
+    sock = socketio.test_client(app, namespace="/proctor", flask_test_client=client)
+    assert watch(sock, sitting_id)["error"] == "forbidden"
+    ack = sock.emit("start_sitting", {"sitting": sitting_id}, namespace="/proctor", callback=True)
+    assert ack["error"] == "forbidden"
+    with app.app_context():
+        from cat_server.models import Sitting
+
+        assert db.session.get(Sitting, sitting_id).status == "open"
+
+
+def test_the_proctor_index_lists_only_own_sittings(app, sitting_id):
+    with app.app_context():
+        make_sitting(name="Sesi Orang Lain")
+    client = app.test_client()
+    login_staff(client)
+    page = client.get("/proctor/").get_data(as_text=True)
+    assert "Sesi Uji" in page and "Sesi Orang Lain" not in page
+
+
+def test_candidate_cannot_open_proctor_pages(app, sitting_id):
+    client = app.test_client()
+    login_candidate(client, sitting_id, "20260001")
+    assert client.get(f"/proctor/sittings/{sitting_id}").status_code in (302, 401, 403)
