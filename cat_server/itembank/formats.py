@@ -766,7 +766,7 @@ def write_bank(rows: Iterable[ItemRow], file, fmt: str = "csv") -> None:
         return
     if fmt == "csv":
         out = io.StringIO(newline="")
-        writer = csv.writer(out, lineterminator="\r\n")
+        writer = csv.writer(out, lineterminator="\n")
         writer.writerow(COLUMNS)
         for record in records:
             writer.writerow([_cell_text(record.get(c)) for c in COLUMNS])
