@@ -133,17 +133,19 @@ class CatState:
     counts: np.ndarray | None = None
     enemy_groups: set = field(default_factory=set)
     n_operational: int = 0
+    seed: int = 0
 
     @classmethod
-    def new(cls, bank):
-        """Empty state for ``bank``."""
+    def new(cls, bank, seed=0):
+        """Empty state for ``bank``; ``seed`` fixes the attempt's Sympson–Hetter draws."""
         return cls(
             log_lik=np.zeros(bank.grid.shape[0]),
             counts=np.zeros(len(bank.section_names), dtype=np.int64),
+            seed=int(seed),
         )
 
     @classmethod
-    def from_responses(cls, bank, items, scores, pretest=None):
+    def from_responses(cls, bank, items, scores, pretest=None, seed=0):
         r"""Rebuild the state from stored responses (one vectorised pass).
 
         Parameters
@@ -154,8 +156,10 @@ class CatState:
         scores : sequence of int
         pretest : sequence of bool, optional
             Default: the item's current status is pretest.
+        seed : int
+            Attempt seed (see :meth:`new`).
         """
-        state = cls.new(bank)
+        state = cls.new(bank, seed)
         idx = np.array([_index(bank, i) for i in items], dtype=np.int64)
         sc = np.asarray(scores, dtype=np.int64)
         if idx.shape != sc.shape:
@@ -176,12 +180,19 @@ class CatState:
     @classmethod
     def from_json(cls, bank, data):
         """Inverse of :meth:`to_json`."""
-        return cls.from_responses(bank, data["items"], data["scores"], data.get("pretest"))
+        return cls.from_responses(
+            bank, data["items"], data["scores"], data.get("pretest"), data.get("seed", 0)
+        )
 
     def to_json(self, bank=None):
-        """Plain JSON data: item ids (or indices without ``bank``), scores, pretest flags."""
+        """Plain JSON data: item ids (or indices without ``bank``), scores, pretest flags, seed."""
         items = [bank.item_id[i] for i in self.items] if bank is not None else list(self.items)
-        return {"items": items, "scores": list(self.scores), "pretest": list(self.pretest)}
+        return {
+            "items": items,
+            "scores": list(self.scores),
+            "pretest": list(self.pretest),
+            "seed": self.seed,
+        }
 
     def record(self, bank, item, score, pretest=None):
         r"""Add one answer; :math:`O(n_{quad})`.
@@ -359,5 +370,6 @@ def step(bank, state, cfg, rng, *, elapsed=None, exposure_rates=None):
         progress=state.n_operational / cfg.max_length,
         sh_k=cfg.sh_k,
         k=cfg.randomesque_k,
+        seed=state.seed,
     )
     return StepResult(theta, se, item, None)

@@ -134,7 +134,30 @@ def criterion(bank, theta, log_post, method):
     raise ValueError(f"Unknown selection method {method!r}.")
 
 
-def pick(score, mask, exposure, rng, *, progress=0.0, sh_k=None, k=5):
+_M1 = np.uint64(0x9E3779B97F4A7C15)
+_M2 = np.uint64(0xBF58476D1CE4E5B9)
+_M3 = np.uint64(0x94D049BB133111EB)
+
+
+def attempt_uniform(seed, items):
+    r"""Uniform numbers fixed per (attempt seed, item): SplitMix64 of ``seed`` and ``item``.
+
+    Sympson–Hetter uses them so that an item rejected once for a candidate
+    stays rejected for the rest of that test (the classic procedure) while the
+    state stays a plain list of responses plus a seed.
+
+    Returns
+    -------
+    ndarray of shape items.shape, values in [0, 1)
+    """
+    z = np.uint64(seed & 0xFFFFFFFFFFFFFFFF) + (np.asarray(items, np.uint64) + np.uint64(1)) * _M1
+    z = (z ^ (z >> np.uint64(30))) * _M2
+    z = (z ^ (z >> np.uint64(27))) * _M3
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(float) * 2.0**-53
+
+
+def pick(score, mask, exposure, rng, *, progress=0.0, sh_k=None, k=5, seed=0):
     r"""Choose one item among ``mask`` by ``score`` under an exposure rule.
 
     Parameters
@@ -149,6 +172,8 @@ def pick(score, mask, exposure, rng, *, progress=0.0, sh_k=None, k=5):
         Sympson–Hetter exposure parameters :math:`K_j`.
     k : int
         Randomesque group size.
+    seed : int
+        Attempt seed for the Sympson–Hetter draws (:func:`attempt_uniform`).
 
     Returns
     -------
@@ -158,7 +183,8 @@ def pick(score, mask, exposure, rng, *, progress=0.0, sh_k=None, k=5):
     -----
     * randomesque (Kingsbury & Zara, 1989): uniform among the ``k`` best;
     * Sympson–Hetter: walk down the ranking, item :math:`j` is administered
-      with probability :math:`K_j`, else the next one is tried;
+      with probability :math:`K_j`, else the next one is tried; a rejected
+      item stays rejected for that candidate (draws fixed per attempt seed);
     * progressive (Revuelta & Ponsoda, 1998):
       :math:`w_j = (1 - s/L)\, U_j \max_i I_i + (s/L)\, I_j`,
       :math:`U_j \sim U(0, 1)`.
@@ -176,13 +202,13 @@ def pick(score, mask, exposure, rng, *, progress=0.0, sh_k=None, k=5):
         top = np.argpartition(s, n - k)[n - k :]
         return int(idx[top[rng.integers(k)]])
     if exposure == "sympson-hetter":
-        m = min(n, 25)
+        m = min(n, 64)
         top = np.argpartition(s, n - m)[n - m :] if n > m else np.arange(n)
         top = top[np.argsort(-s[top], kind="stable")]
         cand = idx[top]
         if sh_k is None:
             return int(cand[0])
-        accept = rng.random(m) < sh_k[cand]
+        accept = attempt_uniform(seed, cand) < sh_k[cand]
         hit = np.flatnonzero(accept)
         return int(cand[hit[0]] if hit.size else cand[-1])
     if exposure == "progressive":

@@ -1,0 +1,72 @@
+"""IRT engine of cat_server: pure numpy/scipy, no Flask, no database.
+
+Public API (stable; see docs/engine.md):
+
+* models: :func:`make_items`, :class:`Items`, :func:`prob_4pl`,
+  :func:`info_4pl`, :func:`prob_grm`, :func:`prob_gpcm`,
+  :func:`log_likelihood`, :func:`test_information`, :func:`simulate_responses`;
+* hot path: :func:`prepare_bank`, :class:`Bank`, :class:`CatConfig`,
+  :class:`CatState`, :func:`step`, :class:`StepResult`, :func:`posterior`;
+* ability: :func:`eap`, :func:`map_estimate`, :func:`mle`, :func:`wle`,
+  :func:`estimate`;
+* calibration: :func:`calibrate`, :class:`CalibrationResult`, :func:`item_fit`;
+* simulation: :func:`simulate_cat`, :func:`sympson_hetter_parameters`.
+"""
+
+from .bank import ACTIVE, PRETEST, RETIRED, Bank, prepare_bank
+from .calibration import CalibrationResult, calibrate, item_fit
+from .engine import CatConfig, CatState, StepResult, posterior, step
+from .estimation import eap, estimate, map_estimate, mle, wle
+from .models import (
+    DICHOTOMOUS,
+    GPCM,
+    GRM,
+    Items,
+    info_4pl,
+    log_likelihood,
+    make_items,
+    prob_4pl,
+    prob_gpcm,
+    prob_grm,
+    simulate_responses,
+    test_information,
+)
+from .simulation import simulate_cat, sympson_hetter_parameters
+from .stopping import ci_decision, sprt_decision
+
+__all__ = [
+    "ACTIVE",
+    "PRETEST",
+    "RETIRED",
+    "DICHOTOMOUS",
+    "GRM",
+    "GPCM",
+    "Bank",
+    "CalibrationResult",
+    "CatConfig",
+    "CatState",
+    "Items",
+    "StepResult",
+    "calibrate",
+    "ci_decision",
+    "eap",
+    "estimate",
+    "info_4pl",
+    "item_fit",
+    "log_likelihood",
+    "make_items",
+    "map_estimate",
+    "mle",
+    "posterior",
+    "prepare_bank",
+    "prob_4pl",
+    "prob_gpcm",
+    "prob_grm",
+    "simulate_cat",
+    "simulate_responses",
+    "sprt_decision",
+    "step",
+    "sympson_hetter_parameters",
+    "test_information",
+    "wle",
+]

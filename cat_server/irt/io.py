@@ -1,0 +1,317 @@
+r"""CSV formats of the engine CLI: wide responses, item banks, parameter files.
+
+Every reader validates the whole file first and raises :class:`InputError`
+naming the row (1-based file line, header = row 1) and the column of the first
+problem; nothing is returned half-read.
+
+Responses (``calibrate``)
+    optional first column ``person_id``, then one column per item (header =
+    item id); cells ``0``/``1`` or the category score, empty = not presented.
+Bank (``simulate``)
+    columns ``item_id, section, model, a, b, c, d`` or ``b1..bk`` for
+    GRM/GPCM; optional ``status``, ``enemy_group``; other columns (stem,
+    options, key, media …) are ignored.
+Parameters (``calibrate --out``)
+    ``item_id, model, a, b, c, d`` (dichotomous) or ``item_id, model, a,
+    b1..bk`` (polytomous), then ``se_*`` columns and ``infit, outfit``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import math
+import os
+import tempfile
+
+import numpy as np
+
+from .models import MODEL_CODES, make_items
+
+
+class InputError(ValueError):
+    """Bad input file; ``str()`` names the file row and column."""
+
+    def __init__(self, message, row=None, column=None):
+        where = []
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        self.row = row
+        self.column = column
+
+
+def _read_rows(path):
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            text = fh.read()
+    except UnicodeDecodeError:
+        raise InputError("the file is not UTF-8 text") from None
+    if not text.strip():
+        raise InputError("the file is empty")
+    rows = list(csv.reader(_io.StringIO(text)))
+    header = [h.strip() for h in rows[0]]
+    body = [(i + 2, r) for i, r in enumerate(rows[1:]) if any(c.strip() for c in r)]
+    return header, body
+
+
+def _check_header(header):
+    seen = {}
+    for i, h in enumerate(header):
+        col = f"{i + 1} ({h!r})" if h else str(i + 1)
+        if not h:
+            raise InputError("empty column name", row=1, column=col)
+        if h in seen:
+            raise InputError(f"duplicate item id {h!r} (also column {seen[h] + 1})", row=1, column=col)
+        seen[h] = i
+
+
+def read_responses(path, model="2pl", max_score=None):
+    r"""Read a wide response CSV.
+
+    Parameters
+    ----------
+    path : str or path-like
+    model : str
+        ``1pl``/``2pl``/``3pl`` require 0/1; ``grm``/``gpcm`` integers >= 0.
+    max_score : int, optional
+        Highest allowed category score (polytomous).
+
+    Returns
+    -------
+    person_id : list of str
+    item_id : list of str
+    responses : ndarray of int, shape (n_persons, n_items)
+        ``-1`` where empty.
+
+    Raises
+    ------
+    InputError
+        Empty file, duplicate item id, ragged row, non-numeric cell,
+        out-of-range score, an item column with no variance.
+    """
+    header, body = _read_rows(path)
+    _check_header(header)
+    has_pid = header[0].lower() in ("person_id", "person", "id")
+    first = 1 if has_pid else 0
+    item_id = header[first:]
+    if not item_id:
+        raise InputError("no item columns", row=1)
+    if not body:
+        raise InputError("no response rows (only a header)", row=2)
+    dich = model in ("1pl", "2pl", "3pl", "rasch")
+    hi = 1 if dich else max_score
+    x = np.full((len(body), len(item_id)), -1, dtype=np.int64)
+    pids = []
+    for r, (line, row) in enumerate(body):
+        if len(row) != len(header):
+            raise InputError(f"{len(row)} cells for {len(header)} columns", row=line)
+        pids.append(row[0].strip() if has_pid else str(r + 1))
+        for j, cell in enumerate(row[first:]):
+            cell = cell.strip()
+            if not cell:
+                continue
+            col = f"{j + first + 1} ({item_id[j]!r})"
+            try:
+                v = float(cell)
+            except ValueError:
+                raise InputError(f"{cell!r} is not a number", row=line, column=col) from None
+            if not math.isfinite(v) or v != int(v):
+                raise InputError(f"{cell!r} is not a whole-number score", row=line, column=col)
+            v = int(v)
+            if v < 0 or (hi is not None and v > hi):
+                allowed = "0 or 1" if dich else f"0..{hi}" if hi is not None else ">= 0"
+                raise InputError(
+                    f"score {v} is out of range (allowed {allowed})", row=line, column=col
+                )
+            x[r, j] = v
+    for j, name in enumerate(item_id):
+        obs = x[x[:, j] >= 0, j]
+        col = f"{j + first + 1} ({name!r})"
+        if obs.size == 0:
+            raise InputError("no responses in this item column", row=2, column=col)
+        if np.unique(obs).size < 2:
+            raise InputError(
+                f"constant column: every response is {obs[0]}, so the item cannot be calibrated",
+                row=2,
+                column=col,
+            )
+    return pids, item_id, x
+
+
+def _num(cell, line, col, default=None):
+    cell = (cell or "").strip()
+    if not cell:
+        if default is None:
+            raise InputError("a value is required", row=line, column=col)
+        return default
+    try:
+        v = float(cell)
+    except ValueError:
+        raise InputError(f"{cell!r} is not a number", row=line, column=col) from None
+    if not math.isfinite(v):
+        raise InputError(f"{cell!r} is not a finite number", row=line, column=col)
+    return v
+
+
+def read_bank(path):
+    r"""Read an item-bank CSV into keyword arguments of :func:`prepare_bank`.
+
+    Returns
+    -------
+    dict
+        ``model, a, b, c, d, thresholds, item_id, section, status,
+        enemy_group`` (arrays).
+
+    Raises
+    ------
+    InputError
+        Empty file, missing ``item_id``/``model`` column, duplicate item id,
+        unknown model, non-numeric or invalid parameter.
+    """
+    header, body = _read_rows(path)
+    low = [h.lower() for h in header]
+    for need in ("item_id", "model"):
+        if need not in low:
+            raise InputError(f"missing column {need!r}", row=1)
+    if not body:
+        raise InputError("no items (only a header)", row=2)
+    pos = {h: i for i, h in enumerate(low)}
+    bcols = sorted(
+        (h for h in low if h[:1] == "b" and h[1:].isdigit()), key=lambda h: int(h[1:])
+    )
+    out = {k: [] for k in ("item_id", "model", "a", "b", "c", "d", "section", "status", "enemy_group")}
+    thr = []
+    seen = {}
+
+    def cell(row, name):
+        i = pos.get(name)
+        return row[i] if i is not None and i < len(row) else ""
+
+    def colname(name):
+        return f"{pos[name] + 1} ({name!r})" if name in pos else repr(name)
+
+    for line, row in body:
+        iid = cell(row, "item_id").strip()
+        if not iid:
+            raise InputError("empty item_id", row=line, column=colname("item_id"))
+        if iid in seen:
+            raise InputError(
+                f"duplicate item id {iid!r} (first on row {seen[iid]})",
+                row=line,
+                column=colname("item_id"),
+            )
+        seen[iid] = line
+        model = cell(row, "model").strip().lower()
+        if model not in MODEL_CODES:
+            raise InputError(f"unknown model {model!r}", row=line, column=colname("model"))
+        a = _num(cell(row, "a"), line, colname("a"), 1.0 if model in ("1pl", "rasch") else None)
+        if a <= 0:
+            raise InputError("a must be > 0", row=line, column=colname("a"))
+        poly = MODEL_CODES[model] != 0
+        if poly:
+            ks = [_num(cell(row, h), line, colname(h), np.nan) for h in bcols]
+            vals = [v for v in ks if not np.isnan(v)]
+            if not vals:
+                raise InputError("a polytomous item needs b1..bk", row=line, column=colname("b1"))
+            if model == "grm" and any(y <= x for x, y in zip(vals, vals[1:], strict=False)):
+                raise InputError("GRM thresholds must increase", row=line, column=colname("b1"))
+            thr.append(vals)
+            b, c, d = 0.0, 0.0, 1.0
+        else:
+            b = _num(cell(row, "b"), line, colname("b"))
+            c = _num(cell(row, "c"), line, colname("c"), 0.0)
+            d = _num(cell(row, "d"), line, colname("d"), 1.0)
+            if not (0 <= c < d <= 1):
+                raise InputError("need 0 <= c < d <= 1", row=line, column=colname("c"))
+            thr.append([])
+        status = cell(row, "status").strip().lower() or "active"
+        if status not in ("active", "operational", "pretest", "retired"):
+            raise InputError(f"unknown status {status!r}", row=line, column=colname("status"))
+        for k, v in (
+            ("item_id", iid),
+            ("model", model),
+            ("a", a),
+            ("b", b),
+            ("c", c),
+            ("d", d),
+            ("section", cell(row, "section").strip()),
+            ("status", status),
+            ("enemy_group", cell(row, "enemy_group").strip()),
+        ):
+            out[k].append(v)
+    m = max((len(t) for t in thr), default=0)
+    thresholds = np.full((len(thr), max(m, 1)), np.nan)
+    for i, t in enumerate(thr):
+        thresholds[i, : len(t)] = t
+    res = {k: np.asarray(v, dtype=float if k in "abcd" else object) for k, v in out.items()}
+    res["thresholds"] = thresholds
+    return res
+
+
+def items_from_bank_dict(data, D=1.0):
+    """:class:`Items` from :func:`read_bank` output."""
+    return make_items(
+        data["a"], data["b"], data["c"], data["d"],
+        model=data["model"], thresholds=data["thresholds"], D=D,
+    )  # fmt: skip
+
+
+def write_atomic(path, text):
+    """Write ``text`` to ``path`` via a temporary file and rename (no partial file)."""
+    directory = os.path.dirname(os.path.abspath(path)) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def format_params(item_id, result):
+    r"""CSV text of a :class:`~cat_server.irt.calibration.CalibrationResult`.
+
+    Dichotomous: ``item_id, model, a, b, c, d, se_a, se_b, se_c, infit,
+    outfit``; polytomous: ``item_id, model, a, b1..bk, se_a, se_b1..se_bk,
+    infit, outfit``. Empty cells for NaN (unused categories, fixed anchors).
+    """
+    it, se = result.items, result.se
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+
+    def f(v):
+        return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.6g}"
+
+    if result.model in ("1pl", "2pl", "3pl"):
+        w.writerow(["item_id", "model", "a", "b", "c", "d", "se_a", "se_b", "se_c", "infit", "outfit"])
+        for j, iid in enumerate(item_id):
+            se_c = se["c"][j] if "c" in se else (0.0 if se else None)
+            w.writerow(
+                [iid, result.model]
+                + [f(float(v)) for v in (it.a[j], it.b[j], it.c[j], it.d[j])]
+                + [f(float(se["a"][j])) if se else "", f(float(se["b"][j])) if se else "", f(se_c)]
+                + [f(float(result.fit["infit"][j])), f(float(result.fit["outfit"][j]))]
+            )
+    else:
+        m = it.thresholds.shape[1]
+        w.writerow(
+            ["item_id", "model", "a"]
+            + [f"b{k + 1}" for k in range(m)]
+            + ["se_a"]
+            + [f"se_b{k + 1}" for k in range(m)]
+            + ["infit", "outfit"]
+        )
+        for j, iid in enumerate(item_id):
+            w.writerow(
+                [iid, result.model, f(float(it.a[j]))]
+                + [f(float(v)) for v in it.thresholds[j]]
+                + [f(float(se["a"][j])) if se else ""]
+                + [f(float(v)) if se else "" for v in (se["b"][j] if se else [None] * m)]
+                + [f(float(result.fit["infit"][j])), f(float(result.fit["outfit"][j]))]
+            )
+    return buf.getvalue()
