@@ -324,7 +324,7 @@ def _csv_records(text: str, problems: _Problems) -> list[Record]:
         try:
             yield from reader
         except csv.Error as e:
-            problems.add(reader.line_num, None, f"the CSV cannot be read here: {e}")
+            problems.add(None, None, f"the CSV cannot be read near line {reader.line_num}: {e}")
 
     return _rows_to_records(rows(), problems)
 
@@ -696,7 +696,8 @@ def _text_cell(row: int, column: str, value: Any, problems: _Problems) -> str:
             )
         else:
             problems.add(row, column, f"expected text, got {_short(value)}")
-        return ""
+        # The row already fails; keeping the text avoids follow-on complaints about a gap.
+        return str(value)
     return _text_of(value)
 
 
