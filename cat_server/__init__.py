@@ -29,6 +29,7 @@ def create_app(test_config=None):
     socketio.init_app(
         app,
         message_queue=app.config["REDIS_URL"] or None,
+        channel=app.config["SOCKETIO_CHANNEL"],
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         cors_allowed_origins=[],  # same origin only: a foreign page cannot open a socket
     )

@@ -19,5 +19,7 @@ class Defaults:
     # Proctor screens get at most 1 / FEED_INTERVAL messages a second.
     FEED_INTERVAL = 0.25
     REAPER_INTERVAL = 1.0
+    # Redis pub/sub channel joining the processes of one centre's server.
+    SOCKETIO_CHANNEL = "cat-server"
     SOCKETIO_ASYNC_MODE = None  # auto: gevent under gunicorn, threading in tests
     BABEL_DEFAULT_LOCALE = "id"

@@ -50,7 +50,10 @@ def start_background_tasks(app) -> None:
         return
     app.extensions["cat_tasks_started"] = True
     with app.app_context():
-        exam_service.clear_connections()
+        if not app.config["REDIS_URL"]:
+            # Alone, no socket of a previous run can still be open. With Redis,
+            # other processes hold live sockets: their marks stay.
+            exam_service.clear_connections()
         exam_service.finish_expired()
     socketio.start_background_task(feed.run, app)
     socketio.start_background_task(_reap, app)

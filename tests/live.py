@@ -1,0 +1,90 @@
+"""A real gunicorn + gevent server process for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """``cat-server`` under gunicorn with one gevent worker, as the demo runs it."""
+
+    def __init__(self, db_url: str, log_path: Path, port: int | None = None, **env):
+        self.db_url = db_url
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.env = {**os.environ, "CAT_DATABASE_URL": db_url, "CAT_SECRET_KEY": "e2e-secret",
+                    **{f"CAT_{k}": str(v) for k, v in env.items()}}
+        self.process = None
+
+    def start(self, timeout=30.0) -> LiveServer:
+        from cat_server.cli import gunicorn_argv
+
+        log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the process)
+        self.process = subprocess.Popen(
+            gunicorn_argv("127.0.0.1", self.port), cwd=ROOT, env=self.env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not answer in {timeout}s: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: master and worker die mid-flight."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
+    assert match, "no csrf_token field on the page"
+    return match.group(1)
+
+
+def http_login(session: requests.Session, page_url: str, fields: dict, post_url=None):
+    """Log in through the real form, CSRF token included; return the response."""
+    token = csrf_token(session.get(page_url, timeout=10).text)
+    return session.post(post_url or page_url, data={**fields, "csrf_token": token},
+                        allow_redirects=False, timeout=10)
+
+
+def cookie_header(session: requests.Session) -> str:
+    return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+
+
+def python_bin() -> str:
+    return sys.executable

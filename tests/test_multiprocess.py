@@ -1,0 +1,66 @@
+"""Two gunicorn processes joined by Redis: a proctor on one sees a candidate on the other."""
+
+import secrets
+import threading
+
+import pytest
+import requests
+import socketio as sio_client
+
+from tests.conftest import PIN, make_config, make_sitting, make_user
+from tests.live import LiveServer, cookie_header, http_login
+from tests.test_live_server import Workstation
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_processes_share_events_through_redis(pg_url, redis_url, tmp_path):
+    from cat_server import create_app
+    from cat_server.extensions import db
+
+    app = create_app(make_config(pg_url))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        sitting_id = make_sitting(n_items=3, n_candidates=2, proctor=make_user())
+    channel = f"cat-test-{secrets.token_hex(4)}"
+    a = LiveServer(pg_url, tmp_path / "a.log", REDIS_URL=redis_url, SOCKETIO_CHANNEL=channel)
+    b = LiveServer(pg_url, tmp_path / "b.log", REDIS_URL=redis_url, SOCKETIO_CHANNEL=channel)
+    a.start(), b.start()
+    try:
+        candidate = requests.Session()
+        assert http_login(candidate, f"{a.url}/exam/{sitting_id}/",
+                          {"registration_no": "20260001", "pin": PIN}).status_code == 302
+        station = Workstation(a.url, cookie_header(candidate))
+        station.wait_state(lambda s: s["status"] == "waiting")
+
+        staff = requests.Session()
+        http_login(staff, f"{b.url}/login", {"username": "pengawas", "password": "rahasia-123"})
+        seats, got = [], threading.Event()
+        proctor = sio_client.Client(reconnection=False)
+
+        def on_seats(message):
+            seats.extend(message["seats"])
+            got.set()
+
+        proctor.on("seats", on_seats, namespace="/proctor")
+        proctor.connect(b.url, namespaces=["/proctor"], headers={"Cookie": cookie_header(staff)},
+                        transports=["websocket"])
+        snapshot = proctor.call("watch", {"sitting": sitting_id}, namespace="/proctor")
+        assert {s["seat"]: s["status"] for s in snapshot["seats"]}["PC-01"] == "waiting"
+        assert proctor.call("start_sitting", {"sitting": sitting_id}, namespace="/proctor") == {
+            "ok": True
+        }
+        # started on process B, the candidate's socket lives on process A
+        state = station.wait_state(lambda s: s["status"] == "in_progress", timeout=10)
+        got.clear()
+        seats.clear()
+        assert station.answer(state, "A")["ok"]
+        assert got.wait(5), "the proctor on B got no update from A"
+        got.wait(1)
+        assert any(s["seat"] == "PC-01" and s["answered"] == 1 for s in seats)
+        proctor.disconnect()
+        station.sio.disconnect()
+    finally:
+        a.stop()
+        b.stop()
