@@ -12,6 +12,7 @@ import pytest
 from cat_server.itembank.formats import (
     COLUMNS,
     DEMO_BANK,
+    MODELS,
     BankFormatError,
     ItemRow,
     read_bank,
@@ -432,3 +433,19 @@ def test_demo_bank_tiu_keys_match_the_arithmetic():
         needle = needle.removeprefix("series ")
         (item,) = [i for i in items.values() if i.section == "TIU" and needle in i.stem]
         assert _answer(item) == answer, item.item_id
+
+
+DOCS = DEMO_BANK.parent.parent.parent / "docs"
+
+
+@pytest.mark.parametrize("name", ["item_bank_example.csv", "item_bank_example.json"])
+def test_example_files_parse_and_cover_every_model(name):
+    items = read_bank(DOCS / "examples" / name)
+    assert sorted(i.model for i in items) == sorted(MODELS)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_examples_in_formats_doc_parse(fmt):
+    text = (DOCS / "formats.md").read_text(encoding="utf-8")
+    block = text.split(f"```{fmt}\n", 1)[1].split("```", 1)[0]
+    assert read_bank(io.StringIO(block), fmt=fmt)
