@@ -130,10 +130,10 @@ def prob_grm(theta, a, thresholds, D=1.0):
         P^*_{m+1} = 0, \quad P_k = P^*_k - P^*_{k+1}
     """
     thr = _pad_thresholds(thresholds)
-    thr = np.where(np.isnan(thr), np.inf, thr)
+    pad = np.isnan(thr)
     t = np.asarray(theta, dtype=float)[..., np.newaxis, np.newaxis]
     a = np.asarray(a, dtype=float)[:, np.newaxis]
-    star = _logistic(D * a * (t - thr))
+    star = np.where(pad, 0.0, _logistic(D * a * (t - np.where(pad, 0.0, thr))))
     shape = star.shape[:-1] + (1,)
     star = np.concatenate([np.ones(shape), star, np.zeros(shape)], axis=-1)
     return np.maximum(star[..., :-1] - star[..., 1:], 0.0)
@@ -272,9 +272,10 @@ class Items:
         if sel.any():
             m = int(self.n_cat[sel].max()) - 1
             thr = self.thresholds[sel, :m]
-            thr = np.where(np.isnan(thr), np.inf, thr)
+            pad = np.isnan(thr)
             a = self.a[sel][:, np.newaxis]
-            star = _logistic(self.D * a * (t[:, None, None] - thr))
+            star = _logistic(self.D * a * (t[:, None, None] - np.where(pad, 0.0, thr)))
+            star = np.where(pad, 0.0, star)
             w = self.D * a * star * (1.0 - star)
             shape = w.shape[:-1] + (1,)
             w = np.concatenate([np.zeros(shape), w, np.zeros(shape)], axis=-1)
@@ -287,6 +288,13 @@ class Items:
     def log_probs(self, theta):
         """``log`` of :meth:`probs`, floored so no entry is ``-inf``."""
         return np.log(np.maximum(self.probs(theta), 1e-300))
+
+
+def _model_code(name):
+    try:
+        return MODEL_CODES[str(name).strip().lower()]
+    except KeyError:
+        raise ValueError(f"Unknown model {name!r}.") from None
 
 
 def make_items(a=None, b=None, c=None, d=None, *, model=None, thresholds=None, D=1.0):
@@ -340,16 +348,13 @@ def make_items(a=None, b=None, c=None, d=None, *, model=None, thresholds=None, D
     if model is None:
         code = np.full(n, DICHOTOMOUS, dtype=np.int8)
     elif isinstance(model, str):
-        code = np.full(n, MODEL_CODES[model.lower()], dtype=np.int8)
+        code = np.full(n, _model_code(model), dtype=np.int8)
     else:
         model = np.asarray(model)
         if model.dtype.kind in "iu":
             code = model.astype(np.int8)
         else:
-            try:
-                code = np.array([MODEL_CODES[str(m).lower()] for m in model], dtype=np.int8)
-            except KeyError as exc:
-                raise ValueError(f"Unknown model {exc.args[0]!r}.") from None
+            code = np.array([_model_code(m) for m in model], dtype=np.int8)
     if thresholds is None:
         thr = np.full((n, 1), np.nan)
     else:
