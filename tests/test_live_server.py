@@ -97,3 +97,32 @@ def test_sigkill_mid_exam_then_restart_resumes_at_the_same_item(app, db_url, tmp
     with app.app_context():
         assert db.session.query(Response).count() == 5
         assert db.session.query(Attempt).one().n_answered == 5
+
+
+def test_the_server_ends_an_attempt_at_its_deadline_by_itself(app, db_url, tmp_path):
+    with app.app_context():
+        sitting_id = make_sitting(n_items=3, n_candidates=1, duration_s=2, proctor=make_user())
+    server = LiveServer(db_url, tmp_path / "server.log", REAPER_INTERVAL=0.2).start()
+    try:
+        candidate = requests.Session()
+        http_login(candidate, f"{server.url}/exam/{sitting_id}/",
+                   {"registration_no": "20260001", "pin": PIN})
+        staff = requests.Session()
+        http_login(staff, f"{server.url}/login", {"username": "pengawas",
+                                                  "password": "rahasia-123"})
+        station = Workstation(server.url, cookie_header(candidate))
+        proctor_sio = sio_client.Client(reconnection=False)
+        proctor_sio.connect(server.url, namespaces=["/proctor"],
+                            headers={"Cookie": cookie_header(staff)}, transports=["websocket"])
+        proctor_sio.call("start_sitting", {"sitting": sitting_id}, namespace="/proctor")
+        state = station.wait_state(lambda s: s["status"] == "in_progress")
+        ended = station.wait_state(lambda s: s["status"] == "finished", timeout=10)
+        assert ended["finish_reason"] == "time_up"
+        late = station.answer(state, "A")
+        assert late["ok"] is False and late["error"] in ("time_up", "not_in_progress")
+        proctor_sio.disconnect()
+        station.sio.disconnect()
+    finally:
+        server.stop()
+    with app.app_context():
+        assert db.session.query(Response).count() == 0
