@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from cat_server import irt
+from cat_server.irt.calibration import item_fit
+
+
+def rmse(x, y):
+    return float(np.sqrt(np.nanmean((np.asarray(x) - np.asarray(y)) ** 2)))
+
+
+def test_2pl_recovery_5000_by_50():
+    rng = np.random.default_rng(2024)
+    a = rng.lognormal(0, 0.25, 50)
+    b = rng.normal(0, 1, 50)
+    x = irt.simulate_responses(rng.normal(size=5000), irt.make_items(a, b), rng)
+    res = irt.calibrate(x, "2pl")
+    assert res.converged
+    assert rmse(res.items.a, a) < 0.1
+    assert rmse(res.items.b, b) < 0.1
+    # standard errors describe the actual estimation error
+    z_a = (res.items.a - a) / res.se["a"]
+    z_b = (res.items.b - b) / res.se["b"]
+    assert 0.6 < np.std(z_a) < 1.5 and 0.6 < np.std(z_b) < 1.5
+    # log-likelihood never decreases along EM
+    assert np.all(np.diff(res.history) > -1e-6)
+    assert np.all(np.abs(res.fit["infit"] - 1) < 0.15)
+
+
+def test_1pl_recovers_common_slope_and_difficulty_with_missing_cells(rng):
+    b = rng.normal(0, 1, 15)
+    x = irt.simulate_responses(rng.normal(size=2000), irt.make_items(np.full(15, 1.4), b), rng, 0.3)
+    res = irt.calibrate(x, "1pl")
+    assert_allclose(res.items.a, res.items.a[0])
+    assert abs(res.items.a[0] - 1.4) < 0.1
+    assert rmse(res.items.b, b) < 0.12
+    assert np.all(np.isfinite(res.se["b"])) and res.se["a"][0] > 0
+
+
+def test_3pl_with_prior_on_c(rng):
+    n = 15
+    a = rng.lognormal(0.1, 0.2, n)
+    b = rng.normal(0.3, 0.8, n)
+    c = rng.uniform(0.1, 0.25, n)
+    x = irt.simulate_responses(rng.normal(size=6000), irt.make_items(a, b, c), rng)
+    res = irt.calibrate(x, "3pl")
+    assert rmse(res.items.c, c) < 0.07
+    assert rmse(res.items.b, b) < 0.25
+    assert rmse(res.items.a, a) < 0.25
+    assert np.all((res.items.c > 0) & (res.items.c < 0.5))
+    assert np.all(np.isfinite(res.se["c"]))
+
+
+@pytest.mark.parametrize("model", ["grm", "gpcm"])
+def test_polytomous_recovery(model, rng):
+    n = 12
+    a = rng.lognormal(0, 0.2, n)
+    thr = np.sort(rng.normal(0, 1, (n, 3)), axis=1) + np.array([-0.3, 0, 0.3])
+    thr[:3, 2] = np.nan  # three items with only three categories
+    x = irt.simulate_responses(rng.normal(size=3000), irt.make_items(a, thresholds=thr, model=model), rng)
+    res = irt.calibrate(x, model)
+    assert rmse(res.items.a, a) < 0.1
+    assert rmse(res.items.thresholds, thr) < 0.15
+    assert np.all(np.isnan(res.items.thresholds[:3, 2]))
+    assert np.all(np.isnan(res.se["b"][:3, 2])) and np.all(np.isfinite(res.se["b"][3:]))
+
+
+def test_fixed_anchor_calibration_puts_pretest_items_on_the_operational_scale(rng):
+    n = 30
+    a = rng.lognormal(0, 0.25, n)
+    b = rng.normal(0, 1, n)
+    items = irt.make_items(a, b)
+    # a stronger population than the calibration population of the anchors
+    x = irt.simulate_responses(rng.normal(0.6, 1.2, 4000), items, rng)
+    anchors = {j: (items, j) for j in range(20)}
+    res = irt.calibrate(x, "2pl", anchors=anchors)
+    assert_allclose(res.items.a[:20], a[:20], rtol=1e-9)
+    assert_allclose(res.items.b[:20], b[:20], atol=1e-9)
+    assert abs(res.latent_mean - 0.6) < 0.1 and abs(res.latent_sd - 1.2) < 0.1
+    assert rmse(res.items.b[20:], b[20:]) < 0.15
+    assert np.all(np.isnan(res.se["a"][:20]))
+    # without anchors, the free scale would shift the difficulties by about 0.6
+    free = irt.calibrate(x, "2pl")
+    assert rmse(free.items.b[20:], b[20:]) > 0.3
+
+
+def test_rejects_bad_matrices():
+    with pytest.raises(ValueError, match="variance"):
+        irt.calibrate(np.array([[1, 0], [1, 1], [1, 0]]), "2pl")
+    with pytest.raises(ValueError, match="0/1"):
+        irt.calibrate(np.array([[2, 0], [1, 1]]), "2pl")
+    with pytest.raises(ValueError, match="model"):
+        irt.calibrate(np.array([[1, 0], [0, 1]]), "5pl")
+
+
+def test_item_fit_flags_a_misfitting_item(rng):
+    items = irt.make_items(np.ones(10), np.linspace(-1, 1, 10))
+    th = rng.normal(size=3000)
+    x = irt.simulate_responses(th, items, rng)
+    x[:, 0] = rng.integers(0, 2, 3000)  # pure noise item
+    fit = item_fit(x, items, th)
+    assert fit["outfit"][0] > 1.3 and np.all(np.abs(fit["outfit"][1:] - 1) < 0.15)
