@@ -60,7 +60,7 @@ class LiveServer:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGINT)  # gunicorn: quick shutdown
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
