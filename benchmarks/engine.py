@@ -90,13 +90,21 @@ def bench_step(n_items, n_tests, catsim_steps, seed=0):
         true_theta = 0.3
         for _ in range(catsim_steps):
             t0 = time.perf_counter()
-            j = int(sel.select(item_bank=ib, administered_items=administered, est_theta=theta_hat, rng=crng))
+            j = int(
+                sel.select(
+                    item_bank=ib, administered_items=administered, est_theta=theta_hat, rng=crng
+                )
+            )
             ctimes.append(time.perf_counter() - t0)
             administered.append(j)
-            responses.append(bool(crng.random() < catsim.irt.icc(true_theta, a[j], b[j], c[j], 1.0)))
+            responses.append(
+                bool(crng.random() < catsim.irt.icc(true_theta, a[j], b[j], c[j], 1.0))
+            )
             t0 = time.perf_counter()
             theta_hat = est.estimate(
-                item_bank=ib, administered_items=administered, response_vector=responses,
+                item_bank=ib,
+                administered_items=administered,
+                response_vector=responses,
                 est_theta=theta_hat,
             )
             ctimes[-1] += time.perf_counter() - t0
@@ -118,7 +126,9 @@ def bench_simulation(n_examinees, n_items=500, length=30, seed=1):
     ours = irt.simulate_cat(bank, cfg, theta, np.random.default_rng(seed))
     t_ours = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ours_mle = irt.simulate_cat(bank, cfg, theta, np.random.default_rng(seed), final_estimator="mle")
+    ours_mle = irt.simulate_cat(
+        bank, cfg, theta, np.random.default_rng(seed), final_estimator="mle"
+    )
     t_ours_mle = time.perf_counter() - t0
     out = {
         "n_examinees": n_examinees,
@@ -176,8 +186,16 @@ def bench_calibration(n_persons, n_items, seed=2):
     return out
 
 
+def _version(name):
+    from importlib.metadata import version
+
+    return version(name)
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     ap.add_argument("--json", default=None, help="write the results to this file")
     args = ap.parse_args(argv)
@@ -187,13 +205,16 @@ def main(argv=None):
             "python": platform.python_version(),
             "numpy": np.__version__,
             "processor": platform.processor() or platform.machine(),
-            "catsim": getattr(catsim, "__version__", None) if catsim else None,
-            "girth": getattr(girth, "__version__", None) if girth else None,
+            "catsim": _version("catsim") if catsim else None,
+            "girth": _version("girth") if girth else None,
         },
         "step": [],
     }
     print("== one CAT step: record + EAP update + randomesque(5) + content balancing ==")
-    for n, tests, csteps in ((1000, 20 if q else 200, 30 if q else 300), (10000, 10 if q else 100, 10 if q else 60)):
+    for n, tests, csteps in (
+        (1000, 20 if q else 200, 30 if q else 300),
+        (10000, 10 if q else 100, 10 if q else 60),
+    ):
         r = bench_step(n, tests, csteps)
         results["step"].append(r)
         line = f"{n:>6} items: ours {r['ours_us']:8.1f} us (p95 {r['ours_p95_us']:.1f})"

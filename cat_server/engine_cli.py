@@ -46,8 +46,12 @@ def _anchors(path, item_id, model, D):
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="PARAMS.csv")
 @click.option("--D", "D", type=float, default=1.0, show_default=True, help="Scaling constant.")
 @click.option("--max-score", type=int, default=None, help="Highest category score (GRM/GPCM).")
-@click.option("--anchors", type=click.Path(dir_okay=False), default=None,
-              help="Bank/params CSV of fixed operational items (fixed-anchor calibration).")
+@click.option(
+    "--anchors",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Bank/params CSV of fixed operational items (fixed-anchor calibration).",
+)
 @click.option("--max-iter", type=int, default=500, show_default=True)
 @click.option("--tol", type=float, default=1e-4, show_default=True)
 def calibrate_command(responses, model, out, D, max_score, anchors, max_iter, tol):
@@ -131,17 +135,23 @@ def _parse_content(spec):
 @click.option("--se", "se_target", type=float, default=None, help="Stop at this SE.")
 @click.option("--min-length", type=int, default=None)
 @click.option("--max-length", type=int, default=None)
-@click.option("--exposure", default="none", show_default=True,
-              help="none | randomesque:K | sympson-hetter:R | progressive | progressive-restricted:R")
-@click.option("--selection", type=click.Choice(["mfi", "pwi", "kl"]), default="mfi",
-              show_default=True)
+@click.option(
+    "--exposure",
+    default="none",
+    show_default=True,
+    help="none | randomesque:K | sympson-hetter:R | progressive | progressive-restricted:R",
+)
+@click.option(
+    "--selection", type=click.Choice(["mfi", "pwi", "kl"]), default="mfi", show_default=True
+)
 @click.option("--content", default=None, help="SECTION=0.3,... or SECTION=MIN:MAX,...")
 @click.option("--cut", type=float, default=None, help="Cut score (theta) for pass/fail.")
 @click.option("--classification", type=click.Choice(["sprt", "ci"]), default=None)
 @click.option("--theta-mean", type=float, default=0.0, show_default=True)
 @click.option("--theta-sd", type=float, default=1.0, show_default=True)
-@click.option("--estimator", type=click.Choice(["eap", "map", "mle", "wle"]), default="eap",
-              show_default=True)
+@click.option(
+    "--estimator", type=click.Choice(["eap", "map", "mle", "wle"]), default="eap", show_default=True
+)
 @click.option("--D", "D", type=float, default=1.0, show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="REPORT.json")
 def simulate_command(

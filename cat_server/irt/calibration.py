@@ -470,9 +470,9 @@ def _standard_errors(spec, xi, x, ind, w, grid, free):
         )
     scores = np.zeros((x.shape[0], J, P))
     for k in range(K):
-        scores += ind[k][:, :, None] * (w @ G[:, k].transpose(1, 0, 2).reshape(grid.size, -1)).reshape(
-            x.shape[0], J, P
-        )
+        scores += ind[k][:, :, None] * (
+            w @ G[:, k].transpose(1, 0, 2).reshape(grid.size, -1)
+        ).reshape(x.shape[0], J, P)
     info = np.einsum("njp,njq->jpq", scores, scores)
     # prior curvature (3PL c, slope prior) adds to the information
     f_prior = spec.log_prior
@@ -490,9 +490,9 @@ def _standard_errors(spec, xi, x, ind, w, grid, free):
     for p in range(P):
         e = np.zeros(P)
         e[p] = _H
-        Jac[..., p] = (np.nan_to_num(spec.natural(xi + e)) - np.nan_to_num(spec.natural(xi - e))) / (
-            2 * _H
-        )
+        Jac[..., p] = (
+            np.nan_to_num(spec.natural(xi + e)) - np.nan_to_num(spec.natural(xi - e))
+        ) / (2 * _H)
     var = np.einsum("jnp,jpq,jnq->jn", Jac, cov, Jac)
     if spec.model == "1pl":
         # common slope: information summed over items

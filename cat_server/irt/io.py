@@ -64,7 +64,9 @@ def _check_header(header):
         if not h:
             raise InputError("empty column name", row=1, column=col)
         if h in seen:
-            raise InputError(f"duplicate item id {h!r} (also column {seen[h] + 1})", row=1, column=col)
+            raise InputError(
+                f"duplicate item id {h!r} (also column {seen[h] + 1})", row=1, column=col
+            )
         seen[h] = i
 
 
@@ -179,10 +181,10 @@ def read_bank(path):
     if not body:
         raise InputError("no items (only a header)", row=2)
     pos = {h: i for i, h in enumerate(low)}
-    bcols = sorted(
-        (h for h in low if h[:1] == "b" and h[1:].isdigit()), key=lambda h: int(h[1:])
-    )
-    out = {k: [] for k in ("item_id", "model", "a", "b", "c", "d", "section", "status", "enemy_group")}
+    bcols = sorted((h for h in low if h[:1] == "b" and h[1:].isdigit()), key=lambda h: int(h[1:]))
+    out = {
+        k: [] for k in ("item_id", "model", "a", "b", "c", "d", "section", "status", "enemy_group")
+    }
     thr = []
     seen = {}
 
@@ -288,7 +290,9 @@ def format_params(item_id, result):
         return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.6g}"
 
     if result.model in ("1pl", "2pl", "3pl"):
-        w.writerow(["item_id", "model", "a", "b", "c", "d", "se_a", "se_b", "se_c", "infit", "outfit"])
+        w.writerow(
+            ["item_id", "model", "a", "b", "c", "d", "se_a", "se_b", "se_c", "infit", "outfit"]
+        )
         for j, iid in enumerate(item_id):
             se_c = se["c"][j] if "c" in se else (0.0 if se else None)
             w.writerow(

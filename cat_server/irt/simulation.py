@@ -176,7 +176,9 @@ def simulate_cat(
     return report
 
 
-def sympson_hetter_parameters(bank, cfg, rng, *, r_max=0.25, n_examinees=1000, n_rounds=8, theta=None):
+def sympson_hetter_parameters(
+    bank, cfg, rng, *, r_max=0.25, n_examinees=1000, n_rounds=8, theta=None
+):
     r"""Sympson–Hetter exposure parameters by iterated simulation.
 
     Parameters

@@ -58,7 +58,9 @@ def test_polytomous_recovery(model, rng):
     a = rng.lognormal(0, 0.2, n)
     thr = np.sort(rng.normal(0, 1, (n, 3)), axis=1) + np.array([-0.3, 0, 0.3])
     thr[:3, 2] = np.nan  # three items with only three categories
-    x = irt.simulate_responses(rng.normal(size=3000), irt.make_items(a, thresholds=thr, model=model), rng)
+    x = irt.simulate_responses(
+        rng.normal(size=3000), irt.make_items(a, thresholds=thr, model=model), rng
+    )
     res = irt.calibrate(x, model)
     assert rmse(res.items.a, a) < 0.1
     assert rmse(res.items.thresholds, thr) < 0.15

@@ -34,12 +34,39 @@ def bank_csv(tmp_path, rng):
     path = tmp_path / "bank.csv"
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["item_id", "section", "model", "a", "b", "c", "d", "stem", "option_a", "key",
-                    "status", "enemy_group"])
+        w.writerow(
+            [
+                "item_id",
+                "section",
+                "model",
+                "a",
+                "b",
+                "c",
+                "d",
+                "stem",
+                "option_a",
+                "key",
+                "status",
+                "enemy_group",
+            ]
+        )
         for j in range(n):
-            w.writerow([f"Q{j}", ["TWK", "TIU"][j % 2], "3pl", round(rng.lognormal(0, 0.3), 3),
-                        round(rng.normal(), 3), 0.15, 1, "Stem, with comma", "x", "a",
-                        "retired" if j == 3 else "active", "G1" if j < 4 else ""])
+            w.writerow(
+                [
+                    f"Q{j}",
+                    ["TWK", "TIU"][j % 2],
+                    "3pl",
+                    round(rng.lognormal(0, 0.3), 3),
+                    round(rng.normal(), 3),
+                    0.15,
+                    1,
+                    "Stem, with comma",
+                    "x",
+                    "a",
+                    "retired" if j == 3 else "active",
+                    "G1" if j < 4 else "",
+                ]
+            )
     return path
 
 
@@ -57,10 +84,14 @@ def test_register_adds_both_commands():
 @pytest.mark.parametrize("person", [True, False])
 def test_calibrate_writes_params(tmp_path, responses, rng, person):
     if not person:
-        x = irt.simulate_responses(rng.normal(size=300), irt.make_items(np.ones(4), np.zeros(4)), rng)
+        x = irt.simulate_responses(
+            rng.normal(size=300), irt.make_items(np.ones(4), np.zeros(4)), rng
+        )
         write_responses(responses, x, person=False)
     out = tmp_path / "params.csv"
-    res = CliRunner().invoke(calibrate_command, [str(responses), "--model", "2pl", "--out", str(out)])
+    res = CliRunner().invoke(
+        calibrate_command, [str(responses), "--model", "2pl", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     assert "iterations:" in res.output and "log-likelihood:" in res.output
     rows = list(csv.DictReader(open(out)))
@@ -80,7 +111,9 @@ def test_calibrate_D_rescales_discrimination(tmp_path, responses):
 
 def test_calibrate_polytomous(tmp_path, rng):
     thr = np.sort(rng.normal(0, 1, (5, 2)), axis=1)
-    x = irt.simulate_responses(rng.normal(size=600), irt.make_items(np.ones(5), thresholds=thr, model="grm"), rng)
+    x = irt.simulate_responses(
+        rng.normal(size=600), irt.make_items(np.ones(5), thresholds=thr, model="grm"), rng
+    )
     path, out = tmp_path / "r.csv", tmp_path / "p.csv"
     write_responses(path, x)
     res = CliRunner().invoke(calibrate_command, [str(path), "--model", "grm", "--out", str(out)])
@@ -100,15 +133,25 @@ def test_calibrate_with_anchors(tmp_path, responses):
         for r in rows[:4]:
             w.writerow([r["item_id"], "2pl", 1.0, 0.5])
     out2 = tmp_path / "params2.csv"
-    res = CliRunner().invoke(calibrate_command, [str(responses), "--out", str(out2), "--anchors", str(anchors)])
+    res = CliRunner().invoke(
+        calibrate_command, [str(responses), "--out", str(out2), "--anchors", str(anchors)]
+    )
     assert res.exit_code == 0, res.output
     rows2 = list(csv.DictReader(open(out2)))
     assert float(rows2[0]["b"]) == 0.5 and rows2[0]["se_a"] == ""
 
 
 BAD = {
-    "non_numeric": ("person_id,I1,I2\nP1,1,0\nP2,x,1\nP3,0,1\n", "row 3, column 2 ('I1')", "not a number"),
-    "out_of_range": ("person_id,I1,I2\nP1,1,0\nP2,0,2\nP3,1,1\n", "row 3, column 3 ('I2')", "out of range"),
+    "non_numeric": (
+        "person_id,I1,I2\nP1,1,0\nP2,x,1\nP3,0,1\n",
+        "row 3, column 2 ('I1')",
+        "not a number",
+    ),
+    "out_of_range": (
+        "person_id,I1,I2\nP1,1,0\nP2,0,2\nP3,1,1\n",
+        "row 3, column 3 ('I2')",
+        "out of range",
+    ),
     "constant": ("person_id,I1,I2\nP1,1,0\nP2,1,1\nP3,1,\n", "column 2 ('I1')", "constant"),
     "duplicate": ("person_id,I1,I1\nP1,1,0\nP2,0,1\n", "row 1, column 3 ('I1')", "duplicate"),
     "empty": ("", "", "empty"),
@@ -131,13 +174,37 @@ def test_calibrate_bad_input_exit_2_and_no_output(tmp_path, case):
 
 def test_simulate_writes_report(tmp_path, bank_csv):
     out = tmp_path / "report.json"
-    args = ["--bank", str(bank_csv), "--examinees", "60", "--seed", "3", "--length", "10",
-            "--exposure", "randomesque:5", "--content", "TWK=0.5,TIU=0.5", "--cut", "0",
-            "--out", str(out)]
+    args = [
+        "--bank",
+        str(bank_csv),
+        "--examinees",
+        "60",
+        "--seed",
+        "3",
+        "--length",
+        "10",
+        "--exposure",
+        "randomesque:5",
+        "--content",
+        "TWK=0.5,TIU=0.5",
+        "--cut",
+        "0",
+        "--out",
+        str(out),
+    ]
     res = CliRunner().invoke(simulate_command, args)
     assert res.exit_code == 0, res.output
     rep = json.loads(out.read_text())
-    for key in ("rmse", "bias", "mean_se", "mean_length", "max_exposure", "overlap", "seconds", "per_bin"):
+    for key in (
+        "rmse",
+        "bias",
+        "mean_se",
+        "mean_length",
+        "max_exposure",
+        "overlap",
+        "seconds",
+        "per_bin",
+    ):
         assert key in rep
     assert rep["mean_length"] == 10 and rep["accuracy"] > 0.5
     again = tmp_path / "again.json"
@@ -147,9 +214,25 @@ def test_simulate_writes_report(tmp_path, bank_csv):
 
 def test_simulate_se_rule_and_sympson_hetter(tmp_path, bank_csv):
     out = tmp_path / "report.json"
-    res = CliRunner().invoke(simulate_command, [
-        "--bank", str(bank_csv), "--examinees", "50", "--seed", "1", "--se", "0.4",
-        "--max-length", "25", "--exposure", "sympson-hetter:0.3", "--out", str(out)])
+    res = CliRunner().invoke(
+        simulate_command,
+        [
+            "--bank",
+            str(bank_csv),
+            "--examinees",
+            "50",
+            "--seed",
+            "1",
+            "--se",
+            "0.4",
+            "--max-length",
+            "25",
+            "--exposure",
+            "sympson-hetter:0.3",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     rep = json.loads(out.read_text())
     assert rep["mean_length"] <= 25 and "sympson_hetter_seconds" in rep

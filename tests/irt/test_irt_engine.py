@@ -4,12 +4,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from irt_testlib import make_bank
 from numpy.testing import assert_allclose
 
 from cat_server import irt
 from cat_server.irt.selection import attempt_uniform
-
-from irt_testlib import make_bank
 
 
 def run_test(bank, cfg, rng, theta=0.0, **kw):
@@ -113,7 +112,9 @@ def test_sympson_hetter_rejection_is_fixed_per_attempt(bank):
     best = irt.step(bank, irt.CatState.new(bank), irt.CatConfig(), None).item
     k[best] = 0.5
     cfg = irt.CatConfig(exposure="sympson-hetter", sh_k=k)
-    hits = [irt.step(bank, irt.CatState.new(bank, seed=s), cfg, None).item == best for s in range(400)]
+    hits = [
+        irt.step(bank, irt.CatState.new(bank, seed=s), cfg, None).item == best for s in range(400)
+    ]
     assert 0.4 < np.mean(hits) < 0.6
     u = attempt_uniform(12345, np.arange(1000))
     assert 0.45 < u.mean() < 0.55 and u.min() >= 0 and u.max() < 1
@@ -125,7 +126,9 @@ def test_progressive_restricted_avoids_overexposed_items(bank, rng):
     rates[best] = 0.9
     cfg = irt.CatConfig(exposure="progressive", max_exposure_rate=0.3)
     for s in range(20):
-        res = irt.step(bank, irt.CatState.new(bank), cfg, np.random.default_rng(s), exposure_rates=rates)
+        res = irt.step(
+            bank, irt.CatState.new(bank), cfg, np.random.default_rng(s), exposure_rates=rates
+        )
         assert res.item != best
 
 
@@ -144,7 +147,9 @@ def test_pretest_items_are_seeded_and_not_scored(bank, rng):
     assert 1 <= len(pre) <= 3
     assert all(bank.pretest[i] for i in pre)
     assert state.n_operational == 20
-    ops = [(i, s) for i, s, p in zip(state.items, state.scores, state.pretest, strict=True) if not p]
+    ops = [
+        (i, s) for i, s, p in zip(state.items, state.scores, state.pretest, strict=True) if not p
+    ]
     only = irt.CatState.from_responses(bank, [i for i, _ in ops], [s for _, s in ops])
     assert_allclose(only.log_lik, state.log_lik)
 

@@ -92,7 +92,9 @@ def test_rejects_out_of_range_scores():
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from([-1, 0, 1]), min_size=6, max_size=6), st.floats(0.2, 3.0))
 def test_eap_and_wle_finite_for_any_pattern(pattern, sd):
-    it = irt.make_items([0.3, 0.9, 1.5, 2.5, 4.0, 1.0], [-3, -1, 0, 1, 3, 0], [0, 0, 0.2, 0.3, 0, 0])
+    it = irt.make_items(
+        [0.3, 0.9, 1.5, 2.5, 4.0, 1.0], [-3, -1, 0, 1, 3, 0], [0, 0, 0.2, 0.3, 0, 0]
+    )
     x = np.array(pattern)
     for theta, se in (
         irt.eap(x, it, prior_sd=sd),

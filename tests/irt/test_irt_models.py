@@ -104,7 +104,9 @@ params = st.tuples(
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(params, min_size=1, max_size=8), st.lists(st.floats(-50, 50), min_size=1, max_size=5))
+@given(
+    st.lists(params, min_size=1, max_size=8), st.lists(st.floats(-50, 50), min_size=1, max_size=5)
+)
 def test_probabilities_in_unit_interval_and_information_nonnegative(items, thetas):
     a, b, c, d = (np.array(v) for v in zip(*items, strict=True))
     it = irt.make_items(a, b, c, d)

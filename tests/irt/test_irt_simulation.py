@@ -1,7 +1,7 @@
 import numpy as np
+from irt_testlib import make_bank
 
 from cat_server import irt
-from irt_testlib import make_bank
 
 
 def test_simulation_report_is_sensible():
@@ -10,8 +10,18 @@ def test_simulation_report_is_sensible():
     theta = rng.normal(size=300)
     cfg = irt.CatConfig(max_length=20, exposure="randomesque", cut=0.5)
     rep = irt.simulate_cat(bank, cfg, theta, rng)
-    for key in ("rmse", "bias", "mean_se", "mean_length", "max_exposure", "overlap", "seconds",
-                "per_bin", "accuracy", "exposure_above_0_2"):
+    for key in (
+        "rmse",
+        "bias",
+        "mean_se",
+        "mean_length",
+        "max_exposure",
+        "overlap",
+        "seconds",
+        "per_bin",
+        "accuracy",
+        "exposure_above_0_2",
+    ):
         assert key in rep
     assert rep["mean_length"] == 20
     assert rep["rmse"] < 0.45 and abs(rep["bias"]) < 0.1
@@ -24,7 +34,9 @@ def test_simulation_report_is_sensible():
 def test_overlap_formula_on_a_linear_test():
     bank = make_bank(10, seed=1)
     n_ops = int(bank.operational.sum())
-    rep = irt.simulate_cat(bank, irt.CatConfig(max_length=n_ops), np.zeros(5), np.random.default_rng(0))
+    rep = irt.simulate_cat(
+        bank, irt.CatConfig(max_length=n_ops), np.zeros(5), np.random.default_rng(0)
+    )
     assert abs(rep["overlap"] - 1.0) < 1e-12
 
 

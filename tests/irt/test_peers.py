@@ -36,7 +36,13 @@ def test_2pl_calibration_agrees_with_girth_twopl_mml():
 def test_probability_and_information_agree_with_catsim():
     rng = np.random.default_rng(1)
     for _ in range(20):
-        a, b, c, d, t = rng.lognormal(0, 0.3), rng.normal(), rng.uniform(0, 0.3), rng.uniform(0.85, 1), rng.normal()
+        a, b, c, d, t = (
+            rng.lognormal(0, 0.3),
+            rng.normal(),
+            rng.uniform(0, 0.3),
+            rng.uniform(0.85, 1),
+            rng.normal(),
+        )
         assert_allclose(irt.prob_4pl(t, a, b, c, d), catsim_irt.icc(t, a, b, c, d), rtol=1e-10)
         assert_allclose(irt.info_4pl(t, a, b, c, d), catsim_irt.inf(t, a, b, c, d), rtol=1e-8)
 
@@ -74,7 +80,9 @@ def test_mle_agrees_with_catsim_numerical_search():
             continue
         ours, _ = irt.mle(x, items)
         theirs = est.estimate(
-            item_bank=ib, administered_items=list(range(n)), response_vector=[bool(v) for v in x],
+            item_bank=ib,
+            administered_items=list(range(n)),
+            response_vector=[bool(v) for v in x],
             est_theta=0.0,
         )
         assert abs(ours - theirs) < 2e-3
