@@ -98,9 +98,10 @@ class CatConfig:
             raise ValueError(f"Unknown exposure control {self.exposure!r}.")
         if self.classification not in (None, "sprt", "ci"):
             raise ValueError(f"Unknown classification rule {self.classification!r}.")
-        self._counts_mode = bool(self.content) and isinstance(
-            next(iter(self.content.values())), (tuple, list)
-        )
+
+    @property
+    def _counts_mode(self):
+        return bool(self.content) and isinstance(next(iter(self.content.values())), (tuple, list))
 
 
 class StepResult(NamedTuple):

@@ -132,12 +132,13 @@ def read_responses(path, model="2pl", max_score=None):
     for j, name in enumerate(item_id):
         obs = x[x[:, j] >= 0, j]
         col = f"{j + first + 1} ({name!r})"
+        rows = f"2-{body[-1][0]}"
         if obs.size == 0:
-            raise InputError("no responses in this item column", row=2, column=col)
+            raise InputError("no responses in this item column", row=rows, column=col)
         if np.unique(obs).size < 2:
             raise InputError(
                 f"constant column: every response is {obs[0]}, so the item cannot be calibrated",
-                row=2,
+                row=rows,
                 column=col,
             )
     return pids, item_id, x

@@ -248,3 +248,23 @@ def test_simulate_bad_bank(tmp_path):
     res = CliRunner().invoke(simulate_command, ["--bank", str(bank), "--out", str(out)])
     assert res.exit_code == 2 and "row 3, column 4 ('a')" in res.output
     assert not out.exists()
+
+
+def test_simulate_mixed_polytomous_bank(tmp_path):
+    bank = tmp_path / "bank.csv"
+    bank.write_text(
+        "item_id,section,model,a,b,c,d,b1,b2,b3,stem\n"
+        "G1,TKP,gpcm,1.1,,,,-1,0,1,x\n"
+        "G2,TKP,grm,0.9,,,,-1.5,-0.2,0.8,x\n"
+        "G3,TKP,gpcm,1.3,,,,-0.5,0.5,,x\n"
+        "Q1,TWK,2pl,1.2,0.3,,,,,,x\n"
+        "Q2,TWK,3pl,1.0,-0.3,0.2,,,,,x\n"
+        "Q3,TWK,4pl,1.5,0.1,0.1,0.95,,,,x\n"
+    )
+    out = tmp_path / "report.json"
+    res = CliRunner().invoke(
+        simulate_command,
+        ["--bank", str(bank), "--examinees", "20", "--length", "5", "--out", str(out)],
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["mean_length"] == 5
