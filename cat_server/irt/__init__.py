@@ -15,7 +15,7 @@ Public API (stable; see docs/engine.md):
 
 from .bank import ACTIVE, PRETEST, RETIRED, Bank, prepare_bank
 from .calibration import CalibrationResult, calibrate, item_fit
-from .engine import CatConfig, CatState, StepResult, posterior, step
+from .engine import CatConfig, CatState, StepResult, posterior, step, step_from_responses
 from .estimation import eap, estimate, map_estimate, mle, wle
 from .models import (
     DICHOTOMOUS,
@@ -66,6 +66,7 @@ __all__ = [
     "simulate_responses",
     "sprt_decision",
     "step",
+    "step_from_responses",
     "sympson_hetter_parameters",
     "test_information",
     "wle",

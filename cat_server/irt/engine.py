@@ -374,3 +374,27 @@ def step(bank, state, cfg, rng, *, elapsed=None, exposure_rates=None):
         seed=state.seed,
     )
     return StepResult(theta, se, item, None)
+
+
+def step_from_responses(
+    bank, items, scores, cfg, rng, *, pretest=None, seed=0, elapsed=None, exposure_rates=None
+):
+    r"""Stateless form of :func:`step`: rebuild the state from stored rows, then step.
+
+    Parameters
+    ----------
+    bank : Bank
+    items : sequence of int or str
+        Items presented so far (bank indices or ids), in order.
+    scores : sequence of int
+    cfg : CatConfig
+    rng : numpy.random.Generator
+    pretest, seed, elapsed, exposure_rates
+        As in :meth:`CatState.from_responses` and :func:`step`.
+
+    Returns
+    -------
+    StepResult
+    """
+    state = CatState.from_responses(bank, items, scores, pretest, seed)
+    return step(bank, state, cfg, rng, elapsed=elapsed, exposure_rates=exposure_rates)

@@ -224,3 +224,12 @@ def test_content_proportions_are_followed(props, seed):
     for s, p in content.items():
         n = int((bank.section[np.array(state.items)] == bank.section_names.index(s)).sum())
         assert abs(n - 20 * p) <= 1.5
+
+
+def test_step_from_responses_matches_stateful_step(bank, rng):
+    cfg = irt.CatConfig(max_length=10)
+    state, _ = run_test(bank, cfg, rng)
+    ids = [bank.item_id[i] for i in state.items]
+    r1 = irt.step_from_responses(bank, ids[:6], state.scores[:6], cfg, None)
+    partial = irt.CatState.from_responses(bank, state.items[:6], state.scores[:6])
+    assert r1 == irt.step(bank, partial, cfg, None)
