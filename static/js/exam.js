@@ -337,14 +337,14 @@
     var sec = s % 60;
     var mm = (m < 10 ? '0' : '') + m;
     var ss = (sec < 10 ? '0' : '') + sec;
-    return h > 0 ? h + ':' + mm + ':' + ss : mm + ':' + ss;
+    return h > 0 ? (h < 10 ? '0' : '') + h + ':' + mm + ':' + ss : mm + ':' + ss;
   }
 
   function tick() {
     if (!state || state.status !== 'in_progress' || deadline === null) return;
     var left = (deadline - performance.now()) / 1000;
     el.countdown.textContent = formatTime(left);
-    el.countdown.classList.toggle('low', left < LOW_TIME_S);
+    el.countdown.classList.toggle('low', Math.ceil(left) < LOW_TIME_S);
     if (left <= 0 && socket.connected) {
       // the server finishes the attempt and sends `state`; ask if it has not arrived
       var now = performance.now();

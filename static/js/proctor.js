@@ -200,7 +200,7 @@
     var sec = s % 60;
     var mm = (m < 10 ? '0' : '') + m;
     var ss = (sec < 10 ? '0' : '') + sec;
-    return h > 0 ? h + ':' + mm + ':' + ss : mm + ':' + ss;
+    return h > 0 ? (h < 10 ? '0' : '') + h + ':' + mm + ':' + ss : mm + ':' + ss;
   }
 
   function tick() {
@@ -211,7 +211,7 @@
       var left = (tile.deadline - now) / 1000;
       var text = formatTime(left);
       if (tile.parts.time.textContent !== text) tile.parts.time.textContent = text;
-      tile.parts.time.classList.toggle('low', left < 300);
+      tile.parts.time.classList.toggle('low', Math.ceil(left) < 300);
     });
   }
 
