@@ -8,6 +8,8 @@ import sys
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
+from . import engine_cli
+
 
 def _create_app():
     from . import create_app
@@ -94,3 +96,4 @@ def gunicorn_argv(host: str, port: int, workers: int = 1) -> list[str]:
 
 main.add_command(demo_command)
 main.add_command(load_bank_command)
+engine_cli.register(main)
