@@ -9,6 +9,7 @@ import click
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import engine_cli
+from .admin import commands as admin_commands
 
 
 def _create_app():
@@ -26,6 +27,9 @@ def init_app(app):
     """Commands that need the app are registered on it, so ``flask`` sees them too."""
     app.cli.add_command(demo_command)
     app.cli.add_command(load_bank_command)
+    for command in admin_commands.COMMANDS:  # import-candidates, export-scores, verify
+        app.cli.add_command(command)
+    app.cli.add_command(load_seed_command)  # defined in loadseed.py, imported below
 
 
 @click.command("load-bank")
@@ -55,24 +59,27 @@ def demo_command(host, port, database, no_serve):
     from flask_migrate import upgrade
 
     from . import create_app
-    from .demo import STAFF, demo_candidates, seed_demo
+    from .demo import BLUEPRINTS, STAFF, demo_candidates, seed_demo
 
     if database:
         os.environ["CAT_DATABASE_URL"] = database
     app = create_app()
     with app.app_context():
         upgrade()
-        sitting = seed_demo()
-        sitting_id, url = sitting.id, app.config["SQLALCHEMY_DATABASE_URI"]
+        sittings = [(s.id, s.name, s.exam.name) for s in seed_demo()]
+        url = app.config["SQLALCHEMY_DATABASE_URI"]
     base = f"http://{host}:{port}"
     click.echo(f"\nDatabase: {url}")
-    click.echo(f"Workstation (peserta): {base}/exam/{sitting_id}/")
-    click.echo(f"Proctor (pengawas):    {base}/proctor/sittings/{sitting_id}")
     for username, (role, _, password) in STAFF.items():
-        click.echo(f"  {role:8} login: {username} / {password}")
-    click.echo("Candidates (registration no, PIN, seat):")
-    for row in demo_candidates():
-        click.echo(f"  {row['registration_no']}  {row['pin']}  {row['seat']}  {row['name']}")
+        click.echo(f"{role.title():9} login: {username} / {password}   ({base}/login)")
+    for sitting_id, name, exam in sittings:
+        click.echo(f"\n{name}: {exam}")
+        click.echo(f"  Workstation (peserta): {base}/exam/{sitting_id}/")
+        click.echo(f"  Proctor (pengawas):    {base}/proctor/sittings/{sitting_id}")
+        click.echo("  Candidates (registration no, PIN, seat, name):")
+        blueprint = BLUEPRINTS[name]
+        for row in demo_candidates(blueprint["seats"], blueprint["prefix"]):
+            click.echo(f"    {row['registration_no']}  {row['pin']}  {row['seat']}  {row['name']}")
     if no_serve:
         return
     click.echo(f"\nServing on {base} (Ctrl+C to stop)\n", err=True)
@@ -97,3 +104,7 @@ def gunicorn_argv(host: str, port: int, workers: int = 1) -> list[str]:
 main.add_command(demo_command)
 main.add_command(load_bank_command)
 engine_cli.register(main)
+from .loadseed import load_seed_command  # noqa: E402  (load tests: issue 8)
+main.add_command(load_seed_command)
+for _command in admin_commands.COMMANDS:
+    main.add_command(_command)

@@ -19,7 +19,25 @@ class Defaults:
     # Proctor screens get at most 1 / FEED_INTERVAL messages a second.
     FEED_INTERVAL = 0.25
     REAPER_INTERVAL = 1.0
+    # A heartbeat row every few seconds; a longer gap at start-up is downtime,
+    # credited back to every attempt that was running.
+    HEARTBEAT_INTERVAL = 5.0
     # Redis pub/sub channel joining the processes of one centre's server.
     SOCKETIO_CHANNEL = "cat-server"
     SOCKETIO_ASYNC_MODE = None  # auto: gevent under gunicorn, threading in tests
     BABEL_DEFAULT_LOCALE = "id"
+    # Login limits (Flask-Limiter; Redis storage when REDIS_URL is set). A whole
+    # centre may sit behind one NAT address, so the per-IP limit lets 600+
+    # logins a minute through; the per-account limit counts failures only and
+    # stops PIN guessing.
+    LOGIN_LIMIT_PER_IP = "1200 per minute"
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
+    # Staff sessions: admin pages log out after this many idle seconds.
+    ADMIN_IDLE_TIMEOUT = 30 * 60
+    PERMANENT_SESSION_LIFETIME = 12 * 3600
+    # Set CAT_SESSION_COOKIE_SECURE=true behind TLS (nginx in front).
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Largest admin upload (bank zip with media, candidates CSV).
+    ADMIN_MAX_UPLOAD = 64 * 1024 * 1024

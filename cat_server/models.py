@@ -145,8 +145,28 @@ class ExamSection(db.Model):
     n_items: Mapped[int]
     points_correct: Mapped[int] = mapped_column(default=5)
     pass_mark: Mapped[int | None]
+    # fixed sections: all items at once, free order, answers changeable (SKD style)
+    navigable: Mapped[bool] = mapped_column(default=False)
+    # fixed sections: each candidate gets the items in an order of their own
+    shuffle: Mapped[bool] = mapped_column(default=False)
+    # adaptive sections: stop at se_target after min_items, at n_items at most
+    min_items: Mapped[int | None]
+    se_target: Mapped[float | None]
+    # adaptive: content targets over the pool's tags, {"TWK": [min, max]} or {"TWK": 0.5}
+    content: Mapped[dict | None] = mapped_column(sa.JSON)
+    randomesque_k: Mapped[int] = mapped_column(default=5)
 
     exam: Mapped[Exam] = relationship(back_populates="sections")
+
+    @property
+    def pool_tags(self) -> list[str]:
+        """The item tags this section draws from: ``code``, or ``"TWK,TIU"`` for a mixed pool."""
+        return [tag.strip() for tag in self.code.split(",") if tag.strip()]
+
+    @property
+    def scaled(self) -> bool:
+        """Adaptive sections report a scaled score, 50 + 10 theta (a T-score)."""
+        return self.mode == "adaptive"
 
 
 sitting_proctor = sa.Table(
@@ -234,6 +254,15 @@ class Attempt(db.Model):
     chain_head: Mapped[str] = mapped_column(sa.String(64), default="")
     connected_sid: Mapped[str | None] = mapped_column(sa.String(64))
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # 1-based position of the current section; seqs of its items start at section_first_seq
+    section_index: Mapped[int] = mapped_column(default=0)
+    section_first_seq: Mapped[int] = mapped_column(default=1)
+    n_presented: Mapped[int] = mapped_column(default=0)
+    n_responses: Mapped[int] = mapped_column(default=0)
+    # per-attempt randomness (item order, randomesque): rebuilt identically after a restart
+    seed: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # the browser's own random id (from the page), to tell a reconnect from a second browser
+    connected_device: Mapped[str | None] = mapped_column(sa.String(64))
 
     candidate: Mapped[Candidate] = relationship(back_populates="attempt")
     sitting: Mapped[Sitting] = relationship()
@@ -252,15 +281,21 @@ class Presentation(db.Model):
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("item.id"))
     section_id: Mapped[int] = mapped_column(sa.ForeignKey("exam_section.id"))
     presented_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    marked: Mapped[bool] = mapped_column(default=False)  # "ragu-ragu": marked for review
 
     __table_args__ = (sa.UniqueConstraint("attempt_id", "seq"),)
 
 
 class Response(db.Model):
-    """A stored answer; ``hash`` chains it to the attempt's previous response."""
+    """A stored answer; ``hash`` chains it to the attempt's previous response.
+
+    Append-only: a changed answer (navigable sections) is a new row for the same
+    ``seq``; the row with the highest ``n`` counts.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("attempt.id"))
+    n: Mapped[int]  # 1, 2, ... per attempt: the chain order
     seq: Mapped[int]
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("item.id"))
     choice: Mapped[str] = mapped_column(sa.String(1))
@@ -269,7 +304,10 @@ class Response(db.Model):
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
 
-    __table_args__ = (sa.UniqueConstraint("attempt_id", "seq"),)
+    __table_args__ = (
+        sa.UniqueConstraint("attempt_id", "n"),
+        sa.Index("ix_response_attempt_seq", "attempt_id", "seq"),
+    )
 
 
 class AuditEvent(db.Model):
@@ -297,3 +335,17 @@ def audit(actor: str, action: str, *, sitting_id=None, attempt_id=None, reason=N
             data=data or None,
         )
     )
+
+
+class ItemExposure(db.Model):
+    """How often each item was presented, across attempts and processes."""
+
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("item.id"), primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class Heartbeat(db.Model):
+    """The server's pulse, written every few seconds: its gap after a crash is the downtime."""
+
+    name: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)

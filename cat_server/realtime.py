@@ -54,9 +54,26 @@ def start_background_tasks(app) -> None:
             # Alone, no socket of a previous run can still be open. With Redis,
             # other processes hold live sockets: their marks stay.
             exam_service.clear_connections()
+        credited = exam_service.credit_downtime()
+        if credited:
+            app.logger.warning("server was down %.0f s: credited to running attempts", credited)
         exam_service.finish_expired()
     socketio.start_background_task(feed.run, app)
     socketio.start_background_task(_reap, app)
+    socketio.start_background_task(_heartbeat, app)
+
+
+def _heartbeat(app) -> None:
+    """Write the heartbeat row; its gap after a crash tells how long the server was down."""
+    from .exam import service as exam_service
+
+    while True:
+        socketio.sleep(app.config["HEARTBEAT_INTERVAL"])
+        try:
+            with app.app_context():
+                exam_service.beat()
+        except Exception:
+            app.logger.exception("heartbeat failed")
 
 
 def _reap(app) -> None:

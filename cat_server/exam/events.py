@@ -3,7 +3,7 @@
 from flask import request, session
 from flask_socketio import Namespace, join_room
 
-from ..errors import NotFound
+from ..errors import ExamError, NotFound
 from ..extensions import db, socketio
 from ..models import Attempt
 from ..realtime import acked
@@ -18,15 +18,26 @@ def session_attempt_id() -> int:
     return attempt_id
 
 
+def _is_live(sid: str) -> bool:
+    return socketio.server.manager.is_connected(sid, "/exam")
+
+
 class ExamNamespace(Namespace):
     """A candidate's workstation."""
 
     def on_connect(self, auth=None):
         attempt_id = session.get("attempt_id")
         if attempt_id is None or db.session.get(Attempt, attempt_id) is None:
-            raise ConnectionRefusedError("Candidate login required.")
+            raise ConnectionRefusedError("login_required")
+        device = auth.get("device") if isinstance(auth, dict) else None
+        device = device[:64] if isinstance(device, str) and device else None
+        try:
+            attempt, replaced = service.mark_connected(attempt_id, request.sid, device, _is_live)
+        except ExamError as error:
+            raise ConnectionRefusedError(error.code, error.to_dict()) from None
+        if replaced:
+            socketio.server.disconnect(replaced, namespace="/exam")
         join_room(f"attempt:{attempt_id}")
-        attempt = service.mark_connected(attempt_id, request.sid)
         socketio.emit("state", service.attempt_state(attempt), namespace="/exam", to=request.sid)
 
     def on_disconnect(self, reason=None):
@@ -36,9 +47,16 @@ class ExamNamespace(Namespace):
 
     @acked
     def on_answer(self, data):
-        """Store one answer; the ack is the next item, sent only after the commit."""
-        answer = service.AnswerIn.parse(data)
-        return service.record_answer(session_attempt_id(), answer)
+        """Store one answer; the ack is the next state, sent only after the commit."""
+        return service.record_answer(session_attempt_id(), service.AnswerIn.parse(data))
+
+    @acked
+    def on_mark(self, data):
+        return service.mark_item(session_attempt_id(), service.MarkIn.parse(data))
+
+    @acked
+    def on_finish_section(self, data):
+        return service.finish_section(session_attempt_id(), service.FinishSectionIn.parse(data))
 
     @acked
     def on_sync(self, data=None):

@@ -3,20 +3,27 @@
 The hot path is ``record_answer``: every check first, then the response, the
 next presentation and the attempt's new state in one transaction, and only
 after the commit the reply (the next item, never its key) and the proctor feed.
+
+An exam is a list of sections (see docs/protocol.md): navigable fixed sections
+present all their items at once and take answers in any order until the
+section ends; linear fixed and adaptive sections go forward one item at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+import numpy as np
 from flask import current_app
 
-from .. import security
+from .. import irt, security
 from ..errors import (
     BadPayload,
+    ExamError,
     InvalidChoice,
     LoginFailed,
     NotFound,
@@ -30,7 +37,9 @@ from ..models import (
     Candidate,
     Exam,
     ExamSection,
+    Heartbeat,
     Item,
+    ItemExposure,
     Presentation,
     Response,
     Sitting,
@@ -40,6 +49,26 @@ from ..models import (
 from ..proctor import feed
 
 GENESIS = "0" * 64
+HEARTBEAT_NAME = "server"
+
+
+class SectionOver(ExamError):
+    status = 409
+    code = "section_over"
+    message = "Bagian ujian ini sudah selesai; jawabannya tidak dapat diubah lagi."
+    message_en = "This section has ended; its answers can no longer be changed."
+
+
+def _parse_ints(data, names) -> dict:
+    if not isinstance(data, dict):
+        raise BadPayload()
+    values = {}
+    for name in names:
+        value = data.get(name)
+        if type(value) is not int or value < 0:  # bool is not an int here
+            raise BadPayload(field=name)
+        values[name] = value
+    return values
 
 
 @dataclass(frozen=True)
@@ -54,52 +83,48 @@ class AnswerIn:
     @classmethod
     def parse(cls, data) -> AnswerIn:
         """Raise BadPayload unless ``data`` is {attempt:int, seq:int, item:int, choice:'A'..'E'}."""
-        if not isinstance(data, dict):
-            raise BadPayload()
-        values = {}
-        for name in ("attempt", "seq", "item"):
-            value = data.get(name)
-            if type(value) is not int or value < 0:  # bool is not an int here
-                raise BadPayload(field=name)
-            values[name] = value
+        values = _parse_ints(data, ("attempt", "seq", "item"))
         choice = data.get("choice")
         if not isinstance(choice, str) or len(choice) != 1 or choice not in "ABCDE":
             raise BadPayload(field="choice")
         return cls(choice=choice, **values)
 
 
-# --- the exam's form ------------------------------------------------------
+@dataclass(frozen=True)
+class MarkIn:
+    attempt: int
+    seq: int
+    marked: bool
+
+    @classmethod
+    def parse(cls, data) -> MarkIn:
+        values = _parse_ints(data, ("attempt", "seq"))
+        if not isinstance(data.get("marked"), bool):
+            raise BadPayload(field="marked")
+        return cls(marked=data["marked"], **values)
 
 
-def exam_form(exam_id: int) -> list[tuple[int, int]]:
-    """The fixed order of (item_id, section_id) for an exam, prepared once per process.
+@dataclass(frozen=True)
+class FinishSectionIn:
+    attempt: int
+    section: int
 
-    Items are immutable once imported (a new import is a new bank version), so
-    the cache never goes stale while the exam exists.
-    """
-    cache = current_app.extensions.setdefault("cat_forms", {})
-    if exam_id not in cache:
-        exam = db.session.get(Exam, exam_id)
-        form = []
-        for section in exam.sections:
-            items = db.session.execute(
-                db.select(Item.id)
-                .where(
-                    Item.bank_id == exam.bank_id,
-                    Item.section == section.code,
-                    Item.status == "active",
-                )
-                .order_by(Item.position)
-                .limit(section.n_items)
-            ).scalars()
-            form.extend((item_id, section.id) for item_id in items)
-        cache[exam_id] = form
-    return cache[exam_id]
+    @classmethod
+    def parse(cls, data) -> FinishSectionIn:
+        return cls(**_parse_ints(data, ("attempt", "section")))
+
+
+# --- what each process prepares once -------------------------------------
+# Items and sections never change once imported (a new import is a new bank
+# version), so these caches never go stale while the process lives.
+
+
+def _cache(name: str) -> dict:
+    return current_app.extensions.setdefault(f"cat_{name}", {})
 
 
 def cached_item(item_id: int) -> Item:
-    """The item row, loaded once per process and detached (items never change)."""
-    cache = current_app.extensions.setdefault("cat_items", {})
+    cache = _cache("items")
     item = cache.get(item_id)
     if item is None:
         item = db.session.get(Item, item_id)
@@ -108,14 +133,118 @@ def cached_item(item_id: int) -> Item:
     return item
 
 
-def cached_section(section_id: int) -> ExamSection:
-    cache = current_app.extensions.setdefault("cat_sections", {})
-    section = cache.get(section_id)
-    if section is None:
-        section = db.session.get(ExamSection, section_id)
-        db.session.expunge(section)
-        cache[section_id] = section
-    return section
+def exam_sections(exam_id: int) -> list[ExamSection]:
+    """The exam's sections in order, detached and cached."""
+    cache = _cache("sections")
+    if exam_id not in cache:
+        sections = db.session.execute(
+            db.select(ExamSection).where(ExamSection.exam_id == exam_id)
+            .order_by(ExamSection.position)
+        ).scalars().all()
+        for section in sections:
+            db.session.expunge(section)
+        cache[exam_id] = sections
+    return cache[exam_id]
+
+
+def cached_exam(exam_id: int) -> Exam:
+    cache = _cache("exams")
+    if exam_id not in cache:
+        exam = db.session.get(Exam, exam_id)
+        db.session.expunge(exam)
+        cache[exam_id] = exam
+    return cache[exam_id]
+
+
+def section_pool(exam: Exam, section: ExamSection) -> list[int]:
+    """Active item ids of the section's tags in the exam's bank, in bank order."""
+    cache = _cache("pools")
+    if section.id not in cache:
+        cache[section.id] = db.session.execute(
+            db.select(Item.id).where(
+                Item.bank_id == exam.bank_id,
+                Item.section.in_(section.pool_tags),
+                Item.status == "active",
+            ).order_by(Item.position)
+        ).scalars().all()
+    return cache[section.id]
+
+
+@dataclass(frozen=True)
+class AdaptivePool:
+    """An adaptive section's engine bank, prepared once per process."""
+
+    bank: irt.Bank
+    item_ids: list[int]
+    index: dict[int, int]  # item id -> bank index
+    config: irt.CatConfig
+
+
+def adaptive_pool(exam: Exam, section: ExamSection) -> AdaptivePool:
+    cache = _cache("adaptive")
+    if section.id not in cache:
+        items = [cached_item(i) for i in section_pool(exam, section)]
+        width = max((len(i.thresholds or []) for i in items), default=0)
+        thresholds = None
+        if width:
+            thresholds = np.full((len(items), width), np.nan)
+            for j, item in enumerate(items):
+                if item.thresholds:
+                    thresholds[j, : len(item.thresholds)] = item.thresholds
+        bank = irt.prepare_bank(
+            a=[i.a for i in items],
+            b=[i.b if i.b is not None else 0.0 for i in items],
+            c=[i.c for i in items],
+            d=[i.d for i in items],
+            model=[i.model for i in items],
+            thresholds=thresholds,
+            item_id=[str(i.id) for i in items],
+            section=[i.section for i in items],
+            enemy_group=[i.enemy_group for i in items],
+        )
+        content = None
+        if section.content:
+            content = {tag: tuple(v) if isinstance(v, list) else v
+                       for tag, v in section.content.items()}
+        config = irt.CatConfig(
+            min_length=section.min_items or 0,
+            max_length=section.n_items,
+            se_target=section.se_target,
+            exposure="randomesque" if section.randomesque_k > 1 else "none",
+            randomesque_k=section.randomesque_k,
+            content=content,
+        )
+        ids = [i.id for i in items]
+        cache[section.id] = AdaptivePool(bank, ids, {v: k for k, v in enumerate(ids)}, config)
+    return cache[section.id]
+
+
+def section_length(exam: Exam, section: ExamSection) -> int:
+    """Items a candidate meets at most in the section (fixed: capped by the pool)."""
+    if section.mode == "adaptive":
+        return section.n_items
+    return min(section.n_items, len(section_pool(exam, section)))
+
+
+def exam_length(exam_id: int) -> int:
+    exam = cached_exam(exam_id)
+    return sum(section_length(exam, s) for s in exam_sections(exam_id))
+
+
+def fixed_form(attempt: Attempt, exam: Exam, section: ExamSection) -> list[int]:
+    """The attempt's items for a fixed section: the first n of the pool, or a shuffle of its own."""
+    pool = section_pool(exam, section)
+    if not section.shuffle:
+        return pool[: section.n_items]
+    rng = np.random.default_rng([attempt.seed, section.id])
+    return [pool[i] for i in rng.permutation(len(pool))[: section.n_items]]
+
+
+def engine_score(item: Item, choice: str) -> int:
+    """The engine's category: 0/1 keyed, or the option's score shifted to start at 0."""
+    if item.option_scores is not None:
+        return int(item.option_scores[ord(choice) - ord("A")]) - min(item.option_scores)
+    return int(choice == item.key)
 
 
 # --- login and start ------------------------------------------------------
@@ -131,8 +260,10 @@ def get_sitting(sitting_id: int) -> Sitting:
 def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
     """Check registration number + PIN; return the candidate's attempt, made on first login.
 
-    A wrong PIN creates nothing. Logging in after the sitting started starts the
-    attempt at once with the full time.
+    A wrong PIN creates nothing. The attempt's first items are presented now,
+    while the candidate waits, so the proctor's start only sets the clocks.
+    Logging in after the sitting started starts the attempt at once with the
+    full time.
     """
     sitting = get_sitting(sitting_id)
     candidate = db.session.execute(
@@ -147,56 +278,133 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
     if attempt is None:
         if sitting.status == "ended":
             raise NotInProgress("Sesi ujian sudah ditutup.", "The sitting has ended.")
-        attempt = Attempt(sitting_id=sitting.id, candidate_id=candidate.id)
+        attempt = Attempt(sitting_id=sitting.id, candidate_id=candidate.id,
+                          seed=secrets.randbits(62),
+                          n_items=exam_length(sitting.exam_id))
         db.session.add(attempt)
         db.session.flush()
         audit(f"candidate:{candidate.id}", "attempt_created", sitting_id=sitting.id,
               attempt_id=attempt.id)
-        if sitting.status == "started":
-            _start_attempt(attempt, sitting)
+        _begin_section(attempt, 1, utcnow())
+        if sitting.status == "started" and attempt.status == "waiting":
+            _start_clock(attempt, sitting.exam, utcnow())
     audit(f"candidate:{candidate.id}", "login", sitting_id=sitting.id, attempt_id=attempt.id)
     db.session.commit()
     feed.seat_changed(sitting.id, candidate.id)
     return attempt
 
 
-def _start_attempt(attempt: Attempt, sitting: Sitting) -> None:
-    """Set the deadline from the server clock and present the first item."""
-    now = utcnow()
-    form = exam_form(sitting.exam_id)
+def _start_clock(attempt: Attempt, exam: Exam, now) -> None:
     attempt.status = "in_progress"
     attempt.started_at = now
-    attempt.deadline_at = now + timedelta(seconds=sitting.exam.duration_s)
-    attempt.n_items = len(form)
-    attempt.next_seq = 1
-    item_id, section_id = form[0]
-    db.session.add(
-        Presentation(attempt_id=attempt.id, seq=1, item_id=item_id, section_id=section_id)
-    )
-    audit("server", "attempt_started", sitting_id=sitting.id, attempt_id=attempt.id,
+    attempt.deadline_at = now + timedelta(seconds=exam.duration_s)
+    audit("server", "attempt_started", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
           deadline=attempt.deadline_at.isoformat())
 
 
 def start_sitting(sitting_id: int, actor: str, reason: str | None = None) -> Sitting:
-    """Start the sitting: every waiting attempt starts now, each with the full time."""
+    """Start the sitting: every waiting attempt starts now, each with the full time.
+
+    The items are already presented (at login), so 300 seats start with one
+    UPDATE and their states go out at once.
+    """
     sitting = get_sitting(sitting_id)
     if sitting.status != "open":
         raise NotInProgress("Sesi ini sudah dimulai atau ditutup.",
                             "This sitting has already started or ended.")
+    now = utcnow()
     sitting.status = "started"
-    sitting.started_at = utcnow()
-    waiting = db.session.execute(
-        db.select(Attempt).where(Attempt.sitting_id == sitting.id, Attempt.status == "waiting")
+    sitting.started_at = now
+    deadline = now + timedelta(seconds=sitting.exam.duration_s)
+    started = db.session.execute(
+        db.update(Attempt)
+        .where(Attempt.sitting_id == sitting.id, Attempt.status == "waiting")
+        .values(status="in_progress", started_at=now, deadline_at=deadline)
+        .returning(Attempt.id)
     ).scalars().all()
-    for attempt in waiting:
-        _start_attempt(attempt, sitting)
     audit(actor, "sitting_started", sitting_id=sitting.id, reason=reason,
-          attempts=len(waiting))
+          attempts=len(started), deadline=deadline.isoformat())
     db.session.commit()
-    for attempt in waiting:
-        push_state(attempt)
+    for attempt_id in started:
+        push_state(db.session.get(Attempt, attempt_id))
     feed.seat_changed(sitting.id)
     return sitting
+
+
+# --- sections -------------------------------------------------------------
+
+
+def current_section(attempt: Attempt) -> ExamSection:
+    return exam_sections(attempt.sitting.exam_id)[attempt.section_index - 1]
+
+
+def _present(attempt: Attempt, item_id: int, section: ExamSection, now) -> int:
+    attempt.n_presented += 1
+    db.session.add(Presentation(attempt_id=attempt.id, seq=attempt.n_presented, item_id=item_id,
+                                section_id=section.id, presented_at=now))
+    return attempt.n_presented
+
+
+def _count_exposure(item_ids: list[int]) -> None:
+    """One atomic increment per item: safe across processes and attempts."""
+    for item_id in item_ids:
+        updated = db.session.execute(
+            db.update(ItemExposure).where(ItemExposure.item_id == item_id)
+            .values(n=ItemExposure.n + 1)
+        ).rowcount
+        if not updated:
+            db.session.add(ItemExposure(item_id=item_id, n=1))
+
+
+def _begin_section(attempt: Attempt, index: int, now) -> None:
+    """Present the section at ``index`` (1-based), skipping empty ones; past the last, finish."""
+    exam = cached_exam(attempt.sitting.exam_id)
+    sections = exam_sections(exam.id)
+    while index <= len(sections):
+        section = sections[index - 1]
+        attempt.section_index = index
+        attempt.section_first_seq = attempt.n_presented + 1
+        if section.mode == "adaptive":
+            pool = adaptive_pool(exam, section)
+            rng = np.random.default_rng([attempt.seed, section.id, 0])
+            step = irt.step(pool.bank, irt.CatState.new(pool.bank, seed=attempt.seed),
+                            pool.config, rng)
+            first = [] if step.item is None else [pool.item_ids[step.item]]
+        else:
+            form = fixed_form(attempt, exam, section)
+            first = form if section.navigable else form[:1]
+        if first:
+            for item_id in first:
+                _present(attempt, item_id, section, now)
+            attempt.next_seq = attempt.section_first_seq
+            _count_exposure(first)
+            return
+        index += 1
+    if attempt.status == "in_progress":
+        _finish(attempt, "completed", now)
+    else:  # an exam without items: nothing to wait for
+        attempt.status, attempt.finished_at, attempt.finish_reason = "finished", now, "completed"
+
+
+def finish_section(attempt_id: int, request: FinishSectionIn) -> dict:
+    """End the current section (its answers are final) and begin the next, or finish."""
+    if request.attempt != attempt_id:
+        raise BadPayload(field="attempt")
+    attempt = _lock_attempt(attempt_id)
+    if attempt.status == "finished" or request.section < attempt.section_index:
+        state = attempt_state(attempt, full=True)
+        db.session.rollback()
+        return {"ok": True, "repeat": True, "state": state}
+    _check_running(attempt)
+    if request.section != attempt.section_index:
+        raise BadPayload(field="section")
+    now = utcnow()
+    audit(f"candidate:{attempt.candidate_id}", "section_finished", sitting_id=attempt.sitting_id,
+          attempt_id=attempt.id, section=current_section(attempt).code)
+    _begin_section(attempt, attempt.section_index + 1, now)
+    db.session.commit()
+    feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
+    return {"ok": True, "state": attempt_state(attempt, full=True)}
 
 
 # --- the hot path ---------------------------------------------------------
@@ -205,69 +413,137 @@ def start_sitting(sitting_id: int, actor: str, reason: str | None = None) -> Sit
 def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
     """Check, score, present the next item: one transaction; the reply after the commit.
 
-    A repeated seq returns the stored reply and stores nothing. Raises TimeUp
-    after the deadline (the attempt is finished then), WrongSeq, NotInProgress,
-    InvalidChoice; a rejected answer leaves the attempt as it was.
+    A repeated answer (same seq, same choice as stored) returns the current
+    state and stores nothing. Raises TimeUp after the deadline (the attempt is
+    finished then), WrongSeq, SectionOver, NotInProgress, InvalidChoice; a
+    rejected answer leaves the attempt as it was.
     """
     if answer.attempt != attempt_id:
         raise BadPayload(field="attempt")
     attempt = _lock_attempt(attempt_id)
-    if answer.seq < attempt.next_seq or (
-        attempt.status == "finished" and answer.seq <= attempt.n_answered
-    ):
-        stored = db.session.execute(
-            db.select(Response.item_id).where(
+    latest = None
+    if attempt.n_responses:
+        latest = db.session.execute(
+            db.select(Response.choice, Response.score).where(
                 Response.attempt_id == attempt.id, Response.seq == answer.seq
-            )
-        ).scalar_one_or_none()
-        if stored is not None:
-            db.session.rollback()
-            return {"ok": True, "repeat": True, "state": attempt_state(attempt)}
-    if attempt.status != "in_progress":
+            ).order_by(Response.n.desc()).limit(1)
+        ).one_or_none()
+    if latest is not None and latest.choice == answer.choice:
+        state = attempt_state(attempt)
         db.session.rollback()
+        return {"ok": True, "repeat": True, "state": state}
+    if latest is not None and attempt.status == "finished":
         raise NotInProgress(state=attempt_state(attempt))
-    now = utcnow()
-    if now >= attempt.deadline_at:
-        _finish(attempt, "time_up", now)
-        db.session.commit()
-        feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
-        raise TimeUp(state=attempt_state(attempt))
-    presented = db.session.execute(
-        db.select(Presentation.item_id, Presentation.section_id).where(
-            Presentation.attempt_id == attempt.id, Presentation.seq == attempt.next_seq
-        )
-    ).one()
-    if answer.seq != attempt.next_seq or answer.item != presented.item_id:
-        db.session.rollback()
+    now = _check_running(attempt)
+    section = current_section(attempt)
+    if not attempt.section_first_seq <= answer.seq <= attempt.n_presented:
+        if answer.seq < attempt.section_first_seq and answer.seq >= 1:
+            raise SectionOver(state=attempt_state(attempt))
         raise WrongSeq(expected_seq=attempt.next_seq, state=attempt_state(attempt))
-    item = cached_item(presented.item_id)
+    if latest is not None and not section.navigable:
+        # forward-only sections take one answer per item
+        raise WrongSeq(expected_seq=attempt.next_seq, state=attempt_state(attempt))
+    presented = db.session.execute(
+        db.select(Presentation.item_id).where(
+            Presentation.attempt_id == attempt.id, Presentation.seq == answer.seq
+        )
+    ).scalar_one()
+    if answer.item != presented or (not section.navigable and answer.seq != attempt.next_seq):
+        raise WrongSeq(expected_seq=attempt.next_seq, state=attempt_state(attempt))
+    item = cached_item(presented)
     if ord(answer.choice) - ord("A") >= len(item.options):
-        db.session.rollback()
         raise InvalidChoice()
 
-    section = cached_section(presented.section_id)
     score = item.score_choice(answer.choice, section.points_correct)
-    digest = chain_hash(attempt.chain_head or GENESIS, attempt.id, answer.seq, item.id,
-                        answer.choice, score, now)
-    db.session.add(Response(attempt_id=attempt.id, seq=answer.seq, item_id=item.id,
-                            choice=answer.choice, score=score, answered_at=now,
-                            prev_hash=attempt.chain_head or GENESIS, hash=digest))
-    attempt.chain_head = digest
-    attempt.n_answered += 1
-    attempt.total_score += score
-    scores = dict(attempt.section_scores or {})
-    scores[section.code] = scores.get(section.code, 0) + score
-    attempt.section_scores = scores
-    form = exam_form(attempt.sitting.exam_id)
-    if answer.seq < len(form):
-        item_id, section_id = form[answer.seq]
-        attempt.next_seq = answer.seq + 1
-        db.session.add(Presentation(attempt_id=attempt.id, seq=attempt.next_seq,
-                                    item_id=item_id, section_id=section_id, presented_at=now))
-    else:
-        _finish(attempt, "completed", now)
+    _store_response(attempt, answer, score, now)
+    if latest is None:
+        attempt.n_answered += 1
+    if not section.scaled:
+        change = score - (latest.score if latest is not None else 0)
+        attempt.total_score += change
+        scores = dict(attempt.section_scores or {})
+        scores[section.code] = scores.get(section.code, 0) + change
+        attempt.section_scores = scores
+    full = False
+    if section.mode == "adaptive":
+        full = _advance_adaptive(attempt, section, now)
+    elif section.navigable:
+        attempt.next_seq = answer.seq
+    else:  # linear fixed: the next item of the attempt's form, or the next section
+        form = fixed_form(attempt, cached_exam(attempt.sitting.exam_id), section)
+        position = answer.seq - attempt.section_first_seq + 1  # items answered here
+        if position < len(form):
+            attempt.next_seq = _present(attempt, form[position], section, now)
+            _count_exposure([form[position]])
+        else:
+            _begin_section(attempt, attempt.section_index + 1, now)
+            full = True
     db.session.commit()
     feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
+    return {"ok": True, "state": attempt_state(attempt, full=full)}
+
+
+def _store_response(attempt: Attempt, answer: AnswerIn, score: int, now) -> None:
+    prev = attempt.chain_head or GENESIS
+    attempt.n_responses += 1
+    digest = chain_hash(prev, attempt.id, answer.seq, answer.item, answer.choice, score, now)
+    db.session.add(Response(attempt_id=attempt.id, n=attempt.n_responses, seq=answer.seq,
+                            item_id=answer.item, choice=answer.choice, score=score,
+                            answered_at=now, prev_hash=prev, hash=digest))
+    attempt.chain_head = digest
+
+
+def _advance_adaptive(attempt: Attempt, section: ExamSection, now) -> bool:
+    """Update theta from the section's responses and present the next item, or move on.
+
+    Returns True when a new section began (the reply is then a full state).
+    """
+    pool = adaptive_pool(cached_exam(attempt.sitting.exam_id), section)
+    rows = db.session.execute(
+        db.select(Response.item_id, Response.choice).where(
+            Response.attempt_id == attempt.id, Response.seq >= attempt.section_first_seq
+        ).order_by(Response.n)
+    ).all()
+    db.session.flush()
+    indices = [pool.index[r.item_id] for r in rows]
+    scores = [engine_score(cached_item(r.item_id), r.choice) for r in rows]
+    rng = np.random.default_rng([attempt.seed, section.id, len(rows)])
+    step = irt.step_from_responses(pool.bank, indices, scores, pool.config, rng,
+                                   seed=attempt.seed)
+    attempt.theta, attempt.se = float(step.theta), float(step.se)
+    scaled = int(round(min(100.0, max(0.0, 50.0 + 10.0 * step.theta))))
+    scores_by_section = dict(attempt.section_scores or {})
+    attempt.total_score += scaled - scores_by_section.get(section.code, 0)
+    scores_by_section[section.code] = scaled
+    attempt.section_scores = scores_by_section
+    if step.item is not None:
+        item_id = pool.item_ids[step.item]
+        attempt.next_seq = _present(attempt, item_id, section, now)
+        _count_exposure([item_id])
+        return False
+    audit("server", "adaptive_stopped", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
+          section=section.code, stop=step.stop_reason, theta=attempt.theta, se=attempt.se,
+          items=len(rows))
+    _begin_section(attempt, attempt.section_index + 1, now)
+    return True
+
+
+def mark_item(attempt_id: int, request: MarkIn) -> dict:
+    """Mark or unmark an item of the current navigable section for review."""
+    if request.attempt != attempt_id:
+        raise BadPayload(field="attempt")
+    attempt = _lock_attempt(attempt_id)
+    _check_running(attempt)
+    if not attempt.section_first_seq <= request.seq <= attempt.n_presented or not (
+        current_section(attempt).navigable
+    ):
+        raise WrongSeq(expected_seq=attempt.next_seq, state=attempt_state(attempt))
+    db.session.execute(
+        db.update(Presentation)
+        .where(Presentation.attempt_id == attempt.id, Presentation.seq == request.seq)
+        .values(marked=request.marked)
+    )
+    db.session.commit()
     return {"ok": True, "state": attempt_state(attempt)}
 
 
@@ -288,14 +564,31 @@ def _lock_attempt(attempt_id: int) -> Attempt:
     return attempt
 
 
+def _check_running(attempt: Attempt):
+    """Raise unless the attempt is in progress before its deadline; return now.
+
+    Past the deadline the attempt is finished here (committed) and TimeUp raised.
+    """
+    if attempt.status != "in_progress":
+        raise NotInProgress(state=attempt_state(attempt))
+    now = utcnow()
+    if now >= attempt.deadline_at:
+        _finish(attempt, "time_up", now)
+        db.session.commit()
+        feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
+        raise TimeUp(state=attempt_state(attempt))
+    return now
+
+
 def _finish(attempt: Attempt, reason: str, now) -> None:
     attempt.status = "finished"
     attempt.finish_reason = reason
     attempt.finished_at = now
-    exam = attempt.sitting.exam
+    exam = cached_exam(attempt.sitting.exam_id)
     scores = attempt.section_scores or {}
     passed = all(
-        s.pass_mark is None or scores.get(s.code, 0) >= s.pass_mark for s in exam.sections
+        s.pass_mark is None or scores.get(s.code, 0) >= s.pass_mark
+        for s in exam_sections(exam.id)
     )
     if exam.pass_total is not None:
         passed = passed and attempt.total_score >= exam.pass_total
@@ -326,42 +619,129 @@ def finish_expired(now=None) -> list[int]:
     return [a.id for a in finished]
 
 
+# --- server downtime ------------------------------------------------------
+
+
+def beat(now=None) -> None:
+    """Write the server's heartbeat (every few seconds, from the background task)."""
+    now = now or utcnow()
+    updated = db.session.execute(
+        db.update(Heartbeat).where(Heartbeat.name == HEARTBEAT_NAME).values(beat_at=now)
+    ).rowcount
+    if not updated:
+        db.session.add(Heartbeat(name=HEARTBEAT_NAME, beat_at=now))
+    db.session.commit()
+
+
+def credit_downtime(now=None, min_gap_s: float | None = None) -> float:
+    """On start-up: give every running attempt back the time the server was down.
+
+    The downtime is the gap since the last heartbeat (when longer than a few
+    beats); every attempt in progress whose deadline was still ahead at that
+    beat gets its deadline moved by the gap, with an audit row each. Returns the
+    seconds credited (0 when none).
+    """
+    now = now or utcnow()
+    min_gap_s = min_gap_s if min_gap_s is not None else 3 * current_app.config["HEARTBEAT_INTERVAL"]
+    last = db.session.get(Heartbeat, HEARTBEAT_NAME)
+    gap = (now - last.beat_at).total_seconds() if last is not None else 0.0
+    if gap <= min_gap_s:
+        beat(now)
+        return 0.0
+    attempts = db.session.execute(
+        db.select(Attempt).where(Attempt.status == "in_progress",
+                                 Attempt.deadline_at > last.beat_at).with_for_update()
+    ).scalars().all()
+    for attempt in attempts:
+        attempt.deadline_at = attempt.deadline_at + timedelta(seconds=gap)
+        audit("server", "downtime_credit", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
+              reason="server was down", seconds=round(gap, 1), since=last.beat_at.isoformat(),
+              deadline=attempt.deadline_at.isoformat())
+    last.beat_at = now
+    db.session.commit()
+    return gap
+
+
 # --- what the browser sees ------------------------------------------------
 
 
-def attempt_state(attempt: Attempt) -> dict:
-    """A full snapshot for the candidate's page: enough to re-render from nothing."""
+def attempt_state(attempt: Attempt, full: bool = True) -> dict:
+    """A snapshot for the candidate's page: enough to re-render (``full``: with every item)."""
     now = utcnow()
+    exam = cached_exam(attempt.sitting.exam_id)
+    sections = exam_sections(exam.id)
     state = {
         "attempt": attempt.id,
         "status": attempt.status,
         "server_time": now.isoformat(),
         "answered": attempt.n_answered,
-        "total": attempt.n_items or len(exam_form(attempt.sitting.exam_id)),
+        "total": exam_length(exam.id),
+        "full": full,
     }
+    if attempt.status in ("waiting", "in_progress"):
+        state["sections"] = [
+            {"code": s.code, "name": s.name, "mode": s.mode,
+             "status": "done" if i < attempt.section_index
+             else "current" if i == attempt.section_index else "upcoming"}
+            for i, s in enumerate(sections, start=1)
+        ]
     if attempt.status == "in_progress":
-        remaining = (attempt.deadline_at - now).total_seconds()
-        presentation = db.session.execute(
-            db.select(Presentation.item_id, Presentation.section_id).where(
-                Presentation.attempt_id == attempt.id, Presentation.seq == attempt.next_seq
-            )
-        ).one()
-        section = cached_section(presentation.section_id)
-        state.update(
-            remaining_s=max(0.0, round(remaining, 1)),
-            seq=attempt.next_seq,
-            section={"code": section.code, "name": section.name},
-            item=cached_item(presentation.item_id).to_public(),
-        )
+        state["remaining_s"] = max(0.0, round((attempt.deadline_at - now).total_seconds(), 1))
+        state.update(_section_view(attempt, sections, full))
     elif attempt.status == "finished":
         state["finish_reason"] = attempt.finish_reason
-        if attempt.sitting.exam.show_result:
+        if exam.show_result:
             state["result"] = result_of(attempt)
     return state
 
 
+def _section_view(attempt: Attempt, sections, full: bool) -> dict:
+    section = sections[attempt.section_index - 1]
+    view = {
+        "section": {
+            "index": attempt.section_index, "count": len(sections), "code": section.code,
+            "name": section.name, "mode": section.mode, "navigable": section.navigable,
+            "first_seq": attempt.section_first_seq,
+            "last_seq": attempt.n_presented if section.navigable else None,
+            "max_items": section_length(cached_exam(attempt.sitting.exam_id), section),
+        },
+    }
+    if not section.navigable:
+        presented = db.session.execute(
+            db.select(Presentation.item_id).where(
+                Presentation.attempt_id == attempt.id, Presentation.seq == attempt.next_seq)
+        ).scalar_one()
+        view["section"]["answered"] = attempt.next_seq - attempt.section_first_seq
+        view.update(seq=attempt.next_seq, item=cached_item(presented).to_public())
+        return view
+    rows = db.session.execute(
+        db.select(Presentation.seq, Presentation.item_id, Presentation.marked)
+        .where(Presentation.attempt_id == attempt.id,
+               Presentation.seq >= attempt.section_first_seq)
+        .order_by(Presentation.seq)
+    ).all()
+    answers = {}
+    for seq, choice in db.session.execute(
+        db.select(Response.seq, Response.choice)
+        .where(Response.attempt_id == attempt.id, Response.seq >= attempt.section_first_seq)
+        .order_by(Response.n)
+    ):
+        answers[str(seq)] = choice  # the latest row per seq wins
+    view["section"]["answered"] = len(answers)
+    current = next((r for r in rows if str(r.seq) not in answers), None)
+    view.update(
+        seq=current.seq if current else None,
+        item=cached_item(current.item_id).to_public() if current else None,
+        answers=answers,
+        marked=[r.seq for r in rows if r.marked],
+    )
+    if full:
+        view["items"] = [{"seq": r.seq, "item": cached_item(r.item_id).to_public()} for r in rows]
+    return view
+
+
 def result_of(attempt: Attempt) -> dict:
-    exam = attempt.sitting.exam
+    exam = cached_exam(attempt.sitting.exam_id)
     scores = attempt.section_scores or {}
     return {
         "sections": [
@@ -372,7 +752,7 @@ def result_of(attempt: Attempt) -> dict:
                 "pass_mark": s.pass_mark,
                 "passed": s.pass_mark is None or scores.get(s.code, 0) >= s.pass_mark,
             }
-            for s in exam.sections
+            for s in exam_sections(exam.id)
         ],
         "total": attempt.total_score,
         "pass_total": exam.pass_total,
@@ -381,22 +761,43 @@ def result_of(attempt: Attempt) -> dict:
 
 
 def push_state(attempt: Attempt) -> None:
-    """Send the attempt's snapshot to its browser(s), after a commit."""
+    """Send the attempt's full snapshot to its browser(s), after a commit."""
     socketio.emit("state", attempt_state(attempt), namespace="/exam", to=f"attempt:{attempt.id}")
 
 
-# --- connection tracking --------------------------------------------------
+# --- connections ----------------------------------------------------------
 
 
-def mark_connected(attempt_id: int, sid: str | None) -> Attempt:
-    """Record the workstation's socket (or its loss) for the proctor grid."""
+class AlreadyConnected(ExamError):
+    status = 409
+    code = "already_connected"
+    message = "Login ini sedang aktif di komputer lain. Hubungi pengawas."
+    message_en = "This login is active on another workstation. Please call the proctor."
+
+
+def mark_connected(attempt_id: int, sid: str, device: str | None = None,
+                   is_live=None) -> tuple[Attempt, str | None]:
+    """Record the workstation's socket for the proctor grid; return (attempt, replaced sid).
+
+    A second browser (another ``device`` id) is refused with AlreadyConnected
+    while the first one's socket is live (``is_live(sid)``); the same browser
+    coming back after a network drop replaces its old socket, which the caller
+    then closes. A proctor's seat move clears the mark.
+    """
     attempt = _lock_attempt(attempt_id)
-    if sid is None or attempt.connected_sid != sid:
-        attempt.connected_sid = sid
+    old = attempt.connected_sid
+    replaced = None
+    if old and old != sid and is_live is not None and is_live(old):
+        if device is None or device != attempt.connected_device:
+            db.session.rollback()
+            raise AlreadyConnected()
+        replaced = old
+    attempt.connected_sid = sid
+    attempt.connected_device = device
     attempt.last_seen_at = utcnow()
     db.session.commit()
     feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
-    return attempt
+    return attempt, replaced
 
 
 def mark_disconnected(attempt_id: int, sid: str) -> None:
@@ -408,6 +809,36 @@ def mark_disconnected(attempt_id: int, sid: str) -> None:
         feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
     else:
         db.session.rollback()
+
+
+def move_seat(attempt_id: int, seat_label: str | None, actor: str, reason: str) -> Attempt:
+    """A proctor approves that the candidate continues on another workstation.
+
+    The old workstation's socket mark is cleared so the new one may connect;
+    everything acknowledged and the remaining time carry over.
+    """
+    from ..models import Seat
+
+    if not reason or not reason.strip():
+        raise BadPayload("Alasan wajib diisi.", "A reason is required.", field="reason")
+    attempt = _lock_attempt(attempt_id)
+    old_sid, candidate = attempt.connected_sid, attempt.candidate
+    old_seat = candidate.seat.label if candidate.seat else None
+    if seat_label:
+        seat = db.session.execute(
+            db.select(Seat).where(Seat.sitting_id == attempt.sitting_id, Seat.label == seat_label)
+        ).scalar_one_or_none()
+        if seat is None:
+            raise NotFound("Kursi tidak ditemukan.", "Seat not found.")
+        candidate.seat_id = seat.id
+    attempt.connected_sid = None
+    audit(actor, "seat_moved", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
+          reason=reason.strip(), old_seat=old_seat, new_seat=seat_label or old_seat)
+    db.session.commit()
+    if old_sid:
+        socketio.server.disconnect(old_sid, namespace="/exam")
+    feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
+    return attempt
 
 
 def clear_connections() -> None:
