@@ -2,12 +2,10 @@
 
 import json
 
-from tests.conftest import PIN, last_event, login_candidate, login_staff, shift_deadline
-
 from cat_server.exam import service
 from cat_server.extensions import db, socketio
 from cat_server.models import Attempt, AuditEvent, Presentation, Response
-from cat_server.proctor import feed
+from tests.conftest import PIN, last_event, login_candidate, login_staff, shift_deadline
 
 
 def start(proctor_socket, sitting_id):
@@ -235,9 +233,8 @@ def test_login_is_needed_for_the_proctor_socket(app, client, sitting_id):
 
 
 def test_csrf_is_enforced_on_forms(db_url, sitting_id, app):
-    from tests.conftest import make_config
-
     from cat_server import create_app
+    from tests.conftest import make_config
 
     strict = create_app(make_config(db_url, WTF_CSRF_ENABLED=True))
     response = login_staff(strict.test_client())

@@ -1,9 +1,8 @@
 """The proctor's live view: snapshots, coalesced updates, access."""
 
-from tests.conftest import last_event, login_candidate, login_staff, make_sitting, make_user
-
 from cat_server.extensions import db, socketio
 from cat_server.proctor import feed
+from tests.conftest import last_event, login_candidate, login_staff, make_sitting, make_user
 
 
 def watch(sock, sitting_id):

@@ -5,8 +5,8 @@ from flask_socketio import Namespace, join_room
 
 from ..errors import BadPayload
 from ..exam import service as exam_service
-from ..realtime import acked
 from ..extensions import socketio
+from ..realtime import acked
 from . import service
 
 

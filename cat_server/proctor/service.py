@@ -10,7 +10,6 @@ from ..extensions import db
 from ..models import Attempt, Candidate, Seat, Sitting, User, sitting_proctor, utcnow
 
 
-
 def is_staff(user) -> bool:
     return bool(getattr(user, "is_authenticated", False)) and user.role in ("admin", "proctor")
 
