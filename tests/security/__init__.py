@@ -1,0 +1,1 @@
+"""Security tests: leaks, hostile input, access (issue 9)."""
