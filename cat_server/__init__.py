@@ -28,8 +28,7 @@ def create_app(test_config=None):
     csrf.init_app(app)
     socketio.init_app(
         app,
-        message_queue=app.config["REDIS_URL"] or None,
-        channel=app.config["SOCKETIO_CHANNEL"],
+        **_message_queue(app),
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         cors_allowed_origins=[],  # same origin only: a foreign page cannot open a socket
     )
@@ -45,6 +44,28 @@ def create_app(test_config=None):
     app.register_blueprint(proctor.bp, url_prefix="/proctor")
     cli.init_app(app)
     return app
+
+
+def _message_queue(app) -> dict:
+    """Socket.IO options joining several processes through Redis (none when alone).
+
+    Flask-SocketIO would build the RedisManager itself but passes no Redis
+    options, so we build it: the subscriber holds one connection for good and
+    every emit from any greenlet borrows one for its publish. The pool gets an
+    explicit bound (CAT_REDIS_MAX_CONNECTIONS, default 64; redis-py's own
+    default is unbounded) and keepalive with health checks, so a burst of
+    greenlets cannot open thousands of Redis connections and a half-dead one is
+    noticed before a publish is lost.
+    """
+    url = app.config["REDIS_URL"]
+    if not url:
+        return {}
+    import socketio as socketio_server
+
+    options = {"max_connections": int(app.config.get("REDIS_MAX_CONNECTIONS", 64)),
+               "socket_keepalive": True, "health_check_interval": 30}
+    return {"client_manager": socketio_server.RedisManager(
+        url, channel=app.config["SOCKETIO_CHANNEL"], redis_options=options)}
 
 
 def _configure_database(app):

@@ -1,0 +1,1 @@
+"""Load tests: the workstation simulator, the scenarios and a bare echo server (issue 8)."""

@@ -1,0 +1,288 @@
+"""The load scenarios of issue 8, each bounded in time, each writing a JSON report.
+
+    python -m loadtests.scenarios peak --db sqlite --seats 300 --duration 60
+    python -m loadtests.scenarios peak --db postgresql --seats 300 --duration 60
+    python -m loadtests.scenarios sustained --seats 300 --duration 30   # + the echo ceiling
+    python -m loadtests.scenarios mass-start --seats 300
+    python -m loadtests.scenarios storm --seats 300
+    python -m loadtests.scenarios connected --seats 3000 --duration 20 # memory per seat
+    python -m loadtests.scenarios realistic --seats 300 --duration 300
+    python -m loadtests.scenarios soak --seats 300 --duration 3600
+    python -m loadtests.scenarios two-procs --seats 300 --duration 60  # Redis + PostgreSQL
+
+Each run makes a fresh database (a SQLite file under --workdir, or a new
+PostgreSQL database on ``$CAT_LOAD_PG_URL``, default
+postgresql://postgres@127.0.0.1:5432/postgres), seeds a sitting with
+``cat-server load-seed``, starts gunicorn with one gevent worker on
+127.0.0.1, drives it with ``loadtests.workstations`` and stops every process it
+started. The report adds the server worker's memory (RSS) and the scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+PROCTOR = "loadtest:loadtest-123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gunicorn(app="cat_server.wsgi:app", port=None, workers=1):
+    return [PY, "-m", "gunicorn", "--worker-class", "gevent", "--workers", str(workers),
+            "--worker-connections", "10000", "--bind", f"127.0.0.1:{port}",
+            "--graceful-timeout", "5", "--log-level", "warning", app]
+
+
+class Server:
+    """One gunicorn master + gevent worker; RSS of the worker sampled on demand."""
+
+    def __init__(self, workdir, name, env, app="cat_server.wsgi:app"):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / f"{name}.log"
+        self.proc = subprocess.Popen(gunicorn(app, self.port), cwd=ROOT, env={**os.environ, **env},
+                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        else:
+            self.stop()
+            raise SystemExit(f"server did not start: {self.log.read_text()[-2000:]}")
+
+    def worker_pid(self):
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return int(children[0])
+
+    def rss_kb(self):
+        for line in Path(f"/proc/{self.worker_pid()}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, server, every=1.0):
+        super().__init__(daemon=True)
+        self.server, self.every, self.samples, self.stop_flag = server, every, [], threading.Event()
+
+    def run(self):
+        while not self.stop_flag.wait(self.every):
+            try:
+                self.samples.append(self.server.rss_kb())
+            except (OSError, IndexError):
+                pass
+
+
+def make_database(kind, workdir):
+    if kind == "sqlite":
+        path = workdir / f"load-{secrets.token_hex(3)}.db"
+        return f"sqlite:///{path}", lambda: None
+    import psycopg
+
+    base = os.environ.get("CAT_LOAD_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    plain = base.replace("postgresql+psycopg://", "postgresql://", 1)
+    name = f"cat_load_{secrets.token_hex(4)}"
+    with psycopg.connect(plain, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(plain, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return "postgresql+psycopg://" + plain.split("://", 1)[1].rsplit("/", 1)[0] + "/" + name, drop
+
+
+def seed(db_url, seats, workdir, pin=None):
+    """Schema + a load sitting; return (sitting id, candidates CSV)."""
+    env = {**os.environ, "CAT_DATABASE_URL": db_url}
+    subprocess.run([PY, "-c", "from cat_server import create_app\n"
+                    "from cat_server.extensions import db\n"
+                    "app = create_app()\n"
+                    "with app.app_context(): db.create_all()"], cwd=ROOT, env=env, check=True)
+    out = workdir / f"candidates-{secrets.token_hex(3)}.csv"
+    cmd = [PY, "-c", "import sys; from cat_server.cli import main; sys.exit(main())",
+           "load-seed", "--seats", str(seats), "--csv", str(out)]
+    if pin:
+        cmd += ["--pin", pin]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return int(result.stdout.strip().splitlines()[-1]), out
+
+
+def simulate(url, sitting, csv_path, db_url, report, seats, think, duration, *extra,
+             verify=True, timeout=None):
+    cmd = [PY, "-m", "loadtests.workstations", "--url", url, "--sitting", str(sitting),
+           "--seats", str(seats), "--think-time", str(think), "--duration", str(duration),
+           "--report", str(report), "--candidates", str(csv_path), *extra]
+    cmd += ["--database", db_url] if verify else ["--no-verify"]
+    subprocess.run(cmd, cwd=ROOT, timeout=timeout or duration + 600, stdout=subprocess.DEVNULL)
+    return json.loads(Path(report).read_text())
+
+
+def scenario(args, think, *extra, start=True, pin=None, watch_from=None):
+    """Fresh database + server, one simulator run; the report with memory figures."""
+    workdir = Path(args.workdir)
+    db_url, drop = make_database(args.db, workdir)
+    server = None
+    try:
+        sitting, csv_path = seed(db_url, args.seats, workdir, pin)
+        env = {"CAT_DATABASE_URL": db_url, "CAT_SECRET_KEY": "load-test",
+               "CAT_RATELIMIT_ENABLED": "false"}  # 300 seats share 127.0.0.1
+        server = Server(workdir, f"{args.name}-server", env)
+        rss0 = server.rss_kb()
+        sampler = RssSampler(server)
+        sampler.start()
+        extra = list(extra) + (["--proctor", PROCTOR] if start else [])
+        report = simulate(server.url, sitting, csv_path, db_url, args.report, args.seats, think,
+                          args.duration, *extra, "--procs", str(args.procs))
+        sampler.stop_flag.set()
+        peak = max([s for s in sampler.samples if s] or [rss0])
+        report.update(scenario=args.name, db=args.db, server_rss_idle_kb=rss0,
+                      loadavg_1min_at_end=round(os.getloadavg()[0], 2),
+                      server_rss_peak_kb=peak,
+                      kb_per_seat=round((peak - rss0) / max(1, report["connected"]), 1))
+        return report
+    finally:
+        if server:
+            server.stop()
+        drop()
+
+
+def sustained(args):
+    """Closed loop (think 0) against cat_server, then against the echo server, same seats."""
+    ours = scenario(args, 0, "--think-jitter", "0")
+    workdir = Path(args.workdir)
+    echo = Server(workdir, "echo-server", {}, app="loadtests.echo:app")
+    try:
+        rows = "\n".join(f"E{i:06d},000000" for i in range(args.seats))
+        csv_path = workdir / "echo-candidates.csv"
+        csv_path.write_text("registration_no,pin\n" + rows + "\n")
+        bare = simulate(echo.url, 1, csv_path, "", workdir / "echo-report.json", args.seats, 0,
+                        args.duration, "--think-jitter", "0", "--procs", str(args.procs),
+                        verify=False)
+    finally:
+        echo.stop()
+    ours["echo"] = {k: bare[k] for k in ("answers_per_s", "p50_ms", "p95_ms", "p99_ms", "errors")}
+    ours["ratio_to_echo"] = round(ours["answers_per_s"] / max(bare["answers_per_s"], 1e-9), 3)
+    return ours
+
+
+def two_procs(args):
+    """Two gunicorn processes joined by Redis on PostgreSQL; a proctor watches on the other one."""
+    import socketio
+
+    workdir = Path(args.workdir)
+    args.db = "postgresql"
+    db_url, drop = make_database("postgresql", workdir)
+    servers = []
+    try:
+        sitting, csv_path = seed(db_url, args.seats, workdir)
+        env = {"CAT_DATABASE_URL": db_url, "CAT_SECRET_KEY": "load-test",
+               "CAT_REDIS_URL": os.environ.get("CAT_LOAD_REDIS_URL", "redis://127.0.0.1:6379/0"),
+               "CAT_SOCKETIO_CHANNEL": f"cat-load-{secrets.token_hex(3)}"}
+        servers = [Server(workdir, f"two-procs-{i}", env) for i in (0, 1)]
+        staff = requests.Session()
+        from loadtests.workstations import CSRF
+
+        token = CSRF.search(staff.get(servers[1].url + "/login").text)
+        staff.post(servers[1].url + "/login", allow_redirects=False,
+                   data={"username": "loadtest", "password": "loadtest-123",
+                         **({"csrf_token": token.group(1)} if token else {})})
+        seen = {"messages": 0, "answered": {}}
+        proctor = socketio.Client(reconnection=False)
+
+        def on_seats(message):
+            seen["messages"] += 1
+            for seat in message["seats"]:
+                seen["answered"][seat["candidate"]] = seat["answered"]
+
+        proctor.on("seats", on_seats, namespace="/proctor")
+        proctor.connect(servers[1].url, namespaces=["/proctor"], transports=["websocket"],
+                        headers={"Cookie": "; ".join(f"{c.name}={c.value}" for c in staff.cookies)})
+        proctor.call("watch", {"sitting": sitting}, namespace="/proctor")
+        # the seats and the start click go to process 0; the proctor screen is on process 1
+        report = simulate(servers[0].url, sitting, csv_path, db_url, args.report, args.seats,
+                          args.think_time or 2.0, args.duration, "--proctor", PROCTOR,
+                          "--procs", str(args.procs))
+        time.sleep(1.0)  # the last coalesced flush
+        proctor.disconnect()
+        report.update(scenario="two-procs", db="postgresql", proctor_messages=seen["messages"],
+                      proctor_seen_answers=sum(seen["answered"].values()))
+        return report
+    finally:
+        for server in servers:
+            server.stop()
+        drop()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m loadtests.scenarios", description=__doc__)
+    p.add_argument("name", choices=["realistic", "peak", "sustained", "mass-start", "storm",
+                                    "connected", "soak", "two-procs"])
+    p.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    p.add_argument("--seats", type=int, default=300)
+    p.add_argument("--duration", type=float, default=60)
+    p.add_argument("--think-time", type=float, default=None)
+    p.add_argument("--procs", type=int, default=2, help="simulator processes")
+    p.add_argument("--workdir", default="/tmp/cat-load")
+    p.add_argument("--report", default=None)
+    args = p.parse_args(argv)
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    args.report = args.report or str(Path(args.workdir) / f"{args.name}-{args.db}.json")
+    t = args.think_time
+    if args.name == "peak":  # every 1-2 s (the acceptance figure uses 2 s)
+        report = scenario(args, t or 2.0, "--think-jitter", "0.25")
+    elif args.name in ("realistic", "soak"):
+        report = scenario(args, t or 30.0, "--think-jitter", "0.5")
+    elif args.name == "sustained":
+        report = sustained(args)
+    elif args.name == "mass-start":
+        args.duration = min(args.duration, 15)
+        report = scenario(args, t or 30.0)
+    elif args.name == "storm":  # every seat drops 10 s in, spread over 1 s, and returns
+        report = scenario(args, t or 2.0, "--storm-at", "10", "--storm-spread", "1",
+                          "--reconnect-delay", "1")
+    elif args.name == "connected":  # sockets open, nobody answering: memory per seat
+        report = scenario(args, t or 10_000.0, "--connect-concurrency", "200",
+                          "--login-concurrency", "16", pin="123456")
+    else:
+        report = two_procs(args)
+    Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
