@@ -2,11 +2,14 @@
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
+from flask_babel import get_locale
 from sqlalchemy import event
 
-from .extensions import csrf, db, login_manager, migrate, socketio
+from .extensions import babel, csrf, db, login_manager, migrate, socketio
 
+LANGUAGES = ("id", "en")  # Bahasa Indonesia first: the default everywhere
+LANG_COOKIE = "lang"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -26,6 +29,7 @@ def create_app(test_config=None):
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     login_manager.init_app(app)
     csrf.init_app(app)
+    _init_babel(app)
     socketio.init_app(
         app,
         **_message_queue(app),
@@ -66,6 +70,33 @@ def _message_queue(app) -> dict:
                "socket_keepalive": True, "health_check_interval": 30}
     return {"client_manager": socketio_server.RedisManager(
         url, channel=app.config["SOCKETIO_CHANNEL"], redis_options=options)}
+
+
+def _init_babel(app):
+    """Bahasa Indonesia unless the visitor chose English with the id | en switch.
+
+    ``?lang=en`` (or ``id``) on any page sets a year-long cookie, so a
+    workstation keeps its choice across logins and reloads.
+    """
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "id")
+    babel.init_app(app, locale_selector=_select_locale)
+
+    @app.after_request
+    def _remember_language(response):
+        chosen = request.args.get("lang")
+        if chosen in LANGUAGES and request.cookies.get(LANG_COOKIE) != chosen:
+            response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax",
+                                httponly=True)
+        return response
+
+    @app.context_processor
+    def _languages():
+        return {"languages": LANGUAGES, "lang": str(get_locale() or LANGUAGES[0])}
+
+
+def _select_locale():
+    chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
+    return chosen if chosen in LANGUAGES else LANGUAGES[0]
 
 
 def _configure_database(app):

@@ -1,5 +1,6 @@
 """Extension singletons, bound to the app in create_app."""
 
+from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
@@ -20,3 +21,4 @@ migrate = Migrate()
 socketio = SocketIO()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+babel = Babel()

@@ -1,30 +1,67 @@
-// The candidate's exam page: renders each server `state`, sends one answer at a
-// time, and keeps an unacknowledged answer (memory + localStorage) until the
-// server confirms it was committed. Protocol: docs/protocol.md.
+// The candidate's exam page: renders each server `state`, keeps the section's
+// items, and sends answers, marks and "finish section" through one serialised
+// queue kept in localStorage, so nothing chosen is lost to a dropped
+// connection or a reload. Protocol: docs/protocol.md. Every word shown comes
+// from the page's #exam-strings block (Flask-Babel), none is written here.
 (function () {
   'use strict';
 
   var config = JSON.parse(document.getElementById('exam-config').textContent);
-  var STORE_KEY = 'cat-exam-pending-' + config.attempt;
+  var STRINGS = JSON.parse(document.getElementById('exam-strings').textContent);
+  var QUEUE_KEY = 'cat-exam-queue-' + config.attempt;
+  var OLD_PENDING_KEY = 'cat-exam-pending-' + config.attempt; // the one-answer page before sections
   var ACK_TIMEOUT_MS = 10000;
   var RETRY_MS = 2000;
   var SYNC_EVERY_MS = 60000;
   var LOW_TIME_S = 5 * 60;
+  var WARNINGS = [{at: 10 * 60, key: 'warn_10'}, {at: 5 * 60, key: 'warn_5'}];
+  var WARNING_SHOWN_MS = 20000;
   var LETTERS = ['A', 'B', 'C', 'D', 'E'];
+  var EVENTS = {answer: 'answer', mark: 'mark', finish: 'finish_section'};
 
   var el = {
     screen: byId('screen'),
     offline: byId('offline-banner'),
+    offlineQueued: byId('offline-queued'),
+    timeWarning: byId('time-warning'),
+    timeWarningText: byId('time-warning-text'),
     message: byId('message'),
     connDot: byId('conn-dot'),
+    sectionTabs: byId('section-tabs'),
     section: byId('section-name'),
     progress: byId('progress'),
     progressFill: byId('progress-fill'),
     countdown: byId('countdown'),
+    adaptiveNote: byId('adaptive-note'),
+    navigator: byId('navigator'),
+    strip: byId('item-strip'),
+    sectionAnswered: byId('section-answered'),
+    itemNumber: byId('item-number'),
     stem: byId('item-stem'),
     options: byId('options'),
+    linearActions: byId('linear-actions'),
+    navActions: byId('nav-actions'),
     submit: byId('submit-answer'),
     saving: byId('saving'),
+    navSaving: byId('nav-saving'),
+    prev: byId('prev-item'),
+    next: byId('next-item'),
+    mark: byId('mark-item'),
+    finishSection: byId('finish-section'),
+    allAnswered: byId('all-answered'),
+    keysLinear: byId('keys-linear'),
+    keysNav: byId('keys-nav'),
+    dialog: byId('finish-dialog'),
+    dialogSection: byId('finish-dialog-section'),
+    dialogUnanswered: byId('finish-unanswered'),
+    dialogMarked: byId('finish-marked'),
+    dialogConfirm: byId('finish-confirm'),
+    dialogCancel: byId('finish-cancel'),
+    blocked: byId('blocked'),
+    blockedTitle: byId('blocked-title'),
+    refusedTitle: byId('refused-title'),
+    pausedTime: byId('paused-time'),
+    blockedRetry: byId('blocked-retry'),
     finishReason: byId('finish-reason'),
     result: byId('result'),
     resultRows: byId('result-rows'),
@@ -33,15 +70,28 @@
     resultPassed: byId('result-passed')
   };
 
-  var state = null; // the latest full state from the server
+  var state = null; // the latest state from the server
+  var items = {}; // seq -> public item of the current section, kept across `full: false` states
+  var itemsSection = null; // the section index `items` belongs to
+  var serverAnswers = {}; // seq -> choice: the server's answer sheet of the section
+  var serverMarked = {}; // seq -> true
+  var current = null; // the seq on screen in a navigable section
+  var selected = null; // linear/adaptive: the option chosen but not yet sent
   var renderedKey = null; // "seq:item" of the item on screen
-  var selected = null; // the option chosen but not yet sent
-  var pending = loadPending(); // {attempt, seq, item, choice} sent or to send, not yet acked
+  var stripKey = null; // the section whose number buttons are in the strip
+  var queue = loadQueue(); // ops not yet acknowledged, oldest first
+  var inFlight = null; // the op sent and awaiting its acknowledgement (never more than one)
   var sendToken = 0; // bumps on every send and disconnect: stale acks are ignored
-  var inFlight = false;
-  var retryTimer = null;
+  var holdUntil = 0; // after a `retry` error nothing is sent before this time
+  var holdTimer = null;
+  var syncAsked = 0;
   var deadline = null; // performance.now() at which the remaining time reaches zero
   var lastZeroSync = 0;
+  var warned = {};
+  var warningTimer = null;
+  var blocked = false;
+  var pausedLeft = null; // remaining seconds frozen by a proctor's pause
+  var lastFocusLost = 0;
 
   function byId(id) {
     return document.getElementById(id);
@@ -54,55 +104,262 @@
     return node;
   }
 
-  // --- pending answer: survives a lost connection and a page reload ----------
+  // t('item_of', {n: 3, total: 30}): the page's translated string with {name} filled in
+  function t(key, vars) {
+    var text = STRINGS[key] === undefined ? key : String(STRINGS[key]);
+    Object.keys(vars || {}).forEach(function (name) {
+      text = text.split('{' + name + '}').join(String(vars[name]));
+    });
+    return text;
+  }
 
-  function loadPending() {
+  function serverMessage(ack) {
+    if (config.lang === 'en' && ack.message_en) return ack.message_en;
+    return ack.message || ack.message_en || t('error_generic');
+  }
+
+  // --- the queue: survives a lost connection and a page reload ---------------
+
+  function loadQueue() {
+    var loaded = [];
     try {
-      var raw = window.localStorage.getItem(STORE_KEY);
-      var value = raw ? JSON.parse(raw) : null;
-      return value && value.attempt === config.attempt ? value : null;
+      var raw = window.localStorage.getItem(QUEUE_KEY);
+      var value = raw ? JSON.parse(raw) : [];
+      if (Array.isArray(value)) {
+        loaded = value.filter(function (op) {
+          return op && op.attempt === config.attempt && EVENTS[op.kind];
+        });
+      }
+      var old = JSON.parse(window.localStorage.getItem(OLD_PENDING_KEY) || 'null');
+      if (old && old.attempt === config.attempt) {
+        loaded.unshift({kind: 'answer', attempt: old.attempt, seq: old.seq, item: old.item,
+          choice: old.choice});
+      }
+      window.localStorage.removeItem(OLD_PENDING_KEY);
+    } catch (e) {
+      // storage disabled or garbled: start empty, the server holds every acknowledged answer
+    }
+    return loaded;
+  }
+
+  function saveQueue() {
+    try {
+      if (queue.length) window.localStorage.setItem(QUEUE_KEY, JSON.stringify(queue));
+      else window.localStorage.removeItem(QUEUE_KEY);
+    } catch (e) {
+      // storage full or disabled: the in-memory queue still covers a dropped socket
+    }
+  }
+
+  // A newer answer (or mark) for the same seq replaces an older one not yet
+  // sent; one already sent stays, and the newer follows it, in order.
+  function enqueue(op) {
+    op.attempt = config.attempt;
+    var replaced = false;
+    if (op.kind !== 'finish') {
+      for (var i = 0; i < queue.length; i++) {
+        if (queue[i] !== inFlight && queue[i].kind === op.kind && queue[i].seq === op.seq) {
+          queue[i] = op;
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) queue.push(op);
+    saveQueue();
+    render();
+    pump();
+  }
+
+  function dropOp(op) {
+    var index = queue.indexOf(op);
+    if (index >= 0) queue.splice(index, 1);
+    saveQueue();
+  }
+
+  function clearQueue() {
+    queue = [];
+    inFlight = null;
+    saveQueue();
+  }
+
+  function payloadOf(op) {
+    if (op.kind === 'answer') return {attempt: op.attempt, seq: op.seq, item: op.item, choice: op.choice};
+    if (op.kind === 'mark') return {attempt: op.attempt, seq: op.seq, marked: op.marked};
+    return {attempt: op.attempt, section: op.section};
+  }
+
+  function pump() {
+    if (inFlight || blocked || !queue.length || !socket.connected) return;
+    if (state && state.paused) return; // a proctor's pause: kept until the state says resumed
+    var wait = holdUntil - Date.now();
+    if (wait > 0) {
+      clearTimeout(holdTimer);
+      holdTimer = setTimeout(pump, wait);
+      return;
+    }
+    var op = queue[0];
+    var token = ++sendToken;
+    inFlight = op;
+    renderBusy();
+    socket.timeout(ACK_TIMEOUT_MS).emit(EVENTS[op.kind], payloadOf(op), function (err, ack) {
+      if (token !== sendToken) return;
+      inFlight = null;
+      if (err) {
+        // no acknowledgement in time: start a fresh connection and send the
+        // same op again once it is up (never a second copy alongside this one)
+        reconnect();
+        return;
+      }
+      handleAck(op, ack);
+    });
+  }
+
+  function handleAck(op, ack) {
+    if (!ack || typeof ack !== 'object') {
+      hold();
+      return;
+    }
+    if (ack.ok) {
+      dropOp(op);
+      hideMessage();
+      if (ack.state) applyState(ack.state);
+      else render();
+      pump();
+      return;
+    }
+    switch (ack.error) {
+      case 'retry':
+        showMessage(serverMessage(ack), 'warn');
+        hold();
+        renderBusy();
+        return;
+      case 'paused':
+        // nothing was stored: keep the op; it goes once a state says the pause is over
+        showMessage(serverMessage(ack), 'warn');
+        if (ack.state) applyState(ack.state);
+        else requestSync();
+        return;
+      case 'not_found':
+        clearQueue();
+        window.location.assign(config.login);
+        return;
+      case 'time_up':
+        clearQueue();
+        showMessage(serverMessage(ack), 'error');
+        break;
+      default:
+        // wrong_seq, section_over, not_in_progress, invalid_choice, bad_payload: this op is void
+        dropOp(op);
+        showMessage(serverMessage(ack), 'error');
+    }
+    if (ack.state) applyState(ack.state);
+    else if (socket.connected) requestSync();
+    else render();
+    pump();
+  }
+
+  function hold() {
+    holdUntil = Date.now() + RETRY_MS;
+    clearTimeout(holdTimer);
+    holdTimer = setTimeout(pump, RETRY_MS);
+  }
+
+  function reconnect() {
+    socket.disconnect();
+    setTimeout(function () {
+      if (!blocked) socket.connect();
+    }, RETRY_MS);
+  }
+
+  function requestSync() {
+    socket.timeout(ACK_TIMEOUT_MS).emit('sync', function (err, ack) {
+      if (!err && ack && ack.ok && ack.state) applyState(ack.state);
+    });
+  }
+
+  // --- socket ----------------------------------------------------------------
+
+  // This browser's own id, kept across reloads: the server tells this
+  // workstation coming back after a drop from a second one using the same login.
+  function deviceId() {
+    var key = 'cat-exam-device';
+    try {
+      var id = window.localStorage.getItem(key);
+      if (!id) {
+        id = Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 12);
+        window.localStorage.setItem(key, id);
+      }
+      return id;
     } catch (e) {
       return null;
     }
   }
 
-  function setPending(value) {
-    pending = value;
-    try {
-      if (value) window.localStorage.setItem(STORE_KEY, JSON.stringify(value));
-      else window.localStorage.removeItem(STORE_KEY);
-    } catch (e) {
-      // storage full or disabled: the in-memory copy still covers a dropped socket
-    }
-  }
-
-  // --- socket ----------------------------------------------------------------
-
-  var socket = io('/exam');
+  var socket = io('/exam', {auth: {device: deviceId()}});
 
   socket.on('connect', function () {
     setOnline(true);
-    // the server sends `state` on connect; a pending answer is re-sent from there
+    // the server sends `state` on connect; the queue is sent again from there
   });
 
   socket.on('disconnect', function (reason) {
     setOnline(false);
     if (reason === 'io server disconnect') {
-      // the client does not reconnect by itself after a server-side disconnect
-      setTimeout(function () { socket.connect(); }, RETRY_MS);
+      // the server closes a socket when the same login connected again from
+      // another window: reconnecting here would take it back and forth
+      showBlocked(true);
     }
     sendToken += 1; // an ack for a send before the drop will not come; resend after `state`
-    inFlight = false;
+    inFlight = null;
     renderBusy();
   });
 
   socket.on('connect_error', function (err) {
-    if (!socket.active) {
-      // refused by the server (no candidate login): back to the login page
+    if (isAlreadyConnected(err)) {
+      showBlocked(true);
+      return;
+    }
+    if (socket.active) {
+      setOnline(false); // the server is unreachable: the client keeps trying by itself
+      return;
+    }
+    if (refusalCode(err) === 'login_required' || (err && err.message === 'Candidate login required.')) {
       window.location.assign(config.login);
       return;
     }
-    setOnline(false);
+    // refused for a reason this page does not know: going to the login page
+    // would come straight back here, so ask for the proctor instead
+    showBlocked(false);
+  });
+
+  // python-socketio sends ConnectionRefusedError(*args) as {message: args[0], data: args[1]}:
+  // the client gets err.message = args[0] and err.data = args[1]; accept the code in either.
+  function refusalCode(err) {
+    if (!err) return null;
+    var data = err.data;
+    if (data && typeof data === 'object' && (data.error || data.code)) return data.error || data.code;
+    if (typeof data === 'string') return data;
+    return err.message || null;
+  }
+
+  function isAlreadyConnected(err) {
+    return refusalCode(err) === 'already_connected' || (!!err && err.message === 'already_connected');
+  }
+
+  function showBlocked(otherWorkstation) {
+    blocked = true;
+    socket.disconnect();
+    el.blockedTitle.hidden = !otherWorkstation;
+    el.refusedTitle.hidden = otherWorkstation;
+    el.blocked.hidden = false;
+    el.blockedRetry.focus();
+  }
+
+  el.blockedRetry.addEventListener('click', function () {
+    blocked = false;
+    el.blocked.hidden = true;
+    socket.connect();
   });
 
   socket.on('state', function (next) {
@@ -113,190 +370,405 @@
     // the same object arrives as the failed acknowledgement, handled there
   });
 
-  function sendPending() {
-    if (!pending || inFlight || !socket.connected) return;
-    clearTimeout(retryTimer);
-    var token = ++sendToken;
-    var payload = {attempt: pending.attempt, seq: pending.seq, item: pending.item, choice: pending.choice};
-    inFlight = true;
-    renderBusy();
-    socket.timeout(ACK_TIMEOUT_MS).emit('answer', payload, function (err, ack) {
-      if (token !== sendToken) return;
-      inFlight = false;
-      if (err) {
-        // no acknowledgement in time: the same seq again; the server never stores it twice
-        renderBusy();
-        if (socket.connected) retryTimer = setTimeout(sendPending, RETRY_MS);
-        return;
-      }
-      handleAck(ack);
-    });
-  }
-
-  function handleAck(ack) {
-    if (!ack || typeof ack !== 'object') {
-      retryTimer = setTimeout(sendPending, RETRY_MS);
-      return;
-    }
-    if (ack.ok) {
-      setPending(null);
-      hideMessage();
-      if (ack.state) applyState(ack.state);
-      else renderBusy();
-      return;
-    }
-    switch (ack.error) {
-      case 'retry':
-        showMessage(ack, 'warn');
-        renderBusy();
-        retryTimer = setTimeout(sendPending, RETRY_MS);
-        return;
-      case 'not_found':
-        setPending(null);
-        window.location.assign(config.login);
-        return;
-      case 'time_up':
-        setPending(null);
-        showMessage(ack, 'error');
-        break;
-      default:
-        // wrong_seq, not_in_progress, invalid_choice, bad_payload: this answer is void
-        setPending(null);
-        showMessage(ack, 'error');
-    }
-    if (ack.state) applyState(ack.state);
-    else if (socket.connected) requestSync();
-    else renderBusy();
-  }
-
-  function requestSync() {
-    socket.timeout(ACK_TIMEOUT_MS).emit('sync', function (err, ack) {
-      if (!err && ack && ack.ok && ack.state) applyState(ack.state);
-    });
-  }
-
   // --- state -----------------------------------------------------------------
+
+  function sectionOf(s) {
+    return s && s.status === 'in_progress' && s.section ? s.section : null;
+  }
+
+  function isNavigable() {
+    var section = sectionOf(state);
+    return !!section && section.navigable === true && typeof section.first_seq === 'number';
+  }
 
   function applyState(next) {
     if (!next || next.attempt !== config.attempt) return;
     state = next;
-    if (pending) {
-      var same = next.status === 'in_progress' && next.seq === pending.seq &&
-        next.item && next.item.id === pending.item;
-      if (!same) {
-        // the answer was stored (the seq moved on) or the attempt ended: nothing to resend
-        setPending(null);
+    var section = sectionOf(next);
+    if (section) {
+      var index = section.index === undefined ? section.code : section.index;
+      if (index !== itemsSection) {
+        itemsSection = index;
+        items = {};
+        serverAnswers = {};
+        serverMarked = {};
+        current = null;
       }
+      (next.items || []).forEach(function (entry) {
+        items[entry.seq] = entry.item;
+      });
+      if (next.item && typeof next.seq === 'number') items[next.seq] = next.item;
+      if (next.answers) serverAnswers = next.answers;
+      if (next.marked) {
+        serverMarked = {};
+        next.marked.forEach(function (seq) { serverMarked[seq] = true; });
+      }
+      if (isNavigable()) {
+        if (current === null || current < section.first_seq || current > section.last_seq) {
+          current = typeof next.seq === 'number' ? next.seq : section.first_seq;
+        }
+        if (missingItems(section) && Date.now() - syncAsked > 5000 && socket.connected) {
+          syncAsked = Date.now(); // a `full` state brings them all
+          requestSync();
+        }
+      }
+    } else {
+      itemsSection = null;
+      items = {};
+      current = null;
     }
     if (typeof next.remaining_s === 'number') {
+      // paused: the clock stands still at remaining_s (tick() adds the time it would lose)
       deadline = performance.now() + next.remaining_s * 1000;
+      pausedLeft = next.paused ? next.remaining_s : null;
     } else {
       deadline = null;
     }
     render();
-    if (pending && !inFlight) sendPending();
+    pump();
   }
+
+  function missingItems(section) {
+    for (var seq = section.first_seq; seq <= section.last_seq; seq++) {
+      if (!items[seq]) return true;
+    }
+    return false;
+  }
+
+  // the answer on screen: the newest queued one, else the server's
+  function answerOf(seq) {
+    for (var i = queue.length - 1; i >= 0; i--) {
+      if (queue[i].kind === 'answer' && queue[i].seq === seq) return queue[i].choice;
+    }
+    return serverAnswers[seq] || serverAnswers[String(seq)] || null;
+  }
+
+  function markedOf(seq) {
+    for (var i = queue.length - 1; i >= 0; i--) {
+      if (queue[i].kind === 'mark' && queue[i].seq === seq) return queue[i].marked;
+    }
+    return !!serverMarked[seq];
+  }
+
+  function finishQueued() {
+    return queue.some(function (op) { return op.kind === 'finish'; });
+  }
+
+  function sectionCounts(section) {
+    var unanswered = 0;
+    var marked = 0;
+    for (var seq = section.first_seq; seq <= section.last_seq; seq++) {
+      if (!answerOf(seq)) unanswered += 1;
+      if (markedOf(seq)) marked += 1;
+    }
+    return {unanswered: unanswered, marked: marked, count: section.last_seq - section.first_seq + 1};
+  }
+
+  // --- rendering -------------------------------------------------------------
 
   function showScreen(status) {
     el.screen.setAttribute('data-status', status);
-    ['connecting', 'waiting', 'in_progress', 'finished'].forEach(function (name) {
+    ['connecting', 'waiting', 'paused', 'in_progress', 'finished'].forEach(function (name) {
       byId('screen-' + name).hidden = name !== status;
     });
   }
 
   function render() {
+    if (!state) return;
     var status = state.status;
     if (status !== 'waiting' && status !== 'in_progress' && status !== 'finished') return;
-    showScreen(status);
-    if (status === 'in_progress') renderItem();
-    else renderedKey = null;
+    showScreen(status === 'in_progress' && state.paused ? 'paused' : status);
+    if (status === 'in_progress' && state.paused) {
+      if (el.dialog.open) el.dialog.close();
+    } else if (status === 'in_progress') {
+      renderSections();
+      if (isNavigable()) renderNavigable();
+      else renderLinear();
+    } else {
+      renderedKey = null;
+      stripKey = null;
+      if (el.dialog.open) el.dialog.close();
+    }
     if (status === 'finished') renderFinished();
+    renderOffline();
     tick();
   }
 
-  function renderItem() {
-    var item = state.item;
-    var key = state.seq + ':' + item.id;
-    var number = Math.min(state.answered + 1, state.total);
-    el.section.textContent = state.section ? state.section.name : '';
-    el.progress.textContent = 'Soal ' + number + ' dari ' + state.total;
-    el.progress.setAttribute('title', 'Item ' + number + ' of ' + state.total);
+  function renderSections() {
+    var sections = state.sections || [];
+    var section = state.section || {};
+    el.section.textContent = section.name || '';
+    el.sectionTabs.hidden = sections.length < 2;
+    el.sectionTabs.textContent = '';
+    sections.forEach(function (s, i) {
+      var tab = make('li', 'section-tab ' + s.status);
+      tab.setAttribute('data-testid', 'section-tab-' + s.code);
+      tab.setAttribute('data-status', s.status);
+      if (s.status === 'current') tab.setAttribute('aria-current', 'step');
+      tab.appendChild(make('span', 'tab-number', i + 1));
+      var label = make('span', 'tab-label');
+      label.appendChild(make('span', 'tab-code', s.code));
+      label.appendChild(make('span', 'tab-status', t('section_' + s.status)));
+      tab.appendChild(label);
+      tab.title = s.name + ' — ' + t('section_' + s.status);
+      el.sectionTabs.appendChild(tab);
+    });
+    var adaptive = section.mode === 'adaptive';
+    el.adaptiveNote.hidden = !adaptive;
     el.progressFill.style.width = (state.total ? (100 * state.answered / state.total) : 0) + '%';
-    if (key !== renderedKey) {
-      renderedKey = key;
-      selected = pending && pending.seq === state.seq ? pending.choice : null;
-      el.stem.textContent = item.stem;
-      el.options.textContent = '';
-      item.options.forEach(function (option) {
-        var button = make('button', 'option');
-        button.type = 'button';
-        button.setAttribute('role', 'radio');
-        button.setAttribute('data-testid', 'option-' + option.label);
-        button.setAttribute('data-choice', option.label);
-        button.appendChild(make('span', 'option-label', option.label));
-        button.appendChild(make('span', 'option-text', option.text));
-        button.addEventListener('click', function () {
-          choose(option.label);
-        });
-        el.options.appendChild(button);
+  }
+
+  function renderItemBody(seq, item) {
+    var key = seq + ':' + item.id;
+    if (key === renderedKey) return false;
+    var hadFocus = el.options.contains(document.activeElement);
+    renderedKey = key;
+    el.stem.textContent = item.stem;
+    el.options.textContent = '';
+    item.options.forEach(function (option) {
+      var button = make('button', 'option');
+      button.type = 'button';
+      button.setAttribute('role', 'radio');
+      button.setAttribute('data-testid', 'option-' + option.label);
+      button.setAttribute('data-choice', option.label);
+      button.appendChild(make('span', 'option-label', option.label));
+      button.appendChild(make('span', 'option-text', option.text));
+      button.addEventListener('click', function () {
+        choose(option.label);
       });
-      window.scrollTo(0, 0);
+      el.options.appendChild(button);
+    });
+    window.scrollTo(0, 0);
+    if (hadFocus) el.itemNumber.focus(); // the old option is gone; read the new item from its number
+    return true;
+  }
+
+  function renderLinear() {
+    el.navigator.hidden = true;
+    el.navActions.hidden = true;
+    el.allAnswered.hidden = true;
+    el.keysNav.hidden = true;
+    el.linearActions.hidden = false;
+    el.keysLinear.hidden = false;
+    stripKey = null;
+    var number = Math.min(state.answered + 1, state.total);
+    el.progress.textContent = t('item_of', {n: number, total: state.total});
+    el.itemNumber.textContent = t('item_n', {n: number});
+    if (!state.item) {
+      // all of this section answered (a client of the simple protocol ends it)
+      el.stem.textContent = '';
+      el.options.textContent = '';
+      renderedKey = null;
+      return;
+    }
+    if (renderItemBody(state.seq, state.item)) {
+      var queued = queuedAnswer(state.seq);
+      selected = queued ? queued.choice : null;
     }
     renderBusy();
+  }
+
+  function queuedAnswer(seq) {
+    for (var i = queue.length - 1; i >= 0; i--) {
+      if (queue[i].kind === 'answer' && queue[i].seq === seq) return queue[i];
+    }
+    return null;
+  }
+
+  function renderNavigable() {
+    var section = state.section;
+    el.navigator.hidden = false;
+    el.navActions.hidden = false;
+    el.keysNav.hidden = false;
+    el.linearActions.hidden = true;
+    el.keysLinear.hidden = true;
+    var counts = sectionCounts(section);
+    var number = current - section.first_seq + 1;
+    el.progress.textContent = t('item_of', {n: number, total: counts.count});
+    el.itemNumber.textContent = t('item_n', {n: number});
+    el.sectionAnswered.textContent = t('section_answered', {
+      answered: counts.count - counts.unanswered, total: counts.count});
+    renderStrip(section);
+    var item = items[current];
+    if (item) {
+      renderItemBody(current, item);
+    } else {
+      el.stem.textContent = '…';
+      el.options.textContent = '';
+      renderedKey = null;
+    }
+    el.allAnswered.hidden = counts.unanswered > 0;
+    renderBusy();
+  }
+
+  function renderStrip(section) {
+    var key = itemsSection + ':' + section.first_seq + '-' + section.last_seq;
+    if (key !== stripKey) {
+      stripKey = key;
+      el.strip.textContent = '';
+      for (var seq = section.first_seq; seq <= section.last_seq; seq++) {
+        var button = make('button', 'strip-item', seq - section.first_seq + 1);
+        button.type = 'button';
+        button.setAttribute('data-seq', String(seq));
+        button.setAttribute('data-testid', 'strip-' + (seq - section.first_seq + 1));
+        button.addEventListener('click', goTo.bind(null, seq));
+        el.strip.appendChild(button);
+      }
+    }
+    var buttons = el.strip.children;
+    for (var i = 0; i < buttons.length; i++) {
+      var s = Number(buttons[i].getAttribute('data-seq'));
+      var answered = !!answerOf(s);
+      var marked = markedOf(s);
+      var isCurrent = s === current;
+      buttons[i].classList.toggle('answered', answered);
+      buttons[i].classList.toggle('marked', marked);
+      buttons[i].classList.toggle('current', isCurrent);
+      buttons[i].setAttribute('data-state', (answered ? 'answered' : 'unanswered') + (marked ? ' marked' : ''));
+      if (isCurrent) buttons[i].setAttribute('aria-current', 'true');
+      else buttons[i].removeAttribute('aria-current');
+      var words = [t('strip_item', {n: i + 1}), answered ? t('answered') : t('unanswered')];
+      if (marked) words.push(t('marked'));
+      if (isCurrent) words.push(t('shown_now'));
+      buttons[i].setAttribute('aria-label', words.join(', '));
+    }
   }
 
   function renderBusy() {
     if (!state || state.status !== 'in_progress') return;
-    var busy = !!pending;
     var buttons = el.options.querySelectorAll('.option');
+    var navigable = isNavigable();
+    var finishing = finishQueued();
+    var chosen = navigable ? answerOf(current) : selected;
+    var busy = navigable ? finishing : !!(state.item && queuedAnswer(state.seq));
     for (var i = 0; i < buttons.length; i++) {
-      var choice = buttons[i].getAttribute('data-choice');
-      var on = choice === selected;
+      var on = buttons[i].getAttribute('data-choice') === chosen;
       buttons[i].classList.toggle('selected', on);
       buttons[i].setAttribute('aria-checked', on ? 'true' : 'false');
       buttons[i].disabled = busy;
     }
-    el.submit.disabled = busy || !selected;
-    el.saving.hidden = !busy;
+    var sending = queue.length > 0;
+    if (navigable) {
+      var section = state.section;
+      el.prev.disabled = current <= section.first_seq;
+      el.next.disabled = current >= section.last_seq;
+      var marked = markedOf(current);
+      el.mark.setAttribute('aria-pressed', marked ? 'true' : 'false');
+      el.mark.classList.toggle('on', marked);
+      el.mark.disabled = finishing;
+      el.finishSection.disabled = finishing;
+      el.navSaving.textContent = sending ? t('saving') : t('saved');
+      el.navSaving.classList.toggle('pending', sending);
+    } else {
+      el.submit.disabled = busy || !selected || !state.item;
+      el.saving.hidden = !busy;
+    }
   }
 
+  function renderOffline() {
+    var answers = queue.filter(function (op) { return op.kind === 'answer'; }).length;
+    el.offlineQueued.textContent = answers ? t('queued', {n: answers}) : '';
+  }
+
+  // --- actions -----------------------------------------------------------------
+
   function choose(choice) {
-    if (pending || !state || state.status !== 'in_progress') return;
+    if (!state || state.status !== 'in_progress') return;
+    if (isNavigable()) {
+      var item = items[current];
+      if (!item || finishQueued() || !hasOption(choice)) return;
+      if (answerOf(current) === choice) return;
+      hideMessage();
+      enqueue({kind: 'answer', seq: current, item: item.id, choice: choice});
+      return;
+    }
+    if (!state.item || queuedAnswer(state.seq)) return;
     selected = choice;
     renderBusy();
   }
 
+  function hasOption(choice) {
+    return !!el.options.querySelector('[data-choice="' + choice + '"]');
+  }
+
   function submit() {
-    if (pending || !selected || !state || state.status !== 'in_progress') return;
+    if (!state || state.status !== 'in_progress' || isNavigable()) return;
+    if (!selected || !state.item || queuedAnswer(state.seq)) return;
     hideMessage();
-    setPending({attempt: config.attempt, seq: state.seq, item: state.item.id, choice: selected});
-    renderBusy();
-    sendPending(); // offline: waits for the `state` after reconnecting
+    enqueue({kind: 'answer', seq: state.seq, item: state.item.id, choice: selected});
+  }
+
+  function goTo(seq) {
+    if (!isNavigable()) return;
+    var section = state.section;
+    if (seq < section.first_seq || seq > section.last_seq) return;
+    current = seq;
+    render();
+  }
+
+  function toggleMark() {
+    if (!isNavigable() || finishQueued()) return;
+    enqueue({kind: 'mark', seq: current, marked: !markedOf(current)});
+  }
+
+  function openFinishDialog() {
+    if (!isNavigable() || finishQueued()) return;
+    var section = state.section;
+    var counts = sectionCounts(section);
+    el.dialogSection.textContent = section.name;
+    el.dialogUnanswered.textContent = String(counts.unanswered);
+    el.dialogMarked.textContent = String(counts.marked);
+    el.dialogUnanswered.parentNode.classList.toggle('attention', counts.unanswered > 0);
+    el.dialogMarked.parentNode.classList.toggle('attention', counts.marked > 0);
+    el.dialog.showModal();
+    el.dialogCancel.focus();
   }
 
   el.submit.addEventListener('click', submit);
+  el.prev.addEventListener('click', function () { goTo(current - 1); });
+  el.next.addEventListener('click', function () { goTo(current + 1); });
+  el.mark.addEventListener('click', toggleMark);
+  el.finishSection.addEventListener('click', openFinishDialog);
+  el.dialogCancel.addEventListener('click', function () { el.dialog.close(); });
+  el.dialogConfirm.addEventListener('click', function () {
+    el.dialog.close();
+    if (!isNavigable()) return;
+    enqueue({kind: 'finish', section: state.section.index});
+  });
 
   document.addEventListener('keydown', function (event) {
     if (event.altKey || event.ctrlKey || event.metaKey) return;
-    if (!state || state.status !== 'in_progress') return;
+    if (blocked || el.dialog.open || !state || state.status !== 'in_progress') return;
+    var navigable = isNavigable();
+    var target = event.target;
+    var onOtherButton = target && target.tagName === 'BUTTON' && !target.classList.contains('option');
     if (event.key === 'Enter') {
-      event.preventDefault(); // a focused option button must not also "click"
-      submit();
+      if (onOtherButton) return; // Enter presses the focused button (strip number, finish, ...)
+      event.preventDefault(); // a focused option must not also "click"
+      if (navigable) goTo(current + 1);
+      else submit();
+      return;
+    }
+    if (navigable && (event.key === 'ArrowLeft' || event.key === 'ArrowRight')) {
+      event.preventDefault();
+      goTo(current + (event.key === 'ArrowLeft' ? -1 : 1));
       return;
     }
     var letter = event.key && event.key.length === 1 ? event.key.toUpperCase() : '';
-    if (LETTERS.indexOf(letter) >= 0 && el.options.querySelector('[data-choice="' + letter + '"]')) {
+    if (LETTERS.indexOf(letter) >= 0 && hasOption(letter)) {
       event.preventDefault();
       choose(letter);
+      return;
+    }
+    if (navigable && letter === t('mark_key').toUpperCase()) {
+      event.preventDefault();
+      toggleMark();
     }
   });
 
   function renderFinished() {
     var result = state.result;
-    var timeUp = state.finish_reason === 'time_up';
-    el.finishReason.textContent = timeUp
-      ? 'Waktu ujian telah habis. / Time is up.'
-      : 'Semua soal telah dijawab. / All items have been answered.';
+    el.finishReason.textContent = state.finish_reason === 'time_up' ? t('finished_time_up') : t('finished_completed');
     el.result.hidden = !result;
     if (!result) return;
     el.resultRows.textContent = '';
@@ -304,31 +776,49 @@
       var row = document.createElement('tr');
       row.appendChild(make('td', null, section.name));
       row.appendChild(make('td', 'num', section.score));
-      row.appendChild(make('td', 'num', section.pass_mark === null || section.pass_mark === undefined ? '—' : section.pass_mark));
+      row.appendChild(make('td', 'num', dash(section.pass_mark)));
       row.appendChild(passedCell(section.passed, 'td'));
       el.resultRows.appendChild(row);
     });
-    el.resultTotal.textContent = result.total === null || result.total === undefined ? '—' : String(result.total);
-    el.resultPassTotal.textContent = result.pass_total === null || result.pass_total === undefined ? '—' : String(result.pass_total);
+    el.resultTotal.textContent = dash(result.total);
+    el.resultPassTotal.textContent = dash(result.pass_total);
     var overall = passedCell(result.passed, 'th');
     el.resultPassed.replaceWith(overall);
     overall.id = 'result-passed';
     el.resultPassed = overall;
   }
 
+  function dash(value) {
+    return value === null || value === undefined ? '—' : String(value);
+  }
+
   function passedCell(passed, tag) {
     var cell = make(tag, 'verdict');
     if (passed === true || passed === false) {
       cell.classList.add(passed ? 'pass' : 'fail');
-      cell.appendChild(make('span', null, passed ? 'LULUS' : 'TIDAK LULUS'));
-      cell.appendChild(make('span', 'en', passed ? ' / passed' : ' / not passed'));
+      cell.textContent = passed ? t('passed') : t('not_passed');
     } else {
       cell.textContent = '—';
     }
     return cell;
   }
 
-  // --- countdown ---------------------------------------------------------------
+  // --- leaving the exam window: counted for the proctor (the server keeps the tally) ---
+
+  function focusLost() {
+    if (!state || state.status !== 'in_progress' || !socket.connected || blocked) return;
+    var now = Date.now();
+    if (now - lastFocusLost < 2000) return; // blur and visibilitychange come as a pair
+    lastFocusLost = now;
+    socket.emit('focus_lost');
+  }
+
+  window.addEventListener('blur', focusLost);
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState === 'hidden') focusLost();
+  });
+
+  // --- countdown and time warnings ------------------------------------------------
 
   function formatTime(seconds) {
     var s = Math.max(0, Math.ceil(seconds));
@@ -341,11 +831,16 @@
   }
 
   function tick() {
-    if (!state || state.status !== 'in_progress' || deadline === null) return;
-    var left = (deadline - performance.now()) / 1000;
+    if (!state || state.status !== 'in_progress' || deadline === null) {
+      hideWarning();
+      return;
+    }
+    var left = pausedLeft !== null ? pausedLeft : (deadline - performance.now()) / 1000;
     el.countdown.textContent = formatTime(left);
+    el.pausedTime.textContent = formatTime(left);
     el.countdown.classList.toggle('low', Math.ceil(left) < LOW_TIME_S);
-    if (left <= 0 && socket.connected) {
+    checkWarnings(left);
+    if (left <= 0 && pausedLeft === null && socket.connected) {
       // the server finishes the attempt and sends `state`; ask if it has not arrived
       var now = performance.now();
       if (now - lastZeroSync > 3000) {
@@ -354,6 +849,32 @@
       }
     }
   }
+
+  // Each warning once as the time crosses it; a proctor's extension re-arms it.
+  function checkWarnings(left) {
+    var due = null;
+    WARNINGS.forEach(function (w) {
+      if (left > w.at + 30) warned[w.key] = false;
+      else if (left <= w.at && left > 0 && !warned[w.key]) {
+        warned[w.key] = true;
+        due = w; // the later (smaller) threshold wins when both are due at once
+      }
+    });
+    if (due) showWarning(t(due.key));
+  }
+
+  function showWarning(text) {
+    el.timeWarningText.textContent = text;
+    el.timeWarning.hidden = false;
+    clearTimeout(warningTimer);
+    warningTimer = setTimeout(hideWarning, WARNING_SHOWN_MS);
+  }
+
+  function hideWarning() {
+    if (!el.timeWarning.hidden) el.timeWarning.hidden = true;
+  }
+
+  byId('time-warning-close').addEventListener('click', hideWarning);
 
   setInterval(tick, 250);
 
@@ -367,13 +888,14 @@
     el.offline.hidden = online;
     el.connDot.classList.toggle('online', online);
     el.connDot.classList.toggle('offline', !online);
+    el.connDot.title = online ? t('online') : t('offline');
+    renderOffline();
   }
 
-  function showMessage(ack, kind) {
+  function showMessage(text, kind) {
     el.message.textContent = '';
     el.message.className = 'banner ' + (kind || 'error');
-    el.message.appendChild(make('strong', null, ack.message || 'Terjadi kesalahan.'));
-    if (ack.message_en) el.message.appendChild(make('span', 'en', ack.message_en));
+    el.message.appendChild(make('strong', null, text));
     el.message.hidden = false;
   }
 
