@@ -242,11 +242,13 @@ def start_sitting(server):
         proctor.disconnect()
 
 
-def keyboard_login(page, server):
+def keyboard_login(page, server, shot=None):
     from playwright.sync_api import expect
 
     page.goto(f"{server.url}/exam/{server.sitting_id}/")
     expect(page.locator("#registration_no")).to_be_focused()  # autofocus: type at once
+    if shot:
+        page.screenshot(path=str(shot))
     page.keyboard.type("202600000007")
     page.keyboard.press("Tab")
     page.keyboard.type(PIN)
@@ -297,7 +299,7 @@ def test_candidate_does_a_navigable_skd_exam_with_the_keyboard_only(app, browser
     from playwright.sync_api import expect
 
     page = browser.new_context(viewport=VIEWPORT).new_page()
-    keyboard_login(page, skd)
+    keyboard_login(page, skd, shot=shots / "candidate-login.png")
     page.screenshot(path=str(shots / "candidate-waiting.png"))
     start_sitting(skd)
 
@@ -338,6 +340,8 @@ def test_candidate_does_a_navigable_skd_exam_with_the_keyboard_only(app, browser
     wait_saved(page)
     expect(page.get_by_test_id("all-answered")).to_be_hidden()
     expect(page.get_by_test_id("section-answered")).to_have_text("3 dari 10 terjawab")
+    page.keyboard.press("ArrowRight")  # back to the marked one for the picture
+    expect(page.get_by_test_id("mark-item")).to_have_attribute("aria-pressed", "true")
     page.screenshot(path=str(shots / "candidate-navigation.png"))
 
     finish_section_with_keyboard(page, unanswered=7, marked=1)
