@@ -46,6 +46,7 @@ def create_app(test_config=None):
     app.register_blueprint(auth.bp)
     app.register_blueprint(exam.bp)
     app.register_blueprint(proctor.bp, url_prefix="/proctor")
+    app.register_blueprint(proctor.board.bp)  # /board/<sitting>: public, read-only
     cli.init_app(app)
     return app
 

@@ -128,6 +128,10 @@ class Exam(db.Model):
     duration_s: Mapped[int]
     show_result: Mapped[bool] = mapped_column(default=True)
     pass_total: Mapped[int | None]
+    # public score board in the waiting hall (/board/<sitting>): off unless turned on;
+    # board_fields: a subset of proctor.board.FIELDS (None: the default fields)
+    board_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    board_fields: Mapped[list | None] = mapped_column(sa.JSON)
 
     bank: Mapped[ItemBank] = relationship()
     sections: Mapped[list[ExamSection]] = relationship(
@@ -188,6 +192,8 @@ class Sitting(db.Model):
     status: Mapped[str] = mapped_column(sa.String(10), default="open")  # open|started|ended
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # set while a proctor has paused the whole sitting (status stays "started")
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     exam: Mapped[Exam] = relationship()
     seats: Mapped[list[Seat]] = relationship(back_populates="sitting", order_by="Seat.position")
@@ -263,6 +269,11 @@ class Attempt(db.Model):
     seed: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     # the browser's own random id (from the page), to tell a reconnect from a second browser
     connected_device: Mapped[str | None] = mapped_column(sa.String(64))
+    # set while a proctor has paused this attempt: its clock stands still, answers are
+    # refused; resuming moves deadline_at by the paused time
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # times the workstation page reported the exam tab or window lost focus
+    n_focus_lost: Mapped[int] = mapped_column(default=0, server_default="0")
 
     candidate: Mapped[Candidate] = relationship(back_populates="attempt")
     sitting: Mapped[Sitting] = relationship()
@@ -349,3 +360,24 @@ class Heartbeat(db.Model):
 
     name: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Incident(db.Model):
+    """A proctor's incident note for a sitting, optionally about one candidate."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sitting_id: Mapped[int] = mapped_column(sa.ForeignKey("sitting.id"), index=True)
+    candidate_id: Mapped[int | None] = mapped_column(sa.ForeignKey("candidate.id"))
+    category: Mapped[str] = mapped_column(sa.String(20))
+    text: Mapped[str] = mapped_column(sa.Text)
+    actor: Mapped[str] = mapped_column(sa.String(120))  # "user:3"
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    candidate: Mapped[Candidate | None] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "category IN ('power', 'network', 'hardware', 'health', 'misconduct', 'other')",
+            name="category",
+        ),
+    )

@@ -15,7 +15,7 @@ def test_watch_gives_every_seat_with_its_status(app, sitting_id, candidate, proc
     by_seat = {s["seat"]: s for s in snapshot["seats"]}
     assert by_seat["PC-01"]["status"] == "waiting"
     assert by_seat["PC-02"]["status"] == "absent"
-    assert snapshot["counts"] == {"absent": 1, "waiting": 1, "answering": 0,
+    assert snapshot["counts"] == {"absent": 1, "waiting": 1, "answering": 0, "paused": 0,
                                   "disconnected": 0, "finished": 0}
 
 

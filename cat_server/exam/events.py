@@ -59,6 +59,12 @@ class ExamNamespace(Namespace):
         return service.finish_section(session_attempt_id(), service.FinishSectionIn.parse(data))
 
     @acked
+    def on_focus_lost(self, data=None):
+        """The page lost focus (tab or window switch): counted for the proctor's flags."""
+        attempt = service.note_focus_lost(session_attempt_id())
+        return {"ok": True, "n": attempt.n_focus_lost}
+
+    @acked
     def on_sync(self, data=None):
         """Re-sync: the full state with the server's remaining seconds."""
         attempt = db.session.get(Attempt, session_attempt_id())

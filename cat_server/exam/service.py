@@ -59,6 +59,13 @@ class SectionOver(ExamError):
     message_en = "This section has ended; its answers can no longer be changed."
 
 
+class Paused(ExamError):
+    status = 409
+    code = "paused"
+    message = "Ujian Anda sedang dijeda oleh pengawas. Waktu tidak berjalan; mohon tunggu."
+    message_en = "Your exam is paused by the proctor. The clock is stopped; please wait."
+
+
 def _parse_ints(data, names) -> dict:
     if not isinstance(data, dict):
         raise BadPayload()
@@ -571,6 +578,8 @@ def _check_running(attempt: Attempt):
     """
     if attempt.status != "in_progress":
         raise NotInProgress(state=attempt_state(attempt))
+    if attempt.paused_at is not None:  # a proctor's pause: nothing changes until resumed
+        raise Paused(state=attempt_state(attempt))
     now = utcnow()
     if now >= attempt.deadline_at:
         _finish(attempt, "time_up", now)
@@ -601,13 +610,15 @@ def finish_expired(now=None) -> list[int]:
     """Finish every attempt whose deadline has passed, browser or not; return their ids."""
     now = now or utcnow()
     ids = db.session.execute(
-        db.select(Attempt.id).where(Attempt.status == "in_progress", Attempt.deadline_at <= now)
+        db.select(Attempt.id).where(Attempt.status == "in_progress", Attempt.deadline_at <= now,
+                                    Attempt.paused_at.is_(None))  # a paused clock stands still
     ).scalars().all()
     db.session.rollback()
     finished = []
     for attempt_id in ids:
         attempt = _lock_attempt(attempt_id)
-        if attempt.status == "in_progress" and attempt.deadline_at <= now:
+        if (attempt.status == "in_progress" and attempt.deadline_at <= now
+                and attempt.paused_at is None):
             _finish(attempt, "time_up", now)
             db.session.commit()
             finished.append(attempt)
@@ -650,7 +661,9 @@ def credit_downtime(now=None, min_gap_s: float | None = None) -> float:
         return 0.0
     attempts = db.session.execute(
         db.select(Attempt).where(Attempt.status == "in_progress",
-                                 Attempt.deadline_at > last.beat_at).with_for_update()
+                                 Attempt.deadline_at > last.beat_at,
+                                 # a paused attempt gets the gap back when it resumes
+                                 Attempt.paused_at.is_(None)).with_for_update()
     ).scalars().all()
     for attempt in attempts:
         attempt.deadline_at = attempt.deadline_at + timedelta(seconds=gap)
@@ -686,7 +699,10 @@ def attempt_state(attempt: Attempt, full: bool = True) -> dict:
             for i, s in enumerate(sections, start=1)
         ]
     if attempt.status == "in_progress":
-        state["remaining_s"] = max(0.0, round((attempt.deadline_at - now).total_seconds(), 1))
+        # while paused the clock stands still at what was left when the pause began
+        state["paused"] = attempt.paused_at is not None
+        clock = attempt.paused_at or now
+        state["remaining_s"] = max(0.0, round((attempt.deadline_at - clock).total_seconds(), 1))
         state.update(_section_view(attempt, sections, full))
     elif attempt.status == "finished":
         state["finish_reason"] = attempt.finish_reason
@@ -845,3 +861,183 @@ def clear_connections() -> None:
     """On start-up of the only process: no socket of a previous run is still open."""
     db.session.execute(db.update(Attempt).values(connected_sid=None))
     db.session.commit()
+
+
+# --- proctor interventions: pause, resume, extend, end ---------------------
+# The proctor room checks who may act and that a reason is given; these apply
+# the clock rules, audit with who and why, commit, then push the candidates'
+# new state and mark the proctor feed.
+
+
+def _locked_attempts(sitting_id: int, *conditions) -> list[Attempt]:
+    return db.session.execute(
+        db.select(Attempt).where(Attempt.sitting_id == sitting_id, *conditions)
+        .order_by(Attempt.id).with_for_update()
+    ).scalars().all()
+
+
+def _after_commit(attempts) -> None:
+    for attempt in attempts:
+        push_state(attempt)
+        feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
+
+
+def _pause(attempt: Attempt, actor: str, reason: str, now, **data) -> bool:
+    if attempt.status != "in_progress" or attempt.paused_at is not None:
+        return False
+    attempt.paused_at = now
+    audit(actor, "attempt_paused", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
+          reason=reason, remaining_s=round((attempt.deadline_at - now).total_seconds(), 1),
+          **data)
+    return True
+
+
+def _resume(attempt: Attempt, actor: str, reason: str, now, **data) -> bool:
+    if attempt.status != "in_progress" or attempt.paused_at is None:
+        return False
+    paused_s = (now - attempt.paused_at).total_seconds()
+    attempt.deadline_at = attempt.deadline_at + (now - attempt.paused_at)
+    attempt.paused_at = None
+    audit(actor, "attempt_resumed", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
+          reason=reason, paused_s=round(paused_s, 1), deadline=attempt.deadline_at.isoformat(),
+          **data)
+    return True
+
+
+def pause_attempt(attempt_id: int, actor: str, reason: str) -> Attempt:
+    """Stop one attempt's clock; its answers are refused (``paused``) until resumed."""
+    attempt = _lock_attempt(attempt_id)
+    if not _pause(attempt, actor, reason, utcnow()):
+        raise NotInProgress("Hanya ujian yang sedang berjalan (dan belum dijeda) dapat dijeda.",
+                            "Only a running attempt that is not paused can be paused.")
+    db.session.commit()
+    _after_commit([attempt])
+    return attempt
+
+
+def resume_attempt(attempt_id: int, actor: str, reason: str) -> Attempt:
+    """Restart one attempt's clock; its deadline moves by the time it was paused."""
+    attempt = _lock_attempt(attempt_id)
+    if not _resume(attempt, actor, reason, utcnow()):
+        raise NotInProgress("Ujian ini tidak sedang dijeda.", "This attempt is not paused.")
+    db.session.commit()
+    _after_commit([attempt])
+    return attempt
+
+
+def pause_sitting(sitting_id: int, actor: str, reason: str) -> list[Attempt]:
+    """Pause the sitting: every running attempt not already paused stops its clock."""
+    sitting = get_sitting(sitting_id)
+    if sitting.status != "started" or sitting.paused_at is not None:
+        raise NotInProgress("Hanya sesi yang sedang berjalan dapat dijeda.",
+                            "Only a running sitting that is not paused can be paused.")
+    now = utcnow()
+    sitting.paused_at = now
+    paused = [a for a in _locked_attempts(sitting.id, Attempt.status == "in_progress")
+              if _pause(a, actor, reason, now, by="sitting")]
+    audit(actor, "sitting_paused", sitting_id=sitting.id, reason=reason, attempts=len(paused))
+    db.session.commit()
+    _after_commit(paused)
+    feed.seat_changed(sitting.id)
+    return paused
+
+
+def resume_sitting(sitting_id: int, actor: str, reason: str) -> list[Attempt]:
+    """Resume the sitting: the attempts its pause stopped go on; seats paused on their own stay."""
+    sitting = get_sitting(sitting_id)
+    if sitting.paused_at is None:
+        raise NotInProgress("Sesi ini tidak sedang dijeda.", "This sitting is not paused.")
+    now, since = utcnow(), sitting.paused_at
+    sitting.paused_at = None
+    resumed = [a for a in _locked_attempts(sitting.id, Attempt.status == "in_progress",
+                                           Attempt.paused_at >= since)
+               if _resume(a, actor, reason, now, by="sitting")]
+    audit(actor, "sitting_resumed", sitting_id=sitting.id, reason=reason, attempts=len(resumed),
+          paused_s=round((now - since).total_seconds(), 1))
+    db.session.commit()
+    _after_commit(resumed)
+    feed.seat_changed(sitting.id)
+    return resumed
+
+
+def _extend(attempt: Attempt, minutes: int, actor: str, reason: str, **data) -> bool:
+    if attempt.status != "in_progress":
+        return False
+    attempt.deadline_at = attempt.deadline_at + timedelta(minutes=minutes)
+    audit(actor, "time_extended", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
+          reason=reason, minutes=minutes, deadline=attempt.deadline_at.isoformat(), **data)
+    return True
+
+
+def extend_attempt(attempt_id: int, minutes: int, actor: str, reason: str) -> Attempt:
+    """Give one running attempt (paused or not) ``minutes`` more."""
+    attempt = _lock_attempt(attempt_id)
+    if not _extend(attempt, minutes, actor, reason):
+        raise NotInProgress("Waktu hanya dapat ditambah untuk ujian yang sedang berjalan.",
+                            "Time can only be added to a running attempt.")
+    db.session.commit()
+    _after_commit([attempt])
+    return attempt
+
+
+def extend_sitting(sitting_id: int, minutes: int, actor: str, reason: str) -> list[Attempt]:
+    """Give every running attempt of the sitting ``minutes`` more."""
+    sitting = get_sitting(sitting_id)
+    extended = [a for a in _locked_attempts(sitting.id, Attempt.status == "in_progress")
+                if _extend(a, minutes, actor, reason, by="sitting")]
+    if not extended:
+        db.session.rollback()
+        raise NotInProgress("Tidak ada ujian yang sedang berjalan di sesi ini.",
+                            "No attempt of this sitting is running.")
+    audit(actor, "sitting_extended", sitting_id=sitting.id, reason=reason, minutes=minutes,
+          attempts=len(extended))
+    db.session.commit()
+    _after_commit(extended)
+    return extended
+
+
+def _end(attempt: Attempt, actor: str, reason: str, now, **data) -> bool:
+    if attempt.status == "finished":
+        return False
+    attempt.paused_at = None
+    _finish(attempt, "ended_by_proctor", now)
+    audit(actor, "attempt_ended", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
+          reason=reason, **data)
+    return True
+
+
+def end_attempt(attempt_id: int, actor: str, reason: str) -> Attempt:
+    """Finish one attempt now (``finish_reason`` ``ended_by_proctor``); its answers count."""
+    attempt = _lock_attempt(attempt_id)
+    if not _end(attempt, actor, reason, utcnow()):
+        raise NotInProgress("Ujian ini sudah selesai.", "This attempt has already finished.")
+    db.session.commit()
+    _after_commit([attempt])
+    return attempt
+
+
+def end_sitting(sitting_id: int, actor: str, reason: str) -> list[Attempt]:
+    """End the sitting: every unfinished attempt finishes now, no one can log in any more."""
+    sitting = get_sitting(sitting_id)
+    if sitting.status == "ended":
+        raise NotInProgress("Sesi ini sudah ditutup.", "This sitting has already ended.")
+    now = utcnow()
+    sitting.status, sitting.ended_at, sitting.paused_at = "ended", now, None
+    ended = [a for a in _locked_attempts(sitting.id, Attempt.status != "finished")
+             if _end(a, actor, reason, now, by="sitting")]
+    audit(actor, "sitting_ended", sitting_id=sitting.id, reason=reason, attempts=len(ended))
+    db.session.commit()
+    _after_commit(ended)
+    feed.seat_changed(sitting.id)
+    return ended
+
+
+def note_focus_lost(attempt_id: int) -> Attempt:
+    """The workstation page reports that the exam tab or window lost focus: count it."""
+    attempt = _lock_attempt(attempt_id)
+    attempt.n_focus_lost += 1
+    audit(f"candidate:{attempt.candidate_id}", "focus_lost", sitting_id=attempt.sitting_id,
+          attempt_id=attempt.id, n=attempt.n_focus_lost)
+    db.session.commit()
+    feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
+    return attempt

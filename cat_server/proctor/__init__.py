@@ -1,7 +1,7 @@
-"""Live console, proctor actions, status fan-out."""
+"""Live console, proctor actions, score board, status fan-out."""
 
 from flask import Blueprint
 
 bp = Blueprint("proctor", __name__)
 
-from . import events, routes  # noqa: E402,F401  (register on import)
+from . import board, events, routes  # noqa: E402,F401  (register on import)

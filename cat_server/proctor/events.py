@@ -1,4 +1,8 @@
-"""Socket.IO namespace /proctor: one room per sitting."""
+"""Socket.IO namespace /proctor: one room per sitting. Thin: actions.py does the work.
+
+Every action needs a non-empty ``reason`` (incident notes: ``text``) and is
+refused with ``forbidden`` on a sitting the user does not proctor.
+"""
 
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
@@ -7,7 +11,8 @@ from ..errors import BadPayload
 from ..exam import service as exam_service
 from ..extensions import socketio
 from ..realtime import acked
-from . import service
+from . import actions, service
+from .actions import ActionIn
 
 
 def _sitting_id(data) -> int:
@@ -17,7 +22,7 @@ def _sitting_id(data) -> int:
 
 
 class ProctorNamespace(Namespace):
-    """Live sitting view."""
+    """Live sitting view and the proctor's actions."""
 
     def on_connect(self, auth=None):
         if not service.is_staff(current_user):
@@ -32,10 +37,76 @@ class ProctorNamespace(Namespace):
 
     @acked
     def on_start_sitting(self, data):
+        """Start the sitting (the reason is optional: starting is the routine, not an intervention)."""
         sitting = service.get_watchable(_sitting_id(data))
         reason = data.get("reason") if isinstance(data.get("reason"), str) else None
         exam_service.start_sitting(sitting.id, f"user:{current_user.id}", reason)
         return {"ok": True}
+
+    @acked
+    def on_pause_seat(self, data):
+        actions.pause_seat(current_user, ActionIn.parse(data, seat_action=True))
+        return {"ok": True}
+
+    @acked
+    def on_resume_seat(self, data):
+        actions.resume_seat(current_user, ActionIn.parse(data, seat_action=True))
+        return {"ok": True}
+
+    @acked
+    def on_pause_sitting(self, data):
+        return {"ok": True, "attempts": actions.pause_sitting(current_user, ActionIn.parse(data))}
+
+    @acked
+    def on_resume_sitting(self, data):
+        return {"ok": True, "attempts": actions.resume_sitting(current_user, ActionIn.parse(data))}
+
+    @acked
+    def on_extend_seat(self, data):
+        actions.extend_seat(current_user, ActionIn.parse(data, seat_action=True, minutes=True))
+        return {"ok": True}
+
+    @acked
+    def on_extend_sitting(self, data):
+        action = ActionIn.parse(data, minutes=True)
+        return {"ok": True, "attempts": actions.extend_sitting(current_user, action)}
+
+    @acked
+    def on_end_attempt(self, data):
+        actions.end_seat(current_user, ActionIn.parse(data, seat_action=True))
+        return {"ok": True}
+
+    @acked
+    def on_end_sitting(self, data):
+        return {"ok": True, "attempts": actions.end_sitting(current_user, ActionIn.parse(data))}
+
+    @acked
+    def on_move_seat(self, data):
+        """Approve a seat move: ``seat`` is the new seat's label, or null for the same seat."""
+        action = ActionIn.parse(data, seat_action=True)
+        actions.move_seat(current_user, action, data.get("seat"))
+        return {"ok": True}
+
+    @acked
+    def on_reset_pin(self, data):
+        """A new PIN for one candidate; the ack is the only place it is ever shown."""
+        return {"ok": True, "pin": actions.reset_pin(current_user,
+                                                     ActionIn.parse(data, seat_action=True))}
+
+    @acked
+    def on_note_incident(self, data):
+        incident = actions.note_incident(current_user, ActionIn.parse_incident(data))
+        return {"ok": True, "incident": incident.id}
+
+    @acked
+    def on_configure_board(self, data):
+        """Admin only: {sitting, enabled, fields?, reason}."""
+        action = ActionIn.parse(data)
+        if not isinstance(data.get("enabled"), bool):
+            raise BadPayload(field="enabled")
+        board = actions.configure_board(current_user, action.sitting, data["enabled"],
+                                        data.get("fields"), action.reason)
+        return {"ok": True, "board": board}
 
 
 socketio.on_namespace(ProctorNamespace("/proctor"))

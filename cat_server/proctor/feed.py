@@ -9,6 +9,7 @@ most 4 messages a second whatever the number of seats or events.
 from __future__ import annotations
 
 import threading
+import time
 
 from ..extensions import socketio
 
@@ -16,6 +17,10 @@ ALL = None  # "every seat of the sitting changed"
 
 _lock = threading.Lock()
 _dirty: dict[int, set[int] | None] = {}
+# the public score boards get a full snapshot at most once per BOARD_INTERVAL
+BOARD_INTERVAL = 1.0
+_board_pending: set[int] = set()
+_board_sent: dict[int, float] = {}
 
 
 def seat_changed(sitting_id: int, candidate_id: int | None = ALL) -> None:
@@ -41,11 +46,28 @@ def flush() -> int:
     from . import service  # the snapshot queries live with the other proctor rules
 
     sent = 0
-    for sitting_id, candidate_ids in take_dirty().items():
+    dirty = take_dirty()
+    for sitting_id, candidate_ids in dirty.items():
         payload = service.sitting_snapshot(sitting_id, candidate_ids)
         socketio.emit("seats", payload, namespace="/proctor", to=f"sitting:{sitting_id}")
         sent += 1
+    flush_boards(dirty)
     return sent
+
+
+def flush_boards(dirty=(), force=False) -> None:
+    """Send the changed sittings' score boards, each at most once per BOARD_INTERVAL."""
+    from . import board
+
+    now = time.monotonic()
+    with _lock:
+        _board_pending.update(dirty)
+        due = [s for s in _board_pending
+               if force or now - _board_sent.get(s, -BOARD_INTERVAL) >= BOARD_INTERVAL]
+        _board_pending.difference_update(due)
+        _board_sent.update(dict.fromkeys(due, now))
+    for sitting_id in due:
+        board.push(sitting_id)
 
 
 def run(app) -> None:

@@ -1,10 +1,14 @@
 """Proctor pages. Thin: services do the work."""
 
-from flask import render_template
+from flask import Response, current_app, render_template
 from flask_login import current_user, login_required
 
 from ..errors import Forbidden
-from . import bp, service
+from ..models import utcnow
+from . import actions, bp, report, service
+
+IDLE_S = 300  # no answer for 5 minutes while answering
+DISCONNECTED_S = 30
 
 
 @bp.route("/")
@@ -19,4 +23,29 @@ def index():
 @login_required
 def sitting(sitting_id):
     sitting = service.get_watchable(sitting_id)
-    return render_template("proctor/sitting.html", sitting=sitting)
+    config = {
+        "sitting": sitting.id,
+        # flag thresholds (CAT_PROCTOR_IDLE_S / CAT_PROCTOR_DISCONNECTED_S to change)
+        "idle_s": int(current_app.config.get("PROCTOR_IDLE_S", IDLE_S)),
+        "disconnected_s": int(current_app.config.get("PROCTOR_DISCONNECTED_S", DISCONNECTED_S)),
+        "categories": list(actions.INCIDENT_CATEGORIES),
+        "board": sitting.exam.board_enabled,
+    }
+    return render_template("proctor/sitting.html", sitting=sitting, config=config)
+
+
+@bp.route("/sittings/<int:sitting_id>/report")
+@login_required
+def incident_report(sitting_id):
+    sitting = service.get_watchable(sitting_id)
+    return render_template("proctor/report.html", sitting=sitting,
+                           rows=report.report_rows(sitting.id), printed_at=utcnow())
+
+
+@bp.route("/sittings/<int:sitting_id>/report.csv")
+@login_required
+def incident_report_csv(sitting_id):
+    sitting = service.get_watchable(sitting_id)
+    body = report.report_csv(report.report_rows(sitting.id))
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="incidents-sitting-{sitting.id}.csv"'})

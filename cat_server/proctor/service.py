@@ -7,7 +7,20 @@ from flask_login import current_user
 from ..errors import Forbidden
 from ..exam import service as exam_service
 from ..extensions import db
-from ..models import Attempt, Candidate, Seat, Sitting, User, sitting_proctor, utcnow
+from ..models import (
+    Attempt,
+    AuditEvent,
+    Candidate,
+    Response,
+    Seat,
+    Sitting,
+    User,
+    sitting_proctor,
+    utcnow,
+)
+
+STATUSES = ("absent", "waiting", "answering", "paused", "disconnected", "finished")
+MANY_MOVES = 2  # seat moves from which a seat is flagged
 
 
 def is_staff(user) -> bool:
@@ -33,11 +46,13 @@ def get_watchable(sitting_id: int, user=None) -> Sitting:
 
 
 def seat_status(attempt: Attempt | None) -> str:
-    """absent / waiting / answering / finished / disconnected, as the grid shows it."""
+    """absent / waiting / answering / paused / disconnected / finished, as the grid shows it."""
     if attempt is None:
         return "absent"
     if attempt.status == "finished":
         return "finished"
+    if attempt.paused_at is not None:
+        return "paused"
     if attempt.connected_sid is None:
         return "disconnected"
     return "answering" if attempt.status == "in_progress" else "waiting"
@@ -56,11 +71,24 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
     )
     if candidate_ids is not None:
         query = query.where(Candidate.id.in_(candidate_ids))
+    rows = db.session.execute(query).all()
+    attempt_ids = [a.id for _, _, a in rows if a is not None]
+    last_answers = _last_answers(attempt_ids)
+    moves = _moves(sitting_id, attempt_ids)
     seats = []
-    for candidate, label, attempt in db.session.execute(query):
+    for candidate, label, attempt in rows:
         remaining = None
         if attempt is not None and attempt.status == "in_progress":
-            remaining = max(0.0, round((attempt.deadline_at - now).total_seconds(), 1))
+            clock = attempt.paused_at or now  # a paused clock stands still
+            remaining = max(0.0, round((attempt.deadline_at - clock).total_seconds(), 1))
+        n_moves = moves.get(attempt.id, 0) if attempt else 0
+        focus_lost = attempt.n_focus_lost if attempt else 0
+        flags = []
+        if n_moves >= MANY_MOVES:
+            flags.append("many_moves")
+        if focus_lost:
+            flags.append("focus_lost")
+        last_answer = last_answers.get(attempt.id) if attempt else None
         seats.append({
             "candidate": candidate.id,
             "seat": label,
@@ -71,14 +99,23 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
             "total": attempt.n_items if attempt else 0,
             "remaining_s": remaining,
             "last_seen": attempt.last_seen_at.isoformat() if attempt and attempt.last_seen_at else None,
+            "connected": bool(attempt and attempt.connected_sid),
+            "paused": bool(attempt and attempt.paused_at),
+            "started_at": _iso(attempt.started_at if attempt else None),
+            "last_answer_at": _iso(last_answer),
+            "finish_reason": attempt.finish_reason if attempt else None,
+            "moves": n_moves,
+            "focus_lost": focus_lost,
+            "flags": flags,
         })
-    counts = dict.fromkeys(("absent", "waiting", "answering", "disconnected", "finished"), 0)
+    counts = dict.fromkeys(STATUSES, 0)
     for status, n in _status_counts(sitting_id):
         counts[status] += n
     db.session.rollback()  # read-only: release the connection promptly
     return {
         "sitting": {"id": sitting.id, "name": sitting.name, "status": sitting.status,
-                    "room": sitting.room},
+                    "room": sitting.room, "paused": sitting.paused_at is not None,
+                    "board": bool(sitting.exam.board_enabled)},
         "server_time": now.isoformat(),
         "full": candidate_ids is None,
         "counts": counts,
@@ -86,20 +123,50 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
     }
 
 
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def _last_answers(attempt_ids) -> dict:
+    """attempt id -> time of its latest answer (the idle flag counts from it)."""
+    if not attempt_ids:
+        return {}
+    rows = db.session.execute(
+        db.select(Response.attempt_id, db.func.max(Response.answered_at))
+        .where(Response.attempt_id.in_(attempt_ids)).group_by(Response.attempt_id)
+    ).all()
+    return {a: t for a, t in rows if t is not None}  # max() keeps the UTC column type
+
+
+def _moves(sitting_id: int, attempt_ids) -> dict:
+    """attempt id -> approved seat moves (from the audit log)."""
+    if not attempt_ids:
+        return {}
+    return dict(db.session.execute(
+        db.select(AuditEvent.attempt_id, db.func.count())
+        .where(AuditEvent.sitting_id == sitting_id, AuditEvent.action == "seat_moved",
+               AuditEvent.attempt_id.in_(attempt_ids))
+        .group_by(AuditEvent.attempt_id)
+    ).all())
+
+
 def _status_counts(sitting_id: int):
     rows = db.session.execute(
-        db.select(Attempt.status, Attempt.connected_sid.is_(None), db.func.count())
+        db.select(Attempt.status, Attempt.connected_sid.is_(None), Attempt.paused_at.is_(None),
+                  db.func.count())
         .where(Attempt.sitting_id == sitting_id)
-        .group_by(Attempt.status, Attempt.connected_sid.is_(None))
+        .group_by(Attempt.status, Attempt.connected_sid.is_(None), Attempt.paused_at.is_(None))
     ).all()
     enrolled = db.session.execute(
         db.select(db.func.count()).select_from(Candidate).where(Candidate.sitting_id == sitting_id)
     ).scalar_one()
     present = 0
-    for status, no_socket, n in rows:
+    for status, no_socket, running, n in rows:
         present += n
         if status == "finished":
             yield "finished", n
+        elif not running:
+            yield "paused", n
         elif no_socket:
             yield "disconnected", n
         else:

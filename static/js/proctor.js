@@ -1,37 +1,85 @@
-// The proctor's live seat grid. On every (re)connect it watches the sitting
-// and renders the full snapshot from the ack, then merges the coalesced
-// `seats` messages. Protocol: docs/protocol.md, namespace /proctor.
+// The proctor's live console. On every (re)connect it watches the sitting and
+// renders the full snapshot from the ack, then merges the coalesced `seats`
+// messages. A tile (or list row) click selects the seat for the action panel;
+// every action asks for a reason first. Protocol: docs/protocol.md, /proctor.
 (function () {
   'use strict';
 
   var config = JSON.parse(document.getElementById('proctor-config').textContent);
   var ACK_TIMEOUT_MS = 10000;
   var DENSE_FROM = 100; // seats; above this the tiles drop name and number lines
-  var STATUSES = ['absent', 'waiting', 'answering', 'disconnected', 'finished'];
+  var STATUSES = ['absent', 'waiting', 'answering', 'paused', 'disconnected', 'finished'];
+  var STATUS_ORDER = {disconnected: 0, paused: 1, answering: 2, waiting: 3, absent: 4, finished: 5};
   var STATUS_WORDS = {
     absent: 'Tidak hadir',
     waiting: 'Menunggu',
     answering: 'Mengerjakan',
+    paused: 'Dijeda',
     disconnected: 'Terputus',
     finished: 'Selesai'
   };
   var SITTING_WORDS = {
     open: 'Dibuka — belum dimulai / Open — not started',
     started: 'Berjalan / Started',
+    paused: 'Dijeda / Paused',
     ended: 'Selesai / Ended'
   };
+  var FLAG_SIGNS = {disconnected: '⚡', idle: '⏸', fast: '»', many_moves: '⇄', focus_lost: '⧉'};
+  var FLAG_WORDS = {
+    disconnected: 'terputus > ' + config.disconnected_s + ' d / disconnected',
+    idle: 'tidak menjawab > ' + Math.round(config.idle_s / 60) + ' mnt / idle',
+    fast: 'jauh lebih cepat dari peserta lain / much faster than peers',
+    many_moves: 'sering pindah kursi / many seat moves',
+    focus_lost: 'pindah tab/jendela / tab or window switches'
+  };
+  var FAST_MIN_ANSWERS = 5;
+  var FAST_RATIO = 1 / 3; // seconds per answer below a third of the sitting's median
 
-  var el = {
-    name: document.getElementById('sitting-name'),
-    status: document.getElementById('sitting-status'),
-    start: document.getElementById('start-button'),
-    message: document.getElementById('proctor-message'),
-    grid: document.getElementById('seat-grid'),
-    conn: document.getElementById('conn-indicator')
+  var ACTIONS = {
+    pause_seat: {title: 'Jeda kursi / Pause this seat', seat: true},
+    resume_seat: {title: 'Lanjutkan kursi / Resume this seat', seat: true},
+    extend_seat: {title: 'Tambah waktu kursi / Extend time for this seat', seat: true, minutes: true},
+    end_attempt: {title: 'Akhiri ujian peserta / End this attempt', seat: true, danger: true},
+    move_seat: {title: 'Setujui pindah kursi / Approve a seat move', seat: true, newSeat: true},
+    reset_pin: {title: 'Reset PIN peserta / Reset the PIN', seat: true},
+    note_incident: {title: 'Catat kejadian / Incident note', category: true, text: true},
+    pause_sitting: {title: 'Jeda seluruh sesi / Pause the whole sitting'},
+    resume_sitting: {title: 'Lanjutkan seluruh sesi / Resume the whole sitting'},
+    extend_sitting: {title: 'Tambah waktu semua peserta / Extend time for everyone', minutes: true},
+    end_sitting: {title: 'Akhiri seluruh sesi / End the whole sitting', danger: true}
   };
 
-  var tiles = {}; // candidate id -> {node, parts, deadline}
+  function $(id) { return document.getElementById(id); }
+
+  var el = {
+    name: $('sitting-name'),
+    status: $('sitting-status'),
+    start: $('start-button'),
+    sittingActions: $('sitting-actions'),
+    message: $('proctor-message'),
+    notice: $('proctor-notice'),
+    grid: $('seat-grid'),
+    list: $('seat-list'),
+    listBody: $('seat-list-body'),
+    conn: $('conn-indicator'),
+    filter: $('filter'),
+    sort: $('sort'),
+    viewGrid: $('view-grid'),
+    viewList: $('view-list'),
+    panel: $('seat-panel'),
+    pin: $('panel-pin'),
+    dialog: $('action-dialog'),
+    form: $('action-form'),
+    actionError: $('action-error')
+  };
+
+  var tiles = {}; // candidate id -> {node, parts, seat, deadline, flags}
+  var order = []; // candidate ids in seat order
   var sitting = null;
+  var clockOffset = 0; // server time - local time, ms
+  var selected = null; // candidate id
+  var view = 'grid';
+  var pending = null; // {action, candidate}
 
   function make(tag, className, text) {
     var node = document.createElement(tag);
@@ -56,7 +104,7 @@
     }
   });
 
-  socket.on('connect_error', function (err) {
+  socket.on('connect_error', function () {
     setConnection(false);
     if (!socket.active) {
       showMessage({
@@ -85,34 +133,38 @@
     });
   }
 
+  function send(event, payload, done) {
+    socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, function (err, ack) {
+      if (err) ack = {ok: false, message: 'Server tidak menjawab. Coba lagi.', message_en: 'No answer from the server. Try again.'};
+      done(ack || {ok: false});
+    });
+  }
+
   el.start.addEventListener('click', function () {
     var question = 'Mulai ujian sekarang untuk semua peserta yang menunggu?\n' +
       'Start the exam now for every waiting candidate?';
     if (!window.confirm(question)) return;
     el.start.disabled = true;
-    socket.timeout(ACK_TIMEOUT_MS).emit('start_sitting', {sitting: config.sitting}, function (err, ack) {
+    send('start_sitting', {sitting: config.sitting}, function (ack) {
       el.start.disabled = false;
-      if (err) {
-        showMessage({message: 'Server tidak menjawab. Coba lagi.', message_en: 'No answer from the server. Try again.'});
-      } else if (!ack || !ack.ok) {
-        showMessage(ack || {});
-      } else {
-        hideMessage();
-      }
+      if (!ack.ok) showMessage(ack); else hideMessage();
     });
   });
 
   // --- rendering -------------------------------------------------------------
 
   function apply(payload) {
+    if (payload.server_time) clockOffset = Date.parse(payload.server_time) - Date.now();
     if (payload.sitting) renderSitting(payload.sitting);
     if (payload.counts) renderCounts(payload.counts);
     var seats = payload.seats || [];
     if (payload.full) {
       tiles = {};
+      order = [];
       el.grid.textContent = '';
       var fragment = document.createDocumentFragment();
       seats.forEach(function (seat) {
+        order.push(seat.candidate);
         fragment.appendChild(upsert(seat).node);
       });
       el.grid.appendChild(fragment);
@@ -121,24 +173,33 @@
       seats.forEach(function (seat) {
         var isNew = !tiles[seat.candidate];
         var tile = upsert(seat);
-        if (isNew) el.grid.appendChild(tile.node);
+        if (isNew) {
+          order.push(seat.candidate);
+          el.grid.appendChild(tile.node);
+        }
       });
     }
-    tick();
+    refresh();
   }
 
   function renderSitting(data) {
     sitting = data;
+    var shown = data.status === 'started' && data.paused ? 'paused' : data.status;
     el.name.textContent = data.name;
-    el.status.textContent = SITTING_WORDS[data.status] || data.status;
-    el.status.setAttribute('data-status', data.status);
-    el.status.className = 'badge sitting-' + data.status;
+    el.status.textContent = SITTING_WORDS[shown] || shown;
+    el.status.setAttribute('data-status', shown);
+    el.status.className = 'badge sitting-' + shown;
     el.start.hidden = data.status !== 'open';
+    el.sittingActions.hidden = data.status === 'ended';
+    var running = data.status === 'started';
+    el.sittingActions.querySelector('[data-action=pause_sitting]').hidden = !running || data.paused;
+    el.sittingActions.querySelector('[data-action=resume_sitting]').hidden = !running || !data.paused;
+    el.sittingActions.querySelector('[data-action=extend_sitting]').hidden = !running;
   }
 
   function renderCounts(counts) {
     STATUSES.forEach(function (status) {
-      var node = document.getElementById('count-' + status);
+      var node = $('count-' + status);
       if (node) node.textContent = String(counts[status] || 0);
     });
   }
@@ -147,6 +208,8 @@
     var tile = tiles[seat.candidate];
     if (!tile) {
       var node = make('div', 'seat');
+      node.tabIndex = 0;
+      node.setAttribute('role', 'button');
       var parts = {
         label: make('span', 'seat-label'),
         word: make('span', 'seat-word'),
@@ -155,7 +218,8 @@
         bar: make('span', 'seat-bar'),
         fill: make('span', 'seat-fill'),
         answered: make('span', 'seat-answered'),
-        time: make('span', 'seat-time')
+        time: make('span', 'seat-time'),
+        flags: make('span', 'seat-flags')
       };
       var top = make('span', 'seat-top');
       top.appendChild(parts.label);
@@ -169,16 +233,22 @@
       node.appendChild(parts.reg);
       node.appendChild(parts.bar);
       node.appendChild(bottom);
-      tile = tiles[seat.candidate] = {node: node, parts: parts, deadline: null, status: null};
+      node.appendChild(parts.flags);
+      tile = tiles[seat.candidate] = {node: node, parts: parts, deadline: null, flags: []};
+      var id = seat.candidate;
+      node.addEventListener('click', function () { select(id); });
+      node.addEventListener('keydown', function (event) {
+        if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); select(id); }
+      });
     }
     var p = tile.parts;
     var label = seat.seat || seat.registration_no;
     var status = STATUSES.indexOf(seat.status) >= 0 ? seat.status : 'absent';
+    tile.seat = seat;
     tile.status = status;
-    tile.node.className = 'seat st-' + status;
+    tile.node.className = 'seat st-' + status; // filter, flag and selection classes follow in refresh()
     tile.node.setAttribute('data-testid', 'seat-' + label);
     tile.node.setAttribute('data-status', status);
-    tile.node.title = label + ' — ' + seat.name + ' (' + seat.registration_no + ') — ' + STATUS_WORDS[status];
     p.label.textContent = label;
     p.word.textContent = STATUS_WORDS[status];
     p.name.textContent = seat.name;
@@ -186,12 +256,300 @@
     var total = seat.total || 0;
     p.answered.textContent = total ? seat.answered + '/' + total : '–';
     p.fill.style.width = (total ? Math.min(100, 100 * seat.answered / total) : 0) + '%';
-    tile.deadline = typeof seat.remaining_s === 'number'
+    // a paused clock stands still: show the frozen time without counting down
+    tile.deadline = typeof seat.remaining_s === 'number' && status !== 'paused'
       ? performance.now() + seat.remaining_s * 1000
       : null;
-    if (tile.deadline === null) p.time.textContent = '';
+    p.time.textContent = typeof seat.remaining_s === 'number' && status === 'paused'
+      ? formatTime(seat.remaining_s) : '';
     return tile;
   }
+
+  // --- flags -------------------------------------------------------------------
+
+  function serverNow() { return Date.now() + clockOffset; }
+
+  function pace(seat) {
+    if (!seat.started_at || !seat.last_answer_at || seat.answered < FAST_MIN_ANSWERS) return null;
+    return (Date.parse(seat.last_answer_at) - Date.parse(seat.started_at)) / 1000 / seat.answered;
+  }
+
+  function median(values) {
+    if (!values.length) return null;
+    values.sort(function (a, b) { return a - b; });
+    var mid = Math.floor(values.length / 2);
+    return values.length % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+  }
+
+  function computeFlags() {
+    var now = serverNow();
+    var paces = [];
+    order.forEach(function (id) {
+      var value = pace(tiles[id].seat);
+      if (value !== null) paces.push(value);
+    });
+    var typical = paces.length >= 3 ? median(paces) : null;
+    var flagged = 0;
+    order.forEach(function (id) {
+      var tile = tiles[id];
+      var seat = tile.seat;
+      var flags = [];
+      if (seat.status === 'disconnected' && seat.last_seen &&
+          now - Date.parse(seat.last_seen) > config.disconnected_s * 1000) flags.push('disconnected');
+      if (seat.status === 'answering') {
+        var since = seat.last_answer_at || seat.started_at;
+        if (since && now - Date.parse(since) > config.idle_s * 1000) flags.push('idle');
+      }
+      var own = pace(seat);
+      if (typical !== null && own !== null && own < typical * FAST_RATIO) flags.push('fast');
+      (seat.flags || []).forEach(function (flag) { flags.push(flag); });
+      if (flags.join() !== tile.flags.join()) {
+        tile.flags = flags;
+        tile.parts.flags.textContent = flags.map(function (f) { return FLAG_SIGNS[f] || '!'; }).join('');
+        tile.parts.flags.setAttribute('data-flags', flags.join(' '));
+      }
+      tile.node.classList.toggle('flagged', flags.length > 0);
+      tile.node.title = (seat.seat || '') + ' — ' + seat.name + ' (' + seat.registration_no + ') — ' +
+        STATUS_WORDS[tile.status] + (flags.length ? ' — ' + flags.map(function (f) { return FLAG_WORDS[f]; }).join('; ') : '');
+      if (flags.length) flagged += 1;
+    });
+    $('count-flagged').textContent = String(flagged);
+  }
+
+  // --- filter, list view, selection --------------------------------------------
+
+  function matches(tile) {
+    var filter = el.filter.value;
+    if (!filter) return true;
+    if (filter === 'flagged') return tile.flags.length > 0;
+    return tile.status === filter;
+  }
+
+  function applyFilter() {
+    order.forEach(function (id) {
+      var tile = tiles[id];
+      tile.node.classList.toggle('filtered-out', !matches(tile));
+      tile.node.classList.toggle('selected', id === selected);
+    });
+    document.querySelectorAll('.count[data-filter]').forEach(function (node) {
+      node.classList.toggle('active', node.getAttribute('data-filter') === el.filter.value);
+    });
+  }
+
+  function sortKey(tile, key) {
+    var seat = tile.seat;
+    switch (key) {
+      case 'status': return STATUS_ORDER[tile.status];
+      case 'answered': return seat.answered || 0;
+      case 'remaining': return tile.deadline !== null ? tile.deadline - performance.now() : (seat.remaining_s === null ? Infinity : seat.remaining_s * 1000);
+      case 'last_seen': return seat.last_seen ? Date.parse(seat.last_seen) : Infinity;
+      case 'flags': return -tile.flags.length;
+      default: return 0;
+    }
+  }
+
+  function renderList() {
+    if (view !== 'list') return;
+    var key = el.sort.value;
+    var ids = order.filter(function (id) { return matches(tiles[id]); });
+    if (key !== 'seat') {
+      ids = ids.map(function (id, i) { return [sortKey(tiles[id], key), i, id]; })
+        .sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; })
+        .map(function (x) { return x[2]; });
+    }
+    var now = serverNow();
+    var fragment = document.createDocumentFragment();
+    ids.forEach(function (id) {
+      var tile = tiles[id];
+      var seat = tile.seat;
+      var row = make('tr', 'st-' + tile.status + (id === selected ? ' selected' : ''));
+      row.setAttribute('data-testid', 'row-' + (seat.seat || seat.registration_no));
+      row.appendChild(make('td', 'num', seat.seat || '—'));
+      row.appendChild(make('td', null, seat.name + ' · ' + seat.registration_no));
+      var status = make('td');
+      status.appendChild(make('span', 'dot st-' + tile.status));
+      status.appendChild(document.createTextNode(STATUS_WORDS[tile.status]));
+      row.appendChild(status);
+      row.appendChild(make('td', 'num', seat.total ? seat.answered + '/' + seat.total : '–'));
+      row.appendChild(make('td', 'num', tile.node.querySelector('.seat-time').textContent));
+      row.appendChild(make('td', 'num', seat.last_seen ? ago(now - Date.parse(seat.last_seen)) : '—'));
+      row.appendChild(make('td', 'flags', tile.flags.map(function (f) { return FLAG_SIGNS[f] + ' ' + FLAG_WORDS[f].split(' / ')[0]; }).join(', ')));
+      row.addEventListener('click', function () { select(id); });
+      fragment.appendChild(row);
+    });
+    el.listBody.textContent = '';
+    el.listBody.appendChild(fragment);
+  }
+
+  function ago(ms) {
+    var s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) return s + ' d lalu';
+    if (s < 3600) return Math.floor(s / 60) + ' mnt lalu';
+    return Math.floor(s / 3600) + ' j lalu';
+  }
+
+  function setView(which) {
+    view = which;
+    el.grid.hidden = which !== 'grid';
+    el.list.hidden = which !== 'list';
+    el.viewGrid.setAttribute('aria-pressed', String(which === 'grid'));
+    el.viewList.setAttribute('aria-pressed', String(which === 'list'));
+    renderList();
+  }
+
+  el.viewGrid.addEventListener('click', function () { setView('grid'); });
+  el.viewList.addEventListener('click', function () { setView('list'); });
+  el.filter.addEventListener('change', refresh);
+  el.sort.addEventListener('change', refresh);
+  document.querySelectorAll('.count[data-filter]').forEach(function (node) {
+    node.addEventListener('click', function () {
+      var value = node.getAttribute('data-filter');
+      el.filter.value = el.filter.value === value ? '' : value;
+      refresh();
+    });
+  });
+  document.querySelectorAll('#seat-list th[data-sort]').forEach(function (th) {
+    th.addEventListener('click', function () {
+      el.sort.value = th.getAttribute('data-sort');
+      refresh();
+    });
+  });
+
+  function select(id) {
+    selected = id;
+    el.pin.hidden = true;
+    renderPanel();
+    applyFilter();
+    renderList();
+  }
+
+  $('panel-close').addEventListener('click', function () {
+    selected = null;
+    el.panel.hidden = true;
+    applyFilter();
+    renderList();
+  });
+
+  function renderPanel() {
+    var tile = selected !== null ? tiles[selected] : null;
+    if (!tile) { el.panel.hidden = true; return; }
+    var seat = tile.seat;
+    el.panel.hidden = false;
+    el.panel.setAttribute('data-status', tile.status);
+    $('panel-seat').textContent = (seat.seat || '—') + ' · ' + STATUS_WORDS[tile.status];
+    $('panel-name').textContent = seat.name;
+    $('panel-reg').textContent = seat.registration_no;
+    $('panel-status').textContent = STATUS_WORDS[tile.status] +
+      (seat.finish_reason ? ' (' + seat.finish_reason + ')' : '');
+    $('panel-answered').textContent = seat.total ? seat.answered + '/' + seat.total : '–';
+    $('panel-time').textContent = tile.parts.time.textContent || '—';
+    $('panel-seen').textContent = seat.last_seen ? ago(serverNow() - Date.parse(seat.last_seen)) : '—';
+    $('panel-flags').textContent = tile.flags.length
+      ? tile.flags.map(function (f) { return FLAG_WORDS[f]; }).join('; ') : '—';
+    var running = seat.status === 'answering' || seat.status === 'disconnected' || seat.status === 'paused';
+    var hasAttempt = seat.status !== 'absent';
+    var buttons = el.panel.querySelectorAll('[data-action]');
+    buttons.forEach(function (button) {
+      var action = button.getAttribute('data-action');
+      var enabled = {
+        pause_seat: running && !seat.paused,
+        resume_seat: seat.paused && !(sitting && sitting.paused),
+        extend_seat: running,
+        end_attempt: hasAttempt && seat.status !== 'finished',
+        move_seat: hasAttempt && seat.status !== 'finished',
+        reset_pin: seat.status !== 'finished',
+        note_incident: true
+      }[action];
+      button.hidden = (action === 'pause_seat' && seat.paused) || (action === 'resume_seat' && !seat.paused);
+      button.disabled = !enabled;
+    });
+  }
+
+  // --- actions -------------------------------------------------------------------
+
+  function openAction(action, candidate) {
+    var spec = ACTIONS[action];
+    pending = {action: action, candidate: spec.seat || candidate !== undefined ? candidate : undefined};
+    var seat = candidate !== undefined && candidate !== null && tiles[candidate] ? tiles[candidate].seat : null;
+    $('action-title').textContent = spec.title;
+    $('action-target').textContent = seat
+      ? 'Kursi / Seat ' + (seat.seat || '—') + ' — ' + seat.name + ' (' + seat.registration_no + ')'
+      : 'Seluruh sesi / The whole sitting: ' + (sitting ? sitting.name : '');
+    $('field-minutes').hidden = !spec.minutes;
+    $('field-seat').hidden = !spec.newSeat;
+    $('field-category').hidden = !spec.category;
+    $('reason-label').textContent = spec.text
+      ? 'Catatan kejadian (wajib) / Incident note (required)'
+      : 'Alasan (wajib) / Reason (required)';
+    el.form.reason.value = '';
+    el.form.seat.value = '';
+    el.actionError.hidden = true;
+    $('action-submit').classList.toggle('danger', !!spec.danger);
+    $('action-submit').disabled = false;
+    el.dialog.showModal();
+    el.form.reason.focus();
+  }
+
+  el.panel.querySelectorAll('[data-action]').forEach(function (button) {
+    button.addEventListener('click', function () {
+      openAction(button.getAttribute('data-action'), selected);
+    });
+  });
+  el.sittingActions.querySelectorAll('[data-action]').forEach(function (button) {
+    button.addEventListener('click', function () {
+      openAction(button.getAttribute('data-action'), null);
+    });
+  });
+  $('action-cancel').addEventListener('click', function () { el.dialog.close(); });
+
+  el.form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    if (!pending) return;
+    var spec = ACTIONS[pending.action];
+    var text = el.form.reason.value.trim();
+    if (!text) {
+      showActionError({message: 'Alasan wajib diisi.', message_en: 'A reason is required.'});
+      return;
+    }
+    var payload = {sitting: config.sitting};
+    if (spec.text) payload.text = text; else payload.reason = text;
+    if (pending.candidate !== null && pending.candidate !== undefined) payload.candidate = pending.candidate;
+    if (spec.minutes) payload.minutes = parseInt(el.form.minutes.value, 10);
+    if (spec.newSeat) payload.seat = el.form.seat.value.trim() || null;
+    if (spec.category) payload.category = el.form.category.value;
+    var action = pending.action;
+    $('action-submit').disabled = true;
+    send(action, payload, function (ack) {
+      $('action-submit').disabled = false;
+      if (!ack.ok) {
+        showActionError(ack);
+        return;
+      }
+      el.dialog.close();
+      pending = null;
+      if (action === 'reset_pin') {
+        el.pin.textContent = 'PIN baru / New PIN: ' + ack.pin + ' — berikan kepada peserta, tidak ditampilkan lagi / give it to the candidate; it is not shown again.';
+        el.pin.hidden = false;
+      }
+      showNotice(spec.title.split(' / ')[0] + ' — berhasil / done' +
+        (typeof ack.attempts === 'number' ? ' (' + ack.attempts + ' peserta / candidates)' : ''));
+    });
+  });
+
+  function showActionError(ack) {
+    el.actionError.textContent = (ack.message || 'Gagal.') + (ack.message_en ? ' / ' + ack.message_en : '');
+    el.actionError.hidden = false;
+  }
+
+  var noticeTimer = null;
+  function showNotice(text) {
+    el.notice.textContent = text;
+    el.notice.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(function () { el.notice.hidden = true; }, 5000);
+  }
+
+  // --- clock -----------------------------------------------------------------------
 
   function formatTime(seconds) {
     var s = Math.max(0, Math.ceil(seconds));
@@ -205,7 +563,7 @@
 
   function tick() {
     var now = performance.now();
-    Object.keys(tiles).forEach(function (id) {
+    order.forEach(function (id) {
       var tile = tiles[id];
       if (tile.deadline === null) return;
       var left = (tile.deadline - now) / 1000;
@@ -215,7 +573,15 @@
     });
   }
 
-  setInterval(tick, 1000);
+  function refresh() {
+    tick();
+    computeFlags();
+    applyFilter();
+    renderList();
+    renderPanel();
+  }
+
+  setInterval(refresh, 1000);
 
   // --- messages and connection -------------------------------------------------
 

@@ -1,0 +1,224 @@
+"""Proctor actions on one seat or a whole sitting, each with who and why in the audit log.
+
+The Socket.IO handlers in events.py only parse the payload; these functions
+check that the user may act on the sitting (``get_watchable``: 403 otherwise),
+that the candidate belongs to it, that a reason is given, and then call the
+exam's clock rules (exam/service.py), which commit, push the candidates' new
+``state`` and mark the proctor feed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import security
+from ..errors import BadPayload, Forbidden, NotFound, NotInProgress
+from ..exam import service as exam_service
+from ..extensions import db
+from ..models import Candidate, Incident, audit
+from . import board, feed
+from .service import get_watchable
+
+INCIDENT_CATEGORIES = ("power", "network", "hardware", "health", "misconduct", "other")
+MAX_EXTEND_MIN = 180
+MAX_TEXT = 2000
+
+
+def actor_of(user) -> str:
+    return f"user:{user.id}"
+
+
+# --- payloads --------------------------------------------------------------
+
+
+def _int(data, name, *, low=1, high=None, required=True):
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if type(value) is not int or value < low or (high is not None and value > high):
+        expected = f"an integer from {low}" + (f" to {high}" if high is not None else "")
+        raise BadPayload(f"'{name}' harus bilangan bulat yang valid.",
+                         f"'{name}' must be {expected}.", field=name)
+    return value
+
+
+def _text(data, name, what_id, what_en) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise BadPayload(f"{what_id} wajib diisi.", f"{what_en} is required.", field=name)
+    if len(value) > MAX_TEXT:
+        raise BadPayload(f"{what_id} terlalu panjang (maks. {MAX_TEXT} karakter).",
+                         f"{what_en} is too long (at most {MAX_TEXT} characters).", field=name)
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class ActionIn:
+    """A validated proctor action: the sitting, maybe a candidate, the reason and extras."""
+
+    sitting: int
+    reason: str
+    candidate: int | None = None
+    minutes: int | None = None
+    seat: str | None = None
+    category: str | None = None
+
+    @classmethod
+    def parse(cls, data, *, seat_action=False, minutes=False, reason="reason") -> ActionIn:
+        if not isinstance(data, dict):
+            raise BadPayload()
+        values = {"sitting": _int(data, "sitting", low=0)}
+        if seat_action:
+            values["candidate"] = _int(data, "candidate", low=0)
+        if minutes:
+            values["minutes"] = _int(data, "minutes", high=MAX_EXTEND_MIN)
+        if reason == "reason":
+            values["reason"] = _text(data, "reason", "Alasan", "A reason")
+        else:  # incident notes: the note itself is the why
+            values["reason"] = _text(data, "text", "Catatan kejadian", "The incident note")
+        return cls(**values)
+
+    @classmethod
+    def parse_incident(cls, data) -> ActionIn:
+        """{sitting, candidate?, category, text}: the note itself is the why."""
+        action = cls.parse(data, reason="text")
+        candidate = _int(data, "candidate", low=0, required=False)
+        category = data.get("category")
+        if category not in INCIDENT_CATEGORIES:
+            raise BadPayload("Kategori kejadian tidak dikenal.",
+                             "Unknown incident category; expected one of "
+                             f"{', '.join(INCIDENT_CATEGORIES)}.", field="category")
+        return cls(sitting=action.sitting, reason=action.reason, candidate=candidate,
+                   category=category)
+
+
+# --- lookups ---------------------------------------------------------------
+
+
+def _candidate(sitting_id: int, candidate_id: int) -> Candidate:
+    candidate = db.session.get(Candidate, candidate_id)
+    if candidate is None or candidate.sitting_id != sitting_id:
+        raise NotFound("Peserta tidak ditemukan di sesi ini.",
+                       "No such candidate in this sitting.")
+    return candidate
+
+
+def _attempt_id(sitting_id: int, candidate_id: int) -> int:
+    candidate = _candidate(sitting_id, candidate_id)
+    if candidate.attempt is None:
+        raise NotFound("Peserta ini belum masuk (belum ada ujian).",
+                       "This candidate has not logged in yet (no attempt).")
+    return candidate.attempt.id
+
+
+# --- actions ---------------------------------------------------------------
+
+
+def pause_seat(user, action: ActionIn) -> None:
+    get_watchable(action.sitting, user)
+    exam_service.pause_attempt(_attempt_id(action.sitting, action.candidate), actor_of(user),
+                               action.reason)
+
+
+def resume_seat(user, action: ActionIn) -> None:
+    sitting = get_watchable(action.sitting, user)
+    attempt_id = _attempt_id(action.sitting, action.candidate)
+    if sitting.paused_at is not None:
+        raise NotInProgress(
+            "Seluruh sesi sedang dijeda; lanjutkan sesinya.",
+            "The whole sitting is paused; resume the sitting.")
+    exam_service.resume_attempt(attempt_id, actor_of(user), action.reason)
+
+
+def pause_sitting(user, action: ActionIn) -> int:
+    get_watchable(action.sitting, user)
+    return len(exam_service.pause_sitting(action.sitting, actor_of(user), action.reason))
+
+
+def resume_sitting(user, action: ActionIn) -> int:
+    get_watchable(action.sitting, user)
+    return len(exam_service.resume_sitting(action.sitting, actor_of(user), action.reason))
+
+
+def extend_seat(user, action: ActionIn) -> None:
+    get_watchable(action.sitting, user)
+    exam_service.extend_attempt(_attempt_id(action.sitting, action.candidate), action.minutes,
+                                actor_of(user), action.reason)
+
+
+def extend_sitting(user, action: ActionIn) -> int:
+    get_watchable(action.sitting, user)
+    return len(exam_service.extend_sitting(action.sitting, action.minutes, actor_of(user),
+                                           action.reason))
+
+
+def end_seat(user, action: ActionIn) -> None:
+    get_watchable(action.sitting, user)
+    exam_service.end_attempt(_attempt_id(action.sitting, action.candidate), actor_of(user),
+                             action.reason)
+
+
+def end_sitting(user, action: ActionIn) -> int:
+    get_watchable(action.sitting, user)
+    return len(exam_service.end_sitting(action.sitting, actor_of(user), action.reason))
+
+
+def move_seat(user, action: ActionIn, seat_label: str | None) -> None:
+    """Approve that the candidate continues on another workstation (optionally a new seat)."""
+    get_watchable(action.sitting, user)
+    if seat_label is not None and (not isinstance(seat_label, str) or len(seat_label) > 20):
+        raise BadPayload("Label kursi tidak valid.", "Invalid seat label.", field="seat")
+    exam_service.move_seat(_attempt_id(action.sitting, action.candidate),
+                           (seat_label or "").strip() or None, actor_of(user), action.reason)
+
+
+def reset_pin(user, action: ActionIn) -> str:
+    """A new PIN for one candidate, returned once (only its hash is stored)."""
+    get_watchable(action.sitting, user)
+    candidate = _candidate(action.sitting, action.candidate)
+    pin = security.new_pin()
+    candidate.pin_hash = security.hash_pin(pin)
+    audit(actor_of(user), "pin_reset", sitting_id=action.sitting,
+          attempt_id=candidate.attempt.id if candidate.attempt else None, reason=action.reason,
+          candidate=candidate.id)
+    db.session.commit()
+    return pin
+
+
+def note_incident(user, action: ActionIn) -> Incident:
+    """Write an incident note (category, text, optional candidate) and audit it."""
+    get_watchable(action.sitting, user)
+    candidate = None
+    if action.candidate is not None:
+        candidate = _candidate(action.sitting, action.candidate)
+    incident = Incident(sitting_id=action.sitting, candidate_id=candidate.id if candidate else None,
+                        category=action.category, text=action.reason, actor=actor_of(user))
+    db.session.add(incident)
+    db.session.flush()
+    audit(actor_of(user), "incident_noted", sitting_id=action.sitting,
+          attempt_id=candidate.attempt.id if candidate and candidate.attempt else None,
+          reason=action.reason, category=action.category, incident=incident.id,
+          candidate=candidate.id if candidate else None)
+    db.session.commit()
+    if candidate is not None:
+        feed.seat_changed(action.sitting, candidate.id)
+    return incident
+
+
+def configure_board(user, sitting_id: int, enabled: bool, fields, reason: str) -> dict:
+    """Admin only: turn the exam's public board on or off and choose its fields."""
+    sitting = get_watchable(sitting_id, user)
+    if not user.is_admin:
+        raise Forbidden("Hanya administrator yang dapat mengatur papan skor.",
+                        "Only an administrator can configure the score board.")
+    if fields is not None:
+        fields = board.check_fields(fields)
+    exam = sitting.exam
+    exam.board_enabled = bool(enabled)
+    exam.board_fields = fields
+    audit(actor_of(user), "board_configured", sitting_id=sitting.id, reason=reason,
+          exam=exam.id, enabled=exam.board_enabled, fields=fields)
+    db.session.commit()
+    feed.seat_changed(sitting.id)
+    return {"enabled": exam.board_enabled, "fields": board.fields_of(exam)}
+

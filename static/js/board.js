@@ -1,0 +1,150 @@
+// The public score board for the waiting hall TV. Read-only: it watches the
+// sitting on /board and re-renders from every `board` message (a full
+// snapshot). Rows are ranked by total, shown a page at a time, the pages
+// turning every few seconds. Protocol: docs/protocol.md, namespace /board.
+(function () {
+  'use strict';
+
+  var config = JSON.parse(document.getElementById('board-config').textContent);
+  var ROWS_PER_PAGE = 12;
+  var PAGE_MS = 10000;
+  var HEADINGS = {
+    rank: 'No',
+    seat: 'Kursi',
+    registration_no: 'No. Peserta',
+    name: 'Nama',
+    total: 'Total',
+    passed: 'Keterangan',
+    progress: 'Soal',
+    status: 'Status'
+  };
+  var STATUS_WORDS = {waiting: 'Menunggu', in_progress: 'Mengerjakan', finished: 'Selesai'};
+
+  var el = {
+    thead: document.getElementById('board-thead'),
+    rows: document.getElementById('board-rows'),
+    empty: document.getElementById('board-empty'),
+    off: document.getElementById('board-off'),
+    live: document.getElementById('board-live'),
+    clock: document.getElementById('board-clock'),
+    pageNo: document.getElementById('board-page-no'),
+    exam: document.getElementById('board-exam'),
+    sitting: document.getElementById('board-sitting')
+  };
+  var board = null;
+  var page = 0;
+
+  function make(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  var socket = io('/board');
+  socket.on('connect', function () {
+    el.live.classList.remove('stale');
+    socket.emit('watch', {sitting: config.sitting}, function (ack) {
+      if (ack && ack.ok) render(ack); else showOff();
+    });
+  });
+  socket.on('disconnect', function () { el.live.classList.add('stale'); });
+  socket.on('board', function (payload) {
+    if (payload && payload.off) showOff(); else render(payload);
+  });
+
+  function showOff() {
+    board = null;
+    el.rows.textContent = '';
+    el.thead.textContent = '';
+    el.off.hidden = false;
+    el.empty.hidden = true;
+  }
+
+  function columns(data) {
+    var cols = ['rank'];
+    data.fields.forEach(function (field) {
+      if (field === 'sections') {
+        data.sections.forEach(function (s) { cols.push('section:' + s.code); });
+      } else {
+        cols.push(field);
+      }
+    });
+    if (data.fields.indexOf('progress') < 0) cols.push('status');
+    return cols;
+  }
+
+  function ranked(rows) {
+    return rows.map(function (row, i) { return [row, i]; }).sort(function (a, b) {
+      var ta = typeof a[0].total === 'number' ? a[0].total : -1;
+      var tb = typeof b[0].total === 'number' ? b[0].total : -1;
+      return tb - ta || a[1] - b[1];
+    }).map(function (x) { return x[0]; });
+  }
+
+  function render(data) {
+    board = data;
+    el.off.hidden = true;
+    el.exam.textContent = data.sitting.exam;
+    el.sitting.textContent = data.sitting.name + (data.sitting.room ? ' · ' + data.sitting.room : '');
+    var cols = columns(data);
+    var head = make('tr');
+    cols.forEach(function (col) {
+      var text = col.indexOf('section:') === 0 ? col.slice(8) : HEADINGS[col];
+      head.appendChild(make('th', 'c-' + col.split(':')[0], text));
+    });
+    el.thead.textContent = '';
+    el.thead.appendChild(head);
+    draw();
+  }
+
+  function draw() {
+    if (!board) return;
+    var rows = ranked(board.rows);
+    var pages = Math.max(1, Math.ceil(rows.length / ROWS_PER_PAGE));
+    if (page >= pages) page = 0;
+    el.pageNo.textContent = pages > 1 ? 'Halaman ' + (page + 1) + ' / ' + pages : '';
+    el.empty.hidden = rows.length > 0;
+    var cols = columns(board);
+    var marks = {};
+    board.sections.forEach(function (s) { marks[s.code] = s.pass_mark; });
+    var fragment = document.createDocumentFragment();
+    rows.slice(page * ROWS_PER_PAGE, (page + 1) * ROWS_PER_PAGE).forEach(function (row, i) {
+      var tr = make('tr', 'st-' + row.status);
+      cols.forEach(function (col) {
+        var td;
+        if (col === 'rank') {
+          td = make('td', 'c-rank', page * ROWS_PER_PAGE + i + 1);
+        } else if (col.indexOf('section:') === 0) {
+          var code = col.slice(8);
+          var score = row.sections ? row.sections[code] : null;
+          td = make('td', 'c-section num', score);
+          if (marks[code] !== null && marks[code] !== undefined && row.status === 'finished') {
+            td.classList.add(score >= marks[code] ? 'pass' : 'fail');
+          }
+        } else if (col === 'passed') {
+          var word = row.passed === true ? 'LULUS' : row.passed === false ? 'TIDAK LULUS' : '—';
+          td = make('td', 'c-passed ' + (row.passed === true ? 'pass' : row.passed === false ? 'fail' : ''), word);
+        } else if (col === 'progress') {
+          td = make('td', 'c-progress num', row.progress ? row.progress.answered + '/' + row.progress.total : '');
+        } else if (col === 'status') {
+          td = make('td', 'c-status', STATUS_WORDS[row.status] || row.status);
+        } else {
+          td = make('td', 'c-' + col + (col === 'total' ? ' num' : ''), row[col]);
+        }
+        tr.appendChild(td);
+      });
+      fragment.appendChild(tr);
+    });
+    el.rows.textContent = '';
+    el.rows.appendChild(fragment);
+  }
+
+  setInterval(function () { page += 1; draw(); }, PAGE_MS);
+  function clock() {
+    var now = new Date();
+    el.clock.textContent = now.toLocaleTimeString('id-ID', {hour: '2-digit', minute: '2-digit', second: '2-digit'});
+  }
+  setInterval(clock, 1000);
+  clock();
+})();

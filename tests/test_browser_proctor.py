@@ -1,0 +1,190 @@
+"""Headless Chromium: the proctor console with 300 seats, seat actions through the UI, the board.
+
+``CAT_SCREENSHOTS=1`` also writes docs/screenshots/proctor-grid-300.png and board.png.
+"""
+
+import os
+import random
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from cat_server.exam import service as exam_service
+from cat_server.extensions import db
+from cat_server.models import Attempt, Candidate, Exam, Incident, Sitting, utcnow
+from tests.conftest import make_sitting, make_user
+from tests.live import LiveServer
+from tests.test_browser import ARGS, CHROMIUM
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+FIRST = ["Budi", "Siti", "Agus", "Dewi", "Rizki", "Putri", "Andi", "Nur", "Fajar", "Rina"]
+LAST = ["Santoso", "Rahmawati", "Saputra", "Hidayat", "Wijaya", "Nugroho", "Siregar", "Pratama"]
+N_SEATS, N_ITEMS = 300, 10
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def fill_room(sitting_id):
+    """290 of 300 seats logged in, answering at different speeds, some finished, paused, flagged."""
+    rng = random.Random(5)
+    proctor_actor = "user:1"
+    candidates = db.session.execute(
+        db.select(Candidate).where(Candidate.sitting_id == sitting_id).order_by(Candidate.id)
+    ).scalars().all()
+    for c in candidates:
+        c.name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        c.registration_no = f"2026{c.registration_no[4:].zfill(8)}"
+    db.session.commit()
+    present = candidates[:290]
+    for c in present:
+        exam_service.login_candidate(sitting_id, c.registration_no, "123456")
+    exam_service.start_sitting(sitting_id, proctor_actor, "jadwal")
+    for i, c in enumerate(present):
+        attempt_id = c.attempt.id
+        for _ in range(rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) if i % 12 else 0):
+            attempt = db.session.get(Attempt, attempt_id)
+            if attempt.status != "in_progress":
+                break
+            state = exam_service.attempt_state(attempt, full=False)
+            exam_service.record_answer(attempt_id, exam_service.AnswerIn(
+                attempt=attempt_id, seq=state["seq"], item=state["item"]["id"],
+                choice=rng.choice("ABCDE")))
+    now = utcnow()
+    for i, c in enumerate(present):
+        attempt = db.session.get(Attempt, c.attempt.id)
+        attempt.started_at = now - timedelta(minutes=20)  # the room has been at it a while
+        attempt.connected_sid = None if i % 47 == 5 else f"demo-{i}"
+        attempt.last_seen_at = now - timedelta(minutes=2) if i % 47 == 5 else now
+    db.session.commit()
+    for i in (36, 48, 156):  # seats with no answer yet: always still running
+        exam_service.pause_attempt(present[i].attempt.id, proctor_actor, "Listrik padam di meja")
+    for i in (77, 210):
+        exam_service.note_focus_lost(present[i].attempt.id)
+    exam_service.move_seat(present[120].attempt.id, None, proctor_actor, "Monitor rusak")
+    exam_service.move_seat(present[120].attempt.id, None, proctor_actor, "Keyboard rusak")
+    db.session.add(Incident(sitting_id=sitting_id, candidate_id=present[36].id, category="power",
+                            text="Stop kontak meja 31 mati", actor=proctor_actor))
+    db.session.commit()
+
+
+@pytest.fixture
+def big_room(app, db_url, tmp_path):
+    with app.app_context():
+        proctor = make_user()
+        sitting_id = make_sitting(n_candidates=N_SEATS, n_items=N_ITEMS, duration_s=100 * 60,
+                                  name="Sesi SKD Gedung B", proctor=proctor)
+        exam = db.session.get(Exam, db.session.get(Sitting, sitting_id).exam_id)
+        exam.board_enabled = True
+        exam.board_fields = ["seat", "registration_no", "name", "sections", "total", "passed"]
+        db.session.commit()
+    live = LiveServer(db_url, tmp_path / "server.log").start()
+    with app.app_context():  # after the start: the server clears socket marks when it starts
+        fill_room(sitting_id)
+    live.sitting_id = sitting_id
+    yield live
+    live.stop()
+
+
+def seconds(text):
+    """'1:23:45' or '23:45' in seconds."""
+    return sum(int(v) * 60**i for i, v in enumerate(reversed(text.split(":"))))
+
+
+def staff_login(page, server):
+    page.goto(f"{server.url}/login")
+    page.fill("input[name=username]", "pengawas")
+    page.fill("input[name=password]", "rahasia-123")
+    page.click("button[type=submit]")
+
+
+def test_300_seats_fit_one_screen_and_a_seat_is_paused_and_extended_from_the_panel(
+    browser, big_room
+):
+    from playwright.sync_api import expect
+
+    server = big_room
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    staff_login(page, server)
+    page.goto(f"{server.url}/proctor/sittings/{server.sitting_id}")
+    expect(page.locator(".seat")).to_have_count(N_SEATS)
+    expect(page.get_by_test_id("count-absent")).to_have_text("10")
+    expect(page.get_by_test_id("count-paused")).to_have_text("3")
+    expect(page.get_by_test_id("seat-PC-37")).to_have_attribute("data-status", "paused")
+    # flags: disconnected for 2 minutes, focus lost, two seat moves
+    expect(page.get_by_test_id("seat-PC-06").locator(".seat-flags")).to_contain_text("⚡")
+    expect(page.get_by_test_id("seat-PC-78").locator(".seat-flags")).to_contain_text("⧉")
+    expect(page.get_by_test_id("seat-PC-121").locator(".seat-flags")).to_contain_text("⇄")
+    height = page.evaluate("document.scrollingElement.scrollHeight")
+    assert height <= 1080, f"the 300-seat grid needs scrolling: {height}px"
+    if os.environ.get("CAT_SCREENSHOTS"):
+        page.screenshot(path=str(SHOTS / "proctor-grid-300.png"))
+
+    tile = page.get_by_test_id("seat-PC-13")
+    expect(tile).to_have_attribute("data-status", "answering")
+    tile.click()
+    panel = page.get_by_test_id("seat-panel")
+    expect(panel).to_be_visible()
+    page.get_by_test_id("pause-seat").click()
+    page.get_by_test_id("action-submit").click()  # no reason yet: refused in the dialog
+    expect(page.locator("#action-error")).to_contain_text("wajib")
+    page.get_by_test_id("action-reason").fill("Peserta sakit kepala")
+    page.get_by_test_id("action-submit").click()
+    expect(tile).to_have_attribute("data-status", "paused")
+    frozen = page.locator("#panel-time").inner_text()
+    page.wait_for_timeout(2200)
+    assert page.locator("#panel-time").inner_text() == frozen  # the clock stands still
+
+    page.get_by_test_id("extend-seat").click()
+    page.get_by_test_id("action-minutes").fill("15")
+    page.get_by_test_id("action-reason").fill("Ganti waktu yang hilang")
+    page.get_by_test_id("action-submit").click()
+    expect(page.locator("#panel-time")).not_to_have_text(frozen)
+    added = seconds(page.locator("#panel-time").inner_text()) - seconds(frozen)
+    assert added == pytest.approx(15 * 60, abs=1)
+
+    page.get_by_test_id("resume-seat").click()
+    page.get_by_test_id("action-reason").fill("Sudah membaik")
+    page.get_by_test_id("action-submit").click()
+    expect(tile).to_have_attribute("data-status", "answering")
+
+    page.get_by_test_id("view-list").click()
+    page.get_by_test_id("filter").select_option("paused")
+    expect(page.locator("#seat-list-body tr")).to_have_count(3)
+    page.get_by_test_id("filter").select_option("flagged")
+    assert page.locator("#seat-list-body tr").count() >= 4
+
+    page.goto(f"{server.url}/proctor/sittings/{server.sitting_id}/report")
+    expect(page.get_by_test_id("report-table")).to_contain_text("Peserta sakit kepala")
+    expect(page.get_by_test_id("report-table")).to_contain_text("minutes=15")
+
+
+def test_the_board_is_legible_on_a_hall_tv(browser, big_room):
+    from playwright.sync_api import expect
+
+    server = big_room
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(f"{server.url}/board/{server.sitting_id}")
+    rows = page.locator("#board-rows tr")
+    expect(rows).to_have_count(12)
+    first = rows.first.inner_text()
+    assert re.search(r"2026\*{4}\d{4}", first), first
+    assert page.evaluate("document.scrollingElement.scrollHeight") <= 1080
+    font = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('#board-rows td')).fontSize)")
+    assert font >= 28
+    if os.environ.get("CAT_SCREENSHOTS"):
+        page.screenshot(path=str(SHOTS / "board.png"))
