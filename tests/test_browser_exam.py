@@ -513,3 +513,21 @@ def test_time_warnings_at_ten_and_five_minutes_in_english(app, browser, db_url, 
         page.context.close()
     finally:
         server.stop()
+
+
+def test_language_switch_indonesian_by_default_english_on_request(app, client):
+    with app.app_context():
+        sitting_id = make_skd_sitting(n_twk=2, n_tkp=1)
+    page = client.get("/login").get_data(as_text=True)
+    assert '<html lang="id">' in page and "Masuk petugas" in page and "Staff login" not in page
+    response = client.get("/login?lang=en")
+    assert "lang=en" in response.headers["Set-Cookie"]
+    assert "Staff login" in response.get_data(as_text=True)
+    # the cookie keeps the choice on every page, the candidate's too
+    page = client.get(f"/exam/{sitting_id}/").get_data(as_text=True)
+    assert '<html lang="en">' in page and "Candidate login" in page
+    assert "Login peserta" not in page
+    page = client.get(f"/exam/{sitting_id}/?lang=id").get_data(as_text=True)
+    assert "Login peserta" in page
+    assert client.get(f"/exam/{sitting_id}/?lang=xx").status_code == 200  # unknown: ignored
+    assert "Login peserta" in client.get(f"/exam/{sitting_id}/").get_data(as_text=True)
