@@ -84,6 +84,7 @@ class Seat:
         self.resume_ms = None
         self.acked = []  # (attempt, seq, choice)
         self.rng = random.Random(row["registration_no"])
+        self.device = f"loadtest-{self.rng.randrange(16**12):012x}"
 
     # --- login and connection ---------------------------------------------
 
@@ -116,9 +117,10 @@ class Seat:
         self.sio.on("connect", self._on_connect, namespace="/exam")
         self.sio.on("disconnect", self._on_disconnect, namespace="/exam")
         t0 = time.perf_counter()
-        await self.sio.connect(self.args.url, namespaces=["/exam"],
-                               transports=["websocket"],
-                               wait_timeout=30)
+        # a stable device id, as the page keeps one in localStorage: a reconnect
+        # of the same device replaces its old socket (docs/protocol.md)
+        await self.sio.connect(self.args.url, namespaces=["/exam"], transports=["websocket"],
+                               auth={"device": self.device}, wait_timeout=30)
         await self.wait_state(lambda s: True, timeout=30)  # connected = the screen can render
         self.stats["connect_ms"].append((time.perf_counter() - t0) * 1000)
 
