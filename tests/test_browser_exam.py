@@ -531,3 +531,38 @@ def test_language_switch_indonesian_by_default_english_on_request(app, client):
     assert "Login peserta" in page
     assert client.get(f"/exam/{sitting_id}/?lang=xx").status_code == 200  # unknown: ignored
     assert "Login peserta" in client.get(f"/exam/{sitting_id}/").get_data(as_text=True)
+
+
+def test_an_answer_without_acknowledgement_is_sent_again_and_stored_once(app, browser, skd):  # noqa: F811
+    """The server freezes (SIGSTOP) with an answer in flight: after the ack timeout the
+    page reconnects and sends the same answer again; the server, thawed, has it once."""
+    import signal
+
+    from playwright.sync_api import expect
+
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    keyboard_login(page, skd)
+    start_sitting(skd)
+    expect(page.get_by_test_id("status-screen")).to_have_attribute("data-status", "in_progress")
+    page.keyboard.press("A")
+    wait_saved(page)
+
+    os.killpg(skd.process.pid, signal.SIGSTOP)
+    try:
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("B")  # sent; no acknowledgement can come
+        expect(page.get_by_test_id("nav-saving")).to_have_text("Menyimpan…")
+        # the 10 s ack timeout: the page drops the socket and tries a fresh one
+        expect(page.get_by_test_id("offline-banner")).to_be_visible(timeout=15000)
+    finally:
+        os.killpg(skd.process.pid, signal.SIGCONT)
+    expect(page.get_by_test_id("offline-banner")).to_be_hidden(timeout=30000)
+    wait_saved(page)
+    expect(strip(page, 2)).to_have_class(re.compile(r"\banswered\b"))
+    page.context.close()
+
+    with app.app_context():
+        rows = db.session.execute(
+            db.select(Response.seq, Response.choice).order_by(Response.n)
+        ).all()
+    assert [tuple(r) for r in rows] == [(1, "A"), (2, "B")]
