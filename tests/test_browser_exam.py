@@ -217,8 +217,8 @@ def shots(tmp_path):
     return path
 
 
-def start_sitting(server):
-    """The proctor presses Start (their own Socket.IO connection)."""
+def proctor_call(server, event, **payload):
+    """One proctor action over the proctor's own Socket.IO connection; return the ack."""
     staff = requests.Session()
     assert (
         http_login(
@@ -234,12 +234,17 @@ def start_sitting(server):
         transports=["websocket"],
     )
     try:
-        ack = proctor.call(
-            "start_sitting", {"sitting": server.sitting_id}, namespace="/proctor", timeout=10
+        return proctor.call(
+            event, {"sitting": server.sitting_id, **payload}, namespace="/proctor", timeout=10
         )
-        assert ack == {"ok": True}, ack
     finally:
         proctor.disconnect()
+
+
+def start_sitting(server):
+    """The proctor presses Start."""
+    ack = proctor_call(server, "start_sitting")
+    assert ack == {"ok": True}, ack
 
 
 def keyboard_login(page, server, shot=None):
@@ -566,3 +571,43 @@ def test_an_answer_without_acknowledgement_is_sent_again_and_stored_once(app, br
             db.select(Response.seq, Response.choice).order_by(Response.n)
         ).all()
     assert [tuple(r) for r in rows] == [(1, "A"), (2, "B")]
+
+
+def test_pause_extension_and_end_by_the_proctor_show_on_the_workstation(app, browser, skd):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    keyboard_login(page, skd)
+    start_sitting(skd)
+    expect(page.get_by_test_id("status-screen")).to_have_attribute("data-status", "in_progress")
+    with app.app_context():
+        candidate = db.session.execute(db.select(Candidate.id)).scalar_one()
+    page.keyboard.press("C")
+    wait_saved(page)
+
+    ack = proctor_call(skd, "pause_seat", candidate=candidate, reason="listrik padam")
+    assert ack == {"ok": True}, ack
+    expect(page.get_by_test_id("status-screen")).to_have_attribute("data-status", "paused")
+    expect(page.get_by_test_id("paused")).to_contain_text("Ujian dijeda oleh pengawas")
+    frozen = page.locator("#paused-time").inner_text()
+    time.sleep(2.2)
+    assert page.locator("#paused-time").inner_text() == frozen  # the clock stands still
+    page.keyboard.press("D")  # no item on screen while paused: nothing is sent
+    ack = proctor_call(skd, "resume_seat", candidate=candidate, reason="listrik menyala")
+    assert ack == {"ok": True}, ack
+    expect(page.get_by_test_id("status-screen")).to_have_attribute("data-status", "in_progress")
+    expect(page.get_by_test_id("countdown")).to_have_text(frozen)
+
+    ack = proctor_call(skd, "extend_seat", candidate=candidate, minutes=5, reason="gangguan")
+    assert ack == {"ok": True}, ack
+    expect(page.get_by_test_id("time-warning")).to_have_text(
+        re.compile("Waktu ditambah 5 menit oleh pengawas")
+    )
+    ack = proctor_call(skd, "end_attempt", candidate=candidate, reason="sakit")
+    assert ack == {"ok": True}, ack
+    expect(page.get_by_test_id("status-screen")).to_have_attribute("data-status", "finished")
+    expect(page.locator("#finish-reason")).to_have_text("Ujian diakhiri oleh pengawas.")
+    page.context.close()
+    with app.app_context():
+        rows = db.session.execute(db.select(Response.seq, Response.choice)).all()
+    assert [tuple(r) for r in rows] == [(1, "C")]

@@ -91,7 +91,7 @@
   var warningTimer = null;
   var blocked = false;
   var pausedLeft = null; // remaining seconds frozen by a proctor's pause
-  var lastFocusLost = 0;
+  var focusGone = false; // the exam window lost focus and has not had it back
 
   function byId(id) {
     return document.getElementById(id);
@@ -418,7 +418,13 @@
       current = null;
     }
     if (typeof next.remaining_s === 'number') {
-      // paused: the clock stands still at remaining_s (tick() adds the time it would lose)
+      // a proctor's extension: the server's time jumps up past our own countdown
+      var shown = pausedLeft !== null ? pausedLeft
+        : deadline !== null ? (deadline - performance.now()) / 1000 : null;
+      if (shown !== null && next.remaining_s - shown >= 60) {
+        showWarning(t('time_added', {n: Math.round((next.remaining_s - shown) / 60)}), 'info');
+      }
+      // paused: the clock stands still at remaining_s until a state says resumed
       deadline = performance.now() + next.remaining_s * 1000;
       pausedLeft = next.paused ? next.remaining_s : null;
     } else {
@@ -673,7 +679,7 @@
   // --- actions -----------------------------------------------------------------
 
   function choose(choice) {
-    if (!state || state.status !== 'in_progress') return;
+    if (!state || state.status !== 'in_progress' || state.paused) return;
     if (isNavigable()) {
       var item = items[current];
       if (!item || finishQueued() || !hasOption(choice)) return;
@@ -738,7 +744,7 @@
 
   document.addEventListener('keydown', function (event) {
     if (event.altKey || event.ctrlKey || event.metaKey) return;
-    if (blocked || el.dialog.open || !state || state.status !== 'in_progress') return;
+    if (blocked || el.dialog.open || !state || state.status !== 'in_progress' || state.paused) return;
     var navigable = isNavigable();
     var target = event.target;
     var onOtherButton = target && target.tagName === 'BUTTON' && !target.classList.contains('option');
@@ -768,7 +774,8 @@
 
   function renderFinished() {
     var result = state.result;
-    el.finishReason.textContent = state.finish_reason === 'time_up' ? t('finished_time_up') : t('finished_completed');
+    var reasons = {time_up: 'finished_time_up', ended_by_proctor: 'finished_by_proctor'};
+    el.finishReason.textContent = t(reasons[state.finish_reason] || 'finished_completed');
     el.result.hidden = !result;
     if (!result) return;
     el.resultRows.textContent = '';
@@ -805,17 +812,23 @@
 
   // --- leaving the exam window: counted for the proctor (the server keeps the tally) ---
 
+  // once per loss: blur and visibilitychange come as a pair, and a hidden page
+  // may blur again; the next loss counts only after the page had focus back
   function focusLost() {
-    if (!state || state.status !== 'in_progress' || !socket.connected || blocked) return;
-    var now = Date.now();
-    if (now - lastFocusLost < 2000) return; // blur and visibilitychange come as a pair
-    lastFocusLost = now;
+    if (focusGone || !state || state.status !== 'in_progress' || !socket.connected || blocked) return;
+    focusGone = true;
     socket.emit('focus_lost');
   }
 
+  function focusBack() {
+    if (document.visibilityState !== 'hidden') focusGone = false;
+  }
+
   window.addEventListener('blur', focusLost);
+  window.addEventListener('focus', focusBack);
   document.addEventListener('visibilitychange', function () {
     if (document.visibilityState === 'hidden') focusLost();
+    else if (document.hasFocus()) focusBack();
   });
 
   // --- countdown and time warnings ------------------------------------------------
@@ -860,11 +873,12 @@
         due = w; // the later (smaller) threshold wins when both are due at once
       }
     });
-    if (due) showWarning(t(due.key));
+    if (due) showWarning(t(due.key), 'warn');
   }
 
-  function showWarning(text) {
+  function showWarning(text, kind) {
     el.timeWarningText.textContent = text;
+    el.timeWarning.classList.toggle('info', kind === 'info');
     el.timeWarning.hidden = false;
     clearTimeout(warningTimer);
     warningTimer = setTimeout(hideWarning, WARNING_SHOWN_MS);
