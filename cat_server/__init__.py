@@ -46,6 +46,11 @@ def create_app(test_config=None):
     app.register_blueprint(auth.bp)
     app.register_blueprint(exam.bp)
     app.register_blueprint(proctor.bp, url_prefix="/proctor")
+    from . import admin
+    from .extensions import init_limiter
+
+    init_limiter(app)  # login limits (auth.login, exam.login)
+    app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(proctor.board.bp)  # /board/<sitting>: public, read-only
     cli.init_app(app)
     return app

@@ -4,7 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from . import security
-from .extensions import db, login_manager
+from .extensions import db, login_manager, login_limits
 from .models import User, audit
 
 bp = Blueprint("auth", __name__)
@@ -29,6 +29,7 @@ def authenticate(username: str, password: str) -> User | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_limits("username")
 def login():
     if request.method == "POST":
         user = authenticate(request.form.get("username", ""), request.form.get("password", ""))

@@ -3,12 +3,13 @@
 from flask import redirect, render_template, request, session, url_for
 
 from ..errors import ExamError
-from ..extensions import db
+from ..extensions import db, login_limits
 from ..models import Attempt
 from . import bp, service
 
 
 @bp.route("/exam/<int:sitting_id>/", methods=["GET", "POST"])
+@login_limits("sitting_id", "registration_no")
 def login(sitting_id):
     sitting = service.get_sitting(sitting_id)
     if request.method == "POST":

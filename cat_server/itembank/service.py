@@ -2,45 +2,118 @@
 
 from __future__ import annotations
 
+import html
+import io
+
+import nh3
+
 from ..extensions import db
 from ..models import Item, ItemBank, audit
-from .formats import read_bank
+from .formats import BankFormatError, BankFormatProblem, ItemRow, read_bank, write_bank
+
+# What item text may keep: inline emphasis, lists, tables and images; no
+# scripts, styles, event handlers, links or foreign URL schemes.
+ALLOWED_TAGS = {
+    "b", "strong", "i", "em", "u", "sub", "sup", "br", "p", "span", "code", "pre",
+    "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "img",
+}
+ALLOWED_ATTRIBUTES = {"img": {"src", "alt", "width", "height"}, "td": {"colspan", "rowspan"},
+                      "th": {"colspan", "rowspan"}}
 
 
-def import_bank(path, name: str, actor: str = "cli") -> ItemBank:
+def sanitize_html(text: str) -> str:
+    """Item HTML with everything unsafe removed.
+
+    Text the sanitizer would only entity-escape ("4 < 5 & 6") is kept as it
+    was, so plain-text stems read the same on every page.
+    """
+    cleaned = nh3.clean(text, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                        url_schemes=set(), link_rel=None)
+    return text if html.unescape(cleaned) == text else cleaned
+
+
+def import_bank(path, name: str, actor: str = "cli", *, filename: str | None = None,
+                fmt: str | None = None, media: set[str] | None = None) -> ItemBank:
     """Validate the whole file first (BankFormatError lists every problem), then write it all.
 
+    ``path`` is a path or an open upload (``filename`` names it in messages).
+    With ``media`` (the media file names that come with the bank), every
+    item's ``media`` must be one of them. Stems and options are sanitised.
     A bank with the same name becomes a new version; nothing is overwritten.
     """
-    rows = read_bank(path)
+    rows = read_bank(path, filename=filename, fmt=fmt)
+    if media is not None:
+        check_media(rows, media, filename or str(path))
     latest = db.session.execute(
         db.select(db.func.max(ItemBank.version)).where(ItemBank.name == name)
     ).scalar()
-    bank = ItemBank(name=name, version=(latest or 0) + 1, source_filename=str(path))
+    bank = ItemBank(name=name, version=(latest or 0) + 1, source_filename=filename or str(path))
     db.session.add(bank)
     db.session.flush()
-    db.session.add_all(
-        Item(
-            bank_id=bank.id,
-            code=row.item_id,
-            position=position,
-            section=row.section,
-            model=row.model,
-            a=row.a,
-            b=row.b,
-            c=row.c,
-            d=row.d,
-            thresholds=list(row.thresholds) or None,
-            stem=row.stem,
-            options=list(row.options),
-            key=row.key,
-            option_scores=list(row.option_scores) if row.option_scores else None,
-            status=row.status,
-            enemy_group=row.enemy_group,
-            media=row.media,
+    n_sanitized = 0
+    for position, row in enumerate(rows, start=1):
+        stem = sanitize_html(row.stem)
+        options = [sanitize_html(o) for o in row.options]
+        n_sanitized += stem != row.stem or options != list(row.options)
+        db.session.add(
+            Item(
+                bank_id=bank.id,
+                code=row.item_id,
+                position=position,
+                section=row.section,
+                model=row.model,
+                a=row.a,
+                b=row.b,
+                c=row.c,
+                d=row.d,
+                thresholds=list(row.thresholds) or None,
+                stem=stem,
+                options=options,
+                key=row.key,
+                option_scores=list(row.option_scores) if row.option_scores else None,
+                status=row.status,
+                enemy_group=row.enemy_group,
+                media=row.media,
+            )
         )
-        for position, row in enumerate(rows, start=1)
-    )
-    audit(actor, "bank_imported", name=name, version=bank.version, items=len(rows))
+    audit(actor, "bank_imported", name=name, version=bank.version, items=len(rows),
+          sanitized=n_sanitized, file=filename or str(path))
     db.session.commit()
+    bank.n_sanitized = n_sanitized
     return bank
+
+
+def check_media(rows: list[ItemRow], media: set[str], filename: str) -> None:
+    """Every media reference names a file that comes with the bank (BankFormatError otherwise)."""
+    json_file = filename.lower().endswith(".json")
+    problems = [
+        BankFormatProblem(filename, number, "media",
+                          f"media file {row.media!r} is not in the upload; "
+                          "upload a .zip holding the bank file and its media files",
+                          unit="item" if json_file else "row")
+        for number, row in enumerate(rows, start=1 if json_file else 2)
+        if row.media and row.media not in media
+    ]
+    if problems:
+        raise BankFormatError(problems[:50], len(problems))
+
+
+def item_rows(bank: ItemBank) -> list[ItemRow]:
+    """The bank's items as file rows, in file order (what an export writes)."""
+    return [
+        ItemRow(
+            item_id=item.code, section=item.section, model=item.model, a=item.a, b=item.b,
+            c=item.c, d=item.d, thresholds=tuple(item.thresholds or ()), stem=item.stem,
+            options=tuple(item.options), key=item.key,
+            option_scores=tuple(item.option_scores) if item.option_scores else None,
+            status=item.status, enemy_group=item.enemy_group, media=item.media,
+        )
+        for item in bank.items
+    ]
+
+
+def export_bank(bank: ItemBank, fmt: str) -> bytes:
+    """The bank version as a CSV, JSON or XLSX file that imports back to the same items."""
+    out = io.BytesIO()
+    write_bank(item_rows(bank), out, fmt=fmt)
+    return out.getvalue()

@@ -1,0 +1,161 @@
+"""Bank uploads: a bank file, or a .zip of the bank file and its media, checked whole."""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from flask import current_app
+
+from ..extensions import db
+from ..itembank.formats import BankFormatError, BankFormatProblem
+from ..itembank.service import import_bank
+from ..models import Item, ItemBank, audit
+
+BANK_EXTENSIONS = (".csv", ".json", ".xlsx")
+MEDIA_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".mp3", ".ogg", ".wav", ".m4a")
+MAX_MEDIA_BYTES = 10 * 1024 * 1024
+MAX_ZIP_TOTAL_BYTES = 200 * 1024 * 1024
+MAX_ZIP_MEMBERS = 2000
+
+
+def media_root() -> Path:
+    return Path(current_app.config.get("MEDIA_DIR") or Path(current_app.instance_path) / "media")
+
+
+def upload_bank(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
+    """Import an uploaded bank file or zip as a new version of ``name``; all or nothing.
+
+    Raises BankFormatError listing every problem (file, row, column).
+    """
+    name = name.strip()
+    if not name:
+        raise BankFormatError([BankFormatProblem(filename or "upload", None, None,
+                                                 "give the bank a name")])
+    lower = (filename or "").lower()
+    if lower.endswith(".zip"):
+        return _upload_zip(data, filename, name, actor)
+    if not lower.endswith(BANK_EXTENSIONS):
+        raise BankFormatError([BankFormatProblem(
+            filename or "upload", None, None,
+            "expected a .csv, .json or .xlsx bank file, or a .zip of the bank file and its media")])
+    return import_bank(io.BytesIO(data), name, actor, filename=filename, media=set())
+
+
+def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
+    problems: list[BankFormatProblem] = []
+
+    def bad(member, message):
+        problems.append(BankFormatProblem(f"{filename}: {member}" if member else filename,
+                                          None, None, message))
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise BankFormatError([BankFormatProblem(filename, None, None,
+                                                 "not a readable .zip file")]) from None
+    members = [i for i in archive.infolist()
+               if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+    if len(members) > MAX_ZIP_MEMBERS:
+        bad(None, f"{len(members)} files in the zip; at most {MAX_ZIP_MEMBERS}")
+    bank_files, media = [], {}
+    total = 0
+    for info in members:
+        member = info.filename
+        normal = posixpath.normpath(member)
+        if ("\\" in member or member.startswith("/") or normal.startswith("..")
+                or ":" in member or normal != member.removeprefix("./")):
+            bad(member, "unsafe path in the zip (absolute, '..' or backslashes); "
+                        "use plain relative paths such as media/tiu102.png")
+            continue
+        if info.file_size > MAX_MEDIA_BYTES:
+            bad(member, f"file is {info.file_size // 1024} KiB; at most "
+                        f"{MAX_MEDIA_BYTES // (1024 * 1024)} MiB a file")
+            continue
+        total += info.file_size
+        ext = os.path.splitext(member)[1].lower()
+        if ext in BANK_EXTENSIONS and "/" not in normal:
+            bank_files.append(info)
+        elif ext in MEDIA_EXTENSIONS:
+            media[normal] = info
+        else:
+            bad(member, f"file type {ext or '(none)'} is not allowed; bank files "
+                        f"{', '.join(BANK_EXTENSIONS)} at the top, media "
+                        f"{', '.join(MEDIA_EXTENSIONS)}")
+    if total > MAX_ZIP_TOTAL_BYTES:
+        bad(None, f"the zip unpacks to {total // (1024 * 1024)} MiB; at most "
+                  f"{MAX_ZIP_TOTAL_BYTES // (1024 * 1024)} MiB")
+    if len(bank_files) != 1:
+        bad(None, "the zip must hold exactly one bank file (.csv, .json or .xlsx) at its top "
+                  f"level; found {len(bank_files)}")
+    if problems:
+        raise BankFormatError(problems[:50], len(problems))
+
+    staging = Path(tempfile.mkdtemp(prefix="bank-media-", dir=_ensure(media_root())))
+    try:
+        for path, info in media.items():
+            target = staging / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as src, open(target, "wb") as dst:
+                # Read at most the declared size + 1: a lying header cannot fill the disk.
+                chunk = src.read(info.file_size + 1)
+                if len(chunk) > info.file_size:
+                    raise BankFormatError([BankFormatProblem(
+                        f"{filename}: {path}", None, None, "size does not match the zip header")])
+                dst.write(chunk)
+        bank_info = bank_files[0]
+        bank = import_bank(io.BytesIO(archive.read(bank_info)), name, actor,
+                           filename=bank_info.filename, media=set(media))
+        staging.rename(media_root() / f"bank-{bank.id}")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return bank
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def get_bank(bank_id: int) -> ItemBank:
+    from ..errors import NotFound
+
+    bank = db.session.get(ItemBank, bank_id)
+    if bank is None:
+        raise NotFound("Bank soal tidak ditemukan.", "Item bank not found.")
+    return bank
+
+
+def set_item_status(item_id: int, status: str, actor: str, reason: str | None) -> Item:
+    """Retire an item (or bring it back); the change is audited with who and why."""
+    from ..errors import BadPayload, NotFound
+
+    item = db.session.get(Item, item_id)
+    if item is None:
+        raise NotFound("Soal tidak ditemukan.", "Item not found.")
+    if status not in ("active", "pretest", "retired"):
+        raise BadPayload(field="status")
+    old, item.status = item.status, status
+    audit(actor, "item_status", reason=reason or None, bank_id=item.bank_id, item=item.code,
+          old=old, new=status)
+    db.session.commit()
+    return item
+
+
+def bank_list() -> list[tuple[ItemBank, dict]]:
+    """Every bank version with its item counts by status, newest first."""
+    counts: dict[int, dict] = {}
+    for bank_id, status, n in db.session.execute(
+        db.select(Item.bank_id, Item.status, db.func.count()).group_by(Item.bank_id, Item.status)
+    ):
+        counts.setdefault(bank_id, {})[status] = n
+    banks = db.session.execute(
+        db.select(ItemBank).order_by(ItemBank.name, ItemBank.version.desc())
+    ).scalars().all()
+    return [(b, counts.get(b.id, {})) for b in banks]

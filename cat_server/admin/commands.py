@@ -1,0 +1,152 @@
+"""``cat-server`` commands for administrators: candidates, score exports, chain checks."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+
+import click
+from flask.cli import with_appcontext
+
+
+@click.command("import-candidates")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--pins-out", type=click.Path(dir_okay=False, writable=True),
+              help="Write registration_no,name,sitting,seat,pin here (default: standard output).")
+@with_appcontext
+def import_candidates_command(path, pins_out):
+    """Validate and enrol a candidates CSV (registration_no,name,birth_date,sitting,seat).
+
+    All rows or none; errors name file, row and column (exit code 2). Each new
+    candidate gets a PIN, printed once as CSV for the slips.
+    """
+    import os
+
+    from ..itembank.formats import BankFormatError
+    from .sittings import import_candidates, write_pins_csv
+
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        created = import_candidates(data, os.path.basename(path), actor="cli")
+    except BankFormatError as error:
+        click.echo(str(error), err=True)
+        click.echo("Nothing was imported.", err=True)
+        sys.exit(2)
+    if pins_out:
+        with open(pins_out, "w", encoding="utf-8", newline="") as out:
+            write_pins_csv(created, out)
+    else:
+        write_pins_csv(created, sys.stdout)
+    click.echo(f"Imported {len(created)} candidates.", err=True)
+
+
+@click.command("export-scores")
+@click.option("--sitting", "sitting_id", type=int, help="Sitting id.")
+@click.option("--from", "date_from", help="First day, YYYY-MM-DD (UTC).")
+@click.option("--to", "date_to", help="Last day, YYYY-MM-DD (UTC), included.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
+              show_default=True)
+@click.option("--responses", is_flag=True, help="Wide responses for calibration instead.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def export_scores_command(sitting_id, date_from, date_to, fmt, responses, output):
+    """Scores of a sitting or a date range, one row an attempt (docs/formats.md)."""
+    import csv
+
+    from . import scores
+
+    def day(text, name):
+        try:
+            return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            raise click.BadParameter(f"expected YYYY-MM-DD, got {text!r}", param_hint=name) from None
+
+    start = day(date_from, "--from") if date_from else None
+    end = day(date_to, "--to") + timedelta(days=1) if date_to else None
+    if sitting_id is None and start is None and end is None:
+        raise click.UsageError("give --sitting or --from/--to")
+    attempts = scores.select_attempts(sitting_id, start, end)
+    if responses:
+        header, rows = scores.wide_responses(attempts)
+        with open(output, "w", encoding="utf-8", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows([header, *rows])
+    else:
+        header, rows = scores.score_rows(attempts)
+        data = scores.to_csv(header, rows) if fmt == "csv" else scores.to_xlsx(header, rows)
+        with open(output, "wb") as f:
+            f.write(data)
+    click.echo(f"Wrote {len(rows)} rows to {output}.")
+
+
+@click.command("verify")
+@with_appcontext
+def verify_command():
+    """Recompute every attempt's response hash chain; name any altered row (exit code 1)."""
+    from .scores import verify_chains
+
+    n_attempts, n_responses, problems = verify_chains()
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        click.echo(f"TAMPERED: {len(problems)} problems in {n_attempts} attempts "
+                   f"({n_responses} responses).", err=True)
+        sys.exit(1)
+    click.echo(f"OK: {n_attempts} attempts, {n_responses} responses; every chain is intact.")
+
+
+COMMANDS = (import_candidates_command, export_scores_command, verify_command)
+
+
+@click.command("calibrate-bank")
+@click.argument("bank_id", type=int)
+@click.option("--model", type=click.Choice(["1pl", "2pl", "3pl", "grm", "gpcm"]), default="2pl",
+              show_default=True)
+@click.option("--responses", type=click.Path(exists=True, dir_okay=False),
+              help="Wide responses CSV (default: the responses collected in live exams).")
+@click.option("--accept", is_flag=True, help="Write the new parameters and activate the items.")
+@with_appcontext
+def calibrate_bank_command(bank_id, model, responses, accept):
+    """Calibrate a bank version's pretest items with its active items as anchors.
+
+    Prints old and new parameters side by side; with --accept the items get the
+    new parameters and become active (one transaction). Exit 2 on bad input.
+    """
+    import os
+
+    from . import calibration
+    from .sittings import FormProblems
+
+    data = open(responses, "rb").read() if responses else None  # noqa: SIM115
+    try:
+        proposal = calibration.run_calibration(
+            bank_id, model, "cli", upload=data,
+            filename=os.path.basename(responses) if responses else "responses.csv")
+    except FormProblems as error:
+        for field, message in error.problems:
+            click.echo(f"{field}: {message}", err=True)
+        sys.exit(2)
+
+    def show(p):
+        text = f"a={p['a']:.3f}"
+        if p["b"] is not None:
+            text += f" b={p['b']:.3f}"
+        if p["c"]:
+            text += f" c={p['c']:.3f}"
+        if p["thresholds"]:
+            text += " b_k=" + "/".join(f"{t:.3f}" for t in p["thresholds"])
+        return text
+
+    click.echo(f"{proposal['n_persons']} persons, {proposal['n_anchors']} anchors, "
+               f"{'converged' if proposal['converged'] else 'NOT converged'} "
+               f"after {proposal['n_iter']} iterations; run {proposal['token']}")
+    for row in proposal["items"]:
+        click.echo(f"{row['code']:12} n={row['n']:<6} old {show(row['old']):40} "
+                   f"new {show(row['new'])}  infit={row['infit']} outfit={row['outfit']}")
+    if accept:
+        n = calibration.accept(proposal["token"], [r["item_id"] for r in proposal["items"]],
+                               "cli", "cat-server calibrate-bank --accept")
+        click.echo(f"Accepted: {n} items active with the new parameters.")
+
+
+COMMANDS = (*COMMANDS, calibrate_bank_command)

@@ -1,0 +1,358 @@
+"""Exams, sittings and candidates: create, schedule, import (validated whole), PINs."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from .. import security
+from ..errors import BadPayload, NotFound
+from ..extensions import db
+from ..itembank.formats import BankFormatError, BankFormatProblem
+from ..models import (
+    Candidate,
+    Exam,
+    ExamSection,
+    Item,
+    ItemBank,
+    Seat,
+    Sitting,
+    User,
+    audit,
+)
+
+CANDIDATE_COLUMNS = ("registration_no", "name", "birth_date", "sitting", "seat")
+REQUIRED_CANDIDATE_COLUMNS = ("registration_no", "name", "sitting", "seat")
+MAX_CANDIDATE_ROWS = 10000
+
+
+class FormProblems(BadPayload):
+    """A web form with problems; ``problems`` lists (field, message)."""
+
+    status = 422
+    code = "invalid_form"
+
+    def __init__(self, problems):
+        super().__init__("; ".join(m for _, m in problems), "; ".join(m for _, m in problems))
+        self.problems = problems
+
+
+# --- exams ----------------------------------------------------------------
+
+
+def parse_sections(text: str) -> list[tuple[str, str, int, int | None]]:
+    """Blueprint lines ``CODE, name, n_items[, pass_mark]``, one section a line."""
+    sections, problems = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) not in (3, 4) or not parts[0] or not parts[1]:
+            problems.append(("sections", f"line {number}: expected 'CODE, name, n_items"
+                                         f"[, pass_mark]', got {line.strip()!r}"))
+            continue
+        try:
+            n_items = int(parts[2])
+            pass_mark = int(parts[3]) if len(parts) == 4 and parts[3] else None
+        except ValueError:
+            problems.append(("sections", f"line {number}: n_items and pass_mark must be "
+                                         f"whole numbers, got {line.strip()!r}"))
+            continue
+        if n_items < 1:
+            problems.append(("sections", f"line {number}: n_items must be at least 1"))
+            continue
+        sections.append((parts[0], parts[1], n_items, pass_mark))
+    if not sections and not problems:
+        problems.append(("sections", "give at least one section"))
+    if problems:
+        raise FormProblems(problems)
+    return sections
+
+
+def create_exam(name: str, bank_id: int, duration_min: int, sections_text: str,
+                pass_total: int | None, actor: str) -> Exam:
+    """An exam blueprint over one bank version; every section must have enough active items."""
+    problems = []
+    if not name.strip():
+        problems.append(("name", "give the exam a name"))
+    bank = db.session.get(ItemBank, bank_id) if bank_id else None
+    if bank is None:
+        problems.append(("bank_id", "choose an item bank version"))
+    if duration_min is None or duration_min < 1:
+        problems.append(("duration_min", "duration must be a whole number of minutes, at least 1"))
+    try:
+        sections = parse_sections(sections_text)
+    except FormProblems as error:
+        problems += error.problems
+        sections = []
+    if bank is not None:
+        for code, _, n_items, _ in sections:
+            available = db.session.execute(
+                db.select(db.func.count()).where(Item.bank_id == bank.id, Item.section == code,
+                                                 Item.status == "active")
+            ).scalar()
+            if available < n_items:
+                problems.append(("sections", f"section {code}: {n_items} items asked, the bank "
+                                             f"has {available} active {code} items"))
+    if problems:
+        raise FormProblems(problems)
+    exam = Exam(name=name.strip(), bank_id=bank.id, duration_s=duration_min * 60,
+                pass_total=pass_total)
+    for position, (code, sname, n_items, pass_mark) in enumerate(sections, start=1):
+        exam.sections.append(ExamSection(position=position, code=code, name=sname,
+                                         n_items=n_items, pass_mark=pass_mark))
+    db.session.add(exam)
+    db.session.flush()
+    audit(actor, "exam_created", exam_id=exam.id, name=exam.name, bank_id=bank.id)
+    db.session.commit()
+    return exam
+
+
+# --- sittings -------------------------------------------------------------
+
+
+def create_sitting(exam_id: int, name: str, room: str, scheduled_at: datetime | None,
+                   proctor_ids: list[int], actor: str) -> Sitting:
+    problems = []
+    exam = db.session.get(Exam, exam_id) if exam_id else None
+    if exam is None:
+        problems.append(("exam_id", "choose an exam"))
+    if not name.strip():
+        problems.append(("name", "give the sitting a name"))
+    if scheduled_at is None:
+        problems.append(("scheduled_at", "give the date and time (YYYY-MM-DD HH:MM, UTC)"))
+    proctors = [db.session.get(User, i) for i in proctor_ids]
+    if any(p is None or p.role != "proctor" for p in proctors):
+        problems.append(("proctors", "unknown proctor chosen"))
+    if problems:
+        raise FormProblems(problems)
+    sitting = Sitting(exam=exam, name=name.strip(), room=room.strip(), scheduled_at=scheduled_at)
+    sitting.proctors.extend(proctors)
+    db.session.add(sitting)
+    db.session.flush()
+    audit(actor, "sitting_created", sitting_id=sitting.id, exam_id=exam.id, room=sitting.room,
+          scheduled_at=scheduled_at.isoformat(), proctors=[p.username for p in proctors])
+    db.session.commit()
+    return sitting
+
+
+def get_sitting(sitting_id: int) -> Sitting:
+    sitting = db.session.get(Sitting, sitting_id)
+    if sitting is None:
+        raise NotFound("Sesi ujian tidak ditemukan.", "Sitting not found.")
+    return sitting
+
+
+# --- candidates -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewCandidate:
+    """One imported candidate with the PIN printed on the slip (stored only as a hash)."""
+
+    registration_no: str
+    name: str
+    birth_date: str | None
+    sitting_id: int
+    sitting_name: str
+    room: str
+    scheduled_at: datetime | None
+    seat: str
+    pin: str
+
+
+def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewCandidate]:
+    """Check the whole candidates CSV, then enrol every row with a new PIN; all or none.
+
+    Raises BankFormatError listing every problem by file, row and column.
+    Seats named in the ``seat`` column are created when the sitting has none of that label.
+    """
+    problems: list[BankFormatProblem] = []
+
+    def bad(row, column, message):
+        problems.append(BankFormatProblem(filename, row, column, message))
+
+    def fail():
+        raise BankFormatError(problems[:50], len(problems))
+
+    if isinstance(data, bytes):
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            bad(None, None, "the file is UTF-16; save it as 'CSV UTF-8'")
+            fail()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            bad(line, None, "the file is not UTF-8; save it as 'CSV UTF-8 (Comma delimited)'")
+            fail()
+    else:
+        text = data
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        bad(None, None, "the file is empty")
+        fail()
+    first_line = text.splitlines()[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    header = [h.strip().lower() for h in rows[0]]
+    for position, column in enumerate(header, start=1):
+        if column not in CANDIDATE_COLUMNS:
+            guess = difflib.get_close_matches(column, CANDIDATE_COLUMNS, n=1)
+            bad(1, column or f"#{position}",
+                f"unknown column {column!r} (column {position} of the header)"
+                + (f"; did you mean {guess[0]}?" if guess else
+                   f"; expected {', '.join(CANDIDATE_COLUMNS)}"))
+        elif header.count(column) > 1 and header.index(column) != position - 1:
+            bad(1, column, f"column {column} appears twice in the header")
+    for column in REQUIRED_CANDIDATE_COLUMNS:
+        if column not in header:
+            bad(1, column, f"required column {column} is missing")
+    if problems:
+        fail()
+    body = [(n, r) for n, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
+    if not body:
+        bad(2, None, "no candidates: the file has only a header")
+        fail()
+    if len(body) > MAX_CANDIDATE_ROWS:
+        bad(None, None, f"{len(body)} candidates; at most {MAX_CANDIDATE_ROWS} in one file")
+        fail()
+
+    sittings_by_key = {}
+    for s in db.session.execute(db.select(Sitting)).scalars():
+        sittings_by_key.setdefault(str(s.id), s)
+        sittings_by_key.setdefault(s.name.strip().casefold(), s)
+    enrolled = {
+        (sid, reg.casefold()) for sid, reg in db.session.execute(
+            db.select(Candidate.sitting_id, Candidate.registration_no))
+    }
+    taken_seats = {
+        (sid, label) for sid, label in db.session.execute(
+            db.select(Seat.sitting_id, Seat.label).join(Candidate, Candidate.seat_id == Seat.id))
+    }
+    seen_reg: dict[tuple[int, str], int] = {}
+    seen_seat: dict[tuple[int, str], int] = {}
+    valid = []
+    for number, raw in body:
+        if len(raw) != len(header):
+            bad(number, None, f"{len(raw)} cells for {len(header)} columns "
+                              "(a cell with a comma must be quoted)")
+            continue
+        values = {c: v.strip() for c, v in zip(header, raw, strict=True)}
+        before = len(problems)
+        reg = values["registration_no"]
+        if not reg:
+            bad(number, "registration_no", "registration number is empty")
+        elif len(reg) > 40 or any(ch.isspace() for ch in reg):
+            bad(number, "registration_no", f"expected 1-40 characters without spaces, got {reg!r}")
+        name = values["name"]
+        if not name:
+            bad(number, "name", "name is empty")
+        elif len(name) > 200:
+            bad(number, "name", "name is longer than 200 characters")
+        birth = values.get("birth_date") or None
+        if birth:
+            try:
+                birth = date.fromisoformat(birth).isoformat()
+                if len(values["birth_date"]) != 10:
+                    raise ValueError
+            except ValueError:
+                bad(number, "birth_date", f"expected a date YYYY-MM-DD, got {values['birth_date']!r}")
+        sitting = sittings_by_key.get(values["sitting"]) or sittings_by_key.get(
+            values["sitting"].casefold())
+        if not values["sitting"]:
+            bad(number, "sitting", "sitting is empty; give the sitting's id or name")
+        elif sitting is None:
+            bad(number, "sitting", f"no sitting with id or name {values['sitting']!r}")
+        elif sitting.status == "ended":
+            bad(number, "sitting", f"sitting {sitting.name!r} has ended")
+        seat = values["seat"]
+        if not seat:
+            bad(number, "seat", "seat is empty")
+        elif len(seat) > 20:
+            bad(number, "seat", f"seat label is longer than 20 characters: {seat!r}")
+        if sitting is not None and reg:
+            key = (sitting.id, reg.casefold())
+            if key in enrolled:
+                bad(number, "registration_no",
+                    f"{reg} is already enrolled in sitting {sitting.name!r}")
+            elif key in seen_reg:
+                bad(number, "registration_no",
+                    f"duplicate registration number {reg}: row {seen_reg[key]} has it "
+                    "for the same sitting")
+            else:
+                seen_reg[key] = number
+        if sitting is not None and seat:
+            key = (sitting.id, seat)
+            if key in taken_seats:
+                bad(number, "seat", f"seat {seat} of sitting {sitting.name!r} already has "
+                                    "a candidate")
+            elif key in seen_seat:
+                bad(number, "seat", f"seat {seat} is given twice: row {seen_seat[key]} has it "
+                                    "in the same sitting")
+            else:
+                seen_seat[key] = number
+        if len(problems) == before:
+            valid.append((reg, name, birth, sitting, seat))
+    if problems:
+        fail()
+
+    seats = {(s.sitting_id, s.label): s for s in db.session.execute(db.select(Seat)).scalars()}
+    next_position = dict(db.session.execute(
+        db.select(Seat.sitting_id, db.func.max(Seat.position)).group_by(Seat.sitting_id)).all())
+    created = []
+    for reg, name, birth, sitting, label in valid:
+        seat = seats.get((sitting.id, label))
+        if seat is None:
+            position = next_position.get(sitting.id, 0) + 1
+            next_position[sitting.id] = position
+            seat = Seat(sitting_id=sitting.id, label=label, position=position)
+            db.session.add(seat)
+            db.session.flush()
+            seats[(sitting.id, label)] = seat
+        pin = security.new_pin()
+        db.session.add(Candidate(sitting_id=sitting.id, registration_no=reg, name=name,
+                                 birth_date=birth, pin_hash=security.hash_pin(pin),
+                                 seat_id=seat.id))
+        created.append(NewCandidate(reg, name, birth, sitting.id, sitting.name, sitting.room,
+                                    sitting.scheduled_at, label, pin))
+    for sitting_id in {c.sitting_id for c in created}:
+        audit(actor, "candidates_imported", sitting_id=sitting_id, file=filename,
+              count=sum(c.sitting_id == sitting_id for c in created))
+    db.session.commit()
+    return created
+
+
+def reset_pins(sitting_id: int, actor: str, reason: str | None = None) -> list[NewCandidate]:
+    """New PINs for every candidate of the sitting who has not finished (old PINs stop working)."""
+    sitting = get_sitting(sitting_id)
+    out = []
+    candidates = db.session.execute(
+        db.select(Candidate).where(Candidate.sitting_id == sitting.id)
+        .order_by(Candidate.registration_no)
+    ).scalars().all()
+    for c in candidates:
+        if c.attempt is not None and c.attempt.status == "finished":
+            continue
+        pin = security.new_pin()
+        c.pin_hash = security.hash_pin(pin)
+        out.append(NewCandidate(c.registration_no, c.name, c.birth_date, sitting.id, sitting.name,
+                                sitting.room, sitting.scheduled_at,
+                                c.seat.label if c.seat else "", pin))
+    audit(actor, "pins_reset", sitting_id=sitting.id, reason=reason, count=len(out))
+    db.session.commit()
+    return sorted(out, key=lambda c: (_seat_order(c.seat), c.registration_no))
+
+
+def _seat_order(label: str):
+    digits = "".join(ch for ch in label if ch.isdigit())
+    return (int(digits) if digits else 0, label)
+
+
+def write_pins_csv(created: list[NewCandidate], file) -> None:
+    writer = csv.writer(file, lineterminator="\n")
+    writer.writerow(["registration_no", "name", "sitting", "seat", "pin"])
+    for c in created:
+        writer.writerow([c.registration_no, c.name, c.sitting_name, c.seat, c.pin])
