@@ -34,7 +34,9 @@ def create_app(test_config=None):
         app,
         **_message_queue(app),
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        cors_allowed_origins=[],  # same origin only: a foreign page cannot open a socket
+        # None = same origin only (Origin must match Host): a foreign page cannot open a
+        # socket. ([] would switch the Origin check OFF in python-engineio.)
+        cors_allowed_origins=None,
     )
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
