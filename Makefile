@@ -41,3 +41,14 @@ bench: $(BIN)/cat-server
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+# Full reliability runs (issue 9; docs/RELIABILITY.md): kill -9 50 times during a
+# 300-seat run, on SQLite and (with CAT_TEST_DATABASE_URL) PostgreSQL. CI runs the
+# short versions (3 rounds x 10 seats) inside `make test`. Figures: reliability-report.jsonl.
+RELIABILITY_ROUNDS ?= 50
+RELIABILITY_SEATS ?= 300
+.PHONY: reliability
+reliability: $(BIN)/cat-server
+	CAT_RELIABILITY_ROUNDS=$(RELIABILITY_ROUNDS) CAT_RELIABILITY_SEATS=$(RELIABILITY_SEATS) \
+	CAT_RELIABILITY_REPORT=$(CURDIR)/reliability-report.jsonl CAT_FUZZ_EXAMPLES=10 \
+		$(BIN)/pytest -ra -s --timeout=14400 tests/reliability tests/security

@@ -1,0 +1,1 @@
+"""Reliability tests: crashes, cuts, time-outs (issue 9)."""
