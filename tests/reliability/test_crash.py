@@ -85,8 +85,12 @@ class Seat(threading.Thread):
         """Send until acknowledged (or stopped for good); return the ack or None."""
         first, give_up = True, time.monotonic() + 3 * ACK_TIMEOUT
         while True:
-            if not first:
-                self.resent += 1
+            if "/exam" not in self.sio.namespaces:  # offline: the answer waits in the queue
+                if self.stop.is_set() and time.monotonic() > give_up:
+                    return None
+                time.sleep(0.1)
+                continue
+            self.resent += not first  # sent again: its ack never came
             first = False
             self.sent += 1
             try:
