@@ -142,6 +142,8 @@ def test_300_seats_fit_one_screen_and_a_seat_is_paused_and_extended_from_the_pan
     page.get_by_test_id("action-submit").click()  # no reason yet: refused in the dialog
     expect(page.locator("#action-error")).to_contain_text("wajib")
     page.get_by_test_id("action-reason").fill("Peserta sakit kepala")
+    if os.environ.get("CAT_SCREENSHOTS"):
+        page.screenshot(path=str(SHOTS / "proctor-action.png"))
     page.get_by_test_id("action-submit").click()
     expect(tile).to_have_attribute("data-status", "paused")
     frozen = page.locator("#panel-time").inner_text()

@@ -397,3 +397,51 @@ def test_a_paused_attempt_gets_no_downtime_credit_twice(room):
         exam_service.beat(utcnow() - timedelta(minutes=5))
         assert exam_service.credit_downtime(min_gap_s=10) > 200
         assert attempt_of(r, "20260001").deadline_at == deadline
+
+
+def test_lz_is_low_for_a_reversed_pattern_and_normal_for_a_consistent_one():
+    import numpy as np
+
+    from cat_server.proctor.personfit import lz
+
+    b = np.linspace(-2.5, 2.5, 20)
+    a, c, d = np.full(20, 1.5), np.zeros(20), np.ones(20)
+    consistent = (b < 0).astype(int)  # easy right, hard wrong
+    reversed_ = (b > 0).astype(int)  # easy wrong, hard right
+    assert lz(consistent, a, b, c, d) > 0
+    assert lz(reversed_, a, b, c, d) < -4
+
+
+def test_an_aberrant_answer_pattern_raises_the_person_fit_flag(app):
+    from cat_server.models import Item
+
+    with app.app_context():
+        proctor = make_user()
+        sitting_id = make_sitting(n_candidates=2, n_items=12, proctor=proctor)
+        items = db.session.execute(db.select(Item).order_by(Item.position)).scalars().all()
+        for i, item in enumerate(items):
+            item.a, item.b = 2.0, -2.75 + 0.5 * i
+        db.session.commit()
+        from cat_server.exam import service
+
+        service.start_sitting(sitting_id, "test")
+    keys = {}
+    with app.app_context():
+        keys = {i.id: (i.key, i.b) for i in db.session.execute(db.select(Item)).scalars()}
+    staff = app.test_client()
+    login_staff(staff)
+    psock = socketio.test_client(app, namespace=NS, flask_test_client=staff)
+    for reg, aberrant in (("20260001", True), ("20260002", False)):
+        client = app.test_client()
+        login_candidate(client, sitting_id, reg)
+        sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)
+        state = sync(sock)
+        while state["status"] == "in_progress":
+            key, b = keys[state["item"]["id"]]
+            right = (b > 0) if aberrant else (b < 0)
+            choice = key if right else ("A" if key != "A" else "B")
+            state = answer(sock, state, choice)["state"]
+    snapshot = psock.emit("watch", {"sitting": sitting_id}, namespace=NS, callback=True)
+    by_seat = {s["seat"]: s for s in snapshot["seats"]}
+    assert by_seat["PC-01"]["lz"] < -2 and "person_fit" in by_seat["PC-01"]["flags"]
+    assert by_seat["PC-02"]["lz"] > -2 and "person_fit" not in by_seat["PC-02"]["flags"]

@@ -18,6 +18,7 @@ from ..models import (
     sitting_proctor,
     utcnow,
 )
+from . import personfit
 
 STATUSES = ("absent", "waiting", "answering", "paused", "disconnected", "finished")
 MANY_MOVES = 2  # seat moves from which a seat is flagged
@@ -75,6 +76,8 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
     attempt_ids = [a.id for _, _, a in rows if a is not None]
     last_answers = _last_answers(attempt_ids)
     moves = _moves(sitting_id, attempt_ids)
+    fits = personfit.lz_of_attempts(
+        [a.id for _, _, a in rows if a is not None and a.n_answered >= personfit.MIN_ITEMS])
     seats = []
     for candidate, label, attempt in rows:
         remaining = None
@@ -88,6 +91,9 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
             flags.append("many_moves")
         if focus_lost:
             flags.append("focus_lost")
+        fit = fits.get(attempt.id) if attempt else None
+        if fit is not None and fit < personfit.THRESHOLD:
+            flags.append("person_fit")
         last_answer = last_answers.get(attempt.id) if attempt else None
         seats.append({
             "candidate": candidate.id,
@@ -106,6 +112,7 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
             "finish_reason": attempt.finish_reason if attempt else None,
             "moves": n_moves,
             "focus_lost": focus_lost,
+            "lz": fit,
             "flags": flags,
         })
     counts = dict.fromkeys(STATUSES, 0)

@@ -24,13 +24,14 @@
     paused: 'Dijeda / Paused',
     ended: 'Selesai / Ended'
   };
-  var FLAG_SIGNS = {disconnected: '⚡', idle: '⏸', fast: '»', many_moves: '⇄', focus_lost: '⧉'};
+  var FLAG_SIGNS = {disconnected: '⚡', idle: '⏸', fast: '»', many_moves: '⇄', focus_lost: '⧉', person_fit: '≠'};
   var FLAG_WORDS = {
     disconnected: 'terputus > ' + config.disconnected_s + ' d / disconnected',
     idle: 'tidak menjawab > ' + Math.round(config.idle_s / 60) + ' mnt / idle',
     fast: 'jauh lebih cepat dari peserta lain / much faster than peers',
     many_moves: 'sering pindah kursi / many seat moves',
-    focus_lost: 'pindah tab/jendela / tab or window switches'
+    focus_lost: 'pindah tab/jendela / tab or window switches',
+    person_fit: 'pola jawaban tidak wajar (lz) / aberrant answer pattern (lz)'
   };
   var FAST_MIN_ANSWERS = 5;
   var FAST_RATIO = 1 / 3; // seconds per answer below a third of the sitting's median
@@ -383,7 +384,7 @@
 
   function ago(ms) {
     var s = Math.max(0, Math.round(ms / 1000));
-    if (s < 60) return s + ' d lalu';
+    if (s < 60) return s + ' dtk lalu';
     if (s < 3600) return Math.floor(s / 60) + ' mnt lalu';
     return Math.floor(s / 3600) + ' j lalu';
   }
@@ -418,6 +419,9 @@
   function select(id) {
     selected = id;
     el.pin.hidden = true;
+    // keep the selected tile in sight: the panel docks on the other side of the screen
+    var rect = tiles[id].node.getBoundingClientRect();
+    if (view === 'grid') el.panel.classList.toggle('dock-left', rect.left > window.innerWidth / 2);
     renderPanel();
     applyFilter();
     renderList();
@@ -444,8 +448,9 @@
     $('panel-answered').textContent = seat.total ? seat.answered + '/' + seat.total : '–';
     $('panel-time').textContent = tile.parts.time.textContent || '—';
     $('panel-seen').textContent = seat.last_seen ? ago(serverNow() - Date.parse(seat.last_seen)) : '—';
-    $('panel-flags').textContent = tile.flags.length
-      ? tile.flags.map(function (f) { return FLAG_WORDS[f]; }).join('; ') : '—';
+    $('panel-flags').textContent = (tile.flags.length
+      ? tile.flags.map(function (f) { return FLAG_WORDS[f]; }).join('; ') : '—') +
+      (typeof seat.lz === 'number' ? ' (lz ' + seat.lz.toFixed(2) + ')' : '');
     var running = seat.status === 'answering' || seat.status === 'disconnected' || seat.status === 'paused';
     var hasAttempt = seat.status !== 'absent';
     var buttons = el.panel.querySelectorAll('[data-action]');
@@ -501,6 +506,7 @@
     });
   });
   $('action-cancel').addEventListener('click', function () { el.dialog.close(); });
+  el.form.reason.addEventListener('input', function () { el.actionError.hidden = true; });
 
   el.form.addEventListener('submit', function (event) {
     event.preventDefault();

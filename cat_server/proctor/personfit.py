@@ -1,0 +1,59 @@
+"""Person fit for the proctor's flags: the standardized log-likelihood lz (Drasgow et al., 1985).
+
+Only dichotomous items count (keyed, with a difficulty); theta is the EAP
+estimate from the same answers. An lz well below 0 means the answer pattern is
+unlikely for any ability (e.g. hard items right, easy ones wrong: copying, a
+leaked key, or random clicking).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import irt
+from ..exam import service as exam_service  # a module, not a name: exam.service imports proctor
+from ..extensions import db
+from ..models import Response
+
+MIN_ITEMS = 10  # no lz before this many scored answers
+THRESHOLD = -2.0  # flag below this
+
+
+def lz(x, a, b, c, d) -> float:
+    r"""lz of one response pattern at the pattern's own EAP theta.
+
+    .. math:: l_z = (l_0 - E[l_0]) / \sqrt{Var[l_0]}
+    """
+    x = np.asarray(x, dtype=float)
+    items = irt.make_items(a=a, b=b, c=c, d=d)
+    theta, _ = irt.eap(x.astype(int), items)
+    p = np.clip(irt.prob_4pl(theta, np.asarray(a), np.asarray(b), np.asarray(c), np.asarray(d)),
+                1e-9, 1 - 1e-9).ravel()
+    log_p, log_q = np.log(p), np.log1p(-p)
+    l0 = np.sum(x * log_p + (1 - x) * log_q)
+    expected = np.sum(p * log_p + (1 - p) * log_q)
+    variance = np.sum(p * (1 - p) * (log_p - log_q) ** 2)
+    return float((l0 - expected) / np.sqrt(variance)) if variance > 0 else 0.0
+
+
+def lz_of_attempts(attempt_ids) -> dict[int, float]:
+    """attempt id -> lz over its latest answer per item, for attempts with MIN_ITEMS+ scored."""
+    if not attempt_ids:
+        return {}
+    latest: dict[int, dict[int, tuple[int, str]]] = {}
+    for attempt_id, seq, item_id, choice in db.session.execute(
+        db.select(Response.attempt_id, Response.seq, Response.item_id, Response.choice)
+        .where(Response.attempt_id.in_(attempt_ids)).order_by(Response.attempt_id, Response.n)
+    ):
+        latest.setdefault(attempt_id, {})[seq] = (item_id, choice)  # a changed answer wins
+    out = {}
+    for attempt_id, answers in latest.items():
+        rows = []
+        for item_id, choice in answers.values():
+            item = exam_service.cached_item(item_id)
+            if item.option_scores is None and item.key and item.b is not None:
+                rows.append((int(choice == item.key), item.a, item.b, item.c, item.d))
+        if len(rows) >= MIN_ITEMS:
+            x, a, b, c, d = (np.array(col, dtype=float) for col in zip(*rows, strict=True))
+            out[attempt_id] = round(lz(x, a, b, c, d), 2)
+    return out
