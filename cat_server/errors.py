@@ -2,6 +2,15 @@
 
 from flask import render_template, request
 
+# Ids and seqs beyond a 32-bit integer cannot exist (PostgreSQL INTEGER): refuse
+# them as bad payloads before they reach the database and overflow there.
+MAX_ID = 2**31 - 1
+
+
+def is_id(value) -> bool:
+    """A positive-or-zero int that fits the database's integer columns (bool excluded)."""
+    return type(value) is int and 0 <= value <= MAX_ID
+
 
 class ExamError(Exception):
     """Base: ``status`` for HTTP, ``code`` for clients, a sentence in Indonesian and English."""

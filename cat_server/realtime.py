@@ -6,7 +6,7 @@ import functools
 
 from flask import current_app
 from flask_socketio import emit
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from .errors import ExamError
 from .extensions import db, socketio
@@ -26,7 +26,7 @@ def acked(handler):
         except ExamError as error:
             db.session.rollback()
             reply = error.to_dict()
-        except OperationalError:
+        except DBAPIError:  # down, restarting, or a conflict with another transaction
             db.session.rollback()
             current_app.logger.exception("database unavailable in %s", handler.__name__)
             reply = {

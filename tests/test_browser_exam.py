@@ -460,14 +460,6 @@ def test_adaptive_section_goes_forward_only_and_says_why(browser, adaptive, shot
     page.context.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "cat_server/exam/events.py raises the builtin ConnectionRefusedError, so python-socketio "
-        "sends {'message': 'Connection refused by server'} without the already_connected code "
-        "(docs/protocol.md 'Which browser is which'); fixed by importing flask_socketio's"
-    ),
-)
 def test_a_second_workstation_with_the_same_login_gets_a_full_screen_message(browser, skd):  # noqa: F811
     from playwright.sync_api import expect
 

@@ -17,13 +17,13 @@ from tests.live import ROOT, LiveServer
 
 # Statements one answer costs on the Socket.IO path, from the handler to the
 # acknowledgement (COMMIT is not a cursor statement), on both databases:
-# 4 reads (attempt FOR UPDATE, repeat check, sitting, presented item), 5 writes
-# (presentation, response, attempt, item_exposure UPDATE + INSERT), 4 reads for
+# 4 reads (attempt FOR UPDATE, repeat check, sitting, presented item), 4 writes
+# (presentation, response, attempt, item_exposure upsert), 4 reads for
 # the reply (attempt and sitting again after the commit, presentation, and the
-# next item, which a lone candidate always sees first: 12 once it is cached).
+# next item, which a lone candidate always sees first: 11 once it is cached).
 # It must not grow with the answers already given. Lower it when the answer
 # path gets leaner (docs/PERFORMANCE.md lists how); a rise needs a reason.
-ANSWER_STATEMENTS = 13
+ANSWER_STATEMENTS = 12
 
 
 def _statements_per_answer(app, sitting_id, n_answers):
@@ -121,14 +121,6 @@ def test_a_slow_postgresql_query_does_not_block_other_greenlets(pg_url):
 
 @pytest.mark.slow
 def test_simulator_smoke_every_acked_answer_stored_exactly_once(app, db_url, tmp_path, request):
-    if db_url.startswith("postgresql"):
-        # Found by this test (2026-11-23, delivery of 6056c81): concurrent logins
-        # race in exam.service._count_exposure (UPDATE finds no row, both INSERT:
-        # UniqueViolation on pk_item_exposure, HTTP 500 on the login). Owned by
-        # the delivery rewrite; remove this mark when it upserts.
-        request.applymarker(pytest.mark.xfail(
-            reason="login race on item_exposure under concurrent logins (PostgreSQL)",
-            strict=False))
     with app.app_context():
         proctor = make_user("loadtest", password="loadtest-123")
         sitting_id = make_sitting(n_candidates=10, n_items=200, duration_s=3600, proctor=proctor)

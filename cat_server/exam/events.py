@@ -1,7 +1,7 @@
 """Socket.IO namespace /exam: one room per attempt. Thin: services do the work."""
 
 from flask import request, session
-from flask_socketio import Namespace, join_room
+from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
 from ..errors import ExamError, NotFound
 from ..extensions import db, socketio

@@ -30,6 +30,7 @@ from ..errors import (
     NotInProgress,
     TimeUp,
     WrongSeq,
+    is_id,
 )
 from ..extensions import db, socketio
 from ..models import (
@@ -72,7 +73,7 @@ def _parse_ints(data, names) -> dict:
     values = {}
     for name in names:
         value = data.get(name)
-        if type(value) is not int or value < 0:  # bool is not an int here
+        if not is_id(value):
             raise BadPayload(field=name)
         values[name] = value
     return values
@@ -295,6 +296,8 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
         _begin_section(attempt, 1, utcnow())
         if sitting.status == "started" and attempt.status == "waiting":
             _start_clock(attempt, sitting.exam, utcnow())
+            if sitting.paused_at is not None:  # joins a paused room: the clock waits too
+                attempt.paused_at = attempt.started_at
     audit(f"candidate:{candidate.id}", "login", sitting_id=sitting.id, attempt_id=attempt.id)
     db.session.commit()
     feed.seat_changed(sitting.id, candidate.id)
@@ -353,14 +356,26 @@ def _present(attempt: Attempt, item_id: int, section: ExamSection, now) -> int:
 
 
 def _count_exposure(item_ids: list[int]) -> None:
-    """One atomic increment per item: safe across processes and attempts."""
+    """One atomic upsert for the items: safe when two attempts show an item first at once.
+
+    (An UPDATE-then-INSERT raced: both INSERTed and PostgreSQL refused one.)
+    """
+    if not item_ids:
+        return
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    counts: dict[int, int] = {}
     for item_id in item_ids:
-        updated = db.session.execute(
-            db.update(ItemExposure).where(ItemExposure.item_id == item_id)
-            .values(n=ItemExposure.n + 1)
-        ).rowcount
-        if not updated:
-            db.session.add(ItemExposure(item_id=item_id, n=1))
+        counts[item_id] = counts.get(item_id, 0) + 1
+    statement = insert(ItemExposure).values(
+        [{"item_id": item_id, "n": n} for item_id, n in sorted(counts.items())]
+    )
+    db.session.execute(statement.on_conflict_do_update(
+        index_elements=[ItemExposure.item_id],
+        set_={"n": ItemExposure.n + statement.excluded.n},
+    ))
 
 
 def _begin_section(attempt: Attempt, index: int, now) -> None:

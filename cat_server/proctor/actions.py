@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import security
-from ..errors import BadPayload, Forbidden, NotFound, NotInProgress
+from ..errors import MAX_ID, BadPayload, Forbidden, NotFound, NotInProgress
 from ..exam import service as exam_service
 from ..extensions import db
 from ..models import Candidate, Incident, audit
@@ -31,7 +31,7 @@ def actor_of(user) -> str:
 # --- payloads --------------------------------------------------------------
 
 
-def _int(data, name, *, low=1, high=None, required=True):
+def _int(data, name, *, low=1, high=MAX_ID, required=True):
     value = data.get(name)
     if value is None and not required:
         return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_socketio import Namespace, join_room
 
-from ..errors import BadPayload, NotFound
+from ..errors import BadPayload, NotFound, is_id
 from ..exam import service as exam_service
 from ..extensions import db, socketio
 from ..models import Attempt, Candidate, Exam, Seat, Sitting
@@ -136,7 +136,7 @@ class BoardNamespace(Namespace):
 
     @acked
     def on_watch(self, data):
-        if not isinstance(data, dict) or type(data.get("sitting")) is not int:
+        if not isinstance(data, dict) or not is_id(data.get("sitting")):
             raise BadPayload(field="sitting")
         snapshot = board_snapshot(data["sitting"])
         join_room(f"board:{data['sitting']}")

@@ -5,9 +5,9 @@ refused with ``forbidden`` on a sitting the user does not proctor.
 """
 
 from flask_login import current_user
-from flask_socketio import Namespace, join_room
+from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
-from ..errors import BadPayload
+from ..errors import BadPayload, is_id
 from ..exam import service as exam_service
 from ..extensions import socketio
 from ..realtime import acked
@@ -16,7 +16,7 @@ from .actions import ActionIn
 
 
 def _sitting_id(data) -> int:
-    if not isinstance(data, dict) or type(data.get("sitting")) is not int:
+    if not isinstance(data, dict) or not is_id(data.get("sitting")):
         raise BadPayload(field="sitting")
     return data["sitting"]
 
@@ -26,7 +26,7 @@ class ProctorNamespace(Namespace):
 
     def on_connect(self, auth=None):
         if not service.is_staff(current_user):
-            raise ConnectionRefusedError("Proctor login required.")
+            raise ConnectionRefusedError("login_required")
 
     @acked
     def on_watch(self, data):

@@ -205,7 +205,8 @@ def test_selection_never_repeats_never_enemy_or_inactive_and_meets_content(
     groups = groups[groups >= 0]
     assert len(set(groups.tolist())) == len(groups)
     counts = {s: int((bank.section[ops] == bank.section_names.index(s)).sum()) for s in content}
-    if sum(mins.values()) <= length:
+    # targets are only satisfiable when the length lies between the minima and maxima
+    if sum(mins.values()) <= length <= sum(hi for _, hi in content.values()):
         for s, (lo, hi) in content.items():
             assert lo <= counts[s] <= hi, (counts, content)
 

@@ -267,41 +267,9 @@ def raising_out_of_range(app, socks, base, sock_key, namespace) -> list[str]:
 @pytest.mark.parametrize(
     "namespace, sock_key",
     [
-        pytest.param(
-            "/exam",
-            "cand",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "bug: exam.service.record_answer looks up Response.seq == seq before the range "
-                    "check; seq = 2**63 (SQLite) or > 2**31-1 (PostgreSQL) raises OverflowError / "
-                    "DataError instead of wrong_seq, once the attempt has a stored answer"
-                ),
-            ),
-        ),
-        pytest.param(
-            "/proctor",
-            "proctor",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "bug: /proctor handlers pass ids straight to the database; an id beyond its integer "
-                    "range (sitting or candidate = 2**63) raises OverflowError (SQLite) / DataError "
-                    "(PostgreSQL; already above 2**31-1) instead of bad_payload/not_found"
-                ),
-            ),
-        ),
-        pytest.param(
-            "/board",
-            "board",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "bug: /board watch passes sitting=2**63 straight to the database: OverflowError "
-                    "(SQLite) / DataError (PostgreSQL) instead of bad_payload/not_found"
-                ),
-            ),
-        ),
+        pytest.param("/exam", "cand"),
+        pytest.param("/proctor", "proctor"),
+        pytest.param("/board", "board"),
     ],
 )
 def test_out_of_range_ids_are_rejected_not_raised(app, world, namespace, sock_key):
