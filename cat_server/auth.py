@@ -4,7 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from . import security
-from .extensions import db, login_manager, login_limits
+from .extensions import db, login_limits, login_manager
 from .models import User, audit
 
 bp = Blueprint("auth", __name__)

@@ -105,6 +105,7 @@ main.add_command(demo_command)
 main.add_command(load_bank_command)
 engine_cli.register(main)
 from .loadseed import load_seed_command  # noqa: E402  (load tests: issue 8)
+
 main.add_command(load_seed_command)
 for _command in admin_commands.COMMANDS:
     main.add_command(_command)
