@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
+import sqlalchemy as sa
 from flask import current_app
 
 from .. import irt, security
@@ -155,6 +156,25 @@ def exam_sections(exam_id: int) -> list[ExamSection]:
     return cache[exam_id]
 
 
+def exam_id_of(attempt: Attempt) -> int:
+    """The attempt's exam id: a sitting never changes its exam, so cached per process."""
+    cache = _cache("sitting_exam")
+    exam_id = cache.get(attempt.sitting_id)
+    if exam_id is None:
+        exam_id = cache[attempt.sitting_id] = db.session.execute(
+            db.select(Sitting.exam_id).where(Sitting.id == attempt.sitting_id)).scalar_one()
+    return exam_id
+
+
+def public_item(item_id: int) -> dict:
+    """The item as a candidate's browser may see it, built once per process."""
+    cache = _cache("public_items")
+    public = cache.get(item_id)
+    if public is None:
+        public = cache[item_id] = cached_item(item_id).to_public()
+    return public
+
+
 def cached_exam(exam_id: int) -> Exam:
     cache = _cache("exams")
     if exam_id not in cache:
@@ -235,8 +255,11 @@ def section_length(exam: Exam, section: ExamSection) -> int:
 
 
 def exam_length(exam_id: int) -> int:
-    exam = cached_exam(exam_id)
-    return sum(section_length(exam, s) for s in exam_sections(exam_id))
+    cache = _cache("lengths")
+    if exam_id not in cache:
+        exam = cached_exam(exam_id)
+        cache[exam_id] = sum(section_length(exam, s) for s in exam_sections(exam_id))
+    return cache[exam_id]
 
 
 def fixed_form(attempt: Attempt, exam: Exam, section: ExamSection) -> list[int]:
@@ -345,13 +368,14 @@ def start_sitting(sitting_id: int, actor: str, reason: str | None = None) -> Sit
 
 
 def current_section(attempt: Attempt) -> ExamSection:
-    return exam_sections(attempt.sitting.exam_id)[attempt.section_index - 1]
+    return exam_sections(exam_id_of(attempt))[attempt.section_index - 1]
 
 
 def _present(attempt: Attempt, item_id: int, section: ExamSection, now) -> int:
     attempt.n_presented += 1
-    db.session.add(Presentation(attempt_id=attempt.id, seq=attempt.n_presented, item_id=item_id,
-                                section_id=section.id, presented_at=now))
+    db.session.execute(sa.insert(Presentation), [dict(
+        attempt_id=attempt.id, seq=attempt.n_presented, item_id=item_id, section_id=section.id,
+        presented_at=now)])
     return attempt.n_presented
 
 
@@ -380,7 +404,7 @@ def _count_exposure(item_ids: list[int]) -> None:
 
 def _begin_section(attempt: Attempt, index: int, now) -> None:
     """Present the section at ``index`` (1-based), skipping empty ones; past the last, finish."""
-    exam = cached_exam(attempt.sitting.exam_id)
+    exam = cached_exam(exam_id_of(attempt))
     sections = exam_sections(exam.id)
     while index <= len(sections):
         section = sections[index - 1]
@@ -396,10 +420,14 @@ def _begin_section(attempt: Attempt, index: int, now) -> None:
             form = fixed_form(attempt, exam, section)
             first = form if section.navigable else form[:1]
         if first:
-            for item_id in first:
-                _present(attempt, item_id, section, now)
+            db.session.execute(sa.insert(Presentation), [
+                dict(attempt_id=attempt.id, seq=attempt.n_presented + k, item_id=item_id,
+                     section_id=section.id, presented_at=now)
+                for k, item_id in enumerate(first, start=1)])
+            attempt.n_presented += len(first)
             attempt.next_seq = attempt.section_first_seq
-            _count_exposure(first)
+            if section.mode == "adaptive":  # fixed forms: exposure is their presentations
+                _count_exposure(first)
             return
         index += 1
     if attempt.status == "in_progress":
@@ -439,12 +467,21 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
     state and stores nothing. Raises TimeUp after the deadline (the attempt is
     finished then), WrongSeq, SectionOver, NotInProgress, InvalidChoice; a
     rejected answer leaves the attempt as it was.
+
+    The hot path: a linear answer is 5 statements (attempt FOR UPDATE, the
+    presented item, INSERT response, INSERT next presentation, UPDATE attempt);
+    the reply is built before the commit from what is already in hand, so
+    nothing is read again after it. The repeat check runs only when the seq
+    can have an answer already (navigable sections, or a seq behind the
+    current one).
     """
     if answer.attempt != attempt_id:
         raise BadPayload(field="attempt")
     attempt = _lock_attempt(attempt_id)
+    section = current_section(attempt)
     latest = None
-    if attempt.n_responses:
+    if attempt.n_responses and (section.navigable or attempt.status != "in_progress"
+                                or answer.seq < attempt.next_seq):
         latest = db.session.execute(
             db.select(Response.choice, Response.score).where(
                 Response.attempt_id == attempt.id, Response.seq == answer.seq
@@ -457,7 +494,6 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
     if latest is not None and attempt.status == "finished":
         raise NotInProgress(state=attempt_state(attempt))
     now = _check_running(attempt)
-    section = current_section(attempt)
     if not attempt.section_first_seq <= answer.seq <= attempt.n_presented:
         if answer.seq < attempt.section_first_seq and answer.seq >= 1:
             raise SectionOver(state=attempt_state(attempt))
@@ -476,6 +512,12 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
     if ord(answer.choice) - ord("A") >= len(item.options):
         raise InvalidChoice()
 
+    with db.session.no_autoflush:  # the attempt's UPDATE once, at the commit
+        return _apply_answer(attempt, section, answer, item, latest, now)
+
+
+def _apply_answer(attempt: Attempt, section: ExamSection, answer: AnswerIn, item: Item,
+                  latest, now) -> dict:
     score = item.score_choice(answer.choice, section.points_correct)
     _store_response(attempt, answer, score, now)
     if latest is None:
@@ -486,32 +528,34 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
         scores = dict(attempt.section_scores or {})
         scores[section.code] = scores.get(section.code, 0) + change
         attempt.section_scores = scores
-    full = False
+    full, next_item = False, None
     if section.mode == "adaptive":
         full = _advance_adaptive(attempt, section, now)
     elif section.navigable:
         attempt.next_seq = answer.seq
     else:  # linear fixed: the next item of the attempt's form, or the next section
-        form = fixed_form(attempt, cached_exam(attempt.sitting.exam_id), section)
+        form = fixed_form(attempt, cached_exam(exam_id_of(attempt)), section)
         position = answer.seq - attempt.section_first_seq + 1  # items answered here
         if position < len(form):
-            attempt.next_seq = _present(attempt, form[position], section, now)
-            _count_exposure([form[position]])
+            next_item = form[position]
+            attempt.next_seq = _present(attempt, next_item, section, now)
         else:
             _begin_section(attempt, attempt.section_index + 1, now)
             full = True
+    reply = {"ok": True, "state": attempt_state(attempt, full=full, next_item=next_item)}
+    seat = (attempt.sitting_id, attempt.candidate_id)
     db.session.commit()
-    feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
-    return {"ok": True, "state": attempt_state(attempt, full=full)}
+    feed.seat_changed(*seat)
+    return reply
 
 
 def _store_response(attempt: Attempt, answer: AnswerIn, score: int, now) -> None:
     prev = attempt.chain_head or GENESIS
     attempt.n_responses += 1
     digest = chain_hash(prev, attempt.id, answer.seq, answer.item, answer.choice, score, now)
-    db.session.add(Response(attempt_id=attempt.id, n=attempt.n_responses, seq=answer.seq,
-                            item_id=answer.item, choice=answer.choice, score=score,
-                            answered_at=now, prev_hash=prev, hash=digest))
+    db.session.execute(sa.insert(Response), [dict(
+        attempt_id=attempt.id, n=attempt.n_responses, seq=answer.seq, item_id=answer.item,
+        choice=answer.choice, score=score, answered_at=now, prev_hash=prev, hash=digest)])
     attempt.chain_head = digest
 
 
@@ -520,7 +564,7 @@ def _advance_adaptive(attempt: Attempt, section: ExamSection, now) -> bool:
 
     Returns True when a new section began (the reply is then a full state).
     """
-    pool = adaptive_pool(cached_exam(attempt.sitting.exam_id), section)
+    pool = adaptive_pool(cached_exam(exam_id_of(attempt)), section)
     rows = db.session.execute(
         db.select(Response.item_id, Response.choice).where(
             Response.attempt_id == attempt.id, Response.seq >= attempt.section_first_seq
@@ -608,7 +652,7 @@ def _finish(attempt: Attempt, reason: str, now) -> None:
     attempt.status = "finished"
     attempt.finish_reason = reason
     attempt.finished_at = now
-    exam = cached_exam(attempt.sitting.exam_id)
+    exam = cached_exam(exam_id_of(attempt))
     scores = attempt.section_scores or {}
     passed = all(
         s.pass_mark is None or scores.get(s.code, 0) >= s.pass_mark
@@ -693,10 +737,14 @@ def credit_downtime(now=None, min_gap_s: float | None = None) -> float:
 # --- what the browser sees ------------------------------------------------
 
 
-def attempt_state(attempt: Attempt, full: bool = True) -> dict:
-    """A snapshot for the candidate's page: enough to re-render (``full``: with every item)."""
+def attempt_state(attempt: Attempt, full: bool = True, next_item: int | None = None) -> dict:
+    """A snapshot for the candidate's page: enough to re-render (``full``: with every item).
+
+    ``next_item``: the item at ``attempt.next_seq`` when the caller just presented it
+    (saves reading it back).
+    """
     now = utcnow()
-    exam = cached_exam(attempt.sitting.exam_id)
+    exam = cached_exam(exam_id_of(attempt))
     sections = exam_sections(exam.id)
     state = {
         "attempt": attempt.id,
@@ -718,7 +766,7 @@ def attempt_state(attempt: Attempt, full: bool = True) -> dict:
         state["paused"] = attempt.paused_at is not None
         clock = attempt.paused_at or now
         state["remaining_s"] = max(0.0, round((attempt.deadline_at - clock).total_seconds(), 1))
-        state.update(_section_view(attempt, sections, full))
+        state.update(_section_view(attempt, sections, full, next_item))
     elif attempt.status == "finished":
         state["finish_reason"] = attempt.finish_reason
         if exam.show_result:
@@ -726,7 +774,7 @@ def attempt_state(attempt: Attempt, full: bool = True) -> dict:
     return state
 
 
-def _section_view(attempt: Attempt, sections, full: bool) -> dict:
+def _section_view(attempt: Attempt, sections, full: bool, next_item: int | None) -> dict:
     section = sections[attempt.section_index - 1]
     view = {
         "section": {
@@ -734,16 +782,16 @@ def _section_view(attempt: Attempt, sections, full: bool) -> dict:
             "name": section.name, "mode": section.mode, "navigable": section.navigable,
             "first_seq": attempt.section_first_seq,
             "last_seq": attempt.n_presented if section.navigable else None,
-            "max_items": section_length(cached_exam(attempt.sitting.exam_id), section),
+            "max_items": section_length(cached_exam(exam_id_of(attempt)), section),
         },
     }
     if not section.navigable:
-        presented = db.session.execute(
+        presented = next_item or db.session.execute(
             db.select(Presentation.item_id).where(
                 Presentation.attempt_id == attempt.id, Presentation.seq == attempt.next_seq)
         ).scalar_one()
         view["section"]["answered"] = attempt.next_seq - attempt.section_first_seq
-        view.update(seq=attempt.next_seq, item=cached_item(presented).to_public())
+        view.update(seq=attempt.next_seq, item=public_item(presented))
         return view
     rows = db.session.execute(
         db.select(Presentation.seq, Presentation.item_id, Presentation.marked)
@@ -762,17 +810,17 @@ def _section_view(attempt: Attempt, sections, full: bool) -> dict:
     current = next((r for r in rows if str(r.seq) not in answers), None)
     view.update(
         seq=current.seq if current else None,
-        item=cached_item(current.item_id).to_public() if current else None,
+        item=public_item(current.item_id) if current else None,
         answers=answers,
         marked=[r.seq for r in rows if r.marked],
     )
     if full:
-        view["items"] = [{"seq": r.seq, "item": cached_item(r.item_id).to_public()} for r in rows]
+        view["items"] = [{"seq": r.seq, "item": public_item(r.item_id)} for r in rows]
     return view
 
 
 def result_of(attempt: Attempt) -> dict:
-    exam = cached_exam(attempt.sitting.exam_id)
+    exam = cached_exam(exam_id_of(attempt))
     scores = attempt.section_scores or {}
     return {
         "sections": [
