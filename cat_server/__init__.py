@@ -38,6 +38,9 @@ def create_app(test_config=None):
         # socket. ([] would switch the Origin check OFF in python-engineio.)
         cors_allowed_origins=None,
     )
+    from . import txn
+
+    txn.init_app(app)  # group commit: SQLite under gevent
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)

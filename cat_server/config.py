@@ -25,6 +25,9 @@ class Defaults:
     # Redis pub/sub channel joining the processes of one centre's server.
     SOCKETIO_CHANNEL = "cat-server"
     SOCKETIO_ASYNC_MODE = None  # auto: gevent under gunicorn, threading in tests
+    # Group commit of candidates' socket events (cat_server/txn.py): "auto" = on
+    # for SQLite under gevent; "off" turns it off; "on" forces it (SQLite only).
+    GROUP_COMMIT = "auto"
     BABEL_DEFAULT_LOCALE = "id"
     # Login limits (Flask-Limiter; Redis storage when REDIS_URL is set). A whole
     # centre may sit behind one NAT address, so the per-IP limit lets 600+

@@ -3,6 +3,7 @@
 from flask import request, session
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
+from .. import txn
 from ..errors import ExamError, NotFound
 from ..extensions import db, socketio
 from ..models import Attempt
@@ -32,37 +33,37 @@ class ExamNamespace(Namespace):
         device = auth.get("device") if isinstance(auth, dict) else None
         device = device[:64] if isinstance(device, str) and device else None
         try:
-            attempt, replaced = service.mark_connected(attempt_id, request.sid, device, _is_live)
+            state, replaced = txn.run(service.connect, attempt_id, request.sid, device, _is_live)
         except ExamError as error:
             raise ConnectionRefusedError(error.code, error.to_dict()) from None
         if replaced:
             socketio.server.disconnect(replaced, namespace="/exam")
         join_room(f"attempt:{attempt_id}")
-        socketio.emit("state", service.attempt_state(attempt), namespace="/exam", to=request.sid)
+        socketio.emit("state", state, namespace="/exam", to=request.sid)
 
     def on_disconnect(self, reason=None):
         attempt_id = session.get("attempt_id")
         if attempt_id is not None:
-            service.mark_disconnected(attempt_id, request.sid)
+            txn.run(service.mark_disconnected, attempt_id, request.sid)
 
     @acked
     def on_answer(self, data):
         """Store one answer; the ack is the next state, sent only after the commit."""
-        return service.record_answer(session_attempt_id(), service.AnswerIn.parse(data))
+        return txn.run(service.record_answer, session_attempt_id(), service.AnswerIn.parse(data))
 
     @acked
     def on_mark(self, data):
-        return service.mark_item(session_attempt_id(), service.MarkIn.parse(data))
+        return txn.run(service.mark_item, session_attempt_id(), service.MarkIn.parse(data))
 
     @acked
     def on_finish_section(self, data):
-        return service.finish_section(session_attempt_id(), service.FinishSectionIn.parse(data))
+        return txn.run(service.finish_section, session_attempt_id(),
+                       service.FinishSectionIn.parse(data))
 
     @acked
     def on_focus_lost(self, data=None):
         """The page lost focus (tab or window switch): counted for the proctor's flags."""
-        attempt = service.note_focus_lost(session_attempt_id())
-        return {"ok": True, "n": attempt.n_focus_lost}
+        return {"ok": True, "n": txn.run(service.note_focus_lost, session_attempt_id())}
 
     @acked
     def on_sync(self, data=None):

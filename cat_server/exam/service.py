@@ -21,7 +21,7 @@ import numpy as np
 import sqlalchemy as sa
 from flask import current_app
 
-from .. import irt, security
+from .. import irt, security, txn
 from ..errors import (
     BadPayload,
     ExamError,
@@ -322,7 +322,7 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
             if sitting.paused_at is not None:  # joins a paused room: the clock waits too
                 attempt.paused_at = attempt.started_at
     audit(f"candidate:{candidate.id}", "login", sitting_id=sitting.id, attempt_id=attempt.id)
-    db.session.commit()
+    txn.commit()
     feed.seat_changed(sitting.id, candidate.id)
     return attempt
 
@@ -357,7 +357,7 @@ def start_sitting(sitting_id: int, actor: str, reason: str | None = None) -> Sit
     ).scalars().all()
     audit(actor, "sitting_started", sitting_id=sitting.id, reason=reason,
           attempts=len(started), deadline=deadline.isoformat())
-    db.session.commit()
+    txn.commit()
     for attempt_id in started:
         push_state(db.session.get(Attempt, attempt_id))
     feed.seat_changed(sitting.id)
@@ -443,7 +443,7 @@ def finish_section(attempt_id: int, request: FinishSectionIn) -> dict:
     attempt = _lock_attempt(attempt_id)
     if attempt.status == "finished" or request.section < attempt.section_index:
         state = attempt_state(attempt, full=True)
-        db.session.rollback()
+        txn.rollback()
         return {"ok": True, "repeat": True, "state": state}
     _check_running(attempt)
     if request.section != attempt.section_index:
@@ -452,7 +452,7 @@ def finish_section(attempt_id: int, request: FinishSectionIn) -> dict:
     audit(f"candidate:{attempt.candidate_id}", "section_finished", sitting_id=attempt.sitting_id,
           attempt_id=attempt.id, section=current_section(attempt).code)
     _begin_section(attempt, attempt.section_index + 1, now)
-    db.session.commit()
+    txn.commit()
     feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
     return {"ok": True, "state": attempt_state(attempt, full=True)}
 
@@ -489,7 +489,7 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
         ).one_or_none()
     if latest is not None and latest.choice == answer.choice:
         state = attempt_state(attempt)
-        db.session.rollback()
+        txn.rollback()
         return {"ok": True, "repeat": True, "state": state}
     if latest is not None and attempt.status == "finished":
         raise NotInProgress(state=attempt_state(attempt))
@@ -544,7 +544,7 @@ def _apply_answer(attempt: Attempt, section: ExamSection, answer: AnswerIn, item
             full = True
     reply = {"ok": True, "state": attempt_state(attempt, full=full, next_item=next_item)}
     seat = (attempt.sitting_id, attempt.candidate_id)
-    db.session.commit()
+    txn.commit()
     feed.seat_changed(*seat)
     return reply
 
@@ -609,7 +609,7 @@ def mark_item(attempt_id: int, request: MarkIn) -> dict:
         .where(Presentation.attempt_id == attempt.id, Presentation.seq == request.seq)
         .values(marked=request.marked)
     )
-    db.session.commit()
+    txn.commit()
     return {"ok": True, "state": attempt_state(attempt)}
 
 
@@ -642,7 +642,7 @@ def _check_running(attempt: Attempt):
     now = utcnow()
     if now >= attempt.deadline_at:
         _finish(attempt, "time_up", now)
-        db.session.commit()
+        txn.commit()
         feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
         raise TimeUp(state=attempt_state(attempt))
     return now
@@ -672,17 +672,17 @@ def finish_expired(now=None) -> list[int]:
         db.select(Attempt.id).where(Attempt.status == "in_progress", Attempt.deadline_at <= now,
                                     Attempt.paused_at.is_(None))  # a paused clock stands still
     ).scalars().all()
-    db.session.rollback()
+    txn.rollback()
     finished = []
     for attempt_id in ids:
         attempt = _lock_attempt(attempt_id)
         if (attempt.status == "in_progress" and attempt.deadline_at <= now
                 and attempt.paused_at is None):
             _finish(attempt, "time_up", now)
-            db.session.commit()
+            txn.commit()
             finished.append(attempt)
         else:
-            db.session.rollback()
+            txn.rollback()
     for attempt in finished:
         push_state(attempt)
         feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
@@ -700,7 +700,7 @@ def beat(now=None) -> None:
     ).rowcount
     if not updated:
         db.session.add(Heartbeat(name=HEARTBEAT_NAME, beat_at=now))
-    db.session.commit()
+    txn.commit()
 
 
 def credit_downtime(now=None, min_gap_s: float | None = None) -> float:
@@ -730,7 +730,7 @@ def credit_downtime(now=None, min_gap_s: float | None = None) -> float:
               reason="server was down", seconds=round(gap, 1), since=last.beat_at.isoformat(),
               deadline=attempt.deadline_at.isoformat())
     last.beat_at = now
-    db.session.commit()
+    txn.commit()
     return gap
 
 
@@ -868,15 +868,21 @@ def mark_connected(attempt_id: int, sid: str, device: str | None = None,
     replaced = None
     if old and old != sid and is_live is not None and is_live(old):
         if device is None or device != attempt.connected_device:
-            db.session.rollback()
+            txn.rollback()
             raise AlreadyConnected()
         replaced = old
     attempt.connected_sid = sid
     attempt.connected_device = device
     attempt.last_seen_at = utcnow()
-    db.session.commit()
+    txn.commit()
     feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
     return attempt, replaced
+
+
+def connect(attempt_id: int, sid: str, device: str | None, is_live) -> tuple[dict, str | None]:
+    """mark_connected, then the full state for the new socket: (state, replaced sid)."""
+    attempt, replaced = mark_connected(attempt_id, sid, device, is_live)
+    return attempt_state(attempt), replaced
 
 
 def mark_disconnected(attempt_id: int, sid: str) -> None:
@@ -884,10 +890,10 @@ def mark_disconnected(attempt_id: int, sid: str) -> None:
     if attempt.connected_sid == sid:  # a newer socket of the same attempt stays
         attempt.connected_sid = None
         attempt.last_seen_at = utcnow()
-        db.session.commit()
+        txn.commit()
         feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
     else:
-        db.session.rollback()
+        txn.rollback()
 
 
 def move_seat(attempt_id: int, seat_label: str | None, actor: str, reason: str) -> Attempt:
@@ -913,7 +919,7 @@ def move_seat(attempt_id: int, seat_label: str | None, actor: str, reason: str) 
     attempt.connected_sid = None
     audit(actor, "seat_moved", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
           reason=reason.strip(), old_seat=old_seat, new_seat=seat_label or old_seat)
-    db.session.commit()
+    txn.commit()
     if old_sid:
         socketio.server.disconnect(old_sid, namespace="/exam")
     feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
@@ -923,7 +929,7 @@ def move_seat(attempt_id: int, seat_label: str | None, actor: str, reason: str) 
 def clear_connections() -> None:
     """On start-up of the only process: no socket of a previous run is still open."""
     db.session.execute(db.update(Attempt).values(connected_sid=None))
-    db.session.commit()
+    txn.commit()
 
 
 # --- proctor interventions: pause, resume, extend, end ---------------------
@@ -973,7 +979,7 @@ def pause_attempt(attempt_id: int, actor: str, reason: str) -> Attempt:
     if not _pause(attempt, actor, reason, utcnow()):
         raise NotInProgress("Hanya ujian yang sedang berjalan (dan belum dijeda) dapat dijeda.",
                             "Only a running attempt that is not paused can be paused.")
-    db.session.commit()
+    txn.commit()
     _after_commit([attempt])
     return attempt
 
@@ -983,7 +989,7 @@ def resume_attempt(attempt_id: int, actor: str, reason: str) -> Attempt:
     attempt = _lock_attempt(attempt_id)
     if not _resume(attempt, actor, reason, utcnow()):
         raise NotInProgress("Ujian ini tidak sedang dijeda.", "This attempt is not paused.")
-    db.session.commit()
+    txn.commit()
     _after_commit([attempt])
     return attempt
 
@@ -999,7 +1005,7 @@ def pause_sitting(sitting_id: int, actor: str, reason: str) -> list[Attempt]:
     paused = [a for a in _locked_attempts(sitting.id, Attempt.status == "in_progress")
               if _pause(a, actor, reason, now, by="sitting")]
     audit(actor, "sitting_paused", sitting_id=sitting.id, reason=reason, attempts=len(paused))
-    db.session.commit()
+    txn.commit()
     _after_commit(paused)
     feed.seat_changed(sitting.id)
     return paused
@@ -1017,7 +1023,7 @@ def resume_sitting(sitting_id: int, actor: str, reason: str) -> list[Attempt]:
                if _resume(a, actor, reason, now, by="sitting")]
     audit(actor, "sitting_resumed", sitting_id=sitting.id, reason=reason, attempts=len(resumed),
           paused_s=round((now - since).total_seconds(), 1))
-    db.session.commit()
+    txn.commit()
     _after_commit(resumed)
     feed.seat_changed(sitting.id)
     return resumed
@@ -1038,7 +1044,7 @@ def extend_attempt(attempt_id: int, minutes: int, actor: str, reason: str) -> At
     if not _extend(attempt, minutes, actor, reason):
         raise NotInProgress("Waktu hanya dapat ditambah untuk ujian yang sedang berjalan.",
                             "Time can only be added to a running attempt.")
-    db.session.commit()
+    txn.commit()
     _after_commit([attempt])
     return attempt
 
@@ -1049,12 +1055,12 @@ def extend_sitting(sitting_id: int, minutes: int, actor: str, reason: str) -> li
     extended = [a for a in _locked_attempts(sitting.id, Attempt.status == "in_progress")
                 if _extend(a, minutes, actor, reason, by="sitting")]
     if not extended:
-        db.session.rollback()
+        txn.rollback()
         raise NotInProgress("Tidak ada ujian yang sedang berjalan di sesi ini.",
                             "No attempt of this sitting is running.")
     audit(actor, "sitting_extended", sitting_id=sitting.id, reason=reason, minutes=minutes,
           attempts=len(extended))
-    db.session.commit()
+    txn.commit()
     _after_commit(extended)
     return extended
 
@@ -1074,7 +1080,7 @@ def end_attempt(attempt_id: int, actor: str, reason: str) -> Attempt:
     attempt = _lock_attempt(attempt_id)
     if not _end(attempt, actor, reason, utcnow()):
         raise NotInProgress("Ujian ini sudah selesai.", "This attempt has already finished.")
-    db.session.commit()
+    txn.commit()
     _after_commit([attempt])
     return attempt
 
@@ -1089,18 +1095,19 @@ def end_sitting(sitting_id: int, actor: str, reason: str) -> list[Attempt]:
     ended = [a for a in _locked_attempts(sitting.id, Attempt.status != "finished")
              if _end(a, actor, reason, now, by="sitting")]
     audit(actor, "sitting_ended", sitting_id=sitting.id, reason=reason, attempts=len(ended))
-    db.session.commit()
+    txn.commit()
     _after_commit(ended)
     feed.seat_changed(sitting.id)
     return ended
 
 
-def note_focus_lost(attempt_id: int) -> Attempt:
+def note_focus_lost(attempt_id: int) -> int:
     """The workstation page reports that the exam tab or window lost focus: count it."""
     attempt = _lock_attempt(attempt_id)
     attempt.n_focus_lost += 1
+    n, seat = attempt.n_focus_lost, (attempt.sitting_id, attempt.candidate_id)
     audit(f"candidate:{attempt.candidate_id}", "focus_lost", sitting_id=attempt.sitting_id,
-          attempt_id=attempt.id, n=attempt.n_focus_lost)
-    db.session.commit()
-    feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
-    return attempt
+          attempt_id=attempt.id, n=n)
+    txn.commit()
+    feed.seat_changed(*seat)
+    return n

@@ -1,0 +1,141 @@
+"""Group commit (cat_server/txn.py): answers share a SQLite commit, each acked only after it.
+
+The writer runs here in threading mode (GROUP_COMMIT forced on); under gunicorn
+it runs on gevent (tests/test_live_server.py, tests/reliability/ use that path).
+"""
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from cat_server import create_app, txn
+from cat_server.admin.scores import verify_chains
+from cat_server.errors import ExamError
+from cat_server.exam import service
+from cat_server.extensions import db
+from cat_server.models import Attempt, Response
+
+from .conftest import PIN, make_config, make_sitting
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'gc.db'}", GROUP_COMMIT="on"))
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _started_attempts(app, n):
+    with app.app_context():
+        sitting_id = make_sitting(n_candidates=n, n_items=12)
+        ids = [service.login_candidate(sitting_id, f"2026{i + 1:04d}", PIN).id
+               for i in range(n)]
+        service.start_sitting(sitting_id, "test")
+        db.session.remove()
+    return ids
+
+
+def _answer(app, attempt_id, seq, item, choice="A"):
+    """One answer through the writer, as the socket handler sends it."""
+    with app.app_context():
+        return txn.run(service.record_answer, attempt_id, service.AnswerIn.parse(
+            {"attempt": attempt_id, "seq": seq, "item": item, "choice": choice}))
+
+
+def _first_item(app, attempt_id):
+    with app.app_context():
+        state = service.attempt_state(db.session.get(Attempt, attempt_id))
+        db.session.remove()
+    return state["seq"], state["item"]["id"]
+
+
+def test_concurrent_answers_share_commits_and_each_is_stored_once(app):
+    ids = _started_attempts(app, 8)
+    acks: dict[int, list] = {a: [] for a in ids}
+    rejected: dict[int, list] = {a: [] for a in ids}
+
+    def candidate(attempt_id):
+        seq, item = _first_item(app, attempt_id)
+        for _ in range(5):
+            try:  # a stale item id in between: rejected, changes nothing
+                _answer(app, attempt_id, seq, item + 1000)
+            except ExamError as error:
+                rejected[attempt_id].append(error.code)
+            ack = _answer(app, attempt_id, seq, item)
+            acks[attempt_id].append(ack)
+            seq, item = ack["state"]["seq"], ack["state"]["item"]["id"]
+
+    gate = threading.Barrier(len(ids))
+    threads = [threading.Thread(target=lambda a=a: (gate.wait(), candidate(a))) for a in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    stats = txn.stats(app)
+    assert stats["jobs"] == 8 * 10
+    assert stats["batches"] < stats["jobs"], stats  # some commits carried several answers
+    with app.app_context():
+        for attempt_id in ids:
+            assert [a["ok"] for a in acks[attempt_id]] == [True] * 5
+            assert rejected[attempt_id] == ["wrong_seq"] * 5
+            rows = db.session.execute(sa.select(Response.seq).where(
+                Response.attempt_id == attempt_id).order_by(Response.n)).scalars().all()
+            assert rows == [1, 2, 3, 4, 5]
+            attempt = db.session.get(Attempt, attempt_id)
+            assert (attempt.n_answered, attempt.next_seq) == (5, 6)
+    with app.app_context():
+        assert verify_chains() == (8, 40, [])
+
+
+def test_a_failed_batch_acks_nobody_and_a_resend_is_stored_once(app):
+    [b] = _started_attempts(app, 1)
+    seq_b, item_b = _first_item(app, b)
+    release = threading.Event()
+    results = {}
+
+    def submit(name, fn, *args):
+        with app.app_context():
+            try:
+                results[name] = ("ok", txn.run(fn, *args))
+            except Exception as error:  # noqa: BLE001 - the test reads which one
+                results[name] = ("error", type(error).__name__)
+
+    def broken_job():  # a database error in the batch, after b's answer was applied
+        db.session.execute(sa.text("INSERT INTO no_such_table VALUES (1)"))
+
+    answer = service.AnswerIn.parse({"attempt": b, "seq": seq_b, "item": item_b, "choice": "A"})
+    threads = [threading.Thread(target=submit, args=("blocker", release.wait, 30))]
+    threads[0].start()  # the writer is busy with it while the next two queue up
+    threading.Event().wait(0.2)
+    threads.append(threading.Thread(target=submit, args=("b", service.record_answer, b, answer)))
+    threads[1].start()
+    threading.Event().wait(0.2)
+    threads.append(threading.Thread(target=submit, args=("broken", broken_job)))
+    threads[2].start()
+    threading.Event().wait(0.2)
+    release.set()
+    for t in threads:
+        t.join(30)
+    assert results["blocker"] == ("ok", True)
+    assert results["broken"] == ("error", "OperationalError")
+    assert results["b"] == ("error", "OperationalError")  # no ack: its batch rolled back
+    assert txn.stats(app)["largest"] == 2
+    with app.app_context():
+        assert _responses(b) == 0
+        assert db.session.get(Attempt, b).n_answered == 0
+    # the client re-sends the same seq: stored once, acked; again: a repeat
+    ack = _answer(app, b, seq_b, item_b)
+    assert ack["ok"] and not ack.get("repeat")
+    assert _answer(app, b, seq_b, item_b)["repeat"] is True
+    with app.app_context():
+        assert _responses(b) == 1
+
+
+def _responses(attempt_id):
+    return db.session.execute(sa.select(sa.func.count()).select_from(Response).where(
+        Response.attempt_id == attempt_id)).scalar()
