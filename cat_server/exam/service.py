@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-import sqlalchemy as sa
 from flask import current_app
 
 from .. import irt, security, txn
@@ -373,7 +372,7 @@ def current_section(attempt: Attempt) -> ExamSection:
 
 def _present(attempt: Attempt, item_id: int, section: ExamSection, now) -> int:
     attempt.n_presented += 1
-    db.session.execute(sa.insert(Presentation), [dict(
+    db.session.execute(_INSERT_PRESENTATION, [dict(
         attempt_id=attempt.id, seq=attempt.n_presented, item_id=item_id, section_id=section.id,
         presented_at=now)])
     return attempt.n_presented
@@ -420,7 +419,7 @@ def _begin_section(attempt: Attempt, index: int, now) -> None:
             form = fixed_form(attempt, exam, section)
             first = form if section.navigable else form[:1]
         if first:
-            db.session.execute(sa.insert(Presentation), [
+            db.session.execute(_INSERT_PRESENTATION, [
                 dict(attempt_id=attempt.id, seq=attempt.n_presented + k, item_id=item_id,
                      section_id=section.id, presented_at=now)
                 for k, item_id in enumerate(first, start=1)])
@@ -458,6 +457,19 @@ def finish_section(attempt_id: int, request: FinishSectionIn) -> dict:
 
 
 # --- the hot path ---------------------------------------------------------
+# Statements built once: SQLAlchemy then reuses their compiled form and cache
+# key instead of rebuilding both for every answer.
+
+_LOCK_ATTEMPT = (db.select(Attempt).where(Attempt.id == db.bindparam("id"))
+                 .with_for_update())
+_PRESENTED_ITEM = db.select(Presentation.item_id).where(
+    Presentation.attempt_id == db.bindparam("attempt"),
+    Presentation.seq == db.bindparam("seq"))
+_LATEST_RESPONSE = (db.select(Response.choice, Response.score).where(
+    Response.attempt_id == db.bindparam("attempt"), Response.seq == db.bindparam("seq"))
+    .order_by(Response.n.desc()).limit(1))
+_INSERT_RESPONSE = Response.__table__.insert()
+_INSERT_PRESENTATION = Presentation.__table__.insert()
 
 
 def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
@@ -483,10 +495,7 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
     if attempt.n_responses and (section.navigable or attempt.status != "in_progress"
                                 or answer.seq < attempt.next_seq):
         latest = db.session.execute(
-            db.select(Response.choice, Response.score).where(
-                Response.attempt_id == attempt.id, Response.seq == answer.seq
-            ).order_by(Response.n.desc()).limit(1)
-        ).one_or_none()
+            _LATEST_RESPONSE, {"attempt": attempt.id, "seq": answer.seq}).one_or_none()
     if latest is not None and latest.choice == answer.choice:
         state = attempt_state(attempt)
         txn.rollback()
@@ -502,10 +511,7 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
         # forward-only sections take one answer per item
         raise WrongSeq(expected_seq=attempt.next_seq, state=attempt_state(attempt))
     presented = db.session.execute(
-        db.select(Presentation.item_id).where(
-            Presentation.attempt_id == attempt.id, Presentation.seq == answer.seq
-        )
-    ).scalar_one()
+        _PRESENTED_ITEM, {"attempt": attempt.id, "seq": answer.seq}).scalar_one()
     if answer.item != presented or (not section.navigable and answer.seq != attempt.next_seq):
         raise WrongSeq(expected_seq=attempt.next_seq, state=attempt_state(attempt))
     item = cached_item(presented)
@@ -553,7 +559,7 @@ def _store_response(attempt: Attempt, answer: AnswerIn, score: int, now) -> None
     prev = attempt.chain_head or GENESIS
     attempt.n_responses += 1
     digest = chain_hash(prev, attempt.id, answer.seq, answer.item, answer.choice, score, now)
-    db.session.execute(sa.insert(Response), [dict(
+    db.session.execute(_INSERT_RESPONSE, [dict(
         attempt_id=attempt.id, n=attempt.n_responses, seq=answer.seq, item_id=answer.item,
         choice=answer.choice, score=score, answered_at=now, prev_hash=prev, hash=digest)])
     attempt.chain_head = digest
@@ -622,9 +628,7 @@ def chain_hash(prev: str, attempt_id, seq, item_id, choice, score, answered_at) 
 
 def _lock_attempt(attempt_id: int) -> Attempt:
     """The attempt, row-locked until commit (PostgreSQL; SQLite has one writer anyway)."""
-    attempt = db.session.execute(
-        db.select(Attempt).where(Attempt.id == attempt_id).with_for_update()
-    ).scalar_one_or_none()
+    attempt = db.session.execute(_LOCK_ATTEMPT, {"id": attempt_id}).scalar_one_or_none()
     if attempt is None:
         raise NotFound("Ujian tidak ditemukan.", "Attempt not found.")
     return attempt
@@ -787,9 +791,7 @@ def _section_view(attempt: Attempt, sections, full: bool, next_item: int | None)
     }
     if not section.navigable:
         presented = next_item or db.session.execute(
-            db.select(Presentation.item_id).where(
-                Presentation.attempt_id == attempt.id, Presentation.seq == attempt.next_seq)
-        ).scalar_one()
+            _PRESENTED_ITEM, {"attempt": attempt.id, "seq": attempt.next_seq}).scalar_one()
         view["section"]["answered"] = attempt.next_seq - attempt.section_first_seq
         view.update(seq=attempt.next_seq, item=public_item(presented))
         return view

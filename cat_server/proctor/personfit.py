@@ -9,6 +9,7 @@ leaked key, or random clicking).
 from __future__ import annotations
 
 import numpy as np
+from flask import current_app
 
 from .. import irt
 from ..exam import service as exam_service  # a module, not a name: exam.service imports proctor
@@ -34,6 +35,23 @@ def lz(x, a, b, c, d) -> float:
     expected = np.sum(p * log_p + (1 - p) * log_q)
     variance = np.sum(p * (1 - p) * (log_p - log_q) ** 2)
     return float((l0 - expected) / np.sqrt(variance)) if variance > 0 else 0.0
+
+
+# attempt id -> (responses counted, lz): the proctor feed asks 4 times a second
+# for every seat that changed; lz moves slowly, so it is recomputed only after
+# RECOMPUTE_EVERY new responses instead of re-reading every answer each time.
+RECOMPUTE_EVERY = 5
+
+
+def lz_of_attempts_cached(n_responses: dict[int, int]) -> dict[int, float]:
+    """Like lz_of_attempts for {attempt id: its n_responses}, reusing recent results."""
+    _cache = current_app.extensions.setdefault("cat_lz", {})
+    stale = [a for a, n in n_responses.items()
+             if a not in _cache or n < _cache[a][0] or n - _cache[a][0] >= RECOMPUTE_EVERY]
+    fresh = lz_of_attempts(stale)
+    for attempt_id in stale:
+        _cache[attempt_id] = (n_responses[attempt_id], fresh.get(attempt_id))
+    return {a: _cache[a][1] for a in n_responses if _cache[a][1] is not None}
 
 
 def lz_of_attempts(attempt_ids) -> dict[int, float]:

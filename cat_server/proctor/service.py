@@ -76,8 +76,9 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
     attempt_ids = [a.id for _, _, a in rows if a is not None]
     last_answers = _last_answers(attempt_ids)
     moves = _moves(sitting_id, attempt_ids)
-    fits = personfit.lz_of_attempts(
-        [a.id for _, _, a in rows if a is not None and a.n_answered >= personfit.MIN_ITEMS])
+    fits = personfit.lz_of_attempts_cached(
+        {a.id: a.n_responses for _, _, a in rows
+         if a is not None and a.n_answered >= personfit.MIN_ITEMS})
     seats = []
     for candidate, label, attempt in rows:
         remaining = None
