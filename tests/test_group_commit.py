@@ -14,7 +14,7 @@ from cat_server.admin.scores import verify_chains
 from cat_server.errors import ExamError
 from cat_server.exam import service
 from cat_server.extensions import db
-from cat_server.models import Attempt, Response
+from cat_server.models import Attempt, AuditEvent, Response
 
 from .conftest import PIN, make_config, make_sitting
 
@@ -139,3 +139,46 @@ def test_a_failed_batch_acks_nobody_and_a_resend_is_stored_once(app):
 def _responses(attempt_id):
     return db.session.execute(sa.select(sa.func.count()).select_from(Response).where(
         Response.attempt_id == attempt_id)).scalar()
+
+
+def test_a_rejected_job_is_undone_even_after_it_wrote(app):
+    """A job that changed rows and then raised leaves nothing; the next job in the batch stands."""
+    [a] = _started_attempts(app, 1)
+    seq, item = _first_item(app, a)
+
+    def writes_then_rejects():
+        attempt = db.session.get(Attempt, a)
+        attempt.n_focus_lost += 7  # flushed below, then rolled back
+        db.session.flush()
+        db.session.add(AuditEvent(actor="test", action="half_written", attempt_id=a))
+        raise ExamError("nope", "nope")
+
+    release = threading.Event()
+    results = {}
+
+    def submit(name, fn, *args):
+        with app.app_context():
+            try:
+                results[name] = ("ok", txn.run(fn, *args))
+            except ExamError as error:
+                results[name] = ("rejected", error.code)
+
+    answer = service.AnswerIn.parse({"attempt": a, "seq": seq, "item": item, "choice": "A"})
+    threads = [threading.Thread(target=submit, args=("blocker", release.wait, 30)),
+               threading.Thread(target=submit, args=("bad", writes_then_rejects)),
+               threading.Thread(target=submit, args=("answer", service.record_answer, a, answer))]
+    for t in threads:
+        t.start()
+        threading.Event().wait(0.2)
+    release.set()
+    for t in threads:
+        t.join(30)
+    assert results["bad"][0] == "rejected"
+    assert results["answer"][0] == "ok" and results["answer"][1]["ok"]
+    assert txn.stats(app)["largest"] == 2
+    with app.app_context():
+        attempt = db.session.get(Attempt, a)
+        assert (attempt.n_focus_lost, attempt.n_answered) == (0, 1)
+        assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "half_written")).scalar() == 0
+        assert _responses(a) == 1
