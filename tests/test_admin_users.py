@@ -9,7 +9,7 @@ import secrets
 import pytest
 
 from cat_server import security
-from cat_server.extensions import db
+from cat_server.extensions import db, socketio
 from cat_server.models import AuditEvent, Sitting, User
 from tests.conftest import login_staff, make_config, make_sitting
 
@@ -164,6 +164,8 @@ def test_a_deactivated_user_cannot_log_in_and_their_session_stops(app, admin):
     session = app.test_client()
     assert login_staff(session).status_code == 302
     assert session.get("/proctor/sittings/1").status_code == 200
+    sock = socketio.test_client(app, namespace="/proctor", flask_test_client=session)
+    assert sock.emit("watch", {"sitting": 1}, namespace="/proctor", callback=True)["ok"]
     assert (
         admin.post(
             f"/admin/users/{proctor}/active", data={"active": "0", "reason": "pindah tugas"}
@@ -172,6 +174,14 @@ def test_a_deactivated_user_cannot_log_in_and_their_session_stops(app, admin):
     )
     stopped = session.get("/proctor/sittings/1")
     assert stopped.status_code == 302 and "/login" in stopped.headers["Location"]
+    # the open live console is refused on its next action too
+    refused = sock.emit("watch", {"sitting": 1}, namespace="/proctor", callback=True)
+    assert refused["ok"] is False, refused
+    refused = sock.emit("start_sitting", {"sitting": 1}, namespace="/proctor", callback=True)
+    assert refused["ok"] is False, refused
+    with app.app_context():
+        assert db.session.get(Sitting, 1).status == "open"
+    sock.disconnect(namespace="/proctor")
     assert login_staff(app.test_client()).status_code == 401
     page = admin.get("/admin/users").get_data(as_text=True)
     assert re.search(r'data-username="pengawas".*?nonaktif', page, re.S)
