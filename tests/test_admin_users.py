@@ -392,6 +392,20 @@ def test_safe_next_refuses_anything_but_a_path_on_this_site(target):
     assert safe_next("/admin/banks/3?section=TWK#item-4") == "/admin/banks/3?section=TWK#item-4"
 
 
+def test_an_idle_admin_logs_in_again_and_returns_to_the_same_page(app, admin):
+    assert admin.get("/admin/").status_code == 200
+    app.config["ADMIN_IDLE_TIMEOUT"] = -1  # every gap counts as idle
+    timed_out = admin.get("/admin/users?x=1")
+    assert timed_out.status_code == 302
+    assert timed_out.headers["Location"] == "/login?next=/admin/users?x%3D1"
+    app.config["ADMIN_IDLE_TIMEOUT"] = 1800
+    page = admin.get(timed_out.headers["Location"]).get_data(as_text=True)
+    assert "Sesi admin berakhir" in page
+    back = re.search(r'name="next" value="([^"]*)"', page).group(1)
+    again = admin.post("/login", data={"username": ADMIN[0], "password": ADMIN[1], "next": back})
+    assert again.headers["Location"] == "/admin/users?x=1"
+
+
 def test_the_proctor_page_links_admins_to_administration(app):
     with app.app_context():
         staff(ADMIN[0], "admin", ADMIN[1])

@@ -60,7 +60,9 @@ def require_admin():
         logout_user()
         session.clear()
         flash("Sesi admin berakhir karena tidak aktif. / Session timed out.", "error")
-        return redirect(url_for("auth.login"))
+        # back to the same page after logging in again (a GET only: a form is not resent)
+        back = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("auth.login", next=back))
     session["admin_seen"] = now
     request.max_content_length = current_app.config.get("ADMIN_MAX_UPLOAD", 64 * 1024 * 1024)
 
