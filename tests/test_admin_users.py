@@ -238,6 +238,38 @@ def test_the_last_active_admin_cannot_demote_or_deactivate_themselves(app, admin
     )
 
 
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, admin, db_url):
+    """PostgreSQL: the second change waits for the first and then sees it."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL (SQLite runs one writer at a time anyway)")
+    import threading
+
+    import psycopg
+
+    with app.app_context():
+        staff("admin2", "admin", "admin-dua-123")
+    me = user_id(app, "admin")
+    other = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://", 1))
+    other.execute("""UPDATE "user" SET role = 'proctor' WHERE username = 'admin2'""")
+    result = {}
+    step_down = threading.Thread(
+        target=lambda: result.setdefault(
+            "response",
+            admin.post(f"/admin/users/{me}/role", data={"role": "proctor", "reason": "serentak"}),
+        )
+    )
+    step_down.start()
+    step_down.join(1.0)
+    assert step_down.is_alive(), "the demotion did not wait for the other admin's change"
+    other.commit()
+    other.close()
+    step_down.join(10)
+    assert result["response"].status_code == 422
+    assert "administrator aktif terakhir" in problems(result["response"])
+    with app.app_context():
+        assert db.session.get(User, me).role == "admin"
+
+
 def test_proctors_of_a_sitting_are_set_on_its_page_and_audited(app, admin):
     with app.app_context():
         other = staff("pengawas2").id

@@ -84,10 +84,19 @@ def get_user(user_id: int) -> User:
 
 
 def n_active_admins(excluding: int | None = None) -> int:
-    query = db.select(db.func.count()).select_from(User).where(User.role == "admin", User.active)
-    if excluding is not None:
-        query = query.where(User.id != excluding)
-    return db.session.scalar(query)
+    """Active administrators, their rows locked until the commit (PostgreSQL).
+
+    The lock makes two administrators demoting each other at once take turns,
+    so the second sees the first's change and cannot leave the centre with none.
+    """
+    ids = (
+        db.session.execute(
+            db.select(User.id).where(User.role == "admin", User.active).with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    return sum(i != excluding for i in ids)
 
 
 def create_user(
