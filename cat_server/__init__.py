@@ -6,7 +6,7 @@ from flask import Flask, request
 from flask_babel import get_locale
 from sqlalchemy import event
 
-from .extensions import babel, csrf, db, login_manager, migrate, socketio
+from .extensions import babel, csrf, db, login_manager, migrate, socketio, trust_proxies
 
 LANGUAGES = ("id", "en")  # Bahasa Indonesia first: the default everywhere
 LANG_COOKIE = "lang"
@@ -58,6 +58,7 @@ def create_app(test_config=None):
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(proctor.board.bp)  # /board/<sitting>: public, read-only
     cli.init_app(app)
+    trust_proxies(app)  # CAT_TRUSTED_PROXIES: ProxyFix outermost, Socket.IO included
     return app
 
 

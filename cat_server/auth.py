@@ -1,5 +1,7 @@
 """Staff login (administrators and proctors)."""
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -14,9 +16,35 @@ login_manager.login_message = "Silakan masuk sebagai pengawas atau administrator
 
 
 @login_manager.user_loader
-def load_user(user_id):
+def load_user(session_id):
+    """The session's user while active and with the password the session began with."""
+    user_id, _, stamp = str(session_id).partition(":")
+    if not user_id.isdigit() or len(user_id) > 12:
+        return None
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    if user is None or not user.active or stamp != user.password_stamp:
+        return None
+    return user
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site ("/admin/banks?x=1"), else None.
+
+    Refused: absolute URLs, scheme-relative ``//host``, backslashes (browsers
+    read ``/\\host`` as ``//host``), and control characters.
+    """
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return None
+    if (
+        target.startswith("//")
+        or "\\" in target
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in target)
+    ):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -39,7 +67,10 @@ def login():
         login_user(user)
         audit(f"user:{user.id}", "login")
         db.session.commit()
-        return redirect(url_for("proctor.index"))
+        return redirect(
+            safe_next(request.form.get("next") or request.args.get("next"))
+            or url_for("proctor.index")
+        )
     return render_template("login.html")
 
 

@@ -42,5 +42,10 @@ class Defaults:
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # How many reverse proxies in front set X-Forwarded-For / -Proto: 0 = none
+    # (the headers are ignored and cannot be spoofed); 1 behind the centre's nginx.
+    TRUSTED_PROXIES = 0
+    # Staff passwords (new accounts and resets): at least this many characters.
+    PASSWORD_MIN_LENGTH = 10
     # Largest admin upload (bank zip with media, candidates CSV).
     ADMIN_MAX_UPLOAD = 64 * 1024 * 1024

@@ -37,6 +37,20 @@ def _limiter_key() -> str:
 limiter = Limiter(key_func=_limiter_key, default_limits=[], headers_enabled=True)
 
 
+def trust_proxies(app) -> None:
+    """Believe X-Forwarded-For/-Proto from CAT_TRUSTED_PROXIES proxies in front (default 0).
+
+    With 0 the headers are ignored, so a client cannot choose its own address
+    for the per-IP login limit; behind nginx set 1 (nginx appends the peer's
+    address as the last X-Forwarded-For entry, which is the one believed).
+    """
+    n = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if n > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
+
+
 def init_limiter(app) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "cat-server")

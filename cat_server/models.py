@@ -6,6 +6,7 @@ SQLite and with zone on PostgreSQL, always returned zone-aware.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -56,6 +57,15 @@ class User(UserMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    def get_id(self) -> str:
+        """The session's user id, bound to the password: a reset ends every open session."""
+        return f"{self.id}:{self.password_stamp}"
+
+    @property
+    def password_stamp(self) -> str:
+        # a digest of the hash, never hash material itself: the session cookie is readable
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
 
 
 class ItemBank(db.Model):

@@ -361,10 +361,12 @@ ADMIN_GETS = ["/admin/", "/admin/banks", "/admin/banks/1", "/admin/banks/1/expor
               "/admin/scores/export.csv?sitting=1", "/admin/scores/export.xlsx?sitting=1",
               "/admin/scores/responses.csv?sitting=1", "/admin/audit", "/admin/calibration",
               "/admin/calibration/404", "/admin/banks/1/stats",
-              "/admin/banks/1/information.svg"]
+              "/admin/banks/1/information.svg", "/admin/users"]
 ADMIN_POSTS = ["/admin/banks", "/admin/items/1/status", "/admin/exams", "/admin/sittings",
                "/admin/candidates/import", "/admin/sittings/1/pins", "/admin/verify",
-               "/admin/calibration", "/admin/calibration/404"]
+               "/admin/calibration", "/admin/calibration/404", "/admin/users",
+               "/admin/users/1/role", "/admin/users/1/password", "/admin/users/1/active",
+               "/admin/sittings/1/proctors"]
 
 
 def test_role_route_matrix(app):

@@ -39,11 +39,18 @@ def upload_bank(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
                                                  "give the bank a name")])
     lower = (filename or "").lower()
     if lower.endswith(".zip"):
+        from ..itembank.qti import is_package
+
+        if is_package(data):  # QTI 2.1 content package (imsmanifest.xml)
+            return import_bank(io.BytesIO(data), name, actor, filename=filename, fmt="zip")
         return _upload_zip(data, filename, name, actor)
+    if lower.endswith(".xml"):  # one QTI 2.1 assessmentItem
+        return import_bank(io.BytesIO(data), name, actor, filename=filename, fmt="xml")
     if not lower.endswith(BANK_EXTENSIONS):
         raise BankFormatError([BankFormatProblem(
             filename or "upload", None, None,
-            "expected a .csv, .json or .xlsx bank file, or a .zip of the bank file and its media")])
+            "expected a .csv, .json or .xlsx bank file, a .zip of the bank file and its media, "
+            "or QTI 2.1 (an item .xml or a content package .zip)")])
     return import_bank(io.BytesIO(data), name, actor, filename=filename, media=set())
 
 

@@ -150,3 +150,30 @@ def calibrate_bank_command(bank_id, model, responses, accept):
 
 
 COMMANDS = (*COMMANDS, calibrate_bank_command)
+
+
+@click.command("create-admin")
+@click.argument("username")
+@click.option("--name", required=True, help="Full name shown on the pages.")
+@click.password_option(help="Initial password (asked twice when not given; "
+                            "CAT_PASSWORD_MIN_LENGTH characters at least).")
+@with_appcontext
+def create_admin_command(username, name, password):
+    """Create the centre's first administrator; refused (exit 2) when an active one exists.
+
+    Further accounts are made on /admin/users, where every change is audited.
+    """
+    from .sittings import FormProblems
+    from .users import create_first_admin
+
+    try:
+        user = create_first_admin(username, name, password)
+    except FormProblems as error:
+        for field, message in error.problems:
+            click.echo(f"{field}: {message}", err=True)
+        click.echo("No account was created.", err=True)
+        sys.exit(2)
+    click.echo(f"Administrator {user.username} created; log in at /login.")
+
+
+COMMANDS = (*COMMANDS, create_admin_command)

@@ -16,6 +16,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 from ..errors import Forbidden, NotFound
@@ -59,7 +60,9 @@ def require_admin():
         logout_user()
         session.clear()
         flash("Sesi admin berakhir karena tidak aktif. / Session timed out.", "error")
-        return redirect(url_for("auth.login"))
+        # back to the same page after logging in again (a GET only: a form is not resent)
+        back = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("auth.login", next=back))
     session["admin_seen"] = now
     request.max_content_length = current_app.config.get("ADMIN_MAX_UPLOAD", 64 * 1024 * 1024)
 
@@ -219,11 +222,19 @@ def _sittings_template(**extra):
 
 @bp.route("/sittings/<int:sitting_id>")
 def sitting_detail(sitting_id):
+    return _sitting_template(sitting_id)
+
+
+def _sitting_template(sitting_id, problems=()):
     sitting = sittings.get_sitting(sitting_id)
     candidates = db.session.execute(
         db.select(Candidate).where(Candidate.sitting_id == sitting.id)
         .order_by(Candidate.registration_no)).scalars().all()
-    return render_template("admin/sitting.html", sitting=sitting, candidates=candidates)
+    proctors = db.session.execute(
+        db.select(User).where(User.role == "proctor", User.active).order_by(User.name)
+    ).scalars().all()
+    return render_template("admin/sitting.html", sitting=sitting, candidates=candidates,
+                           proctors=proctors, problems=list(problems))
 
 
 @bp.route("/candidates/import", methods=["POST"])
@@ -393,3 +404,86 @@ def bank_information(bank_id):
 
     svg = calibration.information_svg(banks.get_bank(bank_id))
     return Response(svg, mimetype="image/svg+xml")
+
+
+# --- staff accounts -------------------------------------------------------------
+
+
+def _users_template(problems=(), status=200, **extra):
+    from . import users
+
+    return render_template("admin/users.html", users=users.list_users(), roles=users.ROLES,
+                           assigned=users.assigned_sittings(),
+                           min_password=users.min_password_length(), problems=list(problems),
+                           form=request.form, **{"failed": None, **extra}), status
+
+
+@bp.route("/users", methods=["GET", "POST"])
+def users_page():
+    """The staff list; POST creates an account."""
+    from . import users
+
+    if request.method == "POST":
+        form = request.form
+        try:
+            user = users.create_user(form.get("username", ""), form.get("name", ""),
+                                     form.get("role", ""), form.get("password", ""), actor(),
+                                     form.get("reason", "").strip() or None)
+        except sittings.FormProblems as error:
+            db.session.rollback()
+            return _users_template(error.problems, 422, failed="create")
+        flash(_("Akun %(username)s dibuat.", username=user.username), "info")
+        return redirect(url_for("admin.users_page") + f"#user-{user.id}")
+    return _users_template()
+
+
+def _user_change(user_id, change, done):
+    from . import users
+
+    try:
+        user = change(users)
+    except sittings.FormProblems as error:
+        db.session.rollback()
+        return _users_template(error.problems, 422, failed=user_id)
+    flash(done(user), "info")
+    return redirect(url_for("admin.users_page") + f"#user-{user.id}")
+
+
+@bp.route("/users/<int:user_id>/role", methods=["POST"])
+def user_role(user_id):
+    role = request.form.get("role", "")
+    return _user_change(user_id, lambda users: users.set_role(
+        user_id, role, actor(), request.form.get("reason")),
+        lambda u: _("Peran %(username)s: %(role)s.", username=u.username, role=u.role))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+def user_password(user_id):
+    return _user_change(user_id, lambda users: users.reset_password(
+        user_id, request.form.get("password", ""), actor(), request.form.get("reason")),
+        lambda u: _("Kata sandi %(username)s diganti; sesi lamanya berakhir.",
+                    username=u.username))
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+def user_active(user_id):
+    active = request.form.get("active") == "1"
+    return _user_change(user_id, lambda users: users.set_active(
+        user_id, active, actor(), request.form.get("reason")),
+        lambda u: (_("%(username)s diaktifkan kembali.", username=u.username) if u.active else
+                   _("%(username)s dinonaktifkan: tidak dapat masuk lagi.",
+                     username=u.username)))
+
+
+@bp.route("/sittings/<int:sitting_id>/proctors", methods=["POST"])
+def sitting_proctors(sitting_id):
+    from . import users
+
+    try:
+        users.set_sitting_proctors(sitting_id, [_int(p, 0) for p in request.form.getlist(
+            "proctors")], actor(), request.form.get("reason"))
+    except sittings.FormProblems as error:
+        db.session.rollback()
+        return _sitting_template(sitting_id, problems=error.problems), 422
+    flash(_("Pengawas sesi disimpan."), "info")
+    return redirect(url_for("admin.sitting_detail", sitting_id=sitting_id))

@@ -63,7 +63,8 @@ DEMO_BANK = Path(__file__).resolve().parent.parent / "data" / "demo_bank.csv"
 
 MAX_PROBLEMS = 50
 MAX_ID_LENGTH = 64
-FORMATS = ("csv", "json", "xlsx")
+FORMATS = ("csv", "json", "xlsx")  # read and written
+QTI_FORMATS = ("xml", "zip")  # read only: a QTI 2.1 item, or a content package (qti.py)
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,11 @@ def read_bank(
     """
     name = filename or _name_of(path_or_file)
     fmt = _format_of(name, fmt)
+    if fmt in QTI_FORMATS:
+        from .qti import read_qti
+
+        raw = _read_all(path_or_file)
+        return read_qti(raw.encode("utf-8") if isinstance(raw, str) else raw, name)
     if fmt == "xlsx":
         problems = _Problems(name, "row")
         records = _xlsx_records(path_or_file, problems)
@@ -207,9 +213,10 @@ def _format_of(name: str, fmt: str | None) -> str:
     if fmt is None:
         fmt = os.path.splitext(name)[1].lstrip(".")
     fmt = fmt.lower()
-    if fmt not in FORMATS:
+    if fmt not in FORMATS + QTI_FORMATS:
         raise _Problems(name).fail(
-            f"unknown file format {fmt!r}; expected a .csv, .json or .xlsx file"
+            f"unknown file format {fmt!r}; expected a .csv, .json or .xlsx file "
+            "(or a QTI 2.1 .xml item or content package .zip)"
             if fmt
             else "cannot tell the file format from the name; expected .csv, .json or .xlsx"
         )

@@ -1,0 +1,391 @@
+"""QTI 2.1 single-choice items: one assessmentItem .xml, or a content package .zip.
+
+Every XML document is parsed with defusedxml and no DTD at all is accepted, so
+an upload cannot expand entities or make the server read a file or a URL
+(XXE). Each item becomes the same record a CSV row would be and goes through
+the same whole-file validation: every problem is listed with file, item
+identifier and what was expected, and nothing is returned unless all items are
+valid.
+
+Mapping (docs/formats.md, "QTI 2.1"):
+
+- ``assessmentItem/@identifier`` -> item_id; ``@label`` -> section (TWK, TIU, TKP);
+- ``itemBody`` (its ``choiceInteraction`` replaced by the ``prompt``) -> stem;
+- ``simpleChoice`` in document order -> option_a..option_e (2 to 5 of them);
+- ``responseDeclaration/correctResponse/value`` -> key (the letter of that choice);
+- optional ``outcomeDeclaration`` IRT_A, IRT_B, IRT_C (``defaultValue``) -> a, b, c
+  and the model (1pl with IRT_B alone, 2pl with IRT_A, 3pl with IRT_C);
+  without IRT_B the item comes in as a *pretest* 2pl item (a=1, b=0) to be calibrated.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import posixpath
+import zipfile
+from typing import Any
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+
+from .formats import (
+    LETTERS,
+    MAX_PROBLEMS,
+    BankFormatError,
+    BankFormatProblem,
+    ItemRow,
+    _Problems,
+    _validate_item,
+)
+
+ITEM_RESOURCE_TYPES = ("imsqti_item_xmlv2p1", "imsqti_item_xmlv2p0")
+MAX_ITEMS = 2000
+MAX_XML_BYTES = 1024 * 1024
+MAX_PACKAGE_BYTES = 50 * 1024 * 1024
+IRT_OUTCOMES = {"IRT_A": "a", "IRT_B": "b", "IRT_C": "c"}
+VOID_TAGS = {"br", "hr", "img"}
+MEDIA_TAGS = {"img", "object", "audio", "video", "source"}
+# Where a CSV column's problem is in a QTI item, for the messages.
+QTI_PLACE = {
+    "item_id": "assessmentItem/@identifier",
+    "section": "assessmentItem/@label",
+    "stem": "itemBody",
+    "key": "correctResponse",
+    "a": "outcomeDeclaration IRT_A",
+    "b": "outcomeDeclaration IRT_B",
+    "c": "outcomeDeclaration IRT_C",
+    **{f"option_{x.lower()}": f"simpleChoice {i}" for i, x in enumerate(LETTERS, start=1)},
+}
+
+
+def is_package(data: bytes) -> bool:
+    """A zip with imsmanifest.xml at its top: a QTI content package."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return "imsmanifest.xml" in archive.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def read_qti(data: bytes, filename: str) -> list[ItemRow]:
+    """Every item of a QTI .xml or content-package .zip, validated; or BankFormatError."""
+    if data[:4] == b"PK\x03\x04":
+        documents = _package_documents(data, filename)
+    else:
+        documents = [(filename, data)]
+    problems: list[BankFormatProblem] = []
+    count = 0
+    items: list[ItemRow] = []
+    first_file_of: dict[str, tuple[str, str]] = {}
+    for where, xml in documents:
+        collector = _Problems(where, "item")
+        holder: list[str] = []
+        item = _read_item(xml, collector, holder)
+        if holder:  # duplicates count even when either item has other problems
+            folded = holder[0].casefold()
+            if folded in first_file_of:
+                first, first_id = first_file_of[folded]
+                collector.add(
+                    holder[0],
+                    QTI_PLACE["item_id"],
+                    f"duplicate identifier {holder[0]!r}: {first} has {first_id!r}",
+                )
+            else:
+                first_file_of[folded] = (where, holder[0])
+        if item is not None:
+            items.append(item)
+        count += collector.count
+        problems += collector.errors
+    if count:
+        raise BankFormatError(problems[:MAX_PROBLEMS], count)
+    return items
+
+
+def _package_documents(data: bytes, filename: str) -> list[tuple[str, bytes]]:
+    """The item documents a content package's manifest lists, in its order."""
+    problems = _Problems(filename, "item")
+    if len(data) > MAX_PACKAGE_BYTES:
+        raise problems.fail(
+            f"the package is {len(data) // (1024 * 1024)} MiB; at most "
+            f"{MAX_PACKAGE_BYTES // (1024 * 1024)} MiB"
+        )
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise problems.fail("not a readable .zip file") from None
+    names = {i.filename: i for i in archive.infolist() if not i.is_dir()}
+    if "imsmanifest.xml" not in names:
+        raise problems.fail("a QTI content package needs imsmanifest.xml at the top of the zip")
+    manifest = _parse(
+        _member(archive, names["imsmanifest.xml"], problems),
+        _Problems(f"{filename}: imsmanifest.xml", "item"),
+    )
+    documents = []
+    manifest_problems = _Problems(f"{filename}: imsmanifest.xml", "item")
+    for resource in _all(manifest, "resource"):
+        if resource.get("type") not in ITEM_RESOURCE_TYPES:
+            continue
+        href = resource.get("href") or ""
+        label = resource.get("identifier") or href or "?"
+        normal = posixpath.normpath(href) if href else ""
+        if (
+            not href
+            or "\\" in href
+            or href.startswith("/")
+            or ":" in href
+            or normal.startswith("..")
+        ):
+            manifest_problems.add(
+                label, "resource/@href", f"expected a relative path inside the zip, got {href!r}"
+            )
+        elif normal not in names:
+            manifest_problems.add(
+                label, "resource/@href", f"the manifest names {href!r}, which is not in the zip"
+            )
+        else:
+            documents.append(
+                (f"{filename}: {normal}", _member(archive, names[normal], manifest_problems))
+            )
+    if not documents and not manifest_problems.count:
+        manifest_problems.add(
+            None,
+            None,
+            f"the manifest lists no QTI 2.1 item resources (type {ITEM_RESOURCE_TYPES[0]})",
+        )
+    if len(documents) > MAX_ITEMS:
+        manifest_problems.add(None, None, f"{len(documents)} items; at most {MAX_ITEMS}")
+    manifest_problems.raise_if_any()
+    return documents
+
+
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, problems: _Problems) -> bytes:
+    if info.file_size > MAX_XML_BYTES:
+        problems.add(
+            None,
+            None,
+            f"{info.filename} is {info.file_size // 1024} KiB; an item "
+            f"document may have at most {MAX_XML_BYTES // 1024} KiB",
+        )
+        return b""
+    with archive.open(info) as member:
+        return member.read(MAX_XML_BYTES + 1)[:MAX_XML_BYTES]
+
+
+def _parse(xml: bytes, problems: _Problems):
+    """The document's root element; DTDs, entities and external references refused."""
+    if not xml.strip():
+        raise problems.fail("the XML document is empty")
+    try:
+        return fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise problems.fail(
+            "the XML declares a DOCTYPE or entities, which are not accepted "
+            "(they could read files on the server); remove the <!DOCTYPE ...>"
+        ) from None
+    except ParseError as e:
+        raise problems.fail(f"not well-formed XML ({e})") from None
+
+
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _all(root, name: str) -> list:
+    return [el for el in root.iter() if _local(el.tag) == name]
+
+
+def _children(el, name: str) -> list:
+    return [c for c in el if _local(c.tag) == name]
+
+
+def _inner_html(el) -> str:
+    out = [html.escape(el.text or "", quote=False)]
+    for child in el:
+        out.append(_outer_html(child))
+        out.append(html.escape(child.tail or "", quote=False))
+    return "".join(out)
+
+
+def _outer_html(el) -> str:
+    name = _local(el.tag)
+    if not name:  # a comment or processing instruction
+        return ""
+    attrs = "".join(f' {_local(k)}="{html.escape(v)}"' for k, v in el.attrib.items())
+    if name in VOID_TAGS:
+        return f"<{name}{attrs}>"
+    return f"<{name}{attrs}>{_inner_html(el)}</{name}>"
+
+
+def _read_item(xml: bytes, problems: _Problems, identifier_out: list[str]) -> ItemRow | None:
+    """The item, or None with its problems added; its identifier goes to ``identifier_out``."""
+    try:
+        root = _parse(xml, problems)
+    except BankFormatError:
+        return None
+    if _local(root.tag) != "assessmentItem":
+        problems.add(
+            None, None, f"expected a QTI 2.1 <assessmentItem> document, got <{_local(root.tag)}>"
+        )
+        return None
+    identifier = (root.get("identifier") or "").strip() or None
+    where = identifier
+    if identifier:
+        identifier_out.append(identifier)
+
+    def bad(place: str | None, message: str) -> None:
+        problems.add(where, place, message)
+
+    before = problems.count
+    if identifier is None:
+        bad(QTI_PLACE["item_id"], "the assessmentItem needs an identifier (the item_id)")
+    body = _children(root, "itemBody")
+    interactions = _all(root, "choiceInteraction")
+    others = sorted(
+        {_local(el.tag) for el in root.iter() if _local(el.tag).endswith("Interaction")}
+        - {"choiceInteraction"}
+    )
+    if others:
+        bad(
+            "itemBody",
+            f"only single-choice items (one choiceInteraction) are imported; "
+            f"found {', '.join(others)}",
+        )
+    if len(body) != 1 or len(interactions) != 1:
+        bad(
+            "itemBody",
+            f"expected one itemBody with one choiceInteraction, found "
+            f"{len(body)} itemBody and {len(interactions)} choiceInteraction",
+        )
+        return None
+    interaction = interactions[0]
+    max_choices = (interaction.get("maxChoices") or "1").strip()
+    if max_choices != "1":
+        bad(
+            "choiceInteraction/@maxChoices",
+            f'expected maxChoices="1" (single choice), got {max_choices!r}',
+        )
+    response_id = interaction.get("responseIdentifier") or ""
+    declarations = [
+        d for d in _children(root, "responseDeclaration") if d.get("identifier") == response_id
+    ]
+    choices = _all(interaction, "simpleChoice")
+    choice_ids = [(c.get("identifier") or "").strip() for c in choices]
+    if not 2 <= len(choices) <= len(LETTERS):
+        bad(
+            "simpleChoice",
+            f"expected 2 to {len(LETTERS)} simpleChoice options, found {len(choices)}",
+        )
+    key = ""
+    if len(declarations) != 1:
+        bad(
+            "responseDeclaration",
+            f"expected one responseDeclaration with identifier "
+            f"{response_id!r} (the choiceInteraction's "
+            f"responseIdentifier), found {len(declarations)}",
+        )
+    else:
+        declaration = declarations[0]
+        cardinality = declaration.get("cardinality")
+        if cardinality != "single":
+            bad(
+                "responseDeclaration/@cardinality",
+                f'expected cardinality="single", got {cardinality!r}',
+            )
+        values = [
+            (v.text or "").strip()
+            for c in _children(declaration, "correctResponse")
+            for v in _children(c, "value")
+        ]
+        if len(values) != 1:
+            bad(
+                "correctResponse",
+                f"expected exactly one correctResponse value naming the "
+                f"right simpleChoice, found {len(values)}",
+            )
+        elif values[0] not in choice_ids:
+            bad(
+                "correctResponse",
+                f"the correct response {values[0]!r} is none of the "
+                f"simpleChoice identifiers {', '.join(choice_ids)}",
+            )
+        elif choice_ids.index(values[0]) < len(LETTERS):
+            key = LETTERS[choice_ids.index(values[0])]
+    for element in root.iter():
+        if _local(element.tag) in MEDIA_TAGS:
+            bad(
+                "itemBody",
+                f"<{_local(element.tag)}> found: images and other media are not "
+                "imported from QTI yet; use a CSV/XLSX/JSON bank in a .zip with "
+                "its media",
+            )
+            break
+    irt = {}
+    for declaration in _children(root, "outcomeDeclaration"):
+        column = IRT_OUTCOMES.get((declaration.get("identifier") or "").upper())
+        if column is None:
+            continue
+        values = [
+            (v.text or "").strip()
+            for d in _children(declaration, "defaultValue")
+            for v in _children(d, "value")
+        ]
+        if len(values) != 1:
+            bad(QTI_PLACE[column], "expected one defaultValue/value with the parameter")
+        else:
+            irt[column] = values[0]
+    if problems.count > before:
+        return None
+
+    # the stem: the body with the interaction replaced by its prompt
+    prompt = "".join(_inner_html(p) for p in _children(interaction, "prompt")).strip()
+    parts = [html.escape(body[0].text or "", quote=False)]
+    for child in body[0]:
+        if child is interaction:
+            parts.append(f"<p>{prompt}</p>" if prompt else "")
+        elif _local(child.tag) == "choiceInteraction":
+            pass
+        else:
+            parts.append(_outer_html(child))
+        parts.append(html.escape(child.tail or "", quote=False))
+    if interaction not in list(body[0]):  # nested in a <div> or <p>: keep the prompt first
+        parts = [f"<p>{prompt}</p>" if prompt else "", *parts]
+    stem = "".join(parts).strip()
+    record: dict[str, Any] = {
+        "item_id": identifier,
+        "section": (root.get("label") or "").strip(),
+        "stem": stem,
+        "key": key,
+        **{f"option_{LETTERS[i].lower()}": _inner_html(c).strip() for i, c in enumerate(choices)},
+    }
+    if "b" in irt:
+        record.update(irt)
+        record["model"] = "3pl" if "c" in irt else "2pl" if "a" in irt else "1pl"
+    else:
+        record.update({"model": "2pl", "a": "1", "b": "0", "status": "pretest"})
+        if irt:
+            bad(QTI_PLACE["b"], "IRT_A or IRT_C given without IRT_B (the difficulty)")
+            return None
+    before = problems.count
+    item = _validate_item(identifier, record, _Relabel(problems))
+    return item if problems.count == before else None
+
+
+class _Relabel:
+    """Passes _validate_item's problems on, naming the QTI place instead of the CSV column."""
+
+    def __init__(self, problems: _Problems):
+        self.problems = problems
+        self.unit = problems.unit
+
+    @property
+    def count(self) -> int:
+        return self.problems.count
+
+    def add(self, row, column, message) -> None:
+        if column == "section" and "required" in message:
+            message = (
+                "the section is required: put its code in the assessmentItem's label "
+                'attribute, e.g. label="TWK"'
+            )
+        self.problems.add(row, QTI_PLACE.get(column, column), message)
