@@ -109,14 +109,22 @@ class Item(db.Model):
         return points_correct if choice == self.key else 0
 
     def to_public(self) -> dict:
-        """What a candidate's browser may see: never key, scores or parameters."""
-        return {
+        """What a candidate's browser may see: never key, scores or parameters.
+
+        An item with media says only which kind (``image`` or ``audio``); the
+        page fetches it by the item's id (never by file name, which could tell).
+        """
+        public = {
             "id": self.id,
             "stem": self.stem,
             "options": [
                 {"label": chr(ord("A") + i), "text": text} for i, text in enumerate(self.options)
             ],
         }
+        if self.media:
+            audio = self.media.lower().endswith((".mp3", ".ogg", ".wav", ".m4a"))
+            public["media"] = "audio" if audio else "image"
+        return public
 
 
 class Exam(db.Model):

@@ -24,6 +24,7 @@ from .. import irt, security
 from ..errors import (
     BadPayload,
     ExamError,
+    Forbidden,
     InvalidChoice,
     LoginFailed,
     NotFound,
@@ -33,6 +34,7 @@ from ..errors import (
     is_id,
 )
 from ..extensions import db, socketio
+from ..itembank.service import media_file
 from ..models import (
     Attempt,
     Candidate,
@@ -880,6 +882,30 @@ def result_of(attempt: Attempt) -> dict:
 def push_state(attempt: Attempt) -> None:
     """Send the attempt's full snapshot to its browser(s), after a commit."""
     socketio.emit("state", attempt_state(attempt), namespace="/exam", to=f"attempt:{attempt.id}")
+
+
+def item_media(item_id: int, attempt_id: int | None, staff: bool):
+    """(path, content type) of an item's media file, for a page that may show it.
+
+    Staff may see any item's media; a candidate only the media of an item
+    already presented to their own attempt (NotFound otherwise, so nothing
+    tells whether an unpresented item has media); nobody else (Forbidden).
+    """
+    if not staff:
+        if attempt_id is None:
+            raise Forbidden()
+        presented = db.session.execute(
+            db.select(Presentation.id)
+            .where(Presentation.attempt_id == attempt_id, Presentation.item_id == item_id)
+            .limit(1)
+        ).first()
+        if presented is None:
+            raise NotFound()
+    item = db.session.get(Item, item_id)
+    found = media_file(item) if item is not None else None
+    if found is None:
+        raise NotFound()
+    return found
 
 
 # --- connections ----------------------------------------------------------
