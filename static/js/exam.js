@@ -369,7 +369,7 @@
   });
 
   socket.on('state', function (next) {
-    applyState(next);
+    applyState(next, true); // pushed unasked: the proctor, or the server's own clock
   });
 
   socket.on('exam_error', function () {
@@ -387,7 +387,7 @@
     return !!section && section.navigable === true && typeof section.first_seq === 'number';
   }
 
-  function applyState(next) {
+  function applyState(next, pushed) {
     if (!next || next.attempt !== config.attempt) return;
     state = next;
     var section = sectionOf(next);
@@ -433,10 +433,15 @@
       if (shown !== null && key === clockKey && left - shown >= 60) {
         // a proctor's extension: the server's time jumps up past our own countdown
         showWarning(t('time_added', {n: Math.round((left - shown) / 60)}), 'info');
-      } else if (shown !== null && key !== clockKey && clockKey !== null &&
-                 clockKey.indexOf('section:') === 0 && shown <= 5) {
-        // the server ended the timed section and began the next one
+      } else if (pushed && key !== clockKey && clockKey !== null &&
+                 clockKey.indexOf('section:') === 0) {
+        // pushed unasked into another section: the server ended the timed one
         showWarning(t('section_time_up'), 'info');
+      }
+      if (key !== clockKey) {
+        // a new clock warns only at the marks it crosses (a 10-minute section
+        // does not open with "10 minutes left")
+        WARNINGS.forEach(function (w) { warned[w.key] = left <= w.at; });
       }
       // paused: the clock stands still at `left` until a state says resumed
       deadline = performance.now() + left * 1000;
