@@ -2,9 +2,13 @@
 
 The first section (TIU, linear) has 10 minutes of its own and starts with an
 item whose graph is bank media: the page shows the image (served by the media
-route) and the section's clock. The test then brings the section deadline close
-in the database; the server's own reaper ends the section and the page moves to
-the next one (TWK, the exam's clock only) without anyone touching it.
+route) and the section's clock. The server is then killed and its last
+heartbeat set back 60 s (as if it had been down a minute, without waiting
+one): the restarted process credits the gap to both the exam's and the
+section's deadline, and the page shows the section clock a minute up. Last,
+the test brings the section deadline close in the database; the server's own
+reaper ends the section and the page moves to the next one (TWK, the exam's
+clock only) without anyone touching it.
 Screenshots go to $CAT_SCREENSHOT_DIR when set (docs/screenshots), else tmp.
 """
 
@@ -21,9 +25,11 @@ from cat_server import security
 from cat_server.extensions import db
 from cat_server.models import (
     Attempt,
+    AuditEvent,
     Candidate,
     Exam,
     ExamSection,
+    Heartbeat,
     Item,
     ItemBank,
     Seat,
@@ -160,7 +166,7 @@ def make_timed_media_sitting() -> int:
     return sitting.id
 
 
-def test_an_image_item_and_a_section_clock_the_server_ends(
+def test_an_image_item_and_a_section_clock_through_downtime_to_its_end(
     app,
     db_url,
     tmp_path,
@@ -194,6 +200,23 @@ def test_an_image_item_and_a_section_clock_the_server_ends(
         expect(countdown).to_have_text(re.compile(r"^(10:00|09:5\d)$"))
         expect(page.get_by_test_id("time-warning")).to_be_hidden()  # no "10 minutes left" yet
         page.screenshot(path=str(shots / "candidate-item-media.png"))
+
+        live.kill()  # down "a minute": the heartbeat says so
+        with app.app_context():
+            attempt = db.session.query(Attempt).one()
+            exam_at, section_at = attempt.deadline_at, attempt.section_deadline_at
+            db.session.get(Heartbeat, "server").beat_at -= timedelta(seconds=60)
+            db.session.commit()
+        live.start()
+        with app.app_context():
+            attempt = db.session.query(Attempt).one()
+            exam_moved = (attempt.deadline_at - exam_at).total_seconds()
+            assert 60 <= exam_moved < 90  # the minute, plus the real seconds of the restart
+            assert (attempt.section_deadline_at - section_at).total_seconds() == exam_moved
+            credit = db.session.query(AuditEvent).filter_by(action="downtime_credit").one()
+            assert credit.data["seconds"] == pytest.approx(exam_moved, abs=0.1)
+        # the page reconnects by itself and its section clock is a minute up
+        expect(countdown).to_have_text(re.compile(r"^1[01]:\d\d$"), timeout=20000)
 
         with app.app_context():  # the section's time is nearly up
             attempt = db.session.query(Attempt).one()
