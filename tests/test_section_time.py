@@ -151,7 +151,10 @@ def test_the_section_clock_starts_with_the_sitting(app):
         sitting = db.session.get(Sitting, sitting_id)
         sitting.status, sitting.started_at = "open", None
         db.session.commit()
-    connect(app, sitting_id)
+    client, _ = connect(app, sitting_id)
+    waiting_room = client.get(f"/exam/{sitting_id}/take").get_data(as_text=True)
+    assert "20 menit" in waiting_room  # the exam's time ...
+    assert "3 soal, bebas pindah soal · 10 menit" in waiting_room  # ... and TWK's own
     with app.app_context():
         attempt = the_attempt()
         assert attempt.status == "waiting" and attempt.section_deadline_at is None
