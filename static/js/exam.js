@@ -438,9 +438,9 @@
         // pushed unasked into another section: the server ended the timed one
         showWarning(t('section_time_up'), 'info');
       }
-      if (key !== clockKey) {
-        // a new clock warns only at the marks it crosses (a 10-minute section
-        // does not open with "10 minutes left")
+      if (key !== clockKey && sectionClock) {
+        // a section's own clock warns only at the marks it crosses (a
+        // 10-minute section does not open with "10 minutes left")
         WARNINGS.forEach(function (w) { warned[w.key] = left <= w.at; });
       }
       // paused: the clock stands still at `left` until a state says resumed
