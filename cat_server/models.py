@@ -119,14 +119,22 @@ class Item(db.Model):
         return points_correct if choice == self.key else 0
 
     def to_public(self) -> dict:
-        """What a candidate's browser may see: never key, scores or parameters."""
-        return {
+        """What a candidate's browser may see: never key, scores or parameters.
+
+        An item with media says only which kind (``image`` or ``audio``); the
+        page fetches it by the item's id (never by file name, which could tell).
+        """
+        public = {
             "id": self.id,
             "stem": self.stem,
             "options": [
                 {"label": chr(ord("A") + i), "text": text} for i, text in enumerate(self.options)
             ],
         }
+        if self.media:
+            audio = self.media.lower().endswith((".mp3", ".ogg", ".wav", ".m4a"))
+            public["media"] = "audio" if audio else "image"
+        return public
 
 
 class Exam(db.Model):
@@ -169,6 +177,9 @@ class ExamSection(db.Model):
     # adaptive: content targets over the pool's tags, {"TWK": [min, max]} or {"TWK": 0.5}
     content: Mapped[dict | None] = mapped_column(sa.JSON)
     randomesque_k: Mapped[int] = mapped_column(default=5)
+    # minutes this section may take once it begins (capped by the exam's time);
+    # None: only the whole exam's time applies
+    time_limit_min: Mapped[int | None]
 
     exam: Mapped[Exam] = relationship(back_populates="sections")
 
@@ -284,6 +295,9 @@ class Attempt(db.Model):
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # times the workstation page reported the exam tab or window lost focus
     n_focus_lost: Mapped[int] = mapped_column(default=0, server_default="0")
+    # the current section's own deadline (sections with a time limit; never after
+    # deadline_at); pauses, extensions and downtime credit move it with deadline_at
+    section_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     candidate: Mapped[Candidate] = relationship(back_populates="attempt")
     sitting: Mapped[Sitting] = relationship()

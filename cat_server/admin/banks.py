@@ -10,11 +10,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from flask import current_app
-
 from ..extensions import db
 from ..itembank.formats import BankFormatError, BankFormatProblem
-from ..itembank.service import import_bank
+from ..itembank.service import import_bank, media_root
 from ..models import Item, ItemBank, audit
 
 BANK_EXTENSIONS = (".csv", ".json", ".xlsx")
@@ -22,10 +20,6 @@ MEDIA_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".mp3", ".ogg", ".
 MAX_MEDIA_BYTES = 10 * 1024 * 1024
 MAX_ZIP_TOTAL_BYTES = 200 * 1024 * 1024
 MAX_ZIP_MEMBERS = 2000
-
-
-def media_root() -> Path:
-    return Path(current_app.config.get("MEDIA_DIR") or Path(current_app.instance_path) / "media")
 
 
 def upload_bank(data: bytes, filename: str, name: str, actor: str) -> ItemBank:

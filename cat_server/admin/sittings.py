@@ -43,28 +43,36 @@ class FormProblems(BadPayload):
 # --- exams ----------------------------------------------------------------
 
 
-def parse_sections(text: str) -> list[tuple[str, str, int, int | None]]:
-    """Blueprint lines ``CODE, name, n_items[, pass_mark]``, one section a line."""
+def parse_sections(text: str) -> list[tuple[str, str, int, int | None, int | None]]:
+    """Blueprint lines ``CODE, name, n_items[, pass_mark[, minutes]]``, one section a line.
+
+    ``minutes`` is the section's own time limit (empty: the whole exam's time only).
+    """
     sections, problems = [], []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         parts = [p.strip() for p in line.split(",")]
-        if len(parts) not in (3, 4) or not parts[0] or not parts[1]:
+        if len(parts) not in (3, 4, 5) or not parts[0] or not parts[1]:
             problems.append(("sections", f"line {number}: expected 'CODE, name, n_items"
-                                         f"[, pass_mark]', got {line.strip()!r}"))
+                                         f"[, pass_mark[, minutes]]', got {line.strip()!r}"))
             continue
         try:
             n_items = int(parts[2])
-            pass_mark = int(parts[3]) if len(parts) == 4 and parts[3] else None
+            pass_mark = int(parts[3]) if len(parts) >= 4 and parts[3] else None
+            minutes = int(parts[4]) if len(parts) == 5 and parts[4] else None
         except ValueError:
-            problems.append(("sections", f"line {number}: n_items and pass_mark must be "
-                                         f"whole numbers, got {line.strip()!r}"))
+            problems.append(("sections", f"line {number}: n_items, pass_mark and minutes must "
+                                         f"be whole numbers, got {line.strip()!r}"))
             continue
         if n_items < 1:
             problems.append(("sections", f"line {number}: n_items must be at least 1"))
             continue
-        sections.append((parts[0], parts[1], n_items, pass_mark))
+        if minutes is not None and minutes < 1:
+            problems.append(("sections", f"line {number}: minutes must be at least 1 "
+                                         "(leave it empty for the whole exam's time only)"))
+            continue
+        sections.append((parts[0], parts[1], n_items, pass_mark, minutes))
     if not sections and not problems:
         problems.append(("sections", "give at least one section"))
     if problems:
@@ -89,7 +97,10 @@ def create_exam(name: str, bank_id: int, duration_min: int, sections_text: str,
         problems += error.problems
         sections = []
     if bank is not None:
-        for code, _, n_items, _ in sections:
+        for code, _, n_items, _, minutes in sections:
+            if minutes is not None and duration_min is not None and minutes > duration_min:
+                problems.append(("sections", f"section {code}: {minutes} minutes is more than "
+                                             f"the exam's {duration_min}"))
             available = db.session.execute(
                 db.select(db.func.count()).where(Item.bank_id == bank.id, Item.section == code,
                                                  Item.status == "active")
@@ -101,9 +112,10 @@ def create_exam(name: str, bank_id: int, duration_min: int, sections_text: str,
         raise FormProblems(problems)
     exam = Exam(name=name.strip(), bank_id=bank.id, duration_s=duration_min * 60,
                 pass_total=pass_total)
-    for position, (code, sname, n_items, pass_mark) in enumerate(sections, start=1):
+    for position, (code, sname, n_items, pass_mark, minutes) in enumerate(sections, start=1):
         exam.sections.append(ExamSection(position=position, code=code, name=sname,
-                                         n_items=n_items, pass_mark=pass_mark))
+                                         n_items=n_items, pass_mark=pass_mark,
+                                         time_limit_min=minutes))
     db.session.add(exam)
     db.session.flush()
     audit(actor, "exam_created", exam_id=exam.id, name=exam.name, bank_id=bank.id)

@@ -1,6 +1,7 @@
 """Candidate pages at the workstation. Thin: services do the work."""
 
-from flask import redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, send_file, session, url_for
+from flask_login import current_user
 
 from ..errors import ExamError
 from ..extensions import db, login_limits
@@ -38,6 +39,20 @@ def take(sitting_id):
         return redirect(url_for("exam.login", sitting_id=sitting.id))
     return render_template("exam/take.html", sitting=sitting, attempt=attempt,
                            candidate=attempt.candidate)
+
+
+@bp.route("/exam/media/<int:item_id>")
+def item_media(item_id):
+    """An item's image or audio: staff any, a candidate only of an item presented to them."""
+    path, mimetype = service.item_media(item_id, session.get("attempt_id"),
+                                        staff=current_user.is_authenticated)
+    db.session.rollback()
+    # A bank's files never change (a new import is a new bank folder): the
+    # workstation may keep them an hour; "private" keeps shared proxies out.
+    response = send_file(path, mimetype=mimetype, conditional=True, max_age=3600)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.route("/exam/<int:sitting_id>/logout", methods=["POST"])

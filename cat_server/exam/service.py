@@ -24,6 +24,7 @@ from .. import irt, security, txn
 from ..errors import (
     BadPayload,
     ExamError,
+    Forbidden,
     InvalidChoice,
     LoginFailed,
     NotFound,
@@ -33,6 +34,7 @@ from ..errors import (
     is_id,
 )
 from ..extensions import db, socketio
+from ..itembank.service import media_file
 from ..models import (
     Attempt,
     Candidate,
@@ -58,6 +60,13 @@ class SectionOver(ExamError):
     code = "section_over"
     message = "Bagian ujian ini sudah selesai; jawabannya tidak dapat diubah lagi."
     message_en = "This section has ended; its answers can no longer be changed."
+
+
+class SectionTimeUp(ExamError):
+    status = 409
+    code = "section_time_up"
+    message = "Waktu bagian ini telah habis. Jawaban ini tidak disimpan."
+    message_en = "Time is up for this section. This answer was not stored."
 
 
 class Paused(ExamError):
@@ -330,6 +339,7 @@ def _start_clock(attempt: Attempt, exam: Exam, now) -> None:
     attempt.status = "in_progress"
     attempt.started_at = now
     attempt.deadline_at = now + timedelta(seconds=exam.duration_s)
+    _start_section_clock(attempt, current_section(attempt), now)
     audit("server", "attempt_started", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
           deadline=attempt.deadline_at.isoformat())
 
@@ -354,6 +364,16 @@ def start_sitting(sitting_id: int, actor: str, reason: str | None = None) -> Sit
         .values(status="in_progress", started_at=now, deadline_at=deadline)
         .returning(Attempt.id)
     ).scalars().all()
+    # sections with their own limit: the current one's clock starts now too
+    # (one UPDATE per such section; every attempt is usually in section 1)
+    for index, section in enumerate(exam_sections(sitting.exam_id), start=1):
+        if section.time_limit_min and started:
+            db.session.execute(
+                db.update(Attempt)
+                .where(Attempt.id.in_(started), Attempt.section_index == index)
+                .values(section_deadline_at=min(
+                    deadline, now + timedelta(minutes=section.time_limit_min)))
+            )
     audit(actor, "sitting_started", sitting_id=sitting.id, reason=reason,
           attempts=len(started), deadline=deadline.isoformat())
     txn.commit()
@@ -401,8 +421,20 @@ def _count_exposure(item_ids: list[int]) -> None:
     ))
 
 
-def _begin_section(attempt: Attempt, index: int, now) -> None:
-    """Present the section at ``index`` (1-based), skipping empty ones; past the last, finish."""
+def _start_section_clock(attempt: Attempt, section: ExamSection, now) -> None:
+    """A running attempt's section with a time limit gets its own deadline, never past the exam's."""
+    if attempt.status == "in_progress" and section.time_limit_min:
+        attempt.section_deadline_at = min(
+            attempt.deadline_at, now + timedelta(minutes=section.time_limit_min))
+    else:
+        attempt.section_deadline_at = None
+
+
+def _begin_section(attempt: Attempt, index: int, now, finish_reason: str = "completed") -> None:
+    """Present the section at ``index`` (1-based), skipping empty ones; past the last, finish.
+
+    A running attempt's section clock starts here (a waiting one's at the start).
+    """
     exam = cached_exam(exam_id_of(attempt))
     sections = exam_sections(exam.id)
     while index <= len(sections):
@@ -427,10 +459,12 @@ def _begin_section(attempt: Attempt, index: int, now) -> None:
             attempt.next_seq = attempt.section_first_seq
             if section.mode == "adaptive":  # fixed forms: exposure is their presentations
                 _count_exposure(first)
+            _start_section_clock(attempt, section, now)
             return
         index += 1
+    attempt.section_deadline_at = None
     if attempt.status == "in_progress":
-        _finish(attempt, "completed", now)
+        _finish(attempt, finish_reason, now)
     else:  # an exam without items: nothing to wait for
         attempt.status, attempt.finished_at, attempt.finish_reason = "finished", now, "completed"
 
@@ -477,7 +511,8 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
 
     A repeated answer (same seq, same choice as stored) returns the current
     state and stores nothing. Raises TimeUp after the deadline (the attempt is
-    finished then), WrongSeq, SectionOver, NotInProgress, InvalidChoice; a
+    finished then), SectionTimeUp after the section's own (the next one
+    begins), WrongSeq, SectionOver, NotInProgress, InvalidChoice; a
     rejected answer leaves the attempt as it was.
 
     The hot path: a linear answer is 5 statements (attempt FOR UPDATE, the
@@ -649,13 +684,28 @@ def _check_running(attempt: Attempt):
         txn.commit()
         feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
         raise TimeUp(state=attempt_state(attempt))
+    if attempt.section_deadline_at is not None and now >= attempt.section_deadline_at:
+        # the reaper had not got to it yet: the section ends here, the next begins
+        _end_section_on_time(attempt, now)
+        txn.commit()
+        feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
+        raise SectionTimeUp(state=attempt_state(attempt))
     return now
+
+
+def _end_section_on_time(attempt: Attempt, now) -> None:
+    """The section's own time is up: its answers are final; begin the next (after the last: finish)."""
+    audit("server", "section_time_up", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
+          section=current_section(attempt).code,
+          section_deadline=attempt.section_deadline_at.isoformat())
+    _begin_section(attempt, attempt.section_index + 1, now, finish_reason="time_up")
 
 
 def _finish(attempt: Attempt, reason: str, now) -> None:
     attempt.status = "finished"
     attempt.finish_reason = reason
     attempt.finished_at = now
+    attempt.section_deadline_at = None
     exam = cached_exam(exam_id_of(attempt))
     scores = attempt.section_scores or {}
     passed = all(
@@ -670,8 +720,13 @@ def _finish(attempt: Attempt, reason: str, now) -> None:
 
 
 def finish_expired(now=None) -> list[int]:
-    """Finish every attempt whose deadline has passed, browser or not; return their ids."""
+    """Finish every attempt whose deadline has passed, browser or not; return their ids.
+
+    First every attempt whose section time is up (the exam's not) moves on to
+    its next section (after the last one it finishes); their ids come first.
+    """
     now = now or utcnow()
+    advanced = advance_expired_sections(now)
     ids = db.session.execute(
         db.select(Attempt.id).where(Attempt.status == "in_progress", Attempt.deadline_at <= now,
                                     Attempt.paused_at.is_(None))  # a paused clock stands still
@@ -690,7 +745,36 @@ def finish_expired(now=None) -> list[int]:
     for attempt in finished:
         push_state(attempt)
         feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
-    return [a.id for a in finished]
+    return advanced + [a.id for a in finished]
+
+
+def advance_expired_sections(now) -> list[int]:
+    """End every running section whose own deadline has passed; the next begins at ``now``.
+
+    Each attempt is its own transaction; its browser gets the new state after the commit.
+    """
+    ids = db.session.execute(
+        db.select(Attempt.id).where(Attempt.status == "in_progress",
+                                    Attempt.section_deadline_at <= now,
+                                    Attempt.deadline_at > now,  # the exam's end wins
+                                    Attempt.paused_at.is_(None))
+    ).scalars().all()
+    txn.rollback()
+    advanced = []
+    for attempt_id in ids:
+        attempt = _lock_attempt(attempt_id)
+        if (attempt.status == "in_progress" and attempt.paused_at is None
+                and attempt.section_deadline_at is not None
+                and attempt.section_deadline_at <= now < attempt.deadline_at):
+            _end_section_on_time(attempt, now)
+            txn.commit()
+            advanced.append(attempt)
+        else:
+            txn.rollback()
+    for attempt in advanced:
+        push_state(attempt)
+        feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
+    return [a.id for a in advanced]
 
 
 # --- server downtime ------------------------------------------------------
@@ -729,7 +813,7 @@ def credit_downtime(now=None, min_gap_s: float | None = None) -> float:
                                  Attempt.paused_at.is_(None)).with_for_update()
     ).scalars().all()
     for attempt in attempts:
-        attempt.deadline_at = attempt.deadline_at + timedelta(seconds=gap)
+        _shift_deadlines(attempt, timedelta(seconds=gap))
         audit("server", "downtime_credit", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
               reason="server was down", seconds=round(gap, 1), since=last.beat_at.isoformat(),
               deadline=attempt.deadline_at.isoformat())
@@ -770,6 +854,10 @@ def attempt_state(attempt: Attempt, full: bool = True, next_item: int | None = N
         state["paused"] = attempt.paused_at is not None
         clock = attempt.paused_at or now
         state["remaining_s"] = max(0.0, round((attempt.deadline_at - clock).total_seconds(), 1))
+        # the current section's own clock (None: the exam's time alone applies)
+        state["section_remaining_s"] = (
+            None if attempt.section_deadline_at is None
+            else max(0.0, round((attempt.section_deadline_at - clock).total_seconds(), 1)))
         state.update(_section_view(attempt, sections, full, next_item))
     elif attempt.status == "finished":
         state["finish_reason"] = attempt.finish_reason
@@ -844,6 +932,30 @@ def result_of(attempt: Attempt) -> dict:
 def push_state(attempt: Attempt) -> None:
     """Send the attempt's full snapshot to its browser(s), after a commit."""
     socketio.emit("state", attempt_state(attempt), namespace="/exam", to=f"attempt:{attempt.id}")
+
+
+def item_media(item_id: int, attempt_id: int | None, staff: bool):
+    """(path, content type) of an item's media file, for a page that may show it.
+
+    Staff may see any item's media; a candidate only the media of an item
+    already presented to their own attempt (NotFound otherwise, so nothing
+    tells whether an unpresented item has media); nobody else (Forbidden).
+    """
+    if not staff:
+        if attempt_id is None:
+            raise Forbidden()
+        presented = db.session.execute(
+            db.select(Presentation.id)
+            .where(Presentation.attempt_id == attempt_id, Presentation.item_id == item_id)
+            .limit(1)
+        ).first()
+        if presented is None:
+            raise NotFound()
+    item = db.session.get(Item, item_id)
+    found = media_file(item) if item is not None else None
+    if found is None:
+        raise NotFound()
+    return found
 
 
 # --- connections ----------------------------------------------------------
@@ -953,6 +1065,13 @@ def _after_commit(attempts) -> None:
         feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
 
 
+def _shift_deadlines(attempt: Attempt, delta: timedelta) -> None:
+    """Move the exam's deadline and the section's own (if any) by the same time."""
+    attempt.deadline_at = attempt.deadline_at + delta
+    if attempt.section_deadline_at is not None:
+        attempt.section_deadline_at = attempt.section_deadline_at + delta
+
+
 def _pause(attempt: Attempt, actor: str, reason: str, now, **data) -> bool:
     if attempt.status != "in_progress" or attempt.paused_at is not None:
         return False
@@ -967,7 +1086,7 @@ def _resume(attempt: Attempt, actor: str, reason: str, now, **data) -> bool:
     if attempt.status != "in_progress" or attempt.paused_at is None:
         return False
     paused_s = (now - attempt.paused_at).total_seconds()
-    attempt.deadline_at = attempt.deadline_at + (now - attempt.paused_at)
+    _shift_deadlines(attempt, now - attempt.paused_at)
     attempt.paused_at = None
     audit(actor, "attempt_resumed", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
           reason=reason, paused_s=round(paused_s, 1), deadline=attempt.deadline_at.isoformat(),
@@ -1034,7 +1153,7 @@ def resume_sitting(sitting_id: int, actor: str, reason: str) -> list[Attempt]:
 def _extend(attempt: Attempt, minutes: int, actor: str, reason: str, **data) -> bool:
     if attempt.status != "in_progress":
         return False
-    attempt.deadline_at = attempt.deadline_at + timedelta(minutes=minutes)
+    _shift_deadlines(attempt, timedelta(minutes=minutes))
     audit(actor, "time_extended", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
           reason=reason, minutes=minutes, deadline=attempt.deadline_at.isoformat(), **data)
     return True

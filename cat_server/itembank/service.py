@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 import io
+from pathlib import Path
 
 import nh3
+from flask import current_app
 
 from ..extensions import db
 from ..models import Item, ItemBank, audit
@@ -19,6 +21,35 @@ ALLOWED_TAGS = {
 }
 ALLOWED_ATTRIBUTES = {"img": {"src", "alt", "width", "height"}, "td": {"colspan", "rowspan"},
                       "th": {"colspan", "rowspan"}}
+
+
+# The media types a bank zip may bring (admin/banks.py checks uploads against these).
+MEDIA_TYPES = {
+    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+    ".webp": "image/webp", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".wav": "audio/wav",
+    ".m4a": "audio/mp4",
+}
+
+
+def media_root() -> Path:
+    """Where banks' media live: ``CAT_MEDIA_DIR``, or ``instance/media``; one folder a bank."""
+    return Path(current_app.config.get("MEDIA_DIR") or Path(current_app.instance_path) / "media")
+
+
+def media_file(item: Item) -> tuple[Path, str] | None:
+    """The item's media file on disk and its content type; None if it has none or it is gone.
+
+    The name was checked on import (relative, no ``..``); it is checked again
+    here to stay inside the bank's folder whatever the database holds.
+    """
+    if not item.media:
+        return None
+    mimetype = MEDIA_TYPES.get(Path(item.media).suffix.lower())
+    folder = (media_root() / f"bank-{item.bank_id}").resolve()
+    path = (folder / item.media).resolve()
+    if mimetype is None or not path.is_relative_to(folder) or not path.is_file():
+        return None
+    return path, mimetype
 
 
 def sanitize_html(text: str) -> str:

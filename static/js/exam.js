@@ -32,12 +32,14 @@
     progress: byId('progress'),
     progressFill: byId('progress-fill'),
     countdown: byId('countdown'),
+    countdownLabel: byId('countdown-label'),
     adaptiveNote: byId('adaptive-note'),
     navigator: byId('navigator'),
     strip: byId('item-strip'),
     sectionAnswered: byId('section-answered'),
     itemNumber: byId('item-number'),
     stem: byId('item-stem'),
+    media: byId('item-media'),
     options: byId('options'),
     linearActions: byId('linear-actions'),
     navActions: byId('nav-actions'),
@@ -86,6 +88,9 @@
   var holdTimer = null;
   var syncAsked = 0;
   var deadline = null; // performance.now() at which the remaining time reaches zero
+  // which clock the countdown shows: 'exam', or 'section:<index>' while the
+  // current section has a time limit of its own (`section_remaining_s`)
+  var clockKey = null;
   var lastZeroSync = 0;
   var warned = {};
   var warningTimer = null;
@@ -249,7 +254,8 @@
         showMessage(serverMessage(ack), 'error');
         break;
       default:
-        // wrong_seq, section_over, not_in_progress, invalid_choice, bad_payload: this op is void
+        // wrong_seq, section_over, section_time_up, not_in_progress, invalid_choice,
+        // bad_payload: this op is void (nothing was stored)
         dropOp(op);
         showMessage(serverMessage(ack), 'error');
     }
@@ -363,7 +369,7 @@
   });
 
   socket.on('state', function (next) {
-    applyState(next);
+    applyState(next, true); // pushed unasked: the proctor, or the server's own clock
   });
 
   socket.on('exam_error', function () {
@@ -381,7 +387,7 @@
     return !!section && section.navigable === true && typeof section.first_seq === 'number';
   }
 
-  function applyState(next) {
+  function applyState(next, pushed) {
     if (!next || next.attempt !== config.attempt) return;
     state = next;
     var section = sectionOf(next);
@@ -417,19 +423,36 @@
       items = {};
       current = null;
     }
-    if (typeof next.remaining_s === 'number') {
-      // a proctor's extension: the server's time jumps up past our own countdown
+    // a section with its own time limit shows its clock; otherwise the exam's
+    var sectionClock = typeof next.section_remaining_s === 'number';
+    var left = sectionClock ? next.section_remaining_s : next.remaining_s;
+    if (typeof left === 'number') {
+      var key = sectionClock ? 'section:' + (section ? section.index : '') : 'exam';
       var shown = pausedLeft !== null ? pausedLeft
         : deadline !== null ? (deadline - performance.now()) / 1000 : null;
-      if (shown !== null && next.remaining_s - shown >= 60) {
-        showWarning(t('time_added', {n: Math.round((next.remaining_s - shown) / 60)}), 'info');
+      if (shown !== null && key === clockKey && left - shown >= 60) {
+        // a proctor's extension: the server's time jumps up past our own countdown
+        showWarning(t('time_added', {n: Math.round((left - shown) / 60)}), 'info');
+      } else if (pushed && key !== clockKey && clockKey !== null &&
+                 clockKey.indexOf('section:') === 0) {
+        // pushed unasked into another section: the server ended the timed one
+        showWarning(t('section_time_up'), 'info');
       }
-      // paused: the clock stands still at remaining_s until a state says resumed
-      deadline = performance.now() + next.remaining_s * 1000;
-      pausedLeft = next.paused ? next.remaining_s : null;
+      if (key !== clockKey && sectionClock) {
+        // a section's own clock warns only at the marks it crosses (a
+        // 10-minute section does not open with "10 minutes left")
+        WARNINGS.forEach(function (w) { warned[w.key] = left <= w.at; });
+      }
+      // paused: the clock stands still at `left` until a state says resumed
+      deadline = performance.now() + left * 1000;
+      pausedLeft = next.paused ? left : null;
+      clockKey = key;
     } else {
       deadline = null;
+      clockKey = null;
     }
+    el.countdownLabel.hidden = !sectionClock;
+    el.countdown.setAttribute('aria-label', t(sectionClock ? 'section_time' : 'exam_time'));
     render();
     pump();
   }
@@ -530,6 +553,7 @@
     var hadFocus = el.options.contains(document.activeElement);
     renderedKey = key;
     el.stem.textContent = item.stem;
+    renderMedia(item);
     el.options.textContent = '';
     item.options.forEach(function (option) {
       var button = make('button', 'option');
@@ -549,6 +573,26 @@
     return true;
   }
 
+  // The item's image or audio, fetched by item id (the server checks it was presented).
+  function renderMedia(item) {
+    el.media.textContent = '';
+    el.media.hidden = !item || !item.media;
+    if (el.media.hidden) return;
+    var url = config.media.replace(/0$/, String(item.id));
+    var media;
+    if (item.media === 'audio') {
+      media = make('audio');
+      media.controls = true;
+      media.preload = 'auto';
+      media.setAttribute('aria-label', t('media_audio'));
+    } else {
+      media = make('img');
+      media.alt = t('media_image');
+    }
+    media.src = url;
+    el.media.appendChild(media);
+  }
+
   function renderLinear() {
     el.navigator.hidden = true;
     el.navActions.hidden = true;
@@ -563,6 +607,7 @@
     if (!state.item) {
       // all of this section answered (a client of the simple protocol ends it)
       el.stem.textContent = '';
+      renderMedia(null);
       el.options.textContent = '';
       renderedKey = null;
       return;
@@ -600,6 +645,7 @@
       renderItemBody(current, item);
     } else {
       el.stem.textContent = '…';
+      renderMedia(null);
       el.options.textContent = '';
       renderedKey = null;
     }

@@ -17,8 +17,10 @@ from cat_server.extensions import db
 from cat_server.models import Candidate, Exam, ExamSection, Item, ItemBank, Seat, Sitting, utcnow
 from tests.conftest import PIN
 
-# What an item looks like in a candidate's message: nothing else.
+# What an item looks like in a candidate's message: nothing else (plus
+# "media": "image" | "audio" for an item with media, never the file's name).
 PUBLIC_ITEM_KEYS = {"id", "stem", "options"}
+PUBLIC_MEDIA_KINDS = {"image", "audio"}
 PUBLIC_OPTION_KEYS = {"label", "text"}
 
 
@@ -80,6 +82,9 @@ def build_skd_adaptive(
             position=position,
             stem=f"Soal {token} berapa?",
             options=[f"{token}-{label}" for label in "ABCDE"],
+            # every other item has an image whose name holds the token (and
+            # so would be found if a name ever reached a candidate)
+            media=f"media/{token}-gambar.png" if position % 2 else None,
             **spec,
         )
         db.session.add(item)

@@ -20,7 +20,12 @@ import re
 from cat_server.extensions import db, socketio
 from cat_server.models import Presentation
 from tests.conftest import PIN, login_candidate, login_staff, make_user
-from tests.security.exams import PUBLIC_ITEM_KEYS, PUBLIC_OPTION_KEYS, build_skd_adaptive
+from tests.security.exams import (
+    PUBLIC_ITEM_KEYS,
+    PUBLIC_MEDIA_KINDS,
+    PUBLIC_OPTION_KEYS,
+    build_skd_adaptive,
+)
 
 # Field names that would carry a key, a score or a parameter.
 SECRET_FIELDS = {
@@ -121,7 +126,9 @@ class Recorder:
         self.seen_items |= self.items_in(text)
 
     def check_item(self, item: dict, where: str) -> None:
-        assert set(item) == PUBLIC_ITEM_KEYS, f"item fields {sorted(item)} in {where}"
+        assert set(item) - {"media"} == PUBLIC_ITEM_KEYS, f"item fields {sorted(item)} in {where}"
+        assert item.get("media", "image") in PUBLIC_MEDIA_KINDS, where
+        assert "gambar" not in json.dumps(item), f"a media file name in {where}"
         for option in item["options"]:
             assert set(option) == PUBLIC_OPTION_KEYS, f"option fields {sorted(option)} in {where}"
 

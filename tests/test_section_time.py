@@ -1,0 +1,187 @@
+"""Per-section time limits: the server owns each section's clock as it owns the exam's."""
+
+from datetime import timedelta
+
+import pytest
+
+from cat_server.admin import sittings as admin_sittings
+from cat_server.admin.sittings import FormProblems
+from cat_server.exam import service
+from cat_server.extensions import db
+from cat_server.models import Attempt, AuditEvent, Heartbeat, ItemBank, Response, Sitting, utcnow
+from tests.conftest import last_event
+from tests.test_sections import SKD_ITEMS, build_sitting, connect, emit
+
+# TWK: 10 minutes of its own; TKP: 30, more than the exam's 20 left: capped by the exam
+TIMED_SECTIONS = [
+    dict(code="TWK", name="Tes Wawasan Kebangsaan", n_items=3, navigable=True, time_limit_min=10),
+    dict(
+        code="TKP", name="Tes Karakteristik Pribadi", n_items=2, navigable=True, time_limit_min=30
+    ),
+]
+
+
+def timed_sitting(app, **kwargs):
+    with app.app_context():
+        return build_sitting(TIMED_SECTIONS, SKD_ITEMS, duration_s=20 * 60, **kwargs)
+
+
+def the_attempt() -> Attempt:
+    return db.session.query(Attempt).order_by(Attempt.id).first()
+
+
+def responses() -> int:
+    return db.session.query(Response).count()
+
+
+def test_the_server_moves_on_when_a_section_time_is_up(app):
+    sitting_id = timed_sitting(app)
+    _, sock = connect(app, sitting_id)
+    state = last_event(sock, "state", "/exam")
+    assert state["section"]["code"] == "TWK"
+    assert state["section_remaining_s"] == pytest.approx(600, abs=2)
+    assert state["remaining_s"] == pytest.approx(1200, abs=2)
+    items = {e["seq"]: e["item"] for e in state["items"]}
+    attempt_id = state["attempt"]
+    assert emit(sock, "answer", attempt=attempt_id, seq=1, item=items[1]["id"], choice="A")["ok"]
+
+    with app.app_context():
+        section_deadline = the_attempt().section_deadline_at
+        # a minute before: nothing moves
+        assert service.finish_expired(now=section_deadline - timedelta(seconds=60)) == []
+        sock.get_received("/exam")
+        moved_at = section_deadline + timedelta(seconds=1)
+        assert service.finish_expired(now=moved_at) == [attempt_id]
+        attempt = the_attempt()
+        assert attempt.status == "in_progress" and attempt.section_index == 2
+        # TKP's 30 minutes are capped by the exam's deadline
+        assert attempt.section_deadline_at == attempt.deadline_at
+        audit = db.session.query(AuditEvent).filter_by(action="section_time_up").one()
+        assert audit.actor == "server" and audit.data["section"] == "TWK"
+
+    pushed = last_event(sock, "state", "/exam")  # the page moves on without asking
+    assert pushed["section"]["code"] == "TKP" and pushed["full"]
+    assert [s["status"] for s in pushed["sections"]] == ["done", "current"]
+    assert pushed["section_remaining_s"] == pytest.approx(pushed["remaining_s"], abs=0.2)
+
+    late = emit(sock, "answer", attempt=attempt_id, seq=2, item=items[2]["id"], choice="B")
+    assert late["ok"] is False and late["error"] == "section_over"
+    with app.app_context():
+        assert responses() == 1  # the late TWK answer was not stored
+        # the last section's end finishes the attempt
+        finished = service.finish_expired(now=the_attempt().deadline_at + timedelta(seconds=1))
+        assert finished == [attempt_id]
+        attempt = the_attempt()
+        assert attempt.status == "finished" and attempt.finish_reason == "time_up"
+        assert attempt.section_deadline_at is None
+
+
+def test_an_answer_after_the_section_deadline_is_refused_before_the_reaper_runs(app):
+    sitting_id = timed_sitting(app)
+    _, sock = connect(app, sitting_id)
+    state = last_event(sock, "state", "/exam")
+    items = {e["seq"]: e["item"] for e in state["items"]}
+    with app.app_context():
+        attempt = the_attempt()
+        attempt.section_deadline_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    late = emit(sock, "answer", attempt=state["attempt"], seq=1, item=items[1]["id"], choice="A")
+    assert late["ok"] is False and late["error"] == "section_time_up"
+    assert "section" in late["message_en"].lower()
+    assert late["state"]["section"]["code"] == "TKP"  # the next section has begun
+    with app.app_context():
+        assert responses() == 0
+        attempt = the_attempt()
+        assert attempt.section_index == 2 and attempt.status == "in_progress"
+
+
+def test_the_last_timed_section_ends_the_attempt(app):
+    with app.app_context():
+        sitting_id = build_sitting(TIMED_SECTIONS[:1], SKD_ITEMS, duration_s=20 * 60)
+    _, sock = connect(app, sitting_id)
+    with app.app_context():
+        deadline = the_attempt().section_deadline_at
+        assert service.finish_expired(now=deadline + timedelta(seconds=1)) == [the_attempt().id]
+        attempt = the_attempt()
+        assert attempt.status == "finished" and attempt.finish_reason == "time_up"
+    assert last_event(sock, "state", "/exam")["status"] == "finished"
+
+
+def test_pause_extend_and_downtime_move_the_section_deadline(app):
+    sitting_id = timed_sitting(app)
+    connect(app, sitting_id)
+    with app.app_context():
+        attempt = the_attempt()
+        exam_at, section_at = attempt.deadline_at, attempt.section_deadline_at
+        attempt_id = attempt.id
+
+        def moved():
+            db.session.expire_all()
+            a = db.session.get(Attempt, attempt_id)
+            return (
+                (a.deadline_at - exam_at).total_seconds(),
+                (a.section_deadline_at - section_at).total_seconds(),
+            )
+
+        service.pause_attempt(attempt_id, "user:1", "listrik padam")
+        attempt = db.session.get(Attempt, attempt_id)
+        attempt.paused_at -= timedelta(seconds=90)  # as if paused for a minute and a half
+        db.session.commit()
+        # a paused clock stands still: no section ends while paused
+        assert service.finish_expired(now=section_at + timedelta(seconds=30)) == []
+        service.resume_attempt(attempt_id, "user:1", "listrik menyala")
+        exam_moved, section_moved = moved()
+        assert exam_moved == pytest.approx(90, abs=2) and section_moved == exam_moved
+
+        service.extend_attempt(attempt_id, 5, "user:1", "komputer diganti")
+        exam_moved, section_moved = moved()
+        assert exam_moved == pytest.approx(390, abs=2) and section_moved == exam_moved
+
+        now = utcnow()
+        db.session.add(Heartbeat(name="server", beat_at=now - timedelta(seconds=60)))
+        db.session.commit()
+        assert service.credit_downtime(now=now) == pytest.approx(60, abs=0.5)
+        exam_moved, section_moved = moved()
+        assert exam_moved == pytest.approx(450, abs=2) and section_moved == exam_moved
+
+
+def test_the_section_clock_starts_with_the_sitting(app):
+    with app.app_context():
+        sitting_id = timed_sitting(app)
+        sitting = db.session.get(Sitting, sitting_id)
+        sitting.status, sitting.started_at = "open", None
+        db.session.commit()
+    client, _ = connect(app, sitting_id)
+    waiting_room = client.get(f"/exam/{sitting_id}/take").get_data(as_text=True)
+    assert "20 menit" in waiting_room  # the exam's time ...
+    assert "3 soal, bebas pindah soal · 10 menit" in waiting_room  # ... and TWK's own
+    with app.app_context():
+        attempt = the_attempt()
+        assert attempt.status == "waiting" and attempt.section_deadline_at is None
+        service.start_sitting(sitting_id, "user:1")
+        attempt = the_attempt()
+        left = (attempt.section_deadline_at - attempt.started_at).total_seconds()
+        assert left == 600
+
+
+def test_the_exam_form_takes_section_minutes(app):
+    with app.app_context():
+        timed_sitting(app)
+        bank_id = db.session.query(ItemBank).one().id
+        exam = admin_sittings.create_exam(
+            "Ujian berwaktu",
+            bank_id,
+            20,
+            "TWK, Tes Wawasan Kebangsaan, 3, 10, 8\nTKP, Tes Karakteristik Pribadi, 2, 6",
+            None,
+            "user:1",
+        )
+        assert [s.time_limit_min for s in exam.sections] == [8, None]
+        for bad, words in (
+            ("TWK, Tes, 3, 10, 0", "minutes must be at least 1"),
+            ("TWK, Tes, 3, 10, lima", "whole numbers"),
+            ("TWK, Tes, 3, 10, 25", "more than the exam's 20"),
+        ):
+            with pytest.raises(FormProblems) as error:
+                admin_sittings.create_exam("Ujian", bank_id, 20, bad, None, "user:1")
+            assert words in str(error.value), bad
