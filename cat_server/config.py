@@ -46,3 +46,6 @@ class Defaults:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     # Largest admin upload (bank zip with media, candidates CSV).
     ADMIN_MAX_UPLOAD = 64 * 1024 * 1024
+    # Any other request body (login forms, proctor forms): 413 beyond this. The
+    # admin pages raise it to ADMIN_MAX_UPLOAD for their own requests.
+    MAX_CONTENT_LENGTH = 1024 * 1024

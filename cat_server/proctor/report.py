@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from ..admin.scores import escape_cell
 from ..extensions import db
 from ..models import Attempt, AuditEvent, Candidate, Incident, Seat, User
 
@@ -85,6 +86,7 @@ def report_csv(rows: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, "at": row["at"].isoformat(timespec="seconds")})
+    for row in rows:  # names and notes are typed by people: never a spreadsheet formula
+        writer.writerow({**{k: escape_cell(v) for k, v in row.items()},
+                         "at": row["at"].isoformat(timespec="seconds")})
     return out.getvalue()
