@@ -33,7 +33,7 @@ import socketio as sio_client
 from cat_server.extensions import db
 from cat_server.models import Attempt
 from tests.conftest import PIN, make_sitting, make_user
-from tests.live import LiveServer, cookie_header, csrf_token, http_login
+from tests.live import LiveServer, cookie_header, csrf_token, http_login, one_backend_in_ci
 from tests.test_live_server import Workstation
 
 pytestmark = pytest.mark.slow
@@ -49,6 +49,7 @@ def _pct(values, p):
 
 
 def test_logins_at_3x_peak_get_a_fast_503_and_connected_seats_keep_answering(app, db_url, tmp_path):
+    one_backend_in_ci(db_url)
     with app.app_context():
         # one candidate already at work, LOGINS more arriving at once
         sitting_id = make_sitting(
