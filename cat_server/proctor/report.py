@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 
-from ..admin.scores import escape_cell
 from ..extensions import db
 from ..models import Attempt, AuditEvent, Candidate, Incident, Seat, User
 
@@ -83,6 +82,8 @@ def report_rows(sitting_id: int) -> list[dict]:
 
 
 def report_csv(rows: list[dict]) -> str:
+    from ..admin.scores import escape_cell  # here: admin imports exam imports proctor
+
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
