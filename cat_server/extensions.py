@@ -59,8 +59,7 @@ def _login_failed(response) -> bool:
 
 
 def login_limits(*account_fields):
-    """Per IP (a whole centre may share one NAT address) and per account (failures only),
-    behind the admission guard (admission.py: 503 + Retry-After when overloaded).
+    """Per IP (a whole centre may share one NAT address) and per account (failures only).
 
     ``account_fields`` name the form fields (or URL arguments) that identify the
     account, e.g. ("sitting_id", "registration_no") for candidates.
@@ -73,9 +72,6 @@ def login_limits(*account_fields):
                                 deduct_when=_login_failed)
 
     def decorate(view):
-        from .admission import guard_logins
-
-        # the admission guard first: under overload a 503 costs no limiter or hash work
-        return guard_logins(per_ip(per_account(view)))
+        return per_ip(per_account(view))
 
     return decorate
