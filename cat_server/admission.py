@@ -85,6 +85,11 @@ class AdmissionGuard:
                 self.in_flight -= 1
 
     def _busy(self, environ, start_response):
+        # Read the (small) form first: a socket closed with unread bytes sends a TCP
+        # reset, and the browser would see "connection reset" instead of this answer.
+        length = environ.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) <= 64 * 1024:
+            environ["wsgi.input"].read(int(length))
         base = int(self.app.config.get("LOGIN_RETRY_AFTER", 3))
         seconds = base + random.randint(0, max(1, base))
         if "application/json" in environ.get("HTTP_ACCEPT", ""):
