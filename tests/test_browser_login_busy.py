@@ -16,13 +16,15 @@ import pytest
 
 from cat_server.admission import MESSAGE, MESSAGE_EN, PAGE
 from tests.conftest import PIN
+from tests.live import one_backend_in_ci
 from tests.test_browser import browser, server  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
-def test_a_busy_login_shows_retrying_and_gets_in_by_itself(browser, server):  # noqa: F811
+def test_a_busy_login_shows_retrying_and_gets_in_by_itself(browser, server, db_url):  # noqa: F811
+    one_backend_in_ci(db_url)
     page = browser.new_page()
     posts = []
 

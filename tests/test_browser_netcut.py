@@ -18,6 +18,7 @@ import pytest
 
 from cat_server.extensions import db
 from cat_server.models import Attempt, Response
+from tests.live import one_backend_in_ci
 from tests.netproxy import TcpProxy
 from tests.test_browser import browser  # noqa: F401  (fixture)
 from tests.test_browser_exam import (  # noqa: F401  (fixture skd)
@@ -33,8 +34,10 @@ from tests.test_browser_exam import (  # noqa: F401  (fixture skd)
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_a_network_cut_shows_offline_and_the_queued_answer_lands_once(app, browser, skd):  # noqa: F811
+def test_a_network_cut_shows_offline_and_the_queued_answer_lands_once(app, browser, skd, db_url):  # noqa: F811
     from playwright.sync_api import expect
+
+    one_backend_in_ci(db_url)
 
     proxy = TcpProxy(skd.port).start()
     through = SimpleNamespace(url=proxy.url, sitting_id=skd.sitting_id)
