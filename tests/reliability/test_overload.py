@@ -116,6 +116,10 @@ def test_logins_at_3x_peak_get_a_fast_503_and_connected_seats_keep_answering(app
         for i in range(LOGINS):
             browser = requests.Session()
             token = csrf_token(browser.get(login_url, timeout=10).text)
+            # a fresh connection for the POST: gunicorn closes a keep-alive connection
+            # idle for 2 s, and one reused at that moment is reset (a browser retries
+            # that by itself; requests does not)
+            browser.close()
             browsers.append(
                 (browser, {"registration_no": f"2026{i + 2:04d}", "pin": PIN, "csrf_token": token})
             )
@@ -215,12 +219,7 @@ def test_logins_at_3x_peak_get_a_fast_503_and_connected_seats_keep_answering(app
     if os.environ.get("CAT_RELIABILITY_REPORT"):
         with open(os.environ["CAT_RELIABILITY_REPORT"], "a") as out:
             out.write(json.dumps({"test": "overload", **figures}) + "\n")
-    # only "in" or "busy, retry": no timeout, no 500. A rare connection reset during
-    # the burst (about 1 run in 5, a few of 60; cause not found yet) is tolerated:
-    # the login page retries a network error after 3 s like a 503.
-    resets = figures["other"].pop("0", 0)
-    assert all("reset" in e for e in figures["client_errors"]), figures
-    assert resets <= LOGINS // 20 and not figures["other"], figures
+    assert not figures["other"], figures  # only "in" or "busy, retry": no timeout, no 500
     assert figures["refused"] > 0, figures  # the guard did refuse the excess
     assert all(retry and int(retry) >= 1 for _, retry in busy), figures
     assert figures["refused_max_ms"] < 1000, figures  # fast, not queued
