@@ -43,12 +43,18 @@ clean:
 	rm -rf $(VENV) instance .pytest_cache
 
 # Full reliability runs (issue 9; docs/RELIABILITY.md): kill -9 50 times during a
-# 300-seat run, on SQLite and (with CAT_TEST_DATABASE_URL) PostgreSQL. CI runs the
-# short versions (3 rounds x 10 seats) inside `make test`. Figures: reliability-report.jsonl.
+# 300-seat run, a 90 s network cut (reset and blackhole) through a TCP proxy, 900
+# logins at once (3x a 300-seat peak), 5 PostgreSQL restarts of 15 s on a private
+# cluster, PIN guessing among 600 logins, on SQLite and (with CAT_TEST_DATABASE_URL)
+# PostgreSQL, Redis storage too with CAT_TEST_REDIS_URL. CI runs the short versions
+# inside `make test`. Figures: reliability-report.jsonl.
 RELIABILITY_ROUNDS ?= 50
 RELIABILITY_SEATS ?= 300
 .PHONY: reliability
 reliability: $(BIN)/cat-server
 	CAT_RELIABILITY_ROUNDS=$(RELIABILITY_ROUNDS) CAT_RELIABILITY_SEATS=$(RELIABILITY_SEATS) \
 	CAT_RELIABILITY_REPORT=$(CURDIR)/reliability-report.jsonl CAT_FUZZ_EXAMPLES=10 \
+	CAT_RELIABILITY_FULL=1 CAT_NETCUT_SECONDS=90 CAT_NETCUT_MODE=reset,blackhole \
+	CAT_OVERLOAD_SEATS=$(RELIABILITY_SEATS) CAT_DBFAULT_ROUNDS=5 CAT_DBFAULT_DOWN_S=15 \
+	CAT_DBFAULT_SEATS=20 CAT_GUESS_LEGIT_LOGINS=600 \
 		$(BIN)/pytest -ra -s --timeout=14400 tests/reliability tests/security

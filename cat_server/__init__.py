@@ -45,7 +45,7 @@ def create_app(test_config=None):
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from . import auth, cli, errors, exam, proctor
+    from . import admission, auth, cli, errors, exam, proctor
 
     errors.init_app(app)
     app.register_blueprint(auth.bp)
@@ -58,6 +58,7 @@ def create_app(test_config=None):
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(proctor.board.bp)  # /board/<sitting>: public, read-only
     cli.init_app(app)
+    admission.init_app(app)  # logins beyond CAT_MAX_LOGINS_IN_FLIGHT: 503 + Retry-After
     trust_proxies(app)  # CAT_TRUSTED_PROXIES: ProxyFix outermost, Socket.IO included
     return app
 

@@ -35,6 +35,11 @@ class Defaults:
     # stops PIN guessing.
     LOGIN_LIMIT_PER_IP = "1200 per minute"
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
+    # Admission guard (admission.py): login POSTs in flight per server process;
+    # beyond this a login gets 503 with Retry-After (this many seconds plus
+    # jitter) at once instead of queueing until the browser times out. 0 = off.
+    MAX_LOGINS_IN_FLIGHT = 16
+    LOGIN_RETRY_AFTER = 3
     # Staff sessions: admin pages log out after this many idle seconds.
     ADMIN_IDLE_TIMEOUT = 30 * 60
     PERMANENT_SESSION_LIFETIME = 12 * 3600
@@ -49,3 +54,6 @@ class Defaults:
     PASSWORD_MIN_LENGTH = 10
     # Largest admin upload (bank zip with media, candidates CSV).
     ADMIN_MAX_UPLOAD = 64 * 1024 * 1024
+    # Any other request body (login forms, proctor forms): 413 beyond this. The
+    # admin pages raise it to ADMIN_MAX_UPLOAD for their own requests.
+    MAX_CONTENT_LENGTH = 1024 * 1024

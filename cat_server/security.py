@@ -21,10 +21,34 @@ def hash_pin(pin: str) -> str:
 
 def verify(hash_: str, secret: str) -> bool:
     """True if ``secret`` matches ``hash_``; never raises on a bad or foreign hash."""
+    return _off_the_loop(_verify, hash_, secret)
+
+
+def _verify(hash_: str, secret: str) -> bool:
     try:
         return _passwords.verify(hash_, secret)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _off_the_loop(function, *args):
+    """Run a CPU-bound call in gevent's thread pool when serving under gevent.
+
+    An argon2 verify costs tens of milliseconds of CPU and releases the GIL; run
+    on the event loop it would stall every socket of the worker for that long
+    per login (a burst of logins = answers and /healthz waiting seconds). In the
+    pool it runs beside the loop, and logins in flight become visible to the
+    admission guard (admission.py), which answers the excess with 503 at once.
+    """
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover  (gevent is a dependency)
+        return function(*args)
+    if not monkey.is_module_patched("socket"):
+        return function(*args)
+    import gevent
+
+    return gevent.get_hub().threadpool.apply(function, args)
 
 
 def new_pin(rng=secrets) -> str:

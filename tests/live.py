@@ -94,3 +94,17 @@ def cookie_header(session: requests.Session) -> str:
 
 def python_bin() -> str:
     return sys.executable
+
+
+def full_run() -> bool:
+    """``make reliability`` (CAT_RELIABILITY_FULL=1): the long versions, on every backend."""
+    return os.environ.get("CAT_RELIABILITY_FULL") == "1"
+
+
+def one_backend_in_ci(db_url: str) -> None:
+    """A long live test runs in CI on PostgreSQL when it is there (production's database),
+    else on SQLite; ``make reliability`` runs both."""
+    import pytest
+
+    if db_url.startswith("sqlite") and os.environ.get("CAT_TEST_DATABASE_URL") and not full_run():
+        pytest.skip("CI runs this on PostgreSQL; make reliability runs SQLite too")

@@ -8,6 +8,7 @@ import posixpath
 import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 from ..extensions import db
@@ -110,9 +111,20 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
                         f"{filename}: {path}", None, None, "size does not match the zip header")])
                 dst.write(chunk)
         bank_info = bank_files[0]
-        bank = import_bank(io.BytesIO(archive.read(bank_info)), name, actor,
+        with archive.open(bank_info) as src:  # as for media: never past the declared size
+            bank_bytes = src.read(bank_info.file_size + 1)
+        if len(bank_bytes) > bank_info.file_size:
+            raise zipfile.BadZipFile("size does not match the zip header")
+        bank = import_bank(io.BytesIO(bank_bytes), name, actor,
                            filename=bank_info.filename, media=set(media))
         staging.rename(media_root() / f"bank-{bank.id}")
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        # a member that unpacks to more (or other) bytes than its header says: zipfile
+        # stops at the declared size and the CRC check fails; never read further
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BankFormatError([BankFormatProblem(
+            filename, None, None, f"damaged zip: a file does not match its header ({error})")]
+        ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -299,7 +299,8 @@ def responses_export():
     out = io.StringIO(newline="")
     import csv
 
-    csv.writer(out, lineterminator="\n").writerows([header, *rows])
+    csv.writer(out, lineterminator="\n").writerows(
+        [header, *([scores.escape_cell(c) for c in row] for row in rows)])
     return _download(out.getvalue().encode("utf-8"), f"responses-{label}.csv", "csv")
 
 

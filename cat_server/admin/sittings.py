@@ -364,7 +364,10 @@ def _seat_order(label: str):
 
 
 def write_pins_csv(created: list[NewCandidate], file) -> None:
+    from .scores import escape_cell  # imported names could be spreadsheet formulas
+
     writer = csv.writer(file, lineterminator="\n")
     writer.writerow(["registration_no", "name", "sitting", "seat", "pin"])
     for c in created:
-        writer.writerow([c.registration_no, c.name, c.sitting_name, c.seat, c.pin])
+        writer.writerow([escape_cell(v) for v in (c.registration_no, c.name, c.sitting_name,
+                                                  c.seat)] + [c.pin])

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,8 @@ REQUIRED_COLUMNS = ("item_id", "section", "model", "stem", "option_a", "option_b
 DEMO_BANK = Path(__file__).resolve().parent.parent / "data" / "demo_bank.csv"
 
 MAX_PROBLEMS = 50
+# An XLSX bank unpacks to about 1 KiB an item; 64 MiB is far beyond any real bank.
+MAX_XLSX_UNPACKED = 64 * 1024 * 1024
 MAX_ID_LENGTH = 64
 FORMATS = ("csv", "json", "xlsx")  # read and written
 QTI_FORMATS = ("xml", "zip")  # read only: a QTI 2.1 item, or a content package (qti.py)
@@ -393,6 +396,11 @@ def _xlsx_records(path_or_file, problems: _Problems) -> list[Record]:
         raise problems.fail(
             "XLSX support needs openpyxl (pip install openpyxl); or save the sheet as CSV UTF-8"
         ) from None
+    import openpyxl.xml
+
+    if not openpyxl.xml.DEFUSEDXML:  # without it a workbook's DTD could read local files
+        raise problems.fail("XLSX support needs defusedxml (pip install defusedxml)")
+    _check_xlsx_size(path_or_file, problems)
     try:
         workbook = openpyxl.load_workbook(path_or_file, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many types for a damaged or non-XLSX file
@@ -403,6 +411,24 @@ def _xlsx_records(path_or_file, problems: _Problems) -> list[Record]:
         return _rows_to_records(rows, problems)
     finally:
         workbook.close()
+
+
+def _check_xlsx_size(path_or_file, problems: _Problems) -> None:
+    """An XLSX is a zip: refuse one that unpacks to more than MAX_XLSX_UNPACKED (a zip bomb)
+    before openpyxl reads it (it holds the shared strings in memory)."""
+    try:
+        with zipfile.ZipFile(path_or_file) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # openpyxl names the damage
+    finally:
+        if hasattr(path_or_file, "seek"):
+            path_or_file.seek(0)
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise problems.fail(
+            f"the workbook unpacks to {unpacked // (1024 * 1024)} MiB; at most "
+            f"{MAX_XLSX_UNPACKED // (1024 * 1024)} MiB (save large banks as CSV)"
+        )
 
 
 # ---------------------------------------------------------------- validation
@@ -836,4 +862,8 @@ def _write_xlsx(records: list[dict[str, Any]], file) -> None:
     sheet.append(list(COLUMNS))
     for record in records:
         sheet.append([record.get(c) for c in COLUMNS])
+    for cells in sheet.iter_rows(min_row=2):  # "=..." is item text, never a formula
+        for cell in cells:
+            if cell.data_type == "f":
+                cell.data_type = "s"
     workbook.save(file)

@@ -82,9 +82,12 @@ def report_rows(sitting_id: int) -> list[dict]:
 
 
 def report_csv(rows: list[dict]) -> str:
+    from ..admin.scores import escape_cell  # here: admin imports exam imports proctor
+
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, "at": row["at"].isoformat(timespec="seconds")})
+    for row in rows:  # names and notes are typed by people: never a spreadsheet formula
+        writer.writerow({**{k: escape_cell(v) for k, v in row.items()},
+                         "at": row["at"].isoformat(timespec="seconds")})
     return out.getvalue()
