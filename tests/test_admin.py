@@ -196,6 +196,8 @@ def schedule(app, admin) -> int:
         sitting = db.session.query(Sitting).one()
         assert sitting.scheduled_at.isoformat() == "2026-12-01T08:00:00+00:00"
         assert [p.username for p in sitting.proctors] == ["pengawas"]
+        assert sitting.status == "scheduled"  # check-in closed until a proctor opens it
+        service.open_check_in(sitting.id, "user:pengawas", "peserta sudah hadir")
         return sitting.id
 
 

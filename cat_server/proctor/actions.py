@@ -114,6 +114,12 @@ def _attempt_id(sitting_id: int, candidate_id: int) -> int:
 # --- actions ---------------------------------------------------------------
 
 
+def open_check_in(user, action: ActionIn) -> None:
+    """Let the sitting's candidates log in (and wait for the start) from now on."""
+    get_watchable(action.sitting, user)
+    exam_service.open_check_in(action.sitting, actor_of(user), action.reason)
+
+
 def pause_seat(user, action: ActionIn) -> None:
     get_watchable(action.sitting, user)
     exam_service.pause_attempt(_attempt_id(action.sitting, action.candidate), actor_of(user),

@@ -19,6 +19,7 @@
     finished: 'Selesai'
   };
   var SITTING_WORDS = {
+    scheduled: 'Terjadwal — check-in belum dibuka / Scheduled — check-in not open',
     open: 'Dibuka — belum dimulai / Open — not started',
     started: 'Berjalan / Started',
     paused: 'Dijeda / Paused',
@@ -37,6 +38,7 @@
   var FAST_RATIO = 1 / 3; // seconds per answer below a third of the sitting's median
 
   var ACTIONS = {
+    open_check_in: {title: 'Buka check-in / Open check-in'},
     pause_seat: {title: 'Jeda kursi / Pause this seat', seat: true},
     resume_seat: {title: 'Lanjutkan kursi / Resume this seat', seat: true},
     extend_seat: {title: 'Tambah waktu kursi / Extend time for this seat', seat: true, minutes: true},
@@ -56,6 +58,7 @@
     name: $('sitting-name'),
     status: $('sitting-status'),
     start: $('start-button'),
+    checkIn: $('check-in-button'),
     sittingActions: $('sitting-actions'),
     message: $('proctor-message'),
     notice: $('proctor-notice'),
@@ -191,7 +194,8 @@
     el.status.setAttribute('data-status', shown);
     el.status.className = 'badge sitting-' + shown;
     el.start.hidden = data.status !== 'open';
-    el.sittingActions.hidden = data.status === 'ended';
+    el.checkIn.hidden = data.status !== 'scheduled';
+    el.sittingActions.hidden = data.status === 'ended' || data.status === 'scheduled';
     var running = data.status === 'started';
     el.sittingActions.querySelector('[data-action=pause_sitting]').hidden = !running || data.paused;
     el.sittingActions.querySelector('[data-action=resume_sitting]').hidden = !running || !data.paused;
@@ -500,6 +504,7 @@
       openAction(button.getAttribute('data-action'), selected);
     });
   });
+  el.checkIn.addEventListener('click', function () { openAction('open_check_in', null); });
   el.sittingActions.querySelectorAll('[data-action]').forEach(function (button) {
     button.addEventListener('click', function () {
       openAction(button.getAttribute('data-action'), null);
