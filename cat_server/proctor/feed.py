@@ -1,15 +1,27 @@
 """Coalesced status fan-out to proctors.
 
 Services call ``seat_changed`` after their commit; nothing is sent then. Every
-FEED_INTERVAL (0.25 s) one flush sends each watched sitting ONE ``seats``
-message holding snapshots of the seats that changed, so a proctor screen gets at
-most 4 messages a second whatever the number of seats or events.
+FEED_INTERVAL (0.25 s) one flush sends each proctor socket watching a changed
+sitting ONE ``seats`` message holding snapshots of the seats that changed, so a
+proctor screen gets at most 4 messages a second whatever the number of seats or
+events.
+
+The pacing is per proctor socket, on the process that holds it (``watch``
+registers the socket): a flush (the loop runs one every FEED_INTERVAL) sends a
+socket its changes only once its previous message has left the server (its
+engine.io queue is empty). A process too busy to write on time therefore merges
+the changes into the next message instead of letting messages pile up and reach
+the browser in a burst. With several processes joined by Redis each process
+still flushes its own changes to the sitting's room (see ``flush``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, field
+
+from flask import current_app
 
 from ..extensions import socketio
 
@@ -34,6 +46,45 @@ def seat_changed(sitting_id: int, candidate_id: int | None = ALL) -> None:
             _dirty[sitting_id].add(candidate_id)
 
 
+@dataclass
+class _Screen:
+    """One proctor socket on this process: what changed since its last message."""
+
+    sitting: int
+    pending: set[int] | None = field(default_factory=set)  # None: every seat
+
+
+_screens: dict[str, _Screen] = {}  # Socket.IO sid -> its screen
+
+
+def watch(sid: str, sitting_id: int) -> None:
+    """Pace ``seats`` messages for this socket (it just got a full snapshot)."""
+    with _lock:
+        _screens[sid] = _Screen(sitting_id)
+
+
+def unwatch(sid: str) -> None:
+    with _lock:
+        _screens.pop(sid, None)
+
+
+def _merge(pending, candidate_ids):
+    if pending is ALL or candidate_ids is ALL:
+        return ALL
+    return pending | candidate_ids
+
+
+def _written(sid: str) -> bool:
+    """Has this socket's previous message left the server (nothing queued for it)?"""
+    server = socketio.server
+    try:
+        eio_sid = server.manager.eio_sid_from_sid(sid, "/proctor")
+        eio_socket = server.eio.sockets.get(eio_sid)
+    except (AttributeError, KeyError):
+        return True
+    return eio_socket is None or eio_socket.queue.empty()
+
+
 def take_dirty() -> dict[int, set[int] | None]:
     with _lock:
         dirty = dict(_dirty)
@@ -42,17 +93,43 @@ def take_dirty() -> dict[int, set[int] | None]:
 
 
 def flush() -> int:
-    """Send one batched ``seats`` message per changed sitting; return how many were sent."""
+    """Send the changed seats to the proctor screens; return how many sittings got a message."""
     from . import service  # the snapshot queries live with the other proctor rules
 
-    sent = 0
     dirty = take_dirty()
-    for sitting_id, candidate_ids in dirty.items():
-        payload = service.sitting_snapshot(sitting_id, candidate_ids)
-        socketio.emit("seats", payload, namespace="/proctor", to=f"sitting:{sitting_id}")
-        sent += 1
+    if current_app.config.get("REDIS_URL"):
+        # Other processes hold proctor sockets too and only this process knows
+        # these changes: send them to the sitting's room through the queue. Each
+        # process sends its own, so K processes can reach a screen K times per
+        # interval (docs/PERFORMANCE.md, "Proctors watching").
+        for sitting_id, candidate_ids in dirty.items():
+            payload = service.sitting_snapshot(sitting_id, candidate_ids)
+            socketio.emit("seats", payload, namespace="/proctor", to=f"sitting:{sitting_id}")
+        flush_boards(dirty)
+        return len(dirty)
+    due = []
+    with _lock:
+        for sid, screen in _screens.items():
+            if screen.sitting in dirty:
+                screen.pending = _merge(screen.pending, dirty[screen.sitting])
+            if screen.pending is ALL or screen.pending:
+                due.append((sid, screen))
+    sent, snapshots = set(), {}
+    for sid, screen in due:
+        if not socketio.server.manager.is_connected(sid, "/proctor"):
+            unwatch(sid)
+            continue
+        if not _written(sid):
+            continue  # its last message is still queued: merge into the next one
+        with _lock:
+            pending, screen.pending = screen.pending, set()
+        key = (screen.sitting, None if pending is ALL else frozenset(pending))
+        if key not in snapshots:
+            snapshots[key] = service.sitting_snapshot(screen.sitting, pending)
+        socketio.emit("seats", snapshots[key], namespace="/proctor", to=sid)
+        sent.add(screen.sitting)
     flush_boards(dirty)
-    return sent
+    return len(sent)
 
 
 def flush_boards(dirty=(), force=False) -> None:
