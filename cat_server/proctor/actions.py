@@ -217,14 +217,8 @@ def configure_board(user, sitting_id: int, enabled: bool, fields, reason: str) -
     if not user.is_admin:
         raise Forbidden("Hanya administrator yang dapat mengatur papan skor.",
                         "Only an administrator can configure the score board.")
-    if fields is not None:
-        fields = board.check_fields(fields)
-    exam = sitting.exam
-    exam.board_enabled = bool(enabled)
-    exam.board_fields = fields
-    audit(actor_of(user), "board_configured", sitting_id=sitting.id, reason=reason,
-          exam=exam.id, enabled=exam.board_enabled, fields=fields)
-    db.session.commit()
+    settings = board.configure(sitting.exam, enabled, fields, actor_of(user), reason,
+                               sitting_id=sitting.id)
     feed.seat_changed(sitting.id)
-    return {"enabled": exam.board_enabled, "fields": board.fields_of(exam)}
+    return settings
 
