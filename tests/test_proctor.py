@@ -116,3 +116,13 @@ def test_every_proctor_screen_gets_one_message_per_flush_with_the_changes(app, s
     (message,) = [e["args"][0] for e in screens[0].get_received("/proctor") if e["name"] == "seats"]
     assert message["seats"][0]["status"] == "finished"
     screens[0].disconnect(namespace="/proctor")
+
+
+def test_the_console_speaks_indonesian_first_and_english_on_request(app, sitting_id):
+    client = app.test_client()
+    assert login_staff(client).status_code == 302
+    page = client.get(f"/proctor/sittings/{sitting_id}").get_data(as_text=True)
+    assert "Buka check-in" in page and "Jeda sesi" in page and "Open check-in" not in page
+    page = client.get(f"/proctor/sittings/{sitting_id}?lang=en").get_data(as_text=True)
+    assert "Open check-in" in page and "Pause all" in page and "Jeda sesi" not in page
+    assert '"answering": "Answering"' in page  # the live grid's words, for proctor.js
