@@ -36,7 +36,7 @@ class ProctorNamespace(Namespace):
     def on_watch(self, data):
         """A proctor opens a sitting; the ack carries a full snapshot."""
         sitting = service.get_watchable(_sitting_id(data))
-        join_room(f"sitting:{sitting.id}")  # the changes other processes send (Redis)
+        join_room(f"sitting:{sitting.id}")
         feed.watch(request.sid, sitting.id)  # before the snapshot: no change falls between
         return {"ok": True, **service.sitting_snapshot(sitting.id)}
 

@@ -11,12 +11,20 @@ registers the socket): a flush (the loop runs one every FEED_INTERVAL) sends a
 socket its changes only once its previous message has left the server (its
 engine.io queue is empty). A process too busy to write on time therefore merges
 the changes into the next message instead of letting messages pile up and reach
-the browser in a burst. With several processes joined by Redis each process
-still flushes its own changes to the sitting's room (see ``flush``).
+the browser in a burst.
+
+With several processes joined by Redis (``REDIS_URL``) a proctor's socket is
+on one process and the seats change on all of them: each flush publishes the
+ids of the seats changed here (not snapshots) on ``<SOCKETIO_CHANNEL>-feed``,
+every process's ``listen`` loop merges the others' ids, and each process paces
+its own sockets as above. So the limit holds per screen whatever the number of
+processes.
 """
 
 from __future__ import annotations
 
+import json
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -55,6 +63,10 @@ class _Screen:
 
 
 _screens: dict[str, _Screen] = {}  # Socket.IO sid -> its screen
+# With Redis: seats other processes changed, merged at the next flush
+_remote: dict[int, set[int] | None] = {}
+_PROCESS = secrets.token_hex(8)  # skips this process's own publications
+_publisher = None
 
 
 def watch(sid: str, sitting_id: int) -> None:
@@ -97,21 +109,19 @@ def flush() -> int:
     from . import service  # the snapshot queries live with the other proctor rules
 
     dirty = take_dirty()
+    changed = dirty
     if current_app.config.get("REDIS_URL"):
-        # Other processes hold proctor sockets too and only this process knows
-        # these changes: send them to the sitting's room through the queue. Each
-        # process sends its own, so K processes can reach a screen K times per
-        # interval (docs/PERFORMANCE.md, "Proctors watching").
+        _publish(dirty)
+        with _lock:
+            changed = dict(_remote)
+            _remote.clear()
         for sitting_id, candidate_ids in dirty.items():
-            payload = service.sitting_snapshot(sitting_id, candidate_ids)
-            socketio.emit("seats", payload, namespace="/proctor", to=f"sitting:{sitting_id}")
-        flush_boards(dirty)
-        return len(dirty)
+            changed[sitting_id] = _merge(changed.get(sitting_id, set()), candidate_ids)
     due = []
     with _lock:
         for sid, screen in _screens.items():
-            if screen.sitting in dirty:
-                screen.pending = _merge(screen.pending, dirty[screen.sitting])
+            if screen.sitting in changed:
+                screen.pending = _merge(screen.pending, changed[screen.sitting])
             if screen.pending is ALL or screen.pending:
                 due.append((sid, screen))
     sent, snapshots = set(), {}
@@ -130,6 +140,47 @@ def flush() -> int:
         sent.add(screen.sitting)
     flush_boards(dirty)
     return len(sent)
+
+
+def _channel(app) -> str:
+    return f"{app.config['SOCKETIO_CHANNEL']}-feed"
+
+
+def _publish(dirty) -> None:
+    """Tell the other processes which seats changed here (their proctors may watch)."""
+    global _publisher
+    if not dirty:
+        return
+    if _publisher is None:
+        import redis
+
+        _publisher = redis.Redis.from_url(current_app.config["REDIS_URL"])
+    message = {"from": _PROCESS,
+               "dirty": {str(s): None if ids is ALL else sorted(ids) for s, ids in dirty.items()}}
+    _publisher.publish(_channel(current_app), json.dumps(message))
+
+
+def listen(app) -> None:
+    """Background loop with Redis (one per process): merge the seats other processes changed."""
+    import redis
+
+    while True:
+        try:
+            pubsub = redis.Redis.from_url(app.config["REDIS_URL"]).pubsub(
+                ignore_subscribe_messages=True)
+            pubsub.subscribe(_channel(app))
+            for message in pubsub.listen():
+                data = json.loads(message["data"])
+                if data.get("from") == _PROCESS:
+                    continue
+                with _lock:
+                    for sitting, ids in data["dirty"].items():
+                        sitting_id = int(sitting)
+                        _remote[sitting_id] = _merge(_remote.get(sitting_id, set()),
+                                                     ALL if ids is None else set(ids))
+        except Exception:  # Redis away: the local screens still get the local changes
+            app.logger.exception("proctor feed listener failed; retrying in 1 s")
+            socketio.sleep(1.0)
 
 
 def flush_boards(dirty=(), force=False) -> None:
