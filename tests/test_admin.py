@@ -364,7 +364,8 @@ ADMIN_GETS = ["/admin/", "/admin/banks", "/admin/banks/1", "/admin/banks/1/expor
               "/admin/scores/responses.csv?sitting=1", "/admin/audit", "/admin/calibration",
               "/admin/calibration/404", "/admin/banks/1/stats",
               "/admin/banks/1/information.svg"]
-ADMIN_POSTS = ["/admin/banks", "/admin/items/1/status", "/admin/exams", "/admin/sittings",
+ADMIN_POSTS = ["/admin/banks", "/admin/items/1/status", "/admin/exams", "/admin/exams/1/board",
+               "/admin/sittings",
                "/admin/candidates/import", "/admin/sittings/1/pins", "/admin/verify",
                "/admin/calibration", "/admin/calibration/404"]
 
