@@ -83,7 +83,7 @@ def seed_demo() -> list[Sitting]:
         exam = Exam(name=blueprint["exam"], bank=bank, duration_s=blueprint["duration_s"])
         for position, section in enumerate(blueprint["sections"], start=1):
             exam.sections.append(ExamSection(position=position, **section))
-        sitting = Sitting(exam=exam, name=sitting_name, room="Ruang Ujian 1")
+        sitting = Sitting(exam=exam, name=sitting_name, room="Ruang Ujian 1", status="open")
         sitting.proctors.append(users["pengawas"])
         db.session.add(sitting)
         db.session.flush()

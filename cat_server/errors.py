@@ -72,6 +72,13 @@ class NotInProgress(ExamError):
     message_en = "The exam has not started or has already ended."
 
 
+class CheckInClosed(ExamError):
+    status = 409
+    code = "check_in_closed"
+    message = "Check-in belum dibuka. Tunggu aba-aba pengawas."
+    message_en = "Check-in is not open yet. Wait for the proctor."
+
+
 class TimeUp(ExamError):
     status = 409
     code = "time_up"

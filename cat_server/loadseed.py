@@ -51,7 +51,8 @@ def seed_load_sitting(n_seats: int, n_items: int = 500, duration_s: int = 3 * 36
         user = User(username=proctor, name="Pengawas uji beban", role="proctor",
                     password_hash=security.hash_password(proctor_password))
         db.session.add(user)
-    sitting = Sitting(exam=exam, name=f"Uji beban {tag}", room="Ruang uji beban")
+    sitting = Sitting(exam=exam, name=f"Uji beban {tag}", room="Ruang uji beban",
+                      status="open")  # the simulated seats log in at once
     sitting.proctors.append(user)
     db.session.add(sitting)
     db.session.flush()

@@ -210,7 +210,8 @@ class Sitting(db.Model):
     name: Mapped[str] = mapped_column(sa.String(200))
     room: Mapped[str] = mapped_column(sa.String(100), default="")
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(sa.String(10), default="open")  # open|started|ended
+    # scheduled (check-in closed) | open (candidates log in and wait) | started | ended
+    status: Mapped[str] = mapped_column(sa.String(10), default="scheduled")
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # set while a proctor has paused the whole sitting (status stays "started")
@@ -221,7 +222,7 @@ class Sitting(db.Model):
     proctors: Mapped[list[User]] = relationship(secondary=sitting_proctor)
 
     __table_args__ = (
-        sa.CheckConstraint("status IN ('open', 'started', 'ended')", name="status"),
+        sa.CheckConstraint("status IN ('scheduled', 'open', 'started', 'ended')", name="status"),
     )
 
 

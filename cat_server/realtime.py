@@ -59,6 +59,8 @@ def start_background_tasks(app) -> None:
             app.logger.warning("server was down %.0f s: credited to running attempts", credited)
         exam_service.finish_expired()
     socketio.start_background_task(feed.run, app)
+    if app.config["REDIS_URL"]:
+        socketio.start_background_task(feed.listen, app)  # other processes' changed seats
     socketio.start_background_task(_reap, app)
     socketio.start_background_task(_heartbeat, app)
 

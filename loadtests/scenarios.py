@@ -9,6 +9,7 @@
     python -m loadtests.scenarios realistic --seats 300 --duration 300
     python -m loadtests.scenarios soak --seats 300 --duration 3600
     python -m loadtests.scenarios two-procs --seats 300 --duration 60  # Redis + PostgreSQL
+    python -m loadtests.scenarios proctors --seats 300 --duration 60   # 5 proctors watching
 
 Each run makes a fresh database (a SQLite file under --workdir, or a new
 PostgreSQL database on ``$CAT_LOAD_PG_URL``, default
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import requests
@@ -152,8 +154,12 @@ def simulate(url, sitting, csv_path, db_url, report, seats, think, duration, *ex
     return json.loads(Path(report).read_text())
 
 
-def scenario(args, think, *extra, start=True, pin=None, watch_from=None):
-    """Fresh database + server, one simulator run; the report with memory figures."""
+def scenario(args, think, *extra, start=True, pin=None, watch=None):
+    """Fresh database + server, one simulator run; the report with memory figures.
+
+    ``watch(url, sitting)``, when given, runs once the server is up and returns
+    a function that takes the report and returns figures to add to it.
+    """
     workdir = Path(args.workdir)
     db_url, drop = make_database(args.db, workdir)
     server = None
@@ -165,6 +171,7 @@ def scenario(args, think, *extra, start=True, pin=None, watch_from=None):
         rss0 = server.rss_kb()
         sampler = RssSampler(server)
         sampler.start()
+        finish = watch(server.url, sitting) if watch else None
         extra = list(extra) + (["--proctor", PROCTOR] if start else [])
         report = simulate(server.url, sitting, csv_path, db_url, args.report, args.seats, think,
                           args.duration, *extra, "--procs", str(args.procs))
@@ -174,6 +181,8 @@ def scenario(args, think, *extra, start=True, pin=None, watch_from=None):
                       loadavg_1min_at_end=round(os.getloadavg()[0], 2),
                       server_rss_peak_kb=peak,
                       kb_per_seat=round((peak - rss0) / max(1, report["connected"]), 1))
+        if finish:
+            report.update(finish(report))
         return report
     finally:
         if server:
@@ -200,6 +209,101 @@ def sustained(args):
     return ours
 
 
+class ProctorScreen:
+    """One proctor's browser, as python-socketio: logs in, watches, notes when each message came."""
+
+    def __init__(self, url, sitting, credentials):
+        import socketio
+
+        from loadtests.workstations import staff_cookie
+
+        self.received = []  # wall clock of every message on /proctor
+        self.seen = {}  # (registration_no, answered) -> wall clock it first arrived
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("*", self._on_any, namespace="/proctor")
+        self.sio.connect(url, namespaces=["/proctor"], transports=["websocket"],
+                         headers={"Cookie": staff_cookie(url, credentials)})
+        watch = self.sio.call("watch", {"sitting": sitting}, namespace="/proctor", timeout=30)
+        if not watch.get("ok"):
+            raise SystemExit(f"watch: {watch}")
+
+    def _on_any(self, event, data=None):
+        now = time.time()
+        self.received.append(now)
+        for seat in (data or {}).get("seats", ()) if isinstance(data, dict) else ():
+            self.seen.setdefault((seat["registration_no"], seat["answered"]), now)
+
+    def close(self):
+        self.sio.disconnect()
+
+
+def max_per_second(times):
+    """(most messages in one calendar second, most in any sliding 1 s window)."""
+    times = sorted(times)
+    per_second = Counter(int(t) for t in times)
+    sliding, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= 1.0:
+            lo += 1
+        sliding = max(sliding, hi - lo + 1)
+    return max(per_second.values(), default=0), sliding
+
+
+def fan_out_figures(screens, ack_times, t_from, t_to):
+    """Per proctor: the message rate; per answer: ack at the seat -> seen by every proctor."""
+    from loadtests.workstations import percentile
+
+    rates = [max_per_second([t for t in s.received if t_from <= t <= t_to]) for s in screens]
+    index = [{} for _ in screens]  # per screen: registration_no -> [(answered, time)]
+    for i, screen in enumerate(screens):
+        for (reg, n), t in screen.seen.items():
+            index[i].setdefault(reg, []).append((n, t))
+    latencies, missed = [], 0
+    for reg, answered, t_ack in ack_times:
+        arrivals = [min((t for n, t in idx.get(reg, ()) if n >= answered), default=None)
+                    for idx in index]
+        if None in arrivals:
+            missed += 1
+            continue
+        # negative: a proctor saw the change before the ack reached the seat
+        latencies.append((max(arrivals) - t_ack) * 1000)
+    return {
+        "proctors": len(screens),
+        "proctor_max_msgs_per_s": [r[0] for r in rates],
+        "proctor_max_msgs_in_1s_window": [r[1] for r in rates],
+        "proctor_messages": [len(s.received) for s in screens],
+        "fanout_answers": len(latencies),
+        "fanout_missed": missed,
+        "fanout_p50_ms": percentile(latencies, 50),
+        "fanout_p95_ms": percentile(latencies, 95),
+        "fanout_p99_ms": percentile(latencies, 99),
+        "fanout_max_ms": round(max(latencies), 1) if latencies else None,
+    }
+
+
+def proctors(args):
+    """Seats answering every 2 s while N proctors watch the sitting over /proctor."""
+    ack_path = Path(args.workdir) / f"ack-times-{secrets.token_hex(3)}.json"
+
+    def watch(url, sitting):
+        screens = [ProctorScreen(url, sitting, PROCTOR) for _ in range(args.proctors)]
+        t_from = time.time()
+
+        def finish(report):
+            time.sleep(1.0)  # the last coalesced flush
+            t_to = time.time()
+            for screen in screens:
+                screen.close()
+            ack_times = json.loads(ack_path.read_text())
+            ack_path.unlink()
+            return fan_out_figures(screens, ack_times, t_from, t_to)
+
+        return finish
+
+    return scenario(args, args.think_time or 2.0, "--think-jitter", "0.25",
+                    "--ack-times", str(ack_path), watch=watch)
+
+
 def two_procs(args):
     """Two gunicorn processes joined by Redis on PostgreSQL; a proctor watches on the other one."""
     import socketio
@@ -214,13 +318,8 @@ def two_procs(args):
                "CAT_REDIS_URL": os.environ.get("CAT_LOAD_REDIS_URL", "redis://127.0.0.1:6379/0"),
                "CAT_SOCKETIO_CHANNEL": f"cat-load-{secrets.token_hex(3)}"}
         servers = [Server(workdir, f"two-procs-{i}", env) for i in (0, 1)]
-        staff = requests.Session()
-        from loadtests.workstations import CSRF
+        from loadtests.workstations import staff_cookie
 
-        token = CSRF.search(staff.get(servers[1].url + "/login").text)
-        staff.post(servers[1].url + "/login", allow_redirects=False,
-                   data={"username": "loadtest", "password": "loadtest-123",
-                         **({"csrf_token": token.group(1)} if token else {})})
         seen = {"messages": 0, "answered": {}}
         proctor = socketio.Client(reconnection=False)
 
@@ -231,7 +330,7 @@ def two_procs(args):
 
         proctor.on("seats", on_seats, namespace="/proctor")
         proctor.connect(servers[1].url, namespaces=["/proctor"], transports=["websocket"],
-                        headers={"Cookie": "; ".join(f"{c.name}={c.value}" for c in staff.cookies)})
+                        headers={"Cookie": staff_cookie(servers[1].url, PROCTOR)})
         proctor.call("watch", {"sitting": sitting}, namespace="/proctor")
         # the seats and the start click go to process 0; the proctor screen is on process 1
         report = simulate(servers[0].url, sitting, csv_path, db_url, args.report, args.seats,
@@ -251,12 +350,13 @@ def two_procs(args):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m loadtests.scenarios", description=__doc__)
     p.add_argument("name", choices=["realistic", "peak", "sustained", "mass-start", "storm",
-                                    "connected", "soak", "two-procs"])
+                                    "connected", "soak", "two-procs", "proctors"])
     p.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     p.add_argument("--seats", type=int, default=300)
     p.add_argument("--duration", type=float, default=60)
     p.add_argument("--think-time", type=float, default=None)
     p.add_argument("--procs", type=int, default=2, help="simulator processes")
+    p.add_argument("--proctors", type=int, default=5, help="proctor screens (proctors)")
     p.add_argument("--workdir", default="/tmp/cat-load")
     p.add_argument("--report", default=None)
     args = p.parse_args(argv)
@@ -278,6 +378,8 @@ def main(argv=None):
     elif args.name == "connected":  # sockets open, nobody answering: memory per seat
         report = scenario(args, t or 10_000.0, "--connect-concurrency", "200",
                           "--login-concurrency", "16", pin="123456")
+    elif args.name == "proctors":
+        report = proctors(args)
     else:
         report = two_procs(args)
     Path(args.report).write_text(json.dumps(report, indent=2) + "\n")

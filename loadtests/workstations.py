@@ -196,7 +196,12 @@ class Seat:
             if ack is None:
                 return
             if ack.get("ok"):
+                t_ack = time.time()
                 self.acked.append((payload["attempt"], payload["seq"], choice))
+                if not ack.get("repeat") and "answered" in ack.get("state", {}):
+                    # when this seat's new count was known here (--ack-times)
+                    self.stats["ack_times"].append(
+                        (self.row["registration_no"], ack["state"]["answered"], t_ack))
                 counts["repeats"] += bool(ack.get("repeat"))
                 self._take(ack["state"])
             else:
@@ -249,7 +254,7 @@ def _resolve(future, *args):
 
 
 def new_stats():
-    return {"login_ms": [], "connect_ms": [], "rtt_ms": [], "counts": Counter()}
+    return {"login_ms": [], "connect_ms": [], "rtt_ms": [], "ack_times": [], "counts": Counter()}
 
 
 async def _gather_limited(coros, limit):
@@ -347,22 +352,28 @@ def _child(rows, args, conn):
 # --- the parent: start, verify, report ---------------------------------------
 
 
-def proctor_start(args):
-    """Log in as the proctor and press start over /proctor; return the click's wall clock."""
+def staff_cookie(url, credentials):
+    """Log in through the staff form as ``USER:PASSWORD``; the session's Cookie header."""
     import requests
-    import socketio
 
-    user, _, password = args.proctor.partition(":")
+    user, _, password = credentials.partition(":")
     http = requests.Session()
-    page = http.get(f"{args.url}/login", timeout=10).text
+    page = http.get(f"{url}/login", timeout=10).text
     token = CSRF.search(page)
-    response = http.post(f"{args.url}/login", allow_redirects=False, timeout=10,
+    response = http.post(f"{url}/login", allow_redirects=False, timeout=10,
                          data={"username": user, "password": password,
                                **({"csrf_token": token.group(1)} if token else {})})
     if response.status_code != 302:
         raise SystemExit(f"proctor login {user}: HTTP {response.status_code}")
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+def proctor_start(args):
+    """Log in as the proctor and press start over /proctor; return the click's wall clock."""
+    import socketio
+
+    cookie = staff_cookie(args.url, args.proctor)
     sio = socketio.Client(reconnection=False)
-    cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
     sio.connect(args.url, namespaces=["/proctor"], headers={"Cookie": cookie},
                 transports=["websocket"])
     watch = sio.call("watch", {"sitting": args.sitting}, namespace="/proctor", timeout=30)
@@ -406,7 +417,7 @@ def merge(parts):
         total[key] = []
     for part in parts:
         for key in ("login_ms", "connect_ms", "rtt_ms", "first_item_ms", "resume_ms", "acked",
-                    "attempts"):
+                    "attempts", "ack_times"):
             total[key].extend(part.get(key, []))
         total["counts"].update(part.get("counts", {}))
     total["connect_all_s"] = max((p.get("connect_all_s", 0) for p in parts), default=0)
@@ -476,6 +487,8 @@ def run(args):
         report.update(storm_resumed=len(resume), storm_not_resumed=counts.get("not_resumed", 0),
                       storm_resume_p50_ms=percentile(resume, 50),
                       storm_resume_max_ms=round(max(resume), 1) if resume else None)
+    if args.ack_times:  # [registration_no, answered, wall clock of the ack] per answer
+        Path(args.ack_times).write_text(json.dumps(total["ack_times"]))
     if not args.no_verify:
         database = args.database or os.environ.get("CAT_DATABASE_URL")
         if not database:
@@ -521,6 +534,9 @@ def parse_args(argv=None):
                    help="logins in flight per client process")
     p.add_argument("--connect-concurrency", type=int, default=100,
                    help="socket connects in flight per client process")
+    p.add_argument("--ack-times", default=None, metavar="PATH",
+                   help="write [registration_no, answered, wall clock] of every acknowledged "
+                        "answer here (the proctors scenario times the fan-out from them)")
     p.add_argument("--hold", type=float, default=0.0,
                    help="keep the sockets open this many seconds after answering (memory probes)")
     args = p.parse_args(argv)

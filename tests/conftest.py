@@ -138,7 +138,7 @@ def make_sitting(n_candidates=2, n_items=3, duration_s=600, name="Sesi Uji", pro
                 show_result=show_result)
     exam.sections.append(ExamSection(position=1, code="TWK", name="Tes Wawasan Kebangsaan",
                                      n_items=n_items, pass_mark=5, points_correct=5))
-    sitting = Sitting(exam=exam, name=name, room="Ruang 1")
+    sitting = Sitting(exam=exam, name=name, room="Ruang 1", status="open")  # check-in open
     if proctor is not None:
         sitting.proctors.append(proctor)
     db.session.add(sitting)

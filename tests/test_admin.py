@@ -196,6 +196,8 @@ def schedule(app, admin) -> int:
         sitting = db.session.query(Sitting).one()
         assert sitting.scheduled_at.isoformat() == "2026-12-01T08:00:00+00:00"
         assert [p.username for p in sitting.proctors] == ["pengawas"]
+        assert sitting.status == "scheduled"  # check-in closed until a proctor opens it
+        service.open_check_in(sitting.id, "user:pengawas", "peserta sudah hadir")
         return sitting.id
 
 
@@ -362,7 +364,8 @@ ADMIN_GETS = ["/admin/", "/admin/banks", "/admin/banks/1", "/admin/banks/1/expor
               "/admin/scores/responses.csv?sitting=1", "/admin/audit", "/admin/calibration",
               "/admin/calibration/404", "/admin/banks/1/stats",
               "/admin/banks/1/information.svg", "/admin/users"]
-ADMIN_POSTS = ["/admin/banks", "/admin/items/1/status", "/admin/exams", "/admin/sittings",
+ADMIN_POSTS = ["/admin/banks", "/admin/items/1/status", "/admin/exams", "/admin/exams/1/board",
+               "/admin/sittings",
                "/admin/candidates/import", "/admin/sittings/1/pins", "/admin/verify",
                "/admin/calibration", "/admin/calibration/404", "/admin/users",
                "/admin/users/1/role", "/admin/users/1/password", "/admin/users/1/active",

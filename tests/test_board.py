@@ -104,3 +104,36 @@ def test_unknown_board_fields_are_refused_by_name():
     with pytest.raises(BadPayload) as error:
         board.check_fields(["total", "pin"])
     assert "'pin'" in error.value.message_en
+
+
+def test_the_admin_form_turns_the_board_on_with_chosen_fields_audited(app, sitting_with_answers):
+    from cat_server.models import AuditEvent
+    from tests.conftest import login_staff, make_user
+
+    with app.app_context():
+        make_user("kepala", "admin", "rahasia-456")
+        exam_id = db.session.get(Sitting, sitting_with_answers).exam_id
+    admin = app.test_client()
+    assert login_staff(admin, "kepala", "rahasia-456").status_code == 302
+    page = admin.get("/admin/exams").get_data(as_text=True)
+    assert f'id="board-{exam_id}"' in page
+    url = f"/admin/exams/{exam_id}/board"
+    refused = admin.post(url, data={"enabled": "1", "fields": ["name"], "reason": " "})
+    assert refused.status_code == 302  # flashed, nothing written
+    with app.app_context():
+        assert not db.session.get(Exam, exam_id).board_enabled
+    saved = admin.post(url, data={"enabled": "1", "fields": ["seat", "total"],
+                                  "reason": "keluarga menunggu di aula"}, follow_redirects=True)
+    assert "score board saved" in saved.get_data(as_text=True)
+    with app.app_context():
+        (event,) = db.session.execute(db.select(AuditEvent).where(
+            AuditEvent.action == "board_configured")).scalars().all()
+        assert event.reason == "keluarga menunggu di aula" and event.actor.startswith("user:")
+    sock = socketio.test_client(app, namespace="/board")
+    ack = sock.emit("watch", {"sitting": sitting_with_answers}, namespace="/board", callback=True)
+    assert ack["fields"] == ["seat", "total"]
+    assert ack["rows"][0] == {"seat": "PC-01", "total": 10, "status": "finished"}
+    html = app.test_client().get(f"/board/{sitting_with_answers}").get_data(as_text=True)
+    assert "Peserta 1" not in html
+    admin.post(url, data={"fields": ["seat"], "reason": "sesi selesai"})  # unchecked: off
+    assert app.test_client().get(f"/board/{sitting_with_answers}").status_code == 404

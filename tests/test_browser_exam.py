@@ -97,7 +97,7 @@ def make_skd_sitting(n_twk=10, n_tkp=2, duration_s=1800) -> int:
             navigable=True,
         )
     )
-    sitting = Sitting(exam=exam, name="Sesi 1", room="Ruang CAT 1")
+    sitting = Sitting(exam=exam, name="Sesi 1", room="Ruang CAT 1", status="open")
     sitting.proctors.append(make_user())
     db.session.add(sitting)
     db.session.flush()
@@ -158,7 +158,7 @@ def make_adaptive_sitting(n_pool=12, n_items=3, duration_s=1800) -> int:
             pass_mark=None,
         )
     )
-    sitting = Sitting(exam=exam, name="Sesi 2", room="Ruang CAT 1")
+    sitting = Sitting(exam=exam, name="Sesi 2", room="Ruang CAT 1", status="open")
     sitting.proctors.append(make_user())
     db.session.add(sitting)
     db.session.flush()

@@ -65,3 +65,72 @@ def test_two_processes_share_events_through_redis(pg_url, redis_url, tmp_path):
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_proctor_gets_at_most_4_messages_a_second_whatever_the_processes(pg_url, redis_url,
+                                                                          tmp_path):
+    """Seats answer on both processes; the screen on B still gets <= 4 messages a second."""
+    from cat_server import create_app
+    from cat_server.extensions import db
+
+    app = create_app(make_config(pg_url))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        sitting_id = make_sitting(n_items=60, n_candidates=2, proctor=make_user())
+    channel = f"cat-test-{secrets.token_hex(4)}"
+    servers = [LiveServer(pg_url, tmp_path / f"{name}.log", REDIS_URL=redis_url,
+                          SOCKETIO_CHANNEL=channel) for name in "ab"]
+    for server in servers:
+        server.start()
+    try:
+        stations = []
+        for reg, server in zip(("20260001", "20260002"), servers, strict=True):
+            candidate = requests.Session()
+            assert http_login(candidate, f"{server.url}/exam/{sitting_id}/",
+                              {"registration_no": reg, "pin": PIN}).status_code == 302
+            stations.append(Workstation(server.url, cookie_header(candidate)))
+        staff = requests.Session()
+        http_login(staff, f"{servers[1].url}/login",
+                   {"username": "pengawas", "password": "rahasia-123"})
+        received, seen = [], {}
+        proctor = sio_client.Client(reconnection=False)
+
+        def on_seats(message):
+            received.append(time.monotonic())
+            seen.update({s["seat"]: s["answered"] for s in message["seats"]})
+
+        proctor.on("seats", on_seats, namespace="/proctor")
+        proctor.connect(servers[1].url, namespaces=["/proctor"], transports=["websocket"],
+                        headers={"Cookie": cookie_header(staff)})
+        proctor.call("watch", {"sitting": sitting_id}, namespace="/proctor")
+        assert proctor.call("start_sitting", {"sitting": sitting_id}, namespace="/proctor")["ok"]
+
+        def answer_for(station, seconds):
+            state = station.wait_state(lambda s: s["status"] == "in_progress", timeout=10)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end and state["status"] == "in_progress":
+                state = station.answer(state)["state"]
+                time.sleep(0.05)
+            return state["answered"]
+
+        results = {}
+        threads = [threading.Thread(target=lambda i=i: results.__setitem__(
+            i, answer_for(stations[i], 4.0))) for i in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        time.sleep(1.0)  # the last flushes
+        proctor.disconnect()
+        for station in stations:
+            station.sio.disconnect()
+        # both processes' seats reached the screen on B ...
+        assert seen == {"PC-01": results[0], "PC-02": results[1]}, (seen, results)
+        # ... and no second held more than 4 messages (each process alone flushes 4 a second)
+        per_second = max(sum(1 for t in received if start <= t < start + 1.0)
+                         for start in received)
+        assert per_second <= 4, received
+    finally:
+        for server in servers:
+            server.stop()

@@ -80,3 +80,49 @@ def test_candidate_cannot_open_proctor_pages(app, sitting_id):
     client = app.test_client()
     login_candidate(client, sitting_id, "20260001")
     assert client.get(f"/proctor/sittings/{sitting_id}").status_code in (302, 401, 403)
+
+
+def test_every_proctor_screen_gets_one_message_per_flush_with_the_changes(app, sitting_id,
+                                                                         candidate):
+    screens = []
+    for _ in range(2):
+        client = app.test_client()
+        assert login_staff(client).status_code == 302
+        sock = socketio.test_client(app, namespace="/proctor", flask_test_client=client)
+        assert watch(sock, sitting_id)["ok"]
+        screens.append(sock)
+    screens[0].emit("start_sitting", {"sitting": sitting_id}, namespace="/proctor", callback=True)
+    with app.app_context():
+        feed.flush()  # the start: every seat
+    _, exam = candidate
+    state = last_event(exam, "state", "/exam")
+    for _ in range(2):
+        state = exam.emit("answer", {"attempt": state["attempt"], "seq": state["seq"],
+                                     "item": state["item"]["id"], "choice": "B"},
+                          namespace="/exam", callback=True)["state"]
+    for sock in screens:
+        sock.get_received("/proctor")
+    with app.app_context():
+        assert feed.flush() == 1
+    for sock in screens:
+        (message,) = [e["args"][0] for e in sock.get_received("/proctor") if e["name"] == "seats"]
+        assert [(s["seat"], s["answered"]) for s in message["seats"]] == [("PC-01", 2)]
+    screens[1].disconnect(namespace="/proctor")  # a closed screen is dropped, the other goes on
+    exam.emit("answer", {"attempt": state["attempt"], "seq": state["seq"],
+                         "item": state["item"]["id"], "choice": "C"}, namespace="/exam",
+              callback=True)
+    with app.app_context():
+        assert feed.flush() == 1
+    (message,) = [e["args"][0] for e in screens[0].get_received("/proctor") if e["name"] == "seats"]
+    assert message["seats"][0]["status"] == "finished"
+    screens[0].disconnect(namespace="/proctor")
+
+
+def test_the_console_speaks_indonesian_first_and_english_on_request(app, sitting_id):
+    client = app.test_client()
+    assert login_staff(client).status_code == 302
+    page = client.get(f"/proctor/sittings/{sitting_id}").get_data(as_text=True)
+    assert "Buka check-in" in page and "Jeda sesi" in page and "Open check-in" not in page
+    page = client.get(f"/proctor/sittings/{sitting_id}?lang=en").get_data(as_text=True)
+    assert "Open check-in" in page and "Pause all" in page and "Jeda sesi" not in page
+    assert '"answering": "Answering"' in page  # the live grid's words, for proctor.js

@@ -256,7 +256,7 @@ def test_incident_notes_are_stored_with_category_who_and_seat(room):
 
 SEAT_ACTIONS = [("pause_seat", {}), ("resume_seat", {}), ("extend_seat", {"minutes": 5}),
                 ("end_attempt", {}), ("move_seat", {"seat": None}), ("reset_pin", {})]
-SITTING_ACTIONS = [("pause_sitting", {}), ("resume_sitting", {}),
+SITTING_ACTIONS = [("open_check_in", {}), ("pause_sitting", {}), ("resume_sitting", {}),
                    ("extend_sitting", {"minutes": 5}), ("end_sitting", {})]
 
 
@@ -309,6 +309,56 @@ def test_a_proctor_of_sitting_b_gets_403_on_everything_of_sitting_a(room):
         assert db.session.execute(db.select(db.func.count(AuditEvent.id))).scalar_one() == n_audit
         assert attempt_of(r, "20260001").status == "in_progress"
     sock.disconnect(namespace=NS)
+
+
+def test_check_in_refuses_logins_until_the_proctor_opens_it_with_a_reason(app):
+    with app.app_context():
+        proctor = make_user()
+        proctor_id = proctor.id
+        sitting_id = make_sitting(proctor=proctor)
+        make_sitting(name="Sesi B", proctor=make_user("pengawas_b"))
+        db.session.get(Sitting, sitting_id).status = "scheduled"  # as the admin schedules it
+        db.session.commit()
+    candidate = app.test_client()
+    refused = login_candidate(candidate, sitting_id, "20260001")
+    assert refused.status_code == 409 and "Check-in belum dibuka" in refused.get_data(as_text=True)
+    english = candidate.post(f"/exam/{sitting_id}/?lang=en",
+                             data={"registration_no": "20260001", "pin": PIN})
+    assert "Check-in is not open yet" in english.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count(Attempt.id))).scalar_one() == 0
+
+    other = app.test_client()
+    assert login_staff(other, "pengawas_b").status_code == 302
+    osock = socketio.test_client(app, namespace=NS, flask_test_client=other)
+    ack = osock.emit("open_check_in", {"sitting": sitting_id, "reason": "coba"}, namespace=NS,
+                     callback=True)
+    assert ack["ok"] is False and ack["error"] == "forbidden"
+    osock.disconnect(namespace=NS)
+
+    staff = app.test_client()
+    assert login_staff(staff).status_code == 302
+    psock = socketio.test_client(app, namespace=NS, flask_test_client=staff)
+    start = psock.emit("start_sitting", {"sitting": sitting_id}, namespace=NS, callback=True)
+    assert start["error"] == "check_in_closed"
+    assert psock.emit("open_check_in", {"sitting": sitting_id}, namespace=NS,
+                      callback=True)["error"] == "bad_payload"  # no reason, no change
+    with app.app_context():
+        assert db.session.get(Sitting, sitting_id).status == "scheduled"
+    ack = psock.emit("open_check_in", {"sitting": sitting_id, "reason": "peserta sudah antre"},
+                     namespace=NS, callback=True)
+    assert ack["ok"] is True
+    with app.app_context():
+        assert db.session.get(Sitting, sitting_id).status == "open"
+        (event,) = db.session.execute(db.select(AuditEvent).where(
+            AuditEvent.action == "check_in_opened")).scalars().all()
+        assert (event.actor, event.reason, event.sitting_id) == (
+            f"user:{proctor_id}", "peserta sudah antre", sitting_id)
+    assert login_candidate(candidate, sitting_id, "20260001").status_code == 302
+    again = psock.emit("open_check_in", {"sitting": sitting_id, "reason": "lagi"}, namespace=NS,
+                       callback=True)
+    assert again["ok"] is False and again["error"] == "not_in_progress"
+    psock.disconnect(namespace=NS)
 
 
 def test_an_admin_may_act_on_any_sitting_and_only_an_admin_configures_the_board(room):

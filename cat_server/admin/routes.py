@@ -180,8 +180,37 @@ def exams_page():
     exams = db.session.execute(db.select(Exam).order_by(Exam.id.desc())).scalars().all()
     bank_versions = db.session.execute(
         db.select(ItemBank).order_by(ItemBank.name, ItemBank.version.desc())).scalars().all()
+    from ..proctor import board
+
     return render_template("admin/exams.html", exams=exams, banks=bank_versions,
-                           problems=problems, form=request.form), status
+                           problems=problems, form=request.form,
+                           board_fields=board.FIELDS, board_fields_of=board.fields_of), status
+
+
+@bp.route("/exams/<int:exam_id>/board", methods=["POST"])
+def exam_board(exam_id):
+    """The exam's public score board: on/off and its fields, with a reason (audited)."""
+    from ..errors import BadPayload
+    from ..proctor import board, feed
+
+    exam = db.session.get(Exam, exam_id)
+    if exam is None:
+        raise NotFound("Ujian tidak ditemukan.", "Exam not found.")
+    try:
+        settings = board.configure(exam, request.form.get("enabled") == "1",
+                                   request.form.getlist("fields"), actor(),
+                                   request.form.get("reason", ""))
+    except BadPayload as error:
+        db.session.rollback()
+        flash(f"{exam.name}: {error.message} / {error.message_en}", "error")
+    else:
+        for sitting_id in db.session.execute(
+            db.select(Sitting.id).where(Sitting.exam_id == exam.id, Sitting.status != "ended")
+        ).scalars():
+            feed.seat_changed(sitting_id)  # open boards re-render (or go dark) now
+        state = "aktif / on" if settings["enabled"] else "mati / off"
+        flash(f"{exam.name}: papan skor {state} / score board saved.", "info")
+    return redirect(url_for("admin.exams_page") + f"#board-{exam.id}")
 
 
 # --- sittings ---------------------------------------------------------------

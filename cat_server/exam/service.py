@@ -23,6 +23,7 @@ from flask import current_app
 from .. import irt, security, txn
 from ..errors import (
     BadPayload,
+    CheckInClosed,
     ExamError,
     Forbidden,
     InvalidChoice,
@@ -305,6 +306,8 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
     full time.
     """
     sitting = get_sitting(sitting_id)
+    if sitting.status == "scheduled":  # nothing is written before a proctor opens check-in
+        raise CheckInClosed()
     candidate = db.session.execute(
         db.select(Candidate).where(
             Candidate.sitting_id == sitting.id,
@@ -344,6 +347,19 @@ def _start_clock(attempt: Attempt, exam: Exam, now) -> None:
           deadline=attempt.deadline_at.isoformat())
 
 
+def open_check_in(sitting_id: int, actor: str, reason: str) -> Sitting:
+    """Open check-in of a scheduled sitting: from now on its candidates may log in and wait."""
+    sitting = get_sitting(sitting_id)
+    if sitting.status != "scheduled":
+        raise NotInProgress("Check-in sesi ini sudah dibuka.",
+                            "Check-in of this sitting is already open.")
+    sitting.status = "open"
+    audit(actor, "check_in_opened", sitting_id=sitting.id, reason=reason)
+    db.session.commit()
+    feed.seat_changed(sitting.id)
+    return sitting
+
+
 def start_sitting(sitting_id: int, actor: str, reason: str | None = None) -> Sitting:
     """Start the sitting: every waiting attempt starts now, each with the full time.
 
@@ -351,6 +367,8 @@ def start_sitting(sitting_id: int, actor: str, reason: str | None = None) -> Sit
     UPDATE and their states go out at once.
     """
     sitting = get_sitting(sitting_id)
+    if sitting.status == "scheduled":
+        raise CheckInClosed("Buka check-in terlebih dahulu.", "Open check-in first.")
     if sitting.status != "open":
         raise NotInProgress("Sesi ini sudah dimulai atau ditutup.",
                             "This sitting has already started or ended.")

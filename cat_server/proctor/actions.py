@@ -114,6 +114,12 @@ def _attempt_id(sitting_id: int, candidate_id: int) -> int:
 # --- actions ---------------------------------------------------------------
 
 
+def open_check_in(user, action: ActionIn) -> None:
+    """Let the sitting's candidates log in (and wait for the start) from now on."""
+    get_watchable(action.sitting, user)
+    exam_service.open_check_in(action.sitting, actor_of(user), action.reason)
+
+
 def pause_seat(user, action: ActionIn) -> None:
     get_watchable(action.sitting, user)
     exam_service.pause_attempt(_attempt_id(action.sitting, action.candidate), actor_of(user),
@@ -211,14 +217,8 @@ def configure_board(user, sitting_id: int, enabled: bool, fields, reason: str) -
     if not user.is_admin:
         raise Forbidden("Hanya administrator yang dapat mengatur papan skor.",
                         "Only an administrator can configure the score board.")
-    if fields is not None:
-        fields = board.check_fields(fields)
-    exam = sitting.exam
-    exam.board_enabled = bool(enabled)
-    exam.board_fields = fields
-    audit(actor_of(user), "board_configured", sitting_id=sitting.id, reason=reason,
-          exam=exam.id, enabled=exam.board_enabled, fields=fields)
-    db.session.commit()
+    settings = board.configure(sitting.exam, enabled, fields, actor_of(user), reason,
+                               sitting_id=sitting.id)
     feed.seat_changed(sitting.id)
-    return {"enabled": exam.board_enabled, "fields": board.fields_of(exam)}
+    return settings
 

@@ -15,7 +15,7 @@ from flask_socketio import Namespace, join_room
 from ..errors import BadPayload, NotFound, is_id
 from ..exam import service as exam_service
 from ..extensions import db, socketio
-from ..models import Attempt, Candidate, Exam, Seat, Sitting
+from ..models import Attempt, Candidate, Exam, Seat, Sitting, audit
 from ..realtime import acked
 
 # what a board row may show, in display order
@@ -36,6 +36,28 @@ def check_fields(fields) -> list[str]:
                              f"Unknown board field {name!r}; expected some of {', '.join(FIELDS)}.",
                              field="fields")
     return [f for f in FIELDS if f in fields]
+
+
+def configure(exam: Exam, enabled: bool, fields, actor: str, reason: str,
+              sitting_id: int | None = None) -> dict:
+    """Turn the exam's board on or off and choose its fields (None: the defaults); audited.
+
+    Checks everything before writing: unknown fields, none chosen for a board
+    that is on, or no reason raise BadPayload and change nothing.
+    """
+    if fields is not None:
+        fields = check_fields(fields)
+        if enabled and not fields:
+            raise BadPayload("Pilih minimal satu kolom papan skor.",
+                             "Choose at least one board field.", field="fields")
+    if not isinstance(reason, str) or not reason.strip():
+        raise BadPayload("Alasan wajib diisi.", "A reason is required.", field="reason")
+    exam.board_enabled = bool(enabled)
+    exam.board_fields = fields
+    audit(actor, "board_configured", sitting_id=sitting_id, reason=reason.strip(), exam=exam.id,
+          enabled=exam.board_enabled, fields=fields)
+    db.session.commit()
+    return {"enabled": exam.board_enabled, "fields": fields_of(exam)}
 
 
 def fields_of(exam: Exam) -> list[str]:

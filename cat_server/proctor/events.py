@@ -4,6 +4,7 @@ Every action needs a non-empty ``reason`` (incident notes: ``text``) and is
 refused with ``forbidden`` on a sitting the user does not proctor.
 """
 
+from flask import request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
@@ -11,7 +12,7 @@ from ..errors import BadPayload, is_id
 from ..exam import service as exam_service
 from ..extensions import socketio
 from ..realtime import acked
-from . import actions, service
+from . import actions, feed, service
 from .actions import ActionIn
 
 
@@ -28,12 +29,22 @@ class ProctorNamespace(Namespace):
         if not service.is_staff(current_user):
             raise ConnectionRefusedError("login_required")
 
+    def on_disconnect(self, reason=None):
+        feed.unwatch(request.sid)
+
     @acked
     def on_watch(self, data):
         """A proctor opens a sitting; the ack carries a full snapshot."""
         sitting = service.get_watchable(_sitting_id(data))
         join_room(f"sitting:{sitting.id}")
+        feed.watch(request.sid, sitting.id)  # before the snapshot: no change falls between
         return {"ok": True, **service.sitting_snapshot(sitting.id)}
+
+    @acked
+    def on_open_check_in(self, data):
+        """Open check-in of a scheduled sitting: {sitting, reason}."""
+        actions.open_check_in(current_user, ActionIn.parse(data))
+        return {"ok": True}
 
     @acked
     def on_start_sitting(self, data):

@@ -8,17 +8,9 @@
   var config = JSON.parse(document.getElementById('board-config').textContent);
   var ROWS_PER_PAGE = 12;
   var PAGE_MS = 10000;
-  var HEADINGS = {
-    rank: 'No',
-    seat: 'Kursi',
-    registration_no: 'No. Peserta',
-    name: 'Nama',
-    total: 'Total',
-    passed: 'Keterangan',
-    progress: 'Soal',
-    status: 'Status'
-  };
-  var STATUS_WORDS = {waiting: 'Menunggu', in_progress: 'Mengerjakan', finished: 'Selesai'};
+  // the words come translated from the page (Flask-Babel)
+  var HEADINGS = config.strings.headings;
+  var STATUS_WORDS = config.strings.status;
 
   var el = {
     thead: document.getElementById('board-thead'),
@@ -103,7 +95,7 @@
     var rows = ranked(board.rows);
     var pages = Math.max(1, Math.ceil(rows.length / ROWS_PER_PAGE));
     if (page >= pages) page = 0;
-    el.pageNo.textContent = pages > 1 ? 'Halaman ' + (page + 1) + ' / ' + pages : '';
+    el.pageNo.textContent = pages > 1 ? config.strings.page.replace('%(n)s', page + 1).replace('%(of)s', pages) : '';
     el.empty.hidden = rows.length > 0;
     var cols = columns(board);
     var marks = {};
@@ -123,7 +115,7 @@
             td.classList.add(score >= marks[code] ? 'pass' : 'fail');
           }
         } else if (col === 'passed') {
-          var word = row.passed === true ? 'LULUS' : row.passed === false ? 'TIDAK LULUS' : '—';
+          var word = row.passed === true ? config.strings.pass : row.passed === false ? config.strings.fail : '—';
           td = make('td', 'c-passed ' + (row.passed === true ? 'pass' : row.passed === false ? 'fail' : ''), word);
         } else if (col === 'progress') {
           td = make('td', 'c-progress num', row.progress ? row.progress.answered + '/' + row.progress.total : '');

@@ -10,44 +10,28 @@
   var DENSE_FROM = 100; // seats; above this the tiles drop name and number lines
   var STATUSES = ['absent', 'waiting', 'answering', 'paused', 'disconnected', 'finished'];
   var STATUS_ORDER = {disconnected: 0, paused: 1, answering: 2, waiting: 3, absent: 4, finished: 5};
-  var STATUS_WORDS = {
-    absent: 'Tidak hadir',
-    waiting: 'Menunggu',
-    answering: 'Mengerjakan',
-    paused: 'Dijeda',
-    disconnected: 'Terputus',
-    finished: 'Selesai'
-  };
-  var SITTING_WORDS = {
-    open: 'Dibuka — belum dimulai / Open — not started',
-    started: 'Berjalan / Started',
-    paused: 'Dijeda / Paused',
-    ended: 'Selesai / Ended'
-  };
+  // every word comes translated from the page (Flask-Babel: Indonesian first, English)
+  var T = JSON.parse(document.getElementById('proctor-strings').textContent);
+  var STATUS_WORDS = T.status;
+  var SITTING_WORDS = T.sitting;
   var FLAG_SIGNS = {disconnected: '⚡', idle: '⏸', fast: '»', many_moves: '⇄', focus_lost: '⧉', person_fit: '≠'};
-  var FLAG_WORDS = {
-    disconnected: 'terputus > ' + config.disconnected_s + ' d / disconnected',
-    idle: 'tidak menjawab > ' + Math.round(config.idle_s / 60) + ' mnt / idle',
-    fast: 'jauh lebih cepat dari peserta lain / much faster than peers',
-    many_moves: 'sering pindah kursi / many seat moves',
-    focus_lost: 'pindah tab/jendela / tab or window switches',
-    person_fit: 'pola jawaban tidak wajar (lz) / aberrant answer pattern (lz)'
-  };
+  var FLAG_WORDS = T.flags;
   var FAST_MIN_ANSWERS = 5;
   var FAST_RATIO = 1 / 3; // seconds per answer below a third of the sitting's median
 
   var ACTIONS = {
-    pause_seat: {title: 'Jeda kursi / Pause this seat', seat: true},
-    resume_seat: {title: 'Lanjutkan kursi / Resume this seat', seat: true},
-    extend_seat: {title: 'Tambah waktu kursi / Extend time for this seat', seat: true, minutes: true},
-    end_attempt: {title: 'Akhiri ujian peserta / End this attempt', seat: true, danger: true},
-    move_seat: {title: 'Setujui pindah kursi / Approve a seat move', seat: true, newSeat: true},
-    reset_pin: {title: 'Reset PIN peserta / Reset the PIN', seat: true},
-    note_incident: {title: 'Catat kejadian / Incident note', category: true, text: true},
-    pause_sitting: {title: 'Jeda seluruh sesi / Pause the whole sitting'},
-    resume_sitting: {title: 'Lanjutkan seluruh sesi / Resume the whole sitting'},
-    extend_sitting: {title: 'Tambah waktu semua peserta / Extend time for everyone', minutes: true},
-    end_sitting: {title: 'Akhiri seluruh sesi / End the whole sitting', danger: true}
+    open_check_in: {title: T.actions.open_check_in},
+    pause_seat: {title: T.actions.pause_seat, seat: true},
+    resume_seat: {title: T.actions.resume_seat, seat: true},
+    extend_seat: {title: T.actions.extend_seat, seat: true, minutes: true},
+    end_attempt: {title: T.actions.end_attempt, seat: true, danger: true},
+    move_seat: {title: T.actions.move_seat, seat: true, newSeat: true},
+    reset_pin: {title: T.actions.reset_pin, seat: true},
+    note_incident: {title: T.actions.note_incident, category: true, text: true},
+    pause_sitting: {title: T.actions.pause_sitting},
+    resume_sitting: {title: T.actions.resume_sitting},
+    extend_sitting: {title: T.actions.extend_sitting, minutes: true},
+    end_sitting: {title: T.actions.end_sitting, danger: true}
   };
 
   function $(id) { return document.getElementById(id); }
@@ -56,6 +40,7 @@
     name: $('sitting-name'),
     status: $('sitting-status'),
     start: $('start-button'),
+    checkIn: $('check-in-button'),
     sittingActions: $('sitting-actions'),
     message: $('proctor-message'),
     notice: $('proctor-notice'),
@@ -109,8 +94,7 @@
     setConnection(false);
     if (!socket.active) {
       showMessage({
-        message: 'Sesi login petugas berakhir. Muat ulang halaman dan masuk lagi.',
-        message_en: 'Your staff login has ended. Reload the page and log in again.'
+        message: T.login_ended
       });
     }
   });
@@ -136,15 +120,13 @@
 
   function send(event, payload, done) {
     socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, function (err, ack) {
-      if (err) ack = {ok: false, message: 'Server tidak menjawab. Coba lagi.', message_en: 'No answer from the server. Try again.'};
+      if (err) ack = {ok: false, message: T.no_answer};
       done(ack || {ok: false});
     });
   }
 
   el.start.addEventListener('click', function () {
-    var question = 'Mulai ujian sekarang untuk semua peserta yang menunggu?\n' +
-      'Start the exam now for every waiting candidate?';
-    if (!window.confirm(question)) return;
+    if (!window.confirm(T.confirm_start)) return;
     el.start.disabled = true;
     send('start_sitting', {sitting: config.sitting}, function (ack) {
       el.start.disabled = false;
@@ -191,7 +173,8 @@
     el.status.setAttribute('data-status', shown);
     el.status.className = 'badge sitting-' + shown;
     el.start.hidden = data.status !== 'open';
-    el.sittingActions.hidden = data.status === 'ended';
+    el.checkIn.hidden = data.status !== 'scheduled';
+    el.sittingActions.hidden = data.status === 'ended' || data.status === 'scheduled';
     var running = data.status === 'started';
     el.sittingActions.querySelector('[data-action=pause_sitting]').hidden = !running || data.paused;
     el.sittingActions.querySelector('[data-action=resume_sitting]').hidden = !running || !data.paused;
@@ -374,7 +357,7 @@
       row.appendChild(make('td', 'num', seat.total ? seat.answered + '/' + seat.total : '–'));
       row.appendChild(make('td', 'num', tile.node.querySelector('.seat-time').textContent));
       row.appendChild(make('td', 'num', seat.last_seen ? ago(now - Date.parse(seat.last_seen)) : '—'));
-      row.appendChild(make('td', 'flags', tile.flags.map(function (f) { return FLAG_SIGNS[f] + ' ' + FLAG_WORDS[f].split(' / ')[0]; }).join(', ')));
+      row.appendChild(make('td', 'flags', tile.flags.map(function (f) { return FLAG_SIGNS[f] + ' ' + FLAG_WORDS[f]; }).join(', ')));
       row.addEventListener('click', function () { select(id); });
       fragment.appendChild(row);
     });
@@ -384,9 +367,9 @@
 
   function ago(ms) {
     var s = Math.max(0, Math.round(ms / 1000));
-    if (s < 60) return s + ' dtk lalu';
-    if (s < 3600) return Math.floor(s / 60) + ' mnt lalu';
-    return Math.floor(s / 3600) + ' j lalu';
+    if (s < 60) return T.ago_s.replace('%(n)s', s);
+    if (s < 3600) return T.ago_min.replace('%(n)s', Math.floor(s / 60));
+    return T.ago_h.replace('%(n)s', Math.floor(s / 3600));
   }
 
   function setView(which) {
@@ -478,14 +461,14 @@
     var seat = candidate !== undefined && candidate !== null && tiles[candidate] ? tiles[candidate].seat : null;
     $('action-title').textContent = spec.title;
     $('action-target').textContent = seat
-      ? 'Kursi / Seat ' + (seat.seat || '—') + ' — ' + seat.name + ' (' + seat.registration_no + ')'
-      : 'Seluruh sesi / The whole sitting: ' + (sitting ? sitting.name : '');
+      ? T.seat + ' ' + (seat.seat || '—') + ' — ' + seat.name + ' (' + seat.registration_no + ')'
+      : T.whole_sitting + ': ' + (sitting ? sitting.name : '');
     $('field-minutes').hidden = !spec.minutes;
     $('field-seat').hidden = !spec.newSeat;
     $('field-category').hidden = !spec.category;
     $('reason-label').textContent = spec.text
-      ? 'Catatan kejadian (wajib) / Incident note (required)'
-      : 'Alasan (wajib) / Reason (required)';
+      ? T.note_label
+      : T.reason_label;
     el.form.reason.value = '';
     el.form.seat.value = '';
     el.actionError.hidden = true;
@@ -500,6 +483,7 @@
       openAction(button.getAttribute('data-action'), selected);
     });
   });
+  el.checkIn.addEventListener('click', function () { openAction('open_check_in', null); });
   el.sittingActions.querySelectorAll('[data-action]').forEach(function (button) {
     button.addEventListener('click', function () {
       openAction(button.getAttribute('data-action'), null);
@@ -514,7 +498,7 @@
     var spec = ACTIONS[pending.action];
     var text = el.form.reason.value.trim();
     if (!text) {
-      showActionError({message: 'Alasan wajib diisi.', message_en: 'A reason is required.'});
+      showActionError({message: T.reason_required});
       return;
     }
     var payload = {sitting: config.sitting};
@@ -534,16 +518,16 @@
       el.dialog.close();
       pending = null;
       if (action === 'reset_pin') {
-        el.pin.textContent = 'PIN baru / New PIN: ' + ack.pin + ' — berikan kepada peserta, tidak ditampilkan lagi / give it to the candidate; it is not shown again.';
+        el.pin.textContent = T.new_pin.replace('%(pin)s', ack.pin);
         el.pin.hidden = false;
       }
-      showNotice(spec.title.split(' / ')[0] + ' — berhasil / done' +
-        (typeof ack.attempts === 'number' ? ' (' + ack.attempts + ' peserta / candidates)' : ''));
+      showNotice(spec.title + ' — ' + T.done +
+        (typeof ack.attempts === 'number' ? ' (' + T.n_candidates.replace('%(n)s', ack.attempts) + ')' : ''));
     });
   });
 
   function showActionError(ack) {
-    el.actionError.textContent = (ack.message || 'Gagal.') + (ack.message_en ? ' / ' + ack.message_en : '');
+    el.actionError.textContent = messageOf(ack) || T.failed;
     el.actionError.hidden = false;
   }
 
@@ -592,16 +576,20 @@
   // --- messages and connection -------------------------------------------------
 
   function setConnection(online) {
-    el.conn.textContent = online ? 'Tersambung / Connected' : 'Terputus — menyambung ulang… / Disconnected — reconnecting…';
+    el.conn.textContent = online ? T.connected : T.reconnecting;
     el.conn.className = 'conn-indicator ' + (online ? 'online' : 'offline');
     document.body.classList.toggle('stale', !online);
   }
 
   function showMessage(ack) {
     el.message.textContent = '';
-    el.message.appendChild(make('strong', null, ack.message || 'Terjadi kesalahan.'));
-    if (ack.message_en) el.message.appendChild(make('span', 'en', ack.message_en));
+    el.message.appendChild(make('strong', null, messageOf(ack) || T.error));
     el.message.hidden = false;
+  }
+
+  // the server's errors carry both languages: show the page's
+  function messageOf(ack) {
+    return config.lang === 'en' && ack.message_en ? ack.message_en : ack.message;
   }
 
   function hideMessage() {
