@@ -98,9 +98,16 @@ class Seat:
         fields = {"registration_no": self.row["registration_no"], "pin": self.row["pin"]}
         if match:
             fields["csrf_token"] = match.group(1)
-        async with self.http.post(page, data=fields, allow_redirects=False) as response:
-            if response.status != 302:
-                raise RuntimeError(f"login {self.row['registration_no']}: HTTP {response.status}")
+        while True:  # a busy server answers 503 + Retry-After: wait and send again, as the page does
+            async with self.http.post(page, data=fields, allow_redirects=False) as response:
+                if response.status == 503 and "Retry-After" in response.headers:
+                    self.stats["counts"]["login_busy"] += 1
+                    await asyncio.sleep(float(response.headers["Retry-After"]))
+                    continue
+                if response.status != 302:
+                    raise RuntimeError(
+                        f"login {self.row['registration_no']}: HTTP {response.status}")
+                break
         # the session's own cookie jar now holds the login; Socket.IO sends it
         self.cookie = "; ".join(f"{c.key}={c.value}" for c in self.http.cookie_jar)
         self.stats["login_ms"].append((time.perf_counter() - t0) * 1000)
