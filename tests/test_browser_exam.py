@@ -247,14 +247,14 @@ def start_sitting(server):
     assert ack == {"ok": True}, ack
 
 
-def keyboard_login(page, server, shot=None):
+def keyboard_login(page, server, shot=None, registration_no="202600000007"):
     from playwright.sync_api import expect
 
     page.goto(f"{server.url}/exam/{server.sitting_id}/")
     expect(page.locator("#registration_no")).to_be_focused()  # autofocus: type at once
     if shot:
         page.screenshot(path=str(shot))
-    page.keyboard.type("202600000007")
+    page.keyboard.type(registration_no)
     page.keyboard.press("Tab")
     page.keyboard.type(PIN)
     page.keyboard.press("Enter")
@@ -262,13 +262,13 @@ def keyboard_login(page, server, shot=None):
 
 
 def tab_to(page, testid, limit=40):
-    """Press Tab until the element with ``testid`` has the focus."""
-    for _ in range(limit):
+    """Press Tab until the element with ``testid`` has the focus; return how many presses."""
+    for presses in range(limit):
         if (
             page.evaluate("document.activeElement && document.activeElement.dataset.testid")
             == testid
         ):
-            return
+            return presses
         page.keyboard.press("Tab")
     raise AssertionError(f"Tab never reached {testid}")
 
@@ -283,10 +283,10 @@ def wait_saved(page):
     expect(page.get_by_test_id("nav-saving")).to_have_text("Tersimpan")
 
 
-def finish_section_with_keyboard(page, unanswered, marked):
+def finish_section_with_keyboard(page, unanswered, marked, tab_limit=40):
     from playwright.sync_api import expect
 
-    tab_to(page, "finish-section")
+    tab_to(page, "finish-section", limit=tab_limit)
     page.keyboard.press("Enter")
     dialog = page.get_by_test_id("finish-dialog")
     expect(dialog).to_be_visible()

@@ -26,7 +26,7 @@ def demo_skd_sitting() -> int:
     exam = Exam(name=blueprint["exam"], bank=bank, duration_s=blueprint["duration_s"])
     for position, section in enumerate(blueprint["sections"], start=1):
         exam.sections.append(ExamSection(position=position, **section))
-    sitting = Sitting(exam=exam, name="Sesi Demo 1", room="Ruang Ujian 1")
+    sitting = Sitting(exam=exam, name="Sesi Demo 1", room="Ruang Ujian 1", status="open")
     db.session.add(sitting)
     db.session.flush()
     db.session.add(
@@ -41,9 +41,28 @@ def demo_skd_sitting() -> int:
     return sitting.id
 
 
-def test_the_demo_skd_exam_scores_as_computed_by_hand_from_the_bank_file(app):
+SECTIONS = [("TWK", 30, 65), ("TIU", 35, 80), ("TKP", 45, 166)]  # code, items, pass mark
+RIGHT = {"TWK": 20, "TIU": 15}  # the first 20 / 15 items of the section get the key
+
+
+def demo_bank_rows() -> dict[str, dict]:
+    """The demo bank CSV by item code: keys and option scores straight from the file."""
     with open(DEMO_BANK, newline="", encoding="utf-8") as f:
-        bank = {row["item_id"]: row for row in csv.DictReader(f)}
+        return {row["item_id"]: row for row in csv.DictReader(f)}
+
+
+def planned_answer(row: dict, n: int) -> tuple[str, int]:
+    """The choice for the section's item number ``n`` (0-based) and the points it earns:
+    TKP the option worth 4, TWK/TIU the key for the first RIGHT items, a wrong option after."""
+    if row["section"] == "TKP":
+        return next(x for x in "ABCDE" if row[f"score_{x.lower()}"] == "4"), 4
+    if n < RIGHT[row["section"]]:
+        return row["key"], 5
+    return next(x for x in "ABCDE" if x != row["key"]), 0
+
+
+def test_the_demo_skd_exam_scores_as_computed_by_hand_from_the_bank_file(app):
+    bank = demo_bank_rows()
     with app.app_context():
         sitting_id = demo_skd_sitting()
         service.start_sitting(sitting_id, "user:1")
@@ -52,11 +71,8 @@ def test_the_demo_skd_exam_scores_as_computed_by_hand_from_the_bank_file(app):
     assert login_candidate(client, sitting_id, "202600000001").status_code == 302
     sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)
     state = last_event(sock, "state", "/exam")
-    right = {"TWK": 20, "TIU": 15}
     expected = {}
-    for index, (code, n_items, pass_mark) in enumerate(
-        [("TWK", 30, 65), ("TIU", 35, 80), ("TKP", 45, 166)], start=1
-    ):
+    for index, (code, n_items, pass_mark) in enumerate(SECTIONS, start=1):
         assert state["section"]["code"] == code and state["section"]["index"] == index
         items = state["items"]
         assert len(items) == n_items
@@ -64,15 +80,8 @@ def test_the_demo_skd_exam_scores_as_computed_by_hand_from_the_bank_file(app):
         for n, entry in enumerate(items):
             row = bank[codes[entry["item"]["id"]]]
             assert row["section"] == code
-            if code == "TKP":  # the option worth 4 points
-                choice = "ABCDE"[
-                    "abcde".index(next(x for x in "abcde" if row[f"score_{x}"] == "4"))
-                ]
-                score += 4
-            elif n < right[code]:
-                choice, score = row["key"], score + 5
-            else:
-                choice = next(x for x in "ABCDE" if x != row["key"])
+            choice, points = planned_answer(row, n)
+            score += points
             ack = sock.emit(
                 "answer",
                 {
