@@ -247,6 +247,10 @@ def test_every_route_answers_each_role_as_the_table_says(app):
             for key, rule in rules.items()
         }
     order = sorted(rules, key=lambda key: (key in SESSION_ENDERS, key))
+    # (before the logouts below) A's candidate session opens A's exam page, not B's
+    assert clients["candidate"].get(f"/exam/{ids['sitting_id']}/take").status_code == 200
+    take_b = clients["candidate"].get(f"/exam/{ids['sitting_b']}/take")
+    assert outcome(take_b) == f"302 /exam/{ids['sitting_b']}/"
     wrong = []
     tried = 0
     for role in ROLES:  # the admin last: its forms change things
@@ -403,6 +407,20 @@ def test_every_socket_event_answers_each_role_as_the_table_says(app):
     for role in ROLES:
         ack = sockets["/board", role].emit("watch", b, namespace="/board", callback=True)
         assert ack["error"] == "not_found", (role, ack)
+    # A's proctor on A naming B's candidate (a seat of another sitting): not_found, B unchanged
+    seat_events = [e for e in PROCTOR_ORDER if "candidate" in payloads(ids, 0, 0)["/proctor", e]]
+    assert len(seat_events) == 6, seat_events
+    for event in seat_events + ["note_incident"]:
+        data = {
+            **payloads(ids, 0, 0)["/proctor", event],
+            "candidate": ids["candidate_of", "sitting_b"],
+        }
+        before = audit_rows(), state_of(app, ids["sitting_b"])
+        ack = sockets["/proctor", "proctor_a"].emit(
+            event, data, namespace="/proctor", callback=True
+        )
+        assert verdict(ack) == "not_found", (event, ack)
+        assert (audit_rows(), state_of(app, ids["sitting_b"])) == before, event
     # /proctor: every event; the proctor of B on sitting A, then A's proctor on A, then the
     # admin (a proctor of no sitting) on B, which no one has touched yet
     target = {"proctor_b": "sitting_id", "proctor_a": "sitting_id", "admin": "sitting_b"}
