@@ -80,6 +80,9 @@ def make_config(url: str, **extra) -> dict:
         "BACKGROUND_TASKS": False,
         "SOCKETIO_ASYNC_MODE": "threading",
         "WTF_CSRF_ENABLED": False,
+        # tests call feed.flush() by hand, back to back: no pacing between them
+        # (test_proctor.py sets it where the pacing itself is under test)
+        "FEED_INTERVAL": 0,
         **extra,
     }
 

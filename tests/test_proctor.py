@@ -1,5 +1,7 @@
 """The proctor's live view: snapshots, coalesced updates, access."""
 
+import time
+
 from cat_server.extensions import db, socketio
 from cat_server.proctor import feed
 from tests.conftest import last_event, login_candidate, login_staff, make_sitting, make_user
@@ -39,6 +41,36 @@ def test_changes_reach_the_proctor_coalesced_into_one_message(
     assert len(messages) == 1
     seats = {s["seat"]: s for s in messages[0]["args"][0]["seats"]}
     assert seats["PC-01"]["status"] == "finished" and seats["PC-01"]["answered"] == 3
+
+
+def test_a_screen_gets_at_most_one_message_per_feed_interval(
+    app, sitting_id, candidate, proctor_socket
+):
+    app.config["FEED_INTERVAL"] = 0.25
+    watch(proctor_socket, sitting_id)
+    proctor_socket.emit("start_sitting", {"sitting": sitting_id}, namespace="/proctor",
+                        callback=True)
+    _, sock = candidate
+    state = last_event(sock, "state", "/exam")
+
+    def answer():
+        return sock.emit("answer", {"attempt": state["attempt"], "seq": state["seq"],
+                                    "item": state["item"]["id"], "choice": "A"},
+                         namespace="/exam", callback=True)["state"]
+
+    with app.app_context():
+        feed.flush()
+        state = answer()
+        time.sleep(0.3)
+        assert feed.flush() == 1
+        proctor_socket.get_received("/proctor")
+        state = answer()
+        assert feed.flush() == 0  # too soon after the last message: held, not lost
+        time.sleep(0.3)
+        assert feed.flush() == 1
+    (message,) = [e["args"][0] for e in proctor_socket.get_received("/proctor")
+                  if e["name"] == "seats"]
+    assert message["seats"][0]["answered"] == 2
 
 
 def test_a_disconnected_candidate_shows_as_disconnected(app, sitting_id, candidate,

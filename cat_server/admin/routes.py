@@ -153,7 +153,7 @@ def bank_export(bank_id, fmt):
 
 @bp.route("/items/<int:item_id>/status", methods=["POST"])
 def item_status(item_id):
-    item = banks.set_item_status(item_id, request.form.get("status", "retired"), actor(),
+    item = banks.set_item_status(item_id, request.form.get("status", ""), actor(),
                                  request.form.get("reason", "").strip())
     flash(f"{item.code}: status {item.status}", "info")
     return redirect(url_for("admin.bank_detail", bank_id=item.bank_id) + f"#item-{item.id}")

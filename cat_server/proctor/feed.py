@@ -60,6 +60,7 @@ class _Screen:
 
     sitting: int
     pending: set[int] | None = field(default_factory=set)  # None: every seat
+    sent_at: float = 0.0  # time.monotonic() of its last message
 
 
 _screens: dict[str, _Screen] = {}  # Socket.IO sid -> its screen
@@ -125,14 +126,20 @@ def flush() -> int:
             if screen.pending is ALL or screen.pending:
                 due.append((sid, screen))
     sent, snapshots = set(), {}
+    # at least one FEED_INTERVAL between two messages to a screen, whatever the
+    # flushes' own timing (the browser may still see two closer after queueing)
+    gap = current_app.config["FEED_INTERVAL"]
     for sid, screen in due:
         if not socketio.server.manager.is_connected(sid, "/proctor"):
             unwatch(sid)
             continue
         if not _written(sid):
             continue  # its last message is still queued: merge into the next one
+        if time.monotonic() - screen.sent_at < gap:
+            continue  # a late flush before an early one: never 5 in a second
         with _lock:
             pending, screen.pending = screen.pending, set()
+        screen.sent_at = time.monotonic()
         key = (screen.sitting, None if pending is ALL else frozenset(pending))
         if key not in snapshots:
             snapshots[key] = service.sitting_snapshot(screen.sitting, pending)

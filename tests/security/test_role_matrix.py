@@ -99,7 +99,7 @@ ROUTES = {
     ("admin.exams_page", "GET"): admin_only(200),
     ("admin.exams_page", "POST"): admin_only(EMPTY_FORM),
     ("admin.exam_board", "POST"): admin_only("302 /admin/exams"),
-    ("admin.item_status", "POST"): admin_only("302 /admin/banks/{bank}"),  # retired
+    ("admin.item_status", "POST"): admin_only(400),  # no status: nothing changes
     ("admin.scores_page", "GET"): admin_only(200),
     ("admin.scores_export", "GET"): admin_only(200),
     ("admin.responses_export", "GET"): admin_only(200),
