@@ -92,6 +92,24 @@ def cookie_header(session: requests.Session) -> str:
     return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
 
 
+def proctor_call(url: str, sitting_id: int, event: str, username="pengawas",
+                 password="rahasia-123", **payload):
+    """One proctor action over the proctor's own /proctor connection; return the ack."""
+    import socketio as sio_client
+
+    staff = requests.Session()
+    assert http_login(staff, f"{url}/login",
+                      {"username": username, "password": password}).status_code == 302
+    proctor = sio_client.Client(reconnection=False)
+    proctor.connect(url, namespaces=["/proctor"], headers={"Cookie": cookie_header(staff)},
+                    transports=["websocket"])
+    try:
+        return proctor.call(event, {"sitting": sitting_id, **payload}, namespace="/proctor",
+                            timeout=10)
+    finally:
+        proctor.disconnect()
+
+
 def python_bin() -> str:
     return sys.executable
 

@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
-import socketio as sio_client
 
 from cat_server import security
 from cat_server.extensions import db
@@ -33,8 +31,9 @@ from cat_server.models import (
     Seat,
     Sitting,
 )
+from tests import live
 from tests.conftest import PIN, make_user
-from tests.live import LiveServer, cookie_header, http_login
+from tests.live import LiveServer
 from tests.test_browser import browser  # noqa: F401  (the shared Chromium fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -218,27 +217,8 @@ def shots(tmp_path):
 
 
 def proctor_call(server, event, **payload):
-    """One proctor action over the proctor's own Socket.IO connection; return the ack."""
-    staff = requests.Session()
-    assert (
-        http_login(
-            staff, f"{server.url}/login", {"username": "pengawas", "password": "rahasia-123"}
-        ).status_code
-        == 302
-    )
-    proctor = sio_client.Client(reconnection=False)
-    proctor.connect(
-        server.url,
-        namespaces=["/proctor"],
-        headers={"Cookie": cookie_header(staff)},
-        transports=["websocket"],
-    )
-    try:
-        return proctor.call(
-            event, {"sitting": server.sitting_id, **payload}, namespace="/proctor", timeout=10
-        )
-    finally:
-        proctor.disconnect()
+    """One proctor action on the test's sitting; return the ack."""
+    return live.proctor_call(server.url, server.sitting_id, event, **payload)
 
 
 def start_sitting(server):

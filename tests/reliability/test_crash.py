@@ -33,7 +33,7 @@ from cat_server.exam.service import GENESIS
 from cat_server.extensions import db
 from cat_server.models import Attempt, Presentation, Response
 from tests.conftest import PIN, make_sitting, make_user
-from tests.live import LiveServer, cookie_header, http_login
+from tests.live import LiveServer, cookie_header, http_login, proctor_call
 
 pytestmark = pytest.mark.slow
 
@@ -160,24 +160,7 @@ def test_kill_9_at_random_moments_loses_no_acked_answer_and_stores_none_twice(
             )
             assert response.status_code == 302, response.text[:300]
             seats.append(Seat(i, server.url, cookie_header(browser), stop, rng.random()))
-        staff = requests.Session()
-        assert (
-            http_login(
-                staff, f"{server.url}/login", {"username": "pengawas", "password": "rahasia-123"}
-            ).status_code
-            == 302
-        )
-        proctor = sio_client.Client(reconnection=False)
-        proctor.connect(
-            server.url,
-            namespaces=["/proctor"],
-            transports=["websocket"],
-            headers={"Cookie": cookie_header(staff)},
-        )
-        assert proctor.call(
-            "start_sitting", {"sitting": sitting_id}, namespace="/proctor", timeout=10
-        )["ok"]
-        proctor.disconnect()
+        assert proctor_call(server.url, sitting_id, "start_sitting")["ok"]
         with app.app_context():
             deadlines = {a.id: a.deadline_at for a in db.session.query(Attempt)}
         for seat in seats:

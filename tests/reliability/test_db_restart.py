@@ -31,13 +31,12 @@ import time
 
 import pytest
 import requests
-import socketio as sio_client
 
 from cat_server import create_app
 from cat_server.extensions import db
 from cat_server.models import Attempt, Response
 from tests.conftest import PIN, make_config, make_sitting, make_user
-from tests.live import LiveServer, cookie_header, free_port, http_login
+from tests.live import LiveServer, cookie_header, free_port, http_login, proctor_call
 from tests.reliability.test_crash import Seat
 
 pytestmark = pytest.mark.slow
@@ -168,21 +167,7 @@ def test_postgresql_restart_mid_run_gets_retry_never_an_ack_and_loses_nothing(cl
                 == 302
             )
             seats.append(TimedSeat(i, server.url, cookie_header(browser), stop, i))
-        staff = requests.Session()
-        http_login(
-            staff, f"{server.url}/login", {"username": "pengawas", "password": "rahasia-123"}
-        )
-        proctor = sio_client.Client(reconnection=False)
-        proctor.connect(
-            server.url,
-            namespaces=["/proctor"],
-            transports=["websocket"],
-            headers={"Cookie": cookie_header(staff)},
-        )
-        assert proctor.call(
-            "start_sitting", {"sitting": sitting_id}, namespace="/proctor", timeout=10
-        )["ok"]
-        proctor.disconnect()
+        assert proctor_call(server.url, sitting_id, "start_sitting")["ok"]
         for seat in seats:
             seat.start()
         for round_ in range(ROUNDS):

@@ -13,12 +13,11 @@ from datetime import timedelta
 
 import pytest
 import requests
-import socketio as sio_client
 
 from cat_server.extensions import db
 from cat_server.models import Attempt, Response, utcnow
 from tests.conftest import PIN, make_sitting, make_user
-from tests.live import LiveServer, cookie_header, http_login
+from tests.live import LiveServer, cookie_header, http_login, proctor_call
 from tests.test_live_server import Workstation
 
 pytestmark = pytest.mark.slow
@@ -40,20 +39,7 @@ def test_time_ends_while_offline_the_server_finishes_and_a_late_answer_is_refuse
             ).status_code
             == 302
         )
-        staff = requests.Session()
-        http_login(
-            staff, f"{server.url}/login", {"username": "pengawas", "password": "rahasia-123"}
-        )
-        proctor = sio_client.Client(reconnection=False)
-        proctor.connect(
-            server.url,
-            namespaces=["/proctor"],
-            transports=["websocket"],
-            headers={"Cookie": cookie_header(staff)},
-        )
-        assert proctor.call(
-            "start_sitting", {"sitting": sitting_id}, namespace="/proctor", timeout=10
-        )["ok"]
+        assert proctor_call(server.url, sitting_id, "start_sitting")["ok"]
         station = Workstation(server.url, cookie_header(candidate))
         state = station.wait_state(lambda s: s["status"] == "in_progress")
         ack = station.answer(state, "A")
@@ -76,11 +62,8 @@ def test_time_ends_while_offline_the_server_finishes_and_a_late_answer_is_refuse
         assert attempt.status == "finished" and attempt.finish_reason == "time_up"
         late_by = (attempt.finished_at - deadline).total_seconds()
         assert 0 <= late_by < 2.0, f"finished {late_by:.2f} s after the deadline"
-        seats = proctor.call("watch", {"sitting": sitting_id}, namespace="/proctor", timeout=10)[
-            "seats"
-        ]
+        seats = proctor_call(server.url, sitting_id, "watch")["seats"]
         assert seats[0]["status"] == "finished"
-        proctor.disconnect()
 
         back = Workstation(server.url, cookie_header(candidate))  # the cable is back
         ended = back.wait_state(lambda s: s["status"] == "finished")

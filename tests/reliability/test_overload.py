@@ -30,7 +30,6 @@ import time
 
 import pytest
 import requests
-import socketio as sio_client
 
 from cat_server.extensions import db
 from cat_server.models import Attempt
@@ -42,6 +41,7 @@ from tests.live import (
     full_run,
     http_login,
     one_backend_in_ci,
+    proctor_call,
 )
 from tests.test_live_server import Workstation
 
@@ -93,22 +93,8 @@ def test_logins_at_3x_peak_get_a_fast_503_and_connected_seats_keep_answering(app
             http_login(worker, login_url, {"registration_no": "20260001", "pin": PIN}).status_code
             == 302
         )
-        staff = requests.Session()
-        http_login(
-            staff, f"{server.url}/login", {"username": "pengawas", "password": "rahasia-123"}
-        )
         station = Workstation(server.url, cookie_header(worker))
-        proctor = sio_client.Client(reconnection=False)
-        proctor.connect(
-            server.url,
-            namespaces=["/proctor"],
-            transports=["websocket"],
-            headers={"Cookie": cookie_header(staff)},
-        )
-        assert proctor.call(
-            "start_sitting", {"sitting": sitting_id}, namespace="/proctor", timeout=10
-        )["ok"]
-        proctor.disconnect()
+        assert proctor_call(server.url, sitting_id, "start_sitting")["ok"]
         state = station.wait_state(lambda s: s["status"] == "in_progress")
 
         # every browser has its login page (and CSRF token) open, then all press "Masuk"
