@@ -28,6 +28,7 @@ connections at once.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -89,6 +90,31 @@ def run(fn, *args):
     if job.error is not None:
         raise job.error
     return job.result
+
+
+@contextlib.contextmanager
+def pipeline():
+    """PostgreSQL: send the statements run inside in one round trip (psycopg pipeline mode).
+
+    Only for writes whose results nobody reads: in pipeline mode a statement
+    returns before the server answered, so a SELECT inside would see no rows.
+    The server's answers arrive when the block ends; an error among them is
+    raised there, as SQLAlchemy's DBAPIError (the client's ``retry``), and the
+    transaction is then aborted, so nothing of it can be committed. SQLite
+    (and group commit) run the statements one by one as usual.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    import psycopg
+
+    driver = connection.connection.driver_connection
+    try:
+        with driver.pipeline():
+            yield
+    except psycopg.Error as error:
+        raise DBAPIError.instance(None, None, error, psycopg.Error) from error
 
 
 def commit() -> None:

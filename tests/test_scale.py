@@ -151,3 +151,44 @@ def test_simulator_smoke_every_acked_answer_stored_exactly_once(app, db_url, tmp
     assert report["acked_lost"] == 0 and report["duplicates"] == 0, report
     assert report["stored_rows"] == report["answers"], report
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_a_write_refused_by_the_database_answers_retry_and_changes_nothing(app, candidate):
+    """The linear path sends its writes together (one round trip on PostgreSQL, where the
+    error only arrives when they are all sent): a refused INSERT must still leave the
+    attempt exactly as it was, ack nothing, and the re-sent answer must be stored once."""
+    from cat_server.models import Attempt, Presentation, Response
+
+    _, sock = candidate
+    with app.app_context():
+        from cat_server.exam import service
+
+        service.start_sitting(Attempt.query.one().sitting_id, "test")
+    state = [e for e in sock.get_received("/exam") if e["name"] == "state"][-1]["args"][0]
+    answer = {"attempt": state["attempt"], "seq": state["seq"], "item": state["item"]["id"],
+              "choice": "A"}
+    with app.app_context():  # another writer took the response's number n = 1 meanwhile
+        before = db.session.get(Attempt, state["attempt"])
+        kept = {c: getattr(before, c) for c in ("next_seq", "n_responses", "n_answered",
+                                                "n_presented", "total_score", "chain_head")}
+        db.session.add(Response(attempt_id=before.id, n=1, seq=99, item_id=answer["item"],
+                                choice="E", score=0, answered_at=before.started_at,
+                                prev_hash="x", hash="planted"))
+        db.session.commit()
+
+    ack = sock.emit("answer", answer, namespace="/exam", callback=True)
+    assert ack["ok"] is False and ack["error"] == "retry", ack
+    with app.app_context():
+        after = db.session.get(Attempt, state["attempt"])
+        assert {c: getattr(after, c) for c in kept} == kept
+        assert [r.hash for r in Response.query.all()] == ["planted"]
+        # a refused answer presents no next item either
+        assert Presentation.query.count() == kept["n_presented"]
+        Response.query.delete()
+        db.session.commit()
+
+    ack = sock.emit("answer", answer, namespace="/exam", callback=True)
+    assert ack["ok"] and ack["state"]["seq"] == state["seq"] + 1, ack
+    with app.app_context():
+        assert [(r.seq, r.choice) for r in Response.query.all()] == [(state["seq"], "A")]
+

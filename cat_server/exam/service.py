@@ -409,11 +409,15 @@ def current_section(attempt: Attempt) -> ExamSection:
     return exam_sections(exam_id_of(attempt))[attempt.section_index - 1]
 
 
-def _present(attempt: Attempt, item_id: int, section: ExamSection, now) -> int:
+def _present(attempt: Attempt, item_id: int, section: ExamSection, now, writes=None) -> int:
+    """Present ``item_id`` at the next seq; ``writes``: append the INSERT there instead of running it."""
     attempt.n_presented += 1
-    db.session.execute(_INSERT_PRESENTATION, [dict(
-        attempt_id=attempt.id, seq=attempt.n_presented, item_id=item_id, section_id=section.id,
-        presented_at=now)])
+    row = dict(attempt_id=attempt.id, seq=attempt.n_presented, item_id=item_id,
+               section_id=section.id, presented_at=now, marked=False)
+    if writes is None:
+        db.session.execute(_INSERT_PRESENTATION, [row])
+    else:
+        writes.append((_INSERT_PRESENTATION, row))
     return attempt.n_presented
 
 
@@ -528,8 +532,9 @@ _PRESENTED_ITEM = db.select(Presentation.item_id).where(
 _LATEST_RESPONSE = (db.select(Response.choice, Response.score).where(
     Response.attempt_id == db.bindparam("attempt"), Response.seq == db.bindparam("seq"))
     .order_by(Response.n.desc()).limit(1))
-_INSERT_RESPONSE = Response.__table__.insert()
-_INSERT_PRESENTATION = Presentation.__table__.insert()
+# inline: no RETURNING of the new id (nobody reads it), so they can be pipelined
+_INSERT_RESPONSE = Response.__table__.insert().inline()
+_INSERT_PRESENTATION = Presentation.__table__.insert().inline()
 
 
 def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
@@ -587,8 +592,13 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
 
 def _apply_answer(attempt: Attempt, section: ExamSection, answer: AnswerIn, item: Item,
                   latest, now) -> dict:
+    # Linear sections' writes wait until every read is done, then go out together
+    # (on PostgreSQL in one round trip, see txn.pipeline). Adaptive sections read
+    # the new response back for the next estimate, navigable ones for the reply's
+    # answers, so theirs are written at once.
+    writes = [] if section.mode != "adaptive" and not section.navigable else None
     score = item.score_choice(answer.choice, section.points_correct)
-    _store_response(attempt, answer, score, now)
+    _store_response(attempt, answer, score, now, writes)
     if latest is None:
         attempt.n_answered += 1
     if not section.scaled:
@@ -607,13 +617,18 @@ def _apply_answer(attempt: Attempt, section: ExamSection, answer: AnswerIn, item
         position = answer.seq - attempt.section_first_seq + 1  # items answered here
         if position < len(form):
             next_item = form[position]
-            attempt.next_seq = _present(attempt, next_item, section, now)
+            attempt.next_seq = _present(attempt, next_item, section, now, writes)
         else:
             _begin_section(attempt, attempt.section_index + 1, now)
             full = True
     reply = {"ok": True, "state": attempt_state(attempt, full=full, next_item=next_item)}
     seat = (attempt.sitting_id, attempt.candidate_id)
-    _write_attempt(attempt)
+    writes = writes or []
+    writes += _attempt_update(attempt)
+    with txn.pipeline():
+        for statement, params in writes:
+            db.session.execute(statement, params)
+    db.session.expunge(attempt)  # written above: nothing left for the ORM to flush
     txn.commit()
     feed.seat_changed(*seat)
     return reply
@@ -622,35 +637,40 @@ def _apply_answer(attempt: Attempt, section: ExamSection, answer: AnswerIn, item
 _ATTEMPT_UPDATES: dict[frozenset, object] = {}  # changed columns -> UPDATE built once
 
 
-def _write_attempt(attempt: Attempt) -> None:
-    """UPDATE the attempt's changed columns now, as one Core statement; the session forgets it.
+def _attempt_update(attempt: Attempt) -> list:
+    """The attempt's changed columns as one Core UPDATE: ``[(statement, params)]`` or ``[]``.
 
-    The ORM's flush of this one row (unit of work, then expiring it at the
-    commit) cost more CPU than the answer's other statements together. The
-    object stays readable, detached, with the values just written.
+    Run instead of the ORM's flush of this one row, whose unit of work (and
+    expiring the row at the commit) cost more CPU than the answer's other
+    statements together; the caller then expunges the attempt, which stays
+    readable with the values written.
     """
     state = sa.inspect(attempt)
     columns = Attempt.__table__.c
     changed = frozenset(key for key in state.committed_state if key in columns)
-    if changed:
-        statement = _ATTEMPT_UPDATES.get(changed)
-        if statement is None:
-            statement = _ATTEMPT_UPDATES[changed] = (
-                Attempt.__table__.update().where(columns.id == db.bindparam("attempt_id"))
-                .values({key: db.bindparam(f"new_{key}", type_=columns[key].type)
-                         for key in sorted(changed)}))
-        db.session.execute(statement, {"attempt_id": attempt.id,
-                                       **{f"new_{key}": getattr(attempt, key) for key in changed}})
-    db.session.expunge(attempt)
+    if not changed:
+        return []
+    statement = _ATTEMPT_UPDATES.get(changed)
+    if statement is None:
+        statement = _ATTEMPT_UPDATES[changed] = (
+            Attempt.__table__.update().where(columns.id == db.bindparam("attempt_id"))
+            .values({key: db.bindparam(f"new_{key}", type_=columns[key].type)
+                     for key in sorted(changed)}))
+    return [(statement, {"attempt_id": attempt.id,
+                         **{f"new_{key}": getattr(attempt, key) for key in changed}})]
 
 
-def _store_response(attempt: Attempt, answer: AnswerIn, score: int, now) -> None:
+def _store_response(attempt: Attempt, answer: AnswerIn, score: int, now, writes=None) -> None:
+    """INSERT the response (``writes``: append it there instead) and move the hash chain on."""
     prev = attempt.chain_head or GENESIS
     attempt.n_responses += 1
     digest = chain_hash(prev, attempt.id, answer.seq, answer.item, answer.choice, score, now)
-    db.session.execute(_INSERT_RESPONSE, [dict(
-        attempt_id=attempt.id, n=attempt.n_responses, seq=answer.seq, item_id=answer.item,
-        choice=answer.choice, score=score, answered_at=now, prev_hash=prev, hash=digest)])
+    row = dict(attempt_id=attempt.id, n=attempt.n_responses, seq=answer.seq, item_id=answer.item,
+               choice=answer.choice, score=score, answered_at=now, prev_hash=prev, hash=digest)
+    if writes is None:
+        db.session.execute(_INSERT_RESPONSE, [row])
+    else:
+        writes.append((_INSERT_RESPONSE, row))
     attempt.chain_head = digest
 
 
