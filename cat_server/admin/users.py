@@ -10,22 +10,14 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, has_request_context
-from flask_babel import gettext
+from flask import current_app
 
 from .. import security
 from ..extensions import db
 from ..models import Sitting, User, audit
-from .sittings import FormProblems, get_sitting
+from .sittings import FormProblems, _, get_sitting, need_reason
 
 ROLES = ("admin", "proctor")
-
-
-def _(text: str, **values) -> str:
-    """Translated on a page; the Indonesian source text in the CLI (no request, no locale)."""
-    if has_request_context():
-        return gettext(text, **values)
-    return text % values if values else text
 
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
@@ -138,18 +130,11 @@ def create_user(
     return user
 
 
-def _need_reason(reason: str | None) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise FormProblems([("reason", _("isi alasannya (dicatat di log audit)"))])
-    return reason
-
-
 def set_role(user_id: int, role: str, actor: str, reason: str | None) -> User:
     user = get_user(user_id)
     if role not in ROLES:
         raise FormProblems([("role", _("pilih admin atau pengawas"))])
-    reason = _need_reason(reason)
+    reason = need_reason(reason)
     if role == user.role:
         return user
     if user.role == "admin" and user.active and n_active_admins(excluding=user.id) == 0:
@@ -185,7 +170,7 @@ def reset_password(user_id: int, password: str, actor: str, reason: str | None) 
     problems = password_problems(password or "", user.username)
     if problems:
         raise FormProblems(problems)
-    reason = _need_reason(reason)
+    reason = need_reason(reason)
     user.password_hash = security.hash_password(password)
     audit(actor, "user_password_reset", reason=reason, user_id=user.id, username=user.username)
     db.session.commit()
@@ -195,7 +180,7 @@ def reset_password(user_id: int, password: str, actor: str, reason: str | None) 
 def set_active(user_id: int, active: bool, actor: str, reason: str | None) -> User:
     """Deactivated: no login, and an open session stops working on its next request."""
     user = get_user(user_id)
-    reason = _need_reason(reason)
+    reason = need_reason(reason)
     if user.active == active:
         return user
     if not active and user.role == "admin" and n_active_admins(excluding=user.id) == 0:
@@ -228,7 +213,7 @@ def set_sitting_proctors(
 ) -> Sitting:
     """Replace the proctors of a sitting (active proctors only)."""
     sitting = get_sitting(sitting_id)
-    reason = _need_reason(reason)
+    reason = need_reason(reason)
     proctors = [db.session.get(User, i) for i in dict.fromkeys(proctor_ids)]
     if any(p is None or p.role != "proctor" or not p.active for p in proctors):
         raise FormProblems([("proctors", _("pilih pengawas yang aktif saja"))])

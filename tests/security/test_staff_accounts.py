@@ -1,0 +1,117 @@
+"""Staff accounts (issue 9, access and guessing), SQLite + PostgreSQL:
+
+- deactivating a user, resetting their password, changing their role or taking
+  them off a sitting disconnects their open /proctor sockets at once: no more
+  ``seats`` broadcasts until they reconnect and pass the checks again;
+- a failed staff login costs one argon2 verify whether or not the username
+  exists (or is active), so timing does not tell which names exist;
+- usernames ignore case: login, the uniqueness check on creation (with a clear
+  message), the database index, and the per-account guessing limit;
+- every reason-requiring admin form (and /proctor event) refuses an empty or
+  blank reason and changes nothing, the PIN reset of a whole sitting included.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from cat_server.extensions import db, socketio
+from cat_server.models import AuditEvent, Candidate, Exam, User
+from tests.conftest import login_staff, make_sitting
+from tests.test_admin_users import ADMIN, NEW_PASSWORD, problems, staff, user_id
+
+WRONG = "bukan-kata-sandinya"
+
+
+@pytest.fixture
+def admin(app):
+    """A logged-in admin client; a proctor "pengawas" exists and watches sitting 1."""
+    with app.app_context():
+        staff(ADMIN[0], "admin", ADMIN[1])
+        make_sitting(proctor=staff())
+    client = app.test_client()
+    assert login_staff(client, *ADMIN).status_code == 302
+    return client
+
+
+def console(app, username="pengawas", password="rahasia-123", sitting=1):
+    """A logged-in /proctor socket watching ``sitting``."""
+    client = app.test_client()
+    assert login_staff(client, username, password).status_code == 302
+    sock = socketio.test_client(app, namespace="/proctor", flask_test_client=client)
+    assert sock.emit("watch", {"sitting": sitting}, namespace="/proctor", callback=True)["ok"]
+    sock.get_received("/proctor")
+    return sock
+
+
+def seats_messages(sock) -> list:
+    return [e for e in sock.get_received("/proctor") if e["name"] == "seats"]
+
+
+def audit_count(app) -> int:
+    """Audit rows other than logins (each login is audited too)."""
+    with app.app_context():
+        return db.session.execute(db.select(sa.func.count(AuditEvent.id))
+                                  .where(AuditEvent.action != "login")).scalar_one()
+
+
+# --- 4. a reason-requiring form refuses an empty reason and changes nothing -------
+
+
+def pin_hashes(app) -> list[str]:
+    with app.app_context():
+        return db.session.execute(
+            db.select(Candidate.pin_hash).order_by(Candidate.id)).scalars().all()
+
+
+@pytest.mark.parametrize("reason", [None, "", "   "])
+def test_resetting_the_pins_of_a_sitting_needs_a_reason(app, admin, reason):
+    before, n_audit = pin_hashes(app), audit_count(app)
+    data = {} if reason is None else {"reason": reason}
+    refused = admin.post("/admin/sittings/1/pins", data=data)
+    assert refused.status_code == 422
+    assert "isi alasannya" in problems(refused)
+    assert 'data-testid="sitting-pins"' in refused.get_data(as_text=True)  # the form again
+    assert pin_hashes(app) == before and audit_count(app) == n_audit
+    done = admin.post("/admin/sittings/1/pins", data={"reason": "  slip hilang  "})
+    assert done.status_code == 200 and 'class="slip-pin"' in done.get_data(as_text=True)
+    assert pin_hashes(app) != before
+    with app.app_context():
+        (event,) = db.session.execute(
+            db.select(AuditEvent).where(AuditEvent.action == "pins_reset")).scalars().all()
+        assert event.reason == "slip hilang"
+
+
+def test_every_reason_requiring_admin_form_refuses_a_blank_reason(app, admin):
+    """Role, password, (de)activation, sitting proctors, PINs, score board: all or nothing."""
+    pid = user_id(app, "pengawas")
+    with app.app_context():
+        exam_id = db.session.execute(db.select(Exam.id)).scalars().first()
+    forms = [
+        (f"/admin/users/{pid}/role", {"role": "admin"}),
+        (f"/admin/users/{pid}/password", {"password": NEW_PASSWORD}),
+        (f"/admin/users/{pid}/active", {"active": "0"}),
+        ("/admin/sittings/1/proctors", {}),
+        ("/admin/sittings/1/pins", {}),
+        (f"/admin/exams/{exam_id}/board", {"enabled": "1", "fields": ["name"]}),
+    ]
+    before, n_audit = pin_hashes(app), audit_count(app)
+    for url, data in forms:
+        for reason in ("", " \t "):
+            response = admin.post(url, data={**data, "reason": reason})
+            assert response.status_code in (302, 422), url
+            if response.status_code == 422:
+                assert "isi alasannya" in problems(response), url
+    assert pin_hashes(app) == before and audit_count(app) == n_audit
+    with app.app_context():
+        user = db.session.get(User, pid)
+        assert (user.role, user.active) == ("proctor", True)
+        assert login_staff(app.test_client()).status_code == 302  # the old password still works
+    # the same in the live console: an admin's configure_board with a blank reason
+    sock = console(app, *ADMIN)
+    ack = sock.emit("configure_board", {"sitting": 1, "enabled": True, "reason": "  "},
+                    namespace="/proctor", callback=True)
+    assert ack["ok"] is False and ack["field"] == "reason"
+    assert audit_count(app) == n_audit
+    sock.disconnect(namespace="/proctor")
