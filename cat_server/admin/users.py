@@ -15,6 +15,7 @@ from flask import current_app
 from .. import security
 from ..extensions import db
 from ..models import Sitting, User, audit
+from ..proctor import sessions
 from .sittings import FormProblems, _, get_sitting, need_reason
 
 ROLES = ("admin", "proctor")
@@ -161,11 +162,12 @@ def set_role(user_id: int, role: str, actor: str, reason: str | None) -> User:
         after=role,
     )
     db.session.commit()
+    sessions.end_sockets(user.id)  # the console reconnects and is checked against the new role
     return user
 
 
 def reset_password(user_id: int, password: str, actor: str, reason: str | None) -> User:
-    """A new password; the user's open sessions end on their next request."""
+    """A new password; the user's open sessions end on their next request, open sockets at once."""
     user = get_user(user_id)
     problems = password_problems(password or "", user.username)
     if problems:
@@ -174,11 +176,12 @@ def reset_password(user_id: int, password: str, actor: str, reason: str | None) 
     user.password_hash = security.hash_password(password)
     audit(actor, "user_password_reset", reason=reason, user_id=user.id, username=user.username)
     db.session.commit()
+    sessions.end_sockets(user.id)
     return user
 
 
 def set_active(user_id: int, active: bool, actor: str, reason: str | None) -> User:
-    """Deactivated: no login, and an open session stops working on its next request."""
+    """Deactivated: no login, an open session stops on its next request, open sockets at once."""
     user = get_user(user_id)
     reason = need_reason(reason)
     if user.active == active:
@@ -205,6 +208,8 @@ def set_active(user_id: int, active: bool, actor: str, reason: str | None) -> Us
         username=user.username,
     )
     db.session.commit()
+    if not active:
+        sessions.end_sockets(user.id)
     return user
 
 
@@ -221,6 +226,7 @@ def set_sitting_proctors(
     after = sorted(p.username for p in proctors)
     if before == after:
         return sitting
+    removed = {p.id for p in sitting.proctors} - {p.id for p in proctors}
     sitting.proctors[:] = proctors
     audit(
         actor,
@@ -231,6 +237,8 @@ def set_sitting_proctors(
         after=after,
     )
     db.session.commit()
+    # a removed proctor's console may be watching this sitting: it reconnects and is re-checked
+    sessions.end_sockets(*removed)
     return sitting
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from cat_server.extensions import db, socketio
 from cat_server.models import AuditEvent, Candidate, Exam, User
+from cat_server.proctor import feed
 from tests.conftest import login_staff, make_sitting
 from tests.test_admin_users import ADMIN, NEW_PASSWORD, problems, staff, user_id
 
@@ -54,6 +55,61 @@ def audit_count(app) -> int:
     with app.app_context():
         return db.session.execute(db.select(sa.func.count(AuditEvent.id))
                                   .where(AuditEvent.action != "login")).scalar_one()
+
+
+# --- 1. an account change ends the user's open sockets ------------------------
+
+CHANGES = {
+    "deactivated": lambda pid: (f"/admin/users/{pid}/active",
+                                {"active": "0", "reason": "pindah tugas"}),
+    "password_reset": lambda pid: (f"/admin/users/{pid}/password",
+                                   {"password": NEW_PASSWORD, "reason": "kata sandi bocor"}),
+    "role_changed": lambda pid: (f"/admin/users/{pid}/role",
+                                 {"role": "admin", "reason": "koordinator baru"}),
+    "off_the_sitting": lambda pid: ("/admin/sittings/1/proctors", {"reason": "ganti pengawas"}),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_an_account_change_disconnects_the_users_open_console_at_once(app, admin, change):
+    proctor = console(app)
+    other = console(app, *ADMIN)  # the admin's own console watches the same sitting
+    with app.app_context():
+        feed.seat_changed(1)
+        assert feed.flush() == 1
+    assert seats_messages(proctor) and seats_messages(other)  # both got seat updates so far
+
+    url, data = CHANGES[change](user_id(app, "pengawas"))
+    assert admin.post(url, data=data).status_code == 302
+
+    assert not proctor.is_connected("/proctor")  # disconnected by the server, no event needed
+    with app.app_context():
+        feed.seat_changed(1)
+        assert feed.flush() == 1
+    # the test client records whatever still reaches its socket, connected or not
+    assert not [e for e in proctor.queue if e["name"] == "seats"]
+    assert seats_messages(other)
+    assert other.is_connected("/proctor")
+    other.disconnect(namespace="/proctor")
+
+
+def test_only_the_changed_users_sockets_are_ended(app, admin):
+    with app.app_context():
+        staff("pengawas2")
+    kept = console(app)
+    client = app.test_client()
+    assert login_staff(client, "pengawas2").status_code == 302
+    ended = socketio.test_client(app, namespace="/proctor", flask_test_client=client)
+    assert ended.is_connected("/proctor")
+    pid = user_id(app, "pengawas2")
+    assert admin.post(f"/admin/users/{pid}/active",
+                      data={"active": "0", "reason": "cuti"}).status_code == 302
+    assert not ended.is_connected("/proctor")
+    assert kept.is_connected("/proctor")
+    # and the ended console cannot come back: the account is inactive
+    again = socketio.test_client(app, namespace="/proctor", flask_test_client=client)
+    assert not again.is_connected("/proctor")
+    kept.disconnect(namespace="/proctor")
 
 
 # --- 4. a reason-requiring form refuses an empty reason and changes nothing -------
