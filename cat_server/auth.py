@@ -48,12 +48,18 @@ def safe_next(target: str | None) -> str | None:
 
 
 def authenticate(username: str, password: str) -> User | None:
+    """The active user with this name and password, else None.
+
+    An unknown or inactive name costs the same argon2 verify as a real one (against
+    a dummy hash), so the answer's timing does not tell which usernames exist.
+    """
     user = db.session.execute(
         db.select(User).where(User.username == username.strip())
     ).scalar_one_or_none()
-    if user is None or not user.active or not security.verify(user.password_hash, password):
+    if user is None or not user.active:
+        security.verify(security.dummy_password_hash(), password)
         return None
-    return user
+    return user if security.verify(user.password_hash, password) else None
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from cat_server import security
 from cat_server.extensions import db, socketio
 from cat_server.models import AuditEvent, Candidate, Exam, User
 from cat_server.proctor import feed
@@ -110,6 +111,37 @@ def test_only_the_changed_users_sockets_are_ended(app, admin):
     again = socketio.test_client(app, namespace="/proctor", flask_test_client=client)
     assert not again.is_connected("/proctor")
     kept.disconnect(namespace="/proctor")
+
+
+# --- 2. a failed login costs the same argon2 work, name or no name ----------------
+
+
+def argon2_parameters(hash_: str) -> list[str]:
+    """'$argon2id$v=19$m=65536,t=3,p=4$salt$digest' -> the algorithm, version and cost."""
+    return hash_.split("$")[1:4]
+
+
+@pytest.mark.parametrize("who", ["unknown", "inactive", "wrong_password", "right_password"])
+def test_every_staff_login_runs_one_argon2_verify_of_the_same_cost(app, monkeypatch, who):
+    with app.app_context():
+        staff()
+        staff("nonaktif").active = False
+        db.session.commit()
+        real_cost = argon2_parameters(db.session.execute(
+            db.select(User.password_hash).where(User.username == "pengawas")).scalar_one())
+    verified = []
+    real_verify = security._verify
+    monkeypatch.setattr(security, "_verify",
+                        lambda hash_, secret: verified.append(hash_) or real_verify(hash_, secret))
+    username, password, status = {
+        "unknown": ("tidak-ada", WRONG, 401),
+        "inactive": ("nonaktif", "rahasia-123", 401),  # even with its right password
+        "wrong_password": ("pengawas", WRONG, 401),
+        "right_password": ("pengawas", "rahasia-123", 302),
+    }[who]
+    assert login_staff(app.test_client(), username, password).status_code == status
+    (hash_,) = verified  # exactly one verify, whatever the name
+    assert argon2_parameters(hash_) == real_cost
 
 
 # --- 4. a reason-requiring form refuses an empty reason and changes nothing -------
