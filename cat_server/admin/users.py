@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from .. import security
 from ..extensions import db
@@ -95,8 +96,13 @@ def n_active_admins(excluding: int | None = None) -> int:
 def create_user(
     username: str, name: str, role: str, password: str, actor: str, reason: str | None = None
 ) -> User:
-    """A new active account; the username is stored lower-case and must be unique."""
-    username = (username or "").strip().lower()
+    """A new active account; the username is stored lower-case and must be unique ignoring case.
+
+    Lower-case storage gives one spelling everywhere the name is shown, logged or
+    counted (audit log, per-account login limit); the full name keeps the capitals.
+    """
+    entered = (username or "").strip()
+    username = entered.lower()
     name = (name or "").strip()
     problems = []
     if not USERNAME.match(username):
@@ -106,10 +112,8 @@ def create_user(
                 _("2–40 karakter: huruf kecil, angka, '.', '_' atau '-', diawali huruf atau angka"),
             )
         )
-    elif db.session.scalar(db.select(User.id).where(db.func.lower(User.username) == username)):
-        problems.append(
-            ("username", _("nama pengguna %(username)s sudah dipakai", username=username))
-        )
+    elif taken := _taken(username):
+        problems.append(_username_taken(entered, taken))
     if not name:
         problems.append(("name", _("isi nama lengkap")))
     elif len(name) > 200:
@@ -123,12 +127,37 @@ def create_user(
         username=username, name=name, role=role, password_hash=security.hash_password(password)
     )
     db.session.add(user)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # created by someone else since the check above
+        db.session.rollback()
+        raise FormProblems([_username_taken(entered, _taken(username) or username)]) from None
     audit(
         actor, "user_created", reason=reason or None, user_id=user.id, username=username, role=role
     )
     db.session.commit()
     return user
+
+
+def _taken(username: str) -> str | None:
+    """The existing username equal to ``username`` ignoring case, if any."""
+    return db.session.scalar(
+        db.select(User.username).where(db.func.lower(User.username) == username.lower())
+    )
+
+
+def _username_taken(entered: str, existing: str) -> tuple[str, str]:
+    if entered == existing:
+        return ("username", _("nama pengguna %(username)s sudah dipakai", username=existing))
+    return (
+        "username",
+        _(
+            "nama pengguna %(entered)s sudah dipakai sebagai %(username)s "
+            "(huruf besar dan kecil tidak dibedakan)",
+            entered=entered,
+            username=existing,
+        ),
+    )
 
 
 def set_role(user_id: int, role: str, actor: str, reason: str | None) -> User:

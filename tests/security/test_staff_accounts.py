@@ -144,6 +144,61 @@ def test_every_staff_login_runs_one_argon2_verify_of_the_same_cost(app, monkeypa
     assert argon2_parameters(hash_) == real_cost
 
 
+# --- 3. usernames ignore case --------------------------------------------------
+
+
+def test_staff_login_ignores_the_case_of_the_username(app):
+    with app.app_context():
+        staff()
+    for typed in ("PENGAWAS", "Pengawas", "  pengawas "):
+        client = app.test_client()
+        assert login_staff(client, typed).status_code == 302, typed
+        assert client.get("/proctor/").status_code == 200
+    assert login_staff(app.test_client(), "PENGAWAS", WRONG).status_code == 401
+
+
+def test_creating_a_user_that_differs_only_in_case_is_refused_clearly(app, admin):
+    before = audit_count(app)
+    refused = admin.post("/admin/users", data={
+        "username": "Pengawas", "name": "Pengawas Kedua", "role": "proctor",
+        "password": "kata-sandi-panjang-1", "reason": "pengawas baru"})
+    assert refused.status_code == 422
+    assert ("nama pengguna Pengawas sudah dipakai sebagai pengawas "
+            "(huruf besar dan kecil tidak dibedakan)") in problems(refused)
+    english = admin.post("/admin/users?lang=en", data={
+        "username": "PENGAWAS", "name": "X", "role": "proctor",
+        "password": "kata-sandi-panjang-1"})
+    assert "username PENGAWAS is taken as pengawas (capitals do not count)" in problems(english)
+    with app.app_context():
+        assert db.session.execute(db.select(sa.func.count(User.id))).scalar_one() == 2
+    assert audit_count(app) == before
+    created = admin.post("/admin/users", data={
+        "username": "Budi.S", "name": "Budi", "role": "proctor",
+        "password": "kata-sandi-panjang-1"})
+    assert created.status_code == 302
+    with app.app_context():  # stored lower-case: one spelling in the log and the limits
+        assert db.session.execute(
+            db.select(User.username).where(User.name == "Budi")).scalar_one() == "budi.s"
+
+
+def test_the_database_refuses_two_usernames_that_differ_only_in_case(app):
+    with app.app_context():
+        staff()
+        db.session.add(User(username="PenGawas", name="X", role="proctor", password_hash="x"))
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+
+
+def test_the_per_account_guessing_limit_counts_every_spelling_of_a_name(app):
+    with app.app_context():
+        staff()
+    client = app.test_client()
+    for typed in ("pengawas", "PENGAWAS", "Pengawas", "pengAwas", "PengawaS"):  # 5 failures
+        assert login_staff(client, typed, WRONG).status_code == 401
+    assert login_staff(client, "pEngawas").status_code == 429  # even the right password
+
+
 # --- 4. a reason-requiring form refuses an empty reason and changes nothing -------
 
 
