@@ -39,7 +39,9 @@ def create_app(test_config=None):
         cors_allowed_origins=None,
     )
     from . import txn
+    from .realtime import SocketSessionInterface
 
+    app.session_interface = SocketSessionInterface()
     txn.init_app(app)  # group commit: SQLite under gevent
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -131,9 +133,16 @@ def _configure_database(app):
         options.setdefault("pool_timeout", 30)
         options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
     else:
-        options.setdefault("pool_pre_ping", True)
-        options.setdefault("pool_size", 10)
-        options.setdefault("max_overflow", 20)
+        # No pre-ping: it cost every socket event one more round trip. After a
+        # database restart the first statement on a dead connection fails (an
+        # answer gets "retry"), and SQLAlchemy then drops every older pooled
+        # connection at once, so one failure per process, not one per connection.
+        options.setdefault("pool_pre_ping", False)
+        options.setdefault("pool_recycle", 1800)
+        # 20 kept open: under a burst the overflow connections were opened and
+        # closed again many times a second (a PostgreSQL fork each).
+        options.setdefault("pool_size", 20)
+        options.setdefault("max_overflow", 10)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 

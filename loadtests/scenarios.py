@@ -80,6 +80,11 @@ class Server:
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
         return int(children[0])
 
+    def cpu_s(self):
+        """CPU seconds (user + system, every thread) the worker has used so far."""
+        fields = Path(f"/proc/{self.worker_pid()}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_kb(self):
         for line in Path(f"/proc/{self.worker_pid()}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -97,16 +102,34 @@ class Server:
 
 
 class RssSampler(threading.Thread):
+    """The worker's RSS and CPU time every ``every`` seconds."""
+
     def __init__(self, server, every=1.0):
         super().__init__(daemon=True)
         self.server, self.every, self.samples, self.stop_flag = server, every, [], threading.Event()
+        self.cpu = []  # (wall clock, worker CPU seconds)
 
     def run(self):
         while not self.stop_flag.wait(self.every):
             try:
                 self.samples.append(self.server.rss_kb())
+                self.cpu.append((time.time(), self.server.cpu_s()))
             except (OSError, IndexError):
                 pass
+
+    def cpu_figures(self, report):
+        """Server CPU over the answering window: per answer, and as a share of one core.
+
+        CPU time does not depend on what else runs on the box, so this figure
+        compares across runs better than rates and latencies do.
+        """
+        inside = [(t, c) for t, c in self.cpu if report["t_go"] + 1 <= t <= report["t_end"] - 1]
+        if len(inside) < 2 or not report.get("answers"):
+            return {}
+        (t0, c0), (t1, c1) = inside[0], inside[-1]
+        answers = report["answers"] * (t1 - t0) / report["duration_s"]  # answers in the window
+        return {"server_cpu_ms_per_answer": round((c1 - c0) * 1000 / max(answers, 1), 3),
+                "server_cpu_share": round((c1 - c0) / (t1 - t0), 2)}
 
 
 def make_database(kind, workdir):
@@ -180,7 +203,8 @@ def scenario(args, think, *extra, start=True, pin=None, watch=None):
         report.update(scenario=args.name, db=args.db, server_rss_idle_kb=rss0,
                       loadavg_1min_at_end=round(os.getloadavg()[0], 2),
                       server_rss_peak_kb=peak,
-                      kb_per_seat=round((peak - rss0) / max(1, report["connected"]), 1))
+                      kb_per_seat=round((peak - rss0) / max(1, report["connected"]), 1),
+                      **sampler.cpu_figures(report))
         if finish:
             report.update(finish(report))
         return report
@@ -195,6 +219,8 @@ def sustained(args):
     ours = scenario(args, 0, "--think-jitter", "0")
     workdir = Path(args.workdir)
     echo = Server(workdir, "echo-server", {}, app="loadtests.echo:app")
+    sampler = RssSampler(echo)
+    sampler.start()
     try:
         rows = "\n".join(f"E{i:06d},000000" for i in range(args.seats))
         csv_path = workdir / "echo-candidates.csv"
@@ -202,9 +228,11 @@ def sustained(args):
         bare = simulate(echo.url, 1, csv_path, "", workdir / "echo-report.json", args.seats, 0,
                         args.duration, "--think-jitter", "0", "--procs", str(args.procs),
                         verify=False)
+        sampler.stop_flag.set()
     finally:
         echo.stop()
     ours["echo"] = {k: bare[k] for k in ("answers_per_s", "p50_ms", "p95_ms", "p99_ms", "errors")}
+    ours["echo"].update(sampler.cpu_figures(bare))
     ours["ratio_to_echo"] = round(ours["answers_per_s"] / max(bare["answers_per_s"], 1e-9), 3)
     return ours
 

@@ -483,6 +483,8 @@ def run(args):
         "duration_s": args.duration,
         "procs": n,
         "counts": dict(sorted(counts.items())),
+        "t_go": round(t_go, 3),  # wall clock of the answering window, for server CPU figures
+        "t_end": round(t_go + args.duration, 3),
     }
     if t_click is not None:
         first = total["first_item_ms"]

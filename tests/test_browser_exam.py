@@ -2,7 +2,8 @@
 
 (a) a candidate does a two-section exam with the keyboard only: answers, changes
 an answer, marks one for review, finishes each section through its confirm
-dialog and sees the right total; (b) the server dies mid-section: the offline
+dialog (the first with the key S, which asks first too; the second by Tab to the
+button) and sees the right total; (b) the server dies mid-section: the offline
 banner shows, an answer chosen meanwhile is queued, and after the restart on the
 same port it lands exactly once. Screenshots go to $CAT_SCREENSHOT_DIR when set
 (docs/screenshots), else to the test's tmp dir.
@@ -280,6 +281,29 @@ def finish_section_with_keyboard(page, unanswered, marked, tab_limit=40):
     expect(dialog).to_be_hidden()
 
 
+def finish_section_with_shortcut(page, unanswered, marked):
+    """The documented key S opens the same confirm dialog; S then Enter only goes back."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("finish-section")).to_have_attribute("aria-keyshortcuts", "S")
+    dialog = page.get_by_test_id("finish-dialog")
+    page.keyboard.press("s")
+    expect(dialog).to_be_visible()
+    assert page.evaluate("document.activeElement.dataset.testid") == "finish-cancel"
+    page.keyboard.press("S")  # a second press inside the dialog does nothing more
+    page.keyboard.press("Enter")  # the focused safe choice: back to the items
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_test_id("status-screen")).to_have_attribute("data-status", "in_progress")
+    page.keyboard.press("S")
+    expect(dialog).to_be_visible()
+    expect(page.get_by_test_id("finish-unanswered")).to_have_text(str(unanswered))
+    expect(page.get_by_test_id("finish-marked")).to_have_text(str(marked))
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.testid") == "finish-confirm"
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+
+
 def test_candidate_does_a_navigable_skd_exam_with_the_keyboard_only(app, browser, skd, shots):  # noqa: F811
     from playwright.sync_api import expect
 
@@ -329,7 +353,8 @@ def test_candidate_does_a_navigable_skd_exam_with_the_keyboard_only(app, browser
     expect(page.get_by_test_id("mark-item")).to_have_attribute("aria-pressed", "true")
     page.screenshot(path=str(shots / "candidate-navigation.png"))
 
-    finish_section_with_keyboard(page, unanswered=7, marked=1)
+    # the shortcut: no Tab walk past the options, the buttons and the strip
+    finish_section_with_shortcut(page, unanswered=7, marked=1)
 
     # TKP: every option earns points; the best ones give 5 + 5
     expect(page.get_by_test_id("section-tab-TWK")).to_have_attribute("data-status", "done")

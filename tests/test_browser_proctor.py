@@ -1,6 +1,8 @@
-"""Headless Chromium: the proctor console with 300 seats, seat actions through the UI, the board.
+"""Headless Chromium: the proctor console with 300 seats, seat actions through the UI, the board,
+and a seat's section clock (a section with its own time limit) beside the exam's.
 
-``CAT_SCREENSHOTS=1`` also writes docs/screenshots/proctor-grid-300.png and board.png.
+``CAT_SCREENSHOTS=1`` also writes docs/screenshots/proctor-grid-300.png, proctor-action.png,
+board.png and proctor-section-clock.png.
 """
 
 import os
@@ -190,3 +192,67 @@ def test_the_board_is_legible_on_a_hall_tv(browser, big_room):
     assert font >= 28
     if os.environ.get("CAT_SCREENSHOTS"):
         page.screenshot(path=str(SHOTS / "board.png"))
+
+
+@pytest.fixture
+def timed_room(app, db_url, tmp_path):
+    """TWK with 10 minutes of its own, TKP 30 (capped by the exam's 20); PC-01 answering."""
+    from tests.test_section_time import TIMED_SECTIONS
+    from tests.test_sections import SKD_ITEMS, build_sitting
+
+    with app.app_context():
+        sitting_id = build_sitting(TIMED_SECTIONS, SKD_ITEMS, n_candidates=3, duration_s=20 * 60)
+        proctor = make_user()
+        sitting = db.session.get(Sitting, sitting_id)
+        sitting.proctors.append(proctor)
+        db.session.commit()
+    live = LiveServer(db_url, tmp_path / "server.log").start()
+    with app.app_context():
+        exam_service.login_candidate(sitting_id, "R1", "123456")
+        attempt = db.session.execute(db.select(Attempt)).scalar_one()
+        attempt.connected_sid, attempt.last_seen_at = "pc-1", utcnow()  # as if its page were open
+        db.session.commit()
+    live.sitting_id = sitting_id
+    yield live
+    live.stop()
+
+
+def test_a_tile_shows_the_section_clock_and_the_exam_clock_through_pause_and_extension(
+    browser, timed_room
+):
+    from playwright.sync_api import expect
+
+    server = timed_room
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    staff_login(page, server)
+    page.goto(f"{server.url}/proctor/sittings/{server.sitting_id}")
+    tile = page.get_by_test_id("seat-PC-01")
+    expect(tile).to_have_attribute("data-status", "answering")
+    expect(tile.locator(".seat-section")).to_have_text("TWK")
+    expect(tile.locator(".seat-clock")).to_have_text(re.compile(r"^(10:00|09:[45]\d)$"))
+    expect(tile.locator(".seat-exam-time")).to_have_text(re.compile(r"^Ujian (20:00|19:[45]\d)$"))
+    absent = page.get_by_test_id("seat-PC-02")  # no attempt: no clock at all
+    expect(absent.locator(".seat-time")).to_have_text("")
+
+    tile.click()
+    expect(page.get_by_test_id("panel-section")).to_have_text("TWK — Tes Wawasan Kebangsaan (1/2)")
+    page.get_by_test_id("pause-seat").click()
+    page.get_by_test_id("action-reason").fill("Listrik padam di meja")
+    page.get_by_test_id("action-submit").click()
+    expect(tile).to_have_attribute("data-status", "paused")
+    frozen = tile.locator(".seat-clock").inner_text()
+    frozen_exam = page.get_by_test_id("panel-time").inner_text()
+    page.wait_for_timeout(2200)
+    assert tile.locator(".seat-clock").inner_text() == frozen  # both clocks stand still
+    assert page.get_by_test_id("panel-section-time").inner_text() == frozen
+    assert page.get_by_test_id("panel-time").inner_text() == frozen_exam
+
+    page.get_by_test_id("extend-seat").click()
+    page.get_by_test_id("action-minutes").fill("5")
+    page.get_by_test_id("action-reason").fill("Ganti waktu yang hilang")
+    page.get_by_test_id("action-submit").click()
+    expect(tile.locator(".seat-clock")).not_to_have_text(frozen)
+    assert seconds(tile.locator(".seat-clock").inner_text()) - seconds(frozen) == 5 * 60
+    assert seconds(page.get_by_test_id("panel-time").inner_text()) - seconds(frozen_exam) == 5 * 60
+    if os.environ.get("CAT_SCREENSHOTS"):
+        page.screenshot(path=str(SHOTS / "proctor-section-clock.png"))

@@ -16,14 +16,14 @@ from tests.conftest import PIN, login_candidate, make_sitting, make_user
 from tests.live import ROOT, LiveServer
 
 # Statements one answer costs on the Socket.IO path, from the handler to the
-# acknowledgement (COMMIT is not a cursor statement), on both databases:
-# 4 reads (attempt FOR UPDATE, repeat check, sitting, presented item), 4 writes
-# (presentation, response, attempt, item_exposure upsert), 4 reads for
-# the reply (attempt and sitting again after the commit, presentation, and the
-# next item, which a lone candidate always sees first: 11 once it is cached).
-# It must not grow with the answers already given. Lower it when the answer
-# path gets leaner (docs/PERFORMANCE.md lists how); a rise needs a reason.
-ANSWER_STATEMENTS = 6
+# acknowledgement (COMMIT is not a cursor statement), on both databases: the
+# attempt FOR UPDATE together with the item presented at the answer's seq, INSERT
+# response, INSERT the next presentation, UPDATE attempt (a Core statement of the
+# changed columns), and the next item, which a lone candidate always sees first
+# (4 once the process has it cached, as under load). It must not grow with the
+# answers already given. Lower it when the answer path gets leaner
+# (docs/PERFORMANCE.md lists how); a rise needs a reason.
+ANSWER_STATEMENTS = 5
 
 
 def _statements_per_answer(app, sitting_id, n_answers):

@@ -19,6 +19,9 @@ TIMED_SECTIONS = [
         code="TKP", name="Tes Karakteristik Pribadi", n_items=2, navigable=True, time_limit_min=30
     ),
 ]
+# statements of one proctor snapshot (sitting, seats, last answers, moves, status
+# counts, enrolled, exam), whatever the number of seats: the feed's cost per flush
+SNAPSHOT_STATEMENTS = 7
 
 
 def timed_sitting(app, **kwargs):
@@ -185,3 +188,98 @@ def test_the_exam_form_takes_section_minutes(app):
             with pytest.raises(FormProblems) as error:
                 admin_sittings.create_exam("Ujian", bank_id, 20, bad, None, "user:1")
             assert words in str(error.value), bad
+
+
+def test_the_proctor_feed_carries_each_seats_section_clock(app):
+    """A seat in a timed section: which section, its time and the exam's, moved by pause/extend."""
+    from sqlalchemy import event
+
+    from cat_server.extensions import socketio
+    from cat_server.proctor import feed
+    from cat_server.proctor import service as proctor_service
+    from tests.conftest import login_staff, make_user
+
+    sitting_id = timed_sitting(app, n_candidates=3)
+    connect(app, sitting_id)  # R1 at PC-01 answers; PC-02 and PC-03 stay absent
+    with app.app_context():
+        make_user(role="admin")
+        attempt_id = the_attempt().id
+    client = app.test_client()
+    assert login_staff(client).status_code == 302
+    proctor = socketio.test_client(app, namespace="/proctor", flask_test_client=client)
+
+    def watched():
+        ack = proctor.emit("watch", {"sitting": sitting_id}, namespace="/proctor", callback=True)
+        assert ack["ok"]
+        return {s["seat"]: s for s in ack["seats"]}
+
+    def flushed():
+        """The seats of the one `seats` message the next flush sends."""
+        proctor.get_received("/proctor")
+        with app.app_context():
+            app.config["FEED_INTERVAL"] = 0  # no pacing in a test
+            assert feed.flush() == 1
+        (message,) = [e["args"][0] for e in proctor.get_received("/proctor")
+                      if e["name"] == "seats"]
+        return {s["seat"]: s for s in message["seats"]}
+
+    seats = watched()
+    seat = seats["PC-01"]
+    assert seat["section"] == {"index": 1, "count": 2, "code": "TWK",
+                               "name": "Tes Wawasan Kebangsaan"}
+    assert seat["section_remaining_s"] == pytest.approx(600, abs=10)
+    assert seat["remaining_s"] == pytest.approx(1200, abs=10)
+    assert seat["remaining_s"] - seat["section_remaining_s"] == pytest.approx(600, abs=0.2)
+    assert seats["PC-02"]["section"] is None and seats["PC-02"]["section_remaining_s"] is None
+
+    with app.app_context():
+        service.pause_attempt(attempt_id, "user:1", "listrik padam")
+        attempt = db.session.get(Attempt, attempt_id)
+        attempt.paused_at -= timedelta(seconds=90)  # paused a minute and a half ago
+        db.session.commit()
+    seat = flushed()["PC-01"]
+    assert seat["status"] == "paused"  # both clocks stand at what was left at the pause
+    paused = seat
+    assert seat["section_remaining_s"] == pytest.approx(690, abs=10)
+    assert seat["remaining_s"] == pytest.approx(1290, abs=10)
+
+    with app.app_context():
+        service.resume_attempt(attempt_id, "user:1", "listrik menyala")
+        service.extend_attempt(attempt_id, 5, "user:1", "komputer diganti")
+    seat = flushed()["PC-01"]
+    assert seat["status"] == "answering"
+    # the paused time came back to both clocks, and the 5 minutes went to both
+    assert seat["section_remaining_s"] == pytest.approx(690 + 300, abs=10)
+    assert seat["remaining_s"] == pytest.approx(1290 + 300, abs=10)
+    for clock in ("remaining_s", "section_remaining_s"):  # the resume ran within seconds
+        assert seat[clock] - paused[clock] == pytest.approx(300, abs=5)
+
+    with app.app_context():  # TWK's time is up: TKP's 30 minutes are capped by the exam's
+        section_at = db.session.get(Attempt, attempt_id).section_deadline_at
+        assert service.finish_expired(now=section_at + timedelta(seconds=1)) == [attempt_id]
+    seat = flushed()["PC-01"]
+    assert seat["section"]["code"] == "TKP" and seat["section"]["index"] == 2
+    assert seat["section_remaining_s"] == seat["remaining_s"]
+
+    # the section lookup costs no query: a snapshot of 1 or 3 seats runs the same statements
+    def statements(candidate_ids):
+        seen = []
+
+        def count(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                proctor_service.sitting_snapshot(sitting_id, candidate_ids)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+        return len(seen)
+
+    with app.app_context():
+        everyone = [c for c, in db.session.execute(
+            db.text("SELECT id FROM candidate WHERE sitting_id = :s"), {"s": sitting_id})]
+        one = db.session.get(Attempt, attempt_id).candidate_id
+    assert statements([one]) == statements(everyone) == statements(None) == SNAPSHOT_STATEMENTS
+    proctor.disconnect(namespace="/proctor")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
+import sqlalchemy as sa
 from flask import current_app
 
 from .. import irt, security, txn
@@ -514,6 +515,13 @@ def finish_section(attempt_id: int, request: FinishSectionIn) -> dict:
 
 _LOCK_ATTEMPT = (db.select(Attempt).where(Attempt.id == db.bindparam("id"))
                  .with_for_update())
+# the answer's first round trip: the attempt, locked, with the item presented at the
+# answer's seq (None when there is none)
+_LOCK_ATTEMPT_AND_ITEM = (
+    db.select(Attempt, db.select(Presentation.item_id).where(
+        Presentation.attempt_id == Attempt.id, Presentation.seq == db.bindparam("seq"))
+        .scalar_subquery())
+    .where(Attempt.id == db.bindparam("id")).with_for_update(of=Attempt))
 _PRESENTED_ITEM = db.select(Presentation.item_id).where(
     Presentation.attempt_id == db.bindparam("attempt"),
     Presentation.seq == db.bindparam("seq"))
@@ -542,7 +550,11 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
     """
     if answer.attempt != attempt_id:
         raise BadPayload(field="attempt")
-    attempt = _lock_attempt(attempt_id)
+    row = db.session.execute(
+        _LOCK_ATTEMPT_AND_ITEM, {"id": attempt_id, "seq": answer.seq}).one_or_none()
+    if row is None:
+        raise NotFound("Ujian tidak ditemukan.", "Attempt not found.")
+    attempt, presented = row
     section = current_section(attempt)
     latest = None
     if attempt.n_responses and (section.navigable or attempt.status != "in_progress"
@@ -563,8 +575,6 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
     if latest is not None and not section.navigable:
         # forward-only sections take one answer per item
         raise WrongSeq(expected_seq=attempt.next_seq, state=attempt_state(attempt))
-    presented = db.session.execute(
-        _PRESENTED_ITEM, {"attempt": attempt.id, "seq": answer.seq}).scalar_one()
     if answer.item != presented or (not section.navigable and answer.seq != attempt.next_seq):
         raise WrongSeq(expected_seq=attempt.next_seq, state=attempt_state(attempt))
     item = cached_item(presented)
@@ -603,9 +613,35 @@ def _apply_answer(attempt: Attempt, section: ExamSection, answer: AnswerIn, item
             full = True
     reply = {"ok": True, "state": attempt_state(attempt, full=full, next_item=next_item)}
     seat = (attempt.sitting_id, attempt.candidate_id)
+    _write_attempt(attempt)
     txn.commit()
     feed.seat_changed(*seat)
     return reply
+
+
+_ATTEMPT_UPDATES: dict[frozenset, object] = {}  # changed columns -> UPDATE built once
+
+
+def _write_attempt(attempt: Attempt) -> None:
+    """UPDATE the attempt's changed columns now, as one Core statement; the session forgets it.
+
+    The ORM's flush of this one row (unit of work, then expiring it at the
+    commit) cost more CPU than the answer's other statements together. The
+    object stays readable, detached, with the values just written.
+    """
+    state = sa.inspect(attempt)
+    columns = Attempt.__table__.c
+    changed = frozenset(key for key in state.committed_state if key in columns)
+    if changed:
+        statement = _ATTEMPT_UPDATES.get(changed)
+        if statement is None:
+            statement = _ATTEMPT_UPDATES[changed] = (
+                Attempt.__table__.update().where(columns.id == db.bindparam("attempt_id"))
+                .values({key: db.bindparam(f"new_{key}", type_=columns[key].type)
+                         for key in sorted(changed)}))
+        db.session.execute(statement, {"attempt_id": attempt.id,
+                                       **{f"new_{key}": getattr(attempt, key) for key in changed}})
+    db.session.expunge(attempt)
 
 
 def _store_response(attempt: Attempt, answer: AnswerIn, score: int, now) -> None:

@@ -79,12 +79,20 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
     fits = personfit.lz_of_attempts_cached(
         {a.id: a.n_responses for _, _, a in rows
          if a is not None and a.n_answered >= personfit.MIN_ITEMS})
+    # cached per process (sections never change): no query per seat or per flush
+    sections = exam_service.exam_sections(sitting.exam_id)
     seats = []
     for candidate, label, attempt in rows:
-        remaining = None
+        remaining = section_remaining = section = None
         if attempt is not None and attempt.status == "in_progress":
             clock = attempt.paused_at or now  # a paused clock stands still
-            remaining = max(0.0, round((attempt.deadline_at - clock).total_seconds(), 1))
+            remaining = _seconds_left(attempt.deadline_at, clock)
+            # the current section's own clock; pauses and extensions move it with the exam's
+            section_remaining = _seconds_left(attempt.section_deadline_at, clock)
+            if 1 <= attempt.section_index <= len(sections):
+                current = sections[attempt.section_index - 1]
+                section = {"index": attempt.section_index, "count": len(sections),
+                           "code": current.code, "name": current.name}
         n_moves = moves.get(attempt.id, 0) if attempt else 0
         focus_lost = attempt.n_focus_lost if attempt else 0
         flags = []
@@ -105,6 +113,8 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
             "answered": attempt.n_answered if attempt else 0,
             "total": attempt.n_items if attempt else 0,
             "remaining_s": remaining,
+            "section": section,
+            "section_remaining_s": section_remaining,
             "last_seen": attempt.last_seen_at.isoformat() if attempt and attempt.last_seen_at else None,
             "connected": bool(attempt and attempt.connected_sid),
             "paused": bool(attempt and attempt.paused_at),
@@ -119,16 +129,23 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
     counts = dict.fromkeys(STATUSES, 0)
     for status, n in _status_counts(sitting_id):
         counts[status] += n
+    # read before the rollback: after it the sitting would be loaded again (one
+    # more statement per flush)
+    header = {"id": sitting.id, "name": sitting.name, "status": sitting.status,
+              "room": sitting.room, "paused": sitting.paused_at is not None,
+              "board": bool(sitting.exam.board_enabled)}
     db.session.rollback()  # read-only: release the connection promptly
     return {
-        "sitting": {"id": sitting.id, "name": sitting.name, "status": sitting.status,
-                    "room": sitting.room, "paused": sitting.paused_at is not None,
-                    "board": bool(sitting.exam.board_enabled)},
+        "sitting": header,
         "server_time": now.isoformat(),
         "full": candidate_ids is None,
         "counts": counts,
         "seats": seats,
     }
+
+
+def _seconds_left(deadline, clock):
+    return None if deadline is None else max(0.0, round((deadline - clock).total_seconds(), 1))
 
 
 def _iso(value):

@@ -815,6 +815,13 @@
     if (navigable && letter === t('mark_key').toUpperCase()) {
       event.preventDefault();
       toggleMark();
+      return;
+    }
+    if (navigable && letter === t('finish_key').toUpperCase()) {
+      // the same confirm dialog as the button, its safe choice focused: one
+      // stray key (or S then Enter) never ends a section
+      event.preventDefault();
+      openFinishDialog();
     }
   });
 

@@ -59,7 +59,7 @@
     actionError: $('action-error')
   };
 
-  var tiles = {}; // candidate id -> {node, parts, seat, deadline, flags}
+  var tiles = {}; // candidate id -> {node, parts, seat, at, running, flags}
   var order = []; // candidate ids in seat order
   var sitting = null;
   var clockOffset = 0; // server time - local time, ms
@@ -203,8 +203,13 @@
         fill: make('span', 'seat-fill'),
         answered: make('span', 'seat-answered'),
         time: make('span', 'seat-time'),
+        section: make('span', 'seat-section'),
+        clock: make('span', 'seat-clock'),
+        examTime: make('span', 'seat-exam-time'),
         flags: make('span', 'seat-flags')
       };
+      parts.time.appendChild(parts.section);
+      parts.time.appendChild(parts.clock);
       var top = make('span', 'seat-top');
       top.appendChild(parts.label);
       top.appendChild(parts.word);
@@ -217,8 +222,9 @@
       node.appendChild(parts.reg);
       node.appendChild(parts.bar);
       node.appendChild(bottom);
+      node.appendChild(parts.examTime);
       node.appendChild(parts.flags);
-      tile = tiles[seat.candidate] = {node: node, parts: parts, deadline: null, flags: []};
+      tile = tiles[seat.candidate] = {node: node, parts: parts, at: 0, running: false, flags: []};
       var id = seat.candidate;
       node.addEventListener('click', function () { select(id); });
       node.addEventListener('keydown', function (event) {
@@ -240,12 +246,13 @@
     var total = seat.total || 0;
     p.answered.textContent = total ? seat.answered + '/' + total : '–';
     p.fill.style.width = (total ? Math.min(100, 100 * seat.answered / total) : 0) + '%';
-    // a paused clock stands still: show the frozen time without counting down
-    tile.deadline = typeof seat.remaining_s === 'number' && status !== 'paused'
-      ? performance.now() + seat.remaining_s * 1000
-      : null;
-    p.time.textContent = typeof seat.remaining_s === 'number' && status === 'paused'
-      ? formatTime(seat.remaining_s) : '';
+    // the clocks count down from the snapshot's seconds; a paused one stands still
+    tile.at = performance.now();
+    tile.running = status !== 'paused';
+    var section = seat.section || null;
+    p.section.textContent = hasSectionClock(seat) && section ? section.code : '';
+    p.time.title = hasSectionClock(seat) ? T.section_time + (section ? ' ' + section.name : '') : T.exam_time;
+    renderClocks(tile, performance.now());
     return tile;
   }
 
@@ -293,8 +300,10 @@
         tile.parts.flags.setAttribute('data-flags', flags.join(' '));
       }
       tile.node.classList.toggle('flagged', flags.length > 0);
+      var time = timeText(tile);
       tile.node.title = (seat.seat || '') + ' — ' + seat.name + ' (' + seat.registration_no + ') — ' +
-        STATUS_WORDS[tile.status] + (flags.length ? ' — ' + flags.map(function (f) { return FLAG_WORDS[f]; }).join('; ') : '');
+        STATUS_WORDS[tile.status] + (time ? ' — ' + time : '') +
+        (flags.length ? ' — ' + flags.map(function (f) { return FLAG_WORDS[f]; }).join('; ') : '');
       if (flags.length) flagged += 1;
     });
     $('count-flagged').textContent = String(flagged);
@@ -325,7 +334,9 @@
     switch (key) {
       case 'status': return STATUS_ORDER[tile.status];
       case 'answered': return seat.answered || 0;
-      case 'remaining': return tile.deadline !== null ? tile.deadline - performance.now() : (seat.remaining_s === null ? Infinity : seat.remaining_s * 1000);
+      case 'remaining':
+        var left = primaryLeft(tile, performance.now());
+        return left === null ? Infinity : left;
       case 'last_seen': return seat.last_seen ? Date.parse(seat.last_seen) : Infinity;
       case 'flags': return -tile.flags.length;
       default: return 0;
@@ -355,7 +366,7 @@
       status.appendChild(document.createTextNode(STATUS_WORDS[tile.status]));
       row.appendChild(status);
       row.appendChild(make('td', 'num', seat.total ? seat.answered + '/' + seat.total : '–'));
-      row.appendChild(make('td', 'num', tile.node.querySelector('.seat-time').textContent));
+      row.appendChild(make('td', 'num', timeText(tile)));
       row.appendChild(make('td', 'num', seat.last_seen ? ago(now - Date.parse(seat.last_seen)) : '—'));
       row.appendChild(make('td', 'flags', tile.flags.map(function (f) { return FLAG_SIGNS[f] + ' ' + FLAG_WORDS[f]; }).join(', ')));
       row.addEventListener('click', function () { select(id); });
@@ -429,7 +440,15 @@
     $('panel-status').textContent = STATUS_WORDS[tile.status] +
       (seat.finish_reason ? ' (' + seat.finish_reason + ')' : '');
     $('panel-answered').textContent = seat.total ? seat.answered + '/' + seat.total : '–';
-    $('panel-time').textContent = tile.parts.time.textContent || '—';
+    var now = performance.now();
+    var examLeft = leftOf(tile, 'remaining_s', now);
+    var sectionLeft = leftOf(tile, 'section_remaining_s', now);
+    $('panel-time').textContent = examLeft === null ? '—' : formatTime(examLeft);
+    var section = seat.status !== 'finished' ? seat.section : null;
+    $('panel-section').textContent = section
+      ? section.code + ' — ' + section.name + ' (' + section.index + '/' + section.count + ')' : '—';
+    $('panel-section-time-label').hidden = $('panel-section-time').hidden = sectionLeft === null;
+    $('panel-section-time').textContent = sectionLeft === null ? '' : formatTime(sectionLeft);
     $('panel-seen').textContent = seat.last_seen ? ago(serverNow() - Date.parse(seat.last_seen)) : '—';
     $('panel-flags').textContent = (tile.flags.length
       ? tile.flags.map(function (f) { return FLAG_WORDS[f]; }).join('; ') : '—') +
@@ -551,16 +570,55 @@
     return h > 0 ? (h < 10 ? '0' : '') + h + ':' + mm + ':' + ss : mm + ':' + ss;
   }
 
+  // A section with a time limit of its own shows its clock on the tile (what
+  // ends first for that seat); the exam's clock stays below it while they differ.
+  function hasSectionClock(seat) {
+    return typeof seat.section_remaining_s === 'number';
+  }
+
+  // seconds left on `key` ('remaining_s' or 'section_remaining_s') now, or null
+  function leftOf(tile, key, now) {
+    var value = tile.seat[key];
+    if (typeof value !== 'number') return null;
+    return tile.running ? value - (now - tile.at) / 1000 : value;
+  }
+
+  function primaryLeft(tile, now) {
+    var section = leftOf(tile, 'section_remaining_s', now);
+    return section !== null ? section : leftOf(tile, 'remaining_s', now);
+  }
+
+  function examDiffers(tile, now) {
+    var exam = leftOf(tile, 'remaining_s', now);
+    var section = leftOf(tile, 'section_remaining_s', now);
+    return exam !== null && section !== null && Math.abs(exam - section) >= 1;
+  }
+
+  function renderClocks(tile, now) {
+    var p = tile.parts;
+    var left = primaryLeft(tile, now);
+    var text = left === null ? '' : formatTime(left);
+    if (p.clock.textContent !== text) p.clock.textContent = text;
+    p.time.classList.toggle('low', left !== null && Math.ceil(left) < 300);
+    var exam = examDiffers(tile, now) ? T.exam_short + ' ' + formatTime(leftOf(tile, 'remaining_s', now)) : '';
+    if (p.examTime.textContent !== exam) p.examTime.textContent = exam;
+  }
+
+  // the seat's time as words, for the list, the panel and the tooltip
+  function timeText(tile) {
+    var now = performance.now();
+    var seat = tile.seat;
+    var left = primaryLeft(tile, now);
+    if (left === null) return '';
+    var text = formatTime(left);
+    if (hasSectionClock(seat) && seat.section) text = seat.section.code + ' ' + text;
+    if (examDiffers(tile, now)) text += ' · ' + T.exam_short + ' ' + formatTime(leftOf(tile, 'remaining_s', now));
+    return text;
+  }
+
   function tick() {
     var now = performance.now();
-    order.forEach(function (id) {
-      var tile = tiles[id];
-      if (tile.deadline === null) return;
-      var left = (tile.deadline - now) / 1000;
-      var text = formatTime(left);
-      if (tile.parts.time.textContent !== text) tile.parts.time.textContent = text;
-      tile.parts.time.classList.toggle('low', Math.ceil(left) < 300);
-    });
+    order.forEach(function (id) { renderClocks(tiles[id], now); });
   }
 
   function refresh() {
