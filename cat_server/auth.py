@@ -47,13 +47,30 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def authenticate(username: str, password: str) -> User | None:
-    user = db.session.execute(
-        db.select(User).where(User.username == username.strip())
-    ).scalar_one_or_none()
-    if user is None or not user.active or not security.verify(user.password_hash, password):
+def find_user(username: str) -> User | None:
+    """The account named ``username``, whatever its case ("Pengawas1" is "pengawas1").
+
+    Names are unique ignoring case (an index on lower(username)), so at most one matches.
+    """
+    name = (username or "").strip().lower()
+    if not name:
         return None
-    return user
+    return db.session.execute(
+        db.select(User).where(db.func.lower(User.username) == name).order_by(User.id)
+    ).scalars().first()
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with this name and password, else None.
+
+    An unknown or inactive name costs the same argon2 verify as a real one (against
+    a dummy hash), so the answer's timing does not tell which usernames exist.
+    """
+    user = find_user(username)
+    if user is None or not user.active:
+        security.verify(security.dummy_password_hash(), password)
+        return None
+    return user if security.verify(user.password_hash, password) else None
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -46,7 +46,10 @@ def seed_load_sitting(n_seats: int, n_items: int = 500, duration_s: int = 3 * 36
                 show_result=True)
     exam.sections.append(ExamSection(position=1, code="TIU", name="Tes Intelegensia Umum",
                                      n_items=n_items, points_correct=5))
-    user = db.session.execute(db.select(User).where(User.username == proctor)).scalar_one_or_none()
+    from .auth import find_user
+
+    proctor = proctor.strip().lower()  # usernames are unique ignoring case, stored lower-case
+    user = find_user(proctor)
     if user is None:
         user = User(username=proctor, name="Pengawas uji beban", role="proctor",
                     password_hash=security.hash_password(proctor_password))

@@ -68,6 +68,10 @@ class User(UserMixin, db.Model):
         return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
 
 
+# Usernames are unique ignoring case: "Pengawas1" cannot join "pengawas1" (login ignores case).
+sa.Index("uq_user_lower_username", sa.func.lower(User.username), unique=True)
+
+
 class ItemBank(db.Model):
     """One imported version of a bank; a new import is a new version."""
 

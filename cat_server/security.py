@@ -15,6 +15,21 @@ def hash_password(password: str) -> str:
     return _passwords.hash(password)
 
 
+_dummy_hash: str | None = None
+
+
+def dummy_password_hash() -> str:
+    """A password hash of a random secret, made once per process with the same cost as real ones.
+
+    Verified against when a login names no (active) account, so that path costs
+    what a real one does. Made on first use, off the event loop like a verify.
+    """
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _off_the_loop(hash_password, secrets.token_urlsafe(24))
+    return _dummy_hash
+
+
 def hash_pin(pin: str) -> str:
     return _pins.hash(pin)
 

@@ -174,14 +174,12 @@ def test_a_deactivated_user_cannot_log_in_and_their_session_stops(app, admin):
     )
     stopped = session.get("/proctor/sittings/1")
     assert stopped.status_code == 302 and "/login" in stopped.headers["Location"]
-    # the open live console is refused on its next action too
-    refused = sock.emit("watch", {"sitting": 1}, namespace="/proctor", callback=True)
-    assert refused["ok"] is False, refused
-    refused = sock.emit("start_sitting", {"sitting": 1}, namespace="/proctor", callback=True)
-    assert refused["ok"] is False, refused
+    # the open live console is disconnected at once and cannot come back
+    assert not sock.is_connected("/proctor")
+    again = socketio.test_client(app, namespace="/proctor", flask_test_client=session)
+    assert not again.is_connected("/proctor")
     with app.app_context():
         assert db.session.get(Sitting, 1).status == "open"
-    sock.disconnect(namespace="/proctor")
     assert login_staff(app.test_client()).status_code == 401
     page = admin.get("/admin/users").get_data(as_text=True)
     assert re.search(r'data-username="pengawas".*?nonaktif', page, re.S)

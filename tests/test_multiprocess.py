@@ -9,7 +9,7 @@ import requests
 import socketio as sio_client
 
 from tests.conftest import PIN, make_config, make_sitting, make_user
-from tests.live import LiveServer, cookie_header, http_login
+from tests.live import LiveServer, cookie_header, csrf_token, http_login
 from tests.test_live_server import Workstation
 
 pytestmark = pytest.mark.slow
@@ -134,3 +134,46 @@ def test_a_proctor_gets_at_most_4_messages_a_second_whatever_the_processes(pg_ur
     finally:
         for server in servers:
             server.stop()
+
+
+def test_a_deactivation_on_one_process_disconnects_the_console_on_the_other(pg_url, redis_url,
+                                                                             tmp_path):
+    """The admin acts on A, the proctor's socket lives on B: B disconnects it at once."""
+    from cat_server import create_app
+    from cat_server.extensions import db
+
+    app = create_app(make_config(pg_url))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        make_user("admin", "admin", "admin-pass-1")
+        proctor = make_user()
+        proctor_id = proctor.id
+        sitting_id = make_sitting(proctor=proctor)
+    channel = f"cat-test-{secrets.token_hex(4)}"
+    a, b = (LiveServer(pg_url, tmp_path / f"{name}.log", REDIS_URL=redis_url,
+                       SOCKETIO_CHANNEL=channel) for name in "ab")
+    a.start(), b.start()
+    try:
+        staff = requests.Session()
+        assert http_login(staff, f"{b.url}/login",
+                          {"username": "pengawas", "password": "rahasia-123"}).status_code == 302
+        console, ended = sio_client.Client(reconnection=False), threading.Event()
+        console.on("disconnect", lambda *reason: ended.set(), namespace="/proctor")
+        console.connect(b.url, namespaces=["/proctor"], headers={"Cookie": cookie_header(staff)},
+                        transports=["websocket"])
+        assert console.call("watch", {"sitting": sitting_id}, namespace="/proctor")["ok"]
+
+        admin = requests.Session()
+        assert http_login(admin, f"{a.url}/login",
+                          {"username": "admin", "password": "admin-pass-1"}).status_code == 302
+        token = csrf_token(admin.get(f"{a.url}/admin/users", timeout=10).text)
+        done = admin.post(f"{a.url}/admin/users/{proctor_id}/active",
+                          data={"active": "0", "reason": "pindah tugas", "csrf_token": token},
+                          allow_redirects=False, timeout=10)
+        assert done.status_code == 302
+        assert ended.wait(5), "the console on B stayed connected after the deactivation on A"
+        console.disconnect()
+    finally:
+        a.stop()
+        b.stop()

@@ -254,7 +254,7 @@ def sitting_detail(sitting_id):
     return _sitting_template(sitting_id)
 
 
-def _sitting_template(sitting_id, problems=()):
+def _sitting_template(sitting_id, problems=(), failed=None):
     sitting = sittings.get_sitting(sitting_id)
     candidates = db.session.execute(
         db.select(Candidate).where(Candidate.sitting_id == sitting.id)
@@ -263,7 +263,7 @@ def _sitting_template(sitting_id, problems=()):
         db.select(User).where(User.role == "proctor", User.active).order_by(User.name)
     ).scalars().all()
     return render_template("admin/sitting.html", sitting=sitting, candidates=candidates,
-                           proctors=proctors, problems=list(problems))
+                           proctors=proctors, problems=list(problems), failed=failed)
 
 
 @bp.route("/candidates/import", methods=["POST"])
@@ -283,7 +283,11 @@ def candidates_import():
 
 @bp.route("/sittings/<int:sitting_id>/pins", methods=["POST"])
 def sitting_pins(sitting_id):
-    slips = sittings.reset_pins(sitting_id, actor(), request.form.get("reason", "").strip())
+    try:
+        slips = sittings.reset_pins(sitting_id, actor(), request.form.get("reason"))
+    except sittings.FormProblems as error:
+        db.session.rollback()
+        return _sitting_template(sitting_id, problems=error.problems, failed="pins"), 422
     return render_template("admin/slips.html", slips=slips,
                            title=f"PIN baru / New PINs: {len(slips)}")
 

@@ -8,6 +8,9 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask import has_request_context
+from flask_babel import gettext
+
 from .. import security
 from ..errors import BadPayload, NotFound
 from ..extensions import db
@@ -38,6 +41,21 @@ class FormProblems(BadPayload):
     def __init__(self, problems):
         super().__init__("; ".join(m for _, m in problems), "; ".join(m for _, m in problems))
         self.problems = problems
+
+
+def _(text: str, **values) -> str:
+    """Translated on a page; the Indonesian source text in the CLI (no request, no locale)."""
+    if has_request_context():
+        return gettext(text, **values)
+    return text % values if values else text
+
+
+def need_reason(reason: str | None) -> str:
+    """The reason, stripped; FormProblems when there is none (an audited change says why)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise FormProblems([("reason", _("isi alasannya (dicatat di log audit)"))])
+    return reason
 
 
 # --- exams ----------------------------------------------------------------
@@ -338,8 +356,12 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
 
 
 def reset_pins(sitting_id: int, actor: str, reason: str | None = None) -> list[NewCandidate]:
-    """New PINs for every candidate of the sitting who has not finished (old PINs stop working)."""
+    """New PINs for every candidate of the sitting who has not finished (old PINs stop working).
+
+    Refused without a reason (FormProblems), changing nothing.
+    """
     sitting = get_sitting(sitting_id)
+    reason = need_reason(reason)
     out = []
     candidates = db.session.execute(
         db.select(Candidate).where(Candidate.sitting_id == sitting.id)

@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, has_request_context
-from flask_babel import gettext
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from .. import security
 from ..extensions import db
 from ..models import Sitting, User, audit
-from .sittings import FormProblems, get_sitting
+from ..proctor import sessions
+from .sittings import FormProblems, _, get_sitting, need_reason
 
 ROLES = ("admin", "proctor")
-
-
-def _(text: str, **values) -> str:
-    """Translated on a page; the Indonesian source text in the CLI (no request, no locale)."""
-    if has_request_context():
-        return gettext(text, **values)
-    return text % values if values else text
 
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
@@ -102,8 +96,13 @@ def n_active_admins(excluding: int | None = None) -> int:
 def create_user(
     username: str, name: str, role: str, password: str, actor: str, reason: str | None = None
 ) -> User:
-    """A new active account; the username is stored lower-case and must be unique."""
-    username = (username or "").strip().lower()
+    """A new active account; the username is stored lower-case and must be unique ignoring case.
+
+    Lower-case storage gives one spelling everywhere the name is shown, logged or
+    counted (audit log, per-account login limit); the full name keeps the capitals.
+    """
+    entered = (username or "").strip()
+    username = entered.lower()
     name = (name or "").strip()
     problems = []
     if not USERNAME.match(username):
@@ -113,10 +112,8 @@ def create_user(
                 _("2–40 karakter: huruf kecil, angka, '.', '_' atau '-', diawali huruf atau angka"),
             )
         )
-    elif db.session.scalar(db.select(User.id).where(db.func.lower(User.username) == username)):
-        problems.append(
-            ("username", _("nama pengguna %(username)s sudah dipakai", username=username))
-        )
+    elif taken := _taken(username):
+        problems.append(_username_taken(entered, taken))
     if not name:
         problems.append(("name", _("isi nama lengkap")))
     elif len(name) > 200:
@@ -130,7 +127,11 @@ def create_user(
         username=username, name=name, role=role, password_hash=security.hash_password(password)
     )
     db.session.add(user)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # created by someone else since the check above
+        db.session.rollback()
+        raise FormProblems([_username_taken(entered, _taken(username) or username)]) from None
     audit(
         actor, "user_created", reason=reason or None, user_id=user.id, username=username, role=role
     )
@@ -138,18 +139,32 @@ def create_user(
     return user
 
 
-def _need_reason(reason: str | None) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise FormProblems([("reason", _("isi alasannya (dicatat di log audit)"))])
-    return reason
+def _taken(username: str) -> str | None:
+    """The existing username equal to ``username`` ignoring case, if any."""
+    return db.session.scalar(
+        db.select(User.username).where(db.func.lower(User.username) == username.lower())
+    )
+
+
+def _username_taken(entered: str, existing: str) -> tuple[str, str]:
+    if entered == existing:
+        return ("username", _("nama pengguna %(username)s sudah dipakai", username=existing))
+    return (
+        "username",
+        _(
+            "nama pengguna %(entered)s sudah dipakai sebagai %(username)s "
+            "(huruf besar dan kecil tidak dibedakan)",
+            entered=entered,
+            username=existing,
+        ),
+    )
 
 
 def set_role(user_id: int, role: str, actor: str, reason: str | None) -> User:
     user = get_user(user_id)
     if role not in ROLES:
         raise FormProblems([("role", _("pilih admin atau pengawas"))])
-    reason = _need_reason(reason)
+    reason = need_reason(reason)
     if role == user.role:
         return user
     if user.role == "admin" and user.active and n_active_admins(excluding=user.id) == 0:
@@ -176,26 +191,28 @@ def set_role(user_id: int, role: str, actor: str, reason: str | None) -> User:
         after=role,
     )
     db.session.commit()
+    sessions.end_sockets(user.id)  # the console reconnects and is checked against the new role
     return user
 
 
 def reset_password(user_id: int, password: str, actor: str, reason: str | None) -> User:
-    """A new password; the user's open sessions end on their next request."""
+    """A new password; the user's open sessions end on their next request, open sockets at once."""
     user = get_user(user_id)
     problems = password_problems(password or "", user.username)
     if problems:
         raise FormProblems(problems)
-    reason = _need_reason(reason)
+    reason = need_reason(reason)
     user.password_hash = security.hash_password(password)
     audit(actor, "user_password_reset", reason=reason, user_id=user.id, username=user.username)
     db.session.commit()
+    sessions.end_sockets(user.id)
     return user
 
 
 def set_active(user_id: int, active: bool, actor: str, reason: str | None) -> User:
-    """Deactivated: no login, and an open session stops working on its next request."""
+    """Deactivated: no login, an open session stops on its next request, open sockets at once."""
     user = get_user(user_id)
-    reason = _need_reason(reason)
+    reason = need_reason(reason)
     if user.active == active:
         return user
     if not active and user.role == "admin" and n_active_admins(excluding=user.id) == 0:
@@ -220,6 +237,8 @@ def set_active(user_id: int, active: bool, actor: str, reason: str | None) -> Us
         username=user.username,
     )
     db.session.commit()
+    if not active:
+        sessions.end_sockets(user.id)
     return user
 
 
@@ -228,7 +247,7 @@ def set_sitting_proctors(
 ) -> Sitting:
     """Replace the proctors of a sitting (active proctors only)."""
     sitting = get_sitting(sitting_id)
-    reason = _need_reason(reason)
+    reason = need_reason(reason)
     proctors = [db.session.get(User, i) for i in dict.fromkeys(proctor_ids)]
     if any(p is None or p.role != "proctor" or not p.active for p in proctors):
         raise FormProblems([("proctors", _("pilih pengawas yang aktif saja"))])
@@ -236,6 +255,7 @@ def set_sitting_proctors(
     after = sorted(p.username for p in proctors)
     if before == after:
         return sitting
+    removed = {p.id for p in sitting.proctors} - {p.id for p in proctors}
     sitting.proctors[:] = proctors
     audit(
         actor,
@@ -246,6 +266,8 @@ def set_sitting_proctors(
         after=after,
     )
     db.session.commit()
+    # a removed proctor's console may be watching this sitting: it reconnects and is re-checked
+    sessions.end_sockets(*removed)
     return sitting
 
 

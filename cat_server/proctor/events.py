@@ -12,7 +12,7 @@ from ..errors import BadPayload, is_id
 from ..exam import service as exam_service
 from ..extensions import socketio
 from ..realtime import acked
-from . import actions, feed, service
+from . import actions, feed, service, sessions
 from .actions import ActionIn
 
 
@@ -28,9 +28,11 @@ class ProctorNamespace(Namespace):
     def on_connect(self, auth=None):
         if not service.is_staff(current_user):
             raise ConnectionRefusedError("login_required")
+        sessions.opened(request.sid, current_user.id)  # ended at once if the account changes
 
     def on_disconnect(self, reason=None):
         feed.unwatch(request.sid)
+        sessions.closed(request.sid)
 
     @acked
     def on_watch(self, data):

@@ -155,21 +155,29 @@ def _channel(app) -> str:
 
 def _publish(dirty) -> None:
     """Tell the other processes which seats changed here (their proctors may watch)."""
-    global _publisher
     if not dirty:
         return
+    publish({"dirty": {str(s): None if ids is ALL else sorted(ids) for s, ids in dirty.items()}})
+
+
+def publish(message: dict) -> None:
+    """Send ``message`` to the other processes' ``listen`` loops (needs REDIS_URL)."""
+    global _publisher
     if _publisher is None:
         import redis
 
         _publisher = redis.Redis.from_url(current_app.config["REDIS_URL"])
-    message = {"from": _PROCESS,
-               "dirty": {str(s): None if ids is ALL else sorted(ids) for s, ids in dirty.items()}}
-    _publisher.publish(_channel(current_app), json.dumps(message))
+    _publisher.publish(_channel(current_app), json.dumps({"from": _PROCESS, **message}))
 
 
 def listen(app) -> None:
-    """Background loop with Redis (one per process): merge the seats other processes changed."""
+    """Background loop with Redis (one per process): merge the seats other processes changed.
+
+    It also ends this process's sockets of a staff account changed elsewhere (sessions.py).
+    """
     import redis
+
+    from . import sessions
 
     while True:
         try:
@@ -179,6 +187,10 @@ def listen(app) -> None:
             for message in pubsub.listen():
                 data = json.loads(message["data"])
                 if data.get("from") == _PROCESS:
+                    continue
+                if "end_staff" in data:  # an account changed on another process
+                    with app.app_context():
+                        sessions.disconnect_local(data["end_staff"])
                     continue
                 with _lock:
                     for sitting, ids in data["dirty"].items():

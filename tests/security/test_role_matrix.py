@@ -106,7 +106,7 @@ ROUTES = {
     ("admin.sittings_page", "GET"): admin_only(200),
     ("admin.sittings_page", "POST"): admin_only(EMPTY_FORM),
     ("admin.sitting_detail", "GET"): admin_only(200),
-    ("admin.sitting_pins", "POST"): admin_only(200),  # the PIN sheet
+    ("admin.sitting_pins", "POST"): admin_only(EMPTY_FORM),  # no reason: the sheet needs one
     ("admin.sitting_proctors", "POST"): admin_only(EMPTY_FORM),
     ("admin.users_page", "GET"): admin_only(200),
     ("admin.users_page", "POST"): admin_only(EMPTY_FORM),
