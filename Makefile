@@ -18,7 +18,7 @@ demo: $(BIN)/cat-server
 	$(BIN)/cat-server demo
 
 test: $(BIN)/cat-server $(CHROMIUM)
-	$(BIN)/pytest -ra
+	$(BIN)/pytest -ra --durations=25
 
 # Everything except the tests that start servers and browsers.
 test-fast: $(BIN)/cat-server
