@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -173,8 +174,14 @@ def simulate(url, sitting, csv_path, db_url, report, seats, think, duration, *ex
            "--seats", str(seats), "--think-time", str(think), "--duration", str(duration),
            "--report", str(report), "--candidates", str(csv_path), *extra]
     cmd += ["--database", db_url] if verify else ["--no-verify"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(cmd, cwd=ROOT, timeout=timeout or duration + 600, stdout=subprocess.DEVNULL)
-    return json.loads(Path(report).read_text())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures = json.loads(Path(report).read_text())
+    # the simulator shares the box's 2 cores with the server: how much it took of them
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    figures["client_cpu_s"] = round(cpu, 1)
+    return figures
 
 
 def scenario(args, think, *extra, start=True, pin=None, watch=None):
