@@ -149,7 +149,11 @@ def make_database(kind, workdir):
         with psycopg.connect(plain, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    return "postgresql+psycopg://" + plain.split("://", 1)[1].rsplit("/", 1)[0] + "/" + name, drop
+    from sqlalchemy.engine import make_url
+
+    # keeps ?host=/var/run/postgresql (a Unix socket) and any other query part
+    url = make_url(plain).set(drivername="postgresql+psycopg", database=name)
+    return url.render_as_string(hide_password=False), drop
 
 
 def seed(db_url, seats, workdir, pin=None):
