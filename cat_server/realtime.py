@@ -8,9 +8,20 @@ from flask import current_app
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import emit
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from .errors import ExamError
 from .extensions import db, socketio
+
+# down, restarting, a conflict with another transaction, or (SQLite) no free
+# connection within pool_timeout: the client keeps its answer and sends it again
+DB_UNAVAILABLE = (DBAPIError, PoolTimeout)
+RETRY_REPLY = {
+    "ok": False,
+    "error": "retry",
+    "message": "Server sibuk, jawaban akan dikirim ulang otomatis.",
+    "message_en": "Server busy; the answer will be re-sent automatically.",
+}
 
 
 class SocketSessionInterface(SecureCookieSessionInterface):
@@ -45,15 +56,10 @@ def acked(handler):
         except ExamError as error:
             db.session.rollback()
             reply = error.to_dict()
-        except DBAPIError:  # down, restarting, or a conflict with another transaction
+        except DB_UNAVAILABLE:
             db.session.rollback()
             current_app.logger.exception("database unavailable in %s", handler.__name__)
-            reply = {
-                "ok": False,
-                "error": "retry",
-                "message": "Server sibuk, jawaban akan dikirim ulang otomatis.",
-                "message_en": "Server busy; the answer will be re-sent automatically.",
-            }
+            reply = dict(RETRY_REPLY)
         emit("exam_error", reply)
         return reply
 

@@ -2,10 +2,19 @@
 
 import json
 
+from cat_server import create_app
 from cat_server.exam import service
 from cat_server.extensions import db, socketio
 from cat_server.models import Attempt, AuditEvent, Presentation, Response
-from tests.conftest import PIN, last_event, login_candidate, login_staff, shift_deadline
+from tests.conftest import (
+    PIN,
+    last_event,
+    login_candidate,
+    login_staff,
+    make_config,
+    make_sitting,
+    shift_deadline,
+)
 
 
 def start(proctor_socket, sitting_id):
@@ -240,3 +249,36 @@ def test_csrf_is_enforced_on_forms(db_url, sitting_id, app):
     response = login_staff(strict.test_client())
     assert response.status_code == 400
     del app
+
+
+def test_a_busy_database_refuses_the_exam_socket_with_retry_and_acks_retry(tmp_path, caplog):
+    """SQLite's one pooled connection held elsewhere (300 seats reconnecting at once).
+
+    The connect is refused with ``retry`` (the page connects again by itself),
+    never an exception: that left the client waiting forever for an answer to
+    its connect (found in the 300-seat kill -9 run). A sync meanwhile gets the
+    ``retry`` ack. Once the connection is free the same socket connects.
+    """
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'busy.db'}",
+                                 SQLALCHEMY_ENGINE_OPTIONS={"pool_timeout": 0.2}))
+    with app.app_context():
+        db.create_all()
+        sitting_id = make_sitting()
+    client = app.test_client()
+    assert login_candidate(client, sitting_id, "20260001").status_code == 302
+    sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)
+    assert sock.is_connected("/exam")
+    with app.app_context():
+        held = db.engine.connect()  # another transaction keeps the only connection
+        held.exec_driver_sql("SELECT 1")
+    try:
+        assert sock.emit("sync", namespace="/exam", callback=True)["error"] == "retry"
+        refused = socketio.test_client(app, namespace="/exam", flask_test_client=client)
+        assert not refused.is_connected("/exam")
+        assert "database unavailable in on_connect" in caplog.text
+    finally:
+        held.close()
+    sock.disconnect(namespace="/exam")
+    again = socketio.test_client(app, namespace="/exam", flask_test_client=client)
+    assert again.is_connected("/exam")
+    assert last_event(again, "state", "/exam")["status"] == "waiting"

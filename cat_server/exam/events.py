@@ -1,13 +1,13 @@
 """Socket.IO namespace /exam: one room per attempt. Thin: services do the work."""
 
-from flask import request, session
+from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
 from .. import txn
 from ..errors import ExamError, NotFound
 from ..extensions import db, socketio
 from ..models import Attempt
-from ..realtime import acked
+from ..realtime import DB_UNAVAILABLE, RETRY_REPLY, acked
 from . import service
 
 
@@ -27,15 +27,30 @@ class ExamNamespace(Namespace):
     """A candidate's workstation."""
 
     def on_connect(self, auth=None):
+        """Mark the seat connected and send the state; refuse with a code the page acts on.
+
+        Any exception other than a refusal would leave the client without an
+        answer to its connect (socket.io waits for it forever), so a database
+        that is down or busy is a ``retry`` refusal: the page connects again.
+        The attempt is read inside the group commit, not before it: on SQLite
+        300 workstations reconnecting after a restart would otherwise queue
+        for the one connection and time out.
+        """
         attempt_id = session.get("attempt_id")
-        if attempt_id is None or db.session.get(Attempt, attempt_id) is None:
+        if attempt_id is None:
             raise ConnectionRefusedError("login_required")
         device = auth.get("device") if isinstance(auth, dict) else None
         device = device[:64] if isinstance(device, str) and device else None
         try:
             state, replaced = txn.run(service.connect, attempt_id, request.sid, device, _is_live)
+        except NotFound:
+            raise ConnectionRefusedError("login_required") from None
         except ExamError as error:
             raise ConnectionRefusedError(error.code, error.to_dict()) from None
+        except DB_UNAVAILABLE:
+            db.session.rollback()
+            current_app.logger.exception("database unavailable in on_connect")
+            raise ConnectionRefusedError("retry", RETRY_REPLY) from None
         if replaced:
             socketio.server.disconnect(replaced, namespace="/exam")
         join_room(f"attempt:{attempt_id}")

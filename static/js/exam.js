@@ -330,6 +330,14 @@
       setOnline(false); // the server is unreachable: the client keeps trying by itself
       return;
     }
+    if (refusalCode(err) === 'retry') {
+      // the server is up but its database was busy or down: try again shortly
+      setOnline(false);
+      setTimeout(function () {
+        if (!blocked && !socket.connected) socket.connect();
+      }, RETRY_MS);
+      return;
+    }
     if (refusalCode(err) === 'login_required' || (err && err.message === 'Candidate login required.')) {
       window.location.assign(config.login);
       return;

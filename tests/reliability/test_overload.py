@@ -115,6 +115,9 @@ def test_logins_at_3x_peak_get_a_fast_503_and_connected_seats_keep_answering(app
         acks: list[tuple[bool, float]] = []
 
         def press_login(browser, form):
+            # these threads stand in for 900 workstations; here they share the server's
+            # 2 cores, so at normal priority /healthz would time their CPU, not the server
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
             go.wait()
             t0 = time.perf_counter()
             try:
@@ -151,10 +154,16 @@ def test_logins_at_3x_peak_get_a_fast_503_and_connected_seats_keep_answering(app
         for t in threads + helpers:
             t.start()
         time.sleep(1.0)  # the probe and the candidate are running before the flood: baseline
-        flood_at = time.monotonic()
+        figures["load_1m"] = round(os.getloadavg()[0], 2)  # the shared box, before the flood
+        flood_at, cpu_at = time.monotonic(), time.process_time()
         go.wait()
         for t in threads:
             t.join(60)
+        # the cores the simulated workstations took from the server's box meanwhile
+        figures["client_cores"] = round(
+            (time.process_time() - cpu_at) / (time.monotonic() - flood_at), 2
+        )
+        figures["flood_s"] = round(time.monotonic() - flood_at, 2)
         time.sleep(0.3)
         flood_end = time.monotonic()
         flood_over.set()
@@ -180,6 +189,7 @@ def test_logins_at_3x_peak_get_a_fast_503_and_connected_seats_keep_answering(app
             healthz_n=len(healthz),
             healthz_baseline_p95_ms=round(1000 * _pct(baseline, 0.95), 1),
             healthz_p95_ms=round(1000 * _pct(healthz, 0.95), 1),
+            healthz_p99_ms=round(1000 * _pct(healthz, 0.99), 1),
             healthz_max_ms=round(1000 * max(healthz), 1),
             answers_acked=sum(ok for ok, _ in acks),
             answers=len(acks),
