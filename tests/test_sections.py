@@ -199,6 +199,35 @@ def test_downtime_is_credited_to_every_running_attempt(app):
         assert service.credit_downtime(now=now + timedelta(seconds=2)) == 0.0
 
 
+def test_downtime_counts_from_the_last_stored_answer_when_heartbeats_were_missed(app):
+    """A server starved of database connections misses heartbeats while it still stores
+    answers: after its crash only the time since its last answer is credited."""
+    with app.app_context():
+        sitting_id = build_sitting(SKD_SECTIONS, SKD_ITEMS)
+    _, sock = connect(app, sitting_id)
+    state = last_event(sock, "state", "/exam")
+    item = state["items"][0]
+    ack = emit(sock, "answer", attempt=state["attempt"], seq=item["seq"], item=item["item"]["id"],
+               choice="A")
+    assert ack["ok"], ack
+    with app.app_context():
+        answered_at = db.session.query(Response).one().answered_at
+        deadline = db.session.query(Attempt).one().deadline_at
+        # the last beat that got through was a minute before that answer
+        db.session.add(Heartbeat(name="server", beat_at=answered_at - timedelta(seconds=60)))
+        db.session.commit()
+        # killed just after the answer and back 2 s later: no downtime worth crediting
+        assert service.credit_downtime(now=answered_at + timedelta(seconds=2)) == 0.0
+        assert db.session.query(Attempt).one().deadline_at == deadline
+
+        db.session.query(Heartbeat).one().beat_at = answered_at - timedelta(seconds=60)
+        db.session.commit()
+        # back 40 s after its last answer: 40 s credited, not the 100 s since the stale beat
+        assert service.credit_downtime(now=answered_at + timedelta(seconds=40)) == pytest.approx(40)
+        moved = (db.session.query(Attempt).one().deadline_at - deadline).total_seconds()
+        assert moved == pytest.approx(40)
+
+
 def test_a_second_browser_is_refused_until_the_proctor_moves_the_seat(app):
     with app.app_context():
         sitting_id = build_sitting(SKD_SECTIONS, SKD_ITEMS)

@@ -868,32 +868,51 @@ def beat(now=None) -> None:
 def credit_downtime(now=None, min_gap_s: float | None = None) -> float:
     """On start-up: give every running attempt back the time the server was down.
 
-    The downtime is the gap since the last heartbeat (when longer than a few
-    beats); every attempt in progress whose deadline was still ahead at that
-    beat gets its deadline moved by the gap, with an audit row each. Returns the
-    seconds credited (0 when none).
+    The downtime is the gap since the server was last seen alive (when longer
+    than a few beats): its last heartbeat, or the last answer it stored for a
+    running attempt if that is later (a server starved of database
+    connections misses heartbeats while it still serves answers: counting from
+    the stale beat would give every candidate minutes they never lost). Every
+    attempt in progress whose deadline was still ahead then gets its deadline
+    moved by the gap, with an audit row each. Returns the seconds credited (0
+    when none).
     """
     now = now or utcnow()
     min_gap_s = min_gap_s if min_gap_s is not None else 3 * current_app.config["HEARTBEAT_INTERVAL"]
     last = db.session.get(Heartbeat, HEARTBEAT_NAME)
-    gap = (now - last.beat_at).total_seconds() if last is not None else 0.0
+    alive_at = _last_seen_alive(last.beat_at) if last is not None else None
+    gap = (now - alive_at).total_seconds() if alive_at is not None else 0.0
     if gap <= min_gap_s:
         beat(now)
         return 0.0
     attempts = db.session.execute(
         db.select(Attempt).where(Attempt.status == "in_progress",
-                                 Attempt.deadline_at > last.beat_at,
+                                 Attempt.deadline_at > alive_at,
                                  # a paused attempt gets the gap back when it resumes
                                  Attempt.paused_at.is_(None)).with_for_update()
     ).scalars().all()
     for attempt in attempts:
         _shift_deadlines(attempt, timedelta(seconds=gap))
         audit("server", "downtime_credit", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
-              reason="server was down", seconds=round(gap, 1), since=last.beat_at.isoformat(),
+              reason="server was down", seconds=round(gap, 1), since=alive_at.isoformat(),
               deadline=attempt.deadline_at.isoformat())
     last.beat_at = now
     txn.commit()
     return gap
+
+
+def _last_seen_alive(beat_at):
+    """The later of the last heartbeat and the last answer stored for a running attempt.
+
+    Only the live server stores answers (the CLI never does), and the join
+    through running attempts keeps the scan to today's responses.
+    """
+    answered = db.session.execute(
+        db.select(sa.func.max(Response.answered_at))
+        .join(Attempt, Attempt.id == Response.attempt_id)
+        .where(Attempt.status == "in_progress")
+    ).scalar()
+    return max(beat_at, answered) if answered is not None else beat_at
 
 
 # --- what the browser sees ------------------------------------------------
