@@ -13,6 +13,7 @@ from tests.conftest import (
     login_staff,
     make_config,
     make_sitting,
+    make_user,
     shift_deadline,
 )
 
@@ -282,3 +283,26 @@ def test_a_busy_database_refuses_the_exam_socket_with_retry_and_acks_retry(tmp_p
     again = socketio.test_client(app, namespace="/exam", flask_test_client=client)
     assert again.is_connected("/exam")
     assert last_event(again, "state", "/exam")["status"] == "waiting"
+
+
+def test_a_busy_database_refuses_the_proctor_socket_with_retry(tmp_path, caplog):
+    """The proctor console's connect, like the workstation's: ``retry``, never an exception."""
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'busy.db'}",
+                                 SQLALCHEMY_ENGINE_OPTIONS={"pool_timeout": 0.2}))
+    with app.app_context():
+        db.create_all()
+        make_user()
+    client = app.test_client()
+    assert login_staff(client).status_code == 302
+    with app.app_context():
+        held = db.engine.connect()  # another transaction keeps the only connection
+        held.exec_driver_sql("SELECT 1")
+    try:
+        refused = socketio.test_client(app, namespace="/proctor", flask_test_client=client)
+        assert not refused.is_connected("/proctor")
+        assert "database unavailable in proctor on_connect" in caplog.text
+    finally:
+        held.close()
+    again = socketio.test_client(app, namespace="/proctor", flask_test_client=client)
+    assert again.is_connected("/proctor")
+    again.disconnect(namespace="/proctor")

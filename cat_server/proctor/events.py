@@ -4,14 +4,14 @@ Every action needs a non-empty ``reason`` (incident notes: ``text``) and is
 refused with ``forbidden`` on a sitting the user does not proctor.
 """
 
-from flask import request
+from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
 from ..errors import BadPayload, is_id
 from ..exam import service as exam_service
-from ..extensions import socketio
-from ..realtime import acked
+from ..extensions import db, socketio
+from ..realtime import DB_UNAVAILABLE, acked
 from . import actions, feed, service, sessions
 from .actions import ActionIn
 
@@ -26,7 +26,15 @@ class ProctorNamespace(Namespace):
     """Live sitting view and the proctor's actions."""
 
     def on_connect(self, auth=None):
-        if not service.is_staff(current_user):
+        """Staff only; a database that is down or busy is a ``retry`` refusal, never an
+        exception (that would leave the console waiting for an answer to its connect)."""
+        try:
+            staff = service.is_staff(current_user)
+        except DB_UNAVAILABLE:
+            db.session.rollback()
+            current_app.logger.exception("database unavailable in proctor on_connect")
+            raise ConnectionRefusedError("retry") from None
+        if not staff:
             raise ConnectionRefusedError("login_required")
         sessions.opened(request.sid, current_user.id)  # ended at once if the account changes
 

@@ -90,8 +90,13 @@
     }
   });
 
-  socket.on('connect_error', function () {
+  socket.on('connect_error', function (err) {
     setConnection(false);
+    if (err && err.message === 'retry') {
+      // the server's database was busy or down: it asked us to connect again
+      setTimeout(function () { socket.connect(); }, 2000);
+      return;
+    }
     if (!socket.active) {
       showMessage({
         message: T.login_ended
