@@ -244,6 +244,7 @@ class Seat:
             lost.cancel()
             if future in done:
                 self.stats["rtt_ms"].append((time.perf_counter() - t0) * 1000)
+                self.stats["rtt_at"].append(time.time())  # when it came: latency over time
                 return future.result()[0]
             self.stats["counts"]["resends"] += 1  # no ack: same seq again (idempotent)
         self.stats["counts"]["errors"] += 1
@@ -261,7 +262,8 @@ def _resolve(future, *args):
 
 
 def new_stats():
-    return {"login_ms": [], "connect_ms": [], "rtt_ms": [], "ack_times": [], "counts": Counter()}
+    return {"login_ms": [], "connect_ms": [], "rtt_ms": [], "rtt_at": [], "ack_times": [],
+            "counts": Counter()}
 
 
 async def _gather_limited(coros, limit):
@@ -423,12 +425,27 @@ def merge(parts):
     for key in ("first_item_ms", "resume_ms", "acked", "attempts"):
         total[key] = []
     for part in parts:
-        for key in ("login_ms", "connect_ms", "rtt_ms", "first_item_ms", "resume_ms", "acked",
-                    "attempts", "ack_times"):
+        for key in ("login_ms", "connect_ms", "rtt_ms", "rtt_at", "first_item_ms", "resume_ms",
+                    "acked", "attempts", "ack_times"):
             total[key].extend(part.get(key, []))
         total["counts"].update(part.get("counts", {}))
     total["connect_all_s"] = max((p.get("connect_all_s", 0) for p in parts), default=0)
     return total
+
+
+def latency_over_time(rtt_ms, rtt_at, t_go, window_s=10.0):
+    """p99 per 10 s of the run, and p99 after the first 10 s.
+
+    Every seat gets its first item at the same instant at a mass start, so the
+    first answers arrive in waves until the think-time jitter spreads them:
+    the steady figure leaves that first window out (the report keeps both).
+    """
+    windows: dict[int, list] = {}
+    for ms, at in zip(rtt_ms, rtt_at, strict=True):
+        windows.setdefault(int((at - t_go) // window_s), []).append(ms)
+    steady = [ms for ms, at in zip(rtt_ms, rtt_at, strict=True) if at >= t_go + window_s]
+    return {"p99_ms_per_10s": [percentile(windows[k], 99) for k in sorted(windows) if k >= 0],
+            "steady_p99_ms": percentile(steady, 99)}
 
 
 def run(args):
@@ -485,6 +502,7 @@ def run(args):
         "counts": dict(sorted(counts.items())),
         "t_go": round(t_go, 3),  # wall clock of the answering window, for server CPU figures
         "t_end": round(t_go + args.duration, 3),
+        **latency_over_time(total["rtt_ms"], total["rtt_at"], t_go),
     }
     if t_click is not None:
         first = total["first_item_ms"]
