@@ -567,7 +567,8 @@
     var sec = s % 60;
     var mm = (m < 10 ? '0' : '') + m;
     var ss = (sec < 10 ? '0' : '') + sec;
-    return h > 0 ? (h < 10 ? '0' : '') + h + ':' + mm + ':' + ss : mm + ':' + ss;
+    // 1:39:20, not 01:39:20: a dense tile has no room for a zero that says nothing
+    return h > 0 ? h + ':' + mm + ':' + ss : mm + ':' + ss;
   }
 
   // A section with a time limit of its own shows its clock on the tile (what
