@@ -448,9 +448,22 @@
     var rect = tiles[id].node.getBoundingClientRect();
     if (view === 'grid') el.panel.classList.toggle('dock-left', rect.left > window.innerWidth / 2);
     renderPanel();
+    placePanel();
     applyFilter();
     renderList();
   }
+
+  // the panel starts below the header counts (they wrap to a second line at
+  // 1366 px), so "Perlu dicek" and the other counts stay in sight while it is open
+  var counts = document.querySelector('.sitting-head .counts');
+  function placePanel() {
+    if (el.panel.hidden) return;
+    var top = Math.max(16, Math.round(counts.getBoundingClientRect().bottom) + 8);
+    el.panel.style.top = top + 'px';
+    el.panel.style.maxHeight = 'calc(100vh - ' + (top + 16) + 'px)';
+  }
+  window.addEventListener('scroll', placePanel, {passive: true});
+  window.addEventListener('resize', placePanel);
 
   $('panel-close').addEventListener('click', function () {
     selected = null;
