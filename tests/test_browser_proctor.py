@@ -152,7 +152,8 @@ def test_300_seats_fit_one_screen_and_a_seat_is_paused_and_extended_from_the_pan
     if os.environ.get("CAT_SCREENSHOTS"):
         page.screenshot(path=str(SHOTS / "proctor-grid-300.png"))
     # every tile's clock whole (1:39:20) on a hall screen and on a 1366 px front desk,
-    # where an open seat panel (docked right, then left) leaves the header counts in sight
+    # where an open seat panel (docked right, then left) leaves the header in sight:
+    # the counts (on two lines at this width) and the view switch
     expect(page.get_by_test_id("seat-PC-105").locator(".seat-clock")).to_have_text(
         re.compile(r"^1:\d\d:\d\d$"))
     assert cut_tiles(page) == []
@@ -165,6 +166,8 @@ def test_300_seats_fit_one_screen_and_a_seat_is_paused_and_extended_from_the_pan
             box = count.bounding_box()
             assert (box["y"] + box["height"] <= panel["y"] or box["x"] >= panel["x"] + panel["width"]
                     or box["x"] + box["width"] <= panel["x"]), f"the panel covers a count ({seat})"
+        box = page.get_by_test_id("view-list").bounding_box()
+        assert box["y"] + box["height"] <= panel["y"], f"the panel covers the view switch ({seat})"
     page.set_viewport_size({"width": 1920, "height": 1080})
 
     tile = page.get_by_test_id("seat-PC-13")

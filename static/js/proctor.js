@@ -453,12 +453,13 @@
     renderList();
   }
 
-  // the panel starts below the header counts (they wrap to a second line at
-  // 1366 px), so "Perlu dicek" and the other counts stay in sight while it is open
-  var counts = document.querySelector('.sitting-head .counts');
+  // the panel starts below the header (counts, sitting actions, view bar; the
+  // counts wrap to a second line at 1366 px), so "Perlu dicek" and the controls
+  // stay in sight and in reach while it is open
+  var viewBar = document.querySelector('.view-bar');
   function placePanel() {
     if (el.panel.hidden) return;
-    var top = Math.max(16, Math.round(counts.getBoundingClientRect().bottom) + 8);
+    var top = Math.max(16, Math.round(viewBar.getBoundingClientRect().bottom) + 8);
     el.panel.style.top = top + 'px';
     el.panel.style.maxHeight = 'calc(100vh - ' + (top + 16) + 'px)';
   }
