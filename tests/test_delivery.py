@@ -48,6 +48,16 @@ def test_unknown_sitting_is_a_404_page(client):
     assert "tidak ditemukan" in response.get_data(as_text=True)
 
 
+def test_the_waiting_room_lists_only_the_keys_that_work_in_the_exam(client, sitting_id):
+    """One-by-one sections only: no arrows, R or S; Enter sends the answer."""
+    login_candidate(client, sitting_id, "20260001")
+    page = client.get(f"/exam/{sitting_id}/take").get_data(as_text=True)
+    keys = page[page.index('data-testid="brief-keys"'):]
+    keys = keys[:keys.index("</ul>")]
+    assert "memilih jawaban" in keys and "<kbd>Enter</kbd> kirim jawaban" in keys
+    assert "←" not in keys and "ragu-ragu" not in keys and "selesai bagian" not in keys
+
+
 def test_exam_socket_refuses_without_login(app, client, sitting_id):
     sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)
     assert not sock.is_connected("/exam")

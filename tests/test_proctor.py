@@ -158,3 +158,5 @@ def test_the_console_speaks_indonesian_first_and_english_on_request(app, sitting
     page = client.get(f"/proctor/sittings/{sitting_id}?lang=en").get_data(as_text=True)
     assert "Open check-in" in page and "Pause all" in page and "Jeda sesi" not in page
     assert '"answering": "Answering"' in page  # the live grid's words, for proctor.js
+    # the list's column is plural, the seat panel's label one candidate (msgctxt)
+    assert "<th>Candidates</th>" in page and "<dt>Candidate</dt>" in page

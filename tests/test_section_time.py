@@ -158,6 +158,8 @@ def test_the_section_clock_starts_with_the_sitting(app):
     waiting_room = client.get(f"/exam/{sitting_id}/take").get_data(as_text=True)
     assert "20 menit" in waiting_room  # the exam's time ...
     assert "3 soal, bebas pindah soal · 10 menit" in waiting_room  # ... and TWK's own
+    # free navigation only: its keys, Enter moves on
+    assert "pindah soal</li>" in waiting_room and "<kbd>Enter</kbd> soal berikutnya" in waiting_room
     with app.app_context():
         attempt = the_attempt()
         assert attempt.status == "waiting" and attempt.section_deadline_at is None

@@ -14,7 +14,8 @@
   var T = JSON.parse(document.getElementById('proctor-strings').textContent);
   var STATUS_WORDS = T.status;
   var SITTING_WORDS = T.sitting;
-  var FLAG_SIGNS = {disconnected: '⚡', idle: '⏸', fast: '»', many_moves: '⇄', focus_lost: '⧉', person_fit: '≠'};
+  // each flag is an icon of the page's SVG sprite (#icon-<flag>), never a font glyph
+  var FLAG_ICONS = ['disconnected', 'idle', 'fast', 'many_moves', 'focus_lost', 'person_fit'];
   var FLAG_WORDS = T.flags;
   var FAST_MIN_ANSWERS = 5;
   var FAST_RATIO = 1 / 3; // seconds per answer below a third of the sitting's median
@@ -66,6 +67,27 @@
   var selected = null; // candidate id
   var view = 'grid';
   var pending = null; // {action, candidate}
+
+  // a flag's icon with its words as label and tooltip (an unknown flag: '!')
+  function flagIcon(flag) {
+    var label = FLAG_WORDS[flag] || flag;
+    if (FLAG_ICONS.indexOf(flag) < 0) {
+      var mark = make('span', 'flag', '!');
+      mark.title = label;
+      return mark;
+    }
+    var svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('class', 'icon icon-' + flag);
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', label);
+    var title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
+    title.textContent = label;
+    var use = document.createElementNS('http://www.w3.org/2000/svg', 'use');
+    use.setAttribute('href', '#icon-' + flag);
+    svg.appendChild(title);
+    svg.appendChild(use);
+    return svg;
+  }
 
   function make(tag, className, text) {
     var node = document.createElement(tag);
@@ -301,7 +323,8 @@
       (seat.flags || []).forEach(function (flag) { flags.push(flag); });
       if (flags.join() !== tile.flags.join()) {
         tile.flags = flags;
-        tile.parts.flags.textContent = flags.map(function (f) { return FLAG_SIGNS[f] || '!'; }).join('');
+        tile.parts.flags.textContent = '';
+        flags.forEach(function (f) { tile.parts.flags.appendChild(flagIcon(f)); });
         tile.parts.flags.setAttribute('data-flags', flags.join(' '));
       }
       tile.node.classList.toggle('flagged', flags.length > 0);
@@ -373,7 +396,15 @@
       row.appendChild(make('td', 'num', seat.total ? seat.answered + '/' + seat.total : '–'));
       row.appendChild(make('td', 'num', timeText(tile)));
       row.appendChild(make('td', 'num', seat.last_seen ? ago(now - Date.parse(seat.last_seen)) : '—'));
-      row.appendChild(make('td', 'flags', tile.flags.map(function (f) { return FLAG_SIGNS[f] + ' ' + FLAG_WORDS[f]; }).join(', ')));
+      var flagCell = make('td', 'flags');
+      tile.flags.forEach(function (f, i) {
+        if (i) flagCell.appendChild(document.createTextNode(', '));
+        var icon = flagIcon(f);
+        icon.setAttribute('aria-hidden', 'true'); // its words follow
+        flagCell.appendChild(icon);
+        flagCell.appendChild(document.createTextNode(' ' + FLAG_WORDS[f]));
+      });
+      row.appendChild(flagCell);
       row.addEventListener('click', function () { select(id); });
       fragment.appendChild(row);
     });
@@ -422,9 +453,23 @@
     var rect = tiles[id].node.getBoundingClientRect();
     if (view === 'grid') el.panel.classList.toggle('dock-left', rect.left > window.innerWidth / 2);
     renderPanel();
+    placePanel();
     applyFilter();
     renderList();
   }
+
+  // the panel starts below the header (counts, sitting actions, view bar; the
+  // counts wrap to a second line at 1366 px), so "Perlu dicek" and the controls
+  // stay in sight and in reach while it is open
+  var viewBar = document.querySelector('.view-bar');
+  function placePanel() {
+    if (el.panel.hidden) return;
+    var top = Math.max(16, Math.round(viewBar.getBoundingClientRect().bottom) + 8);
+    el.panel.style.top = top + 'px';
+    el.panel.style.maxHeight = 'calc(100vh - ' + (top + 16) + 'px)';
+  }
+  window.addEventListener('scroll', placePanel, {passive: true});
+  window.addEventListener('resize', placePanel);
 
   $('panel-close').addEventListener('click', function () {
     selected = null;
@@ -572,7 +617,8 @@
     var sec = s % 60;
     var mm = (m < 10 ? '0' : '') + m;
     var ss = (sec < 10 ? '0' : '') + sec;
-    return h > 0 ? (h < 10 ? '0' : '') + h + ':' + mm + ':' + ss : mm + ':' + ss;
+    // 1:39:20, not 01:39:20: a dense tile has no room for a zero that says nothing
+    return h > 0 ? h + ':' + mm + ':' + ss : mm + ':' + ss;
   }
 
   // A section with a time limit of its own shows its clock on the tile (what
