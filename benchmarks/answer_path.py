@@ -19,28 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from sqlalchemy import event, text
-
-
-def _pg_database(base):
-    import psycopg
-
-    plain = base.replace("postgresql+psycopg://", "postgresql://", 1)
-    name = f"cat_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(plain, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with psycopg.connect(plain, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return "postgresql+psycopg://" + plain.split("://", 1)[1].rsplit("/", 1)[0] + "/" + name, drop
 
 
 def _backend_cpu_s(engine, database):
@@ -149,7 +133,9 @@ def main(argv=None):
         tmp = tempfile.mkdtemp(prefix="cat-bench-")
         url = f"sqlite:///{tmp}/bench.db"
     else:
-        url, drop = _pg_database(args.db)
+        from loadtests.scenarios import make_database
+
+        url, drop = make_database("postgresql", None, base=args.db, prefix="cat_bench")
     try:
         figures = run(url, args.seats, args.answers, args.rounds)
     finally:

@@ -133,15 +133,17 @@ class RssSampler(threading.Thread):
                 "server_cpu_share": round((c1 - c0) / (t1 - t0), 2)}
 
 
-def make_database(kind, workdir):
+def make_database(kind, workdir, base=None, prefix="cat_load"):
+    """A new SQLite file under ``workdir``, or a new PostgreSQL database beside ``base``
+    (default ``$CAT_LOAD_PG_URL``); returns (its URL, a function that drops it)."""
     if kind == "sqlite":
         path = workdir / f"load-{secrets.token_hex(3)}.db"
         return f"sqlite:///{path}", lambda: None
     import psycopg
 
-    base = os.environ.get("CAT_LOAD_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    base = base or os.environ.get("CAT_LOAD_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     plain = base.replace("postgresql+psycopg://", "postgresql://", 1)
-    name = f"cat_load_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(plain, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
 

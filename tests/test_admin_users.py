@@ -32,8 +32,7 @@ def staff(username="pengawas", role="proctor", password="rahasia-123") -> User:
     return user
 
 
-@pytest.fixture
-def admin(app):
+def admin_client(app):
     """A logged-in admin client; a proctor "pengawas" exists and watches sitting 1."""
     with app.app_context():
         staff(ADMIN[0], "admin", ADMIN[1])
@@ -41,6 +40,11 @@ def admin(app):
     client = app.test_client()
     assert login_staff(client, *ADMIN).status_code == 302
     return client
+
+
+@pytest.fixture
+def admin(app):
+    return admin_client(app)
 
 
 def user_id(app, username) -> int:

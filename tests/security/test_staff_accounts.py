@@ -20,21 +20,15 @@ from cat_server import security
 from cat_server.extensions import db, socketio
 from cat_server.models import AuditEvent, Candidate, Exam, User
 from cat_server.proctor import feed
-from tests.conftest import login_staff, make_sitting
-from tests.test_admin_users import ADMIN, NEW_PASSWORD, problems, staff, user_id
+from tests.conftest import login_staff
+from tests.test_admin_users import ADMIN, NEW_PASSWORD, admin_client, problems, staff, user_id
 
 WRONG = "bukan-kata-sandinya"
 
 
 @pytest.fixture
 def admin(app):
-    """A logged-in admin client; a proctor "pengawas" exists and watches sitting 1."""
-    with app.app_context():
-        staff(ADMIN[0], "admin", ADMIN[1])
-        make_sitting(proctor=staff())
-    client = app.test_client()
-    assert login_staff(client, *ADMIN).status_code == 302
-    return client
+    return admin_client(app)
 
 
 def console(app, username="pengawas", password="rahasia-123", sitting=1):
