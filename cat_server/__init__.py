@@ -37,6 +37,8 @@ def create_app(test_config=None):
         # None = same origin only (Origin must match Host): a foreign page cannot open a
         # socket. ([] would switch the Origin check OFF in python-engineio.)
         cors_allowed_origins=None,
+        ping_interval=app.config["SOCKETIO_PING_INTERVAL"],
+        ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"],
     )
     from . import txn
     from .realtime import SocketSessionInterface

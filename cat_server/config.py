@@ -25,6 +25,12 @@ class Defaults:
     # Redis pub/sub channel joining the processes of one centre's server.
     SOCKETIO_CHANNEL = "cat-server"
     SOCKETIO_ASYNC_MODE = None  # auto: gevent under gunicorn, threading in tests
+    # Engine.IO heartbeat: a workstation whose network silently died is noticed
+    # (proctor grid: disconnected; its page: the offline banner) after about
+    # interval + timeout plus one sweep of python-engineio's checker: 37 s in
+    # the blackhole network-cut test here, 64 s with python-engineio's 25 + 20.
+    SOCKETIO_PING_INTERVAL = 10
+    SOCKETIO_PING_TIMEOUT = 15
     # Group commit of candidates' socket events (cat_server/txn.py): "auto" = on
     # for SQLite under gevent; "off" turns it off; "on" forces it (SQLite only).
     GROUP_COMMIT = "auto"

@@ -19,7 +19,7 @@ Checked:
 
 Modes (CAT_NETCUT_MODE): ``reset`` (CI: both ends notice at once) and
 ``blackhole`` (the full run: each end notices only by Socket.IO's ping timeout,
-up to 45 s).
+about 40 s with the server's 10 s interval + 15 s timeout).
 """
 
 from __future__ import annotations
