@@ -122,15 +122,21 @@ def staff_login(page, server):
     page.click("button[type=submit]")
 
 
+def console(browser, server, width, height):
+    """A new page at this size, logged in as the proctor, on the sitting's console."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    staff_login(page, server)
+    page.goto(f"{server.url}/proctor/sittings/{server.sitting_id}")
+    return page
+
+
 def test_300_seats_fit_one_screen_and_a_seat_is_paused_and_extended_from_the_panel(
     browser, big_room
 ):
     from playwright.sync_api import expect
 
     server = big_room
-    page = browser.new_page(viewport={"width": 1920, "height": 1080})
-    staff_login(page, server)
-    page.goto(f"{server.url}/proctor/sittings/{server.sitting_id}")
+    page = console(browser, server, 1920, 1080)
     expect(page.locator(".seat")).to_have_count(N_SEATS)
     expect(page.get_by_test_id("count-absent")).to_have_text("10")
     expect(page.get_by_test_id("count-paused")).to_have_text("3")
@@ -258,9 +264,7 @@ def test_a_tile_shows_the_section_clock_and_the_exam_clock_through_pause_and_ext
     from playwright.sync_api import expect
 
     server = timed_room
-    page = browser.new_page(viewport={"width": 1366, "height": 768})
-    staff_login(page, server)
-    page.goto(f"{server.url}/proctor/sittings/{server.sitting_id}")
+    page = console(browser, server, 1366, 768)
     tile = page.get_by_test_id("seat-PC-01")
     expect(tile).to_have_attribute("data-status", "answering")
     expect(tile.locator(".seat-section")).to_have_text("TWK")
