@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from .. import security
+from ..auth import find_user
 from ..extensions import db
 from ..models import Sitting, User, audit
 from ..proctor import sessions
@@ -141,9 +142,8 @@ def create_user(
 
 def _taken(username: str) -> str | None:
     """The existing username equal to ``username`` ignoring case, if any."""
-    return db.session.scalar(
-        db.select(User.username).where(db.func.lower(User.username) == username.lower())
-    )
+    user = find_user(username)
+    return user.username if user is not None else None
 
 
 def _username_taken(entered: str, existing: str) -> tuple[str, str]:

@@ -412,13 +412,18 @@ def current_section(attempt: Attempt) -> ExamSection:
 def _present(attempt: Attempt, item_id: int, section: ExamSection, now, writes=None) -> int:
     """Present ``item_id`` at the next seq; ``writes``: append the INSERT there instead of running it."""
     attempt.n_presented += 1
-    row = dict(attempt_id=attempt.id, seq=attempt.n_presented, item_id=item_id,
-               section_id=section.id, presented_at=now, marked=False)
-    if writes is None:
-        db.session.execute(_INSERT_PRESENTATION, [row])
-    else:
-        writes.append((_INSERT_PRESENTATION, row))
+    _write(writes, _INSERT_PRESENTATION, dict(
+        attempt_id=attempt.id, seq=attempt.n_presented, item_id=item_id, section_id=section.id,
+        presented_at=now, marked=False))
     return attempt.n_presented
+
+
+def _write(writes: list | None, statement, row: dict) -> None:
+    """Run ``statement`` for ``row`` now, or (``writes`` given) append it to run with the others."""
+    if writes is None:
+        db.session.execute(statement, [row])
+    else:
+        writes.append((statement, row))
 
 
 def _count_exposure(item_ids: list[int]) -> None:
@@ -665,12 +670,9 @@ def _store_response(attempt: Attempt, answer: AnswerIn, score: int, now, writes=
     prev = attempt.chain_head or GENESIS
     attempt.n_responses += 1
     digest = chain_hash(prev, attempt.id, answer.seq, answer.item, answer.choice, score, now)
-    row = dict(attempt_id=attempt.id, n=attempt.n_responses, seq=answer.seq, item_id=answer.item,
-               choice=answer.choice, score=score, answered_at=now, prev_hash=prev, hash=digest)
-    if writes is None:
-        db.session.execute(_INSERT_RESPONSE, [row])
-    else:
-        writes.append((_INSERT_RESPONSE, row))
+    _write(writes, _INSERT_RESPONSE, dict(
+        attempt_id=attempt.id, n=attempt.n_responses, seq=answer.seq, item_id=answer.item,
+        choice=answer.choice, score=score, answered_at=now, prev_hash=prev, hash=digest))
     attempt.chain_head = digest
 
 
