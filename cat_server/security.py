@@ -1,6 +1,8 @@
 """Password and PIN hashing (argon2id)."""
 
+import os
 import secrets
+import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -47,13 +49,19 @@ def _verify(hash_: str, secret: str) -> bool:
 
 
 def _off_the_loop(function, *args):
-    """Run a CPU-bound call in gevent's thread pool when serving under gevent.
+    """Run a CPU-bound call in a thread pool of its own, at low priority, under gevent.
 
     An argon2 verify costs tens of milliseconds of CPU and releases the GIL; run
     on the event loop it would stall every socket of the worker for that long
     per login (a burst of logins = answers and /healthz waiting seconds). In the
     pool it runs beside the loop, and logins in flight become visible to the
     admission guard (admission.py), which answers the excess with 503 at once.
+
+    The pool's threads run at nice ``HASH_NICE``: at normal priority, four
+    logins hashing at once on a 2-core box got as much CPU as the event loop
+    each, and /healthz and the seats' answers waited behind them (issue 9,
+    overload). Lowered, they take what the loop and the database leave, which is
+    most of it outside a flood.
     """
     try:
         from gevent import monkey
@@ -61,9 +69,32 @@ def _off_the_loop(function, *args):
         return function(*args)
     if not monkey.is_module_patched("socket"):
         return function(*args)
-    import gevent
+    return _hash_pool().apply(_lowered, (function, *args))
 
-    return gevent.get_hub().threadpool.apply(function, args)
+
+HASH_NICE = 10
+_pool = None
+_lowered_threads: set[int] = set()
+
+
+def _hash_pool():
+    global _pool
+    if _pool is None:
+        from gevent.threadpool import ThreadPool
+
+        _pool = ThreadPool(max(1, os.cpu_count() or 1))
+    return _pool
+
+
+def _lowered(function, *args):
+    thread = threading.get_native_id()
+    if thread not in _lowered_threads:  # once per pool thread (Linux: nice is per thread)
+        try:
+            os.setpriority(os.PRIO_PROCESS, thread, HASH_NICE)
+        except OSError:  # pragma: no cover  (not permitted: run at the process's priority)
+            pass
+        _lowered_threads.add(thread)
+    return function(*args)
 
 
 def new_pin(rng=secrets) -> str:

@@ -260,3 +260,22 @@ def test_a_busy_login_is_refused_before_any_work_with_a_bilingual_503(app, accep
         == 302
     )
     assert guard.in_flight == 1 and guard.refused == 1  # the slot was given back
+
+
+def test_password_hashing_runs_below_the_event_loops_priority():
+    """The argon2 threads yield the cores to the event loop (/healthz, answers) under a flood."""
+    from cat_server import security
+
+    seen = {}
+
+    def hashing_thread():
+        seen["nice"] = security._lowered(
+            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        )
+
+    thread = threading.Thread(target=hashing_thread)
+    thread.start()
+    thread.join()
+    assert seen["nice"] == security.HASH_NICE > 0
+    # only that thread: the caller (the event loop, in the server) keeps its priority
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == 0
