@@ -41,9 +41,10 @@ def create_app(test_config=None):
         ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"],
     )
     from . import txn
-    from .realtime import SocketSessionInterface
+    from .realtime import SocketSessionInterface, match_socket_path
 
     app.session_interface = SocketSessionInterface()
+    match_socket_path(app)
     txn.init_app(app)  # group commit: SQLite under gevent
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

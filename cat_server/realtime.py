@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import current_app
+from flask import abort, current_app
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import emit
 from sqlalchemy.exc import DBAPIError
@@ -22,6 +22,30 @@ RETRY_REPLY = {
     "message": "Server sibuk, jawaban akan dikirim ulang otomatis.",
     "message_en": "Server busy; the answer will be re-sent automatically.",
 }
+
+
+def match_socket_path(app) -> None:
+    """A URL rule for the Socket.IO path, so that every socket event's request context matches.
+
+    Flask-SocketIO runs each event in a request context built from the
+    connection's handshake request (``/socket.io/``). With no rule for that path,
+    each context failed to match a route and kept werkzeug's NotFound (or
+    WebsocketMismatch) with its traceback: a reference cycle per event that
+    only the garbage collector frees. At 400 answers/s those cycles were most
+    of what the collector found, and its full collections took 80-130 ms each,
+    several times a minute (docs/PERFORMANCE.md). The engine.io middleware
+    answers this path before Flask sees it: the view never runs for a real
+    request.
+    """
+
+    def transport_only():
+        abort(404)
+
+    app.add_url_rule("/socket.io/", endpoint="socketio_transport", view_func=transport_only,
+                     strict_slashes=False)
+    # the websocket transport's handshake carries "Upgrade: websocket": a rule of its own
+    app.add_url_rule("/socket.io/", endpoint="socketio_transport", view_func=transport_only,
+                     strict_slashes=False, websocket=True)
 
 
 class SocketSessionInterface(SecureCookieSessionInterface):

@@ -58,6 +58,9 @@ ROUTES = {
     # public
     ("exam.healthz", "GET"): every(200),
     ("static", "GET"): every(200),
+    # engine.io answers /socket.io/ before Flask (a bare GET: 400, no handshake); the
+    # rule only lets socket events' request contexts match (realtime.match_socket_path)
+    ("socketio_transport", "GET"): every(400),
     ("auth.login", "GET"): every(200),
     ("auth.login", "POST"): every(401),  # an empty form: wrong user or password
     ("auth.home", "GET"): {
