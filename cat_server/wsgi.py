@@ -1,6 +1,7 @@
 """Entry point for gunicorn: ``gunicorn -k gevent -w 1 cat_server.wsgi:app``."""
 
 import gc
+import os
 
 from . import create_app
 from .realtime import start_background_tasks
@@ -15,3 +16,13 @@ if app.config["BACKGROUND_TASKS"]:
 # and again (docs/PERFORMANCE.md, issue 8).
 gc.collect()
 gc.freeze()
+# Fewer, later collections: the default (700, 10, 10) ran a full one every few
+# seconds under load, 40-60 ms each with the event loop stopped, though they
+# found nearly nothing once socket events stopped leaving cycles
+# (realtime.match_socket_path). SQLite peak p99 61 -> 43 ms (docs/PERFORMANCE.md).
+gc.set_threshold(10_000, 20, 20)
+if os.environ.get("CAT_GC_LOG"):
+    from . import gclog
+
+    gclog.install()
+
