@@ -504,6 +504,9 @@ def run(args):
         "t_end": round(t_go + args.duration, 3),
         **latency_over_time(total["rtt_ms"], total["rtt_at"], t_go),
     }
+    if os.environ.get("CAT_LOAD_RTT_DUMP"):  # every round trip, for a latency-over-time plot
+        with open(os.environ["CAT_LOAD_RTT_DUMP"], "w") as out:
+            json.dump({"t_go": t_go, "rtt_ms": total["rtt_ms"], "rtt_at": total["rtt_at"]}, out)
     if t_click is not None:
         first = total["first_item_ms"]
         report.update(start_seats=len(first), first_item_p50_ms=percentile(first, 50),
