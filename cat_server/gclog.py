@@ -3,8 +3,8 @@
 Every collection of the older generations (and any young one over 5 ms) is
 printed to stderr with its duration and what it freed; ``kill -USR2 <worker>``
 prints what a full collection would free right now, by type. Used to find the
-pauses behind the answer latency tail (docs/PERFORMANCE.md, "Garbage
-collection"); off in production.
+pauses behind the answer latency tail (docs/PERFORMANCE.md, "garbage-collector
+pauses"); off in production.
 """
 
 from __future__ import annotations
