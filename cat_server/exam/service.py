@@ -531,6 +531,15 @@ _LOCK_ATTEMPT_AND_ITEM = (
         Presentation.attempt_id == Attempt.id, Presentation.seq == db.bindparam("seq"))
         .scalar_subquery())
     .where(Attempt.id == db.bindparam("id")).with_for_update(of=Attempt))
+_BATCH = sa.func.unnest(
+    db.bindparam("ids", type_=sa.ARRAY(sa.Integer)),
+    db.bindparam("seqs", type_=sa.ARRAY(sa.Integer))).table_valued("id", "seq").render_derived()
+# PostgreSQL batches (txn.Lane): every answer's attempt, locked in id order, with its item
+_LOCK_BATCH = (
+    db.select(Attempt, db.select(Presentation.item_id).where(
+        Presentation.attempt_id == Attempt.id, Presentation.seq == _BATCH.c.seq)
+        .scalar_subquery())
+    .join(_BATCH, _BATCH.c.id == Attempt.id).order_by(Attempt.id).with_for_update(of=Attempt))
 _PRESENTED_ITEM = db.select(Presentation.item_id).where(
     Presentation.attempt_id == db.bindparam("attempt"),
     Presentation.seq == db.bindparam("seq"))
@@ -560,12 +569,20 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
     """
     if answer.attempt != attempt_id:
         raise BadPayload(field="attempt")
-    row = db.session.execute(
-        _LOCK_ATTEMPT_AND_ITEM, {"id": attempt_id, "seq": answer.seq}).one_or_none()
+    lane = txn.lane()
+    if lane is not None:  # PostgreSQL batch: the row was locked and read with the others
+        row = lane.take(attempt_id, answer.seq)
+        if row is None:
+            raise txn.Bounce()
+    else:
+        row = db.session.execute(
+            _LOCK_ATTEMPT_AND_ITEM, {"id": attempt_id, "seq": answer.seq}).one_or_none()
     if row is None:
         raise NotFound("Ujian tidak ditemukan.", "Attempt not found.")
     attempt, presented = row
     section = current_section(attempt)
+    if lane is not None and not _fits_the_lane(attempt, section, answer):
+        raise txn.Bounce()  # nothing changed yet: it runs on its own after the batch
     latest = None
     if attempt.n_responses and (section.navigable or attempt.status != "in_progress"
                                 or answer.seq < attempt.next_seq):
@@ -574,6 +591,8 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
     if latest is not None and latest.choice == answer.choice:
         state = attempt_state(attempt)
         txn.rollback()
+        if lane is not None:
+            db.session.expunge(attempt)
         return {"ok": True, "repeat": True, "state": state}
     if latest is not None and attempt.status == "finished":
         raise NotInProgress(state=attempt_state(attempt))
@@ -593,6 +612,46 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
 
     with db.session.no_autoflush:  # the attempt's UPDATE once, at the commit
         return _apply_answer(attempt, section, answer, item, latest, now)
+
+
+def _fits_the_lane(attempt: Attempt, section: ExamSection, answer: AnswerIn) -> bool:
+    """True if this answer only queues writes: a linear item, not the section's last, in time.
+
+    The others (adaptive and navigable sections read in between, a section's
+    end presents the next one, a deadline passed finishes the attempt) run on
+    their own, outside the batch (txn.Lane).
+    """
+    if section.mode == "adaptive" or section.navigable or attempt.status != "in_progress":
+        return False
+    now = utcnow()
+    if now >= attempt.deadline_at or (attempt.section_deadline_at is not None
+                                      and now >= attempt.section_deadline_at):
+        return False
+    position = answer.seq - attempt.section_first_seq + 1
+    items = min(section.n_items, len(section_pool(cached_exam(exam_id_of(attempt)), section)))
+    return 1 <= position < items  # as many as fixed_form gives
+
+
+def prefetch_answers(calls: list[tuple]) -> dict:
+    """The attempts of a batch's answers, locked in id order, each with the item at its seq.
+
+    ``calls``: the ``(attempt_id, AnswerIn)`` of each answer. Returns
+    ``{attempt_id: (seq, (attempt, presented item id))}`` for the first answer
+    of each attempt. One statement for the whole batch; locking in id order
+    means two processes' batches cannot deadlock on each other.
+    """
+    wanted: dict[int, int] = {}
+    for attempt_id, answer in calls:
+        if isinstance(attempt_id, int) and answer.attempt == attempt_id:
+            wanted.setdefault(attempt_id, answer.seq)
+    if not wanted:
+        return {}
+    ids = sorted(wanted)
+    rows = db.session.execute(_LOCK_BATCH, {"ids": ids, "seqs": [wanted[i] for i in ids]}).all()
+    return {attempt.id: (wanted[attempt.id], (attempt, presented)) for attempt, presented in rows}
+
+
+record_answer.batch_prefetch = prefetch_answers  # PostgreSQL batches answers (txn.Lane)
 
 
 def _apply_answer(attempt: Attempt, section: ExamSection, answer: AnswerIn, item: Item,
@@ -630,12 +689,10 @@ def _apply_answer(attempt: Attempt, section: ExamSection, answer: AnswerIn, item
     seat = (attempt.sitting_id, attempt.candidate_id)
     writes = writes or []
     writes += _attempt_update(attempt)
-    with txn.pipeline():
-        for statement, params in writes:
-            db.session.execute(statement, params)
+    txn.write(writes)
     db.session.expunge(attempt)  # written above: nothing left for the ORM to flush
     txn.commit()
-    feed.seat_changed(*seat)
+    txn.after_commit(feed.seat_changed, *seat)
     return reply
 
 

@@ -1,0 +1,187 @@
+"""The answer lane (cat_server/txn.py, PostgreSQL): answers batched in one transaction.
+
+The writer runs here in threading mode (GROUP_COMMIT forced on); under gunicorn
+it runs on gevent (the live-server, crash and database-restart tests on
+PostgreSQL use that path).
+"""
+
+import threading
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from cat_server import create_app, txn
+from cat_server.admin.scores import verify_chains
+from cat_server.errors import ExamError
+from cat_server.exam import service
+from cat_server.extensions import db
+from cat_server.models import Attempt, Response
+
+from .conftest import PIN, make_config, make_sitting
+
+
+@pytest.fixture
+def app(pg_url):
+    app = create_app(make_config(pg_url, GROUP_COMMIT="on"))
+    assert txn.lane_enabled(app)
+    with app.app_context():
+        db.create_all()
+        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _started_attempts(app, n, n_items=12):
+    with app.app_context():
+        sitting_id = make_sitting(n_candidates=n, n_items=n_items)
+        ids = [service.login_candidate(sitting_id, f"2026{i + 1:04d}", PIN).id
+               for i in range(n)]
+        service.start_sitting(sitting_id, "test")
+        db.session.remove()
+    return ids
+
+
+def _answer(app, attempt_id, seq, item, choice="A"):
+    """One answer through the lane, as the socket handler sends it."""
+    with app.app_context():
+        return txn.run(service.record_answer, attempt_id, service.AnswerIn.parse(
+            {"attempt": attempt_id, "seq": seq, "item": item, "choice": choice}))
+
+
+def _first_item(app, attempt_id):
+    with app.app_context():
+        state = service.attempt_state(db.session.get(Attempt, attempt_id))
+        db.session.remove()
+    return state["seq"], state["item"]["id"]
+
+
+def _responses(app, attempt_id):
+    with app.app_context():
+        return db.session.execute(sa.select(Response.seq).where(
+            Response.attempt_id == attempt_id).order_by(Response.n)).scalars().all()
+
+
+class _RowLock:
+    """Another session holding one attempt's row lock: the lane's next batch waits on it,
+    and the answers arriving meanwhile gather into the batch after."""
+
+    def __init__(self, pg_url, attempt_id):
+        self.conn = psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"))
+        self.conn.execute("SELECT id FROM attempt WHERE id = %s FOR UPDATE", (attempt_id,))
+
+    def release(self):
+        self.conn.rollback()
+        self.conn.close()
+
+
+def _submit(app, results, name, attempt_id, seq, item):
+    try:
+        results[name] = ("ok", _answer(app, attempt_id, seq, item))
+    except ExamError as error:
+        results[name] = ("rejected", error.code)
+    except Exception as error:  # noqa: BLE001 - the test reads which one
+        results[name] = ("error", type(error).__name__)
+
+
+def _gathered(app, pg_url, blocker, submissions, results):
+    """``blocker``'s answer holds the writer at its row lock while ``submissions`` queue;
+    then all of them run, the submissions in one batch."""
+    lock = _RowLock(pg_url, blocker[0])
+    first = threading.Thread(target=_submit, args=(app, results, "blocker", *blocker))
+    first.start()
+    threading.Event().wait(0.3)
+    threads = [threading.Thread(target=_submit, args=(app, results, *s)) for s in submissions]
+    for t in threads:
+        t.start()
+    threading.Event().wait(0.5)
+    lock.release()
+    for t in [first, *threads]:
+        t.join(30)
+
+
+def test_concurrent_answers_share_batches_and_each_is_stored_once(app):
+    ids = _started_attempts(app, 8)
+    acks: dict[int, list] = {a: [] for a in ids}
+    rejected: dict[int, list] = {a: [] for a in ids}
+
+    def candidate(attempt_id):
+        seq, item = _first_item(app, attempt_id)
+        for _ in range(5):
+            try:  # a stale item id in between: rejected, changes nothing
+                _answer(app, attempt_id, seq, item + 1000)
+            except ExamError as error:
+                rejected[attempt_id].append(error.code)
+            ack = _answer(app, attempt_id, seq, item)
+            acks[attempt_id].append(ack)
+            seq, item = ack["state"]["seq"], ack["state"]["item"]["id"]
+
+    gate = threading.Barrier(len(ids))
+    threads = [threading.Thread(target=lambda a=a: (gate.wait(), candidate(a))) for a in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    stats = txn.stats(app)
+    assert stats["jobs"] == 8 * 10
+    assert stats["batches"] < stats["jobs"], stats  # some batches carried several answers
+    for attempt_id in ids:
+        assert [a["ok"] for a in acks[attempt_id]] == [True] * 5
+        assert rejected[attempt_id] == ["wrong_seq"] * 5
+        assert _responses(app, attempt_id) == [1, 2, 3, 4, 5]
+    with app.app_context():
+        for attempt_id in ids:
+            attempt = db.session.get(Attempt, attempt_id)
+            assert (attempt.n_answered, attempt.next_seq) == (5, 6)
+        assert verify_chains() == (8, 40, [])
+
+
+def test_what_the_lane_cannot_batch_runs_on_its_own(app, pg_url):
+    """A section's last item, and a second answer of one attempt in a batch, are bounced
+    before they change anything, then stored as without the lane."""
+    a, b = _started_attempts(app, 2, n_items=2)
+    seq_a, item_a = _first_item(app, a)
+    seq_b, item_b = _first_item(app, b)
+    ack = _answer(app, b, seq_b, item_b)  # b now at its last item
+    last_b = (ack["state"]["seq"], ack["state"]["item"]["id"])
+    results = {}
+    # a's answer twice in one batch (a resend): the second runs after it, as a repeat
+    _gathered(app, pg_url, (a, seq_a, item_a),
+              [("a again", a, seq_a, item_a), ("b last", b, *last_b)], results)
+    assert results["blocker"][0] == "ok" and not results["blocker"][1].get("repeat")
+    assert results["a again"][0] == "ok" and results["a again"][1]["repeat"] is True
+    assert results["b last"][0] == "ok"
+    assert results["b last"][1]["state"]["status"] == "finished"
+    assert _responses(app, a) == [1]
+    assert _responses(app, b) == [1, 2]
+    with app.app_context():
+        assert db.session.get(Attempt, b).status == "finished"
+        assert verify_chains()[2] == []
+
+
+def test_a_failed_batch_acks_nobody_and_a_resend_is_stored_once(app, pg_url):
+    x, a, b = _started_attempts(app, 3)
+    first = {attempt: _first_item(app, attempt) for attempt in (x, a, b)}
+    # a's first response row is already there: the batch's INSERT of it fails at the database
+    with app.app_context():
+        db.session.execute(Response.__table__.insert(), [dict(
+            attempt_id=a, n=1, seq=1, item_id=first[a][1], choice="B", score=0,
+            answered_at=service.utcnow(), prev_hash="x", hash="y")])
+        db.session.commit()
+    results = {}
+    _gathered(app, pg_url, (x, *first[x]), [("a", a, *first[a]), ("b", b, *first[b])], results)
+    assert results["blocker"][0] == "ok"
+    assert results["a"] == ("error", "IntegrityError")
+    assert results["b"] == ("error", "IntegrityError")  # no ack: its batch rolled back
+    assert _responses(app, b) == []
+    with app.app_context():
+        assert db.session.get(Attempt, b).n_answered == 0
+    # the client re-sends the same seq: stored once, acked; again: a repeat
+    ack = _answer(app, b, *first[b])
+    assert ack["ok"] and not ack.get("repeat")
+    assert _answer(app, b, *first[b])["repeat"] is True
+    assert _responses(app, b) == [1]
