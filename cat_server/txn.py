@@ -87,12 +87,7 @@ def run(fn, *args):
         return _run_in_lane(app, fn, args)
     if not enabled(app):
         return fn(*args)
-    writer = app.extensions.get("cat_writer")
-    if writer is None:
-        with _start_lock:
-            writer = app.extensions.get("cat_writer")
-            if writer is None:
-                writer = app.extensions["cat_writer"] = _Writer(app)
+    writer = _writer(app, "cat_writer", _Writer)
     # SQLite has one pooled connection: a read the caller made before (a
     # session check, say) must give it back, or the writer would wait for it
     db.session.rollback()
@@ -222,13 +217,19 @@ class Lane:
         return entry[1]
 
 
-def _run_in_lane(app, fn, args):
-    writer = app.extensions.get("cat_lane_writer")
+def _writer(app, key, cls):
+    """The process's writer greenlet of this kind, started on first use."""
+    writer = app.extensions.get(key)
     if writer is None:
         with _start_lock:
-            writer = app.extensions.get("cat_lane_writer")
+            writer = app.extensions.get(key)
             if writer is None:
-                writer = app.extensions["cat_lane_writer"] = _LaneWriter(app)
+                writer = app.extensions[key] = cls(app)
+    return writer
+
+
+def _run_in_lane(app, fn, args):
+    writer = _writer(app, "cat_lane_writer", _LaneWriter)
     db.session.rollback()  # nothing of the caller's stays open while it waits
     job = _Job(fn, args)
     writer.queue.put(job)

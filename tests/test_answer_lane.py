@@ -18,7 +18,8 @@ from cat_server.exam import service
 from cat_server.extensions import db
 from cat_server.models import Attempt, Response
 
-from .conftest import PIN, make_config, make_sitting
+from .conftest import make_config
+from .test_group_commit import _answer, _first_item, _started_attempts, answer_at_once_and_check
 
 
 @pytest.fixture
@@ -34,30 +35,6 @@ def app(pg_url):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-def _started_attempts(app, n, n_items=12):
-    with app.app_context():
-        sitting_id = make_sitting(n_candidates=n, n_items=n_items)
-        ids = [service.login_candidate(sitting_id, f"2026{i + 1:04d}", PIN).id
-               for i in range(n)]
-        service.start_sitting(sitting_id, "test")
-        db.session.remove()
-    return ids
-
-
-def _answer(app, attempt_id, seq, item, choice="A"):
-    """One answer through the lane, as the socket handler sends it."""
-    with app.app_context():
-        return txn.run(service.record_answer, attempt_id, service.AnswerIn.parse(
-            {"attempt": attempt_id, "seq": seq, "item": item, "choice": choice}))
-
-
-def _first_item(app, attempt_id):
-    with app.app_context():
-        state = service.attempt_state(db.session.get(Attempt, attempt_id))
-        db.session.remove()
-    return state["seq"], state["item"]["id"]
 
 
 def _responses(app, attempt_id):
@@ -105,39 +82,7 @@ def _gathered(app, pg_url, blocker, submissions, results):
 
 
 def test_concurrent_answers_share_batches_and_each_is_stored_once(app):
-    ids = _started_attempts(app, 8)
-    acks: dict[int, list] = {a: [] for a in ids}
-    rejected: dict[int, list] = {a: [] for a in ids}
-
-    def candidate(attempt_id):
-        seq, item = _first_item(app, attempt_id)
-        for _ in range(5):
-            try:  # a stale item id in between: rejected, changes nothing
-                _answer(app, attempt_id, seq, item + 1000)
-            except ExamError as error:
-                rejected[attempt_id].append(error.code)
-            ack = _answer(app, attempt_id, seq, item)
-            acks[attempt_id].append(ack)
-            seq, item = ack["state"]["seq"], ack["state"]["item"]["id"]
-
-    gate = threading.Barrier(len(ids))
-    threads = [threading.Thread(target=lambda a=a: (gate.wait(), candidate(a))) for a in ids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    stats = txn.stats(app)
-    assert stats["jobs"] == 8 * 10
-    assert stats["batches"] < stats["jobs"], stats  # some batches carried several answers
-    for attempt_id in ids:
-        assert [a["ok"] for a in acks[attempt_id]] == [True] * 5
-        assert rejected[attempt_id] == ["wrong_seq"] * 5
-        assert _responses(app, attempt_id) == [1, 2, 3, 4, 5]
-    with app.app_context():
-        for attempt_id in ids:
-            attempt = db.session.get(Attempt, attempt_id)
-            assert (attempt.n_answered, attempt.next_seq) == (5, 6)
-        assert verify_chains() == (8, 40, [])
+    answer_at_once_and_check(app)
 
 
 def test_what_the_lane_cannot_batch_runs_on_its_own(app, pg_url):
