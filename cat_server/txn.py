@@ -179,7 +179,7 @@ class Bounce(Exception):
 
 
 class Lane:
-    """PostgreSQL: many candidates' answers in one transaction of three round trips.
+    """PostgreSQL: many candidates' answers in one transaction of four round trips.
 
     On PostgreSQL an answer's own cost is its statements (SQLAlchemy and
     psycopg work per statement, a gevent wait per round trip), not the commit:
@@ -192,6 +192,9 @@ class Lane:
     2. runs each answer's checks and scoring in Python; its writes (INSERT
        response, INSERT next presentation, UPDATE attempt) are queued;
     3. sends every queued write in one pipeline, then COMMIT; then acks.
+
+    (BEGIN, the lock, the writes, COMMIT: four round trips for the whole batch,
+    where each answer on its own costs four.)
 
     An answer that needs more than that (adaptive and navigable sections, the
     last item of a section, a deadline passed, a second answer of the same
@@ -352,7 +355,7 @@ class _LaneWriter(_Writer):
             try:
                 for job in jobs:
                     lane.current = None
-                    writes = len(lane.writes)
+                    writes, callbacks = len(lane.writes), len(lane.callbacks)
                     try:
                         job.result = job.fn(*job.args)
                     except Bounce:
@@ -362,12 +365,14 @@ class _LaneWriter(_Writer):
                     except Exception as error:
                         job.error = error
                         del lane.writes[writes:]
+                        del lane.callbacks[callbacks:]
                         self._forget(session, lane.current)
             finally:
                 g.cat_lane = None
-            with pipeline():
-                for statement, params in lane.writes:
-                    session.execute(statement, params)
+            if lane.writes:
+                with pipeline():
+                    for statement, params in lane.writes:
+                        session.execute(statement, params)
             started = time.perf_counter()
             session.commit()
             self.commit_s += time.perf_counter() - started
