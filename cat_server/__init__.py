@@ -45,7 +45,7 @@ def create_app(test_config=None):
 
     app.session_interface = SocketSessionInterface()
     match_socket_path(app)
-    txn.init_app(app)  # group commit: SQLite under gevent
+    txn.init_app(app)  # under gevent: group commit (SQLite), the answer lane (PostgreSQL)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)

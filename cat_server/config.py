@@ -31,8 +31,8 @@ class Defaults:
     # the blackhole network-cut test here, 64 s with python-engineio's 25 + 20.
     SOCKETIO_PING_INTERVAL = 10
     SOCKETIO_PING_TIMEOUT = 15
-    # Group commit of candidates' socket events (cat_server/txn.py): "auto" = on
-    # for SQLite under gevent; "off" turns it off; "on" forces it (SQLite only).
+    # Batched socket events (cat_server/txn.py): SQLite's group commit, PostgreSQL's
+    # answer lane. "auto" = on under gevent; "off" turns it off; "on" forces it.
     GROUP_COMMIT = "auto"
     BABEL_DEFAULT_LOCALE = "id"
     # Login limits (Flask-Limiter; Redis storage when REDIS_URL is set). A whole

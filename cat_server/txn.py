@@ -74,11 +74,12 @@ def init_app(app) -> None:
 
 
 def run(fn, *args):
-    """Run ``fn(*args)`` as one job of the next group commit; its result once committed.
+    """Run ``fn(*args)`` as one job of the next batch; its result once committed.
 
-    Outside group commit (or already inside the writer) it simply calls ``fn``.
-    The caller's own session is rolled back first: it must not hold the
-    connection the writer needs.
+    The batch is SQLite's group commit, or on PostgreSQL the answer lane for a
+    ``fn`` that has a ``batch_prefetch`` (``record_answer``). Otherwise (or
+    already inside a writer) it simply calls ``fn``. The caller's own session is
+    rolled back first: it must not hold the connection the writer needs.
     """
     app = current_app._get_current_object()
     if g.get("cat_batch") is not None or g.get("cat_lane") is not None:
@@ -370,9 +371,7 @@ class _LaneWriter(_Writer):
             finally:
                 g.cat_lane = None
             if lane.writes:
-                with pipeline():
-                    for statement, params in lane.writes:
-                        session.execute(statement, params)
+                write(lane.writes)  # g.cat_lane is unset again: this sends them
             started = time.perf_counter()
             session.commit()
             self.commit_s += time.perf_counter() - started

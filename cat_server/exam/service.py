@@ -281,6 +281,11 @@ def fixed_form(attempt: Attempt, exam: Exam, section: ExamSection) -> list[int]:
     return [pool[i] for i in rng.permutation(len(pool))[: section.n_items]]
 
 
+def fixed_form_length(exam: Exam, section: ExamSection) -> int:
+    """``len(fixed_form(...))`` without drawing the form (a shuffle per call)."""
+    return min(section.n_items, len(section_pool(exam, section)))
+
+
 def engine_score(item: Item, choice: str) -> int:
     """The engine's category: 0/1 keyed, or the option's score shifted to start at 0."""
     if item.option_scores is not None:
@@ -628,8 +633,7 @@ def _fits_the_lane(attempt: Attempt, section: ExamSection, answer: AnswerIn) -> 
                                       and now >= attempt.section_deadline_at):
         return False
     position = answer.seq - attempt.section_first_seq + 1
-    items = min(section.n_items, len(section_pool(cached_exam(exam_id_of(attempt)), section)))
-    return 1 <= position < items  # as many as fixed_form gives
+    return 1 <= position < fixed_form_length(cached_exam(exam_id_of(attempt)), section)
 
 
 def prefetch_answers(calls: list[tuple]) -> dict:
