@@ -71,6 +71,11 @@ def init_app(app) -> None:
         on = setting in ("1", "true", "yes", "on")
     app.extensions["cat_group_commit"] = on and uri.startswith("sqlite")
     app.extensions["cat_answer_lane"] = on and uri.startswith("postgresql")
+    if app.extensions["cat_answer_lane"]:
+        from sqlalchemy import event
+
+        with app.app_context():
+            event.listen(db.engine, "after_cursor_execute", sync_pipelined_reads)
 
 
 def run(fn, *args):
@@ -125,6 +130,39 @@ def pipeline():
         raise DBAPIError.instance(None, None, error, psycopg.Error) from error
 
 
+@contextlib.contextmanager
+def _pipelined(connection):
+    """PostgreSQL pipeline mode for a whole transaction, reads included.
+
+    Statements are queued, not sent. A read (a compiled statement that is not
+    INSERT, UPDATE or DELETE) sends what is queued and waits for its rows: the
+    ``after_cursor_execute`` hook syncs the pipeline, so SQLAlchemy finds the
+    result as usual. Leaving the block sends the rest and reads every answer; a
+    database error among them is raised there as DBAPIError.
+    """
+    import psycopg
+
+    driver = connection.connection.driver_connection
+    try:
+        with driver.pipeline() as pipe:
+            connection.info["cat_pipeline"] = pipe
+            try:
+                yield
+            finally:
+                connection.info.pop("cat_pipeline", None)
+    except psycopg.Error as error:
+        raise DBAPIError.instance(None, None, error, psycopg.Error) from error
+
+
+def sync_pipelined_reads(conn, cursor, statement, parameters, context, executemany) -> None:
+    """``after_cursor_execute``: inside ``_pipelined``, a read's rows arrive before
+    SQLAlchemy looks for them (a write stays queued)."""
+    pipe = conn.info.get("cat_pipeline")
+    if pipe is not None and context is not None and context.compiled is not None and not (
+            context.isinsert or context.isupdate or context.isdelete):
+        pipe.sync()
+
+
 def commit() -> None:
     """A commit point of service code: the savepoint inside a batch, else the transaction.
 
@@ -150,15 +188,36 @@ def rollback() -> None:
 
 
 def write(writes: list) -> None:
-    """Run ``[(statement, params)]`` together (txn.pipeline); in the answer lane, with the
-    batch's other writes, just before its commit."""
+    """Run ``[(statement, params)]`` together (txn.pipeline).
+
+    In a batch they wait for the batch's other writes: the answer lane sends
+    them all just before its commit; SQLite's group commit before its commit,
+    or before a job that might read them (``_Batch.defer``).
+    """
     lane = g.get("cat_lane")
     if lane is not None:
         lane.writes.extend(writes)
         return
+    batch = g.get("cat_batch")
+    if batch is not None and batch.defer(writes):
+        return
     with pipeline():
-        for statement, params in writes:
-            db.session.execute(statement, params)
+        _send(db.session.connection(), writes)
+
+
+def _send(connection, writes: list) -> None:
+    """``[(statement, params)]`` with one executemany per statement, in first-seen order.
+
+    A batch's writes are many answers' INSERT response, INSERT presentation
+    and UPDATE attempt: three calls instead of three per answer, which is most
+    of what SQLAlchemy costs per statement. Only for writes of different rows
+    (each attempt's writes once), whose order between statements is free.
+    """
+    groups: dict = {}
+    for statement, params in writes:
+        groups.setdefault(statement, []).append(params)
+    for statement, rows in groups.items():
+        connection.execute(statement, rows)
 
 
 def after_commit(fn, *args) -> None:
@@ -255,7 +314,34 @@ class _Batch:
 
     def __init__(self, connection):
         self.connection = connection
+        self.key = None  # the attempt of the job being run, when its writes may wait
+        self.pending: list = []  # writes of earlier jobs, not yet sent
+        self.pending_keys: set = set()
         connection.exec_driver_sql("SAVEPOINT job")
+
+    def defer(self, writes) -> bool:
+        """Keep the job's writes for one executemany with the others' (True), if it may wait."""
+        if self.key is None:
+            return False
+        self.pending.extend(writes)
+        self.pending_keys.add(self.key)
+        return True
+
+    def before(self, job) -> None:
+        """Send the pending writes if ``job`` might read them: anything but an answer
+        (``batch_prefetch``, first argument the attempt) to an attempt without any."""
+        key = job.args[0] if hasattr(job.fn, "batch_prefetch") and job.args else None
+        if self.pending and (key is None or key in self.pending_keys):
+            self.send()
+        self.key = key
+
+    def send(self) -> None:
+        """The pending writes, then a new savepoint: a later job's undo cannot take them back."""
+        if self.pending:
+            _send(self.connection, self.pending)
+            self.pending, self.pending_keys = [], set()
+            self.connection.exec_driver_sql("RELEASE SAVEPOINT job")
+            self.connection.exec_driver_sql("SAVEPOINT job")
 
     def release(self):
         db.session.flush()
@@ -316,6 +402,8 @@ class _Writer:
             g.cat_batch = batch = _Batch(connection)
             try:
                 for job in jobs:
+                    batch.before(job)
+                    waiting = len(batch.pending)
                     try:
                         job.result = job.fn(*job.args)
                         batch.release()
@@ -323,7 +411,10 @@ class _Writer:
                         raise  # the transaction may be broken: the whole batch retries
                     except Exception as error:
                         job.error = error
+                        del batch.pending[waiting:]  # (its key may stay: one send too many)
                         batch.undo()
+                batch.key = None
+                batch.send()
                 batch.close()  # the empty one the last release opened
             finally:
                 g.cat_batch = None
@@ -344,44 +435,59 @@ class _Writer:
 
 class _LaneWriter(_Writer):
     def _run_batch(self, jobs):
+        """The batch in two round trips: BEGIN with the lock statement, then every write
+        with COMMIT (psycopg's pipeline mode; see ``_pipelined``)."""
         session = db.session
         by_fn: dict = {}
         for job in jobs:
             by_fn.setdefault(job.fn, []).append(job.args)
-        prefetched: dict = {}
+        # psycopg would send its own BEGIN and wait for it: here BEGIN and COMMIT are ours
+        connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        lane = None
         try:
-            for fn, calls in by_fn.items():
-                prefetched.update(fn.batch_prefetch(calls))
-            g.cat_lane = lane = Lane(prefetched)
-            try:
-                for job in jobs:
-                    lane.current = None
-                    writes, callbacks = len(lane.writes), len(lane.callbacks)
-                    try:
-                        job.result = job.fn(*job.args)
-                    except Bounce:
-                        job.bounced = True
-                    except DBAPIError:
-                        raise  # the transaction may be broken: the whole batch retries
-                    except Exception as error:
-                        job.error = error
-                        del lane.writes[writes:]
-                        del lane.callbacks[callbacks:]
-                        self._forget(session, lane.current)
-            finally:
-                g.cat_lane = None
-            if lane.writes:
-                write(lane.writes)  # g.cat_lane is unset again: this sends them
-            started = time.perf_counter()
-            session.commit()
+            with _pipelined(connection):
+                connection.exec_driver_sql("BEGIN")  # leaves with the lock statement
+                prefetched: dict = {}
+                for fn, calls in by_fn.items():
+                    prefetched.update(fn.batch_prefetch(calls))
+                g.cat_lane = lane = Lane(prefetched)
+                try:
+                    self._run_jobs(session, lane, jobs)
+                finally:
+                    g.cat_lane = None
+                if session.new or session.dirty or session.deleted:
+                    # the ORM would flush after our COMMIT, outside the transaction
+                    raise RuntimeError("an answer-lane job changed rows outside txn.write")
+                if lane.writes:
+                    _send(connection, lane.writes)
+                connection.exec_driver_sql("COMMIT")
+                started = time.perf_counter()
+            # leaving the pipeline sent the writes and COMMIT and read their results
             self.commit_s += time.perf_counter() - started
+            session.commit()  # SQLAlchemy's bookkeeping; the driver has nothing left to do
         except BaseException:
-            session.rollback()
+            session.rollback()  # psycopg sends ROLLBACK if the transaction is still open
             raise
         finally:
             session.close()
         for fn, args in lane.callbacks:
             fn(*args)
+
+    def _run_jobs(self, session, lane, jobs):
+        for job in jobs:
+            lane.current = None
+            writes, callbacks = len(lane.writes), len(lane.callbacks)
+            try:
+                job.result = job.fn(*job.args)
+            except Bounce:
+                job.bounced = True
+            except DBAPIError:
+                raise  # the transaction may be broken: the whole batch retries
+            except Exception as error:
+                job.error = error
+                del lane.writes[writes:]
+                del lane.callbacks[callbacks:]
+                self._forget(session, lane.current)
 
     @staticmethod
     def _forget(session, attempt):

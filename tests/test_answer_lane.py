@@ -16,7 +16,7 @@ from cat_server.admin.scores import verify_chains
 from cat_server.errors import ExamError
 from cat_server.exam import service
 from cat_server.extensions import db
-from cat_server.models import Attempt, Response
+from cat_server.models import Attempt, Item, Response
 
 from .conftest import make_config
 from .test_group_commit import _answer, _first_item, _started_attempts, answer_at_once_and_check
@@ -130,3 +130,56 @@ def test_a_failed_batch_acks_nobody_and_a_resend_is_stored_once(app, pg_url):
     assert ack["ok"] and not ack.get("repeat")
     assert _answer(app, b, *first[b])["repeat"] is True
     assert _responses(app, b) == [1]
+
+
+def test_a_batch_waits_for_the_database_twice_whatever_its_size(app, pg_url, tmp_path):
+    """BEGIN leaves with the lock statement, the writes with COMMIT: two round trips a
+    batch (psycopg on its own sends BEGIN and COMMIT as round trips of their own: four).
+    Counted in libpq's own trace of the messages each connection sent: a Sync or a
+    simple Query ends a round trip."""
+    from psycopg import pq
+
+    traces = {}
+
+    def trace(dbapi_connection, record, proxy):
+        if id(dbapi_connection) not in traces:
+            out = traces[id(dbapi_connection)] = (tmp_path / f"{len(traces)}.trace").open("w")
+            dbapi_connection.pgconn.trace(out.fileno())
+            dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    x, a, b, c = _started_attempts(app, 4)
+    first = {attempt: _first_item(app, attempt) for attempt in (x, a, b, c)}
+    with app.app_context():
+        for item_id in db.session.execute(sa.select(Item.id)).scalars():
+            service.cached_item(item_id)  # as in a running centre: read once per process
+        sa.event.listen(db.engine, "checkout", trace)
+    results = {}
+    try:
+        _gathered(app, pg_url, (x, *first[x]),
+                  [(str(n), n, *first[n]) for n in (a, b, c)], results)
+        with app.app_context():  # the lane's autocommit never stays on a pooled connection
+            idle = [db.engine.raw_connection() for _ in range(db.engine.pool.checkedin())]
+            assert idle and not any(raw.driver_connection.autocommit for raw in idle)
+            for raw in idle:
+                raw.close()
+    finally:
+        with app.app_context():
+            sa.event.remove(db.engine, "checkout", trace)
+            db.engine.dispose()  # each connection's trace ends with it
+        for out in traces.values():
+            out.close()
+    assert [results[k][0] for k in ("blocker", str(a), str(b), str(c))] == ["ok"] * 4
+    assert txn.stats(app)["largest"] == 3
+    batches = []
+    for path in tmp_path.glob("*.trace"):
+        for line in path.read_text().splitlines():  # a statement's text may span lines
+            direction, _, message = (line.split("\t") + ["", ""])[:3]
+            if direction == "F" and '"BEGIN"' in line:
+                batches.append({"round_trips": int(message == "Query"), "locks": 0})
+            elif batches and direction == "F" and message in ("Sync", "Query"):
+                batches[-1]["round_trips"] += 1  # the end of a pipeline, or a simple query
+            elif batches and "FOR UPDATE OF attempt" in line:
+                batches[-1]["locks"] += 1
+    lane_batches = [batch for batch in batches if batch["locks"]]
+    assert len(lane_batches) == 2, batches  # the blocker's, then the other three together
+    assert [batch["round_trips"] for batch in lane_batches] == [2, 2], batches

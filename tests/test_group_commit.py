@@ -188,3 +188,75 @@ def test_a_rejected_job_is_undone_even_after_it_wrote(app):
         assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "half_written")).scalar() == 0
         assert _responses(a) == 1
+
+
+def _in_one_batch(app, *calls):
+    """Run ``(name, fn, *args)`` calls through txn.run queued behind a blocker, so the
+    writer takes them as one batch in this order; ``{name: ("ok", result) or
+    ("rejected", code)}``."""
+    release = threading.Event()
+    results = {}
+
+    def submit(name, fn, *args):
+        with app.app_context():
+            try:
+                results[name] = ("ok", txn.run(fn, *args))
+            except ExamError as error:
+                results[name] = ("rejected", error.code)
+
+    threads = [threading.Thread(target=submit, args=("blocker", release.wait, 30))]
+    threads += [threading.Thread(target=submit, args=call) for call in calls]
+    for t in threads:
+        t.start()
+        threading.Event().wait(0.2)
+    release.set()
+    for t in threads:
+        t.join(30)
+    assert txn.stats(app)["largest"] == len(calls)
+    return results
+
+
+def test_an_answer_sent_twice_in_one_batch_is_stored_once(app):
+    """The batch keeps answers' writes for one executemany; a resend of the same answer
+    in the same batch must still see the first one and get a repeat, not a second row."""
+    [a] = _started_attempts(app, 1)
+    seq, item = _first_item(app, a)
+    answer = service.AnswerIn.parse({"attempt": a, "seq": seq, "item": item, "choice": "B"})
+    results = _in_one_batch(app, ("first", service.record_answer, a, answer),
+                            ("resend", service.record_answer, a, answer))
+    assert results["first"][1]["ok"] and not results["first"][1].get("repeat")
+    assert results["resend"][1]["repeat"] is True
+    with app.app_context():
+        assert _responses(a) == 1
+        assert db.session.get(Attempt, a).n_answered == 1
+
+
+def test_a_job_after_an_answer_in_the_same_batch_sees_it_and_its_undo_keeps_it(app):
+    """Answers' writes wait; a job that is not an answer reads them, and rolling that
+    job back leaves the earlier answer stored and acked."""
+    [a, b] = _started_attempts(app, 2)
+    seq_a, item_a = _first_item(app, a)
+    seq_b, item_b = _first_item(app, b)
+    seen = {}
+
+    def reads_then_rejects():
+        seen["responses"] = _responses(a)
+        db.session.get(Attempt, b).n_focus_lost += 3
+        db.session.flush()
+        raise ExamError("nope", "nope")
+
+    results = _in_one_batch(
+        app,
+        ("a", service.record_answer, a,
+         service.AnswerIn.parse({"attempt": a, "seq": seq_a, "item": item_a, "choice": "A"})),
+        ("bad", reads_then_rejects),
+        ("b", service.record_answer, b,
+         service.AnswerIn.parse({"attempt": b, "seq": seq_b, "item": item_b, "choice": "C"})))
+    assert seen["responses"] == 1
+    assert results["bad"][0] == "rejected"
+    assert results["a"][1]["ok"] and results["b"][1]["ok"]
+    with app.app_context():
+        assert (_responses(a), _responses(b)) == (1, 1)
+        assert [db.session.get(Attempt, x).n_answered for x in (a, b)] == [1, 1]
+        assert db.session.get(Attempt, b).n_focus_lost == 0
+        assert verify_chains() == (2, 2, [])
