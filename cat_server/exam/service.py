@@ -952,7 +952,9 @@ def credit_downtime(now=None, min_gap_s: float | None = None) -> float:
         db.select(Attempt).where(Attempt.status == "in_progress",
                                  Attempt.deadline_at > alive_at,
                                  # a paused attempt gets the gap back when it resumes
-                                 Attempt.paused_at.is_(None)).with_for_update()
+                                 Attempt.paused_at.is_(None))
+        # id order, as every other multi-row lock (the answer lane's): no deadlock with them
+        .order_by(Attempt.id).with_for_update()
     ).scalars().all()
     for attempt in attempts:
         _shift_deadlines(attempt, timedelta(seconds=gap))
