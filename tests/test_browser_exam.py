@@ -403,6 +403,8 @@ def test_an_answer_chosen_while_the_server_is_down_lands_once_after_restart(app,
     keyboard_login(page, skd)
     start_sitting(skd)
     expect(page.get_by_test_id("status-screen")).to_have_attribute("data-status", "in_progress")
+    # nothing is saved before the candidate answers, and the page must not say so
+    expect(page.get_by_test_id("nav-saving")).to_have_text("Belum dijawab")
     page.keyboard.press("A")
     wait_saved(page)
     expect(page.get_by_test_id("offline-banner")).to_be_hidden()

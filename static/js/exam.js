@@ -717,7 +717,8 @@
       el.mark.classList.toggle('on', marked);
       el.mark.disabled = finishing;
       el.finishSection.disabled = finishing;
-      el.navSaving.textContent = sending ? t('saving') : t('saved');
+      // "saved" only for an item that has an answer: an untouched one says so
+      el.navSaving.textContent = sending ? t('saving') : chosen ? t('saved') : t('not_answered');
       el.navSaving.classList.toggle('pending', sending);
     } else {
       el.submit.disabled = busy || !selected || !state.item;
