@@ -239,7 +239,7 @@ class Bounce(Exception):
 
 
 class Lane:
-    """PostgreSQL: many candidates' answers in one transaction of four round trips.
+    """PostgreSQL: many candidates' answers in one transaction of two round trips.
 
     On PostgreSQL an answer's own cost is its statements (SQLAlchemy and
     psycopg work per statement, a gevent wait per round trip), not the commit:
@@ -251,10 +251,11 @@ class Lane:
        batches then take their locks in the same order: no deadlock);
     2. runs each answer's checks and scoring in Python; its writes (INSERT
        response, INSERT next presentation, UPDATE attempt) are queued;
-    3. sends every queued write in one pipeline, then COMMIT; then acks.
+    3. sends every queued write (one executemany per statement) and COMMIT;
+       then acks.
 
-    (BEGIN, the lock, the writes, COMMIT: four round trips for the whole batch,
-    where each answer on its own costs four.)
+    (BEGIN goes out with the lock, the writes with COMMIT: two round trips for
+    the whole batch, where each answer on its own costs four.)
 
     An answer that needs more than that (adaptive and navigable sections, the
     last item of a section, a deadline passed, a second answer of the same
