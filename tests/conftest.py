@@ -7,6 +7,7 @@ meet. A set variable whose server does not answer fails the tests, never skips.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from datetime import timedelta
@@ -157,9 +158,19 @@ def make_sitting(n_candidates=2, n_items=3, duration_s=600, name="Sesi Uji", pro
     return sitting.id
 
 
+@functools.cache
+def password_hash(password: str) -> str:
+    """A real argon2 hash at production cost, made once per password per run.
+
+    Each costs a good part of a second on a busy box (most tests make two staff
+    accounts); a login still runs the full-cost verify against it.
+    """
+    return security.hash_password(password)
+
+
 def make_user(username="pengawas", role="proctor", password="rahasia-123") -> User:
     user = User(username=username, name=username.title(), role=role,
-                password_hash=security.hash_password(password))
+                password_hash=password_hash(password))
     db.session.add(user)
     db.session.commit()
     return user
