@@ -1,8 +1,8 @@
 """Fixtures: every integration test runs on SQLite and on PostgreSQL.
 
 PostgreSQL runs when CAT_TEST_DATABASE_URL is set (``.ci/run`` sets it); the
-suite then makes a database of its own for the session, so parallel runs never
-meet. A set variable whose server does not answer fails the tests, never skips.
+suite then makes a database of its own for the session (and one for a module
+whose fixture outlives a test), so parallel runs never meet. A set variable whose server does not answer fails the tests, never skips.
 """
 
 from __future__ import annotations
@@ -38,25 +38,38 @@ def _plain(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_url():
-    """A fresh PostgreSQL database for this test session, dropped at the end."""
+def new_pg_database():
+    """Make a fresh PostgreSQL database and return its URL; all are dropped at the end."""
     import psycopg
 
     base = os.environ.get("CAT_TEST_DATABASE_URL")
     if not base:
         pytest.skip("CAT_TEST_DATABASE_URL is not set: PostgreSQL runs only in CI / make test-pg")
-    name = f"cat_test_{os.getpid()}_{secrets.token_hex(3)}"
     try:
         admin = psycopg.connect(_plain(base), autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as error:
         pytest.fail(f"CAT_TEST_DATABASE_URL={base} is set but PostgreSQL does not answer: {error}")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    url = base.rsplit("/", 1)[0] + "/" + name
-    if not url.startswith("postgresql+psycopg"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    yield url
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    names = []
+
+    def make() -> str:
+        name = f"cat_test_{os.getpid()}_{secrets.token_hex(3)}"
+        admin.execute(f'CREATE DATABASE "{name}"')
+        names.append(name)
+        url = base.rsplit("/", 1)[0] + "/" + name
+        if not url.startswith("postgresql+psycopg"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    yield make
+    for name in names:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url(new_pg_database):
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    return new_pg_database()
 
 
 @pytest.fixture(scope="session")
