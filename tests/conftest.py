@@ -15,6 +15,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
 from cat_server import create_app, security
 from cat_server.extensions import db, socketio
@@ -160,7 +161,8 @@ def make_sitting(n_candidates=2, n_items=3, duration_s=600, name="Sesi Uji", pro
         sitting.proctors.append(proctor)
     db.session.add(sitting)
     db.session.flush()
-    pin_hash = security.hash_pin(PIN)  # one hash for all (a 300-seat room: 300 argon2 runs less)
+    # one hash for all (a 300-seat room: 300 argon2 runs less)
+    pin_hash = quick_hash(PIN) if _quick_hashes else security.hash_pin(PIN)
     for i in range(n_candidates):
         seat = Seat(sitting_id=sitting.id, label=f"PC-{i + 1:02d}", position=i + 1)
         db.session.add(seat)
@@ -171,14 +173,40 @@ def make_sitting(n_candidates=2, n_items=3, duration_s=600, name="Sesi Uji", pro
     return sitting.id
 
 
-@functools.cache
-def password_hash(password: str) -> str:
-    """A real argon2 hash at production cost, made once per password per run.
+_QUICK = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+_quick_hashes = False  # set for one test by the quick_hashes fixture
 
-    Each costs a good part of a second on a busy box (most tests make two staff
-    accounts); a login still runs the full-cost verify against it.
+
+@pytest.fixture
+def quick_hashes(monkeypatch):
+    """make_user and make_sitting hash at argon2's lowest cost during this test.
+
+    Logins still run the app's argon2id verify, in microseconds instead of 0.2-0.4 s
+    (staff) or 30 ms (PIN). Only for modules about something else than hashing and
+    logins' cost: tests/security and tests/reliability keep the real cost and time it.
     """
+    monkeypatch.setattr("tests.conftest._quick_hashes", True)
+
+
+def password_hash(password: str) -> str:
+    """An argon2 hash of a staff password, made once per password per run.
+
+    At production cost (each costs a good part of a second on a busy box, and most
+    tests make two staff accounts); a login still runs the full-cost verify against it.
+    At the lowest cost under ``quick_hashes``.
+    """
+    return quick_hash(password) if _quick_hashes else _real_password_hash(password)
+
+
+@functools.cache
+def _real_password_hash(password: str) -> str:
     return security.hash_password(password)
+
+
+@functools.cache
+def quick_hash(secret: str) -> str:
+    """A real argon2id hash at argon2's lowest cost, for tests that are not about hashing."""
+    return _QUICK.hash(secret)
 
 
 def make_user(username="pengawas", role="proctor", password="rahasia-123") -> User:

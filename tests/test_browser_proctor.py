@@ -12,14 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
 from cat_server import create_app
 from cat_server.exam import service as exam_service
 from cat_server.extensions import db
 from cat_server.models import Attempt, Candidate, Exam, Incident, Sitting, utcnow
 from cat_server.proctor import feed
-from tests.conftest import make_config, make_sitting, make_user
+from tests.conftest import PIN, make_config, make_sitting, make_user, quick_hash
 from tests.live import LiveServer
 from tests.test_browser import ARGS, CHROMIUM
 
@@ -51,7 +50,6 @@ def name_candidates(sitting_id, rng):
     # The seats log in through the service, a real argon2id verify each, but against a hash of
     # the lowest cost argon2 takes: 290 verifies at the PIN cost were 9 s of every setup, and
     # this test is about the grid (tests/security and tests/reliability time real costs).
-    quick_pin_hash = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("123456")
     candidates = db.session.execute(
         db.select(Candidate).where(Candidate.sitting_id == sitting_id).order_by(Candidate.id)
     ).scalars().all()
@@ -59,7 +57,7 @@ def name_candidates(sitting_id, rng):
     for c in candidates:
         c.name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
         c.registration_no = f"2026{c.registration_no[4:].zfill(8)}"
-        c.pin_hash = quick_pin_hash
+        c.pin_hash = quick_hash(PIN)
         seats.append((c.id, c.registration_no))
     db.session.commit()
     return seats
@@ -72,7 +70,7 @@ def fill_room(sitting_id):
     # ids, not ORM objects, from here on: each of the ~1800 commits below expires every object
     # the session still holds, and 290 candidates with their attempts made that seconds
     present = name_candidates(sitting_id, rng)[:290]
-    attempt_ids = [exam_service.login_candidate(sitting_id, registration_no, "123456").id
+    attempt_ids = [exam_service.login_candidate(sitting_id, registration_no, PIN).id
                    for _, registration_no in present]
     exam_service.start_sitting(sitting_id, proctor_actor, "jadwal")
     for i, attempt_id in enumerate(attempt_ids):
