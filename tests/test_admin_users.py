@@ -11,6 +11,10 @@ from cat_server.extensions import db, socketio
 from cat_server.models import AuditEvent, Sitting, User
 from tests.conftest import login_staff, make_config, make_sitting, password_hash
 
+# Logins here are setup, not the subject: hashed at argon2's lowest cost (conftest). The
+# staff login's cost is compared in tests/security/test_staff_accounts.py, on real hashes.
+pytestmark = pytest.mark.usefixtures("quick_hashes")
+
 ADMIN = ("admin", "admin-pass-1")
 NEW_PASSWORD = "kata-sandi-baru-9"
 
