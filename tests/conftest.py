@@ -2,7 +2,8 @@
 
 PostgreSQL runs when CAT_TEST_DATABASE_URL is set (``.ci/run`` sets it); the
 suite then makes a database of its own for the session (and one for a module
-whose fixture outlives a test), so parallel runs never meet. A set variable whose server does not answer fails the tests, never skips.
+whose fixture outlives a test), so parallel runs never meet. A set variable
+whose server does not answer fails the tests, never skips.
 """
 
 from __future__ import annotations
