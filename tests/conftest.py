@@ -1,12 +1,14 @@
 """Fixtures: every integration test runs on SQLite and on PostgreSQL.
 
 PostgreSQL runs when CAT_TEST_DATABASE_URL is set (``.ci/run`` sets it); the
-suite then makes a database of its own for the session, so parallel runs never
-meet. A set variable whose server does not answer fails the tests, never skips.
+suite then makes a database of its own for the session (and one for a module
+whose fixture outlives a test), so parallel runs never meet. A set variable
+whose server does not answer fails the tests, never skips.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from datetime import timedelta
@@ -14,6 +16,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
 from cat_server import create_app, security
 from cat_server.extensions import db, socketio
@@ -37,25 +40,38 @@ def _plain(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_url():
-    """A fresh PostgreSQL database for this test session, dropped at the end."""
+def new_pg_database():
+    """Make a fresh PostgreSQL database and return its URL; all are dropped at the end."""
     import psycopg
 
     base = os.environ.get("CAT_TEST_DATABASE_URL")
     if not base:
         pytest.skip("CAT_TEST_DATABASE_URL is not set: PostgreSQL runs only in CI / make test-pg")
-    name = f"cat_test_{os.getpid()}_{secrets.token_hex(3)}"
     try:
         admin = psycopg.connect(_plain(base), autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as error:
         pytest.fail(f"CAT_TEST_DATABASE_URL={base} is set but PostgreSQL does not answer: {error}")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    url = base.rsplit("/", 1)[0] + "/" + name
-    if not url.startswith("postgresql+psycopg"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    yield url
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    names = []
+
+    def make() -> str:
+        name = f"cat_test_{os.getpid()}_{secrets.token_hex(3)}"
+        admin.execute(f'CREATE DATABASE "{name}"')
+        names.append(name)
+        url = base.rsplit("/", 1)[0] + "/" + name
+        if not url.startswith("postgresql+psycopg"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    yield make
+    for name in names:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url(new_pg_database):
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    return new_pg_database()
 
 
 @pytest.fixture(scope="session")
@@ -146,7 +162,8 @@ def make_sitting(n_candidates=2, n_items=3, duration_s=600, name="Sesi Uji", pro
         sitting.proctors.append(proctor)
     db.session.add(sitting)
     db.session.flush()
-    pin_hash = security.hash_pin(PIN)  # one hash for all (a 300-seat room: 300 argon2 runs less)
+    # one hash for all (a 300-seat room: 300 argon2 runs less)
+    pin_hash = quick_hash(PIN) if _quick_hashes else security.hash_pin(PIN)
     for i in range(n_candidates):
         seat = Seat(sitting_id=sitting.id, label=f"PC-{i + 1:02d}", position=i + 1)
         db.session.add(seat)
@@ -157,9 +174,45 @@ def make_sitting(n_candidates=2, n_items=3, duration_s=600, name="Sesi Uji", pro
     return sitting.id
 
 
+_QUICK = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+_quick_hashes = False  # set for one test by the quick_hashes fixture
+
+
+@pytest.fixture
+def quick_hashes(monkeypatch):
+    """make_user and make_sitting hash at argon2's lowest cost during this test.
+
+    Logins still run the app's argon2id verify, in microseconds instead of 0.2-0.4 s
+    (staff) or 30 ms (PIN). Only for modules about something else than hashing and
+    logins' cost: tests/security and tests/reliability keep the real cost and time it.
+    """
+    monkeypatch.setattr("tests.conftest._quick_hashes", True)
+
+
+def password_hash(password: str) -> str:
+    """An argon2 hash of a staff password, made once per password per run.
+
+    At production cost (each costs a good part of a second on a busy box, and most
+    tests make two staff accounts); a login still runs the full-cost verify against it.
+    At the lowest cost under ``quick_hashes``.
+    """
+    return quick_hash(password) if _quick_hashes else _real_password_hash(password)
+
+
+@functools.cache
+def _real_password_hash(password: str) -> str:
+    return security.hash_password(password)
+
+
+@functools.cache
+def quick_hash(secret: str) -> str:
+    """A real argon2id hash at argon2's lowest cost, for tests that are not about hashing."""
+    return _QUICK.hash(secret)
+
+
 def make_user(username="pengawas", role="proctor", password="rahasia-123") -> User:
     user = User(username=username, name=username.title(), role=role,
-                password_hash=security.hash_password(password))
+                password_hash=password_hash(password))
     db.session.add(user)
     db.session.commit()
     return user

@@ -28,6 +28,9 @@ from cat_server.models import (
 from tests.conftest import PIN, login_candidate, login_staff, make_sitting, make_user
 from tests.test_delivery import answer, current_state
 
+# Logins here are setup, not the subject: hashed at argon2's lowest cost (conftest).
+pytestmark = pytest.mark.usefixtures("quick_hashes")
+
 ADMIN = ("admin", "admin-pass-1")
 HEADER = ("item_id,section,model,a,b,c,d,b1,b2,b3,b4,stem,option_a,option_b,option_c,option_d,"
           "option_e,key,score_a,score_b,score_c,score_d,score_e,status,enemy_group,media\n")

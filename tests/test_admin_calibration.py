@@ -6,12 +6,16 @@ import io
 import re
 
 import numpy as np
+import pytest
 
 from cat_server import irt
 from cat_server.extensions import db
 from cat_server.models import AuditEvent, Item, ItemBank
 from tests.conftest import PIN, login_staff, make_sitting, make_user
 from tests.test_admin import ADMIN, sit_exam
+
+# Logins here are setup, not the subject: hashed at argon2's lowest cost (conftest).
+pytestmark = pytest.mark.usefixtures("quick_hashes")
 
 TRUE_PRETEST = {"PRE1": (1.4, 0.5), "PRE2": (0.8, -0.7)}
 

@@ -14,6 +14,9 @@ from cat_server.models import AuditEvent, Item, ItemBank
 from tests.test_admin import admin, problems_of, upload  # noqa: F401  (admin is a fixture)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "qti_item_example.xml"
+# Logins here are setup, not the subject: hashed at argon2's lowest cost (conftest).
+pytestmark = pytest.mark.usefixtures("quick_hashes")
+
 NS = 'xmlns="http://www.imsglobal.org/xsd/imsqti_v2p1"'
 
 

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import secrets
 
 import pytest
 
-from cat_server import security
 from cat_server.extensions import db, socketio
 from cat_server.models import AuditEvent, Sitting, User
-from tests.conftest import login_staff, make_config, make_sitting
+from tests.conftest import login_staff, make_config, make_sitting, password_hash
+
+# Logins here are setup, not the subject: hashed at argon2's lowest cost (conftest). The
+# staff login's cost is compared in tests/security/test_staff_accounts.py, on real hashes.
+pytestmark = pytest.mark.usefixtures("quick_hashes")
 
 ADMIN = ("admin", "admin-pass-1")
 NEW_PASSWORD = "kata-sandi-baru-9"
-
-
-@functools.cache
-def password_hash(password: str) -> str:
-    """Real argon2 hashes, made once per run: each costs a good part of a second on a busy box."""
-    return security.hash_password(password)
 
 
 def staff(username="pengawas", role="proctor", password="rahasia-123") -> User:

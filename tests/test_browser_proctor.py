@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from cat_server import create_app
 from cat_server.exam import service as exam_service
 from cat_server.extensions import db
 from cat_server.models import Attempt, Candidate, Exam, Incident, Sitting, utcnow
-from tests.conftest import make_sitting, make_user
+from cat_server.proctor import feed
+from tests.conftest import PIN, make_config, make_sitting, make_user, quick_hash
 from tests.live import LiveServer
 from tests.test_browser import ARGS, CHROMIUM
 
@@ -40,23 +42,38 @@ def browser():
         browser.close()
 
 
+def name_candidates(sitting_id, rng):
+    """Give the room's candidates names, 12-digit numbers and a quick PIN hash.
+
+    Return (candidate id, registration number) of each, in seat order.
+    """
+    # The seats log in through the service, a real argon2id verify each, but against a hash of
+    # the lowest cost argon2 takes: 290 verifies at the PIN cost were 9 s of every setup, and
+    # this test is about the grid (tests/security and tests/reliability time real costs).
+    candidates = db.session.execute(
+        db.select(Candidate).where(Candidate.sitting_id == sitting_id).order_by(Candidate.id)
+    ).scalars().all()
+    seats = []
+    for c in candidates:
+        c.name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        c.registration_no = f"2026{c.registration_no[4:].zfill(8)}"
+        c.pin_hash = quick_hash(PIN)
+        seats.append((c.id, c.registration_no))
+    db.session.commit()
+    return seats
+
+
 def fill_room(sitting_id):
     """290 of 300 seats logged in, answering at different speeds, some finished, paused, flagged."""
     rng = random.Random(5)
     proctor_actor = "user:1"
-    candidates = db.session.execute(
-        db.select(Candidate).where(Candidate.sitting_id == sitting_id).order_by(Candidate.id)
-    ).scalars().all()
-    for c in candidates:
-        c.name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-        c.registration_no = f"2026{c.registration_no[4:].zfill(8)}"
-    db.session.commit()
-    present = candidates[:290]
-    for c in present:
-        exam_service.login_candidate(sitting_id, c.registration_no, "123456")
+    # ids, not ORM objects, from here on: each of the ~1800 commits below expires every object
+    # the session still holds, and 290 candidates with their attempts made that seconds
+    present = name_candidates(sitting_id, rng)[:290]
+    attempt_ids = [exam_service.login_candidate(sitting_id, registration_no, PIN).id
+                   for _, registration_no in present]
     exam_service.start_sitting(sitting_id, proctor_actor, "jadwal")
-    for i, c in enumerate(present):
-        attempt_id = c.attempt.id
+    for i, attempt_id in enumerate(attempt_ids):
         for _ in range(rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) if i % 12 else 0):
             attempt = db.session.get(Attempt, attempt_id)
             if attempt.status != "in_progress":
@@ -66,26 +83,40 @@ def fill_room(sitting_id):
                 attempt=attempt_id, seq=state["seq"], item=state["item"]["id"],
                 choice=rng.choice("ABCDE")))
     now = utcnow()
-    for i, c in enumerate(present):
-        attempt = db.session.get(Attempt, c.attempt.id)
+    for i, attempt_id in enumerate(attempt_ids):
+        attempt = db.session.get(Attempt, attempt_id)
         attempt.started_at = now - timedelta(minutes=20)  # the room has been at it a while
         attempt.connected_sid = None if i % 47 == 5 else f"demo-{i}"
         attempt.last_seen_at = now - timedelta(minutes=2) if i % 47 == 5 else now
     db.session.commit()
     for i in (36, 48, 156):  # seats with no answer yet: always still running
-        exam_service.pause_attempt(present[i].attempt.id, proctor_actor, "Listrik padam di meja")
+        exam_service.pause_attempt(attempt_ids[i], proctor_actor, "Listrik padam di meja")
     for i in (77, 210):
-        exam_service.note_focus_lost(present[i].attempt.id)
-    exam_service.move_seat(present[120].attempt.id, None, proctor_actor, "Monitor rusak")
-    exam_service.move_seat(present[120].attempt.id, None, proctor_actor, "Keyboard rusak")
-    db.session.add(Incident(sitting_id=sitting_id, candidate_id=present[36].id, category="power",
+        exam_service.note_focus_lost(attempt_ids[i])
+    exam_service.move_seat(attempt_ids[120], None, proctor_actor, "Monitor rusak")
+    exam_service.move_seat(attempt_ids[120], None, proctor_actor, "Keyboard rusak")
+    db.session.add(Incident(sitting_id=sitting_id, candidate_id=present[36][0], category="power",
                             text="Stop kontak meja 31 mati", actor=proctor_actor))
     db.session.commit()
 
 
-@pytest.fixture
-def big_room(app, db_url, tmp_path):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def big_room(request, tmp_path_factory):
+    """The 300-seat room behind a live server, built once per database for the module's tests.
+
+    Its database is its own (a SQLite file, or a PostgreSQL database of its own), so the
+    function-scoped ``app`` of other tests never empties it while it lives. The tests on it
+    leave the room as they found it: the board only reads, and the console test puts its
+    seat back to answering (the 15 minutes it adds show on no board column).
+    """
+    tmp = tmp_path_factory.mktemp("big_room")
+    if request.param == "sqlite":
+        db_url = f"sqlite:///{tmp / 'test.db'}"
+    else:
+        db_url = request.getfixturevalue("new_pg_database")()
+    app = create_app(make_config(db_url))
     with app.app_context():
+        db.create_all()
         proctor = make_user()
         sitting_id = make_sitting(n_candidates=N_SEATS, n_items=N_ITEMS, duration_s=100 * 60,
                                   name="Sesi SKD Gedung B", proctor=proctor)
@@ -93,9 +124,12 @@ def big_room(app, db_url, tmp_path):
         exam.board_enabled = True
         exam.board_fields = ["seat", "registration_no", "name", "sections", "total", "passed"]
         db.session.commit()
-    live = LiveServer(db_url, tmp_path / "server.log").start()
+    live = LiveServer(db_url, tmp / "server.log").start()
     with app.app_context():  # after the start: the server clears socket marks when it starts
         fill_room(sitting_id)
+        db.session.remove()
+        db.engine.dispose()
+    feed.take_dirty()  # the seats marked here are no later test's business
     live.sitting_id = sitting_id
     yield live
     live.stop()

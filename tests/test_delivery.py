@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from cat_server import create_app
 from cat_server.exam import service
 from cat_server.extensions import db, socketio
@@ -16,6 +18,9 @@ from tests.conftest import (
     make_user,
     shift_deadline,
 )
+
+# Logins here are setup, not the subject: hashed at argon2's lowest cost (conftest).
+pytestmark = pytest.mark.usefixtures("quick_hashes")
 
 
 def start(proctor_socket, sitting_id):

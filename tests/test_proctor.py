@@ -2,9 +2,14 @@
 
 import time
 
+import pytest
+
 from cat_server.extensions import db, socketio
 from cat_server.proctor import feed
 from tests.conftest import last_event, login_candidate, login_staff, make_sitting, make_user
+
+# Logins here are setup, not the subject: hashed at argon2's lowest cost (conftest).
+pytestmark = pytest.mark.usefixtures("quick_hashes")
 
 
 def watch(sock, sitting_id):

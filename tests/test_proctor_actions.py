@@ -17,6 +17,9 @@ from tests.conftest import (
     make_user,
 )
 
+# Logins here are setup, not the subject: hashed at argon2's lowest cost (conftest).
+pytestmark = pytest.mark.usefixtures("quick_hashes")
+
 NS = "/proctor"
 
 
