@@ -234,6 +234,23 @@ def lane():
     return g.get("cat_lane")
 
 
+def prefetched(attempt_id, seq):
+    """SQLite's group commit: the ``(attempt, item presented at seq)`` read for this
+    answer together with its batch's others, or None (read it yourself)."""
+    batch = g.get("cat_batch")
+    if batch is None or not batch.prefetched:
+        return None
+    entry = batch.prefetched.pop(attempt_id, None)
+    if entry is None or entry[0] != seq:
+        return None
+    return entry[1]
+
+
+def _answer_key(job):
+    """The attempt of an answer job (its function reads batches: ``batch_prefetch``)."""
+    return job.args[0] if hasattr(job.fn, "batch_prefetch") and job.args else None
+
+
 class Bounce(Exception):
     """A lane job that cannot run inside the batch, raised before it changed anything."""
 
@@ -318,6 +335,7 @@ class _Batch:
         self.key = None  # the attempt of the job being run, when its writes may wait
         self.pending: list = []  # writes of earlier jobs, not yet sent
         self.pending_keys: set = set()
+        self.prefetched: dict = {}  # attempt id -> (seq, (attempt, item)), see ``before``
         connection.exec_driver_sql("SAVEPOINT job")
 
     def defer(self, writes) -> bool:
@@ -328,13 +346,31 @@ class _Batch:
         self.pending_keys.add(self.key)
         return True
 
-    def before(self, job) -> None:
+    def before(self, job, upcoming) -> None:
         """Send the pending writes if ``job`` might read them: anything but an answer
-        (``batch_prefetch``, first argument the attempt) to an attempt without any."""
-        key = job.args[0] if hasattr(job.fn, "batch_prefetch") and job.args else None
+        (``batch_prefetch``, first argument the attempt) to an attempt without any.
+
+        An answer whose attempt was not read yet reads it together with those of
+        the answers right after it (up to the next job that is not an answer,
+        which might change attempts: it ends the run and drops what was read).
+        """
+        key = _answer_key(job)
         if self.pending and (key is None or key in self.pending_keys):
             self.send()
         self.key = key
+        if key is None:
+            for _seq, (attempt, _item) in self.prefetched.values():
+                db.session.expunge(attempt)  # read before this job: not to be trusted after
+            self.prefetched.clear()
+        elif key not in self.prefetched:
+            calls = []
+            for other in upcoming:
+                other_key = _answer_key(other)
+                if other_key is None:
+                    break
+                if other_key not in self.prefetched and other_key not in self.pending_keys:
+                    calls.append(other.args)
+            self.prefetched.update(job.fn.batch_prefetch(calls))
 
     def send(self) -> None:
         """The pending writes, then a new savepoint: a later job's undo cannot take them back."""
@@ -402,8 +438,8 @@ class _Writer:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
             g.cat_batch = batch = _Batch(connection)
             try:
-                for job in jobs:
-                    batch.before(job)
+                for index, job in enumerate(jobs):
+                    batch.before(job, jobs[index:])
                     waiting = len(batch.pending)
                     try:
                         job.result = job.fn(*job.args)

@@ -260,3 +260,42 @@ def test_a_job_after_an_answer_in_the_same_batch_sees_it_and_its_undo_keeps_it(a
         assert [db.session.get(Attempt, x).n_answered for x in (a, b)] == [1, 1]
         assert db.session.get(Attempt, b).n_focus_lost == 0
         assert verify_chains() == (2, 2, [])
+
+
+def test_a_batch_reads_its_answers_attempts_together_and_a_job_between_them_is_seen(app):
+    """Consecutive answers' attempts are read in one go (two statements, not one per
+    answer); a job that is not an answer ends that run, so an attempt it changed is
+    read again after it: here it finished b, whose answer is then refused."""
+    a, b, c, d = _started_attempts(app, 4)
+    first = {x: _first_item(app, x) for x in (a, b, c, d)}
+    reads = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM attempt" in statement:
+            reads.append(statement)
+
+    def finishes_b():  # a plain UPDATE, which the session's objects know nothing about
+        table = Attempt.__table__
+        db.session.execute(table.update().where(table.c.id == b).values(status="finished"))
+        txn.commit()
+
+    def answer(x):
+        return service.AnswerIn.parse(
+            {"attempt": x, "seq": first[x][0], "item": first[x][1], "choice": "A"})
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        results = _in_one_batch(app, ("a", service.record_answer, a, answer(a)),
+                                ("c", service.record_answer, c, answer(c)),
+                                ("d", service.record_answer, d, answer(d)),
+                                ("finish b", finishes_b),
+                                ("b", service.record_answer, b, answer(b)))
+    finally:
+        with app.app_context():
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert [results[x][1]["ok"] for x in ("a", "c", "d")] == [True] * 3
+    assert results["b"] == ("rejected", "not_in_progress")
+    assert len(reads) == 2, reads  # a, c, d together; then b on its own, after the job
+    with app.app_context():
+        assert [_responses(x) for x in (a, b, c, d)] == [1, 0, 1, 1]

@@ -545,6 +545,11 @@ _LOCK_BATCH = (
         Presentation.attempt_id == Attempt.id, Presentation.seq == _BATCH.c.seq)
         .scalar_subquery())
     .join(_BATCH, _BATCH.c.id == Attempt.id).order_by(Attempt.id).with_for_update(of=Attempt))
+# SQLite batches (group commit): the attempts of a run of answers, then their items
+_ATTEMPTS = db.select(Attempt).where(Attempt.id.in_(db.bindparam("ids", expanding=True)))
+_ITEMS_AT = db.select(Presentation.attempt_id, Presentation.seq, Presentation.item_id).where(
+    Presentation.attempt_id.in_(db.bindparam("ids", expanding=True)),
+    Presentation.seq.in_(db.bindparam("seqs", expanding=True)))
 _PRESENTED_ITEM = db.select(Presentation.item_id).where(
     Presentation.attempt_id == db.bindparam("attempt"),
     Presentation.seq == db.bindparam("seq"))
@@ -579,9 +584,10 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
         row = lane.take(attempt_id, answer.seq)
         if row is None:
             raise txn.Bounce()
-    else:
-        row = db.session.execute(
-            _LOCK_ATTEMPT_AND_ITEM, {"id": attempt_id, "seq": answer.seq}).one_or_none()
+    else:  # SQLite's group commit may have read it with the other answers of its batch
+        row = txn.prefetched(attempt_id, answer.seq) or db.session.execute(
+            _LOCK_ATTEMPT_AND_ITEM, {"id": attempt_id, "seq": answer.seq},
+            execution_options={"populate_existing": True}).one_or_none()
     if row is None:
         raise NotFound("Ujian tidak ditemukan.", "Attempt not found.")
     attempt, presented = row
@@ -651,11 +657,18 @@ def prefetch_answers(calls: list[tuple]) -> dict:
     if not wanted:
         return {}
     ids = sorted(wanted)
+    if db.session.get_bind().dialect.name != "postgresql":  # SQLite: one writer, no row locks
+        items = {(a, seq): item for a, seq, item in db.session.execute(
+            _ITEMS_AT, {"ids": ids, "seqs": sorted(set(wanted.values()))})}
+        return {attempt.id: (wanted[attempt.id], (attempt, items.get((attempt.id,
+                                                                       wanted[attempt.id]))))
+                for attempt in db.session.execute(_ATTEMPTS, {"ids": ids}).scalars()}
     rows = db.session.execute(_LOCK_BATCH, {"ids": ids, "seqs": [wanted[i] for i in ids]}).all()
     return {attempt.id: (wanted[attempt.id], (attempt, presented)) for attempt, presented in rows}
 
 
-record_answer.batch_prefetch = prefetch_answers  # PostgreSQL batches answers (txn.Lane)
+# both writers read a batch's attempts together (txn.Lane, txn._Batch.before)
+record_answer.batch_prefetch = prefetch_answers
 
 
 def _apply_answer(attempt: Attempt, section: ExamSection, answer: AnswerIn, item: Item,
