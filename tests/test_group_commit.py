@@ -159,29 +159,11 @@ def test_a_rejected_job_is_undone_even_after_it_wrote(app):
         db.session.add(AuditEvent(actor="test", action="half_written", attempt_id=a))
         raise ExamError("nope", "nope")
 
-    release = threading.Event()
-    results = {}
-
-    def submit(name, fn, *args):
-        with app.app_context():
-            try:
-                results[name] = ("ok", txn.run(fn, *args))
-            except ExamError as error:
-                results[name] = ("rejected", error.code)
-
     answer = service.AnswerIn.parse({"attempt": a, "seq": seq, "item": item, "choice": "A"})
-    threads = [threading.Thread(target=submit, args=("blocker", release.wait, 30)),
-               threading.Thread(target=submit, args=("bad", writes_then_rejects)),
-               threading.Thread(target=submit, args=("answer", service.record_answer, a, answer))]
-    for t in threads:
-        t.start()
-        threading.Event().wait(0.2)
-    release.set()
-    for t in threads:
-        t.join(30)
+    results = _in_one_batch(app, ("bad", writes_then_rejects),
+                            ("answer", service.record_answer, a, answer))
     assert results["bad"][0] == "rejected"
     assert results["answer"][0] == "ok" and results["answer"][1]["ok"]
-    assert txn.stats(app)["largest"] == 2
     with app.app_context():
         attempt = db.session.get(Attempt, a)
         assert (attempt.n_focus_lost, attempt.n_answered) == (0, 1)
