@@ -143,13 +143,16 @@ def _pipelined(connection):
     import psycopg
 
     driver = connection.connection.driver_connection
+    # the dict itself: after a disconnect, Connection.info would raise PendingRollbackError
+    # over the driver's error, which the socket layer would not answer with ``retry``
+    info = connection.info
     try:
         with driver.pipeline() as pipe:
-            connection.info["cat_pipeline"] = pipe
+            info["cat_pipeline"] = pipe
             try:
                 yield
             finally:
-                connection.info.pop("cat_pipeline", None)
+                info.pop("cat_pipeline", None)
     except psycopg.Error as error:
         raise DBAPIError.instance(None, None, error, psycopg.Error) from error
 

@@ -6,6 +6,7 @@ PostgreSQL use that path).
 """
 
 import threading
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -183,3 +184,51 @@ def test_a_batch_waits_for_the_database_twice_whatever_its_size(app, pg_url, tmp
     lane_batches = [batch for batch in batches if batch["locks"]]
     assert len(lane_batches) == 2, batches  # the blocker's, then the other three together
     assert [batch["round_trips"] for batch in lane_batches] == [2, 2], batches
+
+
+def test_a_batch_on_a_dropped_connection_answers_retry_and_the_next_goes_through(app, pg_url):
+    """The database dropped the pooled connections (a restart, say; no pre-ping): the
+    batch that meets a dead one fails as a database error, which the socket layer
+    answers with ``retry``, not with a confusing error that never acks; the re-sent
+    answer is then stored once."""
+    x, a = _started_attempts(app, 2)
+    first = {attempt: _first_item(app, attempt) for attempt in (x, a)}
+    assert _answer(app, x, *first[x])["ok"]  # the lane's connection is in the pool now
+    with psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"),
+                         autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    results = {}
+    _submit(app, results, "a", a, *first[a])
+    assert results["a"] == ("error", "OperationalError")
+    _submit(app, results, "again", a, *first[a])
+    assert results["again"][0] == "ok" and not results["again"][1].get("repeat")
+    assert _responses(app, a) == [1]
+
+
+def test_a_deadline_passing_inside_a_batch_ends_the_section_on_its_own(app, monkeypatch):
+    """The section's time runs out between the lane's check and the answer's own: the
+    answer leaves the batch (it would end the section with writes the batch does not
+    carry) and runs on its own, so what the candidate is told is what is stored."""
+    [a] = _started_attempts(app, 1)
+    seq, item = _first_item(app, a)
+    with app.app_context():
+        db.session.get(Attempt, a).section_deadline_at = service.utcnow() + timedelta(seconds=60)
+        db.session.commit()
+    real_now, offset = service.utcnow, {"s": 0}
+    monkeypatch.setattr(service, "utcnow", lambda: real_now() + timedelta(seconds=offset["s"]))
+    fits = service._fits_the_lane
+
+    def then_the_clock_moves(*args):
+        answer_fits = fits(*args)
+        offset["s"] = 120  # the section's deadline passes right after the lane looked
+        return answer_fits
+
+    monkeypatch.setattr(service, "_fits_the_lane", then_the_clock_moves)
+    with pytest.raises(ExamError) as refused:
+        _answer(app, a, seq, item)
+    assert refused.value.code == "section_time_up"
+    told = refused.value.details["state"]["status"]
+    with app.app_context():
+        assert db.session.get(Attempt, a).status == told == "finished"  # its only section
+    assert _responses(app, a) == []
