@@ -829,6 +829,9 @@ def _check_running(attempt: Attempt):
     if attempt.paused_at is not None:  # a proctor's pause: nothing changes until resumed
         raise Paused(state=attempt_state(attempt))
     now = utcnow()
+    if txn.lane() is not None and (now >= attempt.deadline_at or (
+            attempt.section_deadline_at is not None and now >= attempt.section_deadline_at)):
+        raise txn.Bounce()  # passed since _fits_the_lane looked: ending it runs on its own
     if now >= attempt.deadline_at:
         _finish(attempt, "time_up", now)
         txn.commit()
