@@ -241,12 +241,13 @@ def prefetched(attempt_id, seq):
     """SQLite's group commit: the ``(attempt, item presented at seq)`` read for this
     answer together with its batch's others, or None (read it yourself)."""
     batch = g.get("cat_batch")
-    if batch is None or not batch.prefetched:
-        return None
-    entry = batch.prefetched.pop(attempt_id, None)
-    if entry is None or entry[0] != seq:
-        return None
-    return entry[1]
+    return _take(batch.prefetched, attempt_id, seq) if batch is not None else None
+
+
+def _take(prefetched: dict, attempt_id, seq):
+    """The row read ahead for this answer (once per attempt: popped), or None."""
+    entry = prefetched.pop(attempt_id, None)
+    return entry[1] if entry is not None and entry[0] == seq else None
 
 
 def _answer_key(job):
@@ -294,11 +295,10 @@ class Lane:
 
     def take(self, attempt_id, seq):
         """The locked row for this answer (once per attempt), or None: run it on its own."""
-        entry = self.prefetched.pop(attempt_id, None)
-        if entry is None or entry[0] != seq:
-            return None
-        self.current = entry[1][0]
-        return entry[1]
+        row = _take(self.prefetched, attempt_id, seq)
+        if row is not None:
+            self.current = row[0]
+        return row
 
 
 def _writer(app, key, cls):
@@ -362,9 +362,7 @@ class _Batch:
             self.send()
         self.key = key
         if key is None:
-            for _seq, (attempt, _item) in self.prefetched.values():
-                db.session.expunge(attempt)  # read before this job: not to be trusted after
-            self.prefetched.clear()
+            self.prefetched.clear()  # read before this job: not to be trusted after it
         elif key not in self.prefetched:
             calls = []
             for other in upcoming:
@@ -453,7 +451,6 @@ class _Writer:
                         job.error = error
                         del batch.pending[waiting:]  # (its key may stay: one send too many)
                         batch.undo()
-                batch.key = None
                 batch.send()
                 batch.close()  # the empty one the last release opened
             finally:
@@ -483,7 +480,6 @@ class _LaneWriter(_Writer):
             by_fn.setdefault(job.fn, []).append(job.args)
         # psycopg would send its own BEGIN and wait for it: here BEGIN and COMMIT are ours
         connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        lane = None
         try:
             with _pipelined(connection):
                 connection.exec_driver_sql("BEGIN")  # leaves with the lock statement

@@ -626,17 +626,13 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
 
 
 def _fits_the_lane(attempt: Attempt, section: ExamSection, answer: AnswerIn) -> bool:
-    """True if this answer only queues writes: a linear item, not the section's last, in time.
+    """True if this answer only queues writes: a linear item, not the section's last.
 
     The others (adaptive and navigable sections read in between, a section's
-    end presents the next one, a deadline passed finishes the attempt) run on
-    their own, outside the batch (txn.Lane).
+    end presents the next one) run on their own, outside the batch (txn.Lane);
+    so does one past a deadline, which ``_check_running`` bounces.
     """
     if section.mode == "adaptive" or section.navigable or attempt.status != "in_progress":
-        return False
-    now = utcnow()
-    if now >= attempt.deadline_at or (attempt.section_deadline_at is not None
-                                      and now >= attempt.section_deadline_at):
         return False
     position = answer.seq - attempt.section_first_seq + 1
     return 1 <= position < fixed_form_length(cached_exam(exam_id_of(attempt)), section)
@@ -660,10 +656,11 @@ def prefetch_answers(calls: list[tuple]) -> dict:
     if db.session.get_bind().dialect.name != "postgresql":  # SQLite: one writer, no row locks
         items = {(a, seq): item for a, seq, item in db.session.execute(
             _ITEMS_AT, {"ids": ids, "seqs": sorted(set(wanted.values()))})}
-        return {attempt.id: (wanted[attempt.id], (attempt, items.get((attempt.id,
-                                                                       wanted[attempt.id]))))
-                for attempt in db.session.execute(_ATTEMPTS, {"ids": ids}).scalars()}
-    rows = db.session.execute(_LOCK_BATCH, {"ids": ids, "seqs": [wanted[i] for i in ids]}).all()
+        rows = [(attempt, items.get((attempt.id, wanted[attempt.id])))
+                for attempt in db.session.execute(_ATTEMPTS, {"ids": ids}).scalars()]
+    else:
+        rows = db.session.execute(
+            _LOCK_BATCH, {"ids": ids, "seqs": [wanted[i] for i in ids]}).all()
     return {attempt.id: (wanted[attempt.id], (attempt, presented)) for attempt, presented in rows}
 
 
@@ -831,7 +828,7 @@ def _check_running(attempt: Attempt):
     now = utcnow()
     if txn.lane() is not None and (now >= attempt.deadline_at or (
             attempt.section_deadline_at is not None and now >= attempt.section_deadline_at)):
-        raise txn.Bounce()  # passed since _fits_the_lane looked: ending it runs on its own
+        raise txn.Bounce()  # ending the section or the attempt runs on its own, after the batch
     if now >= attempt.deadline_at:
         _finish(attempt, "time_up", now)
         txn.commit()
