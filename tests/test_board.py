@@ -56,7 +56,7 @@ def test_the_board_needs_no_login_and_shows_only_the_configured_fields(app, sitt
     assert ack["ok"] and ack["fields"] == ["registration_no", "total", "passed"]
     assert ack["rows"] == [
         {"registration_no": "20****01", "total": 10, "passed": True, "status": "finished"},
-        {"registration_no": "20****02", "total": 0, "passed": None, "status": "in_progress"},
+        {"registration_no": "20****02", "total": None, "passed": None, "status": "in_progress"},
     ]
     text = str(ack)
     assert "Peserta" not in text and "20260001" not in text and "candidate" not in text
@@ -137,3 +137,36 @@ def test_the_admin_form_turns_the_board_on_with_chosen_fields_audited(app, sitti
     assert "Peserta 1" not in html
     admin.post(url, data={"fields": ["seat"], "reason": "sesi selesai"})  # unchecked: off
     assert app.test_client().get(f"/board/{sitting_with_answers}").status_code == 404
+
+
+def test_a_running_attempt_shows_no_score_however_its_answers_change(app):
+    """Issue 16: flipping a navigable answer between right and wrong must not move the board."""
+    with app.app_context():
+        sitting_id = make_sitting(n_candidates=1, n_items=3)
+        exam = db.session.get(Sitting, sitting_id).exam
+        exam.sections[0].navigable = True
+        exam.board_enabled = True
+        exam.board_fields = ["registration_no", "sections", "total", "passed"]
+        db.session.commit()
+        from cat_server.exam import service
+
+        service.start_sitting(sitting_id, "test")
+    client = app.test_client()
+    login_candidate(client, sitting_id, "20260001")
+    sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)
+    state = sock.emit("sync", namespace="/exam", callback=True)["state"]
+    first = state["items"][0]
+    board_sock = socketio.test_client(app, namespace="/board")
+    seen = []
+    for choice in "ABAB":  # item 1 is keyed A: right, wrong, right, wrong
+        ack = sock.emit("answer", {"attempt": state["attempt"], "seq": first["seq"],
+                                   "item": first["item"]["id"], "choice": choice},
+                        namespace="/exam", callback=True)
+        assert ack["ok"], ack
+        assert "score" not in str(ack["state"]) and "correct" not in str(ack["state"])
+        snapshot = board_sock.emit("watch", {"sitting": sitting_id}, namespace="/board",
+                                   callback=True)
+        seen.append(snapshot["rows"])
+    assert seen[0] == [{"registration_no": "20****01", "sections": None, "total": None,
+                        "passed": None, "status": "in_progress"}]
+    assert all(rows == seen[0] for rows in seen)

@@ -1,8 +1,9 @@
 """The public score board for the waiting hall: ``/board/<sitting>`` and namespace ``/board``.
 
 Read-only, no login, off unless the sitting's exam turns it on
-(``Exam.board_enabled``). It shows only the exam's ``board_fields``; the
-registration number is always masked (2026****0001). Rows carry no database
+(``Exam.board_enabled``). It shows only the exam's ``board_fields``, and
+scores (sections, total, passed) only of finished attempts: a waiting or
+running row is null there, whatever it has answered. The registration number is always masked (2026****0001). Rows carry no database
 ids: the board re-renders from every ``board`` message (a full snapshot, at
 most one a second per sitting).
 """
@@ -97,6 +98,10 @@ def board_snapshot(sitting_id: int) -> dict:
     )
     for candidate, label, attempt in db.session.execute(query):
         row = {}
+        # Scores only once the attempt is over: a score that moves while the
+        # candidate can still change an answer tells the room whether that
+        # answer was right (issue 16).
+        finished = attempt.status == "finished"
         scores = attempt.section_scores or {}
         for field in fields:
             if field == "seat":
@@ -106,11 +111,12 @@ def board_snapshot(sitting_id: int) -> dict:
             elif field == "name":
                 row["name"] = candidate.name
             elif field == "sections":
-                row["sections"] = {s["code"]: scores.get(s["code"], 0) for s in sections}
+                row["sections"] = ({s["code"]: scores.get(s["code"], 0) for s in sections}
+                                   if finished else None)
             elif field == "total":
-                row["total"] = attempt.total_score
+                row["total"] = attempt.total_score if finished else None
             elif field == "passed":
-                row["passed"] = attempt.passed if attempt.status == "finished" else None
+                row["passed"] = attempt.passed if finished else None
             elif field == "progress":
                 row["progress"] = {"answered": attempt.n_answered, "total": attempt.n_items}
         row["status"] = attempt.status  # waiting | in_progress | finished

@@ -110,7 +110,7 @@
         } else if (col.indexOf('section:') === 0) {
           var code = col.slice(8);
           var score = row.sections ? row.sections[code] : null;
-          td = make('td', 'c-section num', score);
+          td = make('td', 'c-section num', score === null || score === undefined ? '—' : score);
           if (marks[code] !== null && marks[code] !== undefined && row.status === 'finished') {
             td.classList.add(score >= marks[code] ? 'pass' : 'fail');
           }
@@ -122,7 +122,8 @@
         } else if (col === 'status') {
           td = make('td', 'c-status', STATUS_WORDS[row.status] || row.status);
         } else {
-          td = make('td', 'c-' + col + (col === 'total' ? ' num' : ''), row[col]);
+          var value = row[col] === null || row[col] === undefined ? '—' : row[col];
+          td = make('td', 'c-' + col + (col === 'total' ? ' num' : ''), value);
         }
         tr.appendChild(td);
       });
