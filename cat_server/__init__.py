@@ -1,5 +1,7 @@
 """cat_server: computer-based adaptive testing for BKN UPT test centres."""
 
+import os
+import secrets
 from pathlib import Path
 
 from flask import Flask, request
@@ -14,15 +16,23 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def create_app(test_config=None):
-    """Create and configure the app."""
+def create_app(test_config=None, *, command_line=False):
+    """Create and configure the app.
+
+    Refuses (InsecureSecretKey) a missing, public or short secret key unless
+    TESTING; ``command_line`` (a ``cat-server`` command that serves nobody for
+    long) gets a random key of its own when none is set.
+    """
     app = Flask(__name__, instance_relative_config=True, static_folder=str(STATIC_DIR))
     app.config.from_object("cat_server.config.Defaults")
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env("CAT")
+        if "CAT_SECRET_KEY" in os.environ:  # as written: from_prefixed_env parses JSON
+            app.config["SECRET_KEY"] = os.environ["CAT_SECRET_KEY"]
     else:
         app.config.update(test_config)
+    check_secret_key(app, command_line)
     _configure_database(app)
 
     db.init_app(app)
@@ -66,6 +76,44 @@ def create_app(test_config=None):
     admission.init_app(app)  # logins beyond CAT_MAX_LOGINS_IN_FLIGHT: 503 + Retry-After
     trust_proxies(app)  # CAT_TRUSTED_PROXIES: ProxyFix outermost, Socket.IO included
     return app
+
+
+class InsecureSecretKey(RuntimeError):
+    """The secret key would let anyone sign a session cookie."""
+
+
+# Keys this project ever shipped or printed as an example: public, whatever their length.
+PUBLIC_SECRET_KEYS = frozenset({"dev-only-change-me", "change-me", "changeme", "secret",
+                                "test-secret", "e2e-secret", "load-test", "..."})
+MIN_SECRET_KEY_BYTES = 32
+MAKE_A_KEY = ("Make one with\n    python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
+              "and set it as CAT_SECRET_KEY (the same on every process of the centre, e.g. in "
+              "/etc/cat-server/env; docs/deploy/README.md).")
+
+
+def check_secret_key(app, command_line: bool = False) -> None:
+    """Refuse a key that is missing, public or shorter than 32 bytes (not under TESTING).
+
+    The session cookie is signed with it: with a known key anyone can write a
+    cookie for any attempt id and answer for that candidate without a PIN.
+    """
+    if app.config.get("TESTING"):
+        return
+    key = app.config.get("SECRET_KEY")
+    if not key and command_line:
+        # signs nothing that outlives this command
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        return
+    if not key:
+        problem = "CAT_SECRET_KEY is not set."
+    elif str(key) in PUBLIC_SECRET_KEYS:
+        problem = "CAT_SECRET_KEY is a published example value."
+    elif len(key.encode() if isinstance(key, str) else bytes(key)) < MIN_SECRET_KEY_BYTES:
+        problem = f"CAT_SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes."
+    else:
+        return
+    raise InsecureSecretKey(f"Refusing to start: {problem} It signs every session cookie, "
+                            f"so it must be secret and long. {MAKE_A_KEY}")
 
 
 def _message_queue(app) -> dict:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
@@ -15,7 +17,7 @@ from .admin import commands as admin_commands
 def _create_app():
     from . import create_app
 
-    return create_app()
+    return create_app(command_line=True)
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app)
@@ -63,7 +65,10 @@ def demo_command(host, port, database, no_serve):
 
     if database:
         os.environ["CAT_DATABASE_URL"] = database
-    app = create_app()
+    app = create_app(command_line=True)
+    if not os.environ.get("CAT_SECRET_KEY"):  # one of its own, kept with the instance
+        os.environ["CAT_SECRET_KEY"] = app.config["SECRET_KEY"] = demo_secret_key(
+            Path(app.instance_path))
     with app.app_context():
         upgrade()
         sittings = [(s.id, s.name, s.exam.name) for s in seed_demo()]
@@ -86,6 +91,25 @@ def demo_command(host, port, database, no_serve):
     sys.stdout.flush()
     os.environ["CAT_DATABASE_URL"] = url
     os.execvp(sys.executable, gunicorn_argv(host, port))
+
+
+def demo_secret_key(instance: Path) -> str:
+    """The demo's own key: made once per instance folder (``secret_key``, mode 600), then kept.
+
+    Kept, so a restarted demo does not log out every candidate and proctor;
+    its own, so no two demo centres share a key that anyone could read here.
+    """
+    path = instance / "secret_key"
+    if path.exists():
+        key = path.read_text().strip()
+        if len(key) >= 32:
+            return key
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    return key
 
 
 def gunicorn_argv(host: str, port: int, workers: int = 1) -> list[str]:

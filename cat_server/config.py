@@ -4,9 +4,10 @@ import os
 
 
 class Defaults:
-    # A random key per start would log everyone out on every restart, so the
-    # demo and tests pass one; production sets CAT_SECRET_KEY.
-    SECRET_KEY = os.environ.get("CAT_SECRET_KEY", "dev-only-change-me")
+    # No default: whoever holds the key can sign a candidate's cookie, so a key
+    # that ships in the code is everyone's. create_app refuses to serve without
+    # CAT_SECRET_KEY (>= 32 bytes); `cat-server demo` keeps one per instance.
+    SECRET_KEY = os.environ.get("CAT_SECRET_KEY")
     # Empty: a SQLite file in the instance folder (create_app fills it in).
     DATABASE_URL = ""
     REDIS_URL = ""

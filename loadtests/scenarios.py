@@ -40,6 +40,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PROCTOR = "loadtest:loadtest-123"
+LOAD_SECRET_KEY = secrets.token_hex(32)  # one per run, shared by its processes
 
 
 def free_port() -> int:
@@ -163,7 +164,7 @@ def seed(db_url, seats, workdir, pin=None):
     env = {**os.environ, "CAT_DATABASE_URL": db_url}
     subprocess.run([PY, "-c", "from cat_server import create_app\n"
                     "from cat_server.extensions import db\n"
-                    "app = create_app()\n"
+                    "app = create_app(command_line=True)\n"
                     "with app.app_context(): db.create_all()"], cwd=ROOT, env=env, check=True)
     out = workdir / f"candidates-{secrets.token_hex(3)}.csv"
     cmd = [PY, "-c", "import sys; from cat_server.cli import main; sys.exit(main())",
@@ -201,7 +202,7 @@ def scenario(args, think, *extra, start=True, pin=None, watch=None):
     server = None
     try:
         sitting, csv_path = seed(db_url, args.seats, workdir, pin)
-        env = {"CAT_DATABASE_URL": db_url, "CAT_SECRET_KEY": "load-test",
+        env = {"CAT_DATABASE_URL": db_url, "CAT_SECRET_KEY": LOAD_SECRET_KEY,
                "CAT_RATELIMIT_ENABLED": "false"}  # 300 seats share 127.0.0.1
         server = Server(workdir, f"{args.name}-server", env)
         rss0 = server.rss_kb()
@@ -355,7 +356,7 @@ def two_procs(args):
     servers = []
     try:
         sitting, csv_path = seed(db_url, args.seats, workdir)
-        env = {"CAT_DATABASE_URL": db_url, "CAT_SECRET_KEY": "load-test",
+        env = {"CAT_DATABASE_URL": db_url, "CAT_SECRET_KEY": LOAD_SECRET_KEY,
                "CAT_REDIS_URL": os.environ.get("CAT_LOAD_REDIS_URL", "redis://127.0.0.1:6379/0"),
                "CAT_SOCKETIO_CHANNEL": f"cat-load-{secrets.token_hex(3)}"}
         servers = [Server(workdir, f"two-procs-{i}", env) for i in (0, 1)]

@@ -14,6 +14,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+E2E_SECRET_KEY = "e2e-" + "0123456789abcdef" * 4  # production refuses keys under 32 bytes
 
 
 def free_port() -> int:
@@ -30,7 +31,7 @@ class LiveServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self.env = {**os.environ, "CAT_DATABASE_URL": db_url, "CAT_SECRET_KEY": "e2e-secret",
+        self.env = {**os.environ, "CAT_DATABASE_URL": db_url, "CAT_SECRET_KEY": E2E_SECRET_KEY,
                     **{f"CAT_{k}": str(v) for k, v in env.items()}}
         self.process = None
 
