@@ -30,8 +30,13 @@ from sqlalchemy import event, text
 def _backend_cpu_s(engine, database):
     """CPU seconds of every PostgreSQL backend connected to ``database`` (same host only)."""
     with engine.connect() as conn:
-        pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"),
-                            {"d": database}).scalars().all()
+        pids = (
+            conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}
+            )
+            .scalars()
+            .all()
+        )
     total = 0.0
     for pid in pids:
         try:
@@ -48,21 +53,32 @@ def run(db_url, seats, answers, rounds):
     from cat_server.extensions import db, socketio
     from cat_server.loadseed import seed_load_sitting
 
-    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "SECRET_KEY": "bench",
-                      "BACKGROUND_TASKS": False, "SOCKETIO_ASYNC_MODE": "threading",
-                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": db_url,
+            "SECRET_KEY": "bench",
+            "BACKGROUND_TASKS": False,
+            "SOCKETIO_ASYNC_MODE": "threading",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
     with app.app_context():
         db.create_all()
-        sitting, rows = seed_load_sitting(seats, n_items=max(500, answers // seats + 10),
-                                          pin="123456")
+        sitting, rows = seed_load_sitting(
+            seats, n_items=max(500, answers // seats + 10), pin="123456"
+        )
         sitting_id = sitting.id
         db.session.commit()
         engine = db.engine
     sockets = []
     for row in rows:
         client = app.test_client()
-        reply = client.post(f"/exam/{sitting_id}/",
-                            data={"registration_no": row["registration_no"], "pin": "123456"})
+        reply = client.post(
+            f"/exam/{sitting_id}/",
+            data={"registration_no": row["registration_no"], "pin": "123456"},
+        )
         assert reply.status_code == 302, reply.status_code
         sockets.append((client, None))
     with app.app_context():
@@ -90,16 +106,29 @@ def run(db_url, seats, answers, rounds):
         for n in range(per_round):
             i = n % len(sockets)
             state = states[i]
-            ack = sockets[i][1].emit("answer", {"attempt": state["attempt"], "seq": state["seq"],
-                                                "item": state["item"]["id"], "choice": "ABCDE"[n % 5]},
-                                     namespace="/exam", callback=True)
+            ack = sockets[i][1].emit(
+                "answer",
+                {
+                    "attempt": state["attempt"],
+                    "seq": state["seq"],
+                    "item": state["item"]["id"],
+                    "choice": "ABCDE"[n % 5],
+                },
+                namespace="/exam",
+                callback=True,
+            )
             assert ack["ok"], ack
             states[i] = ack["state"]
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         backend = (_backend_cpu_s(engine, engine.url.database) - backend0) if pg else None
-        results.append({"cpu_ms": cpu * 1000 / per_round, "wall_ms": wall * 1000 / per_round,
-                        "statements": statements[0] / per_round,
-                        "db_backend_cpu_ms": backend * 1000 / per_round if pg else None})
+        results.append(
+            {
+                "cpu_ms": cpu * 1000 / per_round,
+                "wall_ms": wall * 1000 / per_round,
+                "statements": statements[0] / per_round,
+                "db_backend_cpu_ms": backend * 1000 / per_round if pg else None,
+            }
+        )
     event.remove(engine, "before_cursor_execute", count)
     for _, sock in sockets:
         sock.disconnect(namespace="/exam")
@@ -111,18 +140,28 @@ def run(db_url, seats, answers, rounds):
         values = [r[key] for r in results if r[key] is not None]
         return round(statistics.median(values), 3) if values else None
 
-    return {"db": engine.dialect.name, "seats": seats, "answers": per_round * rounds,
-            "rounds": rounds, "cpu_ms_per_answer": median("cpu_ms"),
-            "wall_ms_per_answer": median("wall_ms"), "statements_per_answer": median("statements"),
-            "db_backend_cpu_ms_per_answer": median("db_backend_cpu_ms"),
-            "cpu_ms_each_round": [round(r["cpu_ms"], 3) for r in results],
-            "loadavg_1min": round(os.getloadavg()[0], 2)}
+    return {
+        "db": engine.dialect.name,
+        "seats": seats,
+        "answers": per_round * rounds,
+        "rounds": rounds,
+        "cpu_ms_per_answer": median("cpu_ms"),
+        "wall_ms_per_answer": median("wall_ms"),
+        "statements_per_answer": median("statements"),
+        "db_backend_cpu_ms_per_answer": median("db_backend_cpu_ms"),
+        "cpu_ms_each_round": [round(r["cpu_ms"], 3) for r in results],
+        "loadavg_1min": round(os.getloadavg()[0], 2),
+    }
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks.answer_path", description=__doc__)
-    p.add_argument("--db", default="sqlite", help="'sqlite' (a new file) or a PostgreSQL URL "
-                   "(a new database is made beside it and dropped after)")
+    p.add_argument(
+        "--db",
+        default="sqlite",
+        help="'sqlite' (a new file) or a PostgreSQL URL "
+        "(a new database is made beside it and dropped after)",
+    )
     p.add_argument("--seats", type=int, default=50)
     p.add_argument("--answers", type=int, default=3000)
     p.add_argument("--rounds", type=int, default=5, help="the median round is reported")

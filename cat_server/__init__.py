@@ -83,12 +83,24 @@ class InsecureSecretKey(RuntimeError):
 
 
 # Keys this project ever shipped or printed as an example: public, whatever their length.
-PUBLIC_SECRET_KEYS = frozenset({"dev-only-change-me", "change-me", "changeme", "secret",
-                                "test-secret", "e2e-secret", "load-test", "..."})
+PUBLIC_SECRET_KEYS = frozenset(
+    {
+        "dev-only-change-me",
+        "change-me",
+        "changeme",
+        "secret",
+        "test-secret",
+        "e2e-secret",
+        "load-test",
+        "...",
+    }
+)
 MIN_SECRET_KEY_BYTES = 32
-MAKE_A_KEY = ("Make one with\n    python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
-              "and set it as CAT_SECRET_KEY (the same on every process of the centre, e.g. in "
-              "/etc/cat-server/env; docs/deploy/README.md).")
+MAKE_A_KEY = (
+    "Make one with\n    python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
+    "and set it as CAT_SECRET_KEY (the same on every process of the centre, e.g. in "
+    "/etc/cat-server/env; docs/deploy/README.md)."
+)
 
 
 def check_secret_key(app, command_line: bool = False) -> None:
@@ -112,8 +124,10 @@ def check_secret_key(app, command_line: bool = False) -> None:
         problem = f"CAT_SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes."
     else:
         return
-    raise InsecureSecretKey(f"Refusing to start: {problem} It signs every session cookie, "
-                            f"so it must be secret and long. {MAKE_A_KEY}")
+    raise InsecureSecretKey(
+        f"Refusing to start: {problem} It signs every session cookie, "
+        f"so it must be secret and long. {MAKE_A_KEY}"
+    )
 
 
 def _message_queue(app) -> dict:
@@ -132,10 +146,16 @@ def _message_queue(app) -> dict:
         return {}
     import socketio as socketio_server
 
-    options = {"max_connections": int(app.config.get("REDIS_MAX_CONNECTIONS", 64)),
-               "socket_keepalive": True, "health_check_interval": 30}
-    return {"client_manager": socketio_server.RedisManager(
-        url, channel=app.config["SOCKETIO_CHANNEL"], redis_options=options)}
+    options = {
+        "max_connections": int(app.config.get("REDIS_MAX_CONNECTIONS", 64)),
+        "socket_keepalive": True,
+        "health_check_interval": 30,
+    }
+    return {
+        "client_manager": socketio_server.RedisManager(
+            url, channel=app.config["SOCKETIO_CHANNEL"], redis_options=options
+        )
+    }
 
 
 def _init_babel(app):
@@ -151,8 +171,9 @@ def _init_babel(app):
     def _remember_language(response):
         chosen = request.args.get("lang")
         if chosen in LANGUAGES and request.cookies.get(LANG_COOKIE) != chosen:
-            response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax",
-                                httponly=True)
+            response.set_cookie(
+                LANG_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+            )
         return response
 
     @app.context_processor

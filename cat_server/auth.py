@@ -55,9 +55,13 @@ def find_user(username: str) -> User | None:
     name = (username or "").strip().lower()
     if not name:
         return None
-    return db.session.execute(
-        db.select(User).where(db.func.lower(User.username) == name).order_by(User.id)
-    ).scalars().first()
+    return (
+        db.session.execute(
+            db.select(User).where(db.func.lower(User.username) == name).order_by(User.id)
+        )
+        .scalars()
+        .first()
+    )
 
 
 def authenticate(username: str, password: str) -> User | None:

@@ -68,7 +68,8 @@ def demo_command(host, port, database, no_serve):
     app = create_app(command_line=True)
     if not os.environ.get("CAT_SECRET_KEY"):  # one of its own, kept with the instance
         os.environ["CAT_SECRET_KEY"] = app.config["SECRET_KEY"] = demo_secret_key(
-            Path(app.instance_path))
+            Path(app.instance_path)
+        )
     with app.app_context():
         upgrade()
         sittings = [(s.id, s.name, s.exam.name) for s in seed_demo()]
@@ -115,12 +116,19 @@ def demo_secret_key(instance: Path) -> str:
 def gunicorn_argv(host: str, port: int, workers: int = 1) -> list[str]:
     """One gevent worker holds thousands of websockets; more processes need Redis."""
     return [
-        sys.executable, "-m", "gunicorn",
-        "--worker-class", "gevent",
-        "--workers", str(workers),
-        "--worker-connections", "10000",
-        "--bind", f"{host}:{port}",
-        "--graceful-timeout", "5",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "gevent",
+        "--workers",
+        str(workers),
+        "--worker-connections",
+        "10000",
+        "--bind",
+        f"{host}:{port}",
+        "--graceful-timeout",
+        "5",
         "cat_server.wsgi:app",
     ]
 

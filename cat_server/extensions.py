@@ -61,8 +61,16 @@ def _account_key(*fields):
     def key() -> str:
         from flask import request
 
-        parts = [str(request.view_args.get(f) if f in (request.view_args or {}) else
-                     request.form.get(f, "")).strip().casefold() for f in fields]
+        parts = [
+            str(
+                request.view_args.get(f)
+                if f in (request.view_args or {})
+                else request.form.get(f, "")
+            )
+            .strip()
+            .casefold()
+            for f in fields
+        ]
         return "account:" + ":".join(parts)
 
     return key
@@ -81,9 +89,12 @@ def login_limits(*account_fields):
     from flask import current_app
 
     per_ip = limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
-    per_account = limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-                                methods=["POST"], key_func=_account_key(*account_fields),
-                                deduct_when=_login_failed)
+    per_account = limiter.limit(
+        lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+        methods=["POST"],
+        key_func=_account_key(*account_fields),
+        deduct_when=_login_failed,
+    )
 
     def decorate(view):
         return per_ip(per_account(view))

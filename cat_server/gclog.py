@@ -25,15 +25,20 @@ def install() -> None:
             return
         ms = (time.perf_counter() - started[0]) * 1000
         if info["generation"] >= 1 or ms > 5:
-            print(f"GC gen{info['generation']} {ms:.1f} ms collected={info['collected']} "
-                  f"at={time.time():.3f}", file=sys.stderr, flush=True)
+            print(
+                f"GC gen{info['generation']} {ms:.1f} ms collected={info['collected']} "
+                f"at={time.time():.3f}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def garbage_by_type(*_args):
         gc.set_debug(gc.DEBUG_SAVEALL)
         try:
             gc.collect()
             kinds = collections.Counter(
-                f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage)
+                f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage
+            )
         finally:
             gc.set_debug(0)
             gc.garbage.clear()

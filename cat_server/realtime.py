@@ -41,11 +41,17 @@ def match_socket_path(app) -> None:
     def transport_only():
         abort(404)
 
-    app.add_url_rule("/socket.io/", endpoint="socketio_transport", view_func=transport_only,
-                     strict_slashes=False)
+    app.add_url_rule(
+        "/socket.io/", endpoint="socketio_transport", view_func=transport_only, strict_slashes=False
+    )
     # the websocket transport's handshake carries "Upgrade: websocket": a rule of its own
-    app.add_url_rule("/socket.io/", endpoint="socketio_transport", view_func=transport_only,
-                     strict_slashes=False, websocket=True)
+    app.add_url_rule(
+        "/socket.io/",
+        endpoint="socketio_transport",
+        view_func=transport_only,
+        strict_slashes=False,
+        websocket=True,
+    )
 
 
 class SocketSessionInterface(SecureCookieSessionInterface):

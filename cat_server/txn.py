@@ -161,8 +161,12 @@ def sync_pipelined_reads(conn, cursor, statement, parameters, context, executema
     """``after_cursor_execute``: inside ``_pipelined``, a read's rows arrive before
     SQLAlchemy looks for them (a write stays queued)."""
     pipe = conn.info.get("cat_pipeline")
-    if pipe is not None and context is not None and context.compiled is not None and not (
-            context.isinsert or context.isupdate or context.isdelete):
+    if (
+        pipe is not None
+        and context is not None
+        and context.compiled is not None
+        and not (context.isinsert or context.isupdate or context.isdelete)
+    ):
         pipe.sync()
 
 
@@ -548,8 +552,11 @@ def stats(app) -> dict:
     writer = app.extensions.get("cat_writer") or app.extensions.get("cat_lane_writer")
     if writer is None:
         return {"enabled": enabled(app), "batches": 0, "jobs": 0}
-    return {"enabled": True, "batches": writer.batches, "jobs": writer.jobs,
-            "largest": writer.largest,
-            "mean": round(writer.jobs / writer.batches, 2) if writer.batches else 0,
-            "commit_ms": round(1000 * writer.commit_s / writer.batches, 2) if writer.batches
-            else 0}
+    return {
+        "enabled": True,
+        "batches": writer.batches,
+        "jobs": writer.jobs,
+        "largest": writer.largest,
+        "mean": round(writer.jobs / writer.batches, 2) if writer.batches else 0,
+        "commit_ms": round(1000 * writer.commit_s / writer.batches, 2) if writer.batches else 0,
+    }

@@ -25,4 +25,3 @@ if os.environ.get("CAT_GC_LOG"):
     from . import gclog
 
     gclog.install()
-

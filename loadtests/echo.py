@@ -22,8 +22,9 @@ app = Flask(__name__)
 app.config["SECRET_KEY"] = "echo-only"
 socketio = SocketIO(app, cors_allowed_origins=[])
 _attempt_ids = itertools.count(1)
-_OPTIONS = [{"label": label, "text": f"Pilihan jawaban {label} untuk soal uji beban"}
-            for label in "ABCDE"]
+_OPTIONS = [
+    {"label": label, "text": f"Pilihan jawaban {label} untuk soal uji beban"} for label in "ABCDE"
+]
 
 
 def _state(attempt: int, seq: int, answered: int) -> dict:
@@ -59,8 +60,12 @@ def on_connect(auth=None):
     if "attempt_id" not in session:
         raise ConnectionRefusedError("Candidate login required.")
     session.setdefault("seq", 1)
-    socketio.emit("state", _state(session["attempt_id"], session["seq"], session["seq"] - 1),
-                  namespace="/exam", to=request.sid)
+    socketio.emit(
+        "state",
+        _state(session["attempt_id"], session["seq"], session["seq"] - 1),
+        namespace="/exam",
+        to=request.sid,
+    )
 
 
 @socketio.on("answer", namespace="/exam")

@@ -50,9 +50,24 @@ def free_port() -> int:
 
 
 def gunicorn(app="cat_server.wsgi:app", port=None, workers=1):
-    return [PY, "-m", "gunicorn", "--worker-class", "gevent", "--workers", str(workers),
-            "--worker-connections", "10000", "--bind", f"127.0.0.1:{port}",
-            "--graceful-timeout", "5", "--log-level", "warning", app]
+    return [
+        PY,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "gevent",
+        "--workers",
+        str(workers),
+        "--worker-connections",
+        "10000",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--graceful-timeout",
+        "5",
+        "--log-level",
+        "warning",
+        app,
+    ]
 
 
 class Server:
@@ -62,9 +77,14 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / f"{name}.log"
-        self.proc = subprocess.Popen(gunicorn(app, self.port), cwd=ROOT, env={**os.environ, **env},
-                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            gunicorn(app, self.port),
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -130,8 +150,10 @@ class RssSampler(threading.Thread):
             return {}
         (t0, c0), (t1, c1) = inside[0], inside[-1]
         answers = report["answers"] * (t1 - t0) / report["duration_s"]  # answers in the window
-        return {"server_cpu_ms_per_answer": round((c1 - c0) * 1000 / max(answers, 1), 3),
-                "server_cpu_share": round((c1 - c0) / (t1 - t0), 2)}
+        return {
+            "server_cpu_ms_per_answer": round((c1 - c0) * 1000 / max(answers, 1), 3),
+            "server_cpu_share": round((c1 - c0) / (t1 - t0), 2),
+        }
 
 
 def make_database(kind, workdir, base=None, prefix="cat_load"):
@@ -142,7 +164,9 @@ def make_database(kind, workdir, base=None, prefix="cat_load"):
         return f"sqlite:///{path}", lambda: None
     import psycopg
 
-    base = base or os.environ.get("CAT_LOAD_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    base = base or os.environ.get(
+        "CAT_LOAD_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
     plain = base.replace("postgresql+psycopg://", "postgresql://", 1)
     name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(plain, autocommit=True) as admin:
@@ -162,24 +186,69 @@ def make_database(kind, workdir, base=None, prefix="cat_load"):
 def seed(db_url, seats, workdir, pin=None):
     """Schema + a load sitting; return (sitting id, candidates CSV)."""
     env = {**os.environ, "CAT_DATABASE_URL": db_url}
-    subprocess.run([PY, "-c", "from cat_server import create_app\n"
-                    "from cat_server.extensions import db\n"
-                    "app = create_app(command_line=True)\n"
-                    "with app.app_context(): db.create_all()"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [
+            PY,
+            "-c",
+            "from cat_server import create_app\n"
+            "from cat_server.extensions import db\n"
+            "app = create_app(command_line=True)\n"
+            "with app.app_context(): db.create_all()",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
     out = workdir / f"candidates-{secrets.token_hex(3)}.csv"
-    cmd = [PY, "-c", "import sys; from cat_server.cli import main; sys.exit(main())",
-           "load-seed", "--seats", str(seats), "--csv", str(out)]
+    cmd = [
+        PY,
+        "-c",
+        "import sys; from cat_server.cli import main; sys.exit(main())",
+        "load-seed",
+        "--seats",
+        str(seats),
+        "--csv",
+        str(out),
+    ]
     if pin:
         cmd += ["--pin", pin]
     result = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     return int(result.stdout.strip().splitlines()[-1]), out
 
 
-def simulate(url, sitting, csv_path, db_url, report, seats, think, duration, *extra,
-             verify=True, timeout=None):
-    cmd = [PY, "-m", "loadtests.workstations", "--url", url, "--sitting", str(sitting),
-           "--seats", str(seats), "--think-time", str(think), "--duration", str(duration),
-           "--report", str(report), "--candidates", str(csv_path), *extra]
+def simulate(
+    url,
+    sitting,
+    csv_path,
+    db_url,
+    report,
+    seats,
+    think,
+    duration,
+    *extra,
+    verify=True,
+    timeout=None,
+):
+    cmd = [
+        PY,
+        "-m",
+        "loadtests.workstations",
+        "--url",
+        url,
+        "--sitting",
+        str(sitting),
+        "--seats",
+        str(seats),
+        "--think-time",
+        str(think),
+        "--duration",
+        str(duration),
+        "--report",
+        str(report),
+        "--candidates",
+        str(csv_path),
+        *extra,
+    ]
     cmd += ["--database", db_url] if verify else ["--no-verify"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(cmd, cwd=ROOT, timeout=timeout or duration + 600, stdout=subprocess.DEVNULL)
@@ -202,23 +271,41 @@ def scenario(args, think, *extra, start=True, pin=None, watch=None):
     server = None
     try:
         sitting, csv_path = seed(db_url, args.seats, workdir, pin)
-        env = {"CAT_DATABASE_URL": db_url, "CAT_SECRET_KEY": LOAD_SECRET_KEY,
-               "CAT_RATELIMIT_ENABLED": "false"}  # 300 seats share 127.0.0.1
+        env = {
+            "CAT_DATABASE_URL": db_url,
+            "CAT_SECRET_KEY": LOAD_SECRET_KEY,
+            "CAT_RATELIMIT_ENABLED": "false",
+        }  # 300 seats share 127.0.0.1
         server = Server(workdir, f"{args.name}-server", env)
         rss0 = server.rss_kb()
         sampler = RssSampler(server)
         sampler.start()
         finish = watch(server.url, sitting) if watch else None
         extra = list(extra) + (["--proctor", PROCTOR] if start else [])
-        report = simulate(server.url, sitting, csv_path, db_url, args.report, args.seats, think,
-                          args.duration, *extra, "--procs", str(args.procs))
+        report = simulate(
+            server.url,
+            sitting,
+            csv_path,
+            db_url,
+            args.report,
+            args.seats,
+            think,
+            args.duration,
+            *extra,
+            "--procs",
+            str(args.procs),
+        )
         sampler.stop_flag.set()
         peak = max([s for s in sampler.samples if s] or [rss0])
-        report.update(scenario=args.name, db=args.db, server_rss_idle_kb=rss0,
-                      loadavg_1min_at_end=round(os.getloadavg()[0], 2),
-                      server_rss_peak_kb=peak,
-                      kb_per_seat=round((peak - rss0) / max(1, report["connected"]), 1),
-                      **sampler.cpu_figures(report))
+        report.update(
+            scenario=args.name,
+            db=args.db,
+            server_rss_idle_kb=rss0,
+            loadavg_1min_at_end=round(os.getloadavg()[0], 2),
+            server_rss_peak_kb=peak,
+            kb_per_seat=round((peak - rss0) / max(1, report["connected"]), 1),
+            **sampler.cpu_figures(report),
+        )
         if finish:
             report.update(finish(report))
         return report
@@ -239,9 +326,21 @@ def sustained(args):
         rows = "\n".join(f"E{i:06d},000000" for i in range(args.seats))
         csv_path = workdir / "echo-candidates.csv"
         csv_path.write_text("registration_no,pin\n" + rows + "\n")
-        bare = simulate(echo.url, 1, csv_path, "", workdir / "echo-report.json", args.seats, 0,
-                        args.duration, "--think-jitter", "0", "--procs", str(args.procs),
-                        verify=False)
+        bare = simulate(
+            echo.url,
+            1,
+            csv_path,
+            "",
+            workdir / "echo-report.json",
+            args.seats,
+            0,
+            args.duration,
+            "--think-jitter",
+            "0",
+            "--procs",
+            str(args.procs),
+            verify=False,
+        )
         sampler.stop_flag.set()
     finally:
         echo.stop()
@@ -263,8 +362,12 @@ class ProctorScreen:
         self.seen = {}  # (registration_no, answered) -> wall clock it first arrived
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("*", self._on_any, namespace="/proctor")
-        self.sio.connect(url, namespaces=["/proctor"], transports=["websocket"],
-                         headers={"Cookie": staff_cookie(url, credentials)})
+        self.sio.connect(
+            url,
+            namespaces=["/proctor"],
+            transports=["websocket"],
+            headers={"Cookie": staff_cookie(url, credentials)},
+        )
         watch = self.sio.call("watch", {"sitting": sitting}, namespace="/proctor", timeout=30)
         if not watch.get("ok"):
             raise SystemExit(f"watch: {watch}")
@@ -302,8 +405,9 @@ def fan_out_figures(screens, ack_times, t_from, t_to):
             index[i].setdefault(reg, []).append((n, t))
     latencies, missed = [], 0
     for reg, answered, t_ack in ack_times:
-        arrivals = [min((t for n, t in idx.get(reg, ()) if n >= answered), default=None)
-                    for idx in index]
+        arrivals = [
+            min((t for n, t in idx.get(reg, ()) if n >= answered), default=None) for idx in index
+        ]
         if None in arrivals:
             missed += 1
             continue
@@ -342,8 +446,15 @@ def proctors(args):
 
         return finish
 
-    return scenario(args, args.think_time or 2.0, "--think-jitter", "0.25",
-                    "--ack-times", str(ack_path), watch=watch)
+    return scenario(
+        args,
+        args.think_time or 2.0,
+        "--think-jitter",
+        "0.25",
+        "--ack-times",
+        str(ack_path),
+        watch=watch,
+    )
 
 
 def two_procs(args):
@@ -356,9 +467,12 @@ def two_procs(args):
     servers = []
     try:
         sitting, csv_path = seed(db_url, args.seats, workdir)
-        env = {"CAT_DATABASE_URL": db_url, "CAT_SECRET_KEY": LOAD_SECRET_KEY,
-               "CAT_REDIS_URL": os.environ.get("CAT_LOAD_REDIS_URL", "redis://127.0.0.1:6379/0"),
-               "CAT_SOCKETIO_CHANNEL": f"cat-load-{secrets.token_hex(3)}"}
+        env = {
+            "CAT_DATABASE_URL": db_url,
+            "CAT_SECRET_KEY": LOAD_SECRET_KEY,
+            "CAT_REDIS_URL": os.environ.get("CAT_LOAD_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "CAT_SOCKETIO_CHANNEL": f"cat-load-{secrets.token_hex(3)}",
+        }
         servers = [Server(workdir, f"two-procs-{i}", env) for i in (0, 1)]
         from loadtests.workstations import staff_cookie
 
@@ -371,17 +485,36 @@ def two_procs(args):
                 seen["answered"][seat["candidate"]] = seat["answered"]
 
         proctor.on("seats", on_seats, namespace="/proctor")
-        proctor.connect(servers[1].url, namespaces=["/proctor"], transports=["websocket"],
-                        headers={"Cookie": staff_cookie(servers[1].url, PROCTOR)})
+        proctor.connect(
+            servers[1].url,
+            namespaces=["/proctor"],
+            transports=["websocket"],
+            headers={"Cookie": staff_cookie(servers[1].url, PROCTOR)},
+        )
         proctor.call("watch", {"sitting": sitting}, namespace="/proctor")
         # the seats and the start click go to process 0; the proctor screen is on process 1
-        report = simulate(servers[0].url, sitting, csv_path, db_url, args.report, args.seats,
-                          args.think_time or 2.0, args.duration, "--proctor", PROCTOR,
-                          "--procs", str(args.procs))
+        report = simulate(
+            servers[0].url,
+            sitting,
+            csv_path,
+            db_url,
+            args.report,
+            args.seats,
+            args.think_time or 2.0,
+            args.duration,
+            "--proctor",
+            PROCTOR,
+            "--procs",
+            str(args.procs),
+        )
         time.sleep(1.0)  # the last coalesced flush
         proctor.disconnect()
-        report.update(scenario="two-procs", db="postgresql", proctor_messages=seen["messages"],
-                      proctor_seen_answers=sum(seen["answered"].values()))
+        report.update(
+            scenario="two-procs",
+            db="postgresql",
+            proctor_messages=seen["messages"],
+            proctor_seen_answers=sum(seen["answered"].values()),
+        )
         return report
     finally:
         for server in servers:
@@ -391,8 +524,20 @@ def two_procs(args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m loadtests.scenarios", description=__doc__)
-    p.add_argument("name", choices=["realistic", "peak", "sustained", "mass-start", "storm",
-                                    "connected", "soak", "two-procs", "proctors"])
+    p.add_argument(
+        "name",
+        choices=[
+            "realistic",
+            "peak",
+            "sustained",
+            "mass-start",
+            "storm",
+            "connected",
+            "soak",
+            "two-procs",
+            "proctors",
+        ],
+    )
     p.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     p.add_argument("--seats", type=int, default=300)
     p.add_argument("--duration", type=float, default=60)
@@ -415,11 +560,19 @@ def main(argv=None):
         args.duration = min(args.duration, 15)
         report = scenario(args, t or 30.0)
     elif args.name == "storm":  # every seat drops 10 s in, spread over 1 s, and returns
-        report = scenario(args, t or 2.0, "--storm-at", "10", "--storm-spread", "1",
-                          "--reconnect-delay", "1")
+        report = scenario(
+            args, t or 2.0, "--storm-at", "10", "--storm-spread", "1", "--reconnect-delay", "1"
+        )
     elif args.name == "connected":  # sockets open, nobody answering: memory per seat
-        report = scenario(args, t or 10_000.0, "--connect-concurrency", "200",
-                          "--login-concurrency", "16", pin="123456")
+        report = scenario(
+            args,
+            t or 10_000.0,
+            "--connect-concurrency",
+            "200",
+            "--login-concurrency",
+            "16",
+            pin="123456",
+        )
     elif args.name == "proctors":
         report = proctors(args)
     else:

@@ -39,8 +39,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
-REPORT_KEYS = ("answers", "answers_per_s", "errors", "p50_ms", "p95_ms", "p99_ms",
-               "acked_lost", "duplicates", "connect_p99_ms")
+REPORT_KEYS = (
+    "answers",
+    "answers_per_s",
+    "errors",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "acked_lost",
+    "duplicates",
+    "connect_p99_ms",
+)
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -98,7 +107,9 @@ class Seat:
         fields = {"registration_no": self.row["registration_no"], "pin": self.row["pin"]}
         if match:
             fields["csrf_token"] = match.group(1)
-        while True:  # a busy server answers 503 + Retry-After: wait and send again, as the page does
+        while (
+            True
+        ):  # a busy server answers 503 + Retry-After: wait and send again, as the page does
             async with self.http.post(page, data=fields, allow_redirects=False) as response:
                 if response.status == 503 and "Retry-After" in response.headers:
                     self.stats["counts"]["login_busy"] += 1
@@ -106,7 +117,8 @@ class Seat:
                     continue
                 if response.status != 302:
                     raise RuntimeError(
-                        f"login {self.row['registration_no']}: HTTP {response.status}")
+                        f"login {self.row['registration_no']}: HTTP {response.status}"
+                    )
                 break
         # the session's own cookie jar now holds the login; Socket.IO sends it
         self.cookie = "; ".join(f"{c.key}={c.value}" for c in self.http.cookie_jar)
@@ -116,9 +128,12 @@ class Seat:
         import socketio
 
         self.sio = socketio.AsyncClient(
-            reconnection=True, reconnection_delay=self.args.reconnect_delay,
-            reconnection_delay_max=2 * self.args.reconnect_delay, randomization_factor=0.5,
-            http_session=self.http, request_timeout=10,
+            reconnection=True,
+            reconnection_delay=self.args.reconnect_delay,
+            reconnection_delay_max=2 * self.args.reconnect_delay,
+            randomization_factor=0.5,
+            http_session=self.http,
+            request_timeout=10,
         )
         self.sio.on("state", self._on_state, namespace="/exam")
         self.sio.on("connect", self._on_connect, namespace="/exam")
@@ -126,8 +141,13 @@ class Seat:
         t0 = time.perf_counter()
         # a stable device id, as the page keeps one in localStorage: a reconnect
         # of the same device replaces its old socket (docs/protocol.md)
-        await self.sio.connect(self.args.url, namespaces=["/exam"], transports=["websocket"],
-                               auth={"device": self.device}, wait_timeout=30)
+        await self.sio.connect(
+            self.args.url,
+            namespaces=["/exam"],
+            transports=["websocket"],
+            auth={"device": self.device},
+            wait_timeout=30,
+        )
         await self.wait_state(lambda s: True, timeout=30)  # connected = the screen can render
         self.stats["connect_ms"].append((time.perf_counter() - t0) * 1000)
 
@@ -184,7 +204,8 @@ class Seat:
             try:
                 state = await self.wait_state(
                     lambda s: s.get("status") in ("in_progress", "finished"),
-                    timeout=max(0.01, t_end - time.time()))
+                    timeout=max(0.01, t_end - time.time()),
+                )
             except TimeoutError:
                 return
             if state["status"] == "finished":
@@ -197,8 +218,12 @@ class Seat:
             if state.get("status") != "in_progress":
                 continue
             choice = "ABCDE"[self.rng.randrange(5)]
-            payload = {"attempt": state["attempt"], "seq": state["seq"],
-                       "item": state["item"]["id"], "choice": choice}
+            payload = {
+                "attempt": state["attempt"],
+                "seq": state["seq"],
+                "item": state["item"]["id"],
+                "choice": choice,
+            }
             ack = await self.send(payload, t_end + 30)
             if ack is None:
                 return
@@ -208,7 +233,8 @@ class Seat:
                 if not ack.get("repeat") and "answered" in ack.get("state", {}):
                     # when this seat's new count was known here (--ack-times)
                     self.stats["ack_times"].append(
-                        (self.row["registration_no"], ack["state"]["answered"], t_ack))
+                        (self.row["registration_no"], ack["state"]["answered"], t_ack)
+                    )
                 counts["repeats"] += bool(ack.get("repeat"))
                 self._take(ack["state"])
             else:
@@ -225,22 +251,29 @@ class Seat:
         while time.time() < give_up_at:
             if not self.connected.is_set():
                 try:
-                    await asyncio.wait_for(self.connected.wait(), max(0.1, give_up_at - time.time()))
+                    await asyncio.wait_for(
+                        self.connected.wait(), max(0.1, give_up_at - time.time())
+                    )
                 except TimeoutError:
                     break
             future = loop.create_future()
             self.dropped.clear()
             t0 = time.perf_counter()
             try:
-                await self.sio.emit("answer", payload, namespace="/exam",
-                                    callback=functools.partial(_resolve, future))
+                await self.sio.emit(
+                    "answer",
+                    payload,
+                    namespace="/exam",
+                    callback=functools.partial(_resolve, future),
+                )
             except Exception:  # not connected at this instant: wait and send again
                 self.stats["counts"]["resends"] += 1
                 await asyncio.sleep(0.05)
                 continue
             lost = asyncio.ensure_future(self.dropped.wait())
-            done, _ = await asyncio.wait({future, lost}, timeout=self.args.ack_timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {future, lost}, timeout=self.args.ack_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
             lost.cancel()
             if future in done:
                 self.stats["rtt_ms"].append((time.perf_counter() - t0) * 1000)
@@ -262,8 +295,14 @@ def _resolve(future, *args):
 
 
 def new_stats():
-    return {"login_ms": [], "connect_ms": [], "rtt_ms": [], "rtt_at": [], "ack_times": [],
-            "counts": Counter()}
+    return {
+        "login_ms": [],
+        "connect_ms": [],
+        "rtt_ms": [],
+        "rtt_at": [],
+        "ack_times": [],
+        "counts": Counter(),
+    }
 
 
 async def _gather_limited(coros, limit):
@@ -288,8 +327,12 @@ async def run_seats(rows, args, control):
     timeout = aiohttp.ClientTimeout(total=60)
 
     def session():
-        return aiohttp.ClientSession(connector=connector, connector_owner=False, timeout=timeout,
-                                     cookie_jar=aiohttp.CookieJar(unsafe=True))
+        return aiohttp.ClientSession(
+            connector=connector,
+            connector_owner=False,
+            timeout=timeout,
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+        )
 
     async with connector:
         seats = [Seat(row, args, session(), stats) for row in rows]
@@ -313,14 +356,16 @@ async def run_seats(rows, args, control):
         if args.storm_at is not None:
             await asyncio.sleep(max(0.0, t_go + args.storm_at - time.time()))
             rng = random.Random(1)
-            await asyncio.gather(*(_later(rng.uniform(0, args.storm_spread), s.drop())
-                                   for s in live))
+            await asyncio.gather(
+                *(_later(rng.uniform(0, args.storm_spread), s.drop()) for s in live)
+            )
         await asyncio.gather(*tasks, return_exceptions=True)
         stats["acked"] = [a for s in live for a in s.acked]
         stats["attempts"] = sorted({s.state["attempt"] for s in live if s.state})
         if go.get("t_click"):
-            stats["first_item_ms"] = [(s.first_item_at - go["t_click"]) * 1000
-                                      for s in live if s.first_item_at]
+            stats["first_item_ms"] = [
+                (s.first_item_at - go["t_click"]) * 1000 for s in live if s.first_item_at
+            ]
         if args.storm_at is not None:
             stats["resume_ms"] = [s.resume_ms for s in live if s.resume_ms is not None]
             stats["counts"]["not_resumed"] = sum(s.resume_ms is None for s in live)
@@ -369,9 +414,16 @@ def staff_cookie(url, credentials):
     http = requests.Session()
     page = http.get(f"{url}/login", timeout=10).text
     token = CSRF.search(page)
-    response = http.post(f"{url}/login", allow_redirects=False, timeout=10,
-                         data={"username": user, "password": password,
-                               **({"csrf_token": token.group(1)} if token else {})})
+    response = http.post(
+        f"{url}/login",
+        allow_redirects=False,
+        timeout=10,
+        data={
+            "username": user,
+            "password": password,
+            **({"csrf_token": token.group(1)} if token else {}),
+        },
+    )
     if response.status_code != 302:
         raise SystemExit(f"proctor login {user}: HTTP {response.status_code}")
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
@@ -383,12 +435,17 @@ def proctor_start(args):
 
     cookie = staff_cookie(args.url, args.proctor)
     sio = socketio.Client(reconnection=False)
-    sio.connect(args.url, namespaces=["/proctor"], headers={"Cookie": cookie},
-                transports=["websocket"])
+    sio.connect(
+        args.url, namespaces=["/proctor"], headers={"Cookie": cookie}, transports=["websocket"]
+    )
     watch = sio.call("watch", {"sitting": args.sitting}, namespace="/proctor", timeout=30)
     t_click = time.time()
-    reply = sio.call("start_sitting", {"sitting": args.sitting, "reason": "load test"},
-                     namespace="/proctor", timeout=60)
+    reply = sio.call(
+        "start_sitting",
+        {"sitting": args.sitting, "reason": "load test"},
+        namespace="/proctor",
+        timeout=60,
+    )
     sio.disconnect()
     if not reply.get("ok"):
         raise SystemExit(f"start_sitting: {reply}")
@@ -406,10 +463,17 @@ def verify(database_url, acked, attempts):
     duplicates = 0
     with engine.connect() as conn:
         for start in range(0, len(attempts), 500):
-            chunk = attempts[start:start + 500]
-            rows = conn.execute(sa.text(
-                "SELECT attempt_id, seq, choice FROM response WHERE attempt_id IN "
-                f"({','.join(str(int(a)) for a in chunk)})")).all() if chunk else []
+            chunk = attempts[start : start + 500]
+            rows = (
+                conn.execute(
+                    sa.text(
+                        "SELECT attempt_id, seq, choice FROM response WHERE attempt_id IN "
+                        f"({','.join(str(int(a)) for a in chunk)})"
+                    )
+                ).all()
+                if chunk
+                else []
+            )
             for attempt_id, seq, choice in rows:
                 if (attempt_id, seq) in stored:
                     duplicates += 1
@@ -425,8 +489,17 @@ def merge(parts):
     for key in ("first_item_ms", "resume_ms", "acked", "attempts"):
         total[key] = []
     for part in parts:
-        for key in ("login_ms", "connect_ms", "rtt_ms", "rtt_at", "first_item_ms", "resume_ms",
-                    "acked", "attempts", "ack_times"):
+        for key in (
+            "login_ms",
+            "connect_ms",
+            "rtt_ms",
+            "rtt_at",
+            "first_item_ms",
+            "resume_ms",
+            "acked",
+            "attempts",
+            "ack_times",
+        ):
             total[key].extend(part.get(key, []))
         total["counts"].update(part.get("counts", {}))
     total["connect_all_s"] = max((p.get("connect_all_s", 0) for p in parts), default=0)
@@ -444,8 +517,10 @@ def latency_over_time(rtt_ms, rtt_at, t_go, window_s=10.0):
     for ms, at in zip(rtt_ms, rtt_at, strict=True):
         windows.setdefault(int((at - t_go) // window_s), []).append(ms)
     steady = [ms for ms, at in zip(rtt_ms, rtt_at, strict=True) if at >= t_go + window_s]
-    return {"p99_ms_per_10s": [percentile(windows[k], 99) for k in sorted(windows) if k >= 0],
-            "steady_p99_ms": percentile(steady, 99)}
+    return {
+        "p99_ms_per_10s": [percentile(windows[k], 99) for k in sorted(windows) if k >= 0],
+        "steady_p99_ms": percentile(steady, 99),
+    }
 
 
 def run(args):
@@ -509,21 +584,28 @@ def run(args):
             json.dump({"t_go": t_go, "rtt_ms": total["rtt_ms"], "rtt_at": total["rtt_at"]}, out)
     if t_click is not None:
         first = total["first_item_ms"]
-        report.update(start_seats=len(first), first_item_p50_ms=percentile(first, 50),
-                      first_item_max_ms=round(max(first), 1) if first else None,
-                      waiting_before_start=(counts_before or {}).get("waiting"))
+        report.update(
+            start_seats=len(first),
+            first_item_p50_ms=percentile(first, 50),
+            first_item_max_ms=round(max(first), 1) if first else None,
+            waiting_before_start=(counts_before or {}).get("waiting"),
+        )
     if args.storm_at is not None:
         resume = total["resume_ms"]
-        report.update(storm_resumed=len(resume), storm_not_resumed=counts.get("not_resumed", 0),
-                      storm_resume_p50_ms=percentile(resume, 50),
-                      storm_resume_max_ms=round(max(resume), 1) if resume else None)
+        report.update(
+            storm_resumed=len(resume),
+            storm_not_resumed=counts.get("not_resumed", 0),
+            storm_resume_p50_ms=percentile(resume, 50),
+            storm_resume_max_ms=round(max(resume), 1) if resume else None,
+        )
     if args.ack_times:  # [registration_no, answered, wall clock of the ack] per answer
         Path(args.ack_times).write_text(json.dumps(total["ack_times"]))
     if not args.no_verify:
         database = args.database or os.environ.get("CAT_DATABASE_URL")
         if not database:
-            raise SystemExit("--database (or CAT_DATABASE_URL) is needed to verify; "
-                             "or pass --no-verify")
+            raise SystemExit(
+                "--database (or CAT_DATABASE_URL) is needed to verify; or pass --no-verify"
+            )
         lost, duplicates, stored = verify(database, total["acked"], total["attempts"])
         report.update(acked_lost=lost, duplicates=duplicates, stored_rows=stored)
     report["wall_s"] = round(t_done - t_begin, 1)
@@ -531,44 +613,94 @@ def run(args):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m loadtests.workstations",
-                                description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m loadtests.workstations", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:5000")
     p.add_argument("--sitting", type=int, required=True)
     p.add_argument("--seats", type=int, required=True)
-    p.add_argument("--think-time", type=float, required=True,
-                   help="mean seconds between an item's arrival and its answer (0: at once)")
-    p.add_argument("--duration", type=float, required=True,
-                   help="seconds of answering after the start")
+    p.add_argument(
+        "--think-time",
+        type=float,
+        required=True,
+        help="mean seconds between an item's arrival and its answer (0: at once)",
+    )
+    p.add_argument(
+        "--duration", type=float, required=True, help="seconds of answering after the start"
+    )
     p.add_argument("--report", required=True, help="write the JSON report here")
-    p.add_argument("--candidates", default=None,
-                   help="CSV with registration_no,pin (default: loadtests/candidates-<sitting>.csv)")
-    p.add_argument("--think-jitter", type=float, default=0.5,
-                   help="think time is uniform in think_time*[1-j, 1+j] (default 0.5)")
-    p.add_argument("--database", default=None,
-                   help="database URL for the final check (default $CAT_DATABASE_URL)")
+    p.add_argument(
+        "--candidates",
+        default=None,
+        help="CSV with registration_no,pin (default: loadtests/candidates-<sitting>.csv)",
+    )
+    p.add_argument(
+        "--think-jitter",
+        type=float,
+        default=0.5,
+        help="think time is uniform in think_time*[1-j, 1+j] (default 0.5)",
+    )
+    p.add_argument(
+        "--database",
+        default=None,
+        help="database URL for the final check (default $CAT_DATABASE_URL)",
+    )
     p.add_argument("--no-verify", action="store_true", help="skip the database check")
-    p.add_argument("--proctor", default=None, metavar="USER:PASSWORD",
-                   help="after every seat is connected, log in as this proctor and start the "
-                        "sitting (mass start; reports first_item_max_ms)")
-    p.add_argument("--storm-at", type=float, default=None, metavar="SECONDS",
-                   help="at this many seconds after the start every seat loses its connection")
-    p.add_argument("--storm-spread", type=float, default=1.0,
-                   help="the drops are spread uniformly over this many seconds")
-    p.add_argument("--reconnect-delay", type=float, default=1.0,
-                   help="the client's first reconnection delay (randomized +-50%%)")
-    p.add_argument("--ack-timeout", type=float, default=10.0,
-                   help="seconds without an ack before the same seq is sent again")
+    p.add_argument(
+        "--proctor",
+        default=None,
+        metavar="USER:PASSWORD",
+        help="after every seat is connected, log in as this proctor and start the "
+        "sitting (mass start; reports first_item_max_ms)",
+    )
+    p.add_argument(
+        "--storm-at",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="at this many seconds after the start every seat loses its connection",
+    )
+    p.add_argument(
+        "--storm-spread",
+        type=float,
+        default=1.0,
+        help="the drops are spread uniformly over this many seconds",
+    )
+    p.add_argument(
+        "--reconnect-delay",
+        type=float,
+        default=1.0,
+        help="the client's first reconnection delay (randomized +-50%%)",
+    )
+    p.add_argument(
+        "--ack-timeout",
+        type=float,
+        default=10.0,
+        help="seconds without an ack before the same seq is sent again",
+    )
     p.add_argument("--procs", type=int, default=1, help="client processes (seats split evenly)")
-    p.add_argument("--login-concurrency", type=int, default=8,
-                   help="logins in flight per client process")
-    p.add_argument("--connect-concurrency", type=int, default=100,
-                   help="socket connects in flight per client process")
-    p.add_argument("--ack-times", default=None, metavar="PATH",
-                   help="write [registration_no, answered, wall clock] of every acknowledged "
-                        "answer here (the proctors scenario times the fan-out from them)")
-    p.add_argument("--hold", type=float, default=0.0,
-                   help="keep the sockets open this many seconds after answering (memory probes)")
+    p.add_argument(
+        "--login-concurrency", type=int, default=8, help="logins in flight per client process"
+    )
+    p.add_argument(
+        "--connect-concurrency",
+        type=int,
+        default=100,
+        help="socket connects in flight per client process",
+    )
+    p.add_argument(
+        "--ack-times",
+        default=None,
+        metavar="PATH",
+        help="write [registration_no, answered, wall clock] of every acknowledged "
+        "answer here (the proctors scenario times the fan-out from them)",
+    )
+    p.add_argument(
+        "--hold",
+        type=float,
+        default=0.0,
+        help="keep the sockets open this many seconds after answering (memory probes)",
+    )
     args = p.parse_args(argv)
     if args.candidates is None:
         args.candidates = str(Path(__file__).parent / f"candidates-{args.sitting}.csv")

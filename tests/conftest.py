@@ -141,22 +141,41 @@ def rng():
     return np.random.default_rng(7)
 
 
-def make_sitting(n_candidates=2, n_items=3, duration_s=600, name="Sesi Uji", proctor=None,
-                 show_result=True) -> int:
+def make_sitting(
+    n_candidates=2, n_items=3, duration_s=600, name="Sesi Uji", proctor=None, show_result=True
+) -> int:
     """A sitting of a fixed-order exam: ``n_items`` TWK items keyed A, B, C, ... in turn."""
     bank = ItemBank(name=f"Bank {name}", version=1)
     db.session.add(bank)
     db.session.flush()
     for i in range(n_items):
-        db.session.add(Item(bank_id=bank.id, code=f"TWK{i + 1:03d}", position=i + 1,
-                            section="TWK", model="2pl", a=1.2, b=0.1 * i,
-                            stem=f"Soal nomor {i + 1}?",
-                            options=["satu", "dua", "tiga", "empat", "lima"],
-                            key="ABCDE"[i % 5]))
-    exam = Exam(name=f"Ujian {name}", bank_id=bank.id, duration_s=duration_s,
-                show_result=show_result)
-    exam.sections.append(ExamSection(position=1, code="TWK", name="Tes Wawasan Kebangsaan",
-                                     n_items=n_items, pass_mark=5, points_correct=5))
+        db.session.add(
+            Item(
+                bank_id=bank.id,
+                code=f"TWK{i + 1:03d}",
+                position=i + 1,
+                section="TWK",
+                model="2pl",
+                a=1.2,
+                b=0.1 * i,
+                stem=f"Soal nomor {i + 1}?",
+                options=["satu", "dua", "tiga", "empat", "lima"],
+                key="ABCDE"[i % 5],
+            )
+        )
+    exam = Exam(
+        name=f"Ujian {name}", bank_id=bank.id, duration_s=duration_s, show_result=show_result
+    )
+    exam.sections.append(
+        ExamSection(
+            position=1,
+            code="TWK",
+            name="Tes Wawasan Kebangsaan",
+            n_items=n_items,
+            pass_mark=5,
+            points_correct=5,
+        )
+    )
     sitting = Sitting(exam=exam, name=name, room="Ruang 1", status="open")  # check-in open
     if proctor is not None:
         sitting.proctors.append(proctor)
@@ -168,8 +187,15 @@ def make_sitting(n_candidates=2, n_items=3, duration_s=600, name="Sesi Uji", pro
         seat = Seat(sitting_id=sitting.id, label=f"PC-{i + 1:02d}", position=i + 1)
         db.session.add(seat)
         db.session.flush()
-        db.session.add(Candidate(sitting_id=sitting.id, registration_no=f"2026{i + 1:04d}",
-                                 name=f"Peserta {i + 1}", pin_hash=pin_hash, seat_id=seat.id))
+        db.session.add(
+            Candidate(
+                sitting_id=sitting.id,
+                registration_no=f"2026{i + 1:04d}",
+                name=f"Peserta {i + 1}",
+                pin_hash=pin_hash,
+                seat_id=seat.id,
+            )
+        )
     db.session.commit()
     return sitting.id
 
@@ -211,8 +237,9 @@ def quick_hash(secret: str) -> str:
 
 
 def make_user(username="pengawas", role="proctor", password="rahasia-123") -> User:
-    user = User(username=username, name=username.title(), role=role,
-                password_hash=password_hash(password))
+    user = User(
+        username=username, name=username.title(), role=role, password_hash=password_hash(password)
+    )
     db.session.add(user)
     db.session.commit()
     return user
@@ -226,8 +253,9 @@ def sitting_id(app):
 
 
 def login_candidate(client, sitting_id, registration_no, pin=PIN):
-    return client.post(f"/exam/{sitting_id}/",
-                       data={"registration_no": registration_no, "pin": pin})
+    return client.post(
+        f"/exam/{sitting_id}/", data={"registration_no": registration_no, "pin": pin}
+    )
 
 
 def login_staff(client, username="pengawas", password="rahasia-123"):

@@ -31,8 +31,12 @@ class LiveServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self.env = {**os.environ, "CAT_DATABASE_URL": db_url, "CAT_SECRET_KEY": E2E_SECRET_KEY,
-                    **{f"CAT_{k}": str(v) for k, v in env.items()}}
+        self.env = {
+            **os.environ,
+            "CAT_DATABASE_URL": db_url,
+            "CAT_SECRET_KEY": E2E_SECRET_KEY,
+            **{f"CAT_{k}": str(v) for k, v in env.items()},
+        }
         self.process = None
 
     def start(self, timeout=30.0) -> LiveServer:
@@ -40,8 +44,12 @@ class LiveServer:
 
         log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the process)
         self.process = subprocess.Popen(
-            gunicorn_argv("127.0.0.1", self.port), cwd=ROOT, env=self.env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            gunicorn_argv("127.0.0.1", self.port),
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -58,7 +66,9 @@ class LiveServer:
                     return self
             except requests.RequestException:
                 time.sleep(0.1)
-        raise RuntimeError(f"server did not answer in {timeout}s: {self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(
+            f"server did not answer in {timeout}s: {self.log_path.read_text()[-3000:]}"
+        )
 
     def kill(self) -> None:
         """SIGKILL the whole process group: master and worker die mid-flight."""
@@ -85,28 +95,40 @@ def csrf_token(html: str) -> str:
 def http_login(session: requests.Session, page_url: str, fields: dict, post_url=None):
     """Log in through the real form, CSRF token included; return the response."""
     token = csrf_token(session.get(page_url, timeout=10).text)
-    return session.post(post_url or page_url, data={**fields, "csrf_token": token},
-                        allow_redirects=False, timeout=10)
+    return session.post(
+        post_url or page_url,
+        data={**fields, "csrf_token": token},
+        allow_redirects=False,
+        timeout=10,
+    )
 
 
 def cookie_header(session: requests.Session) -> str:
     return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
 
 
-def proctor_call(url: str, sitting_id: int, event: str, username="pengawas",
-                 password="rahasia-123", **payload):
+def proctor_call(
+    url: str, sitting_id: int, event: str, username="pengawas", password="rahasia-123", **payload
+):
     """One proctor action over the proctor's own /proctor connection; return the ack."""
     import socketio as sio_client
 
     staff = requests.Session()
-    assert http_login(staff, f"{url}/login",
-                      {"username": username, "password": password}).status_code == 302
+    assert (
+        http_login(staff, f"{url}/login", {"username": username, "password": password}).status_code
+        == 302
+    )
     proctor = sio_client.Client(reconnection=False)
-    proctor.connect(url, namespaces=["/proctor"], headers={"Cookie": cookie_header(staff)},
-                    transports=["websocket"])
+    proctor.connect(
+        url,
+        namespaces=["/proctor"],
+        headers={"Cookie": cookie_header(staff)},
+        transports=["websocket"],
+    )
     try:
-        return proctor.call(event, {"sitting": sitting_id, **payload}, namespace="/proctor",
-                            timeout=10)
+        return proctor.call(
+            event, {"sitting": sitting_id, **payload}, namespace="/proctor", timeout=10
+        )
     finally:
         proctor.disconnect()
 

@@ -32,8 +32,10 @@ from tests.test_delivery import answer, current_state
 pytestmark = pytest.mark.usefixtures("quick_hashes")
 
 ADMIN = ("admin", "admin-pass-1")
-HEADER = ("item_id,section,model,a,b,c,d,b1,b2,b3,b4,stem,option_a,option_b,option_c,option_d,"
-          "option_e,key,score_a,score_b,score_c,score_d,score_e,status,enemy_group,media\n")
+HEADER = (
+    "item_id,section,model,a,b,c,d,b1,b2,b3,b4,stem,option_a,option_b,option_c,option_d,"
+    "option_e,key,score_a,score_b,score_c,score_d,score_e,status,enemy_group,media\n"
+)
 GOOD_ROWS = [
     "TWK901,TWK,2pl,1.2,0.1,,,,,,,Ibu kota negara adalah ...,Jakarta,Bandung,Medan,,,A,,,,,,,,",
     "TWK902,TWK,1pl,,-0.5,,,,,,,<b>Pancasila</b> sila ke-3 <script>alert(1)</script>adalah ...,"
@@ -54,16 +56,22 @@ def admin(app):
 
 
 def upload(client, data: bytes, filename: str, name="Bank Uji"):
-    return client.post("/admin/banks", data={"name": name, "file": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data")
+    return client.post(
+        "/admin/banks",
+        data={"name": name, "file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
 
 
 def problems_of(response) -> list[tuple[str, str, str, str]]:
     """The rows of the problems table: (file, row, column, message)."""
     html = response.get_data(as_text=True)
     table = html.split('class="table problems-table"', 1)[1].split("</table>", 1)[0]
-    rows = re.findall(r"<tr><td>(.*?)</td><td[^>]*>(.*?)</td><td><code>(.*?)</code></td>"
-                      r"<td>(.*?)</td></tr>", table)
+    rows = re.findall(
+        r"<tr><td>(.*?)</td><td[^>]*>(.*?)</td><td><code>(.*?)</code></td>"
+        r"<td>(.*?)</td></tr>",
+        table,
+    )
     return rows
 
 
@@ -73,12 +81,18 @@ def n_banks(app):
 
 
 def bad_csv() -> str:
-    return HEADER + "\n".join([
-        GOOD_ROWS[0],
-        "TWK903,TWK,2pl,9,0.1,,,,,,,Soal,x,y,,,,A,,,,,,,,",  # a out of range
-        "TWK901,TWK,2pl,1,0.1,,,,,,,Soal dua,x,y,,,,F,,,,,,,,",  # duplicate id, bad key
-        GOOD_ROWS[2],
-    ]) + "\n"
+    return (
+        HEADER
+        + "\n".join(
+            [
+                GOOD_ROWS[0],
+                "TWK903,TWK,2pl,9,0.1,,,,,,,Soal,x,y,,,,A,,,,,,,,",  # a out of range
+                "TWK901,TWK,2pl,1,0.1,,,,,,,Soal dua,x,y,,,,F,,,,,,,,",  # duplicate id, bad key
+                GOOD_ROWS[2],
+            ]
+        )
+        + "\n"
+    )
 
 
 def xlsx_of(text: str) -> bytes:
@@ -107,8 +121,11 @@ def test_a_bad_bank_lists_every_problem_and_writes_nothing(app, admin, fmt):
     found = {(row, column) for _, row, column, _ in problems_of(response)}
     unit = "item" if fmt == "json" else "row"
     first = 2 if fmt == "json" else 3  # JSON numbers items from 1, CSV rows from the header
-    assert found == {(f"{unit} {first}", "a"), (f"{unit} {first + 1}", "item_id"),
-                     (f"{unit} {first + 1}", "key")}
+    assert found == {
+        (f"{unit} {first}", "a"),
+        (f"{unit} {first + 1}", "item_id"),
+        (f"{unit} {first + 1}", "key"),
+    }
     assert all(file == f"bank.{fmt}" for file, *_ in problems_of(response))
     assert n_banks(app) == (0, 0)
 
@@ -122,8 +139,10 @@ def test_a_good_bank_imports_sanitised_and_a_reimport_is_a_new_version(app, admi
     assert upload(admin, data, f"bank.{fmt}").status_code == 302
     with app.app_context():
         banks = db.session.query(ItemBank).order_by(ItemBank.version).all()
-        assert [(b.name, b.version, len(b.items)) for b in banks] == [("Bank Uji", 1, 3),
-                                                                      ("Bank Uji", 2, 3)]
+        assert [(b.name, b.version, len(b.items)) for b in banks] == [
+            ("Bank Uji", 1, 3),
+            ("Bank Uji", 2, 3),
+        ]
         stem = db.session.query(Item).filter_by(code="TWK902").first().stem
         assert stem == "<b>Pancasila</b> sila ke-3 adalah ..."
         assert db.session.query(AuditEvent).filter_by(action="bank_imported").count() == 2
@@ -169,8 +188,9 @@ def test_retiring_an_item_is_audited_with_the_reason(app, admin):
     assert upload(admin, DEMO_BANK.read_bytes(), "demo_bank.csv").status_code == 302
     with app.app_context():
         item_id = db.session.query(Item).filter_by(code="TWK001").one().id
-    response = admin.post(f"/admin/items/{item_id}/status",
-                          data={"status": "retired", "reason": "soal bocor"})
+    response = admin.post(
+        f"/admin/items/{item_id}/status", data={"status": "retired", "reason": "soal bocor"}
+    )
     assert response.status_code == 302
     with app.app_context():
         assert db.session.get(Item, item_id).status == "retired"
@@ -185,15 +205,29 @@ def test_retiring_an_item_is_audited_with_the_reason(app, admin):
 def schedule(app, admin) -> int:
     """Demo bank, an exam over TWK, a sitting: through the pages, as an administrator does."""
     assert upload(admin, DEMO_BANK.read_bytes(), "demo_bank.csv").status_code == 302
-    response = admin.post("/admin/exams", data={
-        "name": "SKD Uji", "bank_id": "1", "duration_min": "30",
-        "sections": "TWK, Tes Wawasan Kebangsaan, 3, 5", "pass_total": ""})
+    response = admin.post(
+        "/admin/exams",
+        data={
+            "name": "SKD Uji",
+            "bank_id": "1",
+            "duration_min": "30",
+            "sections": "TWK, Tes Wawasan Kebangsaan, 3, 5",
+            "pass_total": "",
+        },
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     with app.app_context():
         proctor_id = db.session.query(Exam).one() and make_proctor_id()
-    response = admin.post("/admin/sittings", data={
-        "exam_id": "1", "name": "Sesi Pagi", "room": "Ruang 2",
-        "scheduled_at": "2026-12-01T08:00", "proctors": [str(proctor_id)]})
+    response = admin.post(
+        "/admin/sittings",
+        data={
+            "exam_id": "1",
+            "name": "Sesi Pagi",
+            "room": "Ruang 2",
+            "scheduled_at": "2026-12-01T08:00",
+            "proctors": [str(proctor_id)],
+        },
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     with app.app_context():
         sitting = db.session.query(Sitting).one()
@@ -210,43 +244,62 @@ def make_proctor_id():
     return db.session.query(User).filter_by(role="proctor").one().id
 
 
-CANDIDATES = ("registration_no,name,birth_date,sitting,seat\n"
-              "2026100001,Budi Santoso,1995-04-12,Sesi Pagi,PC-01\n"
-              "2026100002,Siti Rahmawati,1997-11-03,Sesi Pagi,PC-02\n")
+CANDIDATES = (
+    "registration_no,name,birth_date,sitting,seat\n"
+    "2026100001,Budi Santoso,1995-04-12,Sesi Pagi,PC-01\n"
+    "2026100002,Siti Rahmawati,1997-11-03,Sesi Pagi,PC-02\n"
+)
 
 
 def test_candidates_import_creates_seats_and_pins_that_log_in(app, admin):
     sitting_id = schedule(app, admin)
-    response = admin.post("/admin/candidates/import",
-                          data={"file": (io.BytesIO(CANDIDATES.encode()), "peserta.csv")},
-                          content_type="multipart/form-data")
+    response = admin.post(
+        "/admin/candidates/import",
+        data={"file": (io.BytesIO(CANDIDATES.encode()), "peserta.csv")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    pins = dict(re.findall(r"<code>(2026\d+)</code></td></tr>\s*<tr><th>PIN</th>"
-                           r"<td class=\"slip-pin\"><code>(\d{6})</code>", html))
+    pins = dict(
+        re.findall(
+            r"<code>(2026\d+)</code></td></tr>\s*<tr><th>PIN</th>"
+            r"<td class=\"slip-pin\"><code>(\d{6})</code>",
+            html,
+        )
+    )
     assert set(pins) == {"2026100001", "2026100002"}
     with app.app_context():
         seats = {c.registration_no: c.seat.label for c in db.session.query(Candidate)}
         assert seats == {"2026100001": "PC-01", "2026100002": "PC-02"}
     workstation = app.test_client()
-    assert login_candidate(workstation, sitting_id, "2026100002",
-                           pins["2026100002"]).status_code == 302
+    assert (
+        login_candidate(workstation, sitting_id, "2026100002", pins["2026100002"]).status_code
+        == 302
+    )
 
 
 def test_a_bad_candidates_file_lists_every_problem_and_enrols_nobody(app, admin):
     schedule(app, admin)
-    bad = ("registration_no,name,birth_date,sitting,seat\n"
-           "2026100001,Budi Santoso,1995-13-12,Sesi Pagi,PC-01\n"
-           "2026100001,Siti,1997-11-03,Sesi Pagi,PC-02\n"
-           "2026100003,,1997-11-03,Sesi Sore,PC-01\n"
-           "2026100004,Dewi,,Sesi Pagi,PC-01\n")
-    response = admin.post("/admin/candidates/import",
-                          data={"file": (io.BytesIO(bad.encode()), "peserta.csv")},
-                          content_type="multipart/form-data")
+    bad = (
+        "registration_no,name,birth_date,sitting,seat\n"
+        "2026100001,Budi Santoso,1995-13-12,Sesi Pagi,PC-01\n"
+        "2026100001,Siti,1997-11-03,Sesi Pagi,PC-02\n"
+        "2026100003,,1997-11-03,Sesi Sore,PC-01\n"
+        "2026100004,Dewi,,Sesi Pagi,PC-01\n"
+    )
+    response = admin.post(
+        "/admin/candidates/import",
+        data={"file": (io.BytesIO(bad.encode()), "peserta.csv")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 422
     assert {(r, c) for _, r, c, _ in problems_of(response)} == {
-        ("row 2", "birth_date"), ("row 3", "registration_no"), ("row 4", "name"),
-        ("row 4", "sitting"), ("row 5", "seat")}
+        ("row 2", "birth_date"),
+        ("row 3", "registration_no"),
+        ("row 4", "name"),
+        ("row 4", "sitting"),
+        ("row 5", "seat"),
+    }
     with app.app_context():
         assert db.session.query(Candidate).count() == 0
         assert db.session.query(Seat).count() == 0
@@ -262,8 +315,9 @@ def test_cli_import_candidates_prints_pins_or_exits_2(app, admin, runner, tmp_pa
     assert [r["seat"] for r in rows] == ["PC-01", "PC-02"] and all(len(r["pin"]) == 6 for r in rows)
     again = runner.invoke(args=["import-candidates", str(good)])
     assert again.exit_code == 2
-    assert "peserta.csv, row 2, column registration_no: 2026100001 is already enrolled" \
-        in again.stderr
+    assert (
+        "peserta.csv, row 2, column registration_no: 2026100001 is already enrolled" in again.stderr
+    )
 
 
 # --- delivery, export, chains ---------------------------------------------------
@@ -287,9 +341,11 @@ def sit_exam(app, sitting_id, registration_no, pin, choices):
 
 def test_round_trip_import_deliver_export_read_back(app, admin):
     sitting_id = schedule(app, admin)
-    response = admin.post("/admin/candidates/import",
-                          data={"file": (io.BytesIO(CANDIDATES.encode()), "peserta.csv")},
-                          content_type="multipart/form-data")
+    response = admin.post(
+        "/admin/candidates/import",
+        data={"file": (io.BytesIO(CANDIDATES.encode()), "peserta.csv")},
+        content_type="multipart/form-data",
+    )
     pins = re.findall(r'class="slip-pin"><code>(\d{6})</code>', response.get_data(as_text=True))
     state = sit_exam(app, sitting_id, "2026100001", pins[0], ["A", "A", "A"])
     assert state["status"] == "finished"
@@ -327,7 +383,7 @@ def test_score_cells_that_look_like_formulas_are_escaped(app, admin):
     sit_exam(app, sitting_id, "+62811", PIN, ["A", "B", "C"])
     text = admin.get(f"/admin/scores/export.csv?sitting={sitting_id}").data.decode("utf-8-sig")
     row = next(csv.DictReader(io.StringIO(text)))
-    assert row["name"] == "'=HYPERLINK(\"http://evil.example\",\"klik\")"
+    assert row["name"] == '\'=HYPERLINK("http://evil.example","klik")'
     assert row["registration_no"] == "'+62811"
     data = admin.get(f"/admin/scores/export.xlsx?sitting={sitting_id}").data
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
@@ -344,15 +400,23 @@ def test_verify_names_a_tampered_response_row(app, admin, runner):
     assert ok.exit_code == 0, ok.output
     assert "OK: 2 attempts, 6 responses" in ok.stdout
     with app.app_context():
-        row = db.session.query(Response).filter_by(seq=2).join(Attempt).join(Candidate).filter(
-            Candidate.registration_no == "20260002").one()
+        row = (
+            db.session.query(Response)
+            .filter_by(seq=2)
+            .join(Attempt)
+            .join(Candidate)
+            .filter(Candidate.registration_no == "20260002")
+            .one()
+        )
         row_id = row.id
         row.choice, row.score = "B", 5  # someone makes a wrong answer right
         db.session.commit()
     bad = runner.invoke(args=["verify"])
     assert bad.exit_code == 1
-    assert f"registration 20260002, sitting 'Sesi Uji'), response seq 2 (row id {row_id}): " \
-           "altered" in bad.stderr
+    assert (
+        f"registration 20260002, sitting 'Sesi Uji'), response seq 2 (row id {row_id}): "
+        "altered" in bad.stderr
+    )
     assert "20260001" not in bad.stderr
     page = admin.post("/admin/verify").get_data(as_text=True)
     assert f"row id {row_id}" in page
@@ -361,18 +425,42 @@ def test_verify_names_a_tampered_response_row(app, admin, runner):
 # --- access --------------------------------------------------------------------
 
 
-ADMIN_GETS = ["/admin/", "/admin/banks", "/admin/banks/1", "/admin/banks/1/export.csv",
-              "/admin/exams", "/admin/sittings", "/admin/sittings/1", "/admin/scores",
-              "/admin/scores/export.csv?sitting=1", "/admin/scores/export.xlsx?sitting=1",
-              "/admin/scores/responses.csv?sitting=1", "/admin/audit", "/admin/calibration",
-              "/admin/calibration/404", "/admin/banks/1/stats",
-              "/admin/banks/1/information.svg", "/admin/users"]
-ADMIN_POSTS = ["/admin/banks", "/admin/items/1/status", "/admin/exams", "/admin/exams/1/board",
-               "/admin/sittings",
-               "/admin/candidates/import", "/admin/sittings/1/pins", "/admin/verify",
-               "/admin/calibration", "/admin/calibration/404", "/admin/users",
-               "/admin/users/1/role", "/admin/users/1/password", "/admin/users/1/active",
-               "/admin/sittings/1/proctors"]
+ADMIN_GETS = [
+    "/admin/",
+    "/admin/banks",
+    "/admin/banks/1",
+    "/admin/banks/1/export.csv",
+    "/admin/exams",
+    "/admin/sittings",
+    "/admin/sittings/1",
+    "/admin/scores",
+    "/admin/scores/export.csv?sitting=1",
+    "/admin/scores/export.xlsx?sitting=1",
+    "/admin/scores/responses.csv?sitting=1",
+    "/admin/audit",
+    "/admin/calibration",
+    "/admin/calibration/404",
+    "/admin/banks/1/stats",
+    "/admin/banks/1/information.svg",
+    "/admin/users",
+]
+ADMIN_POSTS = [
+    "/admin/banks",
+    "/admin/items/1/status",
+    "/admin/exams",
+    "/admin/exams/1/board",
+    "/admin/sittings",
+    "/admin/candidates/import",
+    "/admin/sittings/1/pins",
+    "/admin/verify",
+    "/admin/calibration",
+    "/admin/calibration/404",
+    "/admin/users",
+    "/admin/users/1/role",
+    "/admin/users/1/password",
+    "/admin/users/1/active",
+    "/admin/sittings/1/proctors",
+]
 
 
 def test_role_route_matrix(app):
@@ -383,9 +471,13 @@ def test_role_route_matrix(app):
         make_user("pengawas2", "proctor")
         sitting_id = make_sitting(proctor=proctor)
         assert sitting_id == 1
-    clients = {"anonymous": app.test_client(), "candidate": app.test_client(),
-               "proctor": app.test_client(), "other_proctor": app.test_client(),
-               "admin": app.test_client()}
+    clients = {
+        "anonymous": app.test_client(),
+        "candidate": app.test_client(),
+        "proctor": app.test_client(),
+        "other_proctor": app.test_client(),
+        "admin": app.test_client(),
+    }
     assert login_candidate(clients["candidate"], 1, "20260001").status_code == 302
     assert login_staff(clients["proctor"]).status_code == 302
     assert login_staff(clients["other_proctor"], "pengawas2").status_code == 302
@@ -414,20 +506,37 @@ def test_role_route_matrix(app):
     # Every other route: never a 5xx, never 200 for a role that may not use it.
     rules = {r.rule for r in app.url_map.iter_rules()}
     admin_rules = {r for r in rules if r.startswith("/admin")}
+
     def shape(url):
         return re.sub(r"<(int:)?[a-z_]+>|\d+|(?<=export\.)[a-z]+", "X", url.split("?")[0])
 
     untried = {shape(r) for r in admin_rules} - {shape(u) for _, _, u, _ in seen}
     assert not untried, f"admin routes missing from the matrix: {untried}"
-    page_rules = {"/proctor/": {"anonymous": {302}, "candidate": {302}, "proctor": {200},
-                                "other_proctor": {200}, "admin": {200}},
-                  "/proctor/sittings/1": {"anonymous": {302}, "candidate": {302},
-                                          "proctor": {200}, "other_proctor": {403},
-                                          "admin": {200}},
-                  "/exam/1/take": {"anonymous": {302}, "candidate": {200}, "proctor": {302},
-                                   "other_proctor": {302}, "admin": {302}},
-                  "/login": {r: {200, 302} for r in clients},
-                  "/healthz": {r: {200} for r in clients}}
+    page_rules = {
+        "/proctor/": {
+            "anonymous": {302},
+            "candidate": {302},
+            "proctor": {200},
+            "other_proctor": {200},
+            "admin": {200},
+        },
+        "/proctor/sittings/1": {
+            "anonymous": {302},
+            "candidate": {302},
+            "proctor": {200},
+            "other_proctor": {403},
+            "admin": {200},
+        },
+        "/exam/1/take": {
+            "anonymous": {302},
+            "candidate": {200},
+            "proctor": {302},
+            "other_proctor": {302},
+            "admin": {302},
+        },
+        "/login": {r: {200, 302} for r in clients},
+        "/healthz": {r: {200} for r in clients},
+    }
     for url, by_role in page_rules.items():
         for role, client in clients.items():
             code = client.get(url).status_code
@@ -441,18 +550,30 @@ def test_forms_without_a_csrf_token_are_rejected(app):
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert client.post("/login", data={"username": ADMIN[0], "password": ADMIN[1]}
-                       ).status_code == 400
-    assert client.post("/login", data={"username": ADMIN[0], "password": ADMIN[1],
-                                       "csrf_token": token}).status_code == 302
+    assert (
+        client.post("/login", data={"username": ADMIN[0], "password": ADMIN[1]}).status_code == 400
+    )
+    assert (
+        client.post(
+            "/login", data={"username": ADMIN[0], "password": ADMIN[1], "csrf_token": token}
+        ).status_code
+        == 302
+    )
     text = HEADER + GOOD_ROWS[0] + "\n"
-    no_token = client.post("/admin/banks", data={"name": "X", "file": (io.BytesIO(
-        text.encode()), "b.csv")}, content_type="multipart/form-data")
+    no_token = client.post(
+        "/admin/banks",
+        data={"name": "X", "file": (io.BytesIO(text.encode()), "b.csv")},
+        content_type="multipart/form-data",
+    )
     assert no_token.status_code == 400
-    token = re.search(r'name="csrf_token" value="([^"]+)"',
-                      client.get("/admin/banks").get_data(as_text=True)).group(1)
-    with_token = client.post("/admin/banks", data={"name": "X", "csrf_token": token, "file": (
-        io.BytesIO(text.encode()), "b.csv")}, content_type="multipart/form-data")
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get("/admin/banks").get_data(as_text=True)
+    ).group(1)
+    with_token = client.post(
+        "/admin/banks",
+        data={"name": "X", "csrf_token": token, "file": (io.BytesIO(text.encode()), "b.csv")},
+        content_type="multipart/form-data",
+    )
     assert with_token.status_code == 302
     with app.app_context():
         assert db.session.query(ItemBank).count() == 1
@@ -477,13 +598,17 @@ def test_per_account_limit_stops_pin_guessing_but_not_the_neighbours(app, sittin
 def test_per_ip_limit_lets_a_whole_centre_log_in(app, sitting_id):
     """600 logins a minute from one address pass; the limit is there, above that."""
     client = app.test_client()
-    codes = [login_candidate(client, sitting_id, f"9{i:07d}", pin="000000").status_code
-             for i in range(600)]
+    codes = [
+        login_candidate(client, sitting_id, f"9{i:07d}", pin="000000").status_code
+        for i in range(600)
+    ]
     assert set(codes) == {401}  # wrong PIN, never "too many"
     assert login_candidate(client, sitting_id, "20260001").status_code == 302
     limit = int(app.config["LOGIN_LIMIT_PER_IP"].split()[0])
-    codes = [login_candidate(client, sitting_id, f"8{i:07d}", pin="000000").status_code
-             for i in range(limit - 601)]
+    codes = [
+        login_candidate(client, sitting_id, f"8{i:07d}", pin="000000").status_code
+        for i in range(limit - 601)
+    ]
     assert set(codes) == {401}
     assert login_candidate(client, sitting_id, "20260002").status_code == 429
 

@@ -47,10 +47,13 @@ def test_admin_uploads_fixes_schedules_and_exports(server, db_url, tmp_path):
     bad = tmp_path / "bank_skd_bad.csv"
     bad.write_text("\n".join(bad_lines) + "\n", encoding="utf-8")
     candidates = tmp_path / "peserta.csv"
-    candidates.write_text("registration_no,name,birth_date,sitting,seat\n"
-                          "2026100001,Budi Santoso,1995-04-12,Sesi Pagi,PC-01\n"
-                          "2026100002,Siti Rahmawati,1997-11-03,Sesi Pagi,PC-02\n"
-                          "2026100003,Agus Saputra,,Sesi Pagi,PC-03\n", encoding="utf-8")
+    candidates.write_text(
+        "registration_no,name,birth_date,sitting,seat\n"
+        "2026100001,Budi Santoso,1995-04-12,Sesi Pagi,PC-01\n"
+        "2026100002,Siti Rahmawati,1997-11-03,Sesi Pagi,PC-02\n"
+        "2026100003,Agus Saputra,,Sesi Pagi,PC-03\n",
+        encoding="utf-8",
+    )
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -86,7 +89,9 @@ def test_admin_uploads_fixes_schedules_and_exports(server, db_url, tmp_path):
         page.click("text=Ujian")
         page.fill("#exam-name", "Simulasi SKD")
         page.fill("#duration_min", "30")
-        page.fill("#sections", "TWK, Tes Wawasan Kebangsaan, 5, 15\nTIU, Tes Intelegensia Umum, 5, 15")
+        page.fill(
+            "#sections", "TWK, Tes Wawasan Kebangsaan, 5, 15\nTIU, Tes Intelegensia Umum, 5, 15"
+        )
         page.click("form.admin-form button[type=submit]")
         expect(page.locator("table").first).to_contain_text("Simulasi SKD")
 
@@ -119,7 +124,8 @@ def test_admin_uploads_fixes_schedules_and_exports(server, db_url, tmp_path):
             page.click("button:text('CSV')")
         download = info.value
         assert download.suggested_filename.startswith("scores-sitting-")
-        rows = list(csv.DictReader(io.StringIO(
-            Path(download.path()).read_text(encoding="utf-8-sig"))))
+        rows = list(
+            csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8-sig")))
+        )
         assert rows == []  # nobody has sat the exam yet: a header, no rows
         browser.close()

@@ -32,11 +32,21 @@ def make_bank(rng) -> tuple[int, str]:
     b_all = np.r_[b, [p[1] for p in TRUE_PRETEST.values()]]
     for j, code in enumerate(codes):
         pretest = code in TRUE_PRETEST
-        db.session.add(Item(bank_id=bank.id, code=code, position=j + 1, section="TIU",
-                            model="2pl", a=1.0 if pretest else float(a_all[j]),
-                            b=0.0 if pretest else float(b_all[j]), stem=f"Soal {code}",
-                            options=["x", "y"], key="A",
-                            status="pretest" if pretest else "active"))
+        db.session.add(
+            Item(
+                bank_id=bank.id,
+                code=code,
+                position=j + 1,
+                section="TIU",
+                model="2pl",
+                a=1.0 if pretest else float(a_all[j]),
+                b=0.0 if pretest else float(b_all[j]),
+                stem=f"Soal {code}",
+                options=["x", "y"],
+                key="A",
+                status="pretest" if pretest else "active",
+            )
+        )
     db.session.commit()
     x = irt.simulate_responses(rng.standard_normal(1500), irt.make_items(a_all, b_all), rng)
     lines = ["person_id," + ",".join(codes)]
@@ -50,17 +60,24 @@ def test_upload_review_accept_activates_recovered_parameters(app, rng):
         bank_id, wide = make_bank(rng)
     client = app.test_client()
     assert login_staff(client, *ADMIN).status_code == 302
-    response = client.post("/admin/calibration", data={
-        "bank_id": str(bank_id), "model": "2pl",
-        "file": (io.BytesIO(wide.encode()), "wide.csv")}, content_type="multipart/form-data")
+    response = client.post(
+        "/admin/calibration",
+        data={
+            "bank_id": str(bank_id),
+            "model": "2pl",
+            "file": (io.BytesIO(wide.encode()), "wide.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
     review = client.get(response.headers["Location"])
     html = review.get_data(as_text=True)
     assert "1500 peserta" in html and "20 jangkar" in html
     assert "a=1.000, b=0.000" in html  # the old parameters beside the new
     with app.app_context():
-        assert {i.code: i.status for i in db.session.query(Item).filter(
-            Item.code.in_(TRUE_PRETEST))} == {"PRE1": "pretest", "PRE2": "pretest"}
+        assert {
+            i.code: i.status for i in db.session.query(Item).filter(Item.code.in_(TRUE_PRETEST))
+        } == {"PRE1": "pretest", "PRE2": "pretest"}
         ids = [str(i.id) for i in db.session.query(Item).filter(Item.code.in_(TRUE_PRETEST))]
     accepted = client.post(response.headers["Location"], data={"items": ids, "reason": "uji"})
     assert accepted.status_code == 302
@@ -81,9 +98,15 @@ def test_a_responses_file_naming_unknown_items_is_refused(app, rng):
     client = app.test_client()
     login_staff(client, *ADMIN)
     wide = wide.replace("person_id,OP00", "person_id,XX99", 1)
-    response = client.post("/admin/calibration", data={
-        "bank_id": str(bank_id), "model": "2pl",
-        "file": (io.BytesIO(wide.encode()), "wide.csv")}, content_type="multipart/form-data")
+    response = client.post(
+        "/admin/calibration",
+        data={
+            "bank_id": str(bank_id),
+            "model": "2pl",
+            "file": (io.BytesIO(wide.encode()), "wide.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 422
     assert "wide.csv: columns not in Bank Kalibrasi v1: XX99" in response.get_data(as_text=True)
 
@@ -92,18 +115,23 @@ def test_item_statistics_from_delivered_attempts(app):
     with app.app_context():
         make_user(ADMIN[0], "admin", ADMIN[1])
         sitting_id = make_sitting(n_candidates=4, n_items=3)
-    for n, choices in enumerate([["A", "B", "C"], ["A", "B", "E"], ["A", "E", "E"],
-                                 ["E", "E", "E"]], start=1):
+    for n, choices in enumerate(
+        [["A", "B", "C"], ["A", "B", "E"], ["A", "E", "E"], ["E", "E", "E"]], start=1
+    ):
         sit_exam(app, sitting_id, f"2026{n:04d}", PIN, choices)
     client = app.test_client()
     login_staff(client, *ADMIN)
     html = client.get("/admin/banks/1/stats").get_data(as_text=True)
-    rows = re.findall(r"<code>(TWK\d+)</code>.*?<td class=\"num\">(\d+)</td>"
-                      r"<td class=\"num\">(\d+)</td>\s*<td class=\"num\">([\d.—]+)</td>\s*"
-                      r"<td class=\"num\">([-\d.—]+)</td>\s*<td class=\"num\">([\d.—]+)</td>",
-                      html, re.S)
-    stats = {code: (shown, answered, p, r, exposure) for code, shown, answered, p, r, exposure
-             in rows}
+    rows = re.findall(
+        r"<code>(TWK\d+)</code>.*?<td class=\"num\">(\d+)</td>"
+        r"<td class=\"num\">(\d+)</td>\s*<td class=\"num\">([\d.—]+)</td>\s*"
+        r"<td class=\"num\">([-\d.—]+)</td>\s*<td class=\"num\">([\d.—]+)</td>",
+        html,
+        re.S,
+    )
+    stats = {
+        code: (shown, answered, p, r, exposure) for code, shown, answered, p, r, exposure in rows
+    }
     # right answers: TWK001 by 3 of 4, TWK002 by 2, TWK003 by 1
     assert stats["TWK001"][:3] == ("4", "4", "0.75")
     assert stats["TWK002"][2] == "0.50" and stats["TWK003"][2] == "0.25"
@@ -118,8 +146,9 @@ def test_cli_calibrate_bank_prints_old_and_new_then_accepts(app, rng, runner, tm
         bank_id, wide = make_bank(rng)
     path = tmp_path / "wide.csv"
     path.write_text(wide)
-    result = runner.invoke(args=["calibrate-bank", str(bank_id), "--responses", str(path),
-                                 "--accept"])
+    result = runner.invoke(
+        args=["calibrate-bank", str(bank_id), "--responses", str(path), "--accept"]
+    )
     assert result.exit_code == 0, result.output
     assert re.search(r"PRE1\s+n=1500\s+old a=1\.000 b=0\.000", result.output)
     assert "Accepted: 2 items" in result.output

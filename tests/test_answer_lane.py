@@ -40,8 +40,15 @@ def app(pg_url):
 
 def _responses(app, attempt_id):
     with app.app_context():
-        return db.session.execute(sa.select(Response.seq).where(
-            Response.attempt_id == attempt_id).order_by(Response.n)).scalars().all()
+        return (
+            db.session.execute(
+                sa.select(Response.seq)
+                .where(Response.attempt_id == attempt_id)
+                .order_by(Response.n)
+            )
+            .scalars()
+            .all()
+        )
 
 
 class _RowLock:
@@ -96,8 +103,13 @@ def test_what_the_lane_cannot_batch_runs_on_its_own(app, pg_url):
     last_b = (ack["state"]["seq"], ack["state"]["item"]["id"])
     results = {}
     # a's answer twice in one batch (a resend): the second runs after it, as a repeat
-    _gathered(app, pg_url, (a, seq_a, item_a),
-              [("a again", a, seq_a, item_a), ("b last", b, *last_b)], results)
+    _gathered(
+        app,
+        pg_url,
+        (a, seq_a, item_a),
+        [("a again", a, seq_a, item_a), ("b last", b, *last_b)],
+        results,
+    )
     assert results["blocker"][0] == "ok" and not results["blocker"][1].get("repeat")
     assert results["a again"][0] == "ok" and results["a again"][1]["repeat"] is True
     assert results["b last"][0] == "ok"
@@ -114,9 +126,22 @@ def test_a_failed_batch_acks_nobody_and_a_resend_is_stored_once(app, pg_url):
     first = {attempt: _first_item(app, attempt) for attempt in (x, a, b)}
     # a's first response row is already there: the batch's INSERT of it fails at the database
     with app.app_context():
-        db.session.execute(Response.__table__.insert(), [dict(
-            attempt_id=a, n=1, seq=1, item_id=first[a][1], choice="B", score=0,
-            answered_at=service.utcnow(), prev_hash="x", hash="y")])
+        db.session.execute(
+            Response.__table__.insert(),
+            [
+                dict(
+                    attempt_id=a,
+                    n=1,
+                    seq=1,
+                    item_id=first[a][1],
+                    choice="B",
+                    score=0,
+                    answered_at=service.utcnow(),
+                    prev_hash="x",
+                    hash="y",
+                )
+            ],
+        )
         db.session.commit()
     results = {}
     _gathered(app, pg_url, (x, *first[x]), [("a", a, *first[a]), ("b", b, *first[b])], results)
@@ -156,8 +181,7 @@ def test_a_batch_waits_for_the_database_twice_whatever_its_size(app, pg_url, tmp
         sa.event.listen(db.engine, "checkout", trace)
     results = {}
     try:
-        _gathered(app, pg_url, (x, *first[x]),
-                  [(str(n), n, *first[n]) for n in (a, b, c)], results)
+        _gathered(app, pg_url, (x, *first[x]), [(str(n), n, *first[n]) for n in (a, b, c)], results)
         with app.app_context():  # the lane's autocommit never stays on a pooled connection
             idle = [db.engine.raw_connection() for _ in range(db.engine.pool.checkedin())]
             assert idle and not any(raw.driver_connection.autocommit for raw in idle)
@@ -194,10 +218,13 @@ def test_a_batch_on_a_dropped_connection_answers_retry_and_the_next_goes_through
     x, a = _started_attempts(app, 2)
     first = {attempt: _first_item(app, attempt) for attempt in (x, a)}
     assert _answer(app, x, *first[x])["ok"]  # the lane's connection is in the pool now
-    with psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"),
-                         autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    with psycopg.connect(
+        pg_url.replace("postgresql+psycopg", "postgresql"), autocommit=True
+    ) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
     results = {}
     _submit(app, results, "a", a, *first[a])
     assert results["a"] == ("error", "OperationalError")

@@ -28,9 +28,17 @@ def sitting_with_answers(app):
     sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)
     state = sock.emit("sync", namespace="/exam", callback=True)["state"]
     for choice in "AB":
-        state = sock.emit("answer", {"attempt": state["attempt"], "seq": state["seq"],
-                                     "item": state["item"]["id"], "choice": choice},
-                          namespace="/exam", callback=True)["state"]
+        state = sock.emit(
+            "answer",
+            {
+                "attempt": state["attempt"],
+                "seq": state["seq"],
+                "item": state["item"]["id"],
+                "choice": choice,
+            },
+            namespace="/exam",
+            callback=True,
+        )["state"]
     assert state["status"] == "finished"
     login_candidate(app.test_client(), sitting_id, "20260002")
     return sitting_id
@@ -67,8 +75,15 @@ def test_default_fields_show_seat_name_sections_and_pass_status(app, sitting_wit
     sock = socketio.test_client(app, namespace="/board")
     ack = sock.emit("watch", {"sitting": sitting_with_answers}, namespace="/board", callback=True)
     first = ack["rows"][0]
-    assert set(first) == {"seat", "registration_no", "name", "sections", "total", "passed",
-                          "status"}
+    assert set(first) == {
+        "seat",
+        "registration_no",
+        "name",
+        "sections",
+        "total",
+        "passed",
+        "status",
+    }
     assert first["sections"] == {"TWK": 10} and first["name"] == "Peserta 1"
     assert ack["sections"] == [{"code": "TWK", "name": "Tes Wawasan Kebangsaan", "pass_mark": 5}]
 
@@ -85,15 +100,20 @@ def test_the_board_updates_live_and_goes_dark_when_turned_off(app, sitting_with_
         feed.flush_boards([sitting_with_answers], force=True)
     boards = [e["args"][0] for e in sock.get_received("/board") if e["name"] == "board"]
     assert [r["registration_no"] for r in boards[-1]["rows"]] == [
-        "20****01", "20****02", "20****03"]
+        "20****01",
+        "20****02",
+        "20****03",
+    ]
     configure(app, sitting_with_answers, False)
     with app.app_context():
         feed.flush_boards([sitting_with_answers], force=True)
     assert [e["args"][0] for e in sock.get_received("/board")][-1] == {"off": True}
 
 
-@pytest.mark.parametrize(("number", "masked"), [
-    ("202600000001", "2026****0001"), ("20260001", "20****01"), ("1234", "1****4")])
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [("202600000001", "2026****0001"), ("20260001", "20****01"), ("1234", "1****4")],
+)
 def test_registration_numbers_are_masked(number, masked):
     assert board.mask(number) == masked
 
@@ -122,12 +142,18 @@ def test_the_admin_form_turns_the_board_on_with_chosen_fields_audited(app, sitti
     assert refused.status_code == 302  # flashed, nothing written
     with app.app_context():
         assert not db.session.get(Exam, exam_id).board_enabled
-    saved = admin.post(url, data={"enabled": "1", "fields": ["seat", "total"],
-                                  "reason": "keluarga menunggu di aula"}, follow_redirects=True)
+    saved = admin.post(
+        url,
+        data={"enabled": "1", "fields": ["seat", "total"], "reason": "keluarga menunggu di aula"},
+        follow_redirects=True,
+    )
     assert "score board saved" in saved.get_data(as_text=True)
     with app.app_context():
-        (event,) = db.session.execute(db.select(AuditEvent).where(
-            AuditEvent.action == "board_configured")).scalars().all()
+        (event,) = (
+            db.session.execute(db.select(AuditEvent).where(AuditEvent.action == "board_configured"))
+            .scalars()
+            .all()
+        )
         assert event.reason == "keluarga menunggu di aula" and event.actor.startswith("user:")
     sock = socketio.test_client(app, namespace="/board")
     ack = sock.emit("watch", {"sitting": sitting_with_answers}, namespace="/board", callback=True)
@@ -159,14 +185,30 @@ def test_a_running_attempt_shows_no_score_however_its_answers_change(app):
     board_sock = socketio.test_client(app, namespace="/board")
     seen = []
     for choice in "ABAB":  # item 1 is keyed A: right, wrong, right, wrong
-        ack = sock.emit("answer", {"attempt": state["attempt"], "seq": first["seq"],
-                                   "item": first["item"]["id"], "choice": choice},
-                        namespace="/exam", callback=True)
+        ack = sock.emit(
+            "answer",
+            {
+                "attempt": state["attempt"],
+                "seq": first["seq"],
+                "item": first["item"]["id"],
+                "choice": choice,
+            },
+            namespace="/exam",
+            callback=True,
+        )
         assert ack["ok"], ack
         assert "score" not in str(ack["state"]) and "correct" not in str(ack["state"])
-        snapshot = board_sock.emit("watch", {"sitting": sitting_id}, namespace="/board",
-                                   callback=True)
+        snapshot = board_sock.emit(
+            "watch", {"sitting": sitting_id}, namespace="/board", callback=True
+        )
         seen.append(snapshot["rows"])
-    assert seen[0] == [{"registration_no": "20****01", "sections": None, "total": None,
-                        "passed": None, "status": "in_progress"}]
+    assert seen[0] == [
+        {
+            "registration_no": "20****01",
+            "sections": None,
+            "total": None,
+            "passed": None,
+            "status": "in_progress",
+        }
+    ]
     assert all(rows == seen[0] for rows in seen)

@@ -10,8 +10,14 @@ from tests.live import LiveServer
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-        "--disable-gpu", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -66,17 +72,18 @@ def test_two_candidates_finish_and_the_proctor_sees_it_live(browser, server):
     proctor.once("dialog", lambda dialog: dialog.accept())
     proctor.get_by_test_id("start-button").click()
     for page in pages:
-        expect(page.get_by_test_id("status-screen")).to_have_attribute(
-            "data-status", "in_progress")
+        expect(page.get_by_test_id("status-screen")).to_have_attribute("data-status", "in_progress")
         expect(page.get_by_test_id("countdown")).to_have_text(
-            __import__("re").compile(r"^(09|10):\d\d$"))
+            __import__("re").compile(r"^(09|10):\d\d$")
+        )
     expect(proctor.get_by_test_id("seat-PC-01")).to_have_attribute("data-status", "answering")
 
     for n in range(1, 5):
         for page in pages:
             # the exact item: "Soal 3 dari 4" also contains "4" while answer 3 is in flight
             expect(page.get_by_test_id("progress")).to_have_text(
-                __import__("re").compile(rf"^Soal {n} dari "))
+                __import__("re").compile(rf"^Soal {n} dari ")
+            )
             page.keyboard.press("A")
             page.get_by_test_id("submit-answer").click()
     for page in pages:

@@ -50,9 +50,13 @@ def name_candidates(sitting_id, rng):
     # The seats log in through the service, a real argon2id verify each, but against a hash of
     # the lowest cost argon2 takes: 290 verifies at the PIN cost were 9 s of every setup, and
     # this test is about the grid (tests/security and tests/reliability time real costs).
-    candidates = db.session.execute(
-        db.select(Candidate).where(Candidate.sitting_id == sitting_id).order_by(Candidate.id)
-    ).scalars().all()
+    candidates = (
+        db.session.execute(
+            db.select(Candidate).where(Candidate.sitting_id == sitting_id).order_by(Candidate.id)
+        )
+        .scalars()
+        .all()
+    )
     seats = []
     for c in candidates:
         c.name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
@@ -70,8 +74,10 @@ def fill_room(sitting_id):
     # ids, not ORM objects, from here on: each of the ~1800 commits below expires every object
     # the session still holds, and 290 candidates with their attempts made that seconds
     present = name_candidates(sitting_id, rng)[:290]
-    attempt_ids = [exam_service.login_candidate(sitting_id, registration_no, PIN).id
-                   for _, registration_no in present]
+    attempt_ids = [
+        exam_service.login_candidate(sitting_id, registration_no, PIN).id
+        for _, registration_no in present
+    ]
     exam_service.start_sitting(sitting_id, proctor_actor, "jadwal")
     for i, attempt_id in enumerate(attempt_ids):
         for _ in range(rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) if i % 12 else 0):
@@ -79,9 +85,15 @@ def fill_room(sitting_id):
             if attempt.status != "in_progress":
                 break
             state = exam_service.attempt_state(attempt, full=False)
-            exam_service.record_answer(attempt_id, exam_service.AnswerIn(
-                attempt=attempt_id, seq=state["seq"], item=state["item"]["id"],
-                choice=rng.choice("ABCDE")))
+            exam_service.record_answer(
+                attempt_id,
+                exam_service.AnswerIn(
+                    attempt=attempt_id,
+                    seq=state["seq"],
+                    item=state["item"]["id"],
+                    choice=rng.choice("ABCDE"),
+                ),
+            )
     now = utcnow()
     for i, attempt_id in enumerate(attempt_ids):
         attempt = db.session.get(Attempt, attempt_id)
@@ -95,8 +107,15 @@ def fill_room(sitting_id):
         exam_service.note_focus_lost(attempt_ids[i])
     exam_service.move_seat(attempt_ids[120], None, proctor_actor, "Monitor rusak")
     exam_service.move_seat(attempt_ids[120], None, proctor_actor, "Keyboard rusak")
-    db.session.add(Incident(sitting_id=sitting_id, candidate_id=present[36][0], category="power",
-                            text="Stop kontak meja 31 mati", actor=proctor_actor))
+    db.session.add(
+        Incident(
+            sitting_id=sitting_id,
+            candidate_id=present[36][0],
+            category="power",
+            text="Stop kontak meja 31 mati",
+            actor=proctor_actor,
+        )
+    )
     db.session.commit()
 
 
@@ -118,8 +137,13 @@ def big_room(request, tmp_path_factory):
     with app.app_context():
         db.create_all()
         proctor = make_user()
-        sitting_id = make_sitting(n_candidates=N_SEATS, n_items=N_ITEMS, duration_s=100 * 60,
-                                  name="Sesi SKD Gedung B", proctor=proctor)
+        sitting_id = make_sitting(
+            n_candidates=N_SEATS,
+            n_items=N_ITEMS,
+            duration_s=100 * 60,
+            name="Sesi SKD Gedung B",
+            proctor=proctor,
+        )
         exam = db.session.get(Exam, db.session.get(Sitting, sitting_id).exam_id)
         exam.board_enabled = True
         exam.board_fields = ["seat", "registration_no", "name", "sections", "total", "passed"]
@@ -195,7 +219,8 @@ def test_300_seats_fit_one_screen_and_a_seat_is_paused_and_extended_from_the_pan
     # where an open seat panel (docked right, then left) leaves the header in sight:
     # the counts (on two lines at this width) and the view switch
     expect(page.get_by_test_id("seat-PC-105").locator(".seat-clock")).to_have_text(
-        re.compile(r"^1:\d\d:\d\d$"))
+        re.compile(r"^1:\d\d:\d\d$")
+    )
     assert cut_tiles(page) == []
     page.set_viewport_size({"width": 1366, "height": 768})
     assert cut_tiles(page) == []
@@ -204,8 +229,11 @@ def test_300_seats_fit_one_screen_and_a_seat_is_paused_and_extended_from_the_pan
         panel = page.get_by_test_id("seat-panel").bounding_box()
         for count in page.locator(".counts .count").all():
             box = count.bounding_box()
-            assert (box["y"] + box["height"] <= panel["y"] or box["x"] >= panel["x"] + panel["width"]
-                    or box["x"] + box["width"] <= panel["x"]), f"the panel covers a count ({seat})"
+            assert (
+                box["y"] + box["height"] <= panel["y"]
+                or box["x"] >= panel["x"] + panel["width"]
+                or box["x"] + box["width"] <= panel["x"]
+            ), f"the panel covers a count ({seat})"
         box = page.get_by_test_id("view-list").bounding_box()
         assert box["y"] + box["height"] <= panel["y"], f"the panel covers the view switch ({seat})"
     page.set_viewport_size({"width": 1920, "height": 1080})
@@ -263,7 +291,8 @@ def test_the_board_is_legible_on_a_hall_tv(browser, big_room):
     assert re.search(r"2026\*{4}\d{4}", first), first
     assert page.evaluate("document.scrollingElement.scrollHeight") <= 1080
     font = page.evaluate(
-        "parseFloat(getComputedStyle(document.querySelector('#board-rows td')).fontSize)")
+        "parseFloat(getComputedStyle(document.querySelector('#board-rows td')).fontSize)"
+    )
     assert font >= 28
     if os.environ.get("CAT_SCREENSHOTS"):
         page.screenshot(path=str(SHOTS / "board.png"))

@@ -24,14 +24,20 @@ pytestmark = pytest.mark.usefixtures("quick_hashes")
 
 
 def start(proctor_socket, sitting_id):
-    ack = proctor_socket.emit("start_sitting", {"sitting": sitting_id}, namespace="/proctor",
-                              callback=True)
+    ack = proctor_socket.emit(
+        "start_sitting", {"sitting": sitting_id}, namespace="/proctor", callback=True
+    )
     assert ack == {"ok": True}
 
 
 def answer(sock, state, choice="A", **override):
-    payload = {"attempt": state["attempt"], "seq": state["seq"], "item": state["item"]["id"],
-               "choice": choice, **override}
+    payload = {
+        "attempt": state["attempt"],
+        "seq": state["seq"],
+        "item": state["item"]["id"],
+        "choice": choice,
+        **override,
+    }
     return sock.emit("answer", payload, namespace="/exam", callback=True)
 
 
@@ -57,8 +63,8 @@ def test_the_waiting_room_lists_only_the_keys_that_work_in_the_exam(client, sitt
     """One-by-one sections only: no arrows, R or S; Enter sends the answer."""
     login_candidate(client, sitting_id, "20260001")
     page = client.get(f"/exam/{sitting_id}/take").get_data(as_text=True)
-    keys = page[page.index('data-testid="brief-keys"'):]
-    keys = keys[:keys.index("</ul>")]
+    keys = page[page.index('data-testid="brief-keys"') :]
+    keys = keys[: keys.index("</ul>")]
     assert "memilih jawaban" in keys and "<kbd>Enter</kbd> kirim jawaban" in keys
     assert "←" not in keys and "ragu-ragu" not in keys and "selesai bagian" not in keys
 
@@ -87,7 +93,10 @@ def test_candidate_waits_then_answers_every_item_and_sees_the_result(
     assert state["finish_reason"] == "completed"
     assert state["result"]["total"] == 10
     assert state["result"]["sections"][0] == {
-        "code": "TWK", "name": "Tes Wawasan Kebangsaan", "score": 10, "pass_mark": 5,
+        "code": "TWK",
+        "name": "Tes Wawasan Kebangsaan",
+        "score": 10,
+        "pass_mark": 5,
         "passed": True,
     }
     with app.app_context():
@@ -157,9 +166,16 @@ def test_a_malformed_payload_gets_an_error_event_and_changes_nothing(
     start(proctor_socket, sitting_id)
     state = last_event(sock, "state", "/exam")
     sock.get_received("/exam")
-    for bad in ("A", None, [], {"attempt": state["attempt"]},
-                {**_payload(state), "choice": "Z"}, {**_payload(state), "seq": "1"},
-                {**_payload(state), "seq": True}, {**_payload(state), "attempt": 999}):
+    for bad in (
+        "A",
+        None,
+        [],
+        {"attempt": state["attempt"]},
+        {**_payload(state), "choice": "Z"},
+        {**_payload(state), "seq": "1"},
+        {**_payload(state), "seq": True},
+        {**_payload(state), "attempt": 999},
+    ):
         ack = sock.emit("answer", bad, namespace="/exam", callback=True)
         assert ack["ok"] is False and ack["error"] == "bad_payload", bad
     errors = [e for e in sock.get_received("/exam") if e["name"] == "exam_error"]
@@ -171,8 +187,12 @@ def test_a_malformed_payload_gets_an_error_event_and_changes_nothing(
 
 
 def _payload(state):
-    return {"attempt": state["attempt"], "seq": state["seq"], "item": state["item"]["id"],
-            "choice": "A"}
+    return {
+        "attempt": state["attempt"],
+        "seq": state["seq"],
+        "item": state["item"]["id"],
+        "choice": "A",
+    }
 
 
 def test_an_answer_after_the_deadline_is_refused_and_the_attempt_ends(
@@ -241,8 +261,9 @@ def test_responses_form_a_hash_chain(app, sitting_id, candidate, proctor_socket)
         prev = service.GENESIS
         for row in rows:
             assert row.prev_hash == prev
-            assert row.hash == service.chain_hash(prev, row.attempt_id, row.seq, row.item_id,
-                                                  row.choice, row.score, row.answered_at)
+            assert row.hash == service.chain_hash(
+                prev, row.attempt_id, row.seq, row.item_id, row.choice, row.score, row.answered_at
+            )
             prev = row.hash
         assert db.session.query(Attempt).one().chain_head == prev
         assert db.session.query(Presentation).count() == 3
@@ -275,8 +296,11 @@ def test_a_busy_database_refuses_the_exam_socket_with_retry_and_acks_retry(tmp_p
     its connect (found in the 300-seat kill -9 run). A sync meanwhile gets the
     ``retry`` ack. Once the connection is free the same socket connects.
     """
-    app = create_app(make_config(f"sqlite:///{tmp_path / 'busy.db'}",
-                                 SQLALCHEMY_ENGINE_OPTIONS={"pool_timeout": 0.2}))
+    app = create_app(
+        make_config(
+            f"sqlite:///{tmp_path / 'busy.db'}", SQLALCHEMY_ENGINE_OPTIONS={"pool_timeout": 0.2}
+        )
+    )
     with app.app_context():
         db.create_all()
         sitting_id = make_sitting()
@@ -302,8 +326,11 @@ def test_a_busy_database_refuses_the_exam_socket_with_retry_and_acks_retry(tmp_p
 
 def test_a_busy_database_refuses_the_proctor_socket_with_retry(tmp_path, caplog):
     """The proctor console's connect, like the workstation's: ``retry``, never an exception."""
-    app = create_app(make_config(f"sqlite:///{tmp_path / 'busy.db'}",
-                                 SQLALCHEMY_ENGINE_OPTIONS={"pool_timeout": 0.2}))
+    app = create_app(
+        make_config(
+            f"sqlite:///{tmp_path / 'busy.db'}", SQLALCHEMY_ENGINE_OPTIONS={"pool_timeout": 0.2}
+        )
+    )
     with app.app_context():
         db.create_all()
         make_user()

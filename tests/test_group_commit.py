@@ -33,8 +33,7 @@ def app(tmp_path):
 def _started_attempts(app, n, n_items=12):
     with app.app_context():
         sitting_id = make_sitting(n_candidates=n, n_items=n_items)
-        ids = [service.login_candidate(sitting_id, f"2026{i + 1:04d}", PIN).id
-               for i in range(n)]
+        ids = [service.login_candidate(sitting_id, f"2026{i + 1:04d}", PIN).id for i in range(n)]
         service.start_sitting(sitting_id, "test")
         db.session.remove()
     return ids
@@ -43,8 +42,13 @@ def _started_attempts(app, n, n_items=12):
 def _answer(app, attempt_id, seq, item, choice="A"):
     """One answer through the writer, as the socket handler sends it."""
     with app.app_context():
-        return txn.run(service.record_answer, attempt_id, service.AnswerIn.parse(
-            {"attempt": attempt_id, "seq": seq, "item": item, "choice": choice}))
+        return txn.run(
+            service.record_answer,
+            attempt_id,
+            service.AnswerIn.parse(
+                {"attempt": attempt_id, "seq": seq, "item": item, "choice": choice}
+            ),
+        )
 
 
 def _first_item(app, attempt_id):
@@ -86,8 +90,15 @@ def answer_at_once_and_check(app, n_candidates=8, answers=5):
         for attempt_id in ids:
             assert [a["ok"] for a in acks[attempt_id]] == [True] * answers
             assert rejected[attempt_id] == ["wrong_seq"] * answers
-            rows = db.session.execute(sa.select(Response.seq).where(
-                Response.attempt_id == attempt_id).order_by(Response.n)).scalars().all()
+            rows = (
+                db.session.execute(
+                    sa.select(Response.seq)
+                    .where(Response.attempt_id == attempt_id)
+                    .order_by(Response.n)
+                )
+                .scalars()
+                .all()
+            )
             assert rows == list(range(1, answers + 1))
             attempt = db.session.get(Attempt, attempt_id)
             assert (attempt.n_answered, attempt.next_seq) == (answers, answers + 1)
@@ -143,8 +154,9 @@ def test_a_failed_batch_acks_nobody_and_a_resend_is_stored_once(app):
 
 
 def _responses(attempt_id):
-    return db.session.execute(sa.select(sa.func.count()).select_from(Response).where(
-        Response.attempt_id == attempt_id)).scalar()
+    return db.session.execute(
+        sa.select(sa.func.count()).select_from(Response).where(Response.attempt_id == attempt_id)
+    ).scalar()
 
 
 def test_a_rejected_job_is_undone_even_after_it_wrote(app):
@@ -160,15 +172,22 @@ def test_a_rejected_job_is_undone_even_after_it_wrote(app):
         raise ExamError("nope", "nope")
 
     answer = service.AnswerIn.parse({"attempt": a, "seq": seq, "item": item, "choice": "A"})
-    results = _in_one_batch(app, ("bad", writes_then_rejects),
-                            ("answer", service.record_answer, a, answer))
+    results = _in_one_batch(
+        app, ("bad", writes_then_rejects), ("answer", service.record_answer, a, answer)
+    )
     assert results["bad"][0] == "rejected"
     assert results["answer"][0] == "ok" and results["answer"][1]["ok"]
     with app.app_context():
         attempt = db.session.get(Attempt, a)
         assert (attempt.n_focus_lost, attempt.n_answered) == (0, 1)
-        assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "half_written")).scalar() == 0
+        assert (
+            db.session.execute(
+                sa.select(sa.func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "half_written")
+            ).scalar()
+            == 0
+        )
         assert _responses(a) == 1
 
 
@@ -204,8 +223,11 @@ def test_an_answer_sent_twice_in_one_batch_is_stored_once(app):
     [a] = _started_attempts(app, 1)
     seq, item = _first_item(app, a)
     answer = service.AnswerIn.parse({"attempt": a, "seq": seq, "item": item, "choice": "B"})
-    results = _in_one_batch(app, ("first", service.record_answer, a, answer),
-                            ("resend", service.record_answer, a, answer))
+    results = _in_one_batch(
+        app,
+        ("first", service.record_answer, a, answer),
+        ("resend", service.record_answer, a, answer),
+    )
     assert results["first"][1]["ok"] and not results["first"][1].get("repeat")
     assert results["resend"][1]["repeat"] is True
     with app.app_context():
@@ -229,11 +251,20 @@ def test_a_job_after_an_answer_in_the_same_batch_sees_it_and_its_undo_keeps_it(a
 
     results = _in_one_batch(
         app,
-        ("a", service.record_answer, a,
-         service.AnswerIn.parse({"attempt": a, "seq": seq_a, "item": item_a, "choice": "A"})),
+        (
+            "a",
+            service.record_answer,
+            a,
+            service.AnswerIn.parse({"attempt": a, "seq": seq_a, "item": item_a, "choice": "A"}),
+        ),
         ("bad", reads_then_rejects),
-        ("b", service.record_answer, b,
-         service.AnswerIn.parse({"attempt": b, "seq": seq_b, "item": item_b, "choice": "C"})))
+        (
+            "b",
+            service.record_answer,
+            b,
+            service.AnswerIn.parse({"attempt": b, "seq": seq_b, "item": item_b, "choice": "C"}),
+        ),
+    )
     assert seen["responses"] == 1
     assert results["bad"][0] == "rejected"
     assert results["a"][1]["ok"] and results["b"][1]["ok"]
@@ -263,16 +294,20 @@ def test_a_batch_reads_its_answers_attempts_together_and_a_job_between_them_is_s
 
     def answer(x):
         return service.AnswerIn.parse(
-            {"attempt": x, "seq": first[x][0], "item": first[x][1], "choice": "A"})
+            {"attempt": x, "seq": first[x][0], "item": first[x][1], "choice": "A"}
+        )
 
     with app.app_context():
         sa.event.listen(db.engine, "before_cursor_execute", count)
     try:
-        results = _in_one_batch(app, ("a", service.record_answer, a, answer(a)),
-                                ("c", service.record_answer, c, answer(c)),
-                                ("d", service.record_answer, d, answer(d)),
-                                ("finish b", finishes_b),
-                                ("b", service.record_answer, b, answer(b)))
+        results = _in_one_batch(
+            app,
+            ("a", service.record_answer, a, answer(a)),
+            ("c", service.record_answer, c, answer(c)),
+            ("d", service.record_answer, d, answer(d)),
+            ("finish b", finishes_b),
+            ("b", service.record_answer, b, answer(b)),
+        )
     finally:
         with app.app_context():
             sa.event.remove(db.engine, "before_cursor_execute", count)

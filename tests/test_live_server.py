@@ -24,8 +24,13 @@ class Workstation:
         self.sio = sio_client.Client(reconnection_delay=0.2, reconnection_delay_max=1)
         self.sio.on("state", self._on_state, namespace="/exam")
         self.sio.on("connect", self._on_connect, namespace="/exam")
-        self.sio.connect(base_url, namespaces=["/exam"], headers={"Cookie": cookie},
-                         transports=["websocket"], wait_timeout=10)
+        self.sio.connect(
+            base_url,
+            namespaces=["/exam"],
+            headers={"Cookie": cookie},
+            transports=["websocket"],
+            wait_timeout=10,
+        )
 
     def _on_connect(self):
         with self.changed:
@@ -40,15 +45,26 @@ class Workstation:
         with self.changed:
             # the server's first state can arrive just before the namespace's connect
             ok = self.changed.wait_for(
-                lambda: self.states and predicate(self.states[-1])
-                and "/exam" in self.sio.namespaces, timeout)
+                lambda: self.states
+                and predicate(self.states[-1])
+                and "/exam" in self.sio.namespaces,
+                timeout,
+            )
         assert ok, f"no matching state; last: {self.states[-1:]}"
         return self.states[-1]
 
     def answer(self, state, choice="A"):
-        return self.sio.call("answer", {"attempt": state["attempt"], "seq": state["seq"],
-                                        "item": state["item"]["id"], "choice": choice},
-                             namespace="/exam", timeout=10)
+        return self.sio.call(
+            "answer",
+            {
+                "attempt": state["attempt"],
+                "seq": state["seq"],
+                "item": state["item"]["id"],
+                "choice": choice,
+            },
+            namespace="/exam",
+            timeout=10,
+        )
 
 
 def test_sigkill_mid_exam_then_restart_resumes_at_the_same_item(app, db_url, tmp_path):
@@ -58,19 +74,31 @@ def test_sigkill_mid_exam_then_restart_resumes_at_the_same_item(app, db_url, tmp
     server = LiveServer(db_url, tmp_path / "server.log").start()
     try:
         candidate = requests.Session()
-        response = http_login(candidate, f"{server.url}/exam/{sitting_id}/",
-                              {"registration_no": "20260001", "pin": PIN})
+        response = http_login(
+            candidate,
+            f"{server.url}/exam/{sitting_id}/",
+            {"registration_no": "20260001", "pin": PIN},
+        )
         assert response.status_code == 302, response.text
         staff = requests.Session()
-        assert http_login(staff, f"{server.url}/login",
-                          {"username": "pengawas", "password": "rahasia-123"}).status_code == 302
+        assert (
+            http_login(
+                staff, f"{server.url}/login", {"username": "pengawas", "password": "rahasia-123"}
+            ).status_code
+            == 302
+        )
         proctor_sio = sio_client.Client(reconnection=False)
-        proctor_sio.connect(server.url, namespaces=["/proctor"],
-                            headers={"Cookie": cookie_header(staff)}, transports=["websocket"])
+        proctor_sio.connect(
+            server.url,
+            namespaces=["/proctor"],
+            headers={"Cookie": cookie_header(staff)},
+            transports=["websocket"],
+        )
         station = Workstation(server.url, cookie_header(candidate))
         station.wait_state(lambda s: s["status"] == "waiting")
-        assert proctor_sio.call("start_sitting", {"sitting": sitting_id}, namespace="/proctor",
-                                timeout=10) == {"ok": True}
+        assert proctor_sio.call(
+            "start_sitting", {"sitting": sitting_id}, namespace="/proctor", timeout=10
+        ) == {"ok": True}
         proctor_sio.disconnect()
         state = station.wait_state(lambda s: s["status"] == "in_progress")
         for choice in "AB":
@@ -105,15 +133,23 @@ def test_the_server_ends_an_attempt_at_its_deadline_by_itself(app, db_url, tmp_p
     server = LiveServer(db_url, tmp_path / "server.log", REAPER_INTERVAL=0.2).start()
     try:
         candidate = requests.Session()
-        http_login(candidate, f"{server.url}/exam/{sitting_id}/",
-                   {"registration_no": "20260001", "pin": PIN})
+        http_login(
+            candidate,
+            f"{server.url}/exam/{sitting_id}/",
+            {"registration_no": "20260001", "pin": PIN},
+        )
         staff = requests.Session()
-        http_login(staff, f"{server.url}/login", {"username": "pengawas",
-                                                  "password": "rahasia-123"})
+        http_login(
+            staff, f"{server.url}/login", {"username": "pengawas", "password": "rahasia-123"}
+        )
         station = Workstation(server.url, cookie_header(candidate))
         proctor_sio = sio_client.Client(reconnection=False)
-        proctor_sio.connect(server.url, namespaces=["/proctor"],
-                            headers={"Cookie": cookie_header(staff)}, transports=["websocket"])
+        proctor_sio.connect(
+            server.url,
+            namespaces=["/proctor"],
+            headers={"Cookie": cookie_header(staff)},
+            transports=["websocket"],
+        )
         proctor_sio.call("start_sitting", {"sitting": sitting_id}, namespace="/proctor")
         state = station.wait_state(lambda s: s["status"] == "in_progress")
         ended = station.wait_state(lambda s: s["status"] == "finished", timeout=10)

@@ -30,8 +30,14 @@ def test_two_processes_share_events_through_redis(pg_url, redis_url, tmp_path):
     a.start(), b.start()
     try:
         candidate = requests.Session()
-        assert http_login(candidate, f"{a.url}/exam/{sitting_id}/",
-                          {"registration_no": "20260001", "pin": PIN}).status_code == 302
+        assert (
+            http_login(
+                candidate,
+                f"{a.url}/exam/{sitting_id}/",
+                {"registration_no": "20260001", "pin": PIN},
+            ).status_code
+            == 302
+        )
         station = Workstation(a.url, cookie_header(candidate))
         station.wait_state(lambda s: s["status"] == "waiting")
 
@@ -45,8 +51,12 @@ def test_two_processes_share_events_through_redis(pg_url, redis_url, tmp_path):
             got.set()
 
         proctor.on("seats", on_seats, namespace="/proctor")
-        proctor.connect(b.url, namespaces=["/proctor"], headers={"Cookie": cookie_header(staff)},
-                        transports=["websocket"])
+        proctor.connect(
+            b.url,
+            namespaces=["/proctor"],
+            headers={"Cookie": cookie_header(staff)},
+            transports=["websocket"],
+        )
         snapshot = proctor.call("watch", {"sitting": sitting_id}, namespace="/proctor")
         assert {s["seat"]: s["status"] for s in snapshot["seats"]}["PC-01"] == "waiting"
         assert proctor.call("start_sitting", {"sitting": sitting_id}, namespace="/proctor") == {
@@ -67,8 +77,9 @@ def test_two_processes_share_events_through_redis(pg_url, redis_url, tmp_path):
         b.stop()
 
 
-def test_a_proctor_gets_at_most_4_messages_a_second_whatever_the_processes(pg_url, redis_url,
-                                                                          tmp_path):
+def test_a_proctor_gets_at_most_4_messages_a_second_whatever_the_processes(
+    pg_url, redis_url, tmp_path
+):
     """Seats answer on both processes; the screen on B still gets <= 4 messages a second."""
     from cat_server import create_app
     from cat_server.extensions import db
@@ -79,20 +90,29 @@ def test_a_proctor_gets_at_most_4_messages_a_second_whatever_the_processes(pg_ur
         db.create_all()
         sitting_id = make_sitting(n_items=60, n_candidates=2, proctor=make_user())
     channel = f"cat-test-{secrets.token_hex(4)}"
-    servers = [LiveServer(pg_url, tmp_path / f"{name}.log", REDIS_URL=redis_url,
-                          SOCKETIO_CHANNEL=channel) for name in "ab"]
+    servers = [
+        LiveServer(pg_url, tmp_path / f"{name}.log", REDIS_URL=redis_url, SOCKETIO_CHANNEL=channel)
+        for name in "ab"
+    ]
     for server in servers:
         server.start()
     try:
         stations = []
         for reg, server in zip(("20260001", "20260002"), servers, strict=True):
             candidate = requests.Session()
-            assert http_login(candidate, f"{server.url}/exam/{sitting_id}/",
-                              {"registration_no": reg, "pin": PIN}).status_code == 302
+            assert (
+                http_login(
+                    candidate,
+                    f"{server.url}/exam/{sitting_id}/",
+                    {"registration_no": reg, "pin": PIN},
+                ).status_code
+                == 302
+            )
             stations.append(Workstation(server.url, cookie_header(candidate)))
         staff = requests.Session()
-        http_login(staff, f"{servers[1].url}/login",
-                   {"username": "pengawas", "password": "rahasia-123"})
+        http_login(
+            staff, f"{servers[1].url}/login", {"username": "pengawas", "password": "rahasia-123"}
+        )
         received, seen = [], {}
         proctor = sio_client.Client(reconnection=False)
 
@@ -101,8 +121,12 @@ def test_a_proctor_gets_at_most_4_messages_a_second_whatever_the_processes(pg_ur
             seen.update({s["seat"]: s["answered"] for s in message["seats"]})
 
         proctor.on("seats", on_seats, namespace="/proctor")
-        proctor.connect(servers[1].url, namespaces=["/proctor"], transports=["websocket"],
-                        headers={"Cookie": cookie_header(staff)})
+        proctor.connect(
+            servers[1].url,
+            namespaces=["/proctor"],
+            transports=["websocket"],
+            headers={"Cookie": cookie_header(staff)},
+        )
         proctor.call("watch", {"sitting": sitting_id}, namespace="/proctor")
         assert proctor.call("start_sitting", {"sitting": sitting_id}, namespace="/proctor")["ok"]
 
@@ -115,8 +139,12 @@ def test_a_proctor_gets_at_most_4_messages_a_second_whatever_the_processes(pg_ur
             return state["answered"]
 
         results = {}
-        threads = [threading.Thread(target=lambda i=i: results.__setitem__(
-            i, answer_for(stations[i], 4.0))) for i in (0, 1)]
+        threads = [
+            threading.Thread(
+                target=lambda i=i: results.__setitem__(i, answer_for(stations[i], 4.0))
+            )
+            for i in (0, 1)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -128,16 +156,16 @@ def test_a_proctor_gets_at_most_4_messages_a_second_whatever_the_processes(pg_ur
         # both processes' seats reached the screen on B ...
         assert seen == {"PC-01": results[0], "PC-02": results[1]}, (seen, results)
         # ... and no second held more than 4 messages (each process alone flushes 4 a second)
-        per_second = max(sum(1 for t in received if start <= t < start + 1.0)
-                         for start in received)
+        per_second = max(sum(1 for t in received if start <= t < start + 1.0) for start in received)
         assert per_second <= 4, received
     finally:
         for server in servers:
             server.stop()
 
 
-def test_a_deactivation_on_one_process_disconnects_the_console_on_the_other(pg_url, redis_url,
-                                                                             tmp_path):
+def test_a_deactivation_on_one_process_disconnects_the_console_on_the_other(
+    pg_url, redis_url, tmp_path
+):
     """The admin acts on A, the proctor's socket lives on B: B disconnects it at once."""
     from cat_server import create_app
     from cat_server.extensions import db
@@ -151,26 +179,43 @@ def test_a_deactivation_on_one_process_disconnects_the_console_on_the_other(pg_u
         proctor_id = proctor.id
         sitting_id = make_sitting(proctor=proctor)
     channel = f"cat-test-{secrets.token_hex(4)}"
-    a, b = (LiveServer(pg_url, tmp_path / f"{name}.log", REDIS_URL=redis_url,
-                       SOCKETIO_CHANNEL=channel) for name in "ab")
+    a, b = (
+        LiveServer(pg_url, tmp_path / f"{name}.log", REDIS_URL=redis_url, SOCKETIO_CHANNEL=channel)
+        for name in "ab"
+    )
     a.start(), b.start()
     try:
         staff = requests.Session()
-        assert http_login(staff, f"{b.url}/login",
-                          {"username": "pengawas", "password": "rahasia-123"}).status_code == 302
+        assert (
+            http_login(
+                staff, f"{b.url}/login", {"username": "pengawas", "password": "rahasia-123"}
+            ).status_code
+            == 302
+        )
         console, ended = sio_client.Client(reconnection=False), threading.Event()
         console.on("disconnect", lambda *reason: ended.set(), namespace="/proctor")
-        console.connect(b.url, namespaces=["/proctor"], headers={"Cookie": cookie_header(staff)},
-                        transports=["websocket"])
+        console.connect(
+            b.url,
+            namespaces=["/proctor"],
+            headers={"Cookie": cookie_header(staff)},
+            transports=["websocket"],
+        )
         assert console.call("watch", {"sitting": sitting_id}, namespace="/proctor")["ok"]
 
         admin = requests.Session()
-        assert http_login(admin, f"{a.url}/login",
-                          {"username": "admin", "password": "admin-pass-1"}).status_code == 302
+        assert (
+            http_login(
+                admin, f"{a.url}/login", {"username": "admin", "password": "admin-pass-1"}
+            ).status_code
+            == 302
+        )
         token = csrf_token(admin.get(f"{a.url}/admin/users", timeout=10).text)
-        done = admin.post(f"{a.url}/admin/users/{proctor_id}/active",
-                          data={"active": "0", "reason": "pindah tugas", "csrf_token": token},
-                          allow_redirects=False, timeout=10)
+        done = admin.post(
+            f"{a.url}/admin/users/{proctor_id}/active",
+            data={"active": "0", "reason": "pindah tugas", "csrf_token": token},
+            allow_redirects=False,
+            timeout=10,
+        )
         assert done.status_code == 302
         assert ended.wait(5), "the console on B stayed connected after the deactivation on A"
         console.disconnect()

@@ -22,22 +22,37 @@ def test_watch_gives_every_seat_with_its_status(app, sitting_id, candidate, proc
     by_seat = {s["seat"]: s for s in snapshot["seats"]}
     assert by_seat["PC-01"]["status"] == "waiting"
     assert by_seat["PC-02"]["status"] == "absent"
-    assert snapshot["counts"] == {"absent": 1, "waiting": 1, "answering": 0, "paused": 0,
-                                  "disconnected": 0, "finished": 0}
+    assert snapshot["counts"] == {
+        "absent": 1,
+        "waiting": 1,
+        "answering": 0,
+        "paused": 0,
+        "disconnected": 0,
+        "finished": 0,
+    }
 
 
 def test_changes_reach_the_proctor_coalesced_into_one_message(
     app, sitting_id, candidate, proctor_socket
 ):
     watch(proctor_socket, sitting_id)
-    proctor_socket.emit("start_sitting", {"sitting": sitting_id}, namespace="/proctor",
-                        callback=True)
+    proctor_socket.emit(
+        "start_sitting", {"sitting": sitting_id}, namespace="/proctor", callback=True
+    )
     _, sock = candidate
     state = last_event(sock, "state", "/exam")
     for _ in range(3):
-        state = sock.emit("answer", {"attempt": state["attempt"], "seq": state["seq"],
-                                     "item": state["item"]["id"], "choice": "A"},
-                          namespace="/exam", callback=True)["state"]
+        state = sock.emit(
+            "answer",
+            {
+                "attempt": state["attempt"],
+                "seq": state["seq"],
+                "item": state["item"]["id"],
+                "choice": "A",
+            },
+            namespace="/exam",
+            callback=True,
+        )["state"]
     proctor_socket.get_received("/proctor")
     with app.app_context():
         assert feed.flush() == 1
@@ -53,15 +68,24 @@ def test_a_screen_gets_at_most_one_message_per_feed_interval(
 ):
     app.config["FEED_INTERVAL"] = 0.25
     watch(proctor_socket, sitting_id)
-    proctor_socket.emit("start_sitting", {"sitting": sitting_id}, namespace="/proctor",
-                        callback=True)
+    proctor_socket.emit(
+        "start_sitting", {"sitting": sitting_id}, namespace="/proctor", callback=True
+    )
     _, sock = candidate
     state = last_event(sock, "state", "/exam")
 
     def answer():
-        return sock.emit("answer", {"attempt": state["attempt"], "seq": state["seq"],
-                                    "item": state["item"]["id"], "choice": "A"},
-                         namespace="/exam", callback=True)["state"]
+        return sock.emit(
+            "answer",
+            {
+                "attempt": state["attempt"],
+                "seq": state["seq"],
+                "item": state["item"]["id"],
+                "choice": "A",
+            },
+            namespace="/exam",
+            callback=True,
+        )["state"]
 
     with app.app_context():
         feed.flush()
@@ -73,13 +97,13 @@ def test_a_screen_gets_at_most_one_message_per_feed_interval(
         assert feed.flush() == 0  # too soon after the last message: held, not lost
         time.sleep(0.3)
         assert feed.flush() == 1
-    (message,) = [e["args"][0] for e in proctor_socket.get_received("/proctor")
-                  if e["name"] == "seats"]
+    (message,) = [
+        e["args"][0] for e in proctor_socket.get_received("/proctor") if e["name"] == "seats"
+    ]
     assert message["seats"][0]["answered"] == 2
 
 
-def test_a_disconnected_candidate_shows_as_disconnected(app, sitting_id, candidate,
-                                                        proctor_socket):
+def test_a_disconnected_candidate_shows_as_disconnected(app, sitting_id, candidate, proctor_socket):
     _, sock = candidate
     sock.disconnect(namespace="/exam")
     seats = {s["seat"]: s for s in watch(proctor_socket, sitting_id)["seats"]}
@@ -119,8 +143,9 @@ def test_candidate_cannot_open_proctor_pages(app, sitting_id):
     assert client.get(f"/proctor/sittings/{sitting_id}").status_code in (302, 401, 403)
 
 
-def test_every_proctor_screen_gets_one_message_per_flush_with_the_changes(app, sitting_id,
-                                                                         candidate):
+def test_every_proctor_screen_gets_one_message_per_flush_with_the_changes(
+    app, sitting_id, candidate
+):
     screens = []
     for _ in range(2):
         client = app.test_client()
@@ -134,9 +159,17 @@ def test_every_proctor_screen_gets_one_message_per_flush_with_the_changes(app, s
     _, exam = candidate
     state = last_event(exam, "state", "/exam")
     for _ in range(2):
-        state = exam.emit("answer", {"attempt": state["attempt"], "seq": state["seq"],
-                                     "item": state["item"]["id"], "choice": "B"},
-                          namespace="/exam", callback=True)["state"]
+        state = exam.emit(
+            "answer",
+            {
+                "attempt": state["attempt"],
+                "seq": state["seq"],
+                "item": state["item"]["id"],
+                "choice": "B",
+            },
+            namespace="/exam",
+            callback=True,
+        )["state"]
     for sock in screens:
         sock.get_received("/proctor")
     with app.app_context():
@@ -145,9 +178,17 @@ def test_every_proctor_screen_gets_one_message_per_flush_with_the_changes(app, s
         (message,) = [e["args"][0] for e in sock.get_received("/proctor") if e["name"] == "seats"]
         assert [(s["seat"], s["answered"]) for s in message["seats"]] == [("PC-01", 2)]
     screens[1].disconnect(namespace="/proctor")  # a closed screen is dropped, the other goes on
-    exam.emit("answer", {"attempt": state["attempt"], "seq": state["seq"],
-                         "item": state["item"]["id"], "choice": "C"}, namespace="/exam",
-              callback=True)
+    exam.emit(
+        "answer",
+        {
+            "attempt": state["attempt"],
+            "seq": state["seq"],
+            "item": state["item"]["id"],
+            "choice": "C",
+        },
+        namespace="/exam",
+        callback=True,
+    )
     with app.app_context():
         assert feed.flush() == 1
     (message,) = [e["args"][0] for e in screens[0].get_received("/proctor") if e["name"] == "seats"]

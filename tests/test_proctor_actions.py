@@ -30,8 +30,12 @@ def room(app):
         proctor = make_user()
         sitting_id = make_sitting(n_candidates=3, n_items=5, proctor=proctor)
         proctor_id = proctor.id
-        candidates = {c.registration_no: c.id for c in db.session.execute(
-            db.select(Candidate).where(Candidate.sitting_id == sitting_id)).scalars()}
+        candidates = {
+            c.registration_no: c.id
+            for c in db.session.execute(
+                db.select(Candidate).where(Candidate.sitting_id == sitting_id)
+            ).scalars()
+        }
     staff = app.test_client()
     assert login_staff(staff).status_code == 302
     psock = socketio.test_client(app, namespace=NS, flask_test_client=staff)
@@ -48,7 +52,13 @@ def room(app):
 
     r = Room()
     r.app, r.sitting, r.proctor_id, r.candidates, r.psock, r.socks = (
-        app, sitting_id, proctor_id, candidates, psock, socks)
+        app,
+        sitting_id,
+        proctor_id,
+        candidates,
+        psock,
+        socks,
+    )
     yield r
     for sock in [psock, *socks.values()]:
         for ns in (NS, "/exam"):
@@ -65,14 +75,20 @@ def act(r, event, reg=None, **payload):
 
 def attempt_of(r, reg) -> Attempt:
     return db.session.execute(
-        db.select(Attempt).where(Attempt.candidate_id == r.candidates[reg])).scalar_one()
+        db.select(Attempt).where(Attempt.candidate_id == r.candidates[reg])
+    ).scalar_one()
 
 
 def audits(r, action):
-    return db.session.execute(
-        db.select(AuditEvent).where(AuditEvent.sitting_id == r.sitting,
-                                    AuditEvent.action == action).order_by(AuditEvent.id)
-    ).scalars().all()
+    return (
+        db.session.execute(
+            db.select(AuditEvent)
+            .where(AuditEvent.sitting_id == r.sitting, AuditEvent.action == action)
+            .order_by(AuditEvent.id)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def sync(sock):
@@ -80,9 +96,17 @@ def sync(sock):
 
 
 def answer(sock, state, choice="A"):
-    return sock.emit("answer", {"attempt": state["attempt"], "seq": state["seq"],
-                                "item": state["item"]["id"], "choice": choice},
-                     namespace="/exam", callback=True)
+    return sock.emit(
+        "answer",
+        {
+            "attempt": state["attempt"],
+            "seq": state["seq"],
+            "item": state["item"]["id"],
+            "choice": choice,
+        },
+        namespace="/exam",
+        callback=True,
+    )
 
 
 def seats(r):
@@ -125,7 +149,9 @@ def test_pause_seat_stops_its_clock_refuses_answers_and_resume_moves_the_deadlin
         assert attempt.paused_at is None
         assert (attempt.deadline_at - deadline).total_seconds() == pytest.approx(120, abs=1.5)
         row = audits(r, "attempt_resumed")[-1]
-        assert row.reason == "Listrik kembali" and row.data["paused_s"] == pytest.approx(120, abs=1.5)
+        assert row.reason == "Listrik kembali" and row.data["paused_s"] == pytest.approx(
+            120, abs=1.5
+        )
     assert answer(sock, state)["ok"] is True
 
 
@@ -165,10 +191,13 @@ def test_extend_all_gives_every_running_seat_the_minutes(room):
     r = room
     before = {reg: sync(s)["remaining_s"] for reg, s in r.socks.items()}
     assert act(r, "extend_sitting", minutes=10, reason="Gangguan listrik 10 menit") == {
-        "ok": True, "attempts": 2}
+        "ok": True,
+        "attempts": 2,
+    }
     for reg, sock in r.socks.items():
         assert last_event(sock, "state", "/exam")["remaining_s"] - before[reg] == pytest.approx(
-            600, abs=2)
+            600, abs=2
+        )
     with r.app.app_context():
         assert len(audits(r, "time_extended")) == 2
         assert audits(r, "sitting_extended")[0].data["minutes"] == 10
@@ -224,7 +253,9 @@ def test_approved_seat_move_puts_the_candidate_on_the_new_seat_and_counts_moves(
     with r.app.app_context():
         rows = audits(r, "seat_moved")
         assert [(e.data["old_seat"], e.data["new_seat"], e.reason) for e in rows] == [
-            ("PC-01", "PC-99", "Monitor rusak"), ("PC-99", "PC-99", "Keyboard rusak")]
+            ("PC-01", "PC-99", "Monitor rusak"),
+            ("PC-99", "PC-99", "Keyboard rusak"),
+        ]
         assert rows[0].actor == f"user:{r.proctor_id}"
 
 
@@ -233,8 +264,9 @@ def test_reset_pin_returns_a_new_pin_once_and_the_old_one_stops_working(room):
     ack = act(r, "reset_pin", "20260003", reason="Peserta lupa PIN")
     assert ack["ok"] and len(ack["pin"]) == 6 and ack["pin"].isdigit()
     assert login_candidate(r.app.test_client(), r.sitting, "20260003", PIN).status_code == 401
-    assert login_candidate(r.app.test_client(), r.sitting, "20260003",
-                           ack["pin"]).status_code == 302
+    assert (
+        login_candidate(r.app.test_client(), r.sitting, "20260003", ack["pin"]).status_code == 302
+    )
     with r.app.app_context():
         row = audits(r, "pin_reset")[-1]
         assert row.reason == "Peserta lupa PIN" and ack["pin"] not in str(row.data)
@@ -253,14 +285,26 @@ def test_incident_notes_are_stored_with_category_who_and_seat(room):
         notes = db.session.execute(db.select(Incident).order_by(Incident.id)).scalars().all()
         assert [(n.category, n.candidate_id, n.actor) for n in notes] == [
             ("health", r.candidates["20260002"], f"user:{r.proctor_id}"),
-            ("power", None, f"user:{r.proctor_id}")]
+            ("power", None, f"user:{r.proctor_id}"),
+        ]
         assert len(audits(r, "incident_noted")) == 2
 
 
-SEAT_ACTIONS = [("pause_seat", {}), ("resume_seat", {}), ("extend_seat", {"minutes": 5}),
-                ("end_attempt", {}), ("move_seat", {"seat": None}), ("reset_pin", {})]
-SITTING_ACTIONS = [("open_check_in", {}), ("pause_sitting", {}), ("resume_sitting", {}),
-                   ("extend_sitting", {"minutes": 5}), ("end_sitting", {})]
+SEAT_ACTIONS = [
+    ("pause_seat", {}),
+    ("resume_seat", {}),
+    ("extend_seat", {"minutes": 5}),
+    ("end_attempt", {}),
+    ("move_seat", {"seat": None}),
+    ("reset_pin", {}),
+]
+SITTING_ACTIONS = [
+    ("open_check_in", {}),
+    ("pause_sitting", {}),
+    ("resume_sitting", {}),
+    ("extend_sitting", {"minutes": 5}),
+    ("end_sitting", {}),
+]
 
 
 @pytest.mark.parametrize("reason", [None, "", "   ", 7])
@@ -282,10 +326,17 @@ def test_a_candidate_of_another_sitting_cannot_be_touched_through_ones_own_sitti
     r = room
     with r.app.app_context():
         other = make_sitting(name="Sesi B")
-        foreign = db.session.execute(
-            db.select(Candidate.id).where(Candidate.sitting_id == other)).scalars().first()
-    ack = r.psock.emit("reset_pin", {"sitting": r.sitting, "candidate": foreign, "reason": "x"},
-                       namespace=NS, callback=True)
+        foreign = (
+            db.session.execute(db.select(Candidate.id).where(Candidate.sitting_id == other))
+            .scalars()
+            .first()
+        )
+    ack = r.psock.emit(
+        "reset_pin",
+        {"sitting": r.sitting, "candidate": foreign, "reason": "x"},
+        namespace=NS,
+        callback=True,
+    )
     assert ack["error"] == "not_found"
 
 
@@ -298,15 +349,20 @@ def test_a_proctor_of_sitting_b_gets_403_on_everything_of_sitting_a(room):
     for path in ("", "/report", "/report.csv"):
         assert client.get(f"/proctor/sittings/{r.sitting}{path}").status_code == 403, path
     sock = socketio.test_client(r.app, namespace=NS, flask_test_client=client)
-    events = [("watch", {}), ("start_sitting", {}), ("note_incident", {
-        "category": "other", "text": "x"}), ("configure_board", {"enabled": True})]
+    events = [
+        ("watch", {}),
+        ("start_sitting", {}),
+        ("note_incident", {"category": "other", "text": "x"}),
+        ("configure_board", {"enabled": True}),
+    ]
     events += [(e, {**x, "candidate": r.candidates["20260001"]}) for e, x in SEAT_ACTIONS]
     events += SITTING_ACTIONS
     with r.app.app_context():
         n_audit = db.session.execute(db.select(db.func.count(AuditEvent.id))).scalar_one()
     for event, extra in events:
-        ack = sock.emit(event, {"sitting": r.sitting, "reason": "coba", **extra}, namespace=NS,
-                        callback=True)
+        ack = sock.emit(
+            event, {"sitting": r.sitting, "reason": "coba", **extra}, namespace=NS, callback=True
+        )
         assert ack["ok"] is False and ack["error"] == "forbidden", event
     with r.app.app_context():
         assert db.session.execute(db.select(db.func.count(AuditEvent.id))).scalar_one() == n_audit
@@ -325,8 +381,9 @@ def test_check_in_refuses_logins_until_the_proctor_opens_it_with_a_reason(app):
     candidate = app.test_client()
     refused = login_candidate(candidate, sitting_id, "20260001")
     assert refused.status_code == 409 and "Check-in belum dibuka" in refused.get_data(as_text=True)
-    english = candidate.post(f"/exam/{sitting_id}/?lang=en",
-                             data={"registration_no": "20260001", "pin": PIN})
+    english = candidate.post(
+        f"/exam/{sitting_id}/?lang=en", data={"registration_no": "20260001", "pin": PIN}
+    )
     assert "Check-in is not open yet" in english.get_data(as_text=True)
     with app.app_context():
         assert db.session.execute(db.select(db.func.count(Attempt.id))).scalar_one() == 0
@@ -334,8 +391,9 @@ def test_check_in_refuses_logins_until_the_proctor_opens_it_with_a_reason(app):
     other = app.test_client()
     assert login_staff(other, "pengawas_b").status_code == 302
     osock = socketio.test_client(app, namespace=NS, flask_test_client=other)
-    ack = osock.emit("open_check_in", {"sitting": sitting_id, "reason": "coba"}, namespace=NS,
-                     callback=True)
+    ack = osock.emit(
+        "open_check_in", {"sitting": sitting_id, "reason": "coba"}, namespace=NS, callback=True
+    )
     assert ack["ok"] is False and ack["error"] == "forbidden"
     osock.disconnect(namespace=NS)
 
@@ -344,22 +402,35 @@ def test_check_in_refuses_logins_until_the_proctor_opens_it_with_a_reason(app):
     psock = socketio.test_client(app, namespace=NS, flask_test_client=staff)
     start = psock.emit("start_sitting", {"sitting": sitting_id}, namespace=NS, callback=True)
     assert start["error"] == "check_in_closed"
-    assert psock.emit("open_check_in", {"sitting": sitting_id}, namespace=NS,
-                      callback=True)["error"] == "bad_payload"  # no reason, no change
+    assert (
+        psock.emit("open_check_in", {"sitting": sitting_id}, namespace=NS, callback=True)["error"]
+        == "bad_payload"
+    )  # no reason, no change
     with app.app_context():
         assert db.session.get(Sitting, sitting_id).status == "scheduled"
-    ack = psock.emit("open_check_in", {"sitting": sitting_id, "reason": "peserta sudah antre"},
-                     namespace=NS, callback=True)
+    ack = psock.emit(
+        "open_check_in",
+        {"sitting": sitting_id, "reason": "peserta sudah antre"},
+        namespace=NS,
+        callback=True,
+    )
     assert ack["ok"] is True
     with app.app_context():
         assert db.session.get(Sitting, sitting_id).status == "open"
-        (event,) = db.session.execute(db.select(AuditEvent).where(
-            AuditEvent.action == "check_in_opened")).scalars().all()
+        (event,) = (
+            db.session.execute(db.select(AuditEvent).where(AuditEvent.action == "check_in_opened"))
+            .scalars()
+            .all()
+        )
         assert (event.actor, event.reason, event.sitting_id) == (
-            f"user:{proctor_id}", "peserta sudah antre", sitting_id)
+            f"user:{proctor_id}",
+            "peserta sudah antre",
+            sitting_id,
+        )
     assert login_candidate(candidate, sitting_id, "20260001").status_code == 302
-    again = psock.emit("open_check_in", {"sitting": sitting_id, "reason": "lagi"}, namespace=NS,
-                       callback=True)
+    again = psock.emit(
+        "open_check_in", {"sitting": sitting_id, "reason": "lagi"}, namespace=NS, callback=True
+    )
     assert again["ok"] is False and again["error"] == "not_in_progress"
     psock.disconnect(namespace=NS)
 
@@ -372,14 +443,29 @@ def test_an_admin_may_act_on_any_sitting_and_only_an_admin_configures_the_board(
     client = r.app.test_client()
     login_staff(client, "admin")
     sock = socketio.test_client(r.app, namespace=NS, flask_test_client=client)
-    ack = sock.emit("extend_seat", {"sitting": r.sitting, "candidate": r.candidates["20260002"],
-                                    "minutes": 3, "reason": "Admin menambah waktu"},
-                    namespace=NS, callback=True)
+    ack = sock.emit(
+        "extend_seat",
+        {
+            "sitting": r.sitting,
+            "candidate": r.candidates["20260002"],
+            "minutes": 3,
+            "reason": "Admin menambah waktu",
+        },
+        namespace=NS,
+        callback=True,
+    )
     assert ack == {"ok": True}
-    ack = sock.emit("configure_board", {"sitting": r.sitting, "enabled": True,
-                                        "fields": ["total", "registration_no"],
-                                        "reason": "Papan skor ruang tunggu"},
-                    namespace=NS, callback=True)
+    ack = sock.emit(
+        "configure_board",
+        {
+            "sitting": r.sitting,
+            "enabled": True,
+            "fields": ["total", "registration_no"],
+            "reason": "Papan skor ruang tunggu",
+        },
+        namespace=NS,
+        callback=True,
+    )
     assert ack == {"ok": True, "board": {"enabled": True, "fields": ["registration_no", "total"]}}
     sock.disconnect(namespace=NS)
 

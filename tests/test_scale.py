@@ -42,16 +42,27 @@ def _statements_per_answer(app, sitting_id, n_answers):
         engine = db.engine
 
     def count(conn, cursor, statement, *args):
-        statements[-1].append(statement.split()[0].upper() + (" " + statement[:90] if __import__("os").environ.get("SHOWSQL") else ""))
+        statements[-1].append(
+            statement.split()[0].upper()
+            + (" " + statement[:90] if __import__("os").environ.get("SHOWSQL") else "")
+        )
 
     event.listen(engine, "before_cursor_execute", count)
     try:
         for _ in range(n_answers):
             statements.append([])
             item = state["item"]
-            ack = sock.emit("answer", {"attempt": state["attempt"], "seq": state["seq"],
-                                       "item": item["id"], "choice": "A"},
-                            namespace="/exam", callback=True)
+            ack = sock.emit(
+                "answer",
+                {
+                    "attempt": state["attempt"],
+                    "seq": state["seq"],
+                    "item": item["id"],
+                    "choice": "A",
+                },
+                namespace="/exam",
+                callback=True,
+            )
             assert ack["ok"], ack
             state = ack["state"]
     finally:
@@ -135,8 +146,13 @@ GEVENT_SCRIPT = textwrap.dedent("""
 
 def test_a_slow_postgresql_query_does_not_block_other_greenlets(pg_url):
     # in a subprocess: monkey-patching must not leak into the test process
-    result = subprocess.run([sys.executable, "-c", GEVENT_SCRIPT, pg_url], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", GEVENT_SCRIPT, pg_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     done = json.loads(result.stdout.strip().splitlines()[-1])
     assert done["slow"] >= 1.0
@@ -150,23 +166,56 @@ def test_simulator_smoke_every_acked_answer_stored_exactly_once(app, db_url, tmp
         proctor = make_user("loadtest", password="loadtest-123")
         sitting_id = make_sitting(n_candidates=10, n_items=200, duration_s=3600, proctor=proctor)
     candidates = tmp_path / "candidates.csv"
-    candidates.write_text("registration_no,pin\n" + "".join(
-        f"2026{i:04d},{PIN}\n" for i in range(1, 11)))
+    candidates.write_text(
+        "registration_no,pin\n" + "".join(f"2026{i:04d},{PIN}\n" for i in range(1, 11))
+    )
     server = LiveServer(db_url, tmp_path / "server.log", RATELIMIT_ENABLED="false").start()
     report_path = tmp_path / "report.json"
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "loadtests.workstations", "--url", server.url,
-             "--sitting", str(sitting_id), "--seats", "10", "--think-time", "0.2",
-             "--duration", "4", "--report", str(report_path), "--candidates", str(candidates),
-             "--database", db_url, "--proctor", "loadtest:loadtest-123"],
-            cwd=ROOT, capture_output=True, text=True, timeout=120)
+            [
+                sys.executable,
+                "-m",
+                "loadtests.workstations",
+                "--url",
+                server.url,
+                "--sitting",
+                str(sitting_id),
+                "--seats",
+                "10",
+                "--think-time",
+                "0.2",
+                "--duration",
+                "4",
+                "--report",
+                str(report_path),
+                "--candidates",
+                str(candidates),
+                "--database",
+                db_url,
+                "--proctor",
+                "loadtest:loadtest-123",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         server.stop()
     assert report_path.exists(), result.stderr[-3000:]
     report = json.loads(report_path.read_text())
-    for key in ("answers", "answers_per_s", "errors", "p50_ms", "p95_ms", "p99_ms",
-                "acked_lost", "duplicates", "connect_p99_ms"):
+    for key in (
+        "answers",
+        "answers_per_s",
+        "errors",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "acked_lost",
+        "duplicates",
+        "connect_p99_ms",
+    ):
         assert key in report, key
     assert report["connected"] == 10 and report["start_seats"] == 10, report
     assert report["answers"] >= 50, report  # ~10 seats x 4 s / ~0.2 s each, minus the round trips
@@ -188,15 +237,38 @@ def test_a_write_refused_by_the_database_answers_retry_and_changes_nothing(app, 
 
         service.start_sitting(Attempt.query.one().sitting_id, "test")
     state = [e for e in sock.get_received("/exam") if e["name"] == "state"][-1]["args"][0]
-    answer = {"attempt": state["attempt"], "seq": state["seq"], "item": state["item"]["id"],
-              "choice": "A"}
+    answer = {
+        "attempt": state["attempt"],
+        "seq": state["seq"],
+        "item": state["item"]["id"],
+        "choice": "A",
+    }
     with app.app_context():  # another writer took the response's number n = 1 meanwhile
         before = db.session.get(Attempt, state["attempt"])
-        kept = {c: getattr(before, c) for c in ("next_seq", "n_responses", "n_answered",
-                                                "n_presented", "total_score", "chain_head")}
-        db.session.add(Response(attempt_id=before.id, n=1, seq=99, item_id=answer["item"],
-                                choice="E", score=0, answered_at=before.started_at,
-                                prev_hash="x", hash="planted"))
+        kept = {
+            c: getattr(before, c)
+            for c in (
+                "next_seq",
+                "n_responses",
+                "n_answered",
+                "n_presented",
+                "total_score",
+                "chain_head",
+            )
+        }
+        db.session.add(
+            Response(
+                attempt_id=before.id,
+                n=1,
+                seq=99,
+                item_id=answer["item"],
+                choice="E",
+                score=0,
+                answered_at=before.started_at,
+                prev_hash="x",
+                hash="planted",
+            )
+        )
         db.session.commit()
 
     ack = sock.emit("answer", answer, namespace="/exam", callback=True)
@@ -214,4 +286,3 @@ def test_a_write_refused_by_the_database_answers_retry_and_changes_nothing(app, 
     assert ack["ok"] and ack["state"]["seq"] == state["seq"] + 1, ack
     with app.app_context():
         assert [(r.seq, r.choice) for r in Response.query.all()] == [(state["seq"], "A")]
-

@@ -221,14 +221,19 @@ def test_the_proctor_feed_carries_each_seats_section_clock(app):
         with app.app_context():
             app.config["FEED_INTERVAL"] = 0  # no pacing in a test
             assert feed.flush() == 1
-        (message,) = [e["args"][0] for e in proctor.get_received("/proctor")
-                      if e["name"] == "seats"]
+        (message,) = [
+            e["args"][0] for e in proctor.get_received("/proctor") if e["name"] == "seats"
+        ]
         return {s["seat"]: s for s in message["seats"]}
 
     seats = watched()
     seat = seats["PC-01"]
-    assert seat["section"] == {"index": 1, "count": 2, "code": "TWK",
-                               "name": "Tes Wawasan Kebangsaan"}
+    assert seat["section"] == {
+        "index": 1,
+        "count": 2,
+        "code": "TWK",
+        "name": "Tes Wawasan Kebangsaan",
+    }
     assert seat["section_remaining_s"] == pytest.approx(600, abs=10)
     assert seat["remaining_s"] == pytest.approx(1200, abs=10)
     assert seat["remaining_s"] - seat["section_remaining_s"] == pytest.approx(600, abs=0.2)
@@ -280,8 +285,12 @@ def test_the_proctor_feed_carries_each_seats_section_clock(app):
         return len(seen)
 
     with app.app_context():
-        everyone = [c for c, in db.session.execute(
-            db.text("SELECT id FROM candidate WHERE sitting_id = :s"), {"s": sitting_id})]
+        everyone = [
+            c
+            for (c,) in db.session.execute(
+                db.text("SELECT id FROM candidate WHERE sitting_id = :s"), {"s": sitting_id}
+            )
+        ]
         one = db.session.get(Attempt, attempt_id).candidate_id
     assert statements([one]) == statements(everyone) == statements(None) == SNAPSHOT_STATEMENTS
     proctor.disconnect(namespace="/proctor")

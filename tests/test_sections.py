@@ -34,8 +34,15 @@ def build_sitting(sections, items, n_candidates=1, duration_s=600):
     db.session.add(bank)
     db.session.flush()
     for position, fields in enumerate(items, start=1):
-        db.session.add(Item(bank_id=bank.id, position=position, options=OPTIONS,
-                            stem=f"Soal {fields['code']}", **fields))
+        db.session.add(
+            Item(
+                bank_id=bank.id,
+                position=position,
+                options=OPTIONS,
+                stem=f"Soal {fields['code']}",
+                **fields,
+            )
+        )
     exam = Exam(name="Ujian", bank_id=bank.id, duration_s=duration_s)
     for position, fields in enumerate(sections, start=1):
         exam.sections.append(ExamSection(position=position, **fields))
@@ -46,9 +53,15 @@ def build_sitting(sections, items, n_candidates=1, duration_s=600):
         seat = Seat(sitting_id=sitting.id, label=f"PC-{i + 1:02d}", position=i + 1)
         db.session.add(seat)
         db.session.flush()
-        db.session.add(Candidate(sitting_id=sitting.id, registration_no=f"R{i + 1}",
-                                 name=f"Peserta {i + 1}", pin_hash=security.hash_pin(PIN),
-                                 seat_id=seat.id))
+        db.session.add(
+            Candidate(
+                sitting_id=sitting.id,
+                registration_no=f"R{i + 1}",
+                name=f"Peserta {i + 1}",
+                pin_hash=security.hash_pin(PIN),
+                seat_id=seat.id,
+            )
+        )
     db.session.commit()
     return sitting.id
 
@@ -56,8 +69,9 @@ def build_sitting(sections, items, n_candidates=1, duration_s=600):
 def connect(app, sitting_id, registration_no="R1", device="pc-1"):
     client = app.test_client()
     assert login_candidate(client, sitting_id, registration_no).status_code == 302
-    sock = socketio.test_client(app, namespace="/exam", flask_test_client=client,
-                                auth={"device": device})
+    sock = socketio.test_client(
+        app, namespace="/exam", flask_test_client=client, auth={"device": device}
+    )
     return client, sock
 
 
@@ -69,10 +83,24 @@ SKD_ITEMS = [
     dict(code="TWK1", section="TWK", model="2pl", a=1.0, b=0.0, key="A"),
     dict(code="TWK2", section="TWK", model="2pl", a=1.0, b=0.5, key="B"),
     dict(code="TWK3", section="TWK", model="3pl", a=1.2, b=-0.5, c=0.2, key="C"),
-    dict(code="TKP1", section="TKP", model="gpcm", a=1.0, b=None,
-         thresholds=[-1.5, -0.5, 0.5, 1.5], option_scores=[3, 5, 1, 2, 4]),
-    dict(code="TKP2", section="TKP", model="gpcm", a=1.0, b=None,
-         thresholds=[-1.5, -0.5, 0.5, 1.5], option_scores=[5, 4, 3, 2, 1]),
+    dict(
+        code="TKP1",
+        section="TKP",
+        model="gpcm",
+        a=1.0,
+        b=None,
+        thresholds=[-1.5, -0.5, 0.5, 1.5],
+        option_scores=[3, 5, 1, 2, 4],
+    ),
+    dict(
+        code="TKP2",
+        section="TKP",
+        model="gpcm",
+        a=1.0,
+        b=None,
+        thresholds=[-1.5, -0.5, 0.5, 1.5],
+        option_scores=[5, 4, 3, 2, 1],
+    ),
 ]
 SKD_SECTIONS = [
     dict(code="TWK", name="Tes Wawasan Kebangsaan", n_items=3, pass_mark=10, navigable=True),
@@ -122,7 +150,9 @@ def test_an_skd_exam_scores_the_latest_answers_by_hand(app):
     assert state["status"] == "finished"
     result = state["result"]
     assert [(s["code"], s["score"], s["passed"]) for s in result["sections"]] == [
-        ("TWK", 15, True), ("TKP", 8, True)]
+        ("TWK", 15, True),
+        ("TKP", 8, True),
+    ]
     assert result["total"] == 23 and result["passed"] is True
     with app.app_context():
         assert db.session.query(Response).count() == 6  # 5 answers + 1 change, no repeat
@@ -144,19 +174,43 @@ def test_a_linear_section_moves_on_after_its_last_item(app):
     while state["status"] == "in_progress":
         assert "items" not in state and state["section"]["navigable"] is False
         seen.append((state["section"]["code"], state["seq"]))
-        state = emit(sock, "answer", attempt=state["attempt"], seq=state["seq"],
-                     item=state["item"]["id"], choice="A")["state"]
+        state = emit(
+            sock,
+            "answer",
+            attempt=state["attempt"],
+            seq=state["seq"],
+            item=state["item"]["id"],
+            choice="A",
+        )["state"]
     assert seen == [("TWK", 1), ("TWK", 2), ("TKP", 3)]
     assert state["result"]["total"] == 5 + 0 + 3
 
 
 def test_an_adaptive_section_stops_at_the_se_target(app):
     rng = np.random.default_rng(7)
-    items = [dict(code=f"AD{j:03d}", section="TWK" if j % 2 else "TIU", model="2pl",
-                  a=float(rng.uniform(1.2, 2.0)), b=float(rng.normal()), key="A")
-             for j in range(80)]
-    sections = [dict(code="TWK,TIU", name="Adaptif", mode="adaptive", n_items=40, min_items=5,
-                     se_target=0.45, pass_mark=40, content={"TWK": [2, 30], "TIU": [2, 30]})]
+    items = [
+        dict(
+            code=f"AD{j:03d}",
+            section="TWK" if j % 2 else "TIU",
+            model="2pl",
+            a=float(rng.uniform(1.2, 2.0)),
+            b=float(rng.normal()),
+            key="A",
+        )
+        for j in range(80)
+    ]
+    sections = [
+        dict(
+            code="TWK,TIU",
+            name="Adaptif",
+            mode="adaptive",
+            n_items=40,
+            min_items=5,
+            se_target=0.45,
+            pass_mark=40,
+            content={"TWK": [2, 30], "TIU": [2, 30]},
+        )
+    ]
     with app.app_context():
         sitting_id = build_sitting(sections, items)
     _, sock = connect(app, sitting_id)
@@ -165,8 +219,14 @@ def test_an_adaptive_section_stops_at_the_se_target(app):
     n = 0
     answers = rng.random(80) < 0.6
     while state["status"] == "in_progress":
-        ack = emit(sock, "answer", attempt=state["attempt"], seq=state["seq"],
-                   item=state["item"]["id"], choice="A" if answers[n] else "B")
+        ack = emit(
+            sock,
+            "answer",
+            attempt=state["attempt"],
+            seq=state["seq"],
+            item=state["item"]["id"],
+            choice="A" if answers[n] else "B",
+        )
         assert ack["ok"], ack
         state, n = ack["state"], n + 1
     assert 5 <= n < 40
@@ -207,8 +267,14 @@ def test_downtime_counts_from_the_last_stored_answer_when_heartbeats_were_missed
     _, sock = connect(app, sitting_id)
     state = last_event(sock, "state", "/exam")
     item = state["items"][0]
-    ack = emit(sock, "answer", attempt=state["attempt"], seq=item["seq"], item=item["item"]["id"],
-               choice="A")
+    ack = emit(
+        sock,
+        "answer",
+        attempt=state["attempt"],
+        seq=item["seq"],
+        item=item["item"]["id"],
+        choice="A",
+    )
     assert ack["ok"], ack
     with app.app_context():
         answered_at = db.session.query(Response).one().answered_at
@@ -233,8 +299,14 @@ def test_a_second_browser_is_refused_until_the_proctor_moves_the_seat(app):
         sitting_id = build_sitting(SKD_SECTIONS, SKD_ITEMS)
     _, first = connect(app, sitting_id, device="pc-1")
     state = last_event(first, "state", "/exam")
-    emit(first, "answer", attempt=state["attempt"], seq=1, item=state["items"][0]["item"]["id"],
-         choice="A")
+    emit(
+        first,
+        "answer",
+        attempt=state["attempt"],
+        seq=1,
+        item=state["items"][0]["item"]["id"],
+        choice="A",
+    )
     _, second = connect(app, sitting_id, device="pc-7")
     assert not second.is_connected("/exam")  # refused: call the proctor
     # the same browser coming back after a network drop is welcome
@@ -243,7 +315,8 @@ def test_a_second_browser_is_refused_until_the_proctor_moves_the_seat(app):
     with app.app_context():
         service.move_seat(state["attempt"], "PC-01", "user:1", "komputer mati")
         assert db.session.query(AuditEvent).filter_by(action="seat_moved").one().reason == (
-            "komputer mati")
+            "komputer mati"
+        )
     _, moved = connect(app, sitting_id, device="pc-7")
     assert moved.is_connected("/exam")
     resumed = last_event(moved, "state", "/exam")

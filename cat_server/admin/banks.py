@@ -30,8 +30,9 @@ def upload_bank(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
     """
     name = name.strip()
     if not name:
-        raise BankFormatError([BankFormatProblem(filename or "upload", None, None,
-                                                 "give the bank a name")])
+        raise BankFormatError(
+            [BankFormatProblem(filename or "upload", None, None, "give the bank a name")]
+        )
     lower = (filename or "").lower()
     if lower.endswith(".zip"):
         from ..itembank.qti import is_package
@@ -42,10 +43,17 @@ def upload_bank(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
     if lower.endswith(".xml"):  # one QTI 2.1 assessmentItem
         return import_bank(io.BytesIO(data), name, actor, filename=filename, fmt="xml")
     if not lower.endswith(BANK_EXTENSIONS):
-        raise BankFormatError([BankFormatProblem(
-            filename or "upload", None, None,
-            "expected a .csv, .json or .xlsx bank file, a .zip of the bank file and its media, "
-            "or QTI 2.1 (an item .xml or a content package .zip)")])
+        raise BankFormatError(
+            [
+                BankFormatProblem(
+                    filename or "upload",
+                    None,
+                    None,
+                    "expected a .csv, .json or .xlsx bank file, a .zip of the bank file and its media, "
+                    "or QTI 2.1 (an item .xml or a content package .zip)",
+                )
+            ]
+        )
     return import_bank(io.BytesIO(data), name, actor, filename=filename, media=set())
 
 
@@ -53,16 +61,19 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
     problems: list[BankFormatProblem] = []
 
     def bad(member, message):
-        problems.append(BankFormatProblem(f"{filename}: {member}" if member else filename,
-                                          None, None, message))
+        problems.append(
+            BankFormatProblem(f"{filename}: {member}" if member else filename, None, None, message)
+        )
 
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise BankFormatError([BankFormatProblem(filename, None, None,
-                                                 "not a readable .zip file")]) from None
-    members = [i for i in archive.infolist()
-               if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+        raise BankFormatError(
+            [BankFormatProblem(filename, None, None, "not a readable .zip file")]
+        ) from None
+    members = [
+        i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+    ]
     if len(members) > MAX_ZIP_MEMBERS:
         bad(None, f"{len(members)} files in the zip; at most {MAX_ZIP_MEMBERS}")
     bank_files, media = [], {}
@@ -70,14 +81,25 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
     for info in members:
         member = info.filename
         normal = posixpath.normpath(member)
-        if ("\\" in member or member.startswith("/") or normal.startswith("..")
-                or ":" in member or normal != member.removeprefix("./")):
-            bad(member, "unsafe path in the zip (absolute, '..' or backslashes); "
-                        "use plain relative paths such as media/tiu102.png")
+        if (
+            "\\" in member
+            or member.startswith("/")
+            or normal.startswith("..")
+            or ":" in member
+            or normal != member.removeprefix("./")
+        ):
+            bad(
+                member,
+                "unsafe path in the zip (absolute, '..' or backslashes); "
+                "use plain relative paths such as media/tiu102.png",
+            )
             continue
         if info.file_size > MAX_MEDIA_BYTES:
-            bad(member, f"file is {info.file_size // 1024} KiB; at most "
-                        f"{MAX_MEDIA_BYTES // (1024 * 1024)} MiB a file")
+            bad(
+                member,
+                f"file is {info.file_size // 1024} KiB; at most "
+                f"{MAX_MEDIA_BYTES // (1024 * 1024)} MiB a file",
+            )
             continue
         total += info.file_size
         ext = os.path.splitext(member)[1].lower()
@@ -86,15 +108,24 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
         elif ext in MEDIA_EXTENSIONS:
             media[normal] = info
         else:
-            bad(member, f"file type {ext or '(none)'} is not allowed; bank files "
-                        f"{', '.join(BANK_EXTENSIONS)} at the top, media "
-                        f"{', '.join(MEDIA_EXTENSIONS)}")
+            bad(
+                member,
+                f"file type {ext or '(none)'} is not allowed; bank files "
+                f"{', '.join(BANK_EXTENSIONS)} at the top, media "
+                f"{', '.join(MEDIA_EXTENSIONS)}",
+            )
     if total > MAX_ZIP_TOTAL_BYTES:
-        bad(None, f"the zip unpacks to {total // (1024 * 1024)} MiB; at most "
-                  f"{MAX_ZIP_TOTAL_BYTES // (1024 * 1024)} MiB")
+        bad(
+            None,
+            f"the zip unpacks to {total // (1024 * 1024)} MiB; at most "
+            f"{MAX_ZIP_TOTAL_BYTES // (1024 * 1024)} MiB",
+        )
     if len(bank_files) != 1:
-        bad(None, "the zip must hold exactly one bank file (.csv, .json or .xlsx) at its top "
-                  f"level; found {len(bank_files)}")
+        bad(
+            None,
+            "the zip must hold exactly one bank file (.csv, .json or .xlsx) at its top "
+            f"level; found {len(bank_files)}",
+        )
     if problems:
         raise BankFormatError(problems[:50], len(problems))
 
@@ -107,23 +138,36 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
                 # Read at most the declared size + 1: a lying header cannot fill the disk.
                 chunk = src.read(info.file_size + 1)
                 if len(chunk) > info.file_size:
-                    raise BankFormatError([BankFormatProblem(
-                        f"{filename}: {path}", None, None, "size does not match the zip header")])
+                    raise BankFormatError(
+                        [
+                            BankFormatProblem(
+                                f"{filename}: {path}",
+                                None,
+                                None,
+                                "size does not match the zip header",
+                            )
+                        ]
+                    )
                 dst.write(chunk)
         bank_info = bank_files[0]
         with archive.open(bank_info) as src:  # as for media: never past the declared size
             bank_bytes = src.read(bank_info.file_size + 1)
         if len(bank_bytes) > bank_info.file_size:
             raise zipfile.BadZipFile("size does not match the zip header")
-        bank = import_bank(io.BytesIO(bank_bytes), name, actor,
-                           filename=bank_info.filename, media=set(media))
+        bank = import_bank(
+            io.BytesIO(bank_bytes), name, actor, filename=bank_info.filename, media=set(media)
+        )
         staging.rename(media_root() / f"bank-{bank.id}")
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         # a member that unpacks to more (or other) bytes than its header says: zipfile
         # stops at the declared size and the CRC check fails; never read further
         shutil.rmtree(staging, ignore_errors=True)
-        raise BankFormatError([BankFormatProblem(
-            filename, None, None, f"damaged zip: a file does not match its header ({error})")]
+        raise BankFormatError(
+            [
+                BankFormatProblem(
+                    filename, None, None, f"damaged zip: a file does not match its header ({error})"
+                )
+            ]
         ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -155,8 +199,15 @@ def set_item_status(item_id: int, status: str, actor: str, reason: str | None) -
     if status not in ("active", "pretest", "retired"):
         raise BadPayload(field="status")
     old, item.status = item.status, status
-    audit(actor, "item_status", reason=reason or None, bank_id=item.bank_id, item=item.code,
-          old=old, new=status)
+    audit(
+        actor,
+        "item_status",
+        reason=reason or None,
+        bank_id=item.bank_id,
+        item=item.code,
+        old=old,
+        new=status,
+    )
     db.session.commit()
     return item
 
@@ -168,7 +219,9 @@ def bank_list() -> list[tuple[ItemBank, dict]]:
         db.select(Item.bank_id, Item.status, db.func.count()).group_by(Item.bank_id, Item.status)
     ):
         counts.setdefault(bank_id, {})[status] = n
-    banks = db.session.execute(
-        db.select(ItemBank).order_by(ItemBank.name, ItemBank.version.desc())
-    ).scalars().all()
+    banks = (
+        db.session.execute(db.select(ItemBank).order_by(ItemBank.name, ItemBank.version.desc()))
+        .scalars()
+        .all()
+    )
     return [(b, counts.get(b.id, {})) for b in banks]

@@ -45,9 +45,13 @@ def irt_items(items: list[Item]):
             for k, t in enumerate(item.thresholds or ()):
                 thresholds[row, k] = t
     return irt.make_items(
-        a=[i.a for i in items], b=[i.b if i.b is not None else 0.0 for i in items],
-        c=[i.c for i in items], d=[i.d for i in items], model=[i.model for i in items],
-        thresholds=thresholds)
+        a=[i.a for i in items],
+        b=[i.b if i.b is not None else 0.0 for i in items],
+        c=[i.c for i in items],
+        d=[i.d for i in items],
+        model=[i.model for i in items],
+        thresholds=thresholds,
+    )
 
 
 def _category(item: Item, score: int) -> int:
@@ -58,7 +62,8 @@ def collected_matrix(bank: ItemBank) -> tuple[list[str], list[str], np.ndarray]:
     """Responses of live attempts to this bank's items: persons x items, -1 where not shown."""
     rows = db.session.execute(
         db.select(Response.attempt_id, Response.score, Item)
-        .join(Item, Response.item_id == Item.id).where(Item.bank_id == bank.id)
+        .join(Item, Response.item_id == Item.id)
+        .where(Item.bank_id == bank.id)
     ).all()
     persons = sorted({r.attempt_id for r in rows})
     codes = sorted({r.Item.code for r in rows}, key=lambda c: c)
@@ -70,8 +75,13 @@ def collected_matrix(bank: ItemBank) -> tuple[list[str], list[str], np.ndarray]:
     return [str(p) for p in persons], codes, x
 
 
-def run_calibration(bank_id: int, model: str, actor: str, upload: bytes | None = None,
-                    filename: str = "responses.csv") -> dict:
+def run_calibration(
+    bank_id: int,
+    model: str,
+    actor: str,
+    upload: bytes | None = None,
+    filename: str = "responses.csv",
+) -> dict:
     """Calibrate the bank's pretest items of ``model``'s family; save and return the proposal."""
     bank = db.session.get(ItemBank, bank_id) if bank_id else None
     if bank is None:
@@ -91,8 +101,15 @@ def run_calibration(bank_id: int, model: str, actor: str, upload: bytes | None =
             os.unlink(f.name)
         unknown = [c for c in codes if c not in by_code]
         if unknown:
-            raise FormProblems([("file", f"{filename}: columns not in {bank.name} "
-                                         f"v{bank.version}: {', '.join(unknown[:20])}")])
+            raise FormProblems(
+                [
+                    (
+                        "file",
+                        f"{filename}: columns not in {bank.name} "
+                        f"v{bank.version}: {', '.join(unknown[:20])}",
+                    )
+                ]
+            )
         source = filename
     else:
         _, codes, x = collected_matrix(bank)
@@ -104,8 +121,15 @@ def run_calibration(bank_id: int, model: str, actor: str, upload: bytes | None =
     x = x[(x >= 0).sum(axis=1) > 0]
     free = [j for j, c in enumerate(codes) if by_code[c].status == "pretest"]
     if not free:
-        raise FormProblems([("bank_id", f"no responses to {family} pretest items of "
-                                        f"{bank.name} v{bank.version} in {source}")])
+        raise FormProblems(
+            [
+                (
+                    "bank_id",
+                    f"no responses to {family} pretest items of "
+                    f"{bank.name} v{bank.version} in {source}",
+                )
+            ]
+        )
     if x.shape[0] < 2:
         raise FormProblems([("bank_id", "fewer than two persons answered these items")])
     anchor_items = [by_code[codes[j]] for j in range(len(codes)) if j not in free]
@@ -123,25 +147,54 @@ def run_calibration(bank_id: int, model: str, actor: str, upload: bytes | None =
     for j in free:
         item = by_code[codes[j]]
         new = _params_of(result.items, j, model)
-        se = {k: _round(v[j]) if np.ndim(v[j]) == 0 else [_round(t) for t in v[j]
-                                                         if not math.isnan(t)]
-              for k, v in result.se.items()}
-        rows.append({
-            "item_id": item.id, "code": item.code, "n": int((x[:, j] >= 0).sum()),
-            "old": {"model": item.model, "a": item.a, "b": item.b, "c": item.c,
-                    "thresholds": item.thresholds},
-            "new": new, "se": se,
-            "infit": _round(result.fit["infit"][j]), "outfit": _round(result.fit["outfit"][j]),
-        })
+        se = {
+            k: _round(v[j])
+            if np.ndim(v[j]) == 0
+            else [_round(t) for t in v[j] if not math.isnan(t)]
+            for k, v in result.se.items()
+        }
+        rows.append(
+            {
+                "item_id": item.id,
+                "code": item.code,
+                "n": int((x[:, j] >= 0).sum()),
+                "old": {
+                    "model": item.model,
+                    "a": item.a,
+                    "b": item.b,
+                    "c": item.c,
+                    "thresholds": item.thresholds,
+                },
+                "new": new,
+                "se": se,
+                "infit": _round(result.fit["infit"][j]),
+                "outfit": _round(result.fit["outfit"][j]),
+            }
+        )
     proposal = {
-        "token": secrets.token_hex(8), "bank_id": bank.id, "model": model, "source": source,
-        "n_persons": int(x.shape[0]), "n_anchors": len(anchor_cols), "converged":
-        bool(result.converged), "n_iter": int(result.n_iter), "created_by": actor,
-        "created_at": utcnow().isoformat(timespec="seconds"), "items": rows,
+        "token": secrets.token_hex(8),
+        "bank_id": bank.id,
+        "model": model,
+        "source": source,
+        "n_persons": int(x.shape[0]),
+        "n_anchors": len(anchor_cols),
+        "converged": bool(result.converged),
+        "n_iter": int(result.n_iter),
+        "created_by": actor,
+        "created_at": utcnow().isoformat(timespec="seconds"),
+        "items": rows,
     }
     _proposal_path(proposal["token"]).write_text(json.dumps(proposal, indent=1))
-    audit(actor, "calibration_run", bank_id=bank.id, model=model, source=source,
-          items=len(rows), persons=proposal["n_persons"], token=proposal["token"])
+    audit(
+        actor,
+        "calibration_run",
+        bank_id=bank.id,
+        model=model,
+        source=source,
+        items=len(rows),
+        persons=proposal["n_persons"],
+        token=proposal["token"],
+    )
     db.session.commit()
     return proposal
 
@@ -153,10 +206,20 @@ def _round(v):
 
 def _params_of(items, j, model) -> dict:
     if model in DICHOTOMOUS:
-        return {"model": model, "a": _round(items.a[j]), "b": _round(items.b[j]),
-                "c": _round(items.c[j]) if model == "3pl" else 0.0, "thresholds": None}
-    return {"model": model, "a": _round(items.a[j]), "b": None, "c": 0.0,
-            "thresholds": [_round(t) for t in items.thresholds[j] if not math.isnan(t)]}
+        return {
+            "model": model,
+            "a": _round(items.a[j]),
+            "b": _round(items.b[j]),
+            "c": _round(items.c[j]) if model == "3pl" else 0.0,
+            "thresholds": None,
+        }
+    return {
+        "model": model,
+        "a": _round(items.a[j]),
+        "b": None,
+        "c": 0.0,
+        "thresholds": [_round(t) for t in items.thresholds[j] if not math.isnan(t)],
+    }
 
 
 def _proposal_path(token: str) -> Path:
@@ -190,8 +253,16 @@ def accept(token: str, item_ids: list[int], actor: str, reason: str | None = Non
         item.model, item.a, item.b, item.c = new["model"], new["a"], new["b"], new["c"]
         item.thresholds = new["thresholds"]
         item.status = "active"
-        audit(actor, "item_calibrated", reason=reason, bank_id=item.bank_id, item=item.code,
-              old=row["old"], new=new, token=token)
+        audit(
+            actor,
+            "item_calibrated",
+            reason=reason,
+            bank_id=item.bank_id,
+            item=item.code,
+            old=row["old"],
+            new=new,
+            token=token,
+        )
     db.session.commit()
     proposal["accepted_at"] = utcnow().isoformat(timespec="seconds")
     proposal["accepted_items"] = [r["item_id"] for r in chosen]
@@ -210,18 +281,25 @@ def item_statistics(bank: ItemBank) -> tuple[int, list[dict]]:
     of the attempt's total (the item left out). Exposure: presentations / attempts.
     """
     attempts = db.session.execute(
-        db.select(Attempt.id, Attempt.total_score).join(Sitting, Attempt.sitting_id == Sitting.id)
+        db.select(Attempt.id, Attempt.total_score)
+        .join(Sitting, Attempt.sitting_id == Sitting.id)
         .join(Exam, Sitting.exam_id == Exam.id)
         .where(Exam.bank_id == bank.id, Attempt.status != "waiting")
     ).all()
     totals = {a.id: a.total_score for a in attempts}
-    presented = dict(db.session.execute(
-        db.select(Presentation.item_id, db.func.count()).join(Item, Presentation.item_id == Item.id)
-        .where(Item.bank_id == bank.id).group_by(Presentation.item_id)).all())
+    presented = dict(
+        db.session.execute(
+            db.select(Presentation.item_id, db.func.count())
+            .join(Item, Presentation.item_id == Item.id)
+            .where(Item.bank_id == bank.id)
+            .group_by(Presentation.item_id)
+        ).all()
+    )
     responses: dict[int, list[tuple[int, int]]] = {}
     for attempt_id, item_id, score in db.session.execute(
         db.select(Response.attempt_id, Response.item_id, Response.score)
-        .join(Item, Response.item_id == Item.id).where(Item.bank_id == bank.id)
+        .join(Item, Response.item_id == Item.id)
+        .where(Item.bank_id == bank.id)
     ):
         responses.setdefault(item_id, []).append((attempt_id, score))
     rows = []
@@ -238,9 +316,16 @@ def item_statistics(bank: ItemBank) -> tuple[int, list[dict]]:
         r_pb = None
         if len(got) >= 3 and share.std() > 0 and rest.std() > 0:
             r_pb = float(np.corrcoef(share, rest)[0, 1])
-        rows.append({"item": item, "presented": presented.get(item.id, 0), "answered": len(got),
-                     "p": p, "r_pb": r_pb,
-                     "exposure": presented.get(item.id, 0) / len(attempts) if attempts else None})
+        rows.append(
+            {
+                "item": item,
+                "presented": presented.get(item.id, 0),
+                "answered": len(got),
+                "p": p,
+                "r_pb": r_pb,
+                "exposure": presented.get(item.id, 0) / len(attempts) if attempts else None,
+            }
+        )
     return len(attempts), rows
 
 
@@ -263,32 +348,41 @@ def information_svg(bank: ItemBank, width: int = 720, height: int = 300) -> str:
         return upper + h - v / top * h
 
     colours = ["#0f5fb3", "#15803d", "#b42318", "#7a4d00", "#5b21b6", "#0e7490"]
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" '
-             f'aria-label="Test information by section">',
-             f'<rect x="{left}" y="{upper}" width="{w}" height="{h}" fill="#fff" '
-             'stroke="#d5dbe1"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" '
+        f'aria-label="Test information by section">',
+        f'<rect x="{left}" y="{upper}" width="{w}" height="{h}" fill="#fff" stroke="#d5dbe1"/>',
+    ]
     for t in range(-4, 5):
-        parts.append(f'<line x1="{x_of(t):.1f}" y1="{upper}" x2="{x_of(t):.1f}" '
-                     f'y2="{upper + h}" stroke="#eef1f4"/>'
-                     f'<text x="{x_of(t):.1f}" y="{upper + h + 16}" font-size="11" '
-                     f'text-anchor="middle">{t}</text>')
+        parts.append(
+            f'<line x1="{x_of(t):.1f}" y1="{upper}" x2="{x_of(t):.1f}" '
+            f'y2="{upper + h}" stroke="#eef1f4"/>'
+            f'<text x="{x_of(t):.1f}" y="{upper + h + 16}" font-size="11" '
+            f'text-anchor="middle">{t}</text>'
+        )
     for k in range(5):
         v = top * k / 4
-        parts.append(f'<text x="{left - 6}" y="{y_of(v) + 4:.1f}" font-size="11" '
-                     f'text-anchor="end">{v:.1f}</text>')
-    parts.append(f'<text x="{left + w / 2}" y="{height - 4}" font-size="12" '
-                 'text-anchor="middle">θ (kemampuan / ability)</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y_of(v) + 4:.1f}" font-size="11" '
+            f'text-anchor="end">{v:.1f}</text>'
+        )
+    parts.append(
+        f'<text x="{left + w / 2}" y="{height - 4}" font-size="12" '
+        'text-anchor="middle">θ (kemampuan / ability)</text>'
+    )
     for n, (section, curve) in enumerate(sorted(curves.items())):
         colour = colours[n % len(colours)]
-        points = " ".join(f"{x_of(t):.1f},{y_of(v):.1f}" for t, v in zip(theta, curve,
-                                                                          strict=True))
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
-                     f'points="{points}"/>')
+        points = " ".join(f"{x_of(t):.1f},{y_of(v):.1f}" for t, v in zip(theta, curve, strict=True))
+        parts.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>'
+        )
         label = section.replace("&", "&amp;").replace("<", "&lt;")
-        parts.append(f'<rect x="{left + w + 12}" y="{upper + 6 + n * 20}" width="14" '
-                     f'height="4" fill="{colour}"/><text x="{left + w + 32}" '
-                     f'y="{upper + 12 + n * 20}" font-size="12">{label} '
-                     f'({len(sections[section])})</text>')
+        parts.append(
+            f'<rect x="{left + w + 12}" y="{upper + 6 + n * 20}" width="14" '
+            f'height="4" fill="{colour}"/><text x="{left + w + 32}" '
+            f'y="{upper + 12 + n * 20}" font-size="12">{label} '
+            f"({len(sections[section])})</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -11,8 +11,11 @@ from flask.cli import with_appcontext
 
 @click.command("import-candidates")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--pins-out", type=click.Path(dir_okay=False, writable=True),
-              help="Write registration_no,name,sitting,seat,pin here (default: standard output).")
+@click.option(
+    "--pins-out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write registration_no,name,sitting,seat,pin here (default: standard output).",
+)
 @with_appcontext
 def import_candidates_command(path, pins_out):
     """Validate and enrol a candidates CSV (registration_no,name,birth_date,sitting,seat).
@@ -45,8 +48,9 @@ def import_candidates_command(path, pins_out):
 @click.option("--sitting", "sitting_id", type=int, help="Sitting id.")
 @click.option("--from", "date_from", help="First day, YYYY-MM-DD (UTC).")
 @click.option("--to", "date_to", help="Last day, YYYY-MM-DD (UTC), included.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True
+)
 @click.option("--responses", is_flag=True, help="Wide responses for calibration instead.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True))
 @with_appcontext
@@ -60,7 +64,9 @@ def export_scores_command(sitting_id, date_from, date_to, fmt, responses, output
         try:
             return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
-            raise click.BadParameter(f"expected YYYY-MM-DD, got {text!r}", param_hint=name) from None
+            raise click.BadParameter(
+                f"expected YYYY-MM-DD, got {text!r}", param_hint=name
+            ) from None
 
     start = day(date_from, "--from") if date_from else None
     end = day(date_to, "--to") + timedelta(days=1) if date_to else None
@@ -89,8 +95,11 @@ def verify_command():
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
-        click.echo(f"TAMPERED: {len(problems)} problems in {n_attempts} attempts "
-                   f"({n_responses} responses).", err=True)
+        click.echo(
+            f"TAMPERED: {len(problems)} problems in {n_attempts} attempts "
+            f"({n_responses} responses).",
+            err=True,
+        )
         sys.exit(1)
     click.echo(f"OK: {n_attempts} attempts, {n_responses} responses; every chain is intact.")
 
@@ -100,10 +109,17 @@ COMMANDS = (import_candidates_command, export_scores_command, verify_command)
 
 @click.command("calibrate-bank")
 @click.argument("bank_id", type=int)
-@click.option("--model", type=click.Choice(["1pl", "2pl", "3pl", "grm", "gpcm"]), default="2pl",
-              show_default=True)
-@click.option("--responses", type=click.Path(exists=True, dir_okay=False),
-              help="Wide responses CSV (default: the responses collected in live exams).")
+@click.option(
+    "--model",
+    type=click.Choice(["1pl", "2pl", "3pl", "grm", "gpcm"]),
+    default="2pl",
+    show_default=True,
+)
+@click.option(
+    "--responses",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Wide responses CSV (default: the responses collected in live exams).",
+)
 @click.option("--accept", is_flag=True, help="Write the new parameters and activate the items.")
 @with_appcontext
 def calibrate_bank_command(bank_id, model, responses, accept):
@@ -120,8 +136,12 @@ def calibrate_bank_command(bank_id, model, responses, accept):
     data = open(responses, "rb").read() if responses else None  # noqa: SIM115
     try:
         proposal = calibration.run_calibration(
-            bank_id, model, "cli", upload=data,
-            filename=os.path.basename(responses) if responses else "responses.csv")
+            bank_id,
+            model,
+            "cli",
+            upload=data,
+            filename=os.path.basename(responses) if responses else "responses.csv",
+        )
     except FormProblems as error:
         for field, message in error.problems:
             click.echo(f"{field}: {message}", err=True)
@@ -137,15 +157,23 @@ def calibrate_bank_command(bank_id, model, responses, accept):
             text += " b_k=" + "/".join(f"{t:.3f}" for t in p["thresholds"])
         return text
 
-    click.echo(f"{proposal['n_persons']} persons, {proposal['n_anchors']} anchors, "
-               f"{'converged' if proposal['converged'] else 'NOT converged'} "
-               f"after {proposal['n_iter']} iterations; run {proposal['token']}")
+    click.echo(
+        f"{proposal['n_persons']} persons, {proposal['n_anchors']} anchors, "
+        f"{'converged' if proposal['converged'] else 'NOT converged'} "
+        f"after {proposal['n_iter']} iterations; run {proposal['token']}"
+    )
     for row in proposal["items"]:
-        click.echo(f"{row['code']:12} n={row['n']:<6} old {show(row['old']):40} "
-                   f"new {show(row['new'])}  infit={row['infit']} outfit={row['outfit']}")
+        click.echo(
+            f"{row['code']:12} n={row['n']:<6} old {show(row['old']):40} "
+            f"new {show(row['new'])}  infit={row['infit']} outfit={row['outfit']}"
+        )
     if accept:
-        n = calibration.accept(proposal["token"], [r["item_id"] for r in proposal["items"]],
-                               "cli", "cat-server calibrate-bank --accept")
+        n = calibration.accept(
+            proposal["token"],
+            [r["item_id"] for r in proposal["items"]],
+            "cli",
+            "cat-server calibrate-bank --accept",
+        )
         click.echo(f"Accepted: {n} items active with the new parameters.")
 
 
@@ -155,8 +183,10 @@ COMMANDS = (*COMMANDS, calibrate_bank_command)
 @click.command("create-admin")
 @click.argument("username")
 @click.option("--name", required=True, help="Full name shown on the pages.")
-@click.password_option(help="Initial password (asked twice when not given; "
-                            "CAT_PASSWORD_MIN_LENGTH characters at least).")
+@click.password_option(
+    help="Initial password (asked twice when not given; "
+    "CAT_PASSWORD_MIN_LENGTH characters at least)."
+)
 @with_appcontext
 def create_admin_command(username, name, password):
     """Create the centre's first administrator; refused (exit 2) when an active one exists.

@@ -85,8 +85,11 @@ def _parse_when(text: str) -> datetime | None:
 
 
 def _download(data: bytes, filename: str, fmt: str) -> Response:
-    return Response(data, mimetype=MIME[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        data,
+        mimetype=MIME[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @bp.route("/")
@@ -97,11 +100,15 @@ def dashboard():
         "exams": db.session.scalar(db.select(db.func.count()).select_from(Exam)),
         "sittings": db.session.scalar(db.select(db.func.count()).select_from(Sitting)),
         "candidates": db.session.scalar(db.select(db.func.count()).select_from(Candidate)),
-        "finished": db.session.scalar(db.select(db.func.count()).select_from(Attempt)
-                                      .where(Attempt.status == "finished")),
+        "finished": db.session.scalar(
+            db.select(db.func.count()).select_from(Attempt).where(Attempt.status == "finished")
+        ),
     }
-    events = db.session.execute(
-        db.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(15)).scalars().all()
+    events = (
+        db.session.execute(db.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(15))
+        .scalars()
+        .all()
+    )
     return render_template("admin/dashboard.html", counts=counts, events=events)
 
 
@@ -124,12 +131,23 @@ def banks_page():
                 db.session.rollback()
                 errors, n_problems, status = error.errors, error.n_problems, 422
             else:
-                flash(f"Diimpor / Imported: {len(bank.items)} soal, {bank.name} v{bank.version}"
-                      + (f" ({bank.n_sanitized} dibersihkan dari HTML berbahaya / sanitised)"
-                         if bank.n_sanitized else ""), "info")
+                flash(
+                    f"Diimpor / Imported: {len(bank.items)} soal, {bank.name} v{bank.version}"
+                    + (
+                        f" ({bank.n_sanitized} dibersihkan dari HTML berbahaya / sanitised)"
+                        if bank.n_sanitized
+                        else ""
+                    ),
+                    "info",
+                )
                 return redirect(url_for("admin.bank_detail", bank_id=bank.id))
-    return render_template("admin/banks.html", banks=banks.bank_list(), errors=errors,
-                           n_problems=n_problems, name=request.form.get("name", "")), status
+    return render_template(
+        "admin/banks.html",
+        banks=banks.bank_list(),
+        errors=errors,
+        n_problems=n_problems,
+        name=request.form.get("name", ""),
+    ), status
 
 
 @bp.route("/banks/<int:bank_id>")
@@ -138,8 +156,14 @@ def bank_detail(bank_id):
     section = request.args.get("section") or None
     items = [i for i in bank.items if section is None or i.section == section]
     sections = sorted({i.section for i in bank.items})
-    return render_template("admin/bank.html", bank=bank, items=items, sections=sections,
-                           section=section, formats=FORMATS)
+    return render_template(
+        "admin/bank.html",
+        bank=bank,
+        items=items,
+        sections=sections,
+        section=section,
+        formats=FORMATS,
+    )
 
 
 @bp.route("/banks/<int:bank_id>/export.<fmt>")
@@ -153,8 +177,9 @@ def bank_export(bank_id, fmt):
 
 @bp.route("/items/<int:item_id>/status", methods=["POST"])
 def item_status(item_id):
-    item = banks.set_item_status(item_id, request.form.get("status", ""), actor(),
-                                 request.form.get("reason", "").strip())
+    item = banks.set_item_status(
+        item_id, request.form.get("status", ""), actor(), request.form.get("reason", "").strip()
+    )
     flash(f"{item.code}: status {item.status}", "info")
     return redirect(url_for("admin.bank_detail", bank_id=item.bank_id) + f"#item-{item.id}")
 
@@ -168,9 +193,13 @@ def exams_page():
     if request.method == "POST":
         try:
             sittings.create_exam(
-                request.form.get("name", ""), _int(request.form.get("bank_id")),
-                _int(request.form.get("duration_min")), request.form.get("sections", ""),
-                _int(request.form.get("pass_total")), actor())
+                request.form.get("name", ""),
+                _int(request.form.get("bank_id")),
+                _int(request.form.get("duration_min")),
+                request.form.get("sections", ""),
+                _int(request.form.get("pass_total")),
+                actor(),
+            )
         except sittings.FormProblems as error:
             db.session.rollback()
             problems, status = error.problems, 422
@@ -178,13 +207,22 @@ def exams_page():
             flash("Ujian dibuat. / Exam created.", "info")
             return redirect(url_for("admin.exams_page"))
     exams = db.session.execute(db.select(Exam).order_by(Exam.id.desc())).scalars().all()
-    bank_versions = db.session.execute(
-        db.select(ItemBank).order_by(ItemBank.name, ItemBank.version.desc())).scalars().all()
+    bank_versions = (
+        db.session.execute(db.select(ItemBank).order_by(ItemBank.name, ItemBank.version.desc()))
+        .scalars()
+        .all()
+    )
     from ..proctor import board
 
-    return render_template("admin/exams.html", exams=exams, banks=bank_versions,
-                           problems=problems, form=request.form,
-                           board_fields=board.FIELDS, board_fields_of=board.fields_of), status
+    return render_template(
+        "admin/exams.html",
+        exams=exams,
+        banks=bank_versions,
+        problems=problems,
+        form=request.form,
+        board_fields=board.FIELDS,
+        board_fields_of=board.fields_of,
+    ), status
 
 
 @bp.route("/exams/<int:exam_id>/board", methods=["POST"])
@@ -197,9 +235,13 @@ def exam_board(exam_id):
     if exam is None:
         raise NotFound("Ujian tidak ditemukan.", "Exam not found.")
     try:
-        settings = board.configure(exam, request.form.get("enabled") == "1",
-                                   request.form.getlist("fields"), actor(),
-                                   request.form.get("reason", ""))
+        settings = board.configure(
+            exam,
+            request.form.get("enabled") == "1",
+            request.form.getlist("fields"),
+            actor(),
+            request.form.get("reason", ""),
+        )
     except BadPayload as error:
         db.session.rollback()
         flash(f"{exam.name}: {error.message} / {error.message_en}", "error")
@@ -222,9 +264,13 @@ def sittings_page():
     if request.method == "POST":
         try:
             sitting = sittings.create_sitting(
-                _int(request.form.get("exam_id")), request.form.get("name", ""),
-                request.form.get("room", ""), _parse_when(request.form.get("scheduled_at")),
-                [_int(p, 0) for p in request.form.getlist("proctors")], actor())
+                _int(request.form.get("exam_id")),
+                request.form.get("name", ""),
+                request.form.get("room", ""),
+                _parse_when(request.form.get("scheduled_at")),
+                [_int(p, 0) for p in request.form.getlist("proctors")],
+                actor(),
+            )
         except sittings.FormProblems as error:
             db.session.rollback()
             problems, status = error.problems, 422
@@ -235,18 +281,35 @@ def sittings_page():
 
 
 def _sittings_template(**extra):
-    rows = db.session.execute(
-        db.select(Sitting).order_by(Sitting.scheduled_at.desc().nulls_last(), Sitting.id.desc())
-    ).scalars().all()
-    counts = dict(db.session.execute(
-        db.select(Candidate.sitting_id, db.func.count()).group_by(Candidate.sitting_id)).all())
+    rows = (
+        db.session.execute(
+            db.select(Sitting).order_by(Sitting.scheduled_at.desc().nulls_last(), Sitting.id.desc())
+        )
+        .scalars()
+        .all()
+    )
+    counts = dict(
+        db.session.execute(
+            db.select(Candidate.sitting_id, db.func.count()).group_by(Candidate.sitting_id)
+        ).all()
+    )
     exams = db.session.execute(db.select(Exam).order_by(Exam.id.desc())).scalars().all()
-    proctors = db.session.execute(
-        db.select(User).where(User.role == "proctor", User.active).order_by(User.name)
-    ).scalars().all()
-    return render_template("admin/sittings.html", sittings=rows, counts=counts, exams=exams,
-                           proctors=proctors, form=request.form,
-                           **{"problems": [], "errors": None, "n_problems": 0, **extra})
+    proctors = (
+        db.session.execute(
+            db.select(User).where(User.role == "proctor", User.active).order_by(User.name)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "admin/sittings.html",
+        sittings=rows,
+        counts=counts,
+        exams=exams,
+        proctors=proctors,
+        form=request.form,
+        **{"problems": [], "errors": None, "n_problems": 0, **extra},
+    )
 
 
 @bp.route("/sittings/<int:sitting_id>")
@@ -256,14 +319,30 @@ def sitting_detail(sitting_id):
 
 def _sitting_template(sitting_id, problems=(), failed=None):
     sitting = sittings.get_sitting(sitting_id)
-    candidates = db.session.execute(
-        db.select(Candidate).where(Candidate.sitting_id == sitting.id)
-        .order_by(Candidate.registration_no)).scalars().all()
-    proctors = db.session.execute(
-        db.select(User).where(User.role == "proctor", User.active).order_by(User.name)
-    ).scalars().all()
-    return render_template("admin/sitting.html", sitting=sitting, candidates=candidates,
-                           proctors=proctors, problems=list(problems), failed=failed)
+    candidates = (
+        db.session.execute(
+            db.select(Candidate)
+            .where(Candidate.sitting_id == sitting.id)
+            .order_by(Candidate.registration_no)
+        )
+        .scalars()
+        .all()
+    )
+    proctors = (
+        db.session.execute(
+            db.select(User).where(User.role == "proctor", User.active).order_by(User.name)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "admin/sitting.html",
+        sitting=sitting,
+        candidates=candidates,
+        proctors=proctors,
+        problems=list(problems),
+        failed=failed,
+    )
 
 
 @bp.route("/candidates/import", methods=["POST"])
@@ -277,8 +356,11 @@ def candidates_import():
     except BankFormatError as error:
         db.session.rollback()
         return _sittings_template(errors=error.errors, n_problems=error.n_problems), 422
-    return render_template("admin/slips.html", slips=created,
-                           title=f"{len(created)} peserta diimpor / candidates imported")
+    return render_template(
+        "admin/slips.html",
+        slips=created,
+        title=f"{len(created)} peserta diimpor / candidates imported",
+    )
 
 
 @bp.route("/sittings/<int:sitting_id>/pins", methods=["POST"])
@@ -288,8 +370,9 @@ def sitting_pins(sitting_id):
     except sittings.FormProblems as error:
         db.session.rollback()
         return _sitting_template(sitting_id, problems=error.problems, failed="pins"), 422
-    return render_template("admin/slips.html", slips=slips,
-                           title=f"PIN baru / New PINs: {len(slips)}")
+    return render_template(
+        "admin/slips.html", slips=slips, title=f"PIN baru / New PINs: {len(slips)}"
+    )
 
 
 # --- scores -----------------------------------------------------------------
@@ -310,8 +393,11 @@ def _selected_attempts():
         raise sittings.FormProblems([("sitting", "choose a sitting or a date range")])
     if sitting_id is not None:
         sittings.get_sitting(sitting_id)
-    label = f"sitting-{sitting_id}" if sitting_id else \
-        f"{request.args.get('from', '')}_{request.args.get('to', '')}".strip("_")
+    label = (
+        f"sitting-{sitting_id}"
+        if sitting_id
+        else f"{request.args.get('from', '')}_{request.args.get('to', '')}".strip("_")
+    )
     return scores.select_attempts(sitting_id, date_from, date_to), label
 
 
@@ -333,7 +419,8 @@ def responses_export():
     import csv
 
     csv.writer(out, lineterminator="\n").writerows(
-        [header, *([scores.escape_cell(c) for c in row] for row in rows)])
+        [header, *([scores.escape_cell(c) for c in row] for row in rows)]
+    )
     return _download(out.getvalue().encode("utf-8"), f"responses-{label}.csv", "csv")
 
 
@@ -342,16 +429,20 @@ def responses_export():
 
 @bp.route("/audit")
 def audit_page():
-    events = db.session.execute(
-        db.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(300)).scalars().all()
+    events = (
+        db.session.execute(db.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(300))
+        .scalars()
+        .all()
+    )
     return render_template("admin/audit.html", events=events)
 
 
 @bp.route("/verify", methods=["POST"])
 def verify():
     n_attempts, n_responses, problems = scores.verify_chains()
-    return render_template("admin/verify.html", n_attempts=n_attempts, n_responses=n_responses,
-                           problems=problems)
+    return render_template(
+        "admin/verify.html", n_attempts=n_attempts, n_responses=n_responses, problems=problems
+    )
 
 
 @bp.app_errorhandler(429)
@@ -366,7 +457,9 @@ def too_many_logins(error):
         "Terlalu banyak percobaan masuk. Tunggu beberapa menit lalu coba lagi, "
         "atau minta bantuan pengawas.",
         "Too many login attempts. Wait a few minutes and try again, or ask a proctor.",
-        limit=str(limit.limit) if limit is not None else None, retry_after=retry)
+        limit=str(limit.limit) if limit is not None else None,
+        retry_after=retry,
+    )
     problem.status, problem.code = 429, "too_many_attempts"
     if wants_json():
         return problem.to_dict(), 429
@@ -386,20 +479,36 @@ def calibration_page():
         data = upload.read() if upload is not None and upload.filename else None
         try:
             proposal = calibration.run_calibration(
-                _int(request.form.get("bank_id"), 0), request.form.get("model", "2pl"), actor(),
-                upload=data, filename=upload.filename if data else "responses.csv")
+                _int(request.form.get("bank_id"), 0),
+                request.form.get("model", "2pl"),
+                actor(),
+                upload=data,
+                filename=upload.filename if data else "responses.csv",
+            )
         except sittings.FormProblems as error:
             db.session.rollback()
             problems, status = error.problems, 422
         else:
             return redirect(url_for("admin.calibration_review", token=proposal["token"]))
-    bank_versions = db.session.execute(
-        db.select(ItemBank).order_by(ItemBank.name, ItemBank.version.desc())).scalars().all()
-    pretest = dict(db.session.execute(
-        db.select(Item.bank_id, db.func.count()).where(Item.status == "pretest")
-        .group_by(Item.bank_id)).all())
-    return render_template("admin/calibration.html", banks=bank_versions, pretest=pretest,
-                           problems=problems, form=request.form), status
+    bank_versions = (
+        db.session.execute(db.select(ItemBank).order_by(ItemBank.name, ItemBank.version.desc()))
+        .scalars()
+        .all()
+    )
+    pretest = dict(
+        db.session.execute(
+            db.select(Item.bank_id, db.func.count())
+            .where(Item.status == "pretest")
+            .group_by(Item.bank_id)
+        ).all()
+    )
+    return render_template(
+        "admin/calibration.html",
+        banks=bank_versions,
+        pretest=pretest,
+        problems=problems,
+        form=request.form,
+    ), status
 
 
 @bp.route("/calibration/<token>", methods=["GET", "POST"])
@@ -410,8 +519,12 @@ def calibration_review(token):
     problems, status = [], 200
     if request.method == "POST":
         try:
-            n = calibration.accept(token, [_int(i, 0) for i in request.form.getlist("items")],
-                                   actor(), request.form.get("reason", "").strip() or None)
+            n = calibration.accept(
+                token,
+                [_int(i, 0) for i in request.form.getlist("items")],
+                actor(),
+                request.form.get("reason", "").strip() or None,
+            )
         except sittings.FormProblems as error:
             db.session.rollback()
             problems, status = error.problems, 422
@@ -419,8 +532,9 @@ def calibration_review(token):
             flash(f"{n} soal diaktifkan dengan parameter baru. / {n} items activated.", "info")
             return redirect(url_for("admin.bank_detail", bank_id=proposal["bank_id"]))
     bank = banks.get_bank(proposal["bank_id"])
-    return render_template("admin/calibration_review.html", p=proposal, bank=bank,
-                           problems=problems), status
+    return render_template(
+        "admin/calibration_review.html", p=proposal, bank=bank, problems=problems
+    ), status
 
 
 @bp.route("/banks/<int:bank_id>/stats")
@@ -446,10 +560,16 @@ def bank_information(bank_id):
 def _users_template(problems=(), status=200, **extra):
     from . import users
 
-    return render_template("admin/users.html", users=users.list_users(), roles=users.ROLES,
-                           assigned=users.assigned_sittings(),
-                           min_password=users.min_password_length(), problems=list(problems),
-                           form=request.form, **{"failed": None, **extra}), status
+    return render_template(
+        "admin/users.html",
+        users=users.list_users(),
+        roles=users.ROLES,
+        assigned=users.assigned_sittings(),
+        min_password=users.min_password_length(),
+        problems=list(problems),
+        form=request.form,
+        **{"failed": None, **extra},
+    ), status
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -460,9 +580,14 @@ def users_page():
     if request.method == "POST":
         form = request.form
         try:
-            user = users.create_user(form.get("username", ""), form.get("name", ""),
-                                     form.get("role", ""), form.get("password", ""), actor(),
-                                     form.get("reason", "").strip() or None)
+            user = users.create_user(
+                form.get("username", ""),
+                form.get("name", ""),
+                form.get("role", ""),
+                form.get("password", ""),
+                actor(),
+                form.get("reason", "").strip() or None,
+            )
         except sittings.FormProblems as error:
             db.session.rollback()
             return _users_template(error.problems, 422, failed="create")
@@ -486,27 +611,36 @@ def _user_change(user_id, change, done):
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
 def user_role(user_id):
     role = request.form.get("role", "")
-    return _user_change(user_id, lambda users: users.set_role(
-        user_id, role, actor(), request.form.get("reason")),
-        lambda u: _("Peran %(username)s: %(role)s.", username=u.username, role=u.role))
+    return _user_change(
+        user_id,
+        lambda users: users.set_role(user_id, role, actor(), request.form.get("reason")),
+        lambda u: _("Peran %(username)s: %(role)s.", username=u.username, role=u.role),
+    )
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 def user_password(user_id):
-    return _user_change(user_id, lambda users: users.reset_password(
-        user_id, request.form.get("password", ""), actor(), request.form.get("reason")),
-        lambda u: _("Kata sandi %(username)s diganti; sesi lamanya berakhir.",
-                    username=u.username))
+    return _user_change(
+        user_id,
+        lambda users: users.reset_password(
+            user_id, request.form.get("password", ""), actor(), request.form.get("reason")
+        ),
+        lambda u: _("Kata sandi %(username)s diganti; sesi lamanya berakhir.", username=u.username),
+    )
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 def user_active(user_id):
     active = request.form.get("active") == "1"
-    return _user_change(user_id, lambda users: users.set_active(
-        user_id, active, actor(), request.form.get("reason")),
-        lambda u: (_("%(username)s diaktifkan kembali.", username=u.username) if u.active else
-                   _("%(username)s dinonaktifkan: tidak dapat masuk lagi.",
-                     username=u.username)))
+    return _user_change(
+        user_id,
+        lambda users: users.set_active(user_id, active, actor(), request.form.get("reason")),
+        lambda u: (
+            _("%(username)s diaktifkan kembali.", username=u.username)
+            if u.active
+            else _("%(username)s dinonaktifkan: tidak dapat masuk lagi.", username=u.username)
+        ),
+    )
 
 
 @bp.route("/sittings/<int:sitting_id>/proctors", methods=["POST"])
@@ -514,8 +648,12 @@ def sitting_proctors(sitting_id):
     from . import users
 
     try:
-        users.set_sitting_proctors(sitting_id, [_int(p, 0) for p in request.form.getlist(
-            "proctors")], actor(), request.form.get("reason"))
+        users.set_sitting_proctors(
+            sitting_id,
+            [_int(p, 0) for p in request.form.getlist("proctors")],
+            actor(),
+            request.form.get("reason"),
+        )
     except sittings.FormProblems as error:
         db.session.rollback()
         return _sitting_template(sitting_id, problems=error.problems), 422

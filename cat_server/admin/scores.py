@@ -21,11 +21,17 @@ def escape_cell(value):
     return value
 
 
-def select_attempts(sitting_id: int | None = None, date_from: datetime | None = None,
-                    date_to: datetime | None = None) -> list[Attempt]:
+def select_attempts(
+    sitting_id: int | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+) -> list[Attempt]:
     """Attempts of one sitting, or of sittings scheduled (or attempts made) in [from, to)."""
-    query = db.select(Attempt).join(Candidate, Attempt.candidate_id == Candidate.id).join(
-        Sitting, Attempt.sitting_id == Sitting.id)
+    query = (
+        db.select(Attempt)
+        .join(Candidate, Attempt.candidate_id == Candidate.id)
+        .join(Sitting, Attempt.sitting_id == Sitting.id)
+    )
     if sitting_id is not None:
         query = query.where(Attempt.sitting_id == sitting_id)
     when = db.func.coalesce(Sitting.scheduled_at, Attempt.created_at)
@@ -33,8 +39,7 @@ def select_attempts(sitting_id: int | None = None, date_from: datetime | None = 
         query = query.where(when >= date_from)
     if date_to is not None:
         query = query.where(when < date_to)
-    return db.session.execute(
-        query.order_by(Sitting.id, Candidate.registration_no)).scalars().all()
+    return db.session.execute(query.order_by(Sitting.id, Candidate.registration_no)).scalars().all()
 
 
 def score_rows(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
@@ -47,24 +52,55 @@ def score_rows(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
     header = ["registration_no", "name", "birth_date", "sitting", "exam", "seat"]
     for code in section_codes:
         header += [f"{code}_score", f"{code}_pass_mark"]
-    header += ["total", "pass_total", "passed", "theta", "se", "items_answered", "items_total",
-               "started_at", "finished_at", "status", "finish_reason", "chain_hash"]
+    header += [
+        "total",
+        "pass_total",
+        "passed",
+        "theta",
+        "se",
+        "items_answered",
+        "items_total",
+        "started_at",
+        "finished_at",
+        "status",
+        "finish_reason",
+        "chain_hash",
+    ]
     rows = []
     for a in attempts:
         c = a.candidate
         exam = a.sitting.exam
         sections = {s.code: s for s in exam.sections}
         scores = a.section_scores or {}
-        row = [c.registration_no, c.name, c.birth_date or "", a.sitting.name, exam.name,
-               c.seat.label if c.seat else ""]
+        row = [
+            c.registration_no,
+            c.name,
+            c.birth_date or "",
+            a.sitting.name,
+            exam.name,
+            c.seat.label if c.seat else "",
+        ]
         for code in section_codes:
             s = sections.get(code)
-            row += [scores.get(code, 0) if s else "", s.pass_mark if s and s.pass_mark is not None
-                    else ""]
+            row += [
+                scores.get(code, 0) if s else "",
+                s.pass_mark if s and s.pass_mark is not None else "",
+            ]
         passed = "" if a.passed is None else ("yes" if a.passed else "no")
-        row += [a.total_score, exam.pass_total if exam.pass_total is not None else "", passed,
-                _num(a.theta), _num(a.se), a.n_answered, a.n_items, _time(a.started_at),
-                _time(a.finished_at), a.status, a.finish_reason or "", a.chain_head or GENESIS]
+        row += [
+            a.total_score,
+            exam.pass_total if exam.pass_total is not None else "",
+            passed,
+            _num(a.theta),
+            _num(a.se),
+            a.n_answered,
+            a.n_items,
+            _time(a.started_at),
+            _time(a.finished_at),
+            a.status,
+            a.finish_reason or "",
+            a.chain_head or GENESIS,
+        ]
         rows.append([escape_cell(v) for v in row])
     return header, rows
 
@@ -114,22 +150,26 @@ def wide_responses(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
     if not ids:
         return ["person_id"], []
     responses = db.session.execute(
-        db.select(Response.attempt_id, Response.score, Item.code, Item.option_scores,
-                  Item.position)
-        .join(Item, Response.item_id == Item.id).where(Response.attempt_id.in_(ids))
+        db.select(Response.attempt_id, Response.score, Item.code, Item.option_scores, Item.position)
+        .join(Item, Response.item_id == Item.id)
+        .where(Response.attempt_id.in_(ids))
     ).all()
     columns: dict[str, int] = {}
     cells: dict[int, dict[str, int]] = {}
-    for attempt_id, score, code, option_scores, position in sorted(responses,
-                                                                   key=lambda r: r.position):
+    for attempt_id, score, code, option_scores, position in sorted(
+        responses, key=lambda r: r.position
+    ):
         columns.setdefault(code, position)
         # Dichotomous: right/wrong; polytomous: the option's score 1..k as category 0..k-1.
         value = score - min(option_scores) if option_scores else int(score > 0)
         cells.setdefault(attempt_id, {})[code] = value
     codes = list(columns)
     header = ["person_id", *codes]
-    rows = [[a.candidate.registration_no, *(cells.get(a.id, {}).get(c, "") for c in codes)]
-            for a in attempts if a.id in cells]
+    rows = [
+        [a.candidate.registration_no, *(cells.get(a.id, {}).get(c, "") for c in codes)]
+        for a in attempts
+        if a.id in cells
+    ]
     return header, rows
 
 
@@ -146,8 +186,10 @@ class ChainProblem:
     message: str
 
     def __str__(self):
-        where = f"attempt {self.attempt_id} (registration {self.registration_no}, " \
-                f"sitting {self.sitting!r})"
+        where = (
+            f"attempt {self.attempt_id} (registration {self.registration_no}, "
+            f"sitting {self.sitting!r})"
+        )
         if self.seq is not None:
             where += f", response seq {self.seq} (row id {self.response_id})"
         return f"{where}: {self.message}"
@@ -159,9 +201,12 @@ def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[
     A row whose fields no longer give its stored hash, a broken link, a gap in
     seq, or an attempt whose chain head is not its last row's hash is a problem.
     """
-    query = db.select(Attempt.id, Attempt.chain_head, Candidate.registration_no, Sitting.name) \
-        .join(Candidate, Attempt.candidate_id == Candidate.id) \
-        .join(Sitting, Attempt.sitting_id == Sitting.id).order_by(Attempt.id)
+    query = (
+        db.select(Attempt.id, Attempt.chain_head, Candidate.registration_no, Sitting.name)
+        .join(Candidate, Attempt.candidate_id == Candidate.id)
+        .join(Sitting, Attempt.sitting_id == Sitting.id)
+        .order_by(Attempt.id)
+    )
     if attempt_ids is not None:
         query = query.where(Attempt.id.in_(attempt_ids))
     problems: list[ChainProblem] = []
@@ -180,28 +225,45 @@ def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[
             if r.seq != expected_seq:
                 found.append(f"seq {expected_seq} is missing: rows were deleted")
             if r.prev_hash != prev:
-                found.append("prev_hash does not match the previous row's hash: "
-                             "a row before it was altered, removed or inserted")
-            digest = chain_hash(r.prev_hash, attempt_id, r.seq, r.item_id, r.choice, r.score,
-                                r.answered_at)
+                found.append(
+                    "prev_hash does not match the previous row's hash: "
+                    "a row before it was altered, removed or inserted"
+                )
+            digest = chain_hash(
+                r.prev_hash, attempt_id, r.seq, r.item_id, r.choice, r.score, r.answered_at
+            )
             if digest != r.hash:
-                found.append(f"altered: its fields (item {r.item_id}, choice {r.choice}, score {r.score}, "
-                             f"answered at {r.answered_at.isoformat()}) do not give its "
-                             "stored hash")
+                found.append(
+                    f"altered: its fields (item {r.item_id}, choice {r.choice}, score {r.score}, "
+                    f"answered at {r.answered_at.isoformat()}) do not give its "
+                    "stored hash"
+                )
             problems += [ChainProblem(attempt_id, reg, sitting, r.seq, r.id, m) for m in found]
             prev = r.hash
             expected_seq = r.seq + 1
         if (head or GENESIS) != prev:
-            problems.append(ChainProblem(attempt_id, reg, sitting, None, None,
-                                         "the attempt's chain head is not its last response's "
-                                         "hash: responses were removed or added"))
+            problems.append(
+                ChainProblem(
+                    attempt_id,
+                    reg,
+                    sitting,
+                    None,
+                    None,
+                    "the attempt's chain head is not its last response's "
+                    "hash: responses were removed or added",
+                )
+            )
     return n_attempts, n_responses, problems
 
 
 def sittings_for_export():
-    return db.session.execute(
-        db.select(Sitting).order_by(Sitting.scheduled_at.desc().nulls_last(), Sitting.id.desc())
-    ).scalars().all()
+    return (
+        db.session.execute(
+            db.select(Sitting).order_by(Sitting.scheduled_at.desc().nulls_last(), Sitting.id.desc())
+        )
+        .scalars()
+        .all()
+    )
 
 
 def seat_label(seat: Seat | None) -> str:

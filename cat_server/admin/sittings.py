@@ -72,23 +72,38 @@ def parse_sections(text: str) -> list[tuple[str, str, int, int | None, int | Non
             continue
         parts = [p.strip() for p in line.split(",")]
         if len(parts) not in (3, 4, 5) or not parts[0] or not parts[1]:
-            problems.append(("sections", f"line {number}: expected 'CODE, name, n_items"
-                                         f"[, pass_mark[, minutes]]', got {line.strip()!r}"))
+            problems.append(
+                (
+                    "sections",
+                    f"line {number}: expected 'CODE, name, n_items"
+                    f"[, pass_mark[, minutes]]', got {line.strip()!r}",
+                )
+            )
             continue
         try:
             n_items = int(parts[2])
             pass_mark = int(parts[3]) if len(parts) >= 4 and parts[3] else None
             minutes = int(parts[4]) if len(parts) == 5 and parts[4] else None
         except ValueError:
-            problems.append(("sections", f"line {number}: n_items, pass_mark and minutes must "
-                                         f"be whole numbers, got {line.strip()!r}"))
+            problems.append(
+                (
+                    "sections",
+                    f"line {number}: n_items, pass_mark and minutes must "
+                    f"be whole numbers, got {line.strip()!r}",
+                )
+            )
             continue
         if n_items < 1:
             problems.append(("sections", f"line {number}: n_items must be at least 1"))
             continue
         if minutes is not None and minutes < 1:
-            problems.append(("sections", f"line {number}: minutes must be at least 1 "
-                                         "(leave it empty for the whole exam's time only)"))
+            problems.append(
+                (
+                    "sections",
+                    f"line {number}: minutes must be at least 1 "
+                    "(leave it empty for the whole exam's time only)",
+                )
+            )
             continue
         sections.append((parts[0], parts[1], n_items, pass_mark, minutes))
     if not sections and not problems:
@@ -98,8 +113,14 @@ def parse_sections(text: str) -> list[tuple[str, str, int, int | None, int | Non
     return sections
 
 
-def create_exam(name: str, bank_id: int, duration_min: int, sections_text: str,
-                pass_total: int | None, actor: str) -> Exam:
+def create_exam(
+    name: str,
+    bank_id: int,
+    duration_min: int,
+    sections_text: str,
+    pass_total: int | None,
+    actor: str,
+) -> Exam:
     """An exam blueprint over one bank version; every section must have enough active items."""
     problems = []
     if not name.strip():
@@ -117,23 +138,41 @@ def create_exam(name: str, bank_id: int, duration_min: int, sections_text: str,
     if bank is not None:
         for code, _, n_items, _, minutes in sections:
             if minutes is not None and duration_min is not None and minutes > duration_min:
-                problems.append(("sections", f"section {code}: {minutes} minutes is more than "
-                                             f"the exam's {duration_min}"))
+                problems.append(
+                    (
+                        "sections",
+                        f"section {code}: {minutes} minutes is more than the exam's {duration_min}",
+                    )
+                )
             available = db.session.execute(
-                db.select(db.func.count()).where(Item.bank_id == bank.id, Item.section == code,
-                                                 Item.status == "active")
+                db.select(db.func.count()).where(
+                    Item.bank_id == bank.id, Item.section == code, Item.status == "active"
+                )
             ).scalar()
             if available < n_items:
-                problems.append(("sections", f"section {code}: {n_items} items asked, the bank "
-                                             f"has {available} active {code} items"))
+                problems.append(
+                    (
+                        "sections",
+                        f"section {code}: {n_items} items asked, the bank "
+                        f"has {available} active {code} items",
+                    )
+                )
     if problems:
         raise FormProblems(problems)
-    exam = Exam(name=name.strip(), bank_id=bank.id, duration_s=duration_min * 60,
-                pass_total=pass_total)
+    exam = Exam(
+        name=name.strip(), bank_id=bank.id, duration_s=duration_min * 60, pass_total=pass_total
+    )
     for position, (code, sname, n_items, pass_mark, minutes) in enumerate(sections, start=1):
-        exam.sections.append(ExamSection(position=position, code=code, name=sname,
-                                         n_items=n_items, pass_mark=pass_mark,
-                                         time_limit_min=minutes))
+        exam.sections.append(
+            ExamSection(
+                position=position,
+                code=code,
+                name=sname,
+                n_items=n_items,
+                pass_mark=pass_mark,
+                time_limit_min=minutes,
+            )
+        )
     db.session.add(exam)
     db.session.flush()
     audit(actor, "exam_created", exam_id=exam.id, name=exam.name, bank_id=bank.id)
@@ -144,8 +183,14 @@ def create_exam(name: str, bank_id: int, duration_min: int, sections_text: str,
 # --- sittings -------------------------------------------------------------
 
 
-def create_sitting(exam_id: int, name: str, room: str, scheduled_at: datetime | None,
-                   proctor_ids: list[int], actor: str) -> Sitting:
+def create_sitting(
+    exam_id: int,
+    name: str,
+    room: str,
+    scheduled_at: datetime | None,
+    proctor_ids: list[int],
+    actor: str,
+) -> Sitting:
     problems = []
     exam = db.session.get(Exam, exam_id) if exam_id else None
     if exam is None:
@@ -163,8 +208,15 @@ def create_sitting(exam_id: int, name: str, room: str, scheduled_at: datetime | 
     sitting.proctors.extend(proctors)
     db.session.add(sitting)
     db.session.flush()
-    audit(actor, "sitting_created", sitting_id=sitting.id, exam_id=exam.id, room=sitting.room,
-          scheduled_at=scheduled_at.isoformat(), proctors=[p.username for p in proctors])
+    audit(
+        actor,
+        "sitting_created",
+        sitting_id=sitting.id,
+        exam_id=exam.id,
+        room=sitting.room,
+        scheduled_at=scheduled_at.isoformat(),
+        proctors=[p.username for p in proctors],
+    )
     db.session.commit()
     return sitting
 
@@ -231,10 +283,16 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
     for position, column in enumerate(header, start=1):
         if column not in CANDIDATE_COLUMNS:
             guess = difflib.get_close_matches(column, CANDIDATE_COLUMNS, n=1)
-            bad(1, column or f"#{position}",
+            bad(
+                1,
+                column or f"#{position}",
                 f"unknown column {column!r} (column {position} of the header)"
-                + (f"; did you mean {guess[0]}?" if guess else
-                   f"; expected {', '.join(CANDIDATE_COLUMNS)}"))
+                + (
+                    f"; did you mean {guess[0]}?"
+                    if guess
+                    else f"; expected {', '.join(CANDIDATE_COLUMNS)}"
+                ),
+            )
         elif header.count(column) > 1 and header.index(column) != position - 1:
             bad(1, column, f"column {column} appears twice in the header")
     for column in REQUIRED_CANDIDATE_COLUMNS:
@@ -255,20 +313,27 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
         sittings_by_key.setdefault(str(s.id), s)
         sittings_by_key.setdefault(s.name.strip().casefold(), s)
     enrolled = {
-        (sid, reg.casefold()) for sid, reg in db.session.execute(
-            db.select(Candidate.sitting_id, Candidate.registration_no))
+        (sid, reg.casefold())
+        for sid, reg in db.session.execute(
+            db.select(Candidate.sitting_id, Candidate.registration_no)
+        )
     }
     taken_seats = {
-        (sid, label) for sid, label in db.session.execute(
-            db.select(Seat.sitting_id, Seat.label).join(Candidate, Candidate.seat_id == Seat.id))
+        (sid, label)
+        for sid, label in db.session.execute(
+            db.select(Seat.sitting_id, Seat.label).join(Candidate, Candidate.seat_id == Seat.id)
+        )
     }
     seen_reg: dict[tuple[int, str], int] = {}
     seen_seat: dict[tuple[int, str], int] = {}
     valid = []
     for number, raw in body:
         if len(raw) != len(header):
-            bad(number, None, f"{len(raw)} cells for {len(header)} columns "
-                              "(a cell with a comma must be quoted)")
+            bad(
+                number,
+                None,
+                f"{len(raw)} cells for {len(header)} columns (a cell with a comma must be quoted)",
+            )
             continue
         values = {c: v.strip() for c, v in zip(header, raw, strict=True)}
         before = len(problems)
@@ -289,9 +354,14 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
                 if len(values["birth_date"]) != 10:
                     raise ValueError
             except ValueError:
-                bad(number, "birth_date", f"expected a date YYYY-MM-DD, got {values['birth_date']!r}")
+                bad(
+                    number,
+                    "birth_date",
+                    f"expected a date YYYY-MM-DD, got {values['birth_date']!r}",
+                )
         sitting = sittings_by_key.get(values["sitting"]) or sittings_by_key.get(
-            values["sitting"].casefold())
+            values["sitting"].casefold()
+        )
         if not values["sitting"]:
             bad(number, "sitting", "sitting is empty; give the sitting's id or name")
         elif sitting is None:
@@ -306,22 +376,34 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
         if sitting is not None and reg:
             key = (sitting.id, reg.casefold())
             if key in enrolled:
-                bad(number, "registration_no",
-                    f"{reg} is already enrolled in sitting {sitting.name!r}")
+                bad(
+                    number,
+                    "registration_no",
+                    f"{reg} is already enrolled in sitting {sitting.name!r}",
+                )
             elif key in seen_reg:
-                bad(number, "registration_no",
+                bad(
+                    number,
+                    "registration_no",
                     f"duplicate registration number {reg}: row {seen_reg[key]} has it "
-                    "for the same sitting")
+                    "for the same sitting",
+                )
             else:
                 seen_reg[key] = number
         if sitting is not None and seat:
             key = (sitting.id, seat)
             if key in taken_seats:
-                bad(number, "seat", f"seat {seat} of sitting {sitting.name!r} already has "
-                                    "a candidate")
+                bad(
+                    number,
+                    "seat",
+                    f"seat {seat} of sitting {sitting.name!r} already has a candidate",
+                )
             elif key in seen_seat:
-                bad(number, "seat", f"seat {seat} is given twice: row {seen_seat[key]} has it "
-                                    "in the same sitting")
+                bad(
+                    number,
+                    "seat",
+                    f"seat {seat} is given twice: row {seen_seat[key]} has it in the same sitting",
+                )
             else:
                 seen_seat[key] = number
         if len(problems) == before:
@@ -330,8 +412,11 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
         fail()
 
     seats = {(s.sitting_id, s.label): s for s in db.session.execute(db.select(Seat)).scalars()}
-    next_position = dict(db.session.execute(
-        db.select(Seat.sitting_id, db.func.max(Seat.position)).group_by(Seat.sitting_id)).all())
+    next_position = dict(
+        db.session.execute(
+            db.select(Seat.sitting_id, db.func.max(Seat.position)).group_by(Seat.sitting_id)
+        ).all()
+    )
     created = []
     for reg, name, birth, sitting, label in valid:
         seat = seats.get((sitting.id, label))
@@ -343,14 +428,37 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
             db.session.flush()
             seats[(sitting.id, label)] = seat
         pin = security.new_pin()
-        db.session.add(Candidate(sitting_id=sitting.id, registration_no=reg, name=name,
-                                 birth_date=birth, pin_hash=security.hash_pin(pin),
-                                 seat_id=seat.id))
-        created.append(NewCandidate(reg, name, birth, sitting.id, sitting.name, sitting.room,
-                                    sitting.scheduled_at, label, pin))
+        db.session.add(
+            Candidate(
+                sitting_id=sitting.id,
+                registration_no=reg,
+                name=name,
+                birth_date=birth,
+                pin_hash=security.hash_pin(pin),
+                seat_id=seat.id,
+            )
+        )
+        created.append(
+            NewCandidate(
+                reg,
+                name,
+                birth,
+                sitting.id,
+                sitting.name,
+                sitting.room,
+                sitting.scheduled_at,
+                label,
+                pin,
+            )
+        )
     for sitting_id in {c.sitting_id for c in created}:
-        audit(actor, "candidates_imported", sitting_id=sitting_id, file=filename,
-              count=sum(c.sitting_id == sitting_id for c in created))
+        audit(
+            actor,
+            "candidates_imported",
+            sitting_id=sitting_id,
+            file=filename,
+            count=sum(c.sitting_id == sitting_id for c in created),
+        )
     db.session.commit()
     return created
 
@@ -363,18 +471,33 @@ def reset_pins(sitting_id: int, actor: str, reason: str | None = None) -> list[N
     sitting = get_sitting(sitting_id)
     reason = need_reason(reason)
     out = []
-    candidates = db.session.execute(
-        db.select(Candidate).where(Candidate.sitting_id == sitting.id)
-        .order_by(Candidate.registration_no)
-    ).scalars().all()
+    candidates = (
+        db.session.execute(
+            db.select(Candidate)
+            .where(Candidate.sitting_id == sitting.id)
+            .order_by(Candidate.registration_no)
+        )
+        .scalars()
+        .all()
+    )
     for c in candidates:
         if c.attempt is not None and c.attempt.status == "finished":
             continue
         pin = security.new_pin()
         c.pin_hash = security.hash_pin(pin)
-        out.append(NewCandidate(c.registration_no, c.name, c.birth_date, sitting.id, sitting.name,
-                                sitting.room, sitting.scheduled_at,
-                                c.seat.label if c.seat else "", pin))
+        out.append(
+            NewCandidate(
+                c.registration_no,
+                c.name,
+                c.birth_date,
+                sitting.id,
+                sitting.name,
+                sitting.room,
+                sitting.scheduled_at,
+                c.seat.label if c.seat else "",
+                pin,
+            )
+        )
     audit(actor, "pins_reset", sitting_id=sitting.id, reason=reason, count=len(out))
     db.session.commit()
     return sorted(out, key=lambda c: (_seat_order(c.seat), c.registration_no))
@@ -391,5 +514,6 @@ def write_pins_csv(created: list[NewCandidate], file) -> None:
     writer = csv.writer(file, lineterminator="\n")
     writer.writerow(["registration_no", "name", "sitting", "seat", "pin"])
     for c in created:
-        writer.writerow([escape_cell(v) for v in (c.registration_no, c.name, c.sitting_name,
-                                                  c.seat)] + [c.pin])
+        writer.writerow(
+            [escape_cell(v) for v in (c.registration_no, c.name, c.sitting_name, c.seat)] + [c.pin]
+        )

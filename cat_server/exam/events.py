@@ -14,8 +14,10 @@ from . import service
 def session_attempt_id() -> int:
     attempt_id = session.get("attempt_id")
     if attempt_id is None:
-        raise NotFound("Sesi login tidak ditemukan; silakan masuk lagi.",
-                       "No login found; please log in again.")
+        raise NotFound(
+            "Sesi login tidak ditemukan; silakan masuk lagi.",
+            "No login found; please log in again.",
+        )
     return attempt_id
 
 
@@ -72,8 +74,9 @@ class ExamNamespace(Namespace):
 
     @acked
     def on_finish_section(self, data):
-        return txn.run(service.finish_section, session_attempt_id(),
-                       service.FinishSectionIn.parse(data))
+        return txn.run(
+            service.finish_section, session_attempt_id(), service.FinishSectionIn.parse(data)
+        )
 
     @acked
     def on_focus_lost(self, data=None):

@@ -20,8 +20,12 @@ def login(sitting_id):
             )
         except ExamError as error:
             db.session.rollback()
-            return render_template("exam/login.html", sitting=sitting, error=error,
-                                   registration_no=request.form.get("registration_no", "")), error.status
+            return render_template(
+                "exam/login.html",
+                sitting=sitting,
+                error=error,
+                registration_no=request.form.get("registration_no", ""),
+            ), error.status
         session.clear()
         session["attempt_id"] = attempt.id
         session["sitting_id"] = sitting.id
@@ -37,15 +41,17 @@ def take(sitting_id):
     attempt = db.session.get(Attempt, session.get("attempt_id") or 0)
     if attempt is None or attempt.sitting_id != sitting.id:
         return redirect(url_for("exam.login", sitting_id=sitting.id))
-    return render_template("exam/take.html", sitting=sitting, attempt=attempt,
-                           candidate=attempt.candidate)
+    return render_template(
+        "exam/take.html", sitting=sitting, attempt=attempt, candidate=attempt.candidate
+    )
 
 
 @bp.route("/exam/media/<int:item_id>")
 def item_media(item_id):
     """An item's image or audio: staff any, a candidate only of an item presented to them."""
-    path, mimetype = service.item_media(item_id, session.get("attempt_id"),
-                                        staff=current_user.is_authenticated)
+    path, mimetype = service.item_media(
+        item_id, session.get("attempt_id"), staff=current_user.is_authenticated
+    )
     db.session.rollback()
     # A bank's files never change (a new import is a new bank folder): the
     # workstation may keep them an hour; "private" keeps shared proxies out.

@@ -156,10 +156,15 @@ def exam_sections(exam_id: int) -> list[ExamSection]:
     """The exam's sections in order, detached and cached."""
     cache = _cache("sections")
     if exam_id not in cache:
-        sections = db.session.execute(
-            db.select(ExamSection).where(ExamSection.exam_id == exam_id)
-            .order_by(ExamSection.position)
-        ).scalars().all()
+        sections = (
+            db.session.execute(
+                db.select(ExamSection)
+                .where(ExamSection.exam_id == exam_id)
+                .order_by(ExamSection.position)
+            )
+            .scalars()
+            .all()
+        )
         for section in sections:
             db.session.expunge(section)
         cache[exam_id] = sections
@@ -172,7 +177,8 @@ def exam_id_of(attempt: Attempt) -> int:
     exam_id = cache.get(attempt.sitting_id)
     if exam_id is None:
         exam_id = cache[attempt.sitting_id] = db.session.execute(
-            db.select(Sitting.exam_id).where(Sitting.id == attempt.sitting_id)).scalar_one()
+            db.select(Sitting.exam_id).where(Sitting.id == attempt.sitting_id)
+        ).scalar_one()
     return exam_id
 
 
@@ -198,13 +204,19 @@ def section_pool(exam: Exam, section: ExamSection) -> list[int]:
     """Active item ids of the section's tags in the exam's bank, in bank order."""
     cache = _cache("pools")
     if section.id not in cache:
-        cache[section.id] = db.session.execute(
-            db.select(Item.id).where(
-                Item.bank_id == exam.bank_id,
-                Item.section.in_(section.pool_tags),
-                Item.status == "active",
-            ).order_by(Item.position)
-        ).scalars().all()
+        cache[section.id] = (
+            db.session.execute(
+                db.select(Item.id)
+                .where(
+                    Item.bank_id == exam.bank_id,
+                    Item.section.in_(section.pool_tags),
+                    Item.status == "active",
+                )
+                .order_by(Item.position)
+            )
+            .scalars()
+            .all()
+        )
     return cache[section.id]
 
 
@@ -242,8 +254,9 @@ def adaptive_pool(exam: Exam, section: ExamSection) -> AdaptivePool:
         )
         content = None
         if section.content:
-            content = {tag: tuple(v) if isinstance(v, list) else v
-                       for tag, v in section.content.items()}
+            content = {
+                tag: tuple(v) if isinstance(v, list) else v for tag, v in section.content.items()
+            }
         config = irt.CatConfig(
             min_length=section.min_items or 0,
             max_length=section.n_items,
@@ -326,13 +339,20 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
     if attempt is None:
         if sitting.status == "ended":
             raise NotInProgress("Sesi ujian sudah ditutup.", "The sitting has ended.")
-        attempt = Attempt(sitting_id=sitting.id, candidate_id=candidate.id,
-                          seed=secrets.randbits(62),
-                          n_items=exam_length(sitting.exam_id))
+        attempt = Attempt(
+            sitting_id=sitting.id,
+            candidate_id=candidate.id,
+            seed=secrets.randbits(62),
+            n_items=exam_length(sitting.exam_id),
+        )
         db.session.add(attempt)
         db.session.flush()
-        audit(f"candidate:{candidate.id}", "attempt_created", sitting_id=sitting.id,
-              attempt_id=attempt.id)
+        audit(
+            f"candidate:{candidate.id}",
+            "attempt_created",
+            sitting_id=sitting.id,
+            attempt_id=attempt.id,
+        )
         _begin_section(attempt, 1, utcnow())
         if sitting.status == "started" and attempt.status == "waiting":
             _start_clock(attempt, sitting.exam, utcnow())
@@ -349,16 +369,22 @@ def _start_clock(attempt: Attempt, exam: Exam, now) -> None:
     attempt.started_at = now
     attempt.deadline_at = now + timedelta(seconds=exam.duration_s)
     _start_section_clock(attempt, current_section(attempt), now)
-    audit("server", "attempt_started", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
-          deadline=attempt.deadline_at.isoformat())
+    audit(
+        "server",
+        "attempt_started",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        deadline=attempt.deadline_at.isoformat(),
+    )
 
 
 def open_check_in(sitting_id: int, actor: str, reason: str) -> Sitting:
     """Open check-in of a scheduled sitting: from now on its candidates may log in and wait."""
     sitting = get_sitting(sitting_id)
     if sitting.status != "scheduled":
-        raise NotInProgress("Check-in sesi ini sudah dibuka.",
-                            "Check-in of this sitting is already open.")
+        raise NotInProgress(
+            "Check-in sesi ini sudah dibuka.", "Check-in of this sitting is already open."
+        )
     sitting.status = "open"
     audit(actor, "check_in_opened", sitting_id=sitting.id, reason=reason)
     db.session.commit()
@@ -376,18 +402,23 @@ def start_sitting(sitting_id: int, actor: str, reason: str | None = None) -> Sit
     if sitting.status == "scheduled":
         raise CheckInClosed("Buka check-in terlebih dahulu.", "Open check-in first.")
     if sitting.status != "open":
-        raise NotInProgress("Sesi ini sudah dimulai atau ditutup.",
-                            "This sitting has already started or ended.")
+        raise NotInProgress(
+            "Sesi ini sudah dimulai atau ditutup.", "This sitting has already started or ended."
+        )
     now = utcnow()
     sitting.status = "started"
     sitting.started_at = now
     deadline = now + timedelta(seconds=sitting.exam.duration_s)
-    started = db.session.execute(
-        db.update(Attempt)
-        .where(Attempt.sitting_id == sitting.id, Attempt.status == "waiting")
-        .values(status="in_progress", started_at=now, deadline_at=deadline)
-        .returning(Attempt.id)
-    ).scalars().all()
+    started = (
+        db.session.execute(
+            db.update(Attempt)
+            .where(Attempt.sitting_id == sitting.id, Attempt.status == "waiting")
+            .values(status="in_progress", started_at=now, deadline_at=deadline)
+            .returning(Attempt.id)
+        )
+        .scalars()
+        .all()
+    )
     # sections with their own limit: the current one's clock starts now too
     # (one UPDATE per such section; every attempt is usually in section 1)
     for index, section in enumerate(exam_sections(sitting.exam_id), start=1):
@@ -395,11 +426,20 @@ def start_sitting(sitting_id: int, actor: str, reason: str | None = None) -> Sit
             db.session.execute(
                 db.update(Attempt)
                 .where(Attempt.id.in_(started), Attempt.section_index == index)
-                .values(section_deadline_at=min(
-                    deadline, now + timedelta(minutes=section.time_limit_min)))
+                .values(
+                    section_deadline_at=min(
+                        deadline, now + timedelta(minutes=section.time_limit_min)
+                    )
+                )
             )
-    audit(actor, "sitting_started", sitting_id=sitting.id, reason=reason,
-          attempts=len(started), deadline=deadline.isoformat())
+    audit(
+        actor,
+        "sitting_started",
+        sitting_id=sitting.id,
+        reason=reason,
+        attempts=len(started),
+        deadline=deadline.isoformat(),
+    )
     txn.commit()
     for attempt_id in started:
         push_state(db.session.get(Attempt, attempt_id))
@@ -417,9 +457,18 @@ def current_section(attempt: Attempt) -> ExamSection:
 def _present(attempt: Attempt, item_id: int, section: ExamSection, now, writes=None) -> int:
     """Present ``item_id`` at the next seq; ``writes``: append the INSERT there instead of running it."""
     attempt.n_presented += 1
-    _write(writes, _INSERT_PRESENTATION, dict(
-        attempt_id=attempt.id, seq=attempt.n_presented, item_id=item_id, section_id=section.id,
-        presented_at=now, marked=False))
+    _write(
+        writes,
+        _INSERT_PRESENTATION,
+        dict(
+            attempt_id=attempt.id,
+            seq=attempt.n_presented,
+            item_id=item_id,
+            section_id=section.id,
+            presented_at=now,
+            marked=False,
+        ),
+    )
     return attempt.n_presented
 
 
@@ -448,17 +497,20 @@ def _count_exposure(item_ids: list[int]) -> None:
     statement = insert(ItemExposure).values(
         [{"item_id": item_id, "n": n} for item_id, n in sorted(counts.items())]
     )
-    db.session.execute(statement.on_conflict_do_update(
-        index_elements=[ItemExposure.item_id],
-        set_={"n": ItemExposure.n + statement.excluded.n},
-    ))
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ItemExposure.item_id],
+            set_={"n": ItemExposure.n + statement.excluded.n},
+        )
+    )
 
 
 def _start_section_clock(attempt: Attempt, section: ExamSection, now) -> None:
     """A running attempt's section with a time limit gets its own deadline, never past the exam's."""
     if attempt.status == "in_progress" and section.time_limit_min:
         attempt.section_deadline_at = min(
-            attempt.deadline_at, now + timedelta(minutes=section.time_limit_min))
+            attempt.deadline_at, now + timedelta(minutes=section.time_limit_min)
+        )
     else:
         attempt.section_deadline_at = None
 
@@ -477,17 +529,27 @@ def _begin_section(attempt: Attempt, index: int, now, finish_reason: str = "comp
         if section.mode == "adaptive":
             pool = adaptive_pool(exam, section)
             rng = np.random.default_rng([attempt.seed, section.id, 0])
-            step = irt.step(pool.bank, irt.CatState.new(pool.bank, seed=attempt.seed),
-                            pool.config, rng)
+            step = irt.step(
+                pool.bank, irt.CatState.new(pool.bank, seed=attempt.seed), pool.config, rng
+            )
             first = [] if step.item is None else [pool.item_ids[step.item]]
         else:
             form = fixed_form(attempt, exam, section)
             first = form if section.navigable else form[:1]
         if first:
-            db.session.execute(_INSERT_PRESENTATION, [
-                dict(attempt_id=attempt.id, seq=attempt.n_presented + k, item_id=item_id,
-                     section_id=section.id, presented_at=now)
-                for k, item_id in enumerate(first, start=1)])
+            db.session.execute(
+                _INSERT_PRESENTATION,
+                [
+                    dict(
+                        attempt_id=attempt.id,
+                        seq=attempt.n_presented + k,
+                        item_id=item_id,
+                        section_id=section.id,
+                        presented_at=now,
+                    )
+                    for k, item_id in enumerate(first, start=1)
+                ],
+            )
             attempt.n_presented += len(first)
             attempt.next_seq = attempt.section_first_seq
             if section.mode == "adaptive":  # fixed forms: exposure is their presentations
@@ -515,8 +577,13 @@ def finish_section(attempt_id: int, request: FinishSectionIn) -> dict:
     if request.section != attempt.section_index:
         raise BadPayload(field="section")
     now = utcnow()
-    audit(f"candidate:{attempt.candidate_id}", "section_finished", sitting_id=attempt.sitting_id,
-          attempt_id=attempt.id, section=current_section(attempt).code)
+    audit(
+        f"candidate:{attempt.candidate_id}",
+        "section_finished",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        section=current_section(attempt).code,
+    )
     _begin_section(attempt, attempt.section_index + 1, now)
     txn.commit()
     feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
@@ -527,35 +594,54 @@ def finish_section(attempt_id: int, request: FinishSectionIn) -> dict:
 # Statements built once: SQLAlchemy then reuses their compiled form and cache
 # key instead of rebuilding both for every answer.
 
-_LOCK_ATTEMPT = (db.select(Attempt).where(Attempt.id == db.bindparam("id"))
-                 .with_for_update())
+_LOCK_ATTEMPT = db.select(Attempt).where(Attempt.id == db.bindparam("id")).with_for_update()
 # the answer's first round trip: the attempt, locked, with the item presented at the
 # answer's seq (None when there is none)
 _LOCK_ATTEMPT_AND_ITEM = (
-    db.select(Attempt, db.select(Presentation.item_id).where(
-        Presentation.attempt_id == Attempt.id, Presentation.seq == db.bindparam("seq"))
-        .scalar_subquery())
-    .where(Attempt.id == db.bindparam("id")).with_for_update(of=Attempt))
-_BATCH = sa.func.unnest(
-    db.bindparam("ids", type_=sa.ARRAY(sa.Integer)),
-    db.bindparam("seqs", type_=sa.ARRAY(sa.Integer))).table_valued("id", "seq").render_derived()
+    db.select(
+        Attempt,
+        db.select(Presentation.item_id)
+        .where(Presentation.attempt_id == Attempt.id, Presentation.seq == db.bindparam("seq"))
+        .scalar_subquery(),
+    )
+    .where(Attempt.id == db.bindparam("id"))
+    .with_for_update(of=Attempt)
+)
+_BATCH = (
+    sa.func.unnest(
+        db.bindparam("ids", type_=sa.ARRAY(sa.Integer)),
+        db.bindparam("seqs", type_=sa.ARRAY(sa.Integer)),
+    )
+    .table_valued("id", "seq")
+    .render_derived()
+)
 # PostgreSQL batches (txn.Lane): every answer's attempt, locked in id order, with its item
 _LOCK_BATCH = (
-    db.select(Attempt, db.select(Presentation.item_id).where(
-        Presentation.attempt_id == Attempt.id, Presentation.seq == _BATCH.c.seq)
-        .scalar_subquery())
-    .join(_BATCH, _BATCH.c.id == Attempt.id).order_by(Attempt.id).with_for_update(of=Attempt))
+    db.select(
+        Attempt,
+        db.select(Presentation.item_id)
+        .where(Presentation.attempt_id == Attempt.id, Presentation.seq == _BATCH.c.seq)
+        .scalar_subquery(),
+    )
+    .join(_BATCH, _BATCH.c.id == Attempt.id)
+    .order_by(Attempt.id)
+    .with_for_update(of=Attempt)
+)
 # SQLite batches (group commit): the attempts of a run of answers, then their items
 _ATTEMPTS = db.select(Attempt).where(Attempt.id.in_(db.bindparam("ids", expanding=True)))
 _ITEMS_AT = db.select(Presentation.attempt_id, Presentation.seq, Presentation.item_id).where(
     Presentation.attempt_id.in_(db.bindparam("ids", expanding=True)),
-    Presentation.seq.in_(db.bindparam("seqs", expanding=True)))
+    Presentation.seq.in_(db.bindparam("seqs", expanding=True)),
+)
 _PRESENTED_ITEM = db.select(Presentation.item_id).where(
-    Presentation.attempt_id == db.bindparam("attempt"),
-    Presentation.seq == db.bindparam("seq"))
-_LATEST_RESPONSE = (db.select(Response.choice, Response.score).where(
-    Response.attempt_id == db.bindparam("attempt"), Response.seq == db.bindparam("seq"))
-    .order_by(Response.n.desc()).limit(1))
+    Presentation.attempt_id == db.bindparam("attempt"), Presentation.seq == db.bindparam("seq")
+)
+_LATEST_RESPONSE = (
+    db.select(Response.choice, Response.score)
+    .where(Response.attempt_id == db.bindparam("attempt"), Response.seq == db.bindparam("seq"))
+    .order_by(Response.n.desc())
+    .limit(1)
+)
 # inline: no RETURNING of the new id (nobody reads it), so they can be pipelined
 _INSERT_RESPONSE = Response.__table__.insert().inline()
 _INSERT_PRESENTATION = Presentation.__table__.insert().inline()
@@ -585,9 +671,14 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
         if row is None:
             raise txn.Bounce()
     else:  # SQLite's group commit may have read it with the other answers of its batch
-        row = txn.prefetched(attempt_id, answer.seq) or db.session.execute(
-            _LOCK_ATTEMPT_AND_ITEM, {"id": attempt_id, "seq": answer.seq},
-            execution_options={"populate_existing": True}).one_or_none()
+        row = (
+            txn.prefetched(attempt_id, answer.seq)
+            or db.session.execute(
+                _LOCK_ATTEMPT_AND_ITEM,
+                {"id": attempt_id, "seq": answer.seq},
+                execution_options={"populate_existing": True},
+            ).one_or_none()
+        )
     if row is None:
         raise NotFound("Ujian tidak ditemukan.", "Attempt not found.")
     attempt, presented = row
@@ -595,10 +686,12 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
     if lane is not None and not _fits_the_lane(attempt, section, answer):
         raise txn.Bounce()  # nothing changed yet: it runs on its own after the batch
     latest = None
-    if attempt.n_responses and (section.navigable or attempt.status != "in_progress"
-                                or answer.seq < attempt.next_seq):
+    if attempt.n_responses and (
+        section.navigable or attempt.status != "in_progress" or answer.seq < attempt.next_seq
+    ):
         latest = db.session.execute(
-            _LATEST_RESPONSE, {"attempt": attempt.id, "seq": answer.seq}).one_or_none()
+            _LATEST_RESPONSE, {"attempt": attempt.id, "seq": answer.seq}
+        ).one_or_none()
     if latest is not None and latest.choice == answer.choice:
         state = attempt_state(attempt)
         txn.rollback()
@@ -654,13 +747,18 @@ def prefetch_answers(calls: list[tuple]) -> dict:
         return {}
     ids = sorted(wanted)
     if db.session.get_bind().dialect.name != "postgresql":  # SQLite: one writer, no row locks
-        items = {(a, seq): item for a, seq, item in db.session.execute(
-            _ITEMS_AT, {"ids": ids, "seqs": sorted(set(wanted.values()))})}
-        rows = [(attempt, items.get((attempt.id, wanted[attempt.id])))
-                for attempt in db.session.execute(_ATTEMPTS, {"ids": ids}).scalars()]
+        items = {
+            (a, seq): item
+            for a, seq, item in db.session.execute(
+                _ITEMS_AT, {"ids": ids, "seqs": sorted(set(wanted.values()))}
+            )
+        }
+        rows = [
+            (attempt, items.get((attempt.id, wanted[attempt.id])))
+            for attempt in db.session.execute(_ATTEMPTS, {"ids": ids}).scalars()
+        ]
     else:
-        rows = db.session.execute(
-            _LOCK_BATCH, {"ids": ids, "seqs": [wanted[i] for i in ids]}).all()
+        rows = db.session.execute(_LOCK_BATCH, {"ids": ids, "seqs": [wanted[i] for i in ids]}).all()
     return {attempt.id: (wanted[attempt.id], (attempt, presented)) for attempt, presented in rows}
 
 
@@ -668,8 +766,9 @@ def prefetch_answers(calls: list[tuple]) -> dict:
 record_answer.batch_prefetch = prefetch_answers
 
 
-def _apply_answer(attempt: Attempt, section: ExamSection, answer: AnswerIn, item: Item,
-                  latest, now) -> dict:
+def _apply_answer(
+    attempt: Attempt, section: ExamSection, answer: AnswerIn, item: Item, latest, now
+) -> dict:
     # Linear sections' writes wait until every read is done, then go out together
     # (on PostgreSQL in one round trip, see txn.pipeline). Adaptive sections read
     # the new response back for the next estimate, navigable ones for the reply's
@@ -729,11 +828,21 @@ def _attempt_update(attempt: Attempt) -> list:
     statement = _ATTEMPT_UPDATES.get(changed)
     if statement is None:
         statement = _ATTEMPT_UPDATES[changed] = (
-            Attempt.__table__.update().where(columns.id == db.bindparam("attempt_id"))
-            .values({key: db.bindparam(f"new_{key}", type_=columns[key].type)
-                     for key in sorted(changed)}))
-    return [(statement, {"attempt_id": attempt.id,
-                         **{f"new_{key}": getattr(attempt, key) for key in changed}})]
+            Attempt.__table__.update()
+            .where(columns.id == db.bindparam("attempt_id"))
+            .values(
+                {
+                    key: db.bindparam(f"new_{key}", type_=columns[key].type)
+                    for key in sorted(changed)
+                }
+            )
+        )
+    return [
+        (
+            statement,
+            {"attempt_id": attempt.id, **{f"new_{key}": getattr(attempt, key) for key in changed}},
+        )
+    ]
 
 
 def _store_response(attempt: Attempt, answer: AnswerIn, score: int, now, writes=None) -> None:
@@ -741,9 +850,21 @@ def _store_response(attempt: Attempt, answer: AnswerIn, score: int, now, writes=
     prev = attempt.chain_head or GENESIS
     attempt.n_responses += 1
     digest = chain_hash(prev, attempt.id, answer.seq, answer.item, answer.choice, score, now)
-    _write(writes, _INSERT_RESPONSE, dict(
-        attempt_id=attempt.id, n=attempt.n_responses, seq=answer.seq, item_id=answer.item,
-        choice=answer.choice, score=score, answered_at=now, prev_hash=prev, hash=digest))
+    _write(
+        writes,
+        _INSERT_RESPONSE,
+        dict(
+            attempt_id=attempt.id,
+            n=attempt.n_responses,
+            seq=answer.seq,
+            item_id=answer.item,
+            choice=answer.choice,
+            score=score,
+            answered_at=now,
+            prev_hash=prev,
+            hash=digest,
+        ),
+    )
     attempt.chain_head = digest
 
 
@@ -754,16 +875,15 @@ def _advance_adaptive(attempt: Attempt, section: ExamSection, now) -> bool:
     """
     pool = adaptive_pool(cached_exam(exam_id_of(attempt)), section)
     rows = db.session.execute(
-        db.select(Response.item_id, Response.choice).where(
-            Response.attempt_id == attempt.id, Response.seq >= attempt.section_first_seq
-        ).order_by(Response.n)
+        db.select(Response.item_id, Response.choice)
+        .where(Response.attempt_id == attempt.id, Response.seq >= attempt.section_first_seq)
+        .order_by(Response.n)
     ).all()
     db.session.flush()
     indices = [pool.index[r.item_id] for r in rows]
     scores = [engine_score(cached_item(r.item_id), r.choice) for r in rows]
     rng = np.random.default_rng([attempt.seed, section.id, len(rows)])
-    step = irt.step_from_responses(pool.bank, indices, scores, pool.config, rng,
-                                   seed=attempt.seed)
+    step = irt.step_from_responses(pool.bank, indices, scores, pool.config, rng, seed=attempt.seed)
     attempt.theta, attempt.se = float(step.theta), float(step.se)
     scaled = int(round(min(100.0, max(0.0, 50.0 + 10.0 * step.theta))))
     scores_by_section = dict(attempt.section_scores or {})
@@ -775,9 +895,17 @@ def _advance_adaptive(attempt: Attempt, section: ExamSection, now) -> bool:
         attempt.next_seq = _present(attempt, item_id, section, now)
         _count_exposure([item_id])
         return False
-    audit("server", "adaptive_stopped", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
-          section=section.code, stop=step.stop_reason, theta=attempt.theta, se=attempt.se,
-          items=len(rows))
+    audit(
+        "server",
+        "adaptive_stopped",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        section=section.code,
+        stop=step.stop_reason,
+        theta=attempt.theta,
+        se=attempt.se,
+        items=len(rows),
+    )
     _begin_section(attempt, attempt.section_index + 1, now)
     return True
 
@@ -803,8 +931,10 @@ def mark_item(attempt_id: int, request: MarkIn) -> dict:
 
 def chain_hash(prev: str, attempt_id, seq, item_id, choice, score, answered_at) -> str:
     """sha256 over the previous hash and the response's fields, in a fixed text form."""
-    body = json.dumps([prev, attempt_id, seq, item_id, choice, score, answered_at.isoformat()],
-                      separators=(",", ":"))
+    body = json.dumps(
+        [prev, attempt_id, seq, item_id, choice, score, answered_at.isoformat()],
+        separators=(",", ":"),
+    )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -826,8 +956,10 @@ def _check_running(attempt: Attempt):
     if attempt.paused_at is not None:  # a proctor's pause: nothing changes until resumed
         raise Paused(state=attempt_state(attempt))
     now = utcnow()
-    if txn.lane() is not None and (now >= attempt.deadline_at or (
-            attempt.section_deadline_at is not None and now >= attempt.section_deadline_at)):
+    if txn.lane() is not None and (
+        now >= attempt.deadline_at
+        or (attempt.section_deadline_at is not None and now >= attempt.section_deadline_at)
+    ):
         raise txn.Bounce()  # ending the section or the attempt runs on its own, after the batch
     if now >= attempt.deadline_at:
         _finish(attempt, "time_up", now)
@@ -845,9 +977,14 @@ def _check_running(attempt: Attempt):
 
 def _end_section_on_time(attempt: Attempt, now) -> None:
     """The section's own time is up: its answers are final; begin the next (after the last: finish)."""
-    audit("server", "section_time_up", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
-          section=current_section(attempt).code,
-          section_deadline=attempt.section_deadline_at.isoformat())
+    audit(
+        "server",
+        "section_time_up",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        section=current_section(attempt).code,
+        section_deadline=attempt.section_deadline_at.isoformat(),
+    )
     _begin_section(attempt, attempt.section_index + 1, now, finish_reason="time_up")
 
 
@@ -859,14 +996,19 @@ def _finish(attempt: Attempt, reason: str, now) -> None:
     exam = cached_exam(exam_id_of(attempt))
     scores = attempt.section_scores or {}
     passed = all(
-        s.pass_mark is None or scores.get(s.code, 0) >= s.pass_mark
-        for s in exam_sections(exam.id)
+        s.pass_mark is None or scores.get(s.code, 0) >= s.pass_mark for s in exam_sections(exam.id)
     )
     if exam.pass_total is not None:
         passed = passed and attempt.total_score >= exam.pass_total
     attempt.passed = passed
-    audit("server", "attempt_finished", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
-          finish_reason=reason, total=attempt.total_score)
+    audit(
+        "server",
+        "attempt_finished",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        finish_reason=reason,
+        total=attempt.total_score,
+    )
 
 
 def finish_expired(now=None) -> list[int]:
@@ -877,16 +1019,26 @@ def finish_expired(now=None) -> list[int]:
     """
     now = now or utcnow()
     advanced = advance_expired_sections(now)
-    ids = db.session.execute(
-        db.select(Attempt.id).where(Attempt.status == "in_progress", Attempt.deadline_at <= now,
-                                    Attempt.paused_at.is_(None))  # a paused clock stands still
-    ).scalars().all()
+    ids = (
+        db.session.execute(
+            db.select(Attempt.id).where(
+                Attempt.status == "in_progress",
+                Attempt.deadline_at <= now,
+                Attempt.paused_at.is_(None),
+            )  # a paused clock stands still
+        )
+        .scalars()
+        .all()
+    )
     txn.rollback()
     finished = []
     for attempt_id in ids:
         attempt = _lock_attempt(attempt_id)
-        if (attempt.status == "in_progress" and attempt.deadline_at <= now
-                and attempt.paused_at is None):
+        if (
+            attempt.status == "in_progress"
+            and attempt.deadline_at <= now
+            and attempt.paused_at is None
+        ):
             _finish(attempt, "time_up", now)
             txn.commit()
             finished.append(attempt)
@@ -903,19 +1055,28 @@ def advance_expired_sections(now) -> list[int]:
 
     Each attempt is its own transaction; its browser gets the new state after the commit.
     """
-    ids = db.session.execute(
-        db.select(Attempt.id).where(Attempt.status == "in_progress",
-                                    Attempt.section_deadline_at <= now,
-                                    Attempt.deadline_at > now,  # the exam's end wins
-                                    Attempt.paused_at.is_(None))
-    ).scalars().all()
+    ids = (
+        db.session.execute(
+            db.select(Attempt.id).where(
+                Attempt.status == "in_progress",
+                Attempt.section_deadline_at <= now,
+                Attempt.deadline_at > now,  # the exam's end wins
+                Attempt.paused_at.is_(None),
+            )
+        )
+        .scalars()
+        .all()
+    )
     txn.rollback()
     advanced = []
     for attempt_id in ids:
         attempt = _lock_attempt(attempt_id)
-        if (attempt.status == "in_progress" and attempt.paused_at is None
-                and attempt.section_deadline_at is not None
-                and attempt.section_deadline_at <= now < attempt.deadline_at):
+        if (
+            attempt.status == "in_progress"
+            and attempt.paused_at is None
+            and attempt.section_deadline_at is not None
+            and attempt.section_deadline_at <= now < attempt.deadline_at
+        ):
             _end_section_on_time(attempt, now)
             txn.commit()
             advanced.append(attempt)
@@ -961,19 +1122,34 @@ def credit_downtime(now=None, min_gap_s: float | None = None) -> float:
     if gap <= min_gap_s:
         beat(now)
         return 0.0
-    attempts = db.session.execute(
-        db.select(Attempt).where(Attempt.status == "in_progress",
-                                 Attempt.deadline_at > alive_at,
-                                 # a paused attempt gets the gap back when it resumes
-                                 Attempt.paused_at.is_(None))
-        # id order, as every other multi-row lock (the answer lane's): no deadlock with them
-        .order_by(Attempt.id).with_for_update()
-    ).scalars().all()
+    attempts = (
+        db.session.execute(
+            db.select(Attempt)
+            .where(
+                Attempt.status == "in_progress",
+                Attempt.deadline_at > alive_at,
+                # a paused attempt gets the gap back when it resumes
+                Attempt.paused_at.is_(None),
+            )
+            # id order, as every other multi-row lock (the answer lane's): no deadlock with them
+            .order_by(Attempt.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
     for attempt in attempts:
         _shift_deadlines(attempt, timedelta(seconds=gap))
-        audit("server", "downtime_credit", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
-              reason="server was down", seconds=round(gap, 1), since=alive_at.isoformat(),
-              deadline=attempt.deadline_at.isoformat())
+        audit(
+            "server",
+            "downtime_credit",
+            sitting_id=attempt.sitting_id,
+            attempt_id=attempt.id,
+            reason="server was down",
+            seconds=round(gap, 1),
+            since=alive_at.isoformat(),
+            deadline=attempt.deadline_at.isoformat(),
+        )
     last.beat_at = now
     txn.commit()
     return gap
@@ -1015,9 +1191,16 @@ def attempt_state(attempt: Attempt, full: bool = True, next_item: int | None = N
     }
     if attempt.status in ("waiting", "in_progress"):
         state["sections"] = [
-            {"code": s.code, "name": s.name, "mode": s.mode,
-             "status": "done" if i < attempt.section_index
-             else "current" if i == attempt.section_index else "upcoming"}
+            {
+                "code": s.code,
+                "name": s.name,
+                "mode": s.mode,
+                "status": "done"
+                if i < attempt.section_index
+                else "current"
+                if i == attempt.section_index
+                else "upcoming",
+            }
             for i, s in enumerate(sections, start=1)
         ]
     if attempt.status == "in_progress":
@@ -1027,8 +1210,10 @@ def attempt_state(attempt: Attempt, full: bool = True, next_item: int | None = N
         state["remaining_s"] = max(0.0, round((attempt.deadline_at - clock).total_seconds(), 1))
         # the current section's own clock (None: the exam's time alone applies)
         state["section_remaining_s"] = (
-            None if attempt.section_deadline_at is None
-            else max(0.0, round((attempt.section_deadline_at - clock).total_seconds(), 1)))
+            None
+            if attempt.section_deadline_at is None
+            else max(0.0, round((attempt.section_deadline_at - clock).total_seconds(), 1))
+        )
         state.update(_section_view(attempt, sections, full, next_item))
     elif attempt.status == "finished":
         state["finish_reason"] = attempt.finish_reason
@@ -1041,23 +1226,30 @@ def _section_view(attempt: Attempt, sections, full: bool, next_item: int | None)
     section = sections[attempt.section_index - 1]
     view = {
         "section": {
-            "index": attempt.section_index, "count": len(sections), "code": section.code,
-            "name": section.name, "mode": section.mode, "navigable": section.navigable,
+            "index": attempt.section_index,
+            "count": len(sections),
+            "code": section.code,
+            "name": section.name,
+            "mode": section.mode,
+            "navigable": section.navigable,
             "first_seq": attempt.section_first_seq,
             "last_seq": attempt.n_presented if section.navigable else None,
             "max_items": section_length(cached_exam(exam_id_of(attempt)), section),
         },
     }
     if not section.navigable:
-        presented = next_item or db.session.execute(
-            _PRESENTED_ITEM, {"attempt": attempt.id, "seq": attempt.next_seq}).scalar_one()
+        presented = (
+            next_item
+            or db.session.execute(
+                _PRESENTED_ITEM, {"attempt": attempt.id, "seq": attempt.next_seq}
+            ).scalar_one()
+        )
         view["section"]["answered"] = attempt.next_seq - attempt.section_first_seq
         view.update(seq=attempt.next_seq, item=public_item(presented))
         return view
     rows = db.session.execute(
         db.select(Presentation.seq, Presentation.item_id, Presentation.marked)
-        .where(Presentation.attempt_id == attempt.id,
-               Presentation.seq >= attempt.section_first_seq)
+        .where(Presentation.attempt_id == attempt.id, Presentation.seq >= attempt.section_first_seq)
         .order_by(Presentation.seq)
     ).all()
     answers = {}
@@ -1139,8 +1331,9 @@ class AlreadyConnected(ExamError):
     message_en = "This login is active on another workstation. Please call the proctor."
 
 
-def mark_connected(attempt_id: int, sid: str, device: str | None = None,
-                   is_live=None) -> tuple[Attempt, str | None]:
+def mark_connected(
+    attempt_id: int, sid: str, device: str | None = None, is_live=None
+) -> tuple[Attempt, str | None]:
     """Record the workstation's socket for the proctor grid; return (attempt, replaced sid).
 
     A second browser (another ``device`` id) is refused with AlreadyConnected
@@ -1202,8 +1395,15 @@ def move_seat(attempt_id: int, seat_label: str | None, actor: str, reason: str) 
             raise NotFound("Kursi tidak ditemukan.", "Seat not found.")
         candidate.seat_id = seat.id
     attempt.connected_sid = None
-    audit(actor, "seat_moved", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
-          reason=reason.strip(), old_seat=old_seat, new_seat=seat_label or old_seat)
+    audit(
+        actor,
+        "seat_moved",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        reason=reason.strip(),
+        old_seat=old_seat,
+        new_seat=seat_label or old_seat,
+    )
     txn.commit()
     if old_sid:
         socketio.server.disconnect(old_sid, namespace="/exam")
@@ -1224,10 +1424,16 @@ def clear_connections() -> None:
 
 
 def _locked_attempts(sitting_id: int, *conditions) -> list[Attempt]:
-    return db.session.execute(
-        db.select(Attempt).where(Attempt.sitting_id == sitting_id, *conditions)
-        .order_by(Attempt.id).with_for_update()
-    ).scalars().all()
+    return (
+        db.session.execute(
+            db.select(Attempt)
+            .where(Attempt.sitting_id == sitting_id, *conditions)
+            .order_by(Attempt.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
 
 
 def _after_commit(attempts) -> None:
@@ -1247,9 +1453,15 @@ def _pause(attempt: Attempt, actor: str, reason: str, now, **data) -> bool:
     if attempt.status != "in_progress" or attempt.paused_at is not None:
         return False
     attempt.paused_at = now
-    audit(actor, "attempt_paused", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
-          reason=reason, remaining_s=round((attempt.deadline_at - now).total_seconds(), 1),
-          **data)
+    audit(
+        actor,
+        "attempt_paused",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        reason=reason,
+        remaining_s=round((attempt.deadline_at - now).total_seconds(), 1),
+        **data,
+    )
     return True
 
 
@@ -1259,9 +1471,16 @@ def _resume(attempt: Attempt, actor: str, reason: str, now, **data) -> bool:
     paused_s = (now - attempt.paused_at).total_seconds()
     _shift_deadlines(attempt, now - attempt.paused_at)
     attempt.paused_at = None
-    audit(actor, "attempt_resumed", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
-          reason=reason, paused_s=round(paused_s, 1), deadline=attempt.deadline_at.isoformat(),
-          **data)
+    audit(
+        actor,
+        "attempt_resumed",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        reason=reason,
+        paused_s=round(paused_s, 1),
+        deadline=attempt.deadline_at.isoformat(),
+        **data,
+    )
     return True
 
 
@@ -1269,8 +1488,10 @@ def pause_attempt(attempt_id: int, actor: str, reason: str) -> Attempt:
     """Stop one attempt's clock; its answers are refused (``paused``) until resumed."""
     attempt = _lock_attempt(attempt_id)
     if not _pause(attempt, actor, reason, utcnow()):
-        raise NotInProgress("Hanya ujian yang sedang berjalan (dan belum dijeda) dapat dijeda.",
-                            "Only a running attempt that is not paused can be paused.")
+        raise NotInProgress(
+            "Hanya ujian yang sedang berjalan (dan belum dijeda) dapat dijeda.",
+            "Only a running attempt that is not paused can be paused.",
+        )
     txn.commit()
     _after_commit([attempt])
     return attempt
@@ -1290,12 +1511,17 @@ def pause_sitting(sitting_id: int, actor: str, reason: str) -> list[Attempt]:
     """Pause the sitting: every running attempt not already paused stops its clock."""
     sitting = get_sitting(sitting_id)
     if sitting.status != "started" or sitting.paused_at is not None:
-        raise NotInProgress("Hanya sesi yang sedang berjalan dapat dijeda.",
-                            "Only a running sitting that is not paused can be paused.")
+        raise NotInProgress(
+            "Hanya sesi yang sedang berjalan dapat dijeda.",
+            "Only a running sitting that is not paused can be paused.",
+        )
     now = utcnow()
     sitting.paused_at = now
-    paused = [a for a in _locked_attempts(sitting.id, Attempt.status == "in_progress")
-              if _pause(a, actor, reason, now, by="sitting")]
+    paused = [
+        a
+        for a in _locked_attempts(sitting.id, Attempt.status == "in_progress")
+        if _pause(a, actor, reason, now, by="sitting")
+    ]
     audit(actor, "sitting_paused", sitting_id=sitting.id, reason=reason, attempts=len(paused))
     txn.commit()
     _after_commit(paused)
@@ -1310,11 +1536,21 @@ def resume_sitting(sitting_id: int, actor: str, reason: str) -> list[Attempt]:
         raise NotInProgress("Sesi ini tidak sedang dijeda.", "This sitting is not paused.")
     now, since = utcnow(), sitting.paused_at
     sitting.paused_at = None
-    resumed = [a for a in _locked_attempts(sitting.id, Attempt.status == "in_progress",
-                                           Attempt.paused_at >= since)
-               if _resume(a, actor, reason, now, by="sitting")]
-    audit(actor, "sitting_resumed", sitting_id=sitting.id, reason=reason, attempts=len(resumed),
-          paused_s=round((now - since).total_seconds(), 1))
+    resumed = [
+        a
+        for a in _locked_attempts(
+            sitting.id, Attempt.status == "in_progress", Attempt.paused_at >= since
+        )
+        if _resume(a, actor, reason, now, by="sitting")
+    ]
+    audit(
+        actor,
+        "sitting_resumed",
+        sitting_id=sitting.id,
+        reason=reason,
+        attempts=len(resumed),
+        paused_s=round((now - since).total_seconds(), 1),
+    )
     txn.commit()
     _after_commit(resumed)
     feed.seat_changed(sitting.id)
@@ -1325,8 +1561,16 @@ def _extend(attempt: Attempt, minutes: int, actor: str, reason: str, **data) -> 
     if attempt.status != "in_progress":
         return False
     _shift_deadlines(attempt, timedelta(minutes=minutes))
-    audit(actor, "time_extended", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
-          reason=reason, minutes=minutes, deadline=attempt.deadline_at.isoformat(), **data)
+    audit(
+        actor,
+        "time_extended",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        reason=reason,
+        minutes=minutes,
+        deadline=attempt.deadline_at.isoformat(),
+        **data,
+    )
     return True
 
 
@@ -1334,8 +1578,10 @@ def extend_attempt(attempt_id: int, minutes: int, actor: str, reason: str) -> At
     """Give one running attempt (paused or not) ``minutes`` more."""
     attempt = _lock_attempt(attempt_id)
     if not _extend(attempt, minutes, actor, reason):
-        raise NotInProgress("Waktu hanya dapat ditambah untuk ujian yang sedang berjalan.",
-                            "Time can only be added to a running attempt.")
+        raise NotInProgress(
+            "Waktu hanya dapat ditambah untuk ujian yang sedang berjalan.",
+            "Time can only be added to a running attempt.",
+        )
     txn.commit()
     _after_commit([attempt])
     return attempt
@@ -1344,14 +1590,25 @@ def extend_attempt(attempt_id: int, minutes: int, actor: str, reason: str) -> At
 def extend_sitting(sitting_id: int, minutes: int, actor: str, reason: str) -> list[Attempt]:
     """Give every running attempt of the sitting ``minutes`` more."""
     sitting = get_sitting(sitting_id)
-    extended = [a for a in _locked_attempts(sitting.id, Attempt.status == "in_progress")
-                if _extend(a, minutes, actor, reason, by="sitting")]
+    extended = [
+        a
+        for a in _locked_attempts(sitting.id, Attempt.status == "in_progress")
+        if _extend(a, minutes, actor, reason, by="sitting")
+    ]
     if not extended:
         txn.rollback()
-        raise NotInProgress("Tidak ada ujian yang sedang berjalan di sesi ini.",
-                            "No attempt of this sitting is running.")
-    audit(actor, "sitting_extended", sitting_id=sitting.id, reason=reason, minutes=minutes,
-          attempts=len(extended))
+        raise NotInProgress(
+            "Tidak ada ujian yang sedang berjalan di sesi ini.",
+            "No attempt of this sitting is running.",
+        )
+    audit(
+        actor,
+        "sitting_extended",
+        sitting_id=sitting.id,
+        reason=reason,
+        minutes=minutes,
+        attempts=len(extended),
+    )
     txn.commit()
     _after_commit(extended)
     return extended
@@ -1362,8 +1619,14 @@ def _end(attempt: Attempt, actor: str, reason: str, now, **data) -> bool:
         return False
     attempt.paused_at = None
     _finish(attempt, "ended_by_proctor", now)
-    audit(actor, "attempt_ended", sitting_id=attempt.sitting_id, attempt_id=attempt.id,
-          reason=reason, **data)
+    audit(
+        actor,
+        "attempt_ended",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        reason=reason,
+        **data,
+    )
     return True
 
 
@@ -1384,8 +1647,11 @@ def end_sitting(sitting_id: int, actor: str, reason: str) -> list[Attempt]:
         raise NotInProgress("Sesi ini sudah ditutup.", "This sitting has already ended.")
     now = utcnow()
     sitting.status, sitting.ended_at, sitting.paused_at = "ended", now, None
-    ended = [a for a in _locked_attempts(sitting.id, Attempt.status != "finished")
-             if _end(a, actor, reason, now, by="sitting")]
+    ended = [
+        a
+        for a in _locked_attempts(sitting.id, Attempt.status != "finished")
+        if _end(a, actor, reason, now, by="sitting")
+    ]
     audit(actor, "sitting_ended", sitting_id=sitting.id, reason=reason, attempts=len(ended))
     txn.commit()
     _after_commit(ended)
@@ -1398,8 +1664,13 @@ def note_focus_lost(attempt_id: int) -> int:
     attempt = _lock_attempt(attempt_id)
     attempt.n_focus_lost += 1
     n, seat = attempt.n_focus_lost, (attempt.sitting_id, attempt.candidate_id)
-    audit(f"candidate:{attempt.candidate_id}", "focus_lost", sitting_id=attempt.sitting_id,
-          attempt_id=attempt.id, n=n)
+    audit(
+        f"candidate:{attempt.candidate_id}",
+        "focus_lost",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        n=n,
+    )
     txn.commit()
     feed.seat_changed(*seat)
     return n

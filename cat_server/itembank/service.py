@@ -16,17 +16,46 @@ from .formats import BankFormatError, BankFormatProblem, ItemRow, read_bank, wri
 # What item text may keep: inline emphasis, lists, tables and images; no
 # scripts, styles, event handlers, links or foreign URL schemes.
 ALLOWED_TAGS = {
-    "b", "strong", "i", "em", "u", "sub", "sup", "br", "p", "span", "code", "pre",
-    "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "img",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "sub",
+    "sup",
+    "br",
+    "p",
+    "span",
+    "code",
+    "pre",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "img",
 }
-ALLOWED_ATTRIBUTES = {"img": {"src", "alt", "width", "height"}, "td": {"colspan", "rowspan"},
-                      "th": {"colspan", "rowspan"}}
+ALLOWED_ATTRIBUTES = {
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
 
 
 # The media types a bank zip may bring (admin/banks.py checks uploads against these).
 MEDIA_TYPES = {
-    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-    ".webp": "image/webp", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".wav": "audio/wav",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".wav": "audio/wav",
     ".m4a": "audio/mp4",
 }
 
@@ -58,13 +87,21 @@ def sanitize_html(text: str) -> str:
     Text the sanitizer would only entity-escape ("4 < 5 & 6") is kept as it
     was, so plain-text stems read the same on every page.
     """
-    cleaned = nh3.clean(text, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                        url_schemes=set(), link_rel=None)
+    cleaned = nh3.clean(
+        text, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=set(), link_rel=None
+    )
     return text if html.unescape(cleaned) == text else cleaned
 
 
-def import_bank(path, name: str, actor: str = "cli", *, filename: str | None = None,
-                fmt: str | None = None, media: set[str] | None = None) -> ItemBank:
+def import_bank(
+    path,
+    name: str,
+    actor: str = "cli",
+    *,
+    filename: str | None = None,
+    fmt: str | None = None,
+    media: set[str] | None = None,
+) -> ItemBank:
     """Validate the whole file first (BankFormatError lists every problem), then write it all.
 
     ``path`` is a path or an open upload (``filename`` names it in messages).
@@ -107,8 +144,15 @@ def import_bank(path, name: str, actor: str = "cli", *, filename: str | None = N
                 media=row.media,
             )
         )
-    audit(actor, "bank_imported", name=name, version=bank.version, items=len(rows),
-          sanitized=n_sanitized, file=filename or str(path))
+    audit(
+        actor,
+        "bank_imported",
+        name=name,
+        version=bank.version,
+        items=len(rows),
+        sanitized=n_sanitized,
+        file=filename or str(path),
+    )
     db.session.commit()
     bank.n_sanitized = n_sanitized
     return bank
@@ -118,10 +162,14 @@ def check_media(rows: list[ItemRow], media: set[str], filename: str) -> None:
     """Every media reference names a file that comes with the bank (BankFormatError otherwise)."""
     json_file = filename.lower().endswith(".json")
     problems = [
-        BankFormatProblem(filename, number, "media",
-                          f"media file {row.media!r} is not in the upload; "
-                          "upload a .zip holding the bank file and its media files",
-                          unit="item" if json_file else "row")
+        BankFormatProblem(
+            filename,
+            number,
+            "media",
+            f"media file {row.media!r} is not in the upload; "
+            "upload a .zip holding the bank file and its media files",
+            unit="item" if json_file else "row",
+        )
         for number, row in enumerate(rows, start=1 if json_file else 2)
         if row.media and row.media not in media
     ]
@@ -133,11 +181,21 @@ def item_rows(bank: ItemBank) -> list[ItemRow]:
     """The bank's items as file rows, in file order (what an export writes)."""
     return [
         ItemRow(
-            item_id=item.code, section=item.section, model=item.model, a=item.a, b=item.b,
-            c=item.c, d=item.d, thresholds=tuple(item.thresholds or ()), stem=item.stem,
-            options=tuple(item.options), key=item.key,
+            item_id=item.code,
+            section=item.section,
+            model=item.model,
+            a=item.a,
+            b=item.b,
+            c=item.c,
+            d=item.d,
+            thresholds=tuple(item.thresholds or ()),
+            stem=item.stem,
+            options=tuple(item.options),
+            key=item.key,
             option_scores=tuple(item.option_scores) if item.option_scores else None,
-            status=item.status, enemy_group=item.enemy_group, media=item.media,
+            status=item.status,
+            enemy_group=item.enemy_group,
+            media=item.media,
         )
         for item in bank.items
     ]

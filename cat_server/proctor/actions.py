@@ -37,8 +37,11 @@ def _int(data, name, *, low=1, high=MAX_ID, required=True):
         return None
     if type(value) is not int or value < low or (high is not None and value > high):
         expected = f"an integer from {low}" + (f" to {high}" if high is not None else "")
-        raise BadPayload(f"'{name}' harus bilangan bulat yang valid.",
-                         f"'{name}' must be {expected}.", field=name)
+        raise BadPayload(
+            f"'{name}' harus bilangan bulat yang valid.",
+            f"'{name}' must be {expected}.",
+            field=name,
+        )
     return value
 
 
@@ -47,8 +50,11 @@ def _text(data, name, what_id, what_en) -> str:
     if not isinstance(value, str) or not value.strip():
         raise BadPayload(f"{what_id} wajib diisi.", f"{what_en} is required.", field=name)
     if len(value) > MAX_TEXT:
-        raise BadPayload(f"{what_id} terlalu panjang (maks. {MAX_TEXT} karakter).",
-                         f"{what_en} is too long (at most {MAX_TEXT} characters).", field=name)
+        raise BadPayload(
+            f"{what_id} terlalu panjang (maks. {MAX_TEXT} karakter).",
+            f"{what_en} is too long (at most {MAX_TEXT} characters).",
+            field=name,
+        )
     return value.strip()
 
 
@@ -85,11 +91,14 @@ class ActionIn:
         candidate = _int(data, "candidate", low=0, required=False)
         category = data.get("category")
         if category not in INCIDENT_CATEGORIES:
-            raise BadPayload("Kategori kejadian tidak dikenal.",
-                             "Unknown incident category; expected one of "
-                             f"{', '.join(INCIDENT_CATEGORIES)}.", field="category")
-        return cls(sitting=action.sitting, reason=action.reason, candidate=candidate,
-                   category=category)
+            raise BadPayload(
+                "Kategori kejadian tidak dikenal.",
+                f"Unknown incident category; expected one of {', '.join(INCIDENT_CATEGORIES)}.",
+                field="category",
+            )
+        return cls(
+            sitting=action.sitting, reason=action.reason, candidate=candidate, category=category
+        )
 
 
 # --- lookups ---------------------------------------------------------------
@@ -98,16 +107,17 @@ class ActionIn:
 def _candidate(sitting_id: int, candidate_id: int) -> Candidate:
     candidate = db.session.get(Candidate, candidate_id)
     if candidate is None or candidate.sitting_id != sitting_id:
-        raise NotFound("Peserta tidak ditemukan di sesi ini.",
-                       "No such candidate in this sitting.")
+        raise NotFound("Peserta tidak ditemukan di sesi ini.", "No such candidate in this sitting.")
     return candidate
 
 
 def _attempt_id(sitting_id: int, candidate_id: int) -> int:
     candidate = _candidate(sitting_id, candidate_id)
     if candidate.attempt is None:
-        raise NotFound("Peserta ini belum masuk (belum ada ujian).",
-                       "This candidate has not logged in yet (no attempt).")
+        raise NotFound(
+            "Peserta ini belum masuk (belum ada ujian).",
+            "This candidate has not logged in yet (no attempt).",
+        )
     return candidate.attempt.id
 
 
@@ -122,8 +132,9 @@ def open_check_in(user, action: ActionIn) -> None:
 
 def pause_seat(user, action: ActionIn) -> None:
     get_watchable(action.sitting, user)
-    exam_service.pause_attempt(_attempt_id(action.sitting, action.candidate), actor_of(user),
-                               action.reason)
+    exam_service.pause_attempt(
+        _attempt_id(action.sitting, action.candidate), actor_of(user), action.reason
+    )
 
 
 def resume_seat(user, action: ActionIn) -> None:
@@ -132,7 +143,8 @@ def resume_seat(user, action: ActionIn) -> None:
     if sitting.paused_at is not None:
         raise NotInProgress(
             "Seluruh sesi sedang dijeda; lanjutkan sesinya.",
-            "The whole sitting is paused; resume the sitting.")
+            "The whole sitting is paused; resume the sitting.",
+        )
     exam_service.resume_attempt(attempt_id, actor_of(user), action.reason)
 
 
@@ -148,20 +160,23 @@ def resume_sitting(user, action: ActionIn) -> int:
 
 def extend_seat(user, action: ActionIn) -> None:
     get_watchable(action.sitting, user)
-    exam_service.extend_attempt(_attempt_id(action.sitting, action.candidate), action.minutes,
-                                actor_of(user), action.reason)
+    exam_service.extend_attempt(
+        _attempt_id(action.sitting, action.candidate), action.minutes, actor_of(user), action.reason
+    )
 
 
 def extend_sitting(user, action: ActionIn) -> int:
     get_watchable(action.sitting, user)
-    return len(exam_service.extend_sitting(action.sitting, action.minutes, actor_of(user),
-                                           action.reason))
+    return len(
+        exam_service.extend_sitting(action.sitting, action.minutes, actor_of(user), action.reason)
+    )
 
 
 def end_seat(user, action: ActionIn) -> None:
     get_watchable(action.sitting, user)
-    exam_service.end_attempt(_attempt_id(action.sitting, action.candidate), actor_of(user),
-                             action.reason)
+    exam_service.end_attempt(
+        _attempt_id(action.sitting, action.candidate), actor_of(user), action.reason
+    )
 
 
 def end_sitting(user, action: ActionIn) -> int:
@@ -174,8 +189,12 @@ def move_seat(user, action: ActionIn, seat_label: str | None) -> None:
     get_watchable(action.sitting, user)
     if seat_label is not None and (not isinstance(seat_label, str) or len(seat_label) > 20):
         raise BadPayload("Label kursi tidak valid.", "Invalid seat label.", field="seat")
-    exam_service.move_seat(_attempt_id(action.sitting, action.candidate),
-                           (seat_label or "").strip() or None, actor_of(user), action.reason)
+    exam_service.move_seat(
+        _attempt_id(action.sitting, action.candidate),
+        (seat_label or "").strip() or None,
+        actor_of(user),
+        action.reason,
+    )
 
 
 def reset_pin(user, action: ActionIn) -> str:
@@ -184,9 +203,14 @@ def reset_pin(user, action: ActionIn) -> str:
     candidate = _candidate(action.sitting, action.candidate)
     pin = security.new_pin()
     candidate.pin_hash = security.hash_pin(pin)
-    audit(actor_of(user), "pin_reset", sitting_id=action.sitting,
-          attempt_id=candidate.attempt.id if candidate.attempt else None, reason=action.reason,
-          candidate=candidate.id)
+    audit(
+        actor_of(user),
+        "pin_reset",
+        sitting_id=action.sitting,
+        attempt_id=candidate.attempt.id if candidate.attempt else None,
+        reason=action.reason,
+        candidate=candidate.id,
+    )
     db.session.commit()
     return pin
 
@@ -197,14 +221,25 @@ def note_incident(user, action: ActionIn) -> Incident:
     candidate = None
     if action.candidate is not None:
         candidate = _candidate(action.sitting, action.candidate)
-    incident = Incident(sitting_id=action.sitting, candidate_id=candidate.id if candidate else None,
-                        category=action.category, text=action.reason, actor=actor_of(user))
+    incident = Incident(
+        sitting_id=action.sitting,
+        candidate_id=candidate.id if candidate else None,
+        category=action.category,
+        text=action.reason,
+        actor=actor_of(user),
+    )
     db.session.add(incident)
     db.session.flush()
-    audit(actor_of(user), "incident_noted", sitting_id=action.sitting,
-          attempt_id=candidate.attempt.id if candidate and candidate.attempt else None,
-          reason=action.reason, category=action.category, incident=incident.id,
-          candidate=candidate.id if candidate else None)
+    audit(
+        actor_of(user),
+        "incident_noted",
+        sitting_id=action.sitting,
+        attempt_id=candidate.attempt.id if candidate and candidate.attempt else None,
+        reason=action.reason,
+        category=action.category,
+        incident=incident.id,
+        candidate=candidate.id if candidate else None,
+    )
     db.session.commit()
     if candidate is not None:
         feed.seat_changed(action.sitting, candidate.id)
@@ -215,10 +250,12 @@ def configure_board(user, sitting_id: int, enabled: bool, fields, reason: str) -
     """Admin only: turn the exam's public board on or off and choose its fields."""
     sitting = get_watchable(sitting_id, user)
     if not user.is_admin:
-        raise Forbidden("Hanya administrator yang dapat mengatur papan skor.",
-                        "Only an administrator can configure the score board.")
-    settings = board.configure(sitting.exam, enabled, fields, actor_of(user), reason,
-                               sitting_id=sitting.id)
+        raise Forbidden(
+            "Hanya administrator yang dapat mengatur papan skor.",
+            "Only an administrator can configure the score board.",
+        )
+    settings = board.configure(
+        sitting.exam, enabled, fields, actor_of(user), reason, sitting_id=sitting.id
+    )
     feed.seat_changed(sitting.id)
     return settings
-

@@ -29,18 +29,24 @@ bp = Blueprint("board", __name__)
 def check_fields(fields) -> list[str]:
     """The fields list, or BadPayload naming the first unknown field."""
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-        raise BadPayload("Daftar kolom papan skor tidak valid.",
-                         "board fields must be a list of names.", field="fields")
+        raise BadPayload(
+            "Daftar kolom papan skor tidak valid.",
+            "board fields must be a list of names.",
+            field="fields",
+        )
     for name in fields:
         if name not in FIELDS:
-            raise BadPayload(f"Kolom papan skor tidak dikenal: {name}.",
-                             f"Unknown board field {name!r}; expected some of {', '.join(FIELDS)}.",
-                             field="fields")
+            raise BadPayload(
+                f"Kolom papan skor tidak dikenal: {name}.",
+                f"Unknown board field {name!r}; expected some of {', '.join(FIELDS)}.",
+                field="fields",
+            )
     return [f for f in FIELDS if f in fields]
 
 
-def configure(exam: Exam, enabled: bool, fields, actor: str, reason: str,
-              sitting_id: int | None = None) -> dict:
+def configure(
+    exam: Exam, enabled: bool, fields, actor: str, reason: str, sitting_id: int | None = None
+) -> dict:
     """Turn the exam's board on or off and choose its fields (None: the defaults); audited.
 
     Checks everything before writing: unknown fields, none chosen for a board
@@ -49,14 +55,24 @@ def configure(exam: Exam, enabled: bool, fields, actor: str, reason: str,
     if fields is not None:
         fields = check_fields(fields)
         if enabled and not fields:
-            raise BadPayload("Pilih minimal satu kolom papan skor.",
-                             "Choose at least one board field.", field="fields")
+            raise BadPayload(
+                "Pilih minimal satu kolom papan skor.",
+                "Choose at least one board field.",
+                field="fields",
+            )
     if not isinstance(reason, str) or not reason.strip():
         raise BadPayload("Alasan wajib diisi.", "A reason is required.", field="reason")
     exam.board_enabled = bool(enabled)
     exam.board_fields = fields
-    audit(actor, "board_configured", sitting_id=sitting_id, reason=reason.strip(), exam=exam.id,
-          enabled=exam.board_enabled, fields=fields)
+    audit(
+        actor,
+        "board_configured",
+        sitting_id=sitting_id,
+        reason=reason.strip(),
+        exam=exam.id,
+        enabled=exam.board_enabled,
+        fields=fields,
+    )
     db.session.commit()
     return {"enabled": exam.board_enabled, "fields": fields_of(exam)}
 
@@ -69,15 +85,16 @@ def mask(registration_no: str) -> str:
     """2026****0001: the first and last four characters stay, the middle is starred."""
     n = len(registration_no)
     keep = 4 if n > 8 else max(1, n // 4)
-    return registration_no[:keep] + "*" * max(4, n - 2 * keep) + registration_no[n - keep:]
+    return registration_no[:keep] + "*" * max(4, n - 2 * keep) + registration_no[n - keep :]
 
 
 def get_public(sitting_id: int) -> Sitting:
     """The sitting if its exam shows a board; 404 otherwise (the same for unknown and off)."""
     sitting = db.session.get(Sitting, sitting_id)
     if sitting is None or not sitting.exam.board_enabled:
-        raise NotFound("Papan skor tidak tersedia untuk sesi ini.",
-                       "No score board for this sitting.")
+        raise NotFound(
+            "Papan skor tidak tersedia untuk sesi ini.", "No score board for this sitting."
+        )
     return sitting
 
 
@@ -86,8 +103,10 @@ def board_snapshot(sitting_id: int) -> dict:
     sitting = get_public(sitting_id)
     exam = sitting.exam
     fields = fields_of(exam)
-    sections = [{"code": s.code, "name": s.name, "pass_mark": s.pass_mark}
-                for s in exam_service.exam_sections(exam.id)]
+    sections = [
+        {"code": s.code, "name": s.name, "pass_mark": s.pass_mark}
+        for s in exam_service.exam_sections(exam.id)
+    ]
     rows = []
     query = (
         db.select(Candidate, Seat.label, Attempt)
@@ -111,8 +130,9 @@ def board_snapshot(sitting_id: int) -> dict:
             elif field == "name":
                 row["name"] = candidate.name
             elif field == "sections":
-                row["sections"] = ({s["code"]: scores.get(s["code"], 0) for s in sections}
-                                   if finished else None)
+                row["sections"] = (
+                    {s["code"]: scores.get(s["code"], 0) for s in sections} if finished else None
+                )
             elif field == "total":
                 row["total"] = attempt.total_score if finished else None
             elif field == "passed":
@@ -122,8 +142,12 @@ def board_snapshot(sitting_id: int) -> dict:
         row["status"] = attempt.status  # waiting | in_progress | finished
         rows.append(row)
     snapshot = {
-        "sitting": {"name": sitting.name, "exam": exam.name, "room": sitting.room,
-                    "status": sitting.status},
+        "sitting": {
+            "name": sitting.name,
+            "exam": exam.name,
+            "room": sitting.room,
+            "status": sitting.status,
+        },
         "fields": fields,
         "sections": sections if "sections" in fields else [],
         "pass_total": exam.pass_total,
@@ -134,17 +158,21 @@ def board_snapshot(sitting_id: int) -> dict:
 
 
 def is_enabled(sitting_id: int) -> bool:
-    return bool(db.session.execute(
-        db.select(Exam.board_enabled).join(Sitting, Sitting.exam_id == Exam.id)
-        .where(Sitting.id == sitting_id)
-    ).scalar_one_or_none())
+    return bool(
+        db.session.execute(
+            db.select(Exam.board_enabled)
+            .join(Sitting, Sitting.exam_id == Exam.id)
+            .where(Sitting.id == sitting_id)
+        ).scalar_one_or_none()
+    )
 
 
 def push(sitting_id: int) -> None:
     """Send the board snapshot to the sitting's board screens (the feed calls this)."""
     if is_enabled(sitting_id):
-        socketio.emit("board", board_snapshot(sitting_id), namespace="/board",
-                      to=f"board:{sitting_id}")
+        socketio.emit(
+            "board", board_snapshot(sitting_id), namespace="/board", to=f"board:{sitting_id}"
+        )
     else:
         db.session.rollback()
         socketio.emit("board", {"off": True}, namespace="/board", to=f"board:{sitting_id}")

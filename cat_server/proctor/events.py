@@ -111,8 +111,10 @@ class ProctorNamespace(Namespace):
     @acked
     def on_reset_pin(self, data):
         """A new PIN for one candidate; the ack is the only place it is ever shown."""
-        return {"ok": True, "pin": actions.reset_pin(current_user,
-                                                     ActionIn.parse(data, seat_action=True))}
+        return {
+            "ok": True,
+            "pin": actions.reset_pin(current_user, ActionIn.parse(data, seat_action=True)),
+        }
 
     @acked
     def on_note_incident(self, data):
@@ -125,8 +127,9 @@ class ProctorNamespace(Namespace):
         action = ActionIn.parse(data)
         if not isinstance(data.get("enabled"), bool):
             raise BadPayload(field="enabled")
-        board = actions.configure_board(current_user, action.sitting, data["enabled"],
-                                        data.get("fields"), action.reason)
+        board = actions.configure_board(
+            current_user, action.sitting, data["enabled"], data.get("fields"), action.reason
+        )
         return {"ok": True, "board": board}
 
 

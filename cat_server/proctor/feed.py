@@ -182,7 +182,8 @@ def listen(app) -> None:
     while True:
         try:
             pubsub = redis.Redis.from_url(app.config["REDIS_URL"]).pubsub(
-                ignore_subscribe_messages=True)
+                ignore_subscribe_messages=True
+            )
             pubsub.subscribe(_channel(app))
             for message in pubsub.listen():
                 data = json.loads(message["data"])
@@ -195,8 +196,9 @@ def listen(app) -> None:
                 with _lock:
                     for sitting, ids in data["dirty"].items():
                         sitting_id = int(sitting)
-                        _remote[sitting_id] = _merge(_remote.get(sitting_id, set()),
-                                                     ALL if ids is None else set(ids))
+                        _remote[sitting_id] = _merge(
+                            _remote.get(sitting_id, set()), ALL if ids is None else set(ids)
+                        )
         except Exception:  # Redis away: the local screens still get the local changes
             app.logger.exception("proctor feed listener failed; retrying in 1 s")
             socketio.sleep(1.0)
@@ -209,8 +211,11 @@ def flush_boards(dirty=(), force=False) -> None:
     now = time.monotonic()
     with _lock:
         _board_pending.update(dirty)
-        due = [s for s in _board_pending
-               if force or now - _board_sent.get(s, -BOARD_INTERVAL) >= BOARD_INTERVAL]
+        due = [
+            s
+            for s in _board_pending
+            if force or now - _board_sent.get(s, -BOARD_INTERVAL) >= BOARD_INTERVAL
+        ]
         _board_pending.difference_update(due)
         _board_sent.update(dict.fromkeys(due, now))
     for sitting_id in due:

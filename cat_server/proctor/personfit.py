@@ -28,8 +28,11 @@ def lz(x, a, b, c, d) -> float:
     x = np.asarray(x, dtype=float)
     items = irt.make_items(a=a, b=b, c=c, d=d)
     theta, _ = irt.eap(x.astype(int), items)
-    p = np.clip(irt.prob_4pl(theta, np.asarray(a), np.asarray(b), np.asarray(c), np.asarray(d)),
-                1e-9, 1 - 1e-9).ravel()
+    p = np.clip(
+        irt.prob_4pl(theta, np.asarray(a), np.asarray(b), np.asarray(c), np.asarray(d)),
+        1e-9,
+        1 - 1e-9,
+    ).ravel()
     log_p, log_q = np.log(p), np.log1p(-p)
     l0 = np.sum(x * log_p + (1 - x) * log_q)
     expected = np.sum(p * log_p + (1 - p) * log_q)
@@ -46,8 +49,11 @@ RECOMPUTE_EVERY = 5
 def lz_of_attempts_cached(n_responses: dict[int, int]) -> dict[int, float]:
     """Like lz_of_attempts for {attempt id: its n_responses}, reusing recent results."""
     _cache = current_app.extensions.setdefault("cat_lz", {})
-    stale = [a for a, n in n_responses.items()
-             if a not in _cache or n < _cache[a][0] or n - _cache[a][0] >= RECOMPUTE_EVERY]
+    stale = [
+        a
+        for a, n in n_responses.items()
+        if a not in _cache or n < _cache[a][0] or n - _cache[a][0] >= RECOMPUTE_EVERY
+    ]
     fresh = lz_of_attempts(stale)
     for attempt_id in stale:
         _cache[attempt_id] = (n_responses[attempt_id], fresh.get(attempt_id))
@@ -61,7 +67,8 @@ def lz_of_attempts(attempt_ids) -> dict[int, float]:
     latest: dict[int, dict[int, tuple[int, str]]] = {}
     for attempt_id, seq, item_id, choice in db.session.execute(
         db.select(Response.attempt_id, Response.seq, Response.item_id, Response.choice)
-        .where(Response.attempt_id.in_(attempt_ids)).order_by(Response.attempt_id, Response.n)
+        .where(Response.attempt_id.in_(attempt_ids))
+        .order_by(Response.attempt_id, Response.n)
     ):
         latest.setdefault(attempt_id, {})[seq] = (item_id, choice)  # a changed answer wins
     out = {}

@@ -8,8 +8,7 @@ import io
 from ..extensions import db
 from ..models import Attempt, AuditEvent, Candidate, Incident, Seat, User
 
-COLUMNS = ["at", "kind", "what", "who", "seat", "registration_no", "candidate", "reason",
-           "detail"]
+COLUMNS = ["at", "kind", "what", "who", "seat", "registration_no", "candidate", "reason", "detail"]
 # audit actions a proctor (or admin) took on the sitting; candidates' and the server's are left out
 LABELS = {
     "sitting_started": "start sitting",
@@ -45,8 +44,8 @@ def report_rows(sitting_id: int) -> list[dict]:
             people[("a", attempt_id)] = person
     rows = []
     events = db.session.execute(
-        db.select(AuditEvent).where(AuditEvent.sitting_id == sitting_id,
-                                    AuditEvent.action.in_(LABELS))
+        db.select(AuditEvent)
+        .where(AuditEvent.sitting_id == sitting_id, AuditEvent.action.in_(LABELS))
         .order_by(AuditEvent.at, AuditEvent.id)
     ).scalars()
     for event in events:
@@ -61,21 +60,38 @@ def report_rows(sitting_id: int) -> list[dict]:
         seat, reg, name = person or ("", "", "")
         if event.action == "seat_moved":
             seat = data.get("new_seat") or seat
-        rows.append({
-            "at": event.at, "kind": "action", "what": LABELS[event.action],
-            "who": users.get(event.actor, event.actor), "seat": seat, "registration_no": reg,
-            "candidate": name, "reason": event.reason or "",
-            "detail": ", ".join(f"{k}={data[k]}" for k in DETAIL_KEYS if data.get(k) is not None),
-        })
+        rows.append(
+            {
+                "at": event.at,
+                "kind": "action",
+                "what": LABELS[event.action],
+                "who": users.get(event.actor, event.actor),
+                "seat": seat,
+                "registration_no": reg,
+                "candidate": name,
+                "reason": event.reason or "",
+                "detail": ", ".join(
+                    f"{k}={data[k]}" for k in DETAIL_KEYS if data.get(k) is not None
+                ),
+            }
+        )
     for incident in db.session.execute(
         db.select(Incident).where(Incident.sitting_id == sitting_id).order_by(Incident.at)
     ).scalars():
         seat, reg, name = people.get(("c", incident.candidate_id), ("", "", ""))
-        rows.append({
-            "at": incident.at, "kind": "incident", "what": incident.category,
-            "who": users.get(incident.actor, incident.actor), "seat": seat,
-            "registration_no": reg, "candidate": name, "reason": incident.text, "detail": "",
-        })
+        rows.append(
+            {
+                "at": incident.at,
+                "kind": "incident",
+                "what": incident.category,
+                "who": users.get(incident.actor, incident.actor),
+                "seat": seat,
+                "registration_no": reg,
+                "candidate": name,
+                "reason": incident.text,
+                "detail": "",
+            }
+        )
     rows.sort(key=lambda r: r["at"])
     db.session.rollback()  # read-only
     return rows
@@ -88,6 +104,10 @@ def report_csv(rows: list[dict]) -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:  # names and notes are typed by people: never a spreadsheet formula
-        writer.writerow({**{k: escape_cell(v) for k, v in row.items()},
-                         "at": row["at"].isoformat(timespec="seconds")})
+        writer.writerow(
+            {
+                **{k: escape_cell(v) for k, v in row.items()},
+                "at": row["at"].isoformat(timespec="seconds"),
+            }
+        )
     return out.getvalue()

@@ -38,8 +38,12 @@ def sitting(sitting_id):
 @login_required
 def incident_report(sitting_id):
     sitting = service.get_watchable(sitting_id)
-    return render_template("proctor/report.html", sitting=sitting,
-                           rows=report.report_rows(sitting.id), printed_at=utcnow())
+    return render_template(
+        "proctor/report.html",
+        sitting=sitting,
+        rows=report.report_rows(sitting.id),
+        printed_at=utcnow(),
+    )
 
 
 @bp.route("/sittings/<int:sitting_id>/report.csv")
@@ -47,5 +51,10 @@ def incident_report(sitting_id):
 def incident_report_csv(sitting_id):
     sitting = service.get_watchable(sitting_id)
     body = report.report_csv(report.report_rows(sitting.id))
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="incidents-sitting-{sitting.id}.csv"'})
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="incidents-sitting-{sitting.id}.csv"'
+        },
+    )

@@ -77,8 +77,12 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
     last_answers = _last_answers(attempt_ids)
     moves = _moves(sitting_id, attempt_ids)
     fits = personfit.lz_of_attempts_cached(
-        {a.id: a.n_responses for _, _, a in rows
-         if a is not None and a.n_answered >= personfit.MIN_ITEMS})
+        {
+            a.id: a.n_responses
+            for _, _, a in rows
+            if a is not None and a.n_answered >= personfit.MIN_ITEMS
+        }
+    )
     # cached per process (sections never change): no query per seat or per flush
     sections = exam_service.exam_sections(sitting.exam_id)
     seats = []
@@ -91,8 +95,12 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
             section_remaining = _seconds_left(attempt.section_deadline_at, clock)
             if 1 <= attempt.section_index <= len(sections):
                 current = sections[attempt.section_index - 1]
-                section = {"index": attempt.section_index, "count": len(sections),
-                           "code": current.code, "name": current.name}
+                section = {
+                    "index": attempt.section_index,
+                    "count": len(sections),
+                    "code": current.code,
+                    "name": current.name,
+                }
         n_moves = moves.get(attempt.id, 0) if attempt else 0
         focus_lost = attempt.n_focus_lost if attempt else 0
         flags = []
@@ -104,36 +112,45 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
         if fit is not None and fit < personfit.THRESHOLD:
             flags.append("person_fit")
         last_answer = last_answers.get(attempt.id) if attempt else None
-        seats.append({
-            "candidate": candidate.id,
-            "seat": label,
-            "registration_no": candidate.registration_no,
-            "name": candidate.name,
-            "status": seat_status(attempt),
-            "answered": attempt.n_answered if attempt else 0,
-            "total": attempt.n_items if attempt else 0,
-            "remaining_s": remaining,
-            "section": section,
-            "section_remaining_s": section_remaining,
-            "last_seen": attempt.last_seen_at.isoformat() if attempt and attempt.last_seen_at else None,
-            "connected": bool(attempt and attempt.connected_sid),
-            "paused": bool(attempt and attempt.paused_at),
-            "started_at": _iso(attempt.started_at if attempt else None),
-            "last_answer_at": _iso(last_answer),
-            "finish_reason": attempt.finish_reason if attempt else None,
-            "moves": n_moves,
-            "focus_lost": focus_lost,
-            "lz": fit,
-            "flags": flags,
-        })
+        seats.append(
+            {
+                "candidate": candidate.id,
+                "seat": label,
+                "registration_no": candidate.registration_no,
+                "name": candidate.name,
+                "status": seat_status(attempt),
+                "answered": attempt.n_answered if attempt else 0,
+                "total": attempt.n_items if attempt else 0,
+                "remaining_s": remaining,
+                "section": section,
+                "section_remaining_s": section_remaining,
+                "last_seen": attempt.last_seen_at.isoformat()
+                if attempt and attempt.last_seen_at
+                else None,
+                "connected": bool(attempt and attempt.connected_sid),
+                "paused": bool(attempt and attempt.paused_at),
+                "started_at": _iso(attempt.started_at if attempt else None),
+                "last_answer_at": _iso(last_answer),
+                "finish_reason": attempt.finish_reason if attempt else None,
+                "moves": n_moves,
+                "focus_lost": focus_lost,
+                "lz": fit,
+                "flags": flags,
+            }
+        )
     counts = dict.fromkeys(STATUSES, 0)
     for status, n in _status_counts(sitting_id):
         counts[status] += n
     # read before the rollback: after it the sitting would be loaded again (one
     # more statement per flush)
-    header = {"id": sitting.id, "name": sitting.name, "status": sitting.status,
-              "room": sitting.room, "paused": sitting.paused_at is not None,
-              "board": bool(sitting.exam.board_enabled)}
+    header = {
+        "id": sitting.id,
+        "name": sitting.name,
+        "status": sitting.status,
+        "room": sitting.room,
+        "paused": sitting.paused_at is not None,
+        "board": bool(sitting.exam.board_enabled),
+    }
     db.session.rollback()  # read-only: release the connection promptly
     return {
         "sitting": header,
@@ -158,7 +175,8 @@ def _last_answers(attempt_ids) -> dict:
         return {}
     rows = db.session.execute(
         db.select(Response.attempt_id, db.func.max(Response.answered_at))
-        .where(Response.attempt_id.in_(attempt_ids)).group_by(Response.attempt_id)
+        .where(Response.attempt_id.in_(attempt_ids))
+        .group_by(Response.attempt_id)
     ).all()
     return {a: t for a, t in rows if t is not None}  # max() keeps the UTC column type
 
@@ -167,18 +185,27 @@ def _moves(sitting_id: int, attempt_ids) -> dict:
     """attempt id -> approved seat moves (from the audit log)."""
     if not attempt_ids:
         return {}
-    return dict(db.session.execute(
-        db.select(AuditEvent.attempt_id, db.func.count())
-        .where(AuditEvent.sitting_id == sitting_id, AuditEvent.action == "seat_moved",
-               AuditEvent.attempt_id.in_(attempt_ids))
-        .group_by(AuditEvent.attempt_id)
-    ).all())
+    return dict(
+        db.session.execute(
+            db.select(AuditEvent.attempt_id, db.func.count())
+            .where(
+                AuditEvent.sitting_id == sitting_id,
+                AuditEvent.action == "seat_moved",
+                AuditEvent.attempt_id.in_(attempt_ids),
+            )
+            .group_by(AuditEvent.attempt_id)
+        ).all()
+    )
 
 
 def _status_counts(sitting_id: int):
     rows = db.session.execute(
-        db.select(Attempt.status, Attempt.connected_sid.is_(None), Attempt.paused_at.is_(None),
-                  db.func.count())
+        db.select(
+            Attempt.status,
+            Attempt.connected_sid.is_(None),
+            Attempt.paused_at.is_(None),
+            db.func.count(),
+        )
         .where(Attempt.sitting_id == sitting_id)
         .group_by(Attempt.status, Attempt.connected_sid.is_(None), Attempt.paused_at.is_(None))
     ).all()

@@ -49,8 +49,9 @@ def end_sockets(*user_ids: int) -> None:
             feed.publish({"end_staff": sorted(ids)})
         except Exception:  # the change is committed; the other processes' sockets still
             # lose the session on their next event (load_user checks it every time)
-            current_app.logger.exception("could not tell the other processes to end user %s's "
-                                         "sockets", sorted(ids))
+            current_app.logger.exception(
+                "could not tell the other processes to end user %s's sockets", sorted(ids)
+            )
 
 
 def disconnect_local(user_ids) -> int:

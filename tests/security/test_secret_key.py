@@ -21,9 +21,15 @@ def production_env(tmp_path, **env) -> dict:
     return {**clean, "CAT_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}", **env}
 
 
-@pytest.mark.parametrize(("key", "says"), [
-    (None, "is not set"), ("", "is not set"), ("dev-only-change-me", "published example"),
-    ("x" * 31, "shorter than 32 bytes")])
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        (None, "is not set"),
+        ("", "is not set"),
+        ("dev-only-change-me", "published example"),
+        ("x" * 31, "shorter than 32 bytes"),
+    ],
+)
 def test_the_app_refuses_a_missing_public_or_short_key(monkeypatch, tmp_path, key, says):
     monkeypatch.delenv("CAT_SECRET_KEY", raising=False)
     if key is not None:

@@ -48,19 +48,26 @@ def seats_messages(sock) -> list:
 def audit_count(app) -> int:
     """Audit rows other than logins (each login is audited too)."""
     with app.app_context():
-        return db.session.execute(db.select(sa.func.count(AuditEvent.id))
-                                  .where(AuditEvent.action != "login")).scalar_one()
+        return db.session.execute(
+            db.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action != "login")
+        ).scalar_one()
 
 
 # --- 1. an account change ends the user's open sockets ------------------------
 
 CHANGES = {
-    "deactivated": lambda pid: (f"/admin/users/{pid}/active",
-                                {"active": "0", "reason": "pindah tugas"}),
-    "password_reset": lambda pid: (f"/admin/users/{pid}/password",
-                                   {"password": NEW_PASSWORD, "reason": "kata sandi bocor"}),
-    "role_changed": lambda pid: (f"/admin/users/{pid}/role",
-                                 {"role": "admin", "reason": "koordinator baru"}),
+    "deactivated": lambda pid: (
+        f"/admin/users/{pid}/active",
+        {"active": "0", "reason": "pindah tugas"},
+    ),
+    "password_reset": lambda pid: (
+        f"/admin/users/{pid}/password",
+        {"password": NEW_PASSWORD, "reason": "kata sandi bocor"},
+    ),
+    "role_changed": lambda pid: (
+        f"/admin/users/{pid}/role",
+        {"role": "admin", "reason": "koordinator baru"},
+    ),
     "off_the_sitting": lambda pid: ("/admin/sittings/1/proctors", {"reason": "ganti pengawas"}),
 }
 
@@ -97,8 +104,10 @@ def test_only_the_changed_users_sockets_are_ended(app, admin):
     ended = socketio.test_client(app, namespace="/proctor", flask_test_client=client)
     assert ended.is_connected("/proctor")
     pid = user_id(app, "pengawas2")
-    assert admin.post(f"/admin/users/{pid}/active",
-                      data={"active": "0", "reason": "cuti"}).status_code == 302
+    assert (
+        admin.post(f"/admin/users/{pid}/active", data={"active": "0", "reason": "cuti"}).status_code
+        == 302
+    )
     assert not ended.is_connected("/proctor")
     assert kept.is_connected("/proctor")
     # and the ended console cannot come back: the account is inactive
@@ -121,12 +130,18 @@ def test_every_staff_login_runs_one_argon2_verify_of_the_same_cost(app, monkeypa
         staff()
         staff("nonaktif").active = False
         db.session.commit()
-        real_cost = argon2_parameters(db.session.execute(
-            db.select(User.password_hash).where(User.username == "pengawas")).scalar_one())
+        real_cost = argon2_parameters(
+            db.session.execute(
+                db.select(User.password_hash).where(User.username == "pengawas")
+            ).scalar_one()
+        )
     verified = []
     real_verify = security._verify
-    monkeypatch.setattr(security, "_verify",
-                        lambda hash_, secret: verified.append(hash_) or real_verify(hash_, secret))
+    monkeypatch.setattr(
+        security,
+        "_verify",
+        lambda hash_, secret: verified.append(hash_) or real_verify(hash_, secret),
+    )
     username, password, status = {
         "unknown": ("tidak-ada", WRONG, 401),
         "inactive": ("nonaktif", "rahasia-123", 401),  # even with its right password
@@ -153,26 +168,49 @@ def test_staff_login_ignores_the_case_of_the_username(app):
 
 def test_creating_a_user_that_differs_only_in_case_is_refused_clearly(app, admin):
     before = audit_count(app)
-    refused = admin.post("/admin/users", data={
-        "username": "Pengawas", "name": "Pengawas Kedua", "role": "proctor",
-        "password": "kata-sandi-panjang-1", "reason": "pengawas baru"})
+    refused = admin.post(
+        "/admin/users",
+        data={
+            "username": "Pengawas",
+            "name": "Pengawas Kedua",
+            "role": "proctor",
+            "password": "kata-sandi-panjang-1",
+            "reason": "pengawas baru",
+        },
+    )
     assert refused.status_code == 422
-    assert ("nama pengguna Pengawas sudah dipakai sebagai pengawas "
-            "(huruf besar dan kecil tidak dibedakan)") in problems(refused)
-    english = admin.post("/admin/users?lang=en", data={
-        "username": "PENGAWAS", "name": "X", "role": "proctor",
-        "password": "kata-sandi-panjang-1"})
+    assert (
+        "nama pengguna Pengawas sudah dipakai sebagai pengawas "
+        "(huruf besar dan kecil tidak dibedakan)"
+    ) in problems(refused)
+    english = admin.post(
+        "/admin/users?lang=en",
+        data={
+            "username": "PENGAWAS",
+            "name": "X",
+            "role": "proctor",
+            "password": "kata-sandi-panjang-1",
+        },
+    )
     assert "username PENGAWAS is taken as pengawas (capitals do not count)" in problems(english)
     with app.app_context():
         assert db.session.execute(db.select(sa.func.count(User.id))).scalar_one() == 2
     assert audit_count(app) == before
-    created = admin.post("/admin/users", data={
-        "username": "Budi.S", "name": "Budi", "role": "proctor",
-        "password": "kata-sandi-panjang-1"})
+    created = admin.post(
+        "/admin/users",
+        data={
+            "username": "Budi.S",
+            "name": "Budi",
+            "role": "proctor",
+            "password": "kata-sandi-panjang-1",
+        },
+    )
     assert created.status_code == 302
     with app.app_context():  # stored lower-case: one spelling in the log and the limits
-        assert db.session.execute(
-            db.select(User.username).where(User.name == "Budi")).scalar_one() == "budi.s"
+        assert (
+            db.session.execute(db.select(User.username).where(User.name == "Budi")).scalar_one()
+            == "budi.s"
+        )
 
 
 def test_the_database_refuses_two_usernames_that_differ_only_in_case(app):
@@ -198,8 +236,9 @@ def test_the_per_account_guessing_limit_counts_every_spelling_of_a_name(app):
 
 def pin_hashes(app) -> list[str]:
     with app.app_context():
-        return db.session.execute(
-            db.select(Candidate.pin_hash).order_by(Candidate.id)).scalars().all()
+        return (
+            db.session.execute(db.select(Candidate.pin_hash).order_by(Candidate.id)).scalars().all()
+        )
 
 
 @pytest.mark.parametrize("reason", [None, "", "   "])
@@ -215,8 +254,11 @@ def test_resetting_the_pins_of_a_sitting_needs_a_reason(app, admin, reason):
     assert done.status_code == 200 and 'class="slip-pin"' in done.get_data(as_text=True)
     assert pin_hashes(app) != before
     with app.app_context():
-        (event,) = db.session.execute(
-            db.select(AuditEvent).where(AuditEvent.action == "pins_reset")).scalars().all()
+        (event,) = (
+            db.session.execute(db.select(AuditEvent).where(AuditEvent.action == "pins_reset"))
+            .scalars()
+            .all()
+        )
         assert event.reason == "slip hilang"
 
 
@@ -247,8 +289,12 @@ def test_every_reason_requiring_admin_form_refuses_a_blank_reason(app, admin):
         assert login_staff(app.test_client()).status_code == 302  # the old password still works
     # the same in the live console: an admin's configure_board with a blank reason
     sock = console(app, *ADMIN)
-    ack = sock.emit("configure_board", {"sitting": 1, "enabled": True, "reason": "  "},
-                    namespace="/proctor", callback=True)
+    ack = sock.emit(
+        "configure_board",
+        {"sitting": 1, "enabled": True, "reason": "  "},
+        namespace="/proctor",
+        callback=True,
+    )
     assert ack["ok"] is False and ack["field"] == "reason"
     assert audit_count(app) == n_audit
     sock.disconnect(namespace="/proctor")
