@@ -49,7 +49,7 @@ def _backend_cpu_s(engine, database):
 
 def run(db_url, seats, answers, rounds):
     from cat_server import create_app
-    from cat_server.exam import service
+    from cat_server.exam import attempts
     from cat_server.extensions import db, socketio
     from cat_server.loadseed import seed_load_sitting
 
@@ -82,7 +82,7 @@ def run(db_url, seats, answers, rounds):
         assert reply.status_code == 302, reply.status_code
         sockets.append((client, None))
     with app.app_context():
-        service.start_sitting(sitting_id, "bench")
+        attempts.start_sitting(sitting_id, "bench")
     states = []
     for i, (client, _) in enumerate(sockets):
         sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)

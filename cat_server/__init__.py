@@ -72,6 +72,7 @@ def create_app(test_config=None, *, command_line=False):
     init_limiter(app)  # login limits (auth.login, exam.login)
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(proctor.board.bp)  # /board/<sitting>: public, read-only
+    proctor.feed.init_app(app)  # the exam side's announced seats reach the proctor screens
     cli.init_app(app)
     admission.init_app(app)  # logins beyond CAT_MAX_LOGINS_IN_FLIGHT: 503 + Retry-After
     trust_proxies(app)  # CAT_TRUSTED_PROXIES: ProxyFix outermost, Socket.IO included

@@ -126,3 +126,31 @@ def init_app(app):
         if wants_json():
             return error.to_dict(), 500
         return render_template("error.html", error=error), 500
+
+
+class SectionOver(ExamError):
+    status = 409
+    code = "section_over"
+    message = "Bagian ujian ini sudah selesai; jawabannya tidak dapat diubah lagi."
+    message_en = "This section has ended; its answers can no longer be changed."
+
+
+class SectionTimeUp(ExamError):
+    status = 409
+    code = "section_time_up"
+    message = "Waktu bagian ini telah habis. Jawaban ini tidak disimpan."
+    message_en = "Time is up for this section. This answer was not stored."
+
+
+class Paused(ExamError):
+    status = 409
+    code = "paused"
+    message = "Ujian Anda sedang dijeda oleh pengawas. Waktu tidak berjalan; mohon tunggu."
+    message_en = "Your exam is paused by the proctor. The clock is stopped; please wait."
+
+
+class AlreadyConnected(ExamError):
+    status = 409
+    code = "already_connected"
+    message = "Login ini sedang aktif di komputer lain. Hubungi pengawas."
+    message_en = "This login is active on another workstation. Please call the proctor."

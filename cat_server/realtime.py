@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from .errors import ExamError
-from .extensions import db, socketio
+from .extensions import db
 
 # down, restarting, a conflict with another transaction, or (SQLite) no free
 # connection within pool_timeout: the client keeps its answer and sends it again
@@ -94,53 +94,3 @@ def acked(handler):
         return reply
 
     return wrapper
-
-
-def start_background_tasks(app) -> None:
-    """The proctor feed and the deadline reaper, once per server process."""
-    from .exam import service as exam_service
-    from .proctor import feed
-
-    if app.extensions.get("cat_tasks_started"):
-        return
-    app.extensions["cat_tasks_started"] = True
-    with app.app_context():
-        if not app.config["REDIS_URL"]:
-            # Alone, no socket of a previous run can still be open. With Redis,
-            # other processes hold live sockets: their marks stay.
-            exam_service.clear_connections()
-        credited = exam_service.credit_downtime()
-        if credited:
-            app.logger.warning("server was down %.0f s: credited to running attempts", credited)
-        exam_service.finish_expired()
-    socketio.start_background_task(feed.run, app)
-    if app.config["REDIS_URL"]:
-        socketio.start_background_task(feed.listen, app)  # other processes' changed seats
-    socketio.start_background_task(_reap, app)
-    socketio.start_background_task(_heartbeat, app)
-
-
-def _heartbeat(app) -> None:
-    """Write the heartbeat row; its gap after a crash tells how long the server was down."""
-    from .exam import service as exam_service
-
-    while True:
-        socketio.sleep(app.config["HEARTBEAT_INTERVAL"])
-        try:
-            with app.app_context():
-                exam_service.beat()
-        except Exception:
-            app.logger.exception("heartbeat failed")
-
-
-def _reap(app) -> None:
-    """Finish attempts whose time is up, whether a browser is there or not."""
-    from .exam import service as exam_service
-
-    while True:
-        socketio.sleep(app.config["REAPER_INTERVAL"])
-        try:
-            with app.app_context():
-                exam_service.finish_expired()
-        except Exception:
-            app.logger.exception("deadline reaper failed")

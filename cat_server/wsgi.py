@@ -4,7 +4,7 @@ import gc
 import os
 
 from . import create_app
-from .realtime import start_background_tasks
+from .tasks import start_background_tasks
 
 app = create_app()
 if app.config["BACKGROUND_TASKS"]:

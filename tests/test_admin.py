@@ -11,7 +11,7 @@ import zipfile
 import openpyxl
 import pytest
 
-from cat_server.exam import service
+from cat_server.exam import attempts
 from cat_server.extensions import db, socketio
 from cat_server.itembank.formats import DEMO_BANK, read_bank
 from cat_server.models import (
@@ -234,7 +234,7 @@ def schedule(app, admin) -> int:
         assert sitting.scheduled_at.isoformat() == "2026-12-01T08:00:00+00:00"
         assert [p.username for p in sitting.proctors] == ["pengawas"]
         assert sitting.status == "scheduled"  # check-in closed until a proctor opens it
-        service.open_check_in(sitting.id, "user:pengawas", "peserta sudah hadir")
+        attempts.open_check_in(sitting.id, "user:pengawas", "peserta sudah hadir")
         return sitting.id
 
 
@@ -329,7 +329,7 @@ def sit_exam(app, sitting_id, registration_no, pin, choices):
     sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)
     with app.app_context():
         if db.session.get(Sitting, sitting_id).status == "open":
-            service.start_sitting(sitting_id, "test")
+            attempts.start_sitting(sitting_id, "test")
     state = current_state(sock)
     for choice in choices:
         ack = answer(sock, state, choice)

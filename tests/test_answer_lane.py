@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from cat_server import create_app, txn
 from cat_server.admin.scores import verify_chains
 from cat_server.errors import ExamError
-from cat_server.exam import service
+from cat_server.exam import answers, catalog, clock
 from cat_server.extensions import db
 from cat_server.models import Attempt, Item, Response
 
@@ -136,7 +136,7 @@ def test_a_failed_batch_acks_nobody_and_a_resend_is_stored_once(app, pg_url):
                     item_id=first[a][1],
                     choice="B",
                     score=0,
-                    answered_at=service.utcnow(),
+                    answered_at=clock.utcnow(),
                     prev_hash="x",
                     hash="y",
                 )
@@ -177,7 +177,7 @@ def test_a_batch_waits_for_the_database_twice_whatever_its_size(app, pg_url, tmp
     first = {attempt: _first_item(app, attempt) for attempt in (x, a, b, c)}
     with app.app_context():
         for item_id in db.session.execute(sa.select(Item.id)).scalars():
-            service.cached_item(item_id)  # as in a running centre: read once per process
+            catalog.cached_item(item_id)  # as in a running centre: read once per process
         sa.event.listen(db.engine, "checkout", trace)
     results = {}
     try:
@@ -240,18 +240,18 @@ def test_a_deadline_passing_inside_a_batch_ends_the_section_on_its_own(app, monk
     [a] = _started_attempts(app, 1)
     seq, item = _first_item(app, a)
     with app.app_context():
-        db.session.get(Attempt, a).section_deadline_at = service.utcnow() + timedelta(seconds=60)
+        db.session.get(Attempt, a).section_deadline_at = clock.utcnow() + timedelta(seconds=60)
         db.session.commit()
-    real_now, offset = service.utcnow, {"s": 0}
-    monkeypatch.setattr(service, "utcnow", lambda: real_now() + timedelta(seconds=offset["s"]))
-    fits = service._fits_the_lane
+    real_now, offset = clock.utcnow, {"s": 0}
+    monkeypatch.setattr(clock, "utcnow", lambda: real_now() + timedelta(seconds=offset["s"]))
+    fits = answers._fits_the_lane
 
     def then_the_clock_moves(*args):
         answer_fits = fits(*args)
         offset["s"] = 120  # the section's deadline passes right after the lane looked
         return answer_fits
 
-    monkeypatch.setattr(service, "_fits_the_lane", then_the_clock_moves)
+    monkeypatch.setattr(answers, "_fits_the_lane", then_the_clock_moves)
     with pytest.raises(ExamError) as refused:
         _answer(app, a, seq, item)
     assert refused.value.code == "section_time_up"

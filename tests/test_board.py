@@ -20,9 +20,9 @@ def sitting_with_answers(app):
     """3 seats; PC-01 answered every item right and finished, PC-02 logged in."""
     with app.app_context():
         sitting_id = make_sitting(n_candidates=3, n_items=2)
-        from cat_server.exam import service
+        from cat_server.exam import attempts
 
-        service.start_sitting(sitting_id, "test")
+        attempts.start_sitting(sitting_id, "test")
     client = app.test_client()
     login_candidate(client, sitting_id, "20260001")
     sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)
@@ -174,9 +174,9 @@ def test_a_running_attempt_shows_no_score_however_its_answers_change(app):
         exam.board_enabled = True
         exam.board_fields = ["registration_no", "sections", "total", "passed"]
         db.session.commit()
-        from cat_server.exam import service
+        from cat_server.exam import attempts
 
-        service.start_sitting(sitting_id, "test")
+        attempts.start_sitting(sitting_id, "test")
     client = app.test_client()
     login_candidate(client, sitting_id, "20260001")
     sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from cat_server import create_app
-from cat_server.exam import service as exam_service
+from cat_server.exam import answers, attempts, payloads, presence, views
 from cat_server.extensions import db
 from cat_server.models import Attempt, Candidate, Exam, Incident, Sitting, utcnow
-from cat_server.proctor import feed
+from cat_server.proctor import feed, interventions
 from tests.conftest import PIN, make_config, make_sitting, make_user, quick_hash
 from tests.live import LiveServer
 from tests.test_browser import ARGS, CHROMIUM
@@ -75,19 +75,19 @@ def fill_room(sitting_id):
     # the session still holds, and 290 candidates with their attempts made that seconds
     present = name_candidates(sitting_id, rng)[:290]
     attempt_ids = [
-        exam_service.login_candidate(sitting_id, registration_no, PIN).id
+        attempts.login_candidate(sitting_id, registration_no, PIN).id
         for _, registration_no in present
     ]
-    exam_service.start_sitting(sitting_id, proctor_actor, "jadwal")
+    attempts.start_sitting(sitting_id, proctor_actor, "jadwal")
     for i, attempt_id in enumerate(attempt_ids):
         for _ in range(rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) if i % 12 else 0):
             attempt = db.session.get(Attempt, attempt_id)
             if attempt.status != "in_progress":
                 break
-            state = exam_service.attempt_state(attempt, full=False)
-            exam_service.record_answer(
+            state = views.attempt_state(attempt, full=False)
+            answers.record_answer(
                 attempt_id,
-                exam_service.AnswerIn(
+                payloads.AnswerIn(
                     attempt=attempt_id,
                     seq=state["seq"],
                     item=state["item"]["id"],
@@ -102,11 +102,11 @@ def fill_room(sitting_id):
         attempt.last_seen_at = now - timedelta(minutes=2) if i % 47 == 5 else now
     db.session.commit()
     for i in (36, 48, 156):  # seats with no answer yet: always still running
-        exam_service.pause_attempt(attempt_ids[i], proctor_actor, "Listrik padam di meja")
+        interventions.pause_attempt(attempt_ids[i], proctor_actor, "Listrik padam di meja")
     for i in (77, 210):
-        exam_service.note_focus_lost(attempt_ids[i])
-    exam_service.move_seat(attempt_ids[120], None, proctor_actor, "Monitor rusak")
-    exam_service.move_seat(attempt_ids[120], None, proctor_actor, "Keyboard rusak")
+        presence.note_focus_lost(attempt_ids[i])
+    interventions.move_seat(attempt_ids[120], None, proctor_actor, "Monitor rusak")
+    interventions.move_seat(attempt_ids[120], None, proctor_actor, "Keyboard rusak")
     db.session.add(
         Incident(
             sitting_id=sitting_id,
@@ -312,7 +312,7 @@ def timed_room(app, db_url, tmp_path):
         db.session.commit()
     live = LiveServer(db_url, tmp_path / "server.log").start()
     with app.app_context():
-        exam_service.login_candidate(sitting_id, "R1", "123456")
+        attempts.login_candidate(sitting_id, "R1", "123456")
         attempt = db.session.execute(db.select(Attempt)).scalar_one()
         attempt.connected_sid, attempt.last_seen_at = "pc-1", utcnow()  # as if its page were open
         db.session.commit()

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cat_server import create_app
-from cat_server.exam import service
+from cat_server.exam import chain, clock
 from cat_server.extensions import db, socketio
 from cat_server.models import Attempt, AuditEvent, Presentation, Response
 from tests.conftest import (
@@ -220,11 +220,11 @@ def test_the_server_finishes_an_expired_attempt_without_the_browser(
     sock.disconnect(namespace="/exam")
     shift_deadline(app, state["attempt"], -601)
     with app.app_context():
-        assert service.finish_expired() == [state["attempt"]]
+        assert clock.finish_expired() == [state["attempt"]]
         attempt = db.session.get(Attempt, state["attempt"])
         assert attempt.status == "finished" and attempt.finish_reason == "time_up"
         assert attempt.n_answered == 1
-        assert service.finish_expired() == []  # nothing finished twice
+        assert clock.finish_expired() == []  # nothing finished twice
 
 
 def test_resume_after_reconnect_continues_at_the_same_item(
@@ -258,10 +258,10 @@ def test_responses_form_a_hash_chain(app, sitting_id, candidate, proctor_socket)
         state = answer(sock, state, "C")["state"]
     with app.app_context():
         rows = db.session.query(Response).order_by(Response.seq).all()
-        prev = service.GENESIS
+        prev = chain.GENESIS
         for row in rows:
             assert row.prev_hash == prev
-            assert row.hash == service.chain_hash(
+            assert row.hash == chain.chain_hash(
                 prev, row.attempt_id, row.seq, row.item_id, row.choice, row.score, row.answered_at
             )
             prev = row.hash

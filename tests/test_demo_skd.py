@@ -13,7 +13,7 @@ import csv
 
 from cat_server import security
 from cat_server.demo import BLUEPRINTS, DEMO_BANK
-from cat_server.exam import service
+from cat_server.exam import attempts
 from cat_server.extensions import db, socketio
 from cat_server.itembank.service import import_bank
 from cat_server.models import Attempt, Candidate, Exam, ExamSection, Item, Response, Sitting
@@ -65,7 +65,7 @@ def test_the_demo_skd_exam_scores_as_computed_by_hand_from_the_bank_file(app):
     bank = demo_bank_rows()
     with app.app_context():
         sitting_id = demo_skd_sitting()
-        service.start_sitting(sitting_id, "user:1")
+        attempts.start_sitting(sitting_id, "user:1")
         codes = dict(db.session.execute(db.select(Item.id, Item.code)).all())
     client = app.test_client()
     assert login_candidate(client, sitting_id, "202600000001").status_code == 302

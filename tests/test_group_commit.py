@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from cat_server import create_app, txn
 from cat_server.admin.scores import verify_chains
 from cat_server.errors import ExamError
-from cat_server.exam import service
+from cat_server.exam import answers, attempts, payloads, views
 from cat_server.extensions import db
 from cat_server.models import Attempt, AuditEvent, Response
 
@@ -33,8 +33,8 @@ def app(tmp_path):
 def _started_attempts(app, n, n_items=12):
     with app.app_context():
         sitting_id = make_sitting(n_candidates=n, n_items=n_items)
-        ids = [service.login_candidate(sitting_id, f"2026{i + 1:04d}", PIN).id for i in range(n)]
-        service.start_sitting(sitting_id, "test")
+        ids = [attempts.login_candidate(sitting_id, f"2026{i + 1:04d}", PIN).id for i in range(n)]
+        attempts.start_sitting(sitting_id, "test")
         db.session.remove()
     return ids
 
@@ -43,9 +43,9 @@ def _answer(app, attempt_id, seq, item, choice="A"):
     """One answer through the writer, as the socket handler sends it."""
     with app.app_context():
         return txn.run(
-            service.record_answer,
+            answers.record_answer,
             attempt_id,
-            service.AnswerIn.parse(
+            payloads.AnswerIn.parse(
                 {"attempt": attempt_id, "seq": seq, "item": item, "choice": choice}
             ),
         )
@@ -53,7 +53,7 @@ def _answer(app, attempt_id, seq, item, choice="A"):
 
 def _first_item(app, attempt_id):
     with app.app_context():
-        state = service.attempt_state(db.session.get(Attempt, attempt_id))
+        state = views.attempt_state(db.session.get(Attempt, attempt_id))
         db.session.remove()
     return state["seq"], state["item"]["id"]
 
@@ -125,11 +125,11 @@ def test_a_failed_batch_acks_nobody_and_a_resend_is_stored_once(app):
     def broken_job():  # a database error in the batch, after b's answer was applied
         db.session.execute(sa.text("INSERT INTO no_such_table VALUES (1)"))
 
-    answer = service.AnswerIn.parse({"attempt": b, "seq": seq_b, "item": item_b, "choice": "A"})
+    answer = payloads.AnswerIn.parse({"attempt": b, "seq": seq_b, "item": item_b, "choice": "A"})
     threads = [threading.Thread(target=submit, args=("blocker", release.wait, 30))]
     threads[0].start()  # the writer is busy with it while the next two queue up
     threading.Event().wait(0.2)
-    threads.append(threading.Thread(target=submit, args=("b", service.record_answer, b, answer)))
+    threads.append(threading.Thread(target=submit, args=("b", answers.record_answer, b, answer)))
     threads[1].start()
     threading.Event().wait(0.2)
     threads.append(threading.Thread(target=submit, args=("broken", broken_job)))
@@ -171,9 +171,9 @@ def test_a_rejected_job_is_undone_even_after_it_wrote(app):
         db.session.add(AuditEvent(actor="test", action="half_written", attempt_id=a))
         raise ExamError("nope", "nope")
 
-    answer = service.AnswerIn.parse({"attempt": a, "seq": seq, "item": item, "choice": "A"})
+    answer = payloads.AnswerIn.parse({"attempt": a, "seq": seq, "item": item, "choice": "A"})
     results = _in_one_batch(
-        app, ("bad", writes_then_rejects), ("answer", service.record_answer, a, answer)
+        app, ("bad", writes_then_rejects), ("answer", answers.record_answer, a, answer)
     )
     assert results["bad"][0] == "rejected"
     assert results["answer"][0] == "ok" and results["answer"][1]["ok"]
@@ -222,11 +222,11 @@ def test_an_answer_sent_twice_in_one_batch_is_stored_once(app):
     in the same batch must still see the first one and get a repeat, not a second row."""
     [a] = _started_attempts(app, 1)
     seq, item = _first_item(app, a)
-    answer = service.AnswerIn.parse({"attempt": a, "seq": seq, "item": item, "choice": "B"})
+    answer = payloads.AnswerIn.parse({"attempt": a, "seq": seq, "item": item, "choice": "B"})
     results = _in_one_batch(
         app,
-        ("first", service.record_answer, a, answer),
-        ("resend", service.record_answer, a, answer),
+        ("first", answers.record_answer, a, answer),
+        ("resend", answers.record_answer, a, answer),
     )
     assert results["first"][1]["ok"] and not results["first"][1].get("repeat")
     assert results["resend"][1]["repeat"] is True
@@ -253,16 +253,16 @@ def test_a_job_after_an_answer_in_the_same_batch_sees_it_and_its_undo_keeps_it(a
         app,
         (
             "a",
-            service.record_answer,
+            answers.record_answer,
             a,
-            service.AnswerIn.parse({"attempt": a, "seq": seq_a, "item": item_a, "choice": "A"}),
+            payloads.AnswerIn.parse({"attempt": a, "seq": seq_a, "item": item_a, "choice": "A"}),
         ),
         ("bad", reads_then_rejects),
         (
             "b",
-            service.record_answer,
+            answers.record_answer,
             b,
-            service.AnswerIn.parse({"attempt": b, "seq": seq_b, "item": item_b, "choice": "C"}),
+            payloads.AnswerIn.parse({"attempt": b, "seq": seq_b, "item": item_b, "choice": "C"}),
         ),
     )
     assert seen["responses"] == 1
@@ -293,7 +293,7 @@ def test_a_batch_reads_its_answers_attempts_together_and_a_job_between_them_is_s
         txn.commit()
 
     def answer(x):
-        return service.AnswerIn.parse(
+        return payloads.AnswerIn.parse(
             {"attempt": x, "seq": first[x][0], "item": first[x][1], "choice": "A"}
         )
 
@@ -302,11 +302,11 @@ def test_a_batch_reads_its_answers_attempts_together_and_a_job_between_them_is_s
     try:
         results = _in_one_batch(
             app,
-            ("a", service.record_answer, a, answer(a)),
-            ("c", service.record_answer, c, answer(c)),
-            ("d", service.record_answer, d, answer(d)),
+            ("a", answers.record_answer, a, answer(a)),
+            ("c", answers.record_answer, c, answer(c)),
+            ("d", answers.record_answer, d, answer(d)),
             ("finish b", finishes_b),
-            ("b", service.record_answer, b, answer(b)),
+            ("b", answers.record_answer, b, answer(b)),
         )
     finally:
         with app.app_context():

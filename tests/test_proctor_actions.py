@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from cat_server.exam import service as exam_service
+from cat_server.exam import clock
 from cat_server.extensions import db, socketio
 from cat_server.models import Attempt, AuditEvent, Candidate, Incident, Sitting, utcnow
 from cat_server.proctor import feed
@@ -133,7 +133,7 @@ def test_pause_seat_stops_its_clock_refuses_answers_and_resume_moves_the_deadlin
         deadline = attempt.deadline_at
         db.session.commit()
         # the reaper never finishes a paused attempt, even far past its deadline
-        finished = exam_service.finish_expired(now=deadline + timedelta(hours=1))
+        finished = clock.finish_expired(now=deadline + timedelta(hours=1))
         assert finished == [attempt_of(r, "20260002").id]  # the running one, not the paused
     frozen = sync(sock)["remaining_s"]
     _, by_seat = seats(r)
@@ -533,8 +533,8 @@ def test_a_paused_attempt_gets_no_downtime_credit_twice(room):
     with r.app.app_context():
         attempt = attempt_of(r, "20260001")
         deadline = attempt.deadline_at
-        exam_service.beat(utcnow() - timedelta(minutes=5))
-        assert exam_service.credit_downtime(min_gap_s=10) > 200
+        clock.beat(utcnow() - timedelta(minutes=5))
+        assert clock.credit_downtime(min_gap_s=10) > 200
         assert attempt_of(r, "20260001").deadline_at == deadline
 
 
@@ -561,9 +561,9 @@ def test_an_aberrant_answer_pattern_raises_the_person_fit_flag(app):
         for i, item in enumerate(items):
             item.a, item.b = 2.0, -2.75 + 0.5 * i
         db.session.commit()
-        from cat_server.exam import service
+        from cat_server.exam import attempts
 
-        service.start_sitting(sitting_id, "test")
+        attempts.start_sitting(sitting_id, "test")
     keys = {}
     with app.app_context():
         keys = {i.id: (i.key, i.b) for i in db.session.execute(db.select(Item)).scalars()}

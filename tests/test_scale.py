@@ -32,9 +32,9 @@ def _statements_per_answer(app, sitting_id, n_answers):
     client = app.test_client()
     assert login_candidate(client, sitting_id, "20260001").status_code == 302
     with app.app_context():
-        from cat_server.exam import service
+        from cat_server.exam import attempts
 
-        service.start_sitting(sitting_id, "test")
+        attempts.start_sitting(sitting_id, "test")
     sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)
     state = [e for e in sock.get_received("/exam") if e["name"] == "state"][-1]["args"][0]
     statements = []
@@ -233,9 +233,9 @@ def test_a_write_refused_by_the_database_answers_retry_and_changes_nothing(app, 
 
     _, sock = candidate
     with app.app_context():
-        from cat_server.exam import service
+        from cat_server.exam import attempts
 
-        service.start_sitting(Attempt.query.one().sitting_id, "test")
+        attempts.start_sitting(Attempt.query.one().sitting_id, "test")
     state = [e for e in sock.get_received("/exam") if e["name"] == "state"][-1]["args"][0]
     answer = {
         "attempt": state["attempt"],

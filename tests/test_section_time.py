@@ -6,9 +6,10 @@ import pytest
 
 from cat_server.admin import sittings as admin_sittings
 from cat_server.admin.sittings import FormProblems
-from cat_server.exam import service
+from cat_server.exam import attempts, clock
 from cat_server.extensions import db
 from cat_server.models import Attempt, AuditEvent, Heartbeat, ItemBank, Response, Sitting, utcnow
+from cat_server.proctor import interventions
 from tests.conftest import last_event
 from tests.test_sections import SKD_ITEMS, build_sitting, connect, emit
 
@@ -51,10 +52,10 @@ def test_the_server_moves_on_when_a_section_time_is_up(app):
     with app.app_context():
         section_deadline = the_attempt().section_deadline_at
         # a minute before: nothing moves
-        assert service.finish_expired(now=section_deadline - timedelta(seconds=60)) == []
+        assert clock.finish_expired(now=section_deadline - timedelta(seconds=60)) == []
         sock.get_received("/exam")
         moved_at = section_deadline + timedelta(seconds=1)
-        assert service.finish_expired(now=moved_at) == [attempt_id]
+        assert clock.finish_expired(now=moved_at) == [attempt_id]
         attempt = the_attempt()
         assert attempt.status == "in_progress" and attempt.section_index == 2
         # TKP's 30 minutes are capped by the exam's deadline
@@ -72,7 +73,7 @@ def test_the_server_moves_on_when_a_section_time_is_up(app):
     with app.app_context():
         assert responses() == 1  # the late TWK answer was not stored
         # the last section's end finishes the attempt
-        finished = service.finish_expired(now=the_attempt().deadline_at + timedelta(seconds=1))
+        finished = clock.finish_expired(now=the_attempt().deadline_at + timedelta(seconds=1))
         assert finished == [attempt_id]
         attempt = the_attempt()
         assert attempt.status == "finished" and attempt.finish_reason == "time_up"
@@ -104,7 +105,7 @@ def test_the_last_timed_section_ends_the_attempt(app):
     _, sock = connect(app, sitting_id)
     with app.app_context():
         deadline = the_attempt().section_deadline_at
-        assert service.finish_expired(now=deadline + timedelta(seconds=1)) == [the_attempt().id]
+        assert clock.finish_expired(now=deadline + timedelta(seconds=1)) == [the_attempt().id]
         attempt = the_attempt()
         assert attempt.status == "finished" and attempt.finish_reason == "time_up"
     assert last_event(sock, "state", "/exam")["status"] == "finished"
@@ -126,24 +127,24 @@ def test_pause_extend_and_downtime_move_the_section_deadline(app):
                 (a.section_deadline_at - section_at).total_seconds(),
             )
 
-        service.pause_attempt(attempt_id, "user:1", "listrik padam")
+        interventions.pause_attempt(attempt_id, "user:1", "listrik padam")
         attempt = db.session.get(Attempt, attempt_id)
         attempt.paused_at -= timedelta(seconds=90)  # as if paused for a minute and a half
         db.session.commit()
         # a paused clock stands still: no section ends while paused
-        assert service.finish_expired(now=section_at + timedelta(seconds=30)) == []
-        service.resume_attempt(attempt_id, "user:1", "listrik menyala")
+        assert clock.finish_expired(now=section_at + timedelta(seconds=30)) == []
+        interventions.resume_attempt(attempt_id, "user:1", "listrik menyala")
         exam_moved, section_moved = moved()
         assert exam_moved == pytest.approx(90, abs=2) and section_moved == exam_moved
 
-        service.extend_attempt(attempt_id, 5, "user:1", "komputer diganti")
+        interventions.extend_attempt(attempt_id, 5, "user:1", "komputer diganti")
         exam_moved, section_moved = moved()
         assert exam_moved == pytest.approx(390, abs=2) and section_moved == exam_moved
 
         now = utcnow()
         db.session.add(Heartbeat(name="server", beat_at=now - timedelta(seconds=60)))
         db.session.commit()
-        assert service.credit_downtime(now=now) == pytest.approx(60, abs=0.5)
+        assert clock.credit_downtime(now=now) == pytest.approx(60, abs=0.5)
         exam_moved, section_moved = moved()
         assert exam_moved == pytest.approx(450, abs=2) and section_moved == exam_moved
 
@@ -163,7 +164,7 @@ def test_the_section_clock_starts_with_the_sitting(app):
     with app.app_context():
         attempt = the_attempt()
         assert attempt.status == "waiting" and attempt.section_deadline_at is None
-        service.start_sitting(sitting_id, "user:1")
+        attempts.start_sitting(sitting_id, "user:1")
         attempt = the_attempt()
         left = (attempt.section_deadline_at - attempt.started_at).total_seconds()
         assert left == 600
@@ -240,7 +241,7 @@ def test_the_proctor_feed_carries_each_seats_section_clock(app):
     assert seats["PC-02"]["section"] is None and seats["PC-02"]["section_remaining_s"] is None
 
     with app.app_context():
-        service.pause_attempt(attempt_id, "user:1", "listrik padam")
+        interventions.pause_attempt(attempt_id, "user:1", "listrik padam")
         attempt = db.session.get(Attempt, attempt_id)
         attempt.paused_at -= timedelta(seconds=90)  # paused a minute and a half ago
         db.session.commit()
@@ -251,19 +252,19 @@ def test_the_proctor_feed_carries_each_seats_section_clock(app):
     assert seat["remaining_s"] == pytest.approx(1290, abs=10)
 
     with app.app_context():
-        service.resume_attempt(attempt_id, "user:1", "listrik menyala")
-        service.extend_attempt(attempt_id, 5, "user:1", "komputer diganti")
+        interventions.resume_attempt(attempt_id, "user:1", "listrik menyala")
+        interventions.extend_attempt(attempt_id, 5, "user:1", "komputer diganti")
     seat = flushed()["PC-01"]
     assert seat["status"] == "answering"
     # the paused time came back to both clocks, and the 5 minutes went to both
     assert seat["section_remaining_s"] == pytest.approx(690 + 300, abs=10)
     assert seat["remaining_s"] == pytest.approx(1290 + 300, abs=10)
-    for clock in ("remaining_s", "section_remaining_s"):  # the resume ran within seconds
-        assert seat[clock] - paused[clock] == pytest.approx(300, abs=5)
+    for left in ("remaining_s", "section_remaining_s"):  # the resume ran within seconds
+        assert seat[left] - paused[left] == pytest.approx(300, abs=5)
 
     with app.app_context():  # TWK's time is up: TKP's 30 minutes are capped by the exam's
         section_at = db.session.get(Attempt, attempt_id).section_deadline_at
-        assert service.finish_expired(now=section_at + timedelta(seconds=1)) == [attempt_id]
+        assert clock.finish_expired(now=section_at + timedelta(seconds=1)) == [attempt_id]
     seat = flushed()["PC-01"]
     assert seat["section"]["code"] == "TKP" and seat["section"]["index"] == 2
     assert seat["section_remaining_s"] == seat["remaining_s"]

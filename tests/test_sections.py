@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cat_server import security
-from cat_server.exam import service
+from cat_server.exam import chain, clock
 from cat_server.extensions import db, socketio
 from cat_server.models import (
     Attempt,
@@ -23,6 +23,7 @@ from cat_server.models import (
     Sitting,
     utcnow,
 )
+from cat_server.proctor import interventions
 from tests.conftest import PIN, last_event, login_candidate
 
 OPTIONS = ["satu", "dua", "tiga", "empat", "lima"]
@@ -157,7 +158,7 @@ def test_an_skd_exam_scores_the_latest_answers_by_hand(app):
     with app.app_context():
         assert db.session.query(Response).count() == 6  # 5 answers + 1 change, no repeat
         rows = db.session.query(Response).order_by(Response.n).all()
-        prev = service.GENESIS
+        prev = chain.GENESIS
         for row in rows:
             assert row.prev_hash == prev
             prev = row.hash
@@ -249,14 +250,14 @@ def test_downtime_is_credited_to_every_running_attempt(app):
         now = utcnow()
         db.session.add(Heartbeat(name="server", beat_at=now - timedelta(seconds=60)))
         db.session.commit()
-        credited = service.credit_downtime(now=now)
+        credited = clock.credit_downtime(now=now)
         assert credited == pytest.approx(60, abs=0.5)
         for attempt in db.session.query(Attempt):
             moved = (attempt.deadline_at - before[attempt.id]).total_seconds()
             assert moved == pytest.approx(60, abs=0.5)
         assert db.session.query(AuditEvent).filter_by(action="downtime_credit").count() == 2
         # a restart within a few heartbeats is not downtime
-        assert service.credit_downtime(now=now + timedelta(seconds=2)) == 0.0
+        assert clock.credit_downtime(now=now + timedelta(seconds=2)) == 0.0
 
 
 def test_downtime_counts_from_the_last_stored_answer_when_heartbeats_were_missed(app):
@@ -283,13 +284,13 @@ def test_downtime_counts_from_the_last_stored_answer_when_heartbeats_were_missed
         db.session.add(Heartbeat(name="server", beat_at=answered_at - timedelta(seconds=60)))
         db.session.commit()
         # killed just after the answer and back 2 s later: no downtime worth crediting
-        assert service.credit_downtime(now=answered_at + timedelta(seconds=2)) == 0.0
+        assert clock.credit_downtime(now=answered_at + timedelta(seconds=2)) == 0.0
         assert db.session.query(Attempt).one().deadline_at == deadline
 
         db.session.query(Heartbeat).one().beat_at = answered_at - timedelta(seconds=60)
         db.session.commit()
         # back 40 s after its last answer: 40 s credited, not the 100 s since the stale beat
-        assert service.credit_downtime(now=answered_at + timedelta(seconds=40)) == pytest.approx(40)
+        assert clock.credit_downtime(now=answered_at + timedelta(seconds=40)) == pytest.approx(40)
         moved = (db.session.query(Attempt).one().deadline_at - deadline).total_seconds()
         assert moved == pytest.approx(40)
 
@@ -313,7 +314,7 @@ def test_a_second_browser_is_refused_until_the_proctor_moves_the_seat(app):
     _, same = connect(app, sitting_id, device="pc-1")
     assert same.is_connected("/exam")
     with app.app_context():
-        service.move_seat(state["attempt"], "PC-01", "user:1", "komputer mati")
+        interventions.move_seat(state["attempt"], "PC-01", "user:1", "komputer mati")
         assert db.session.query(AuditEvent).filter_by(action="seat_moved").one().reason == (
             "komputer mati"
         )

@@ -33,6 +33,7 @@ from ..models import (
     Sitting,
     User,
 )
+from ..spreadsheet import escape_cell
 from . import banks, bp, scores, sittings
 
 MIME = {
@@ -419,7 +420,7 @@ def responses_export():
     import csv
 
     csv.writer(out, lineterminator="\n").writerows(
-        [header, *([scores.escape_cell(c) for c in row] for row in rows)]
+        [header, *([escape_cell(c) for c in row] for row in rows)]
     )
     return _download(out.getvalue().encode("utf-8"), f"responses-{label}.csv", "csv")
 

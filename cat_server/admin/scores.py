@@ -7,18 +7,10 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..exam.service import GENESIS, chain_hash
+from ..exam.chain import GENESIS, chain_hash
 from ..extensions import db
 from ..models import Attempt, Candidate, Item, Response, Seat, Sitting
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def escape_cell(value):
-    """Text a spreadsheet would run as a formula gets a leading apostrophe; numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+from ..spreadsheet import escape_cell
 
 
 def select_attempts(

@@ -26,6 +26,7 @@ from ..models import (
     User,
     audit,
 )
+from ..spreadsheet import escape_cell  # imported names could be spreadsheet formulas
 
 CANDIDATE_COLUMNS = ("registration_no", "name", "birth_date", "sitting", "seat")
 REQUIRED_CANDIDATE_COLUMNS = ("registration_no", "name", "sitting", "seat")
@@ -509,8 +510,6 @@ def _seat_order(label: str):
 
 
 def write_pins_csv(created: list[NewCandidate], file) -> None:
-    from .scores import escape_cell  # imported names could be spreadsheet formulas
-
     writer = csv.writer(file, lineterminator="\n")
     writer.writerow(["registration_no", "name", "sitting", "seat", "pin"])
     for c in created:

@@ -8,7 +8,7 @@ from ..errors import ExamError, NotFound
 from ..extensions import db, socketio
 from ..models import Attempt
 from ..realtime import DB_UNAVAILABLE, RETRY_REPLY, acked
-from . import service
+from . import answers, attempts, payloads, presence, views
 
 
 def session_attempt_id() -> int:
@@ -44,7 +44,7 @@ class ExamNamespace(Namespace):
         device = auth.get("device") if isinstance(auth, dict) else None
         device = device[:64] if isinstance(device, str) and device else None
         try:
-            state, replaced = txn.run(service.connect, attempt_id, request.sid, device, _is_live)
+            state, replaced = txn.run(presence.connect, attempt_id, request.sid, device, _is_live)
         except NotFound:
             raise ConnectionRefusedError("login_required") from None
         except ExamError as error:
@@ -61,33 +61,33 @@ class ExamNamespace(Namespace):
     def on_disconnect(self, reason=None):
         attempt_id = session.get("attempt_id")
         if attempt_id is not None:
-            txn.run(service.mark_disconnected, attempt_id, request.sid)
+            txn.run(presence.mark_disconnected, attempt_id, request.sid)
 
     @acked
     def on_answer(self, data):
         """Store one answer; the ack is the next state, sent only after the commit."""
-        return txn.run(service.record_answer, session_attempt_id(), service.AnswerIn.parse(data))
+        return txn.run(answers.record_answer, session_attempt_id(), payloads.AnswerIn.parse(data))
 
     @acked
     def on_mark(self, data):
-        return txn.run(service.mark_item, session_attempt_id(), service.MarkIn.parse(data))
+        return txn.run(attempts.mark_item, session_attempt_id(), payloads.MarkIn.parse(data))
 
     @acked
     def on_finish_section(self, data):
         return txn.run(
-            service.finish_section, session_attempt_id(), service.FinishSectionIn.parse(data)
+            attempts.finish_section, session_attempt_id(), payloads.FinishSectionIn.parse(data)
         )
 
     @acked
     def on_focus_lost(self, data=None):
         """The page lost focus (tab or window switch): counted for the proctor's flags."""
-        return {"ok": True, "n": txn.run(service.note_focus_lost, session_attempt_id())}
+        return {"ok": True, "n": txn.run(presence.note_focus_lost, session_attempt_id())}
 
     @acked
     def on_sync(self, data=None):
         """Re-sync: the full state with the server's remaining seconds."""
         attempt = db.session.get(Attempt, session_attempt_id())
-        state = service.attempt_state(attempt)
+        state = views.attempt_state(attempt)
         db.session.rollback()
         return {"ok": True, "state": state}
 

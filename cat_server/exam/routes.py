@@ -6,16 +6,16 @@ from flask_login import current_user
 from ..errors import ExamError
 from ..extensions import db, login_limits
 from ..models import Attempt
-from . import bp, service
+from . import attempts, bp, views
 
 
 @bp.route("/exam/<int:sitting_id>/", methods=["GET", "POST"])
 @login_limits("sitting_id", "registration_no")
 def login(sitting_id):
-    sitting = service.get_sitting(sitting_id)
+    sitting = attempts.get_sitting(sitting_id)
     if request.method == "POST":
         try:
-            attempt = service.login_candidate(
+            attempt = attempts.login_candidate(
                 sitting.id, request.form.get("registration_no", ""), request.form.get("pin", "")
             )
         except ExamError as error:
@@ -37,7 +37,7 @@ def login(sitting_id):
 
 @bp.route("/exam/<int:sitting_id>/take")
 def take(sitting_id):
-    sitting = service.get_sitting(sitting_id)
+    sitting = attempts.get_sitting(sitting_id)
     attempt = db.session.get(Attempt, session.get("attempt_id") or 0)
     if attempt is None or attempt.sitting_id != sitting.id:
         return redirect(url_for("exam.login", sitting_id=sitting.id))
@@ -49,7 +49,7 @@ def take(sitting_id):
 @bp.route("/exam/media/<int:item_id>")
 def item_media(item_id):
     """An item's image or audio: staff any, a candidate only of an item presented to them."""
-    path, mimetype = service.item_media(
+    path, mimetype = views.item_media(
         item_id, session.get("attempt_id"), staff=current_user.is_authenticated
     )
     db.session.rollback()

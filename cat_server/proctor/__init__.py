@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("proctor", __name__)
 
-from . import board, events, routes  # noqa: E402,F401  (register on import)
+from . import board, events, feed, routes  # noqa: E402,F401  (register on import)

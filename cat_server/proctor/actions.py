@@ -2,9 +2,9 @@
 
 The Socket.IO handlers in events.py only parse the payload; these functions
 check that the user may act on the sitting (``get_watchable``: 403 otherwise),
-that the candidate belongs to it, that a reason is given, and then call the
-exam's clock rules (exam/service.py), which commit, push the candidates' new
-``state`` and mark the proctor feed.
+that the candidate belongs to it, that a reason is given, and then call
+interventions.py (the exam's clock rules from exam/sections.py), which commits,
+pushes the candidates' new ``state`` and marks the proctor feed.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from .. import security
 from ..errors import MAX_ID, BadPayload, Forbidden, NotFound, NotInProgress
-from ..exam import service as exam_service
+from ..exam import attempts
 from ..extensions import db
 from ..models import Candidate, Incident, audit
-from . import board, feed
+from . import board, feed, interventions
 from .service import get_watchable
 
 INCIDENT_CATEGORIES = ("power", "network", "hardware", "health", "misconduct", "other")
@@ -127,12 +127,12 @@ def _attempt_id(sitting_id: int, candidate_id: int) -> int:
 def open_check_in(user, action: ActionIn) -> None:
     """Let the sitting's candidates log in (and wait for the start) from now on."""
     get_watchable(action.sitting, user)
-    exam_service.open_check_in(action.sitting, actor_of(user), action.reason)
+    attempts.open_check_in(action.sitting, actor_of(user), action.reason)
 
 
 def pause_seat(user, action: ActionIn) -> None:
     get_watchable(action.sitting, user)
-    exam_service.pause_attempt(
+    interventions.pause_attempt(
         _attempt_id(action.sitting, action.candidate), actor_of(user), action.reason
     )
 
@@ -145,22 +145,22 @@ def resume_seat(user, action: ActionIn) -> None:
             "Seluruh sesi sedang dijeda; lanjutkan sesinya.",
             "The whole sitting is paused; resume the sitting.",
         )
-    exam_service.resume_attempt(attempt_id, actor_of(user), action.reason)
+    interventions.resume_attempt(attempt_id, actor_of(user), action.reason)
 
 
 def pause_sitting(user, action: ActionIn) -> int:
     get_watchable(action.sitting, user)
-    return len(exam_service.pause_sitting(action.sitting, actor_of(user), action.reason))
+    return len(interventions.pause_sitting(action.sitting, actor_of(user), action.reason))
 
 
 def resume_sitting(user, action: ActionIn) -> int:
     get_watchable(action.sitting, user)
-    return len(exam_service.resume_sitting(action.sitting, actor_of(user), action.reason))
+    return len(interventions.resume_sitting(action.sitting, actor_of(user), action.reason))
 
 
 def extend_seat(user, action: ActionIn) -> None:
     get_watchable(action.sitting, user)
-    exam_service.extend_attempt(
+    interventions.extend_attempt(
         _attempt_id(action.sitting, action.candidate), action.minutes, actor_of(user), action.reason
     )
 
@@ -168,20 +168,20 @@ def extend_seat(user, action: ActionIn) -> None:
 def extend_sitting(user, action: ActionIn) -> int:
     get_watchable(action.sitting, user)
     return len(
-        exam_service.extend_sitting(action.sitting, action.minutes, actor_of(user), action.reason)
+        interventions.extend_sitting(action.sitting, action.minutes, actor_of(user), action.reason)
     )
 
 
 def end_seat(user, action: ActionIn) -> None:
     get_watchable(action.sitting, user)
-    exam_service.end_attempt(
+    interventions.end_attempt(
         _attempt_id(action.sitting, action.candidate), actor_of(user), action.reason
     )
 
 
 def end_sitting(user, action: ActionIn) -> int:
     get_watchable(action.sitting, user)
-    return len(exam_service.end_sitting(action.sitting, actor_of(user), action.reason))
+    return len(interventions.end_sitting(action.sitting, actor_of(user), action.reason))
 
 
 def move_seat(user, action: ActionIn, seat_label: str | None) -> None:
@@ -189,7 +189,7 @@ def move_seat(user, action: ActionIn, seat_label: str | None) -> None:
     get_watchable(action.sitting, user)
     if seat_label is not None and (not isinstance(seat_label, str) or len(seat_label) > 20):
         raise BadPayload("Label kursi tidak valid.", "Invalid seat label.", field="seat")
-    exam_service.move_seat(
+    interventions.move_seat(
         _attempt_id(action.sitting, action.candidate),
         (seat_label or "").strip() or None,
         actor_of(user),

@@ -14,7 +14,7 @@ from flask import Blueprint, render_template
 from flask_socketio import Namespace, join_room
 
 from ..errors import BadPayload, NotFound, is_id
-from ..exam import service as exam_service
+from ..exam import catalog
 from ..extensions import db, socketio
 from ..models import Attempt, Candidate, Exam, Seat, Sitting, audit
 from ..realtime import acked
@@ -105,7 +105,7 @@ def board_snapshot(sitting_id: int) -> dict:
     fields = fields_of(exam)
     sections = [
         {"code": s.code, "name": s.name, "pass_mark": s.pass_mark}
-        for s in exam_service.exam_sections(exam.id)
+        for s in catalog.exam_sections(exam.id)
     ]
     rows = []
     query = (

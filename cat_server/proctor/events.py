@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
 from ..errors import BadPayload, is_id
-from ..exam import service as exam_service
+from ..exam import attempts
 from ..extensions import db, socketio
 from ..realtime import DB_UNAVAILABLE, acked
 from . import actions, feed, service, sessions
@@ -61,7 +61,7 @@ class ProctorNamespace(Namespace):
         """Start the sitting (the reason is optional: starting is the routine, not an intervention)."""
         sitting = service.get_watchable(_sitting_id(data))
         reason = data.get("reason") if isinstance(data.get("reason"), str) else None
-        exam_service.start_sitting(sitting.id, f"user:{current_user.id}", reason)
+        attempts.start_sitting(sitting.id, f"user:{current_user.id}", reason)
         return {"ok": True}
 
     @acked

@@ -1,6 +1,8 @@
 """Coalesced status fan-out to proctors.
 
-Services call ``seat_changed`` after their commit; nothing is sent then. Every
+The exam side announces a changed seat after its commit (``exam.signals``,
+connected in ``init_app``); the proctor's own services call ``seat_changed``.
+Nothing is sent then. Every
 FEED_INTERVAL (0.25 s) one flush sends each proctor socket watching a changed
 sitting ONE ``seats`` message holding snapshots of the seats that changed, so a
 proctor screen gets at most 4 messages a second whatever the number of seats or
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
+from ..exam import signals
 from ..extensions import socketio
 
 ALL = None  # "every seat of the sitting changed"
@@ -41,6 +44,15 @@ _dirty: dict[int, set[int] | None] = {}
 BOARD_INTERVAL = 1.0
 _board_pending: set[int] = set()
 _board_sent: dict[int, float] = {}
+
+
+def init_app(app) -> None:
+    """Listen to the exam side: every seat it announces is marked for the next flush."""
+    signals.seat_changed.connect(_on_seat_changed, weak=False)
+
+
+def _on_seat_changed(sitting_id: int, candidate: int | None = ALL) -> None:
+    seat_changed(sitting_id, candidate)
 
 
 def seat_changed(sitting_id: int, candidate_id: int | None = ALL) -> None:

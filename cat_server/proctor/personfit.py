@@ -12,7 +12,7 @@ import numpy as np
 from flask import current_app
 
 from .. import irt
-from ..exam import service as exam_service  # a module, not a name: exam.service imports proctor
+from ..exam import catalog
 from ..extensions import db
 from ..models import Response
 
@@ -75,7 +75,7 @@ def lz_of_attempts(attempt_ids) -> dict[int, float]:
     for attempt_id, answers in latest.items():
         rows = []
         for item_id, choice in answers.values():
-            item = exam_service.cached_item(item_id)
+            item = catalog.cached_item(item_id)
             if item.option_scores is None and item.key and item.b is not None:
                 rows.append((int(choice == item.key), item.a, item.b, item.c, item.d))
         if len(rows) >= MIN_ITEMS:

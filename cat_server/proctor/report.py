@@ -7,6 +7,7 @@ import io
 
 from ..extensions import db
 from ..models import Attempt, AuditEvent, Candidate, Incident, Seat, User
+from ..spreadsheet import escape_cell
 
 COLUMNS = ["at", "kind", "what", "who", "seat", "registration_no", "candidate", "reason", "detail"]
 # audit actions a proctor (or admin) took on the sitting; candidates' and the server's are left out
@@ -98,8 +99,6 @@ def report_rows(sitting_id: int) -> list[dict]:
 
 
 def report_csv(rows: list[dict]) -> str:
-    from ..admin.scores import escape_cell  # here: admin imports exam imports proctor
-
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()

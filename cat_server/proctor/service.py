@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_login import current_user
 
 from ..errors import Forbidden
-from ..exam import service as exam_service
+from ..exam import attempts, catalog
 from ..extensions import db
 from ..models import (
     Attempt,
@@ -38,7 +38,7 @@ def visible_sittings(user: User) -> list[Sitting]:
 def get_watchable(sitting_id: int, user=None) -> Sitting:
     """The sitting, if ``user`` (default: the logged-in one) may watch it; else 403/404."""
     user = user or current_user
-    sitting = exam_service.get_sitting(sitting_id)
+    sitting = attempts.get_sitting(sitting_id)
     if not is_staff(user):
         raise Forbidden()
     if not user.is_admin and user not in sitting.proctors:
@@ -84,7 +84,7 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
         }
     )
     # cached per process (sections never change): no query per seat or per flush
-    sections = exam_service.exam_sections(sitting.exam_id)
+    sections = catalog.exam_sections(sitting.exam_id)
     seats = []
     for candidate, label, attempt in rows:
         remaining = section_remaining = section = None

@@ -29,7 +29,7 @@ import pytest
 import requests
 import socketio as sio_client
 
-from cat_server.exam.service import GENESIS
+from cat_server.exam.chain import GENESIS
 from cat_server.extensions import db
 from cat_server.models import Attempt, Presentation, Response
 from tests.conftest import PIN, make_sitting, make_user

@@ -1,0 +1,92 @@
+"""Which workstation holds an attempt: connect, disconnect, the second-browser rule, focus loss."""
+
+from __future__ import annotations
+
+from .. import txn
+from ..errors import AlreadyConnected
+from ..extensions import db, socketio
+from ..models import Attempt, audit, utcnow
+from .sections import lock_attempt
+from .signals import announce_seat
+from .views import attempt_state
+
+
+def mark_connected(
+    attempt_id: int, sid: str, device: str | None = None, is_live=None
+) -> tuple[Attempt, str | None]:
+    """Record the workstation's socket for the proctor grid; return (attempt, replaced sid).
+
+    A second browser (another ``device`` id) is refused with AlreadyConnected
+    while the first one's socket is live (``is_live(sid)``); the same browser
+    coming back after a network drop replaces its old socket, which the caller
+    then closes. A proctor's seat move clears the mark.
+    """
+    attempt = lock_attempt(attempt_id)
+    old = attempt.connected_sid
+    replaced = None
+    if old and old != sid and is_live is not None and is_live(old):
+        if device is None or device != attempt.connected_device:
+            txn.rollback()
+            raise AlreadyConnected()
+        replaced = old
+    attempt.connected_sid = sid
+    attempt.connected_device = device
+    attempt.last_seen_at = utcnow()
+    txn.commit()
+    announce_seat(attempt.sitting_id, attempt.candidate_id)
+    return attempt, replaced
+
+
+def connect(attempt_id: int, sid: str, device: str | None, is_live) -> tuple[dict, str | None]:
+    """mark_connected, then the full state for the new socket: (state, replaced sid)."""
+    attempt, replaced = mark_connected(attempt_id, sid, device, is_live)
+    return attempt_state(attempt), replaced
+
+
+def mark_disconnected(attempt_id: int, sid: str) -> None:
+    attempt = lock_attempt(attempt_id)
+    if attempt.connected_sid == sid:  # a newer socket of the same attempt stays
+        attempt.connected_sid = None
+        attempt.last_seen_at = utcnow()
+        txn.commit()
+        announce_seat(attempt.sitting_id, attempt.candidate_id)
+    else:
+        txn.rollback()
+
+
+def clear_connections() -> None:
+    """On start-up of the only process: no socket of a previous run is still open."""
+    db.session.execute(db.update(Attempt).values(connected_sid=None))
+    txn.commit()
+
+
+def note_focus_lost(attempt_id: int) -> int:
+    """The workstation page reports that the exam tab or window lost focus: count it."""
+    attempt = lock_attempt(attempt_id)
+    attempt.n_focus_lost += 1
+    n, seat = attempt.n_focus_lost, (attempt.sitting_id, attempt.candidate_id)
+    audit(
+        f"candidate:{attempt.candidate_id}",
+        "focus_lost",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        n=n,
+    )
+    txn.commit()
+    announce_seat(*seat)
+    return n
+
+
+def vacate(attempt: Attempt) -> str | None:
+    """Clear the attempt's workstation mark (the caller commits); return the old socket id.
+
+    Then a new workstation may connect (a proctor's seat move).
+    """
+    old, attempt.connected_sid = attempt.connected_sid, None
+    return old
+
+
+def close_socket(sid: str | None) -> None:
+    """After the commit: end that workstation's /exam socket, on whichever process holds it."""
+    if sid:
+        socketio.server.disconnect(sid, namespace="/exam")

@@ -1,0 +1,173 @@
+"""What a candidate's browser sees: the attempt's state, its result, its item media.
+
+Builds snapshots and sends them; never changes an attempt. Never sends a key,
+item parameters, or whether an answer was right before the attempt is finished.
+"""
+
+from __future__ import annotations
+
+from ..errors import Forbidden, NotFound
+from ..extensions import db, socketio
+from ..itembank.service import media_file
+from ..models import Attempt, Item, Presentation, Response, utcnow
+from .catalog import (
+    cached_exam,
+    exam_id_of,
+    exam_length,
+    exam_sections,
+    public_item,
+    section_length,
+)
+
+_PRESENTED_ITEM = db.select(Presentation.item_id).where(
+    Presentation.attempt_id == db.bindparam("attempt"), Presentation.seq == db.bindparam("seq")
+)
+
+
+def attempt_state(attempt: Attempt, full: bool = True, next_item: int | None = None) -> dict:
+    """A snapshot for the candidate's page: enough to re-render (``full``: with every item).
+
+    ``next_item``: the item at ``attempt.next_seq`` when the caller just presented it
+    (saves reading it back).
+    """
+    now = utcnow()
+    exam = cached_exam(exam_id_of(attempt))
+    sections = exam_sections(exam.id)
+    state = {
+        "attempt": attempt.id,
+        "status": attempt.status,
+        "server_time": now.isoformat(),
+        "answered": attempt.n_answered,
+        "total": exam_length(exam.id),
+        "full": full,
+    }
+    if attempt.status in ("waiting", "in_progress"):
+        state["sections"] = [
+            {
+                "code": s.code,
+                "name": s.name,
+                "mode": s.mode,
+                "status": "done"
+                if i < attempt.section_index
+                else "current"
+                if i == attempt.section_index
+                else "upcoming",
+            }
+            for i, s in enumerate(sections, start=1)
+        ]
+    if attempt.status == "in_progress":
+        # while paused the clock stands still at what was left when the pause began
+        state["paused"] = attempt.paused_at is not None
+        clock = attempt.paused_at or now
+        state["remaining_s"] = max(0.0, round((attempt.deadline_at - clock).total_seconds(), 1))
+        # the current section's own clock (None: the exam's time alone applies)
+        state["section_remaining_s"] = (
+            None
+            if attempt.section_deadline_at is None
+            else max(0.0, round((attempt.section_deadline_at - clock).total_seconds(), 1))
+        )
+        state.update(_section_view(attempt, sections, full, next_item))
+    elif attempt.status == "finished":
+        state["finish_reason"] = attempt.finish_reason
+        if exam.show_result:
+            state["result"] = result_of(attempt)
+    return state
+
+
+def _section_view(attempt: Attempt, sections, full: bool, next_item: int | None) -> dict:
+    section = sections[attempt.section_index - 1]
+    view = {
+        "section": {
+            "index": attempt.section_index,
+            "count": len(sections),
+            "code": section.code,
+            "name": section.name,
+            "mode": section.mode,
+            "navigable": section.navigable,
+            "first_seq": attempt.section_first_seq,
+            "last_seq": attempt.n_presented if section.navigable else None,
+            "max_items": section_length(cached_exam(exam_id_of(attempt)), section),
+        },
+    }
+    if not section.navigable:
+        presented = (
+            next_item
+            or db.session.execute(
+                _PRESENTED_ITEM, {"attempt": attempt.id, "seq": attempt.next_seq}
+            ).scalar_one()
+        )
+        view["section"]["answered"] = attempt.next_seq - attempt.section_first_seq
+        view.update(seq=attempt.next_seq, item=public_item(presented))
+        return view
+    rows = db.session.execute(
+        db.select(Presentation.seq, Presentation.item_id, Presentation.marked)
+        .where(Presentation.attempt_id == attempt.id, Presentation.seq >= attempt.section_first_seq)
+        .order_by(Presentation.seq)
+    ).all()
+    answers = {}
+    for seq, choice in db.session.execute(
+        db.select(Response.seq, Response.choice)
+        .where(Response.attempt_id == attempt.id, Response.seq >= attempt.section_first_seq)
+        .order_by(Response.n)
+    ):
+        answers[str(seq)] = choice  # the latest row per seq wins
+    view["section"]["answered"] = len(answers)
+    current = next((r for r in rows if str(r.seq) not in answers), None)
+    view.update(
+        seq=current.seq if current else None,
+        item=public_item(current.item_id) if current else None,
+        answers=answers,
+        marked=[r.seq for r in rows if r.marked],
+    )
+    if full:
+        view["items"] = [{"seq": r.seq, "item": public_item(r.item_id)} for r in rows]
+    return view
+
+
+def result_of(attempt: Attempt) -> dict:
+    exam = cached_exam(exam_id_of(attempt))
+    scores = attempt.section_scores or {}
+    return {
+        "sections": [
+            {
+                "code": s.code,
+                "name": s.name,
+                "score": scores.get(s.code, 0),
+                "pass_mark": s.pass_mark,
+                "passed": s.pass_mark is None or scores.get(s.code, 0) >= s.pass_mark,
+            }
+            for s in exam_sections(exam.id)
+        ],
+        "total": attempt.total_score,
+        "pass_total": exam.pass_total,
+        "passed": attempt.passed,
+    }
+
+
+def push_state(attempt: Attempt) -> None:
+    """Send the attempt's full snapshot to its browser(s), after a commit."""
+    socketio.emit("state", attempt_state(attempt), namespace="/exam", to=f"attempt:{attempt.id}")
+
+
+def item_media(item_id: int, attempt_id: int | None, staff: bool):
+    """(path, content type) of an item's media file, for a page that may show it.
+
+    Staff may see any item's media; a candidate only the media of an item
+    already presented to their own attempt (NotFound otherwise, so nothing
+    tells whether an unpresented item has media); nobody else (Forbidden).
+    """
+    if not staff:
+        if attempt_id is None:
+            raise Forbidden()
+        presented = db.session.execute(
+            db.select(Presentation.id)
+            .where(Presentation.attempt_id == attempt_id, Presentation.item_id == item_id)
+            .limit(1)
+        ).first()
+        if presented is None:
+            raise NotFound()
+    item = db.session.get(Item, item_id)
+    found = media_file(item) if item is not None else None
+    if found is None:
+        raise NotFound()
+    return found

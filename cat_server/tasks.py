@@ -1,0 +1,54 @@
+"""The server process's background tasks: the proctor feed, the deadline reaper, the heartbeat.
+
+Started once per process by the gunicorn entry point (wsgi.py); above the
+rooms, so it may use any of them and none of them imports it.
+"""
+
+from __future__ import annotations
+
+from .exam import clock, presence
+from .extensions import socketio
+from .proctor import feed
+
+
+def start_background_tasks(app) -> None:
+    """The proctor feed and the deadline reaper, once per server process."""
+    if app.extensions.get("cat_tasks_started"):
+        return
+    app.extensions["cat_tasks_started"] = True
+    with app.app_context():
+        if not app.config["REDIS_URL"]:
+            # Alone, no socket of a previous run can still be open. With Redis,
+            # other processes hold live sockets: their marks stay.
+            presence.clear_connections()
+        credited = clock.credit_downtime()
+        if credited:
+            app.logger.warning("server was down %.0f s: credited to running attempts", credited)
+        clock.finish_expired()
+    socketio.start_background_task(feed.run, app)
+    if app.config["REDIS_URL"]:
+        socketio.start_background_task(feed.listen, app)  # other processes' changed seats
+    socketio.start_background_task(_reap, app)
+    socketio.start_background_task(_heartbeat, app)
+
+
+def _heartbeat(app) -> None:
+    """Write the heartbeat row; its gap after a crash tells how long the server was down."""
+    while True:
+        socketio.sleep(app.config["HEARTBEAT_INTERVAL"])
+        try:
+            with app.app_context():
+                clock.beat()
+        except Exception:
+            app.logger.exception("heartbeat failed")
+
+
+def _reap(app) -> None:
+    """Finish attempts whose time is up, whether a browser is there or not."""
+    while True:
+        socketio.sleep(app.config["REAPER_INTERVAL"])
+        try:
+            with app.app_context():
+                clock.finish_expired()
+        except Exception:
+            app.logger.exception("deadline reaper failed")
