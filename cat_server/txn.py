@@ -25,6 +25,11 @@ Only on SQLite under gevent (one process, one connection). PostgreSQL
 group-commits concurrent transactions by itself; there the answers go through
 the answer lane instead (``Lane`` below), which batches their statements, not
 just their commits.
+
+The public surface comes first in this file: ``run`` (a socket event's unit of
+work), ``commit`` / ``rollback`` / ``write`` / ``after_commit`` (what service
+code marks), the lane hooks ``lane`` / ``prefetched`` / ``Bounce`` / ``Lane``,
+and ``init_app``. The batching machinery follows below it.
 """
 
 from __future__ import annotations
@@ -42,40 +47,7 @@ MAX_BATCH = 256  # jobs in one transaction at most
 _start_lock = threading.Lock()
 
 
-class _Job:
-    __slots__ = ("fn", "args", "done", "result", "error", "bounced")
-
-    def __init__(self, fn, args):
-        self.fn, self.args = fn, args
-        self.done = socketio.server.eio.create_event()
-        self.result = self.error = None
-        self.bounced = False
-
-
-def enabled(app) -> bool:
-    return bool(app.extensions.get("cat_group_commit"))
-
-
-def lane_enabled(app) -> bool:
-    return bool(app.extensions.get("cat_answer_lane"))
-
-
-def init_app(app) -> None:
-    """Decide once, under gevent unless CAT_GROUP_COMMIT says otherwise: group commit on
-    SQLite, the answer lane (batched answers) on PostgreSQL."""
-    setting = str(app.config.get("GROUP_COMMIT", "auto")).lower()
-    uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    if setting == "auto":
-        on = socketio.async_mode == "gevent"
-    else:
-        on = setting in ("1", "true", "yes", "on")
-    app.extensions["cat_group_commit"] = on and uri.startswith("sqlite")
-    app.extensions["cat_answer_lane"] = on and uri.startswith("postgresql")
-    if app.extensions["cat_answer_lane"]:
-        from sqlalchemy import event
-
-        with app.app_context():
-            event.listen(db.engine, "after_cursor_execute", sync_pipelined_reads)
+# --- the public surface: what service code and the app factory call -------
 
 
 def run(fn, *args):
@@ -103,71 +75,6 @@ def run(fn, *args):
     if job.error is not None:
         raise job.error
     return job.result
-
-
-@contextlib.contextmanager
-def pipeline():
-    """PostgreSQL: send the statements run inside in one round trip (psycopg pipeline mode).
-
-    Only for writes whose results nobody reads: in pipeline mode a statement
-    returns before the server answered, so a SELECT inside would see no rows.
-    The server's answers arrive when the block ends; an error among them is
-    raised there, as SQLAlchemy's DBAPIError (the client's ``retry``), and the
-    transaction is then aborted, so nothing of it can be committed. SQLite
-    (and group commit) run the statements one by one as usual.
-    """
-    connection = db.session.connection()
-    if connection.dialect.name != "postgresql":
-        yield
-        return
-    import psycopg
-
-    driver = connection.connection.driver_connection
-    try:
-        with driver.pipeline():
-            yield
-    except psycopg.Error as error:
-        raise DBAPIError.instance(None, None, error, psycopg.Error) from error
-
-
-@contextlib.contextmanager
-def _pipelined(connection):
-    """PostgreSQL pipeline mode for a whole transaction, reads included.
-
-    Statements are queued, not sent. A read (a compiled statement that is not
-    INSERT, UPDATE or DELETE) sends what is queued and waits for its rows: the
-    ``after_cursor_execute`` hook syncs the pipeline, so SQLAlchemy finds the
-    result as usual. Leaving the block sends the rest and reads every answer; a
-    database error among them is raised there as DBAPIError.
-    """
-    import psycopg
-
-    driver = connection.connection.driver_connection
-    # the dict itself: after a disconnect, Connection.info would raise PendingRollbackError
-    # over the driver's error, which the socket layer would not answer with ``retry``
-    info = connection.info
-    try:
-        with driver.pipeline() as pipe:
-            info["cat_pipeline"] = pipe
-            try:
-                yield
-            finally:
-                info.pop("cat_pipeline", None)
-    except psycopg.Error as error:
-        raise DBAPIError.instance(None, None, error, psycopg.Error) from error
-
-
-def sync_pipelined_reads(conn, cursor, statement, parameters, context, executemany) -> None:
-    """``after_cursor_execute``: inside ``_pipelined``, a read's rows arrive before
-    SQLAlchemy looks for them (a write stays queued)."""
-    pipe = conn.info.get("cat_pipeline")
-    if (
-        pipe is not None
-        and context is not None
-        and context.compiled is not None
-        and not (context.isinsert or context.isupdate or context.isdelete)
-    ):
-        pipe.sync()
 
 
 def commit() -> None:
@@ -212,21 +119,6 @@ def write(writes: list) -> None:
         _send(db.session.connection(), writes)
 
 
-def _send(connection, writes: list) -> None:
-    """``[(statement, params)]`` with one executemany per statement, in first-seen order.
-
-    A batch's writes are many answers' INSERT response, INSERT presentation
-    and UPDATE attempt: three calls instead of three per answer, which is most
-    of what SQLAlchemy costs per statement. Only for writes of different rows
-    (each attempt's writes once), whose order between statements is free.
-    """
-    groups: dict = {}
-    for statement, params in writes:
-        groups.setdefault(statement, []).append(params)
-    for statement, rows in groups.items():
-        connection.execute(statement, rows)
-
-
 def after_commit(fn, *args) -> None:
     """Call ``fn(*args)`` once the work so far is committed (now, outside the answer lane)."""
     lane = g.get("cat_lane")
@@ -246,17 +138,6 @@ def prefetched(attempt_id, seq):
     answer together with its batch's others, or None (read it yourself)."""
     batch = g.get("cat_batch")
     return _take(batch.prefetched, attempt_id, seq) if batch is not None else None
-
-
-def _take(prefetched: dict, attempt_id, seq):
-    """The row read ahead for this answer (once per attempt: popped), or None."""
-    entry = prefetched.pop(attempt_id, None)
-    return entry[1] if entry is not None and entry[0] == seq else None
-
-
-def _answer_key(job):
-    """The attempt of an answer job (its function reads batches: ``batch_prefetch``)."""
-    return job.args[0] if hasattr(job.fn, "batch_prefetch") and job.args else None
 
 
 class Bounce(Exception):
@@ -303,6 +184,150 @@ class Lane:
         if row is not None:
             self.current = row[0]
         return row
+
+
+def init_app(app) -> None:
+    """Decide once, under gevent unless CAT_GROUP_COMMIT says otherwise: group commit on
+    SQLite, the answer lane (batched answers) on PostgreSQL."""
+    setting = str(app.config.get("GROUP_COMMIT", "auto")).lower()
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if setting == "auto":
+        on = socketio.async_mode == "gevent"
+    else:
+        on = setting in ("1", "true", "yes", "on")
+    app.extensions["cat_group_commit"] = on and uri.startswith("sqlite")
+    app.extensions["cat_answer_lane"] = on and uri.startswith("postgresql")
+    if app.extensions["cat_answer_lane"]:
+        from sqlalchemy import event
+
+        with app.app_context():
+            event.listen(db.engine, "after_cursor_execute", sync_pipelined_reads)
+
+
+def enabled(app) -> bool:
+    return bool(app.extensions.get("cat_group_commit"))
+
+
+def lane_enabled(app) -> bool:
+    return bool(app.extensions.get("cat_answer_lane"))
+
+
+@contextlib.contextmanager
+def pipeline():
+    """PostgreSQL: send the statements run inside in one round trip (psycopg pipeline mode).
+
+    Only for writes whose results nobody reads: in pipeline mode a statement
+    returns before the server answered, so a SELECT inside would see no rows.
+    The server's answers arrive when the block ends; an error among them is
+    raised there, as SQLAlchemy's DBAPIError (the client's ``retry``), and the
+    transaction is then aborted, so nothing of it can be committed. SQLite
+    (and group commit) run the statements one by one as usual.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    import psycopg
+
+    driver = connection.connection.driver_connection
+    try:
+        with driver.pipeline():
+            yield
+    except psycopg.Error as error:
+        raise DBAPIError.instance(None, None, error, psycopg.Error) from error
+
+
+def sync_pipelined_reads(conn, cursor, statement, parameters, context, executemany) -> None:
+    """``after_cursor_execute``: inside ``_pipelined``, a read's rows arrive before
+    SQLAlchemy looks for them (a write stays queued)."""
+    pipe = conn.info.get("cat_pipeline")
+    if (
+        pipe is not None
+        and context is not None
+        and context.compiled is not None
+        and not (context.isinsert or context.isupdate or context.isdelete)
+    ):
+        pipe.sync()
+
+
+def stats(app) -> dict:
+    writer = app.extensions.get("cat_writer") or app.extensions.get("cat_lane_writer")
+    if writer is None:
+        return {"enabled": enabled(app), "batches": 0, "jobs": 0}
+    return {
+        "enabled": True,
+        "batches": writer.batches,
+        "jobs": writer.jobs,
+        "largest": writer.largest,
+        "mean": round(writer.jobs / writer.batches, 2) if writer.batches else 0,
+        "commit_ms": round(1000 * writer.commit_s / writer.batches, 2) if writer.batches else 0,
+    }
+
+
+# --- the machinery: batches, writers, the lane's pipeline ------------------
+
+
+class _Job:
+    __slots__ = ("fn", "args", "done", "result", "error", "bounced")
+
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+        self.done = socketio.server.eio.create_event()
+        self.result = self.error = None
+        self.bounced = False
+
+
+@contextlib.contextmanager
+def _pipelined(connection):
+    """PostgreSQL pipeline mode for a whole transaction, reads included.
+
+    Statements are queued, not sent. A read (a compiled statement that is not
+    INSERT, UPDATE or DELETE) sends what is queued and waits for its rows: the
+    ``after_cursor_execute`` hook syncs the pipeline, so SQLAlchemy finds the
+    result as usual. Leaving the block sends the rest and reads every answer; a
+    database error among them is raised there as DBAPIError.
+    """
+    import psycopg
+
+    driver = connection.connection.driver_connection
+    # the dict itself: after a disconnect, Connection.info would raise PendingRollbackError
+    # over the driver's error, which the socket layer would not answer with ``retry``
+    info = connection.info
+    try:
+        with driver.pipeline() as pipe:
+            info["cat_pipeline"] = pipe
+            try:
+                yield
+            finally:
+                info.pop("cat_pipeline", None)
+    except psycopg.Error as error:
+        raise DBAPIError.instance(None, None, error, psycopg.Error) from error
+
+
+def _send(connection, writes: list) -> None:
+    """``[(statement, params)]`` with one executemany per statement, in first-seen order.
+
+    A batch's writes are many answers' INSERT response, INSERT presentation
+    and UPDATE attempt: three calls instead of three per answer, which is most
+    of what SQLAlchemy costs per statement. Only for writes of different rows
+    (each attempt's writes once), whose order between statements is free.
+    """
+    groups: dict = {}
+    for statement, params in writes:
+        groups.setdefault(statement, []).append(params)
+    for statement, rows in groups.items():
+        connection.execute(statement, rows)
+
+
+def _take(prefetched: dict, attempt_id, seq):
+    """The row read ahead for this answer (once per attempt: popped), or None."""
+    entry = prefetched.pop(attempt_id, None)
+    return entry[1] if entry is not None and entry[0] == seq else None
+
+
+def _answer_key(job):
+    """The attempt of an answer job (its function reads batches: ``batch_prefetch``)."""
+    return job.args[0] if hasattr(job.fn, "batch_prefetch") and job.args else None
 
 
 def _writer(app, key, cls):
@@ -546,17 +571,3 @@ def _fsync_commit(raw) -> None:
         gevent.get_hub().threadpool.apply(raw.commit)
     else:
         raw.commit()
-
-
-def stats(app) -> dict:
-    writer = app.extensions.get("cat_writer") or app.extensions.get("cat_lane_writer")
-    if writer is None:
-        return {"enabled": enabled(app), "batches": 0, "jobs": 0}
-    return {
-        "enabled": True,
-        "batches": writer.batches,
-        "jobs": writer.jobs,
-        "largest": writer.largest,
-        "mean": round(writer.jobs / writer.batches, 2) if writer.batches else 0,
-        "commit_ms": round(1000 * writer.commit_s / writer.batches, 2) if writer.batches else 0,
-    }
