@@ -2,8 +2,9 @@
 
 import pytest
 
+from cat_server.exam import attempts
 from cat_server.extensions import db
-from cat_server.models import Item, ItemBank
+from cat_server.models import Item, ItemBank, Sitting
 from tests.conftest import last_event, login_staff, make_user
 from tests.test_sections import build_sitting, connect, emit
 
@@ -74,3 +75,36 @@ def test_a_media_name_outside_the_bank_folder_is_never_served(app, media_sitting
         db.session.commit()
     client, _ = connect(app, sitting_id)
     assert client.get(f"/exam/media/{ids['TIU1']}").status_code == 404
+
+
+def test_no_media_before_the_start_and_no_file_name_in_any_header(app, media_sitting):
+    """Issue 16: the first section is presented at login; its media waits for the start."""
+    sitting_id, ids = media_sitting
+    with app.app_context():
+        sitting = db.session.get(Sitting, sitting_id)
+        sitting.status, sitting.started_at = "open", None
+        db.session.commit()
+    client, sock = connect(app, sitting_id)
+    assert last_event(sock, "state", "/exam")["status"] == "waiting"
+    assert client.get(f"/exam/media/{ids['TIU1']}").status_code == 404
+    with app.app_context():
+        attempts.start_sitting(sitting_id, "test")
+    shown = client.get(f"/exam/media/{ids['TIU1']}")
+    assert shown.status_code == 200 and shown.data == PNG
+    assert not any("grafik" in value for _, value in shown.headers.items())
+    assert "Content-Disposition" not in shown.headers
+
+
+def test_a_proctor_sees_only_the_media_of_banks_in_their_own_sittings(app, media_sitting):
+    sitting_id, ids = media_sitting
+    with app.app_context():
+        own = make_user("pengawas-a", role="proctor")
+        make_user("pengawas-b", role="proctor")
+        sitting = db.session.get(Sitting, sitting_id)
+        sitting.proctors.append(own)
+        db.session.commit()
+    stranger, theirs = app.test_client(), app.test_client()
+    assert login_staff(stranger, "pengawas-b").status_code == 302
+    assert login_staff(theirs, "pengawas-a").status_code == 302
+    assert stranger.get(f"/exam/media/{ids['TIU1']}").status_code == 404
+    assert theirs.get(f"/exam/media/{ids['TIU1']}").status_code == 200

@@ -48,16 +48,17 @@ def take(sitting_id):
 
 @bp.route("/exam/media/<int:item_id>")
 def item_media(item_id):
-    """An item's image or audio: staff any, a candidate only of an item presented to them."""
-    path, mimetype = views.item_media(
-        item_id, session.get("attempt_id"), staff=current_user.is_authenticated
-    )
+    """An item's image or audio: a candidate only of an item presented to their running attempt."""
+    staff = current_user if current_user.is_authenticated else None
+    path, mimetype = views.item_media(item_id, session.get("attempt_id"), staff=staff)
     db.session.rollback()
     # A bank's files never change (a new import is a new bank folder): the
     # workstation may keep them an hour; "private" keeps shared proxies out.
     response = send_file(path, mimetype=mimetype, conditional=True, max_age=3600)
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["X-Content-Type-Options"] = "nosniff"
+    # send_file names the file (Content-Disposition); its name can say what it shows
+    response.headers.pop("Content-Disposition", None)
     return response
 
 

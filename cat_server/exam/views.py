@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..errors import Forbidden, NotFound
 from ..extensions import db, socketio
 from ..itembank.service import media_file
-from ..models import Attempt, Item, Presentation, Response, utcnow
+from ..models import Attempt, Exam, Item, Presentation, Response, Sitting, sitting_proctor, utcnow
 from .catalog import (
     cached_exam,
     exam_id_of,
@@ -149,25 +149,50 @@ def push_state(attempt: Attempt) -> None:
     socketio.emit("state", attempt_state(attempt), namespace="/exam", to=f"attempt:{attempt.id}")
 
 
-def item_media(item_id: int, attempt_id: int | None, staff: bool):
+def item_media(item_id: int, attempt_id: int | None, staff=None):
     """(path, content type) of an item's media file, for a page that may show it.
 
-    Staff may see any item's media; a candidate only the media of an item
-    already presented to their own attempt (NotFound otherwise, so nothing
-    tells whether an unpresented item has media); nobody else (Forbidden).
+    A candidate gets only the media of an item already presented to their own
+    attempt, and only while it runs: not while waiting for the start (the
+    first section's items are presented at login), not after the end.
+    ``staff`` (the logged-in user): an admin any item's media, a proctor only
+    of banks used by sittings they proctor. NotFound otherwise, so nothing
+    tells whether an item has media; nobody else: Forbidden.
     """
-    if not staff:
+    item = db.session.get(Item, item_id)
+    if staff is not None:
+        if item is None or not (staff.is_admin or _proctors_bank(staff.id, item.bank_id)):
+            raise NotFound()
+    else:
         if attempt_id is None:
             raise Forbidden()
         presented = db.session.execute(
             db.select(Presentation.id)
-            .where(Presentation.attempt_id == attempt_id, Presentation.item_id == item_id)
+            .join(Attempt, Attempt.id == Presentation.attempt_id)
+            .where(
+                Presentation.attempt_id == attempt_id,
+                Presentation.item_id == item_id,
+                Attempt.status == "in_progress",
+            )
             .limit(1)
         ).first()
         if presented is None:
             raise NotFound()
-    item = db.session.get(Item, item_id)
     found = media_file(item) if item is not None else None
     if found is None:
         raise NotFound()
     return found
+
+
+def _proctors_bank(user_id: int, bank_id: int) -> bool:
+    """True if the user proctors a sitting whose exam draws on the bank."""
+    return (
+        db.session.execute(
+            db.select(Sitting.id)
+            .join(Exam, Exam.id == Sitting.exam_id)
+            .join(sitting_proctor, sitting_proctor.c.sitting_id == Sitting.id)
+            .where(Exam.bank_id == bank_id, sitting_proctor.c.user_id == user_id)
+            .limit(1)
+        ).first()
+        is not None
+    )
