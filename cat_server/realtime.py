@@ -10,7 +10,7 @@ from flask_socketio import emit
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from .errors import ExamError
+from .errors import BadPayload, ExamError
 from .extensions import db
 
 # down, restarting, a conflict with another transaction, or (SQLite) no free
@@ -76,13 +76,19 @@ def acked(handler):
     """Turn an ExamError into ``{"ok": False, ...}`` plus an ``exam_error`` event.
 
     A database that is down gives ``retry`` (never an acknowledgement), so the
-    client keeps its answer and sends it again.
+    client keeps its answer and sends it again. An event with no payload reaches
+    the handler as None; one with several arguments is refused (``bad_payload``).
     """
 
     @functools.wraps(handler)
-    def wrapper(*args, **kwargs):
+    def wrapper(namespace, *args):
         try:
-            return handler(*args, **kwargs)
+            # a client may send no payload or several: the handler sees one, or a refusal
+            if len(args) > 1:
+                raise BadPayload(
+                    "Satu data per pesan.", "Expected one payload (an object) per event."
+                )
+            return handler(namespace, args[0] if args else None)
         except ExamError as error:
             db.session.rollback()
             reply = error.to_dict()

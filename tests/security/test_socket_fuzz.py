@@ -276,3 +276,18 @@ def test_out_of_range_ids_are_rejected_not_raised(app, world, namespace, sock_ke
     socks, _, base = world
     raised = raising_out_of_range(app, socks, base, sock_key, namespace)
     assert not raised, "; ".join(raised)
+
+
+@pytest.mark.parametrize(
+    "namespace, sock_key", [("/exam", "cand"), ("/proctor", "proctor"), ("/board", "board")]
+)
+@pytest.mark.parametrize("args", [(), ({}, {}), ({}, 1, "x"), (None,)], ids=repr)
+def test_every_event_acks_with_no_payload_or_extra_arguments(world, namespace, sock_key, args):
+    """Issue 16: a client sending no payload or several arguments still gets an ack, not silence."""
+    socks, _, _ = world
+    sock = socks[sock_key]
+    for event in events_of(namespace):
+        ack = sock.emit(event, *args, namespace=namespace, callback=True)
+        assert isinstance(ack, dict) and isinstance(ack.get("ok"), bool), (event, args, ack)
+        if not ack["ok"]:
+            assert isinstance(ack.get("error"), str) and ack.get("message"), (event, ack)
