@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..extensions import db
 from ..itembank.formats import BankFormatError, BankFormatProblem
+from ..itembank.formats.qti_format import is_package
 from ..itembank.service import import_bank, media_root
 from ..models import Item, ItemBank, audit
 
@@ -35,8 +36,6 @@ def upload_bank(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
         )
     lower = (filename or "").lower()
     if lower.endswith(".zip"):
-        from ..itembank.qti import is_package
-
         if is_package(data):  # QTI 2.1 content package (imsmanifest.xml)
             return import_bank(io.BytesIO(data), name, actor, filename=filename, fmt="zip")
         return _upload_zip(data, filename, name, actor)

@@ -1,6 +1,6 @@
 """Hostile uploads and hostile text: rejected fast, nothing written, escaped wherever shown.
 
-Bank uploads (admin/banks.py, itembank/formats.py): a zip bomb (honest and
+Bank uploads (admin/banks.py, itembank/formats/): a zip bomb (honest and
 lying headers), zip-slip paths, an XLSX that is itself a bomb, XXE and entity
 expansion in an XLSX, an oversized request (413). Candidate and item text:
 spreadsheet formulas are escaped in every CSV/XLSX export, HTML/JS is escaped

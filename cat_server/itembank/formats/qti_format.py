@@ -29,15 +29,9 @@ from typing import Any
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from .formats import (
-    LETTERS,
-    MAX_PROBLEMS,
-    BankFormatError,
-    BankFormatProblem,
-    ItemRow,
-    _Problems,
-    _validate_item,
-)
+from .columns import LETTERS, ItemRow
+from .problems import MAX_PROBLEMS, BankFormatError, BankFormatProblem, Problems
+from .validation import validate_item
 
 ITEM_RESOURCE_TYPES = ("imsqti_item_xmlv2p1", "imsqti_item_xmlv2p0")
 MAX_ITEMS = 2000
@@ -79,7 +73,7 @@ def read_qti(data: bytes, filename: str) -> list[ItemRow]:
     items: list[ItemRow] = []
     first_file_of: dict[str, tuple[str, str]] = {}
     for where, xml in documents:
-        collector = _Problems(where, "item")
+        collector = Problems(where, "item")
         holder: list[str] = []
         item = _read_item(xml, collector, holder)
         if holder:  # duplicates count even when either item has other problems
@@ -104,7 +98,7 @@ def read_qti(data: bytes, filename: str) -> list[ItemRow]:
 
 def _package_documents(data: bytes, filename: str) -> list[tuple[str, bytes]]:
     """The item documents a content package's manifest lists, in its order."""
-    problems = _Problems(filename, "item")
+    problems = Problems(filename, "item")
     if len(data) > MAX_PACKAGE_BYTES:
         raise problems.fail(
             f"the package is {len(data) // (1024 * 1024)} MiB; at most "
@@ -119,10 +113,10 @@ def _package_documents(data: bytes, filename: str) -> list[tuple[str, bytes]]:
         raise problems.fail("a QTI content package needs imsmanifest.xml at the top of the zip")
     manifest = _parse(
         _member(archive, names["imsmanifest.xml"], problems),
-        _Problems(f"{filename}: imsmanifest.xml", "item"),
+        Problems(f"{filename}: imsmanifest.xml", "item"),
     )
     documents = []
-    manifest_problems = _Problems(f"{filename}: imsmanifest.xml", "item")
+    manifest_problems = Problems(f"{filename}: imsmanifest.xml", "item")
     for resource in _all(manifest, "resource"):
         if resource.get("type") not in ITEM_RESOURCE_TYPES:
             continue
@@ -159,7 +153,7 @@ def _package_documents(data: bytes, filename: str) -> list[tuple[str, bytes]]:
     return documents
 
 
-def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, problems: _Problems) -> bytes:
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, problems: Problems) -> bytes:
     if info.file_size > MAX_XML_BYTES:
         problems.add(
             None,
@@ -172,7 +166,7 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, problems: _Problems
         return member.read(MAX_XML_BYTES + 1)[:MAX_XML_BYTES]
 
 
-def _parse(xml: bytes, problems: _Problems):
+def _parse(xml: bytes, problems: Problems):
     """The document's root element; DTDs, entities and external references refused."""
     if not xml.strip():
         raise problems.fail("the XML document is empty")
@@ -217,7 +211,7 @@ def _outer_html(el) -> str:
     return f"<{name}{attrs}>{_inner_html(el)}</{name}>"
 
 
-def _read_item(xml: bytes, problems: _Problems, identifier_out: list[str]) -> ItemRow | None:
+def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> ItemRow | None:
     """The item, or None with its problems added; its identifier goes to ``identifier_out``."""
     try:
         root = _parse(xml, problems)
@@ -367,14 +361,14 @@ def _read_item(xml: bytes, problems: _Problems, identifier_out: list[str]) -> It
             bad(QTI_PLACE["b"], "IRT_A or IRT_C given without IRT_B (the difficulty)")
             return None
     before = problems.count
-    item = _validate_item(identifier, record, _Relabel(problems))
+    item = validate_item(identifier, record, _Relabel(problems))
     return item if problems.count == before else None
 
 
 class _Relabel:
-    """Passes _validate_item's problems on, naming the QTI place instead of the CSV column."""
+    """Passes validate_item's problems on, naming the QTI place instead of the CSV column."""
 
-    def __init__(self, problems: _Problems):
+    def __init__(self, problems: Problems):
         self.problems = problems
         self.unit = problems.unit
 

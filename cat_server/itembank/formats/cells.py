@@ -1,0 +1,88 @@
+"""One cell's value as text, a number or a score, whatever type the file gave it."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from .problems import Problems
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def text_of(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a spreadsheet turns an id like 101 into 101.0
+    return str(value)
+
+
+def text_cell(row: int, column: str, value: Any, problems: Problems) -> str:
+    if value is None or isinstance(value, str):
+        return (value or "").strip()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if hasattr(value, "isoformat"):
+            problems.add(
+                row,
+                column,
+                f"the spreadsheet turned this cell into a date ({value}); format the column as Text",
+            )
+        else:
+            problems.add(row, column, f"expected text, got {short(value)}")
+        # The row already fails; keeping the text avoids follow-on complaints about a gap.
+        return str(value)
+    return text_of(value)
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+
+
+def number_cell(row: int, column: str, value: Any, problems: Problems) -> float | None:
+    """A finite number, or None if blank (or not a number, which is reported)."""
+    if is_blank(value):
+        return None
+    if isinstance(value, bool):
+        x = None
+    elif isinstance(value, int | float):
+        x = float(value)
+    elif isinstance(value, str):
+        s = value.strip().replace("\u2212", "-")  # the minus sign word processors use
+        if _DECIMAL_COMMA.fullmatch(s):
+            s = s.replace(",", ".")  # decimal comma, as Indonesian-locale spreadsheets write
+        try:
+            x = float(s)
+        except ValueError:
+            x = None
+    else:
+        x = None
+    if x is None or not math.isfinite(x):
+        problems.add(row, column, f"expected a number, got {short(value)}")
+        return None
+    return x
+
+
+def score_cell(row: int, column: str, value: Any, problems: Problems) -> int | None:
+    """An integer score 1..5, or None if blank (or invalid, which is reported)."""
+    if is_blank(value):
+        return None
+    x: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        x = float(value)
+    elif isinstance(value, str):
+        try:
+            x = float(value.strip())
+        except ValueError:
+            x = None
+    if x is None or not math.isfinite(x) or not x.is_integer() or not 1 <= x <= 5:
+        problems.add(row, column, f"expected a whole number from 1 to 5, got {short(value)}")
+        return None
+    return int(x)
+
+
+def short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,79 @@
+"""XLSX bank files (sheet "items", or the first): read into records and write; needs openpyxl."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from typing import Any
+
+from .columns import COLUMNS, Record
+from .problems import Problems
+from .table import rows_to_records
+
+# An XLSX bank unpacks to about 1 KiB an item; 64 MiB is far beyond any real bank.
+MAX_XLSX_UNPACKED = 64 * 1024 * 1024
+
+
+def read_xlsx_records(path_or_file, problems: Problems) -> list[Record]:
+    try:
+        import openpyxl
+    except ImportError:
+        raise problems.fail(
+            "XLSX support needs openpyxl (pip install openpyxl); or save the sheet as CSV UTF-8"
+        ) from None
+    import openpyxl.xml
+
+    if not openpyxl.xml.DEFUSEDXML:  # without it a workbook's DTD could read local files
+        raise problems.fail("XLSX support needs defusedxml (pip install defusedxml)")
+    _check_xlsx_size(path_or_file, problems)
+    try:
+        workbook = openpyxl.load_workbook(path_or_file, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many types for a damaged or non-XLSX file
+        raise problems.fail(f"this is not a readable XLSX workbook ({e})") from None
+    try:
+        sheet = workbook["items"] if "items" in workbook.sheetnames else workbook.worksheets[0]
+        rows = (list(r) for r in sheet.iter_rows(values_only=True))
+        return rows_to_records(rows, problems)
+    finally:
+        workbook.close()
+
+
+def _check_xlsx_size(path_or_file, problems: Problems) -> None:
+    """An XLSX is a zip: refuse one that unpacks to more than MAX_XLSX_UNPACKED (a zip bomb)
+    before openpyxl reads it (it holds the shared strings in memory)."""
+    try:
+        with zipfile.ZipFile(path_or_file) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # openpyxl names the damage
+    finally:
+        if hasattr(path_or_file, "seek"):
+            path_or_file.seek(0)
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise problems.fail(
+            f"the workbook unpacks to {unpacked // (1024 * 1024)} MiB; at most "
+            f"{MAX_XLSX_UNPACKED // (1024 * 1024)} MiB (save large banks as CSV)"
+        )
+
+
+def write_xlsx(records: list[dict[str, Any]], file) -> None:
+    try:
+        import openpyxl
+    except ImportError:
+        name = (
+            os.path.basename(os.fspath(file))
+            if isinstance(file, str | os.PathLike)
+            else "<item bank>"
+        )
+        raise Problems(name).fail("XLSX support needs openpyxl (pip install openpyxl)") from None
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "items"
+    sheet.append(list(COLUMNS))
+    for record in records:
+        sheet.append([record.get(c) for c in COLUMNS])
+    for cells in sheet.iter_rows(min_row=2):  # "=..." is item text, never a formula
+        for cell in cells:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+    workbook.save(file)
