@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -19,10 +18,10 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
+from .. import spreadsheet
 from ..errors import Forbidden, NotFound
 from ..extensions import db, login_manager
 from ..itembank.formats import FORMATS, BankFormatError
-from ..itembank.service import export_bank
 from ..models import (
     Attempt,
     AuditEvent,
@@ -172,7 +171,7 @@ def bank_export(bank_id, fmt):
         raise NotFound()
     bank = banks.get_bank(bank_id)
     slug = "".join(ch if ch.isalnum() else "-" for ch in bank.name).strip("-").lower()
-    return _download(export_bank(bank, fmt), f"{slug}-v{bank.version}.{fmt}", fmt)
+    return _download(banks.export_file(bank, fmt), f"{slug}-v{bank.version}.{fmt}", fmt)
 
 
 @bp.route("/items/<int:item_id>/status", methods=["POST"])
@@ -415,13 +414,8 @@ def scores_export(fmt):
 def responses_export():
     attempts, label = _selected_attempts()
     header, rows = scores.wide_responses(attempts)
-    out = io.StringIO(newline="")
-    import csv
-
-    csv.writer(out, lineterminator="\n").writerows(
-        [header, *([scores.escape_cell(c) for c in row] for row in rows)]
-    )
-    return _download(out.getvalue().encode("utf-8"), f"responses-{label}.csv", "csv")
+    data = spreadsheet.csv_bytes(header, rows, bom=False)  # calibration reads it: no BOM
+    return _download(data, f"responses-{label}.csv", "csv")
 
 
 # --- audit and integrity ------------------------------------------------------
