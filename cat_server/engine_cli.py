@@ -21,6 +21,7 @@ from .irt import calibration, io
 from .irt.bank import prepare_bank
 from .irt.engine import CatConfig
 from .irt.simulation import simulate_cat, sympson_hetter_parameters
+from .spreadsheet import restore_cell, safe_cell
 
 
 def _fail(message):
@@ -31,7 +32,7 @@ def _fail(message):
 def _anchors(path, item_id, model, D):
     data = io.read_bank(path)
     items = io.items_from_bank_dict(data, D=D)
-    where = {iid: k for k, iid in enumerate(data["item_id"].tolist())}
+    where = {restore_cell(iid): k for k, iid in enumerate(data["item_id"].tolist())}
     return {j: (items, where[iid]) for j, iid in enumerate(item_id) if iid in where}
 
 
@@ -64,6 +65,8 @@ def calibrate_command(responses, model, out, D, max_score, anchors, max_iter, to
         try:
             if path == responses:
                 _pids, item_id, x = io.read_responses(responses, model, max_score)
+                # an id like "=A1" comes as "'=A1" from our exports (spreadsheet.py)
+                item_id = [restore_cell(iid) for iid in item_id]
             else:
                 fixed = _anchors(anchors, item_id, model, D)
         except FileNotFoundError:
@@ -77,7 +80,7 @@ def calibrate_command(responses, model, out, D, max_score, anchors, max_iter, to
         )
     except ValueError as exc:
         _fail(str(exc))
-    io.write_atomic(out, io.format_params(item_id, res))
+    io.write_atomic(out, io.format_params([safe_cell(iid) for iid in item_id], res))
     click.echo(f"iterations: {res.n_iter}{'' if res.converged else ' (not converged)'}")
     click.echo(f"log-likelihood: {res.log_likelihood:.4f}")
     click.echo(f"wrote {len(item_id)} items to {out} in {res.seconds:.2f} s")

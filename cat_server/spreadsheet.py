@@ -1,12 +1,101 @@
-"""Cells for exported spreadsheets (CSV and XLSX): text that would run as a formula is defused."""
+"""Export cells no spreadsheet runs as a formula (OWASP's CSV injection rule), and back.
+
+Every CSV and XLSX the server writes goes through here: score, response, bank,
+incident and PIN files, from the pages and the CLI. Text is typed by people
+(names, item stems and codes, notes), so a cell starting with ``= + - @``, a
+tab or a carriage return could be a formula such as
+``=HYPERLINK("http://evil.example", "klik")`` that runs when the file is opened.
+
+- CSV: such a cell gets a leading apostrophe (``'=1+1``), which the
+  spreadsheet shows and never runs. Reversible: text that already is
+  apostrophes before such a character gets one more, so ``restore_cell`` gives
+  back exactly what was written (an importer reading our own files calls it).
+- XLSX: the cell keeps its exact text, typed as text (never a formula) and
+  marked "quote prefix", the mark Excel itself sets for a typed ``'``: it stays
+  text even when someone edits the cell.
+
+Numbers stay numbers (a negative theta or difficulty is a number, not text).
+"""
 
 from __future__ import annotations
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def escape_cell(value):
-    """Text a spreadsheet would run as a formula gets a leading apostrophe; numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+def safe_cell(value):
+    """A CSV cell: text that could start a formula gets a leading apostrophe; the rest as is."""
+    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def restore_cell(value):
+    """The text ``safe_cell`` was given (for a cell read back from one of our CSV files)."""
+    if (
+        isinstance(value, str)
+        and value.startswith("'")
+        and value.lstrip("'").startswith(FORMULA_STARTS)
+    ):
+        return value[1:]
+    return value
+
+
+def safe_row(values: Iterable) -> list:
+    return [safe_cell(v) for v in values]
+
+
+def csv_text(header: Sequence, rows: Iterable[Sequence]) -> str:
+    """Header and rows as CSV text, every cell through ``safe_cell``.
+
+    Lines end in CRLF (RFC 4180), so a cell holding a CR or LF is always quoted.
+    """
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(safe_row(header))
+    writer.writerows(safe_row(row) for row in rows)
+    return out.getvalue()
+
+
+def csv_bytes(header: Sequence, rows: Iterable[Sequence], *, bom: bool = True) -> bytes:
+    """UTF-8 CSV; the BOM lets Excel read names like "Siti Rahmawati, S.Pd." right."""
+    return (("\ufeff" if bom else "") + csv_text(header, rows)).encode("utf-8")
+
+
+def protect_sheet(sheet) -> None:
+    """Every cell of an openpyxl sheet that starts like a formula: text, with the quote prefix."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+                cell.data_type = "s"  # openpyxl made "=..." a formula on assignment
+                cell.quotePrefix = True
+
+
+def xlsx_bytes(header: Sequence, rows: Iterable[Sequence], title: str = "Sheet") -> bytes:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append(list(row))
+    protect_sheet(sheet)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def protect_xlsx(data: bytes) -> bytes:
+    """A workbook written elsewhere (the item bank's own writer), every sheet protected."""
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(io.BytesIO(data))
+    for sheet in workbook.worksheets:
+        protect_sheet(sheet)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

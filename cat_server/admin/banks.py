@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import posixpath
@@ -11,10 +12,11 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from .. import spreadsheet
 from ..extensions import db
-from ..itembank.formats import BankFormatError, BankFormatProblem
+from ..itembank.formats import BankFormatError, BankFormatProblem, write_bank
 from ..itembank.formats.qti_format import is_package
-from ..itembank.service import import_bank, media_root
+from ..itembank.service import export_bank, import_bank, item_rows, media_root
 from ..models import Item, ItemBank, audit
 
 BANK_EXTENSIONS = (".csv", ".json", ".xlsx")
@@ -22,6 +24,32 @@ MEDIA_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".mp3", ".ogg", ".
 MAX_MEDIA_BYTES = 10 * 1024 * 1024
 MAX_ZIP_TOTAL_BYTES = 200 * 1024 * 1024
 MAX_ZIP_MEMBERS = 2000
+
+
+def export_file(bank: ItemBank, fmt: str) -> bytes:
+    """The bank version as a file; CSV and XLSX formula-safe (spreadsheet.py), JSON exact.
+
+    CSV: every text field (code, section, stem, options, ...) through
+    ``safe_cell``; the parameters stay numbers. XLSX: the writer's workbook with
+    every cell that starts like a formula marked as text.
+    """
+    if fmt == "csv":
+        out = io.BytesIO()
+        write_bank([_safe_row(row) for row in item_rows(bank)], out, fmt="csv")
+        return out.getvalue()
+    data = export_bank(bank, fmt)
+    return spreadsheet.protect_xlsx(data) if fmt == "xlsx" else data
+
+
+def _safe_row(row):
+    changes = {}
+    for field in dataclasses.fields(row):
+        value = getattr(row, field.name)
+        if isinstance(value, str):
+            changes[field.name] = spreadsheet.safe_cell(value)
+        elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+            changes[field.name] = tuple(spreadsheet.safe_row(value))
+    return dataclasses.replace(row, **changes)
 
 
 def upload_bank(data: bytes, filename: str, name: str, actor: str) -> ItemBank:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from flask import current_app
 
-from .. import irt
+from .. import irt, spreadsheet
 from ..errors import NotFound
 from ..extensions import db
 from ..irt import io as irt_io
@@ -99,6 +99,8 @@ def run_calibration(
             raise FormProblems([("file", f"{filename}: {error}")]) from None
         finally:
             os.unlink(f.name)
+        # our responses export writes a code like "=A1" as "'=A1" (spreadsheet.py)
+        codes = [spreadsheet.restore_cell(c) for c in codes]
         unknown = [c for c in codes if c not in by_code]
         if unknown:
             raise FormProblems(

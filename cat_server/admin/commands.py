@@ -56,8 +56,7 @@ def import_candidates_command(path, pins_out):
 @with_appcontext
 def export_scores_command(sitting_id, date_from, date_to, fmt, responses, output):
     """Scores of a sitting or a date range, one row an attempt (docs/formats.md)."""
-    import csv
-
+    from .. import spreadsheet
     from . import scores
 
     def day(text, name):
@@ -75,8 +74,8 @@ def export_scores_command(sitting_id, date_from, date_to, fmt, responses, output
     attempts = scores.select_attempts(sitting_id, start, end)
     if responses:
         header, rows = scores.wide_responses(attempts)
-        with open(output, "w", encoding="utf-8", newline="") as f:
-            csv.writer(f, lineterminator="\n").writerows([header, *rows])
+        with open(output, "wb") as f:
+            f.write(spreadsheet.csv_bytes(header, rows, bom=False))
     else:
         header, rows = scores.score_rows(attempts)
         data = scores.to_csv(header, rows) if fmt == "csv" else scores.to_xlsx(header, rows)

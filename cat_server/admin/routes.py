@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -13,16 +14,17 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
+from .. import spreadsheet
 from ..errors import Forbidden, NotFound
 from ..extensions import db, login_manager
 from ..itembank.formats import FORMATS, BankFormatError
-from ..itembank.service import export_bank
 from ..models import (
     Attempt,
     AuditEvent,
@@ -33,7 +35,6 @@ from ..models import (
     Sitting,
     User,
 )
-from ..spreadsheet import escape_cell
 from . import banks, bp, scores, sittings
 
 MIME = {
@@ -86,11 +87,26 @@ def _parse_when(text: str) -> datetime | None:
 
 
 def _download(data: bytes, filename: str, fmt: str) -> Response:
-    return Response(
-        data,
-        mimetype=MIME[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    """An attachment named by the server (ids, parsed dates, ASCII slugs), never stored."""
+    if not DOWNLOAD_NAME.fullmatch(filename):  # a caller passed text it did not make
+        raise ValueError(f"download name {filename!r} is not a plain file name")
+    response = send_file(
+        io.BytesIO(data), mimetype=MIME[fmt], as_attachment=True, download_name=filename
     )
+    response.headers["Cache-Control"] = "no-store"  # scores and banks stay off the disk cache
+    return response
+
+
+DOWNLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _slug(text: str) -> str:
+    """ASCII letters and digits of ``text``, lower case, runs of anything else as one '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _when_label(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H%M" if (when.hour or when.minute) else "%Y-%m-%d")
 
 
 @bp.route("/")
@@ -172,8 +188,8 @@ def bank_export(bank_id, fmt):
     if fmt not in FORMATS:
         raise NotFound()
     bank = banks.get_bank(bank_id)
-    slug = "".join(ch if ch.isalnum() else "-" for ch in bank.name).strip("-").lower()
-    return _download(export_bank(bank, fmt), f"{slug}-v{bank.version}.{fmt}", fmt)
+    slug = _slug(bank.name) or "bank"
+    return _download(banks.export_file(bank, fmt), f"{slug}-v{bank.version}.{fmt}", fmt)
 
 
 @bp.route("/items/<int:item_id>/status", methods=["POST"])
@@ -385,20 +401,23 @@ def scores_page():
 
 
 def _selected_attempts():
+    """The attempts asked for, and a label for the file name made of what the server parsed."""
     sitting_id = _int(request.args.get("sitting"))
     date_from = _parse_when(request.args.get("from", ""))
     date_to = _parse_when(request.args.get("to", ""))
-    if date_to is not None and len(request.args.get("to", "").strip()) == 10:
-        date_to += timedelta(days=1)  # a date "to" includes that whole day
     if sitting_id is None and date_from is None and date_to is None:
         raise sittings.FormProblems([("sitting", "choose a sitting or a date range")])
     if sitting_id is not None:
         sittings.get_sitting(sitting_id)
-    label = (
-        f"sitting-{sitting_id}"
-        if sitting_id
-        else f"{request.args.get('from', '')}_{request.args.get('to', '')}".strip("_")
-    )
+        label = f"sitting-{sitting_id}"
+    elif date_from is not None and date_to is not None:
+        label = f"{_when_label(date_from)}_{_when_label(date_to)}"
+    elif date_from is not None:
+        label = f"from-{_when_label(date_from)}"
+    else:
+        label = f"until-{_when_label(date_to)}"
+    if date_to is not None and len(request.args.get("to", "").strip()) == 10:
+        date_to += timedelta(days=1)  # a date "to" includes that whole day
     return scores.select_attempts(sitting_id, date_from, date_to), label
 
 
@@ -416,13 +435,8 @@ def scores_export(fmt):
 def responses_export():
     attempts, label = _selected_attempts()
     header, rows = scores.wide_responses(attempts)
-    out = io.StringIO(newline="")
-    import csv
-
-    csv.writer(out, lineterminator="\n").writerows(
-        [header, *([escape_cell(c) for c in row] for row in rows)]
-    )
-    return _download(out.getvalue().encode("utf-8"), f"responses-{label}.csv", "csv")
+    data = spreadsheet.csv_bytes(header, rows, bom=False)  # calibration reads it: no BOM
+    return _download(data, f"responses-{label}.csv", "csv")
 
 
 # --- audit and integrity ------------------------------------------------------

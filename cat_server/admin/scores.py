@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime
 
+from .. import spreadsheet
 from ..exam.chain import GENESIS, chain_hash
 from ..extensions import db
 from ..models import Attempt, Candidate, Item, Response, Seat, Sitting
-from ..spreadsheet import escape_cell
 
 
 def select_attempts(
@@ -93,7 +91,7 @@ def score_rows(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
             a.finish_reason or "",
             a.chain_head or GENESIS,
         ]
-        rows.append([escape_cell(v) for v in row])
+        rows.append(row)
     return header, rows
 
 
@@ -106,31 +104,13 @@ def _time(t):
 
 
 def to_csv(header, rows) -> bytes:
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    # BOM: Excel opens UTF-8 names (e.g. "Siti Rahmawati, S.Pd.") correctly.
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    """Formula-safe CSV (spreadsheet.py), with a BOM for Excel."""
+    return spreadsheet.csv_bytes(header, rows)
 
 
 def to_xlsx(header, rows, title="scores") -> bytes:
-    import openpyxl
-
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = title
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    # Cells are values, never formulas: openpyxl would store "=..." as a formula.
-    for cells in sheet.iter_rows(min_row=2):
-        for cell in cells:
-            if cell.data_type == "f":
-                cell.data_type = "s"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    """Formula-safe XLSX (spreadsheet.py): text cells, never formulas."""
+    return spreadsheet.xlsx_bytes(header, rows, title)
 
 
 def wide_responses(attempts: list[Attempt]) -> tuple[list[str], list[list]]:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from flask import has_request_context
 from flask_babel import gettext
 
-from .. import security
+from .. import security, spreadsheet
 from ..errors import BadPayload, NotFound
 from ..extensions import db
 from ..itembank.formats import BankFormatError, BankFormatProblem
@@ -26,7 +26,6 @@ from ..models import (
     User,
     audit,
 )
-from ..spreadsheet import escape_cell  # imported names could be spreadsheet formulas
 
 CANDIDATE_COLUMNS = ("registration_no", "name", "birth_date", "sitting", "seat")
 REQUIRED_CANDIDATE_COLUMNS = ("registration_no", "name", "sitting", "seat")
@@ -510,9 +509,10 @@ def _seat_order(label: str):
 
 
 def write_pins_csv(created: list[NewCandidate], file) -> None:
-    writer = csv.writer(file, lineterminator="\n")
-    writer.writerow(["registration_no", "name", "sitting", "seat", "pin"])
-    for c in created:
-        writer.writerow(
-            [escape_cell(v) for v in (c.registration_no, c.name, c.sitting_name, c.seat)] + [c.pin]
+    """The PIN sheet as CSV; imported names could be spreadsheet formulas (spreadsheet.py)."""
+    file.write(
+        spreadsheet.csv_text(
+            ["registration_no", "name", "sitting", "seat", "pin"],
+            [(c.registration_no, c.name, c.sitting_name, c.seat, c.pin) for c in created],
         )
+    )

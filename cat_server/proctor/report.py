@@ -7,7 +7,7 @@ import io
 
 from ..extensions import db
 from ..models import Attempt, AuditEvent, Candidate, Incident, Seat, User
-from ..spreadsheet import escape_cell
+from ..spreadsheet import safe_cell
 
 COLUMNS = ["at", "kind", "what", "who", "seat", "registration_no", "candidate", "reason", "detail"]
 # audit actions a proctor (or admin) took on the sitting; candidates' and the server's are left out
@@ -105,7 +105,7 @@ def report_csv(rows: list[dict]) -> str:
     for row in rows:  # names and notes are typed by people: never a spreadsheet formula
         writer.writerow(
             {
-                **{k: escape_cell(v) for k, v in row.items()},
+                **{k: safe_cell(v) for k, v in row.items()},
                 "at": row["at"].isoformat(timespec="seconds"),
             }
         )
