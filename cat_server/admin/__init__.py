@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from . import routes  # noqa: E402,F401  (register on import)
+from . import calibration_routes, routes, staff_routes  # noqa: E402,F401  (register on import)
