@@ -348,3 +348,17 @@ def test_a_busy_database_refuses_the_proctor_socket_with_retry(tmp_path, caplog)
     again = socketio.test_client(app, namespace="/proctor", flask_test_client=client)
     assert again.is_connected("/proctor")
     again.disconnect(namespace="/proctor")
+
+
+def test_a_repeat_naming_another_item_is_wrong_seq_not_a_repeat(
+    app, sitting_id, candidate, proctor_socket
+):
+    """Issue 17: re-sending an answered seq with another item's id is not the same answer."""
+    _, sock = candidate
+    start(proctor_socket, sitting_id)
+    first = last_event(sock, "state", "/exam")
+    ack1 = answer(sock, first, "A")
+    ack = answer(sock, first, "A", item=ack1["state"]["item"]["id"])
+    assert ack["ok"] is False and ack["error"] == "wrong_seq" and ack["expected_seq"] == 2
+    with app.app_context():
+        assert db.session.query(Response).count() == 1

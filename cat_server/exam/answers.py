@@ -137,7 +137,7 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
         latest = db.session.execute(
             _LATEST_RESPONSE, {"attempt": attempt.id, "seq": answer.seq}
         ).one_or_none()
-    if latest is not None and latest.choice == answer.choice:
+    if latest is not None and latest.choice == answer.choice and answer.item == presented:
         state = attempt_state(attempt)
         txn.rollback()
         if lane is not None:
