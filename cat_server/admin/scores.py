@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .. import spreadsheet
+from ..errors import MAX_ID
 from ..exam.chain import GENESIS, chain_hash
 from ..extensions import db
-from ..models import Attempt, Candidate, Item, Response, Seat, Sitting
+from ..models import Attempt, AuditEvent, Candidate, Item, Response, Seat, Sitting
 
 
 def select_attempts(
@@ -240,3 +241,27 @@ def sittings_for_export():
 
 def seat_label(seat: Seat | None) -> str:
     return seat.label if seat else ""
+
+
+# who made an audit row: "user:3" (staff), "candidate:17", "server", "demo", ...
+AUDIT_WHO = ("all", "staff", "candidates", "server")
+
+
+def audit_events(who="all", action="", sitting_id=None, before=None, limit=100):
+    """Audit rows newest first, older than ``before`` (an id), filtered; at most ``limit``."""
+    query = db.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if who == "staff":
+        query = query.where(AuditEvent.actor.startswith("user:"))
+    elif who == "candidates":
+        query = query.where(AuditEvent.actor.startswith("candidate:"))
+    elif who == "server":
+        query = query.where(
+            ~AuditEvent.actor.startswith("user:"), ~AuditEvent.actor.startswith("candidate:")
+        )
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if sitting_id is not None and 0 < sitting_id <= MAX_ID:
+        query = query.where(AuditEvent.sitting_id == sitting_id)
+    if before is not None and 0 < before <= MAX_ID:
+        query = query.where(AuditEvent.id < before)
+    return db.session.execute(query).scalars().all()
