@@ -60,7 +60,7 @@ def create_app(test_config=None, *, command_line=False):
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from . import admission, auth, cli, errors, exam, proctor
+    from . import admission, auth, cli, errors, exam, proctor, socket_limits
 
     errors.init_app(app)
     app.register_blueprint(auth.bp)
@@ -75,6 +75,7 @@ def create_app(test_config=None, *, command_line=False):
     proctor.feed.init_app(app)  # the exam side's announced seats reach the proctor screens
     cli.init_app(app)
     admission.init_app(app)  # logins beyond CAT_MAX_LOGINS_IN_FLIGHT: 503 + Retry-After
+    socket_limits.init_app(app)  # engine.io sessions per address and in all
     trust_proxies(app)  # CAT_TRUSTED_PROXIES: ProxyFix outermost, Socket.IO included
     return app
 

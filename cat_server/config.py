@@ -64,3 +64,10 @@ class Defaults:
     # Any other request body (login forms, proctor forms): 413 beyond this. The
     # admin pages raise it to ADMIN_MAX_UPLOAD for their own requests.
     MAX_CONTENT_LENGTH = 1024 * 1024
+    # Websockets (socket_limits.py): new engine.io sessions beyond this many open
+    # from one address get 429 (0 = no limit; raise it if the workstations reach
+    # the server through one NAT address), beyond MAX_SOCKETS in the process 503;
+    # a session that joins no namespace within ANON_SOCKET_GRACE seconds is ended.
+    MAX_SOCKETS_PER_ADDRESS = 32
+    MAX_SOCKETS = 9000
+    ANON_SOCKET_GRACE = 15.0

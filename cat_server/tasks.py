@@ -6,6 +6,7 @@ rooms, so it may use any of them and none of them imports it.
 
 from __future__ import annotations
 
+from . import socket_limits
 from .exam import clock, presence
 from .extensions import socketio
 from .proctor import feed
@@ -30,6 +31,7 @@ def start_background_tasks(app) -> None:
         socketio.start_background_task(feed.listen, app)  # other processes' changed seats
     socketio.start_background_task(_reap, app)
     socketio.start_background_task(_heartbeat, app)
+    socketio.start_background_task(_end_anonymous_sockets, app)
 
 
 def _heartbeat(app) -> None:
@@ -52,3 +54,17 @@ def _reap(app) -> None:
                 clock.finish_expired()
         except Exception:
             app.logger.exception("deadline reaper failed")
+
+
+def _end_anonymous_sockets(app) -> None:
+    """End engine.io sessions that never join a namespace (socket_limits.py)."""
+    grace = float(app.config["ANON_SOCKET_GRACE"])
+    first_seen: dict = {}
+    while True:
+        socketio.sleep(max(1.0, grace / 2))
+        try:
+            ended = socket_limits.end_anonymous(first_seen, grace)
+            if ended:
+                app.logger.warning("ended %d websocket sessions that joined no namespace", ended)
+        except Exception:
+            app.logger.exception("anonymous socket sweep failed")

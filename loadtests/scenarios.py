@@ -275,6 +275,7 @@ def scenario(args, think, *extra, start=True, pin=None, watch=None):
             "CAT_DATABASE_URL": db_url,
             "CAT_SECRET_KEY": LOAD_SECRET_KEY,
             "CAT_RATELIMIT_ENABLED": "false",
+            "CAT_MAX_SOCKETS_PER_ADDRESS": "0",
         }  # 300 seats share 127.0.0.1
         server = Server(workdir, f"{args.name}-server", env)
         rss0 = server.rss_kb()
@@ -472,6 +473,7 @@ def two_procs(args):
             "CAT_SECRET_KEY": LOAD_SECRET_KEY,
             "CAT_REDIS_URL": os.environ.get("CAT_LOAD_REDIS_URL", "redis://127.0.0.1:6379/0"),
             "CAT_SOCKETIO_CHANNEL": f"cat-load-{secrets.token_hex(3)}",
+            "CAT_MAX_SOCKETS_PER_ADDRESS": "0",  # 300 seats share 127.0.0.1
         }
         servers = [Server(workdir, f"two-procs-{i}", env) for i in (0, 1)]
         from loadtests.workstations import staff_cookie

@@ -35,6 +35,8 @@ class LiveServer:
             **os.environ,
             "CAT_DATABASE_URL": db_url,
             "CAT_SECRET_KEY": E2E_SECRET_KEY,
+            # every test client shares 127.0.0.1 (tests/security/test_socket_limits.py sets one)
+            "CAT_MAX_SOCKETS_PER_ADDRESS": "0",
             **{f"CAT_{k}": str(v) for k, v in env.items()},
         }
         self.process = None
