@@ -144,17 +144,32 @@ def create_exam(
                         f"section {code}: {minutes} minutes is more than the exam's {duration_min}",
                     )
                 )
-            available = db.session.execute(
-                db.select(db.func.count()).where(
-                    Item.bank_id == bank.id, Item.section == code, Item.status == "active"
+            groups = (
+                db.session.execute(
+                    db.select(Item.enemy_group).where(
+                        Item.bank_id == bank.id, Item.section == code, Item.status == "active"
+                    )
                 )
-            ).scalar()
-            if available < n_items:
+                .scalars()
+                .all()
+            )
+            # one item of each enemy group per attempt (exam.catalog.without_enemies)
+            fit = sum(1 for g in groups if not g) + len({g for g in groups if g})
+            if len(groups) < n_items:
                 problems.append(
                     (
                         "sections",
                         f"section {code}: {n_items} items asked, the bank "
-                        f"has {available} active {code} items",
+                        f"has {len(groups)} active {code} items",
+                    )
+                )
+            elif fit < n_items:
+                problems.append(
+                    (
+                        "sections",
+                        f"section {code}: {n_items} items asked, but only {fit} of the "
+                        f"{len(groups)} active {code} items can share an attempt "
+                        "(items of one enemy group never do)",
                     )
                 )
     if problems:

@@ -150,10 +150,10 @@ def adaptive_pool(exam: Exam, section: ExamSection) -> AdaptivePool:
 
 
 def section_length(exam: Exam, section: ExamSection) -> int:
-    """Items a candidate meets at most in the section (fixed: capped by the pool)."""
+    """Items a candidate meets at most in the section (fixed: capped by the pool and enemy groups)."""
     if section.mode == "adaptive":
         return section.n_items
-    return min(section.n_items, len(section_pool(exam, section)))
+    return fixed_form_length(exam, section)
 
 
 def exam_length(exam_id: int) -> int:
@@ -165,17 +165,38 @@ def exam_length(exam_id: int) -> int:
 
 
 def fixed_form(attempt: Attempt, exam: Exam, section: ExamSection) -> list[int]:
-    """The attempt's items for a fixed section: the first n of the pool, or a shuffle of its own."""
+    """The attempt's items for a fixed section: the pool in bank order, or a shuffle of its own.
+
+    At most one item of each enemy group: walking that order, an item whose
+    group is already in the form is passed over (docs/formats.md).
+    """
     pool = section_pool(exam, section)
-    if not section.shuffle:
-        return pool[: section.n_items]
-    rng = np.random.default_rng([attempt.seed, section.id])
-    return [pool[i] for i in rng.permutation(len(pool))[: section.n_items]]
+    if section.shuffle:
+        rng = np.random.default_rng([attempt.seed, section.id])
+        pool = [pool[i] for i in rng.permutation(len(pool))]
+    return without_enemies(pool)[: section.n_items]
+
+
+def without_enemies(item_ids: list[int]) -> list[int]:
+    """The items in order, each enemy group kept at its first item."""
+    taken, kept = set(), []
+    for item_id in item_ids:
+        group = cached_item(item_id).enemy_group
+        if group:
+            if group in taken:
+                continue
+            taken.add(group)
+        kept.append(item_id)
+    return kept
 
 
 def fixed_form_length(exam: Exam, section: ExamSection) -> int:
-    """``len(fixed_form(...))`` without drawing the form (a shuffle per call)."""
-    return min(section.n_items, len(section_pool(exam, section)))
+    """``len(fixed_form(...))`` without drawing the form: whatever the order, one item a group."""
+    cache = _cache("form_lengths")
+    if section.id not in cache:
+        capacity = len(without_enemies(section_pool(exam, section)))
+        cache[section.id] = min(section.n_items, capacity)
+    return cache[section.id]
 
 
 def engine_score(item: Item, choice: str) -> int:
