@@ -67,3 +67,21 @@ def test_an_exam_asking_more_items_than_enemy_groups_allow_is_refused(app):
             refused.value.problems
         )
         assert create_exam("Ujian", bank.id, 30, "TWK, Wawasan, 4", None, "user:1").id
+
+
+def test_an_enemy_group_across_two_sections_is_refused(app):
+    with app.app_context():
+        bank = ItemBank(name="Bank", version=1)
+        db.session.add(bank)
+        db.session.flush()
+        tiu = dict(
+            code="TIU1", section="TIU", model="2pl", a=1.0, b=0.0, key="A", enemy_group="sila"
+        )
+        for position, fields in enumerate([*ITEMS, tiu], start=1):
+            db.session.add(
+                Item(bank_id=bank.id, position=position, options=["a", "b"], stem="?", **fields)
+            )
+        db.session.commit()
+        with pytest.raises(FormProblems) as refused:
+            create_exam("Ujian", bank.id, 30, "TWK, Wawasan, 4\nTIU, Intelegensia, 1", None, "x")
+        assert "enemy group 'sila' has items in sections TWK and TIU" in str(refused.value.problems)

@@ -136,6 +136,7 @@ def create_exam(
         problems += error.problems
         sections = []
     if bank is not None:
+        section_of_group: dict[str, str] = {}
         for code, _, n_items, _, minutes in sections:
             if minutes is not None and duration_min is not None and minutes > duration_min:
                 problems.append(
@@ -155,6 +156,16 @@ def create_exam(
             )
             # one item of each enemy group per attempt (exam.catalog.without_enemies)
             fit = sum(1 for g in groups if not g) + len({g for g in groups if g})
+            for group in sorted({g for g in groups if g}):
+                other = section_of_group.setdefault(group, code)
+                if other != code:
+                    problems.append(
+                        (
+                            "sections",
+                            f"enemy group {group!r} has items in sections {other} and {code}: "
+                            "one attempt could meet both; move them into one section",
+                        )
+                    )
             if len(groups) < n_items:
                 problems.append(
                     (
