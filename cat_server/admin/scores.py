@@ -171,11 +171,23 @@ class ChainProblem:
 def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[ChainProblem]]:
     """Recompute every attempt's hash chain; return (attempts, responses, problems).
 
-    A row whose fields no longer give its stored hash, a broken link, a gap in
-    seq, or an attempt whose chain head is not its last row's hash is a problem.
+    The chain is checked in the order it was written, ``Response.n`` = 1, 2, ...
+    (not seq order: a navigable section is answered in any order, and a changed
+    answer is a new row for the same seq). Each row's ``prev_hash`` must be the
+    hash of the row before it (64 zeros for the first), each row's fields must
+    give its stored hash, ``n`` must run 1..N without a gap, N must be the
+    attempt's ``n_responses``, and the attempt's ``chain_head`` the last hash.
+    Every departure is a problem naming what it shows: an altered row, a
+    deleted row, reordered rows, a changed chain head.
     """
     query = (
-        db.select(Attempt.id, Attempt.chain_head, Candidate.registration_no, Sitting.name)
+        db.select(
+            Attempt.id,
+            Attempt.chain_head,
+            Attempt.n_responses,
+            Candidate.registration_no,
+            Sitting.name,
+        )
         .join(Candidate, Attempt.candidate_id == Candidate.id)
         .join(Sitting, Attempt.sitting_id == Sitting.id)
         .order_by(Attempt.id)
@@ -184,49 +196,81 @@ def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[
         query = query.where(Attempt.id.in_(attempt_ids))
     problems: list[ChainProblem] = []
     n_attempts = n_responses = 0
-    for attempt_id, head, reg, sitting in db.session.execute(query).all():
+    for attempt_id, head, counted, reg, sitting in db.session.execute(query).all():
         n_attempts += 1
-        prev = GENESIS
-        expected_seq = 1
-        rows = db.session.execute(
-            db.select(Response).where(Response.attempt_id == attempt_id).order_by(Response.seq)
-        ).scalars()
-        for r in rows:
-            n_responses += 1
-
-            found = []
-            if r.seq != expected_seq:
-                found.append(f"seq {expected_seq} is missing: rows were deleted")
-            if r.prev_hash != prev:
-                found.append(
-                    "prev_hash does not match the previous row's hash: "
-                    "a row before it was altered, removed or inserted"
-                )
-            digest = chain_hash(
-                r.prev_hash, attempt_id, r.seq, r.item_id, r.choice, r.score, r.answered_at
+        rows = (
+            db.session.execute(
+                db.select(Response).where(Response.attempt_id == attempt_id).order_by(Response.n)
             )
-            if digest != r.hash:
-                found.append(
-                    f"altered: its fields (item {r.item_id}, choice {r.choice}, score {r.score}, "
-                    f"answered at {r.answered_at.isoformat()}) do not give its "
-                    "stored hash"
-                )
-            problems += [ChainProblem(attempt_id, reg, sitting, r.seq, r.id, m) for m in found]
-            prev = r.hash
-            expected_seq = r.seq + 1
-        if (head or GENESIS) != prev:
-            problems.append(
-                ChainProblem(
-                    attempt_id,
-                    reg,
-                    sitting,
-                    None,
-                    None,
-                    "the attempt's chain head is not its last response's "
-                    "hash: responses were removed or added",
-                )
-            )
+            .scalars()
+            .all()
+        )
+        n_responses += len(rows)
+        found = _chain_problems(attempt_id, head or GENESIS, counted, rows)
+        problems += [
+            ChainProblem(attempt_id, reg, sitting, r.seq if r else None, r.id if r else None, m)
+            for r, m in found
+        ]
     return n_attempts, n_responses, problems
+
+
+def _chain_problems(attempt_id: int, head: str, counted: int, rows: list[Response]):
+    """(row or None, message) for each departure of one attempt's rows (in ``n`` order)."""
+    found = []
+    position = {GENESIS: 0} | {r.hash: r.n for r in rows}  # where each hash is now
+    prev, expected_n = GENESIS, 1
+    for r in rows:
+        if r.n > expected_n:
+            gap = f"n {expected_n}" if r.n == expected_n + 1 else f"n {expected_n} to {r.n - 1}"
+            found.append((r, f"the chain's {gap}, before this row, is missing: rows were deleted"))
+        elif r.n < expected_n:
+            found.append((r, f"n {r.n} appears twice: a row was inserted"))
+        elif r.prev_hash != prev:
+            if position.get(r.prev_hash, r.n) != r.n:
+                found.append(
+                    (
+                        r,
+                        f"out of order: it follows the row now at n {position[r.prev_hash]}, "
+                        f"not n {r.n - 1}: rows were reordered",
+                    )
+                )
+            else:
+                found.append(
+                    (
+                        r,
+                        "its prev_hash is no row's hash: the row before it was altered or "
+                        "deleted, or this row was inserted",
+                    )
+                )
+        digest = chain_hash(
+            r.prev_hash, attempt_id, r.seq, r.item_id, r.choice, r.score, r.answered_at
+        )
+        if digest != r.hash:
+            found.append(
+                (
+                    r,
+                    f"altered: its fields (item {r.item_id}, choice {r.choice}, score {r.score}, "
+                    f"answered at {r.answered_at.isoformat()}) do not give its stored hash",
+                )
+            )
+        prev, expected_n = r.hash, r.n + 1
+    if head != prev:
+        found.append(
+            (
+                None,
+                "the attempt's chain head is not its last response's hash: the head was "
+                "changed, or responses were removed or added",
+            )
+        )
+    if counted != len(rows):
+        found.append(
+            (
+                None,
+                f"the attempt counts {counted} responses but its chain has {len(rows)}: "
+                "responses were removed or added",
+            )
+        )
+    return found
 
 
 def sittings_for_export():
