@@ -61,8 +61,10 @@ def create_app(test_config=None, *, command_line=False):
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
     from . import admission, auth, cli, errors, exam, proctor, socket_limits
+    from .exam import chain
 
     errors.init_app(app)
+    chain.init_app(app)  # CAT_CHAIN_KEY, or instance/chain_key made once
     app.register_blueprint(auth.bp)
     app.register_blueprint(exam.bp)
     app.register_blueprint(proctor.bp, url_prefix="/proctor")

@@ -8,6 +8,13 @@ class Defaults:
     # that ships in the code is everyone's. create_app refuses to serve without
     # CAT_SECRET_KEY (>= 32 bytes); `cat-server demo` keeps one per instance.
     SECRET_KEY = os.environ.get("CAT_SECRET_KEY")
+    # The key of the response chain's HMACs (exam/chain.py): kept out of the database,
+    # so whoever can write the database cannot forge answers that verify. None: the
+    # file chain_key in the instance folder, made once. The same on every process.
+    CHAIN_KEY = None
+    # Attempts up to this id may carry the plain SHA-256 chain of before the key
+    # (an upgraded centre's old attempts); later ones must be keyed. 0: none.
+    CHAIN_UNKEYED_UNTIL = 0
     # Empty: a SQLite file in the instance folder (create_app fills it in).
     DATABASE_URL = ""
     REDIS_URL = ""

@@ -10,11 +10,13 @@ answer.
 from __future__ import annotations
 
 import pytest
+from flask import Flask
 
 from cat_server.admin.scores import verify_chains
+from cat_server.exam import chain
 from cat_server.extensions import db
 from cat_server.models import Attempt, Response
-from tests.conftest import last_event
+from tests.conftest import last_event, login_staff, make_user
 from tests.test_sections import build_sitting, connect, emit
 
 pytestmark = pytest.mark.usefixtures("quick_hashes")
@@ -178,3 +180,145 @@ def test_each_kind_of_tampering_is_found_and_named(app, mixed_sitting, runner, t
         assert any(f"(row id {row_id}): {says}" in line for line in lines), result.stderr
     assert "R2" not in result.stderr  # the other attempt is intact
     assert "TAMPERED" in result.stderr
+
+
+# --- the keyed chain: a database writer without the key cannot forge ------------------
+
+
+def rewrite_chain(attempt_id: int, key: bytes | None, edit=None, from_n: int = 1):
+    """What someone with database access does: edit a row, then recompute every link after it.
+
+    ``key=None``: the plain SHA-256 anyone can compute; ``edit(row)`` changes the row at n 5.
+    """
+    attempt = db.session.get(Attempt, attempt_id)
+    rows = db.session.query(Response).filter_by(attempt_id=attempt_id).order_by(Response.n).all()
+    prev = rows[from_n - 2].hash if from_n > 1 else chain.GENESIS
+    for row in rows[from_n - 1 :]:
+        if edit is not None and row.n == 5:
+            edit(row)
+        fields = (row.attempt_id, row.seq, row.item_id, row.choice, row.score, row.answered_at)
+        row.prev_hash, row.hash = prev, chain.chain_hash(prev, *fields, key=key)
+        prev = row.hash
+    attempt.chain_head = prev
+    db.session.commit()
+
+
+def make_it_right(row):
+    row.choice, row.score = "A", 5
+
+
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        (None, "(row id 1): unkeyed: this row (and 10 rows after it) carries the plain SHA-256"),
+        (b"a guess at the centre's chain key, 32+ bytes", "(row id 1): altered"),
+    ],
+    ids=["plain-sha256", "wrong-key"],
+)
+def test_a_rewritten_row_with_a_recomputed_chain_is_tampered(app, mixed_sitting, runner, key, says):
+    sit_mixed_exam(app, mixed_sitting, "R1", "pc-1")
+    sit_mixed_exam(app, mixed_sitting, "R2", "pc-2")
+    with app.app_context():
+        rewrite_chain(1, key, edit=make_it_right)  # every link and the head consistent again
+        row = row_at(1, 5)
+        assert (row.choice, row.score) == ("A", 5)
+        assert row.hash == chain.chain_hash(
+            row.prev_hash, 1, row.seq, row.item_id, "A", 5, row.answered_at, key=key
+        )
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1
+    assert "TAMPERED" in result.stderr
+    assert f"attempt 1 (registration R1, sitting 'Sesi'), response seq 3 {says}" in result.stderr
+    assert "R2" not in result.stderr
+    with app.app_context():
+        make_user("admin", "admin", "admin-pass-1")
+        key_id = chain.key_id(chain.chain_key())
+    client = app.test_client()
+    assert login_staff(client, "admin", "admin-pass-1").status_code == 302
+    page = client.post("/admin/verify").get_data(as_text=True)  # the dashboard's button
+    assert "(row id 1): " + says.split("(row id 1): ")[1] in page
+    assert f"id {key_id}" in page and "Every chain is intact" not in page
+
+
+def test_attempts_from_before_the_key_verify_only_up_to_the_configured_id(app, runner):
+    """An upgraded centre: attempt 1 was chained with plain SHA-256 before the key existed.
+
+    Attempt 2 began plain and went on keyed after the upgrade (in progress then).
+    Attempt 3, made after, rewritten with plain SHA-256, is a forgery whatever the setting.
+    """
+    with app.app_context():
+        sitting_id = build_sitting(SECTIONS, TWK + TIU + TKP, n_candidates=3)
+    for i in (1, 2, 3):
+        sit_mixed_exam(app, sitting_id, f"R{i}", f"pc-{i}")
+    with app.app_context():
+        rewrite_chain(1, None)
+        # rows 1..4 plain (before the upgrade), 5.. keyed (after it)
+        rewrite_chain(2, None)
+        rewrite_chain(2, chain.chain_key(), from_n=5)
+    app.config["CHAIN_UNKEYED_UNTIL"] = 0  # not yet set: the old attempts are named
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1
+    assert {line.split(" ")[1] for line in result.stderr.splitlines()[:-1]} == {"1", "2"}
+
+    app.config["CHAIN_UNKEYED_UNTIL"] = 2
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 0, result.output
+    assert "OK: 3 attempts, 33 responses" in result.stdout
+
+    with app.app_context():
+        rewrite_chain(3, None, edit=make_it_right)
+        rewrite_chain(2, None, from_n=8)  # once keyed, keyed to the end: n 8.. made plain
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1
+    named = [line for line in result.stderr.splitlines() if "unkeyed" in line]
+    assert len(named) == 2
+    assert named[0].startswith("attempt 2 ") and "seq 6 (row id 19): unkeyed" in named[0]
+    assert "(and 3 rows after it)" in named[0]
+    assert named[1].startswith("attempt 3 ") and "(and 10 rows after it)" in named[1]
+
+
+def test_verify_says_which_key_it_used(app, mixed_sitting, runner):
+    sit_mixed_exam(app, mixed_sitting, "R1", "pc-1")
+    result = runner.invoke(args=["verify"])
+    with app.app_context():
+        key_id = chain.key_id(chain.chain_key())
+    assert f"Chain key: the public test key, id {key_id}" in result.stdout
+
+
+# --- where the key lives -----------------------------------------------------------
+
+
+def test_the_key_file_is_made_once_private_and_never_replaced(tmp_path):
+    path = tmp_path / "instance" / "chain_key"
+    key = chain.key_from_file(path)
+    assert len(key) == 64 and int(key, 16) >= 0
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert chain.key_from_file(path) == key
+    assert list(path.parent.iterdir()) == [path]  # no draft left behind
+    path.write_text("short\n")
+    with pytest.raises(chain.ChainKeyError, match="fewer than 32 bytes"):
+        chain.key_from_file(path)
+    assert path.read_text() == "short\n"  # kept: a new key would orphan every chain
+
+
+def test_cat_chain_key_wins_over_the_instance_file(tmp_path, monkeypatch):
+    def resolved(**config):
+        app = Flask("chain-test", instance_path=str(tmp_path))
+        app.config.update(config)
+        chain.init_app(app)
+        return app.extensions["cat_chain_key"], app.extensions["cat_chain_key_source"]
+
+    monkeypatch.delenv("CAT_CHAIN_KEY", raising=False)
+    key, source = resolved()
+    assert key == (tmp_path / "chain_key").read_text().strip().encode()
+    assert source.startswith(str(tmp_path / "chain_key"))
+    monkeypatch.setenv("CAT_CHAIN_KEY", "1234" * 8)  # as written, though JSON would parse it
+    assert resolved(CHAIN_KEY=1234) == (
+        b"1234" * 8,
+        f"CAT_CHAIN_KEY, id {chain.key_id(b'1234' * 8)}",
+    )
+    monkeypatch.setenv("CAT_CHAIN_KEY", "too short")
+    with pytest.raises(chain.ChainKeyError, match="shorter than 32 bytes"):
+        resolved()
+    monkeypatch.delenv("CAT_CHAIN_KEY")
+    assert resolved(TESTING=True)[0] == chain.TEST_KEY

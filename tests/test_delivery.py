@@ -257,13 +257,14 @@ def test_responses_form_a_hash_chain(app, sitting_id, candidate, proctor_socket)
     while state["status"] == "in_progress":
         state = answer(sock, state, "C")["state"]
     with app.app_context():
-        rows = db.session.query(Response).order_by(Response.seq).all()
+        rows = db.session.query(Response).order_by(Response.n).all()
         prev = chain.GENESIS
         for row in rows:
             assert row.prev_hash == prev
+            fields = (row.attempt_id, row.seq, row.item_id, row.choice, row.score)
             assert row.hash == chain.chain_hash(
-                prev, row.attempt_id, row.seq, row.item_id, row.choice, row.score, row.answered_at
-            )
+                prev, *fields, row.answered_at, key=chain.chain_key()
+            )  # keyed: an HMAC under the chain key, not a plain SHA-256
             prev = row.hash
         assert db.session.query(Attempt).one().chain_head == prev
         assert db.session.query(Presentation).count() == 3

@@ -87,9 +87,16 @@ def export_scores_command(sitting_id, date_from, date_to, fmt, responses, output
 @click.command("verify")
 @with_appcontext
 def verify_command():
-    """Recompute every attempt's response hash chain; name any altered row (exit code 1)."""
+    """Recompute every attempt's keyed response chain; name any altered row (exit code 1)."""
+    from flask import current_app
+
+    from ..exam.chain import key_source
     from .scores import verify_chains
 
+    click.echo(f"Chain key: {key_source()}")
+    until = current_app.config.get("CHAIN_UNKEYED_UNTIL") or 0
+    if until:
+        click.echo(f"Attempts up to id {until} may carry the old unkeyed chain.")
     n_attempts, n_responses, problems = verify_chains()
     for problem in problems:
         click.echo(str(problem), err=True)
@@ -99,6 +106,12 @@ def verify_command():
             f"({n_responses} responses).",
             err=True,
         )
+        if n_attempts > 1 and len({p.attempt_id for p in problems}) == n_attempts:
+            click.echo(
+                "Every attempt is named: check first that this is the chain key of the "
+                "server that wrote them (compare the key id above).",
+                err=True,
+            )
         sys.exit(1)
     click.echo(f"OK: {n_attempts} attempts, {n_responses} responses; every chain is intact.")
 

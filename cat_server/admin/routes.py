@@ -469,10 +469,7 @@ def audit_page():
 
 @bp.route("/verify", methods=["POST"])
 def verify():
-    n_attempts, n_responses, problems = scores.verify_chains()
-    return render_template(
-        "admin/verify.html", n_attempts=n_attempts, n_responses=n_responses, problems=problems
-    )
+    return render_template("admin/verify.html", **scores.verify_report())
 
 
 @bp.app_errorhandler(429)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
+
 from .. import spreadsheet
 from ..errors import MAX_ID
-from ..exam.chain import GENESIS, chain_hash
+from ..exam.chain import GENESIS, chain_hash, chain_key, key_source
 from ..extensions import db
 from ..models import Attempt, AuditEvent, Candidate, Item, Response, Seat, Sitting
 
@@ -179,6 +181,12 @@ def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[
     attempt's ``n_responses``, and the attempt's ``chain_head`` the last hash.
     Every departure is a problem naming what it shows: an altered row, a
     deleted row, reordered rows, a changed chain head.
+
+    Hashes are HMACs under the chain key (exam/chain.py). A row whose hash is
+    the plain, unkeyed SHA-256 of its fields passes only in an attempt up to
+    ``CHAIN_UNKEYED_UNTIL`` (written before the key existed) and before any
+    keyed row; anywhere else it is what someone who can write the database but
+    lacks the key would make, and a problem.
     """
     query = (
         db.select(
@@ -194,6 +202,7 @@ def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[
     )
     if attempt_ids is not None:
         query = query.where(Attempt.id.in_(attempt_ids))
+    key, unkeyed_until = chain_key(), int(current_app.config.get("CHAIN_UNKEYED_UNTIL") or 0)
     problems: list[ChainProblem] = []
     n_attempts = n_responses = 0
     for attempt_id, head, counted, reg, sitting in db.session.execute(query).all():
@@ -206,7 +215,8 @@ def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[
             .all()
         )
         n_responses += len(rows)
-        found = _chain_problems(attempt_id, head or GENESIS, counted, rows)
+        unkeyed = attempt_id <= unkeyed_until
+        found = _chain_problems(attempt_id, head or GENESIS, counted, rows, key, unkeyed)
         problems += [
             ChainProblem(attempt_id, reg, sitting, r.seq if r else None, r.id if r else None, m)
             for r, m in found
@@ -214,9 +224,27 @@ def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[
     return n_attempts, n_responses, problems
 
 
-def _chain_problems(attempt_id: int, head: str, counted: int, rows: list[Response]):
-    """(row or None, message) for each departure of one attempt's rows (in ``n`` order)."""
+def verify_report() -> dict:
+    """What the dashboard's verify page shows: the counts, the problems, which key, old attempts."""
+    n_attempts, n_responses, problems = verify_chains()
+    return {
+        "n_attempts": n_attempts,
+        "n_responses": n_responses,
+        "problems": problems,
+        "key": key_source(),
+        "unkeyed_until": current_app.config.get("CHAIN_UNKEYED_UNTIL") or 0,
+    }
+
+
+def _chain_problems(
+    attempt_id: int, head: str, counted: int, rows: list[Response], key: bytes, unkeyed: bool
+):
+    """(row or None, message) for each departure of one attempt's rows (in ``n`` order).
+
+    ``unkeyed``: rows with the plain SHA-256 may open this attempt's chain.
+    """
     found = []
+    plain = []  # rows with the plain SHA-256 where only keyed ones may be
     position = {GENESIS: 0} | {r.hash: r.n for r in rows}  # where each hash is now
     prev, expected_n = GENESIS, 1
     for r in rows:
@@ -242,18 +270,33 @@ def _chain_problems(attempt_id: int, head: str, counted: int, rows: list[Respons
                         "deleted, or this row was inserted",
                     )
                 )
-        digest = chain_hash(
-            r.prev_hash, attempt_id, r.seq, r.item_id, r.choice, r.score, r.answered_at
-        )
-        if digest != r.hash:
+        fields = (r.prev_hash, attempt_id, r.seq, r.item_id, r.choice, r.score, r.answered_at)
+        if chain_hash(*fields, key=key) == r.hash:
+            unkeyed = False  # once keyed, keyed to the end
+        elif chain_hash(*fields, key=None) == r.hash:
+            if not unkeyed:
+                plain.append(r)
+        else:
             found.append(
                 (
                     r,
                     f"altered: its fields (item {r.item_id}, choice {r.choice}, score {r.score}, "
-                    f"answered at {r.answered_at.isoformat()}) do not give its stored hash",
+                    f"answered at {r.answered_at.isoformat()}) do not give its stored hash, "
+                    "under the chain key or unkeyed",
                 )
             )
         prev, expected_n = r.hash, r.n + 1
+    if plain:
+        others = f" (and {len(plain) - 1} rows after it)" if len(plain) > 1 else ""
+        found.append(
+            (
+                plain[0],
+                f"unkeyed: this row{others} carries the plain SHA-256 of its fields, which "
+                "anyone who can write the database can recompute, not the HMAC under the "
+                "chain key: a rewrite, unless the attempt was made before the key existed "
+                "(then raise CAT_CHAIN_UNKEYED_UNTIL to its id, docs/admin.md)",
+            )
+        )
     if head != prev:
         found.append(
             (

@@ -25,7 +25,7 @@ from .catalog import (
     fixed_form,
     fixed_form_length,
 )
-from .chain import GENESIS, chain_hash
+from .chain import GENESIS, chain_hash, chain_key
 from .clock import check_running
 from .payloads import AnswerIn
 from .sections import begin_section, count_exposure, present, run_or_queue
@@ -291,10 +291,12 @@ def _attempt_update(attempt: Attempt) -> list:
 
 
 def _store_response(attempt: Attempt, answer: AnswerIn, score: int, now, writes=None) -> None:
-    """INSERT the response (``writes``: append it there instead) and move the hash chain on."""
+    """INSERT the response (``writes``: append it there instead) and move the keyed chain on."""
     prev = attempt.chain_head or GENESIS
     attempt.n_responses += 1
-    digest = chain_hash(prev, attempt.id, answer.seq, answer.item, answer.choice, score, now)
+    digest = chain_hash(
+        prev, attempt.id, answer.seq, answer.item, answer.choice, score, now, key=chain_key()
+    )
     run_or_queue(
         writes,
         _INSERT_RESPONSE,

@@ -1,17 +1,127 @@
-"""The hash chain over an attempt's responses: each row's hash covers the one before."""
+"""The response chain: each row's HMAC covers the one before, under a key kept outside the database.
+
+Each response row stores ``prev_hash`` (the attempt's ``chain_head`` when it
+was written; 64 zeros for the first) and ``hash`` = HMAC-SHA256, under the
+centre's chain key, of the link text of :func:`link_text`. Without the key,
+someone who can write the database cannot make a row that verifies. Attempts
+written before the key existed carry the plain SHA-256 of the same text
+(``key=None``); ``cat-server verify`` accepts those only up to the attempt id
+``CAT_CHAIN_UNKEYED_UNTIL`` (admin/scores.py, docs/admin.md).
+
+The key: ``CAT_CHAIN_KEY`` (>= 32 bytes, its UTF-8 bytes as written), else the
+file ``chain_key`` in the instance folder, made once (64 hex digits, mode 600)
+and never replaced. Every process of a centre must have the same key.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
+from pathlib import Path
+
+from flask import current_app
 
 GENESIS = "0" * 64
+KEY_FILE = "chain_key"
+MIN_KEY_BYTES = 32
+# TESTING apps without CHAIN_KEY: public, so it signs nothing that matters
+TEST_KEY = b"cat-server test chain key: public, never for real exams"
+_HEAD = "cat-server chain head"  # what a head signature's text starts with
 
 
-def chain_hash(prev: str, attempt_id, seq, item_id, choice, score, answered_at) -> str:
-    """sha256 over the previous hash and the response's fields, in a fixed text form."""
-    body = json.dumps(
+class ChainKeyError(RuntimeError):
+    """The chain key is missing, too short or unreadable: the server cannot chain answers."""
+
+
+def init_app(app) -> None:
+    """Resolve the chain key once, at start-up: a problem shows now, not at the first answer."""
+    key = app.config.get("CHAIN_KEY")
+    if not app.testing and "CAT_CHAIN_KEY" in os.environ:  # as written, not parsed as JSON
+        key = os.environ["CAT_CHAIN_KEY"]
+    if key:
+        source = "CAT_CHAIN_KEY"
+        if not isinstance(key, str | bytes):
+            raise ChainKeyError("CAT_CHAIN_KEY must be text (e.g. 64 hex digits).")
+        key = key.encode() if isinstance(key, str) else key
+        if len(key) < MIN_KEY_BYTES:
+            raise ChainKeyError(f"CAT_CHAIN_KEY is shorter than {MIN_KEY_BYTES} bytes.")
+    elif app.testing:
+        source, key = "the public test key", TEST_KEY
+    else:
+        path = Path(app.instance_path) / KEY_FILE
+        source, key = str(path), key_from_file(path).encode()
+    app.extensions["cat_chain_key"] = key
+    app.extensions["cat_chain_key_source"] = f"{source}, id {key_id(key)}"
+
+
+def key_from_file(path: Path) -> str:
+    """The key in ``path``; made there first (64 hex digits, mode 600) if there is no file.
+
+    Never replaced: a new key would orphan every chain written with the old
+    one. Processes starting together agree: the first file linked in wins.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(draft, path)  # fails if another process linked its key first
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
+    try:
+        key = path.read_text().strip()
+    except OSError as error:
+        raise ChainKeyError(f"Cannot read the chain key {path}: {error}") from None
+    if len(key.encode()) < MIN_KEY_BYTES:
+        raise ChainKeyError(
+            f"{path} holds fewer than {MIN_KEY_BYTES} bytes. Restore the centre's chain key "
+            "there (or set CAT_CHAIN_KEY); a new key cannot verify the answers already written."
+        )
+    return key
+
+
+def chain_key() -> bytes:
+    """The current app's chain key (resolved by :func:`init_app`)."""
+    return current_app.extensions["cat_chain_key"]
+
+
+def key_source() -> str:
+    """Where the key came from and its id, for ``cat-server verify`` and the admin page."""
+    return current_app.extensions["cat_chain_key_source"]
+
+
+def key_id(key: bytes) -> str:
+    """8 hex digits naming a key without revealing it: compare them across servers."""
+    return hmac.new(key, b"cat-server chain key id", hashlib.sha256).hexdigest()[:8]
+
+
+def link_text(prev: str, attempt_id, seq, item_id, choice, score, answered_at) -> bytes:
+    """The text one link covers: JSON ``[prev, attempt, seq, item, choice, score, time]``."""
+    return json.dumps(
         [prev, attempt_id, seq, item_id, choice, score, answered_at.isoformat()],
         separators=(",", ":"),
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+    ).encode()
+
+
+def chain_hash(
+    prev: str, attempt_id, seq, item_id, choice, score, answered_at, *, key: bytes | None
+) -> str:
+    """HMAC-SHA256 under ``key`` of the link text; ``key=None``: its plain SHA-256 (old rows)."""
+    text = link_text(prev, attempt_id, seq, item_id, choice, score, answered_at)
+    if key is None:
+        return hashlib.sha256(text).hexdigest()
+    return hmac.digest(key, text, "sha256").hex()
+
+
+def head_signature(key: bytes, attempt_id: int, n: int, head: str) -> str:
+    """HMAC-SHA256 of ``"cat-server chain head\\n<attempt id>\\n<n>\\n<head>"``: a score export's proof."""
+    return hmac.new(key, f"{_HEAD}\n{attempt_id}\n{n}\n{head}".encode(), hashlib.sha256).hexdigest()
