@@ -9,6 +9,13 @@ answer.
 
 from __future__ import annotations
 
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
 import pytest
 from flask import Flask
 
@@ -322,3 +329,92 @@ def test_cat_chain_key_wins_over_the_instance_file(tmp_path, monkeypatch):
         resolved()
     monkeypatch.delenv("CAT_CHAIN_KEY")
     assert resolved(TESTING=True)[0] == chain.TEST_KEY
+
+
+# --- signed chain heads in score exports ---------------------------------------------
+
+
+def doc_snippet() -> str:
+    """The check program of docs/formats.md, as printed there."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "formats.md").read_text()
+    after = text.split("python3 check_export.py chain_key scores.csv", 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def run_snippet(tmp_path, key: bytes, export: Path) -> dict[str, str]:
+    program = tmp_path / "check_export.py"
+    program.write_text(doc_snippet())
+    (tmp_path / "chain_key").write_bytes(key + b"\n")
+    out = subprocess.run(
+        [sys.executable, str(program), str(tmp_path / "chain_key"), str(export)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return dict(line.split(" ", 1) for line in out.splitlines())
+
+
+def test_score_exports_carry_signed_heads_that_the_documented_program_checks(
+    app, mixed_sitting, runner, tmp_path
+):
+    assert len(doc_snippet().strip().splitlines()) <= 10
+    sit_mixed_exam(app, mixed_sitting, "R1", "pc-1")
+    sit_mixed_exam(app, mixed_sitting, "R2", "pc-2")
+    with app.app_context():
+        key = chain.chain_key()
+        change_the_head(2)  # R2's chain broken before the export: nothing to vouch for
+        db.session.commit()
+    export = tmp_path / "scores.csv"
+    assert runner.invoke(args=["export-scores", "--sitting", "1", "-o", str(export)]).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(export.read_text(encoding="utf-8-sig"))))
+    assert [(r["attempt_id"], r["chain_n"]) for r in rows] == [("1", "11"), ("2", "11")]
+    with app.app_context():
+        assert rows[0]["chain_hash"] == db.session.get(Attempt, 1).chain_head
+    assert rows[0]["chain_signature"] == chain.head_signature(key, 1, 11, rows[0]["chain_hash"])
+    assert rows[1]["chain_signature"] == ""
+
+    assert run_snippet(tmp_path, key, export) == {"R1": "signed", "R2": "NOT SIGNED BY THIS KEY"}
+    assert (
+        run_snippet(tmp_path, b"another centre's key, 32 bytes or more", export)["R1"] != "signed"
+    )
+    forged = export.read_text(encoding="utf-8-sig").replace(",1,11,", ",1,12,")  # chain_n
+    assert forged != export.read_text(encoding="utf-8-sig")
+    (tmp_path / "forged.csv").write_text(forged, encoding="utf-8-sig")
+    assert run_snippet(tmp_path, key, tmp_path / "forged.csv")["R1"] != "signed"
+
+    xlsx = tmp_path / "scores.xlsx"
+    assert (
+        runner.invoke(
+            args=["export-scores", "--sitting", "1", "--format", "xlsx", "-o", str(xlsx)]
+        ).exit_code
+        == 0
+    )
+    values = list(openpyxl.load_workbook(xlsx).active.iter_rows(values_only=True))
+    first = dict(zip(values[0], values[1], strict=True))
+    assert (first["attempt_id"], first["chain_n"]) == (1, 11)
+    assert first["chain_signature"] == rows[0]["chain_signature"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_verify_against_an_export_finds_a_chain_cut_short_since(
+    app, mixed_sitting, runner, tmp_path, fmt
+):
+    """The one rewrite a keyed chain cannot show alone: the last rows deleted, head set back."""
+    sit_mixed_exam(app, mixed_sitting, "R1", "pc-1")
+    sit_mixed_exam(app, mixed_sitting, "R2", "pc-2")
+    export = tmp_path / f"scores.{fmt}"
+    runner.invoke(args=["export-scores", "--sitting", "1", "--format", fmt, "-o", str(export)])
+    result = runner.invoke(args=["verify", "--export", str(export)])
+    assert result.exit_code == 0, result.output
+    assert "OK: 2 export rows signed by this key and matching the database" in result.stdout
+
+    with app.app_context():  # R1's last answer gone, the head and the count set back
+        db.session.delete(row_at(1, 11))
+        attempt = db.session.get(Attempt, 1)
+        attempt.chain_head, attempt.n_responses = row_at(1, 10).hash, 10
+        db.session.commit()
+    assert runner.invoke(args=["verify"]).exit_code == 0  # a shorter chain is a valid chain
+    result = runner.invoke(args=["verify", "--export", str(export)])
+    assert result.exit_code == 1
+    assert f"scores.{fmt} row 2 (registration R1): attempt 1 had 11 responses" in result.stderr
+    assert "now 10 ending in" in result.stderr and "R2" not in result.stderr

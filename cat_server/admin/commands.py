@@ -85,15 +85,34 @@ def export_scores_command(sitting_id, date_from, date_to, fmt, responses, output
 
 
 @click.command("verify")
+@click.option(
+    "--export",
+    "export_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Also check a score export (CSV or XLSX): every row signed by this chain key, "
+    "and each attempt's chain still the one exported.",
+)
 @with_appcontext
-def verify_command():
+def verify_command(export_path):
     """Recompute every attempt's keyed response chain; name any altered row (exit code 1)."""
+    import os
+
     from flask import current_app
 
     from ..exam.chain import key_source
-    from .scores import verify_chains
+    from .scores import check_export, verify_chains
 
     click.echo(f"Chain key: {key_source()}")
+    if export_path:
+        with open(export_path, "rb") as f:
+            n_rows, changed = check_export(f.read(), os.path.basename(export_path))
+        for problem in changed:
+            click.echo(problem, err=True)
+        if changed:
+            click.echo(f"TAMPERED: {len(changed)} problems in {n_rows} export rows.", err=True)
+            sys.exit(1)
+        click.echo(f"OK: {n_rows} export rows signed by this key and matching the database.")
+        return
     until = current_app.config.get("CHAIN_UNKEYED_UNTIL") or 0
     if until:
         click.echo(f"Attempts up to id {until} may carry the old unkeyed chain.")

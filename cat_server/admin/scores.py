@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import hmac
+import io
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -9,8 +12,8 @@ from flask import current_app
 
 from .. import spreadsheet
 from ..errors import MAX_ID
-from ..exam.chain import GENESIS, chain_hash, chain_key, key_source
-from ..extensions import db
+from ..exam.chain import GENESIS, chain_hash, chain_key, head_signature, key_source
+from ..extensions import db, socketio
 from ..models import Attempt, AuditEvent, Candidate, Item, Response, Seat, Sitting
 
 
@@ -36,7 +39,11 @@ def select_attempts(
 
 
 def score_rows(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
-    """Header and one row an attempt: the scores document of docs/formats.md."""
+    """Header and one row an attempt: the scores document of docs/formats.md.
+
+    Each row carries the attempt's signed chain head (``exam.chain.head_signature``),
+    empty when its chain does not verify at the time of the export.
+    """
     section_codes: list[str] = []
     for attempt in attempts:
         for section in attempt.sitting.exam.sections:
@@ -58,7 +65,12 @@ def score_rows(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
         "status",
         "finish_reason",
         "chain_hash",
+        "attempt_id",
+        "chain_n",
+        "chain_signature",
     ]
+    problems = verify_chains([a.id for a in attempts])[2] if attempts else []
+    broken, key = {p.attempt_id for p in problems}, chain_key()
     rows = []
     for a in attempts:
         c = a.candidate
@@ -93,9 +105,19 @@ def score_rows(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
             a.status,
             a.finish_reason or "",
             a.chain_head or GENESIS,
+            a.id,
+            a.n_responses,
+            _signature(a, broken, key),
         ]
         rows.append(row)
     return header, rows
+
+
+def _signature(attempt: Attempt, broken: set[int], key: bytes) -> str:
+    """The attempt's signed chain head; empty if its chain does not verify (nothing to vouch for)."""
+    if attempt.id in broken:
+        return ""
+    return head_signature(key, attempt.id, attempt.n_responses, attempt.chain_head or GENESIS)
 
 
 def _num(x):
@@ -170,6 +192,24 @@ class ChainProblem:
         return f"{where}: {self.message}"
 
 
+# one attempt's rows in chain order, as plain tuples (an ORM object each cost more CPU)
+_CHAIN_ROWS = (
+    db.select(
+        Response.id,
+        Response.n,
+        Response.seq,
+        Response.item_id,
+        Response.choice,
+        Response.score,
+        Response.answered_at,
+        Response.prev_hash,
+        Response.hash,
+    )
+    .where(Response.attempt_id == db.bindparam("attempt"))
+    .order_by(Response.n)
+)
+
+
 def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[ChainProblem]]:
     """Recompute every attempt's hash chain; return (attempts, responses, problems).
 
@@ -207,13 +247,8 @@ def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[
     n_attempts = n_responses = 0
     for attempt_id, head, counted, reg, sitting in db.session.execute(query).all():
         n_attempts += 1
-        rows = (
-            db.session.execute(
-                db.select(Response).where(Response.attempt_id == attempt_id).order_by(Response.n)
-            )
-            .scalars()
-            .all()
-        )
+        socketio.sleep(0)  # a long check lets the exam's sockets in between attempts
+        rows = db.session.execute(_CHAIN_ROWS, {"attempt": attempt_id}).all()
         n_responses += len(rows)
         unkeyed = attempt_id <= unkeyed_until
         found = _chain_problems(attempt_id, head or GENESIS, counted, rows, key, unkeyed)
@@ -234,6 +269,65 @@ def verify_report() -> dict:
         "key": key_source(),
         "unkeyed_until": current_app.config.get("CHAIN_UNKEYED_UNTIL") or 0,
     }
+
+
+def check_export(data: bytes, filename: str) -> tuple[int, list[str]]:
+    """Check a score export against the key and the database: (rows, problems).
+
+    Every row must carry a signature of its ``attempt_id``, ``chain_n`` and
+    ``chain_hash`` under this server's chain key, and the attempt's chain in
+    the database must verify and still end at the same ``chain_n`` and head:
+    this finds a chain cut short since the export, which verifies on its own.
+    """
+    key, problems = chain_key(), []
+    rows = _export_rows(data, filename)
+    ids = [int(r["attempt_id"]) for r in rows if str(r.get("attempt_id") or "").isdigit()]
+    now = {
+        a: (n, head)
+        for a, n, head in db.session.execute(
+            db.select(Attempt.id, Attempt.n_responses, Attempt.chain_head).where(
+                Attempt.id.in_(ids)
+            )
+        )
+    }
+    broken = {p.attempt_id for p in verify_chains(ids)[2]} if ids else set()
+    for number, r in enumerate(rows, start=2):
+        where = f"{filename} row {number} (registration {r.get('registration_no')})"
+        n, head = str(r.get("chain_n")), str(r.get("chain_hash"))
+        attempt_id = str(r.get("attempt_id"))
+        signed = attempt_id.isdigit() and n.isdigit()
+        if signed:
+            good = head_signature(key, int(attempt_id), int(n), head)
+            signed = hmac.compare_digest(good, str(r.get("chain_signature") or ""))
+        if not signed:
+            problems.append(
+                f"{where}: not signed by this chain key: the row was changed, the chain did "
+                "not verify at the export, or another key made it"
+            )
+            continue
+        if int(attempt_id) not in now:
+            problems.append(f"{where}: attempt {attempt_id} is no longer in the database")
+            continue
+        n_now, head_now = now[int(attempt_id)]
+        if (n_now, head_now or GENESIS) != (int(n), head):
+            problems.append(
+                f"{where}: attempt {attempt_id} had {n} responses ending in {head[:12]}... at "
+                f"the export, now {n_now} ending in {(head_now or GENESIS)[:12]}...: "
+                "responses were removed or added since"
+            )
+        elif int(attempt_id) in broken:
+            problems.append(f"{where}: attempt {attempt_id}'s chain no longer verifies")
+    return len(rows), problems
+
+
+def _export_rows(data: bytes, filename: str) -> list[dict]:
+    if filename.lower().endswith(".xlsx"):
+        import openpyxl
+
+        sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True).active
+        header, *values = list(sheet.iter_rows(values_only=True))
+        return [dict(zip(header, v, strict=False)) for v in values]
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
 def _chain_problems(
