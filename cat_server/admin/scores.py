@@ -252,10 +252,9 @@ def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[
         n_responses += len(rows)
         unkeyed = attempt_id <= unkeyed_until
         found = _chain_problems(attempt_id, head or GENESIS, counted, rows, key, unkeyed)
-        problems += [
-            ChainProblem(attempt_id, reg, sitting, r.seq if r else None, r.id if r else None, m)
-            for r, m in found
-        ]
+        for r, message in found:
+            seq, row_id = (r.seq, r.id) if r is not None else (None, None)
+            problems.append(ChainProblem(attempt_id, reg, sitting, seq, row_id, message))
     return n_attempts, n_responses, problems
 
 
