@@ -8,6 +8,7 @@ from flask import Flask, request
 from flask_babel import get_locale
 from sqlalchemy import event
 
+from .errors import IdConverter
 from .extensions import babel, csrf, db, login_manager, migrate, socketio, trust_proxies
 
 LANGUAGES = ("id", "en")  # Bahasa Indonesia first: the default everywhere
@@ -24,6 +25,7 @@ def create_app(test_config=None, *, command_line=False):
     long) gets a random key of its own when none is set.
     """
     app = Flask(__name__, instance_relative_config=True, static_folder=str(STATIC_DIR))
+    app.url_map.converters["int"] = IdConverter  # before any route: ids past MAX_ID are 404
     app.config.from_object("cat_server.config.Defaults")
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
