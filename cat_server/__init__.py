@@ -8,6 +8,7 @@ from flask import Flask, request
 from flask_babel import get_locale
 from sqlalchemy import event
 
+from . import headers
 from .errors import IdConverter
 from .extensions import babel, csrf, db, login_manager, migrate, socketio, trust_proxies
 
@@ -76,7 +77,8 @@ def create_app(test_config=None, *, command_line=False):
     app.register_blueprint(proctor.board.bp)  # /board/<sitting>: public, read-only
     cli.init_app(app)
     admission.init_app(app)  # logins beyond CAT_MAX_LOGINS_IN_FLIGHT: 503 + Retry-After
-    trust_proxies(app)  # CAT_TRUSTED_PROXIES: ProxyFix outermost, Socket.IO included
+    trust_proxies(app)  # CAT_TRUSTED_PROXIES: ProxyFix, Socket.IO included
+    headers.init_app(app)  # outermost: security headers on every answer, engine.io's too
     return app
 
 
