@@ -88,8 +88,17 @@ def test_every_kind_of_answer_carries_the_security_headers(app, seeded):
     for path in pages:
         check_headers(anonymous.get(path))
     check_headers(anonymous.get("/static/js/exam.js"), store=True)
-    # a login that fails (401) and a candidate's exam page
+    # a login that fails (401), one the admission guard refuses (503, outside Flask),
+    # and a candidate's exam page
     check_headers(anonymous.post("/login", data={"username": "x", "password": "y"}))
+    guard = app.extensions["cat_admission"]
+    guard.in_flight = app.config["MAX_LOGINS_IN_FLIGHT"]  # as if that many were hashing
+    try:
+        busy = anonymous.post(f"/exam/{sitting_id}/", data={"registration_no": "x", "pin": "1"})
+    finally:
+        guard.in_flight = 0
+    assert busy.status_code == 503
+    check_headers(busy)
     candidate = app.test_client()
     assert login_candidate(candidate, sitting_id, "20260001").status_code == 302
     check_headers(candidate.get(f"/exam/{sitting_id}/take"))
