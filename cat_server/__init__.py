@@ -8,6 +8,8 @@ from flask import Flask, request
 from flask_babel import get_locale
 from sqlalchemy import event
 
+from . import headers
+from .errors import IdConverter
 from .extensions import babel, csrf, db, login_manager, migrate, socketio, trust_proxies
 
 LANGUAGES = ("id", "en")  # Bahasa Indonesia first: the default everywhere
@@ -24,6 +26,7 @@ def create_app(test_config=None, *, command_line=False):
     long) gets a random key of its own when none is set.
     """
     app = Flask(__name__, instance_relative_config=True, static_folder=str(STATIC_DIR))
+    app.url_map.converters["int"] = IdConverter  # before any route: ids past MAX_ID are 404
     app.config.from_object("cat_server.config.Defaults")
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -78,7 +81,8 @@ def create_app(test_config=None, *, command_line=False):
     cli.init_app(app)
     admission.init_app(app)  # logins beyond CAT_MAX_LOGINS_IN_FLIGHT: 503 + Retry-After
     socket_limits.init_app(app)  # engine.io sessions per address and in all
-    trust_proxies(app)  # CAT_TRUSTED_PROXIES: ProxyFix outermost, Socket.IO included
+    trust_proxies(app)  # CAT_TRUSTED_PROXIES: ProxyFix, Socket.IO included
+    headers.init_app(app)  # outermost: security headers on every answer, engine.io's too
     return app
 
 

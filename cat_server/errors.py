@@ -1,6 +1,7 @@
 """Errors a user can act on, rendered as JSON, a page, or a Socket.IO error."""
 
 from flask import render_template, request
+from werkzeug.routing import IntegerConverter, ValidationError
 
 # Ids and seqs beyond a 32-bit integer cannot exist (PostgreSQL INTEGER): refuse
 # them as bad payloads before they reach the database and overflow there.
@@ -10,6 +11,24 @@ MAX_ID = 2**31 - 1
 def is_id(value) -> bool:
     """A positive-or-zero int that fits the database's integer columns (bool excluded)."""
     return type(value) is int and 0 <= value <= MAX_ID
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: 0..MAX_ID, else the URL matches no rule (404).
+
+    Werkzeug's own converter takes any number of digits, and the id then
+    overflowed in the database: PostgreSQL raises past INTEGER, SQLite's driver
+    past 64 bits, so /exam/9223372036854775808/ was a 500. Registered as "int"
+    before any route (create_app), so no route can forget it.
+    """
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
+
+    def to_python(self, value: str):
+        if len(value) > len(str(MAX_ID)):  # before int(): thousands of digits raise there
+            raise ValidationError()
+        return super().to_python(value)
 
 
 class ExamError(Exception):

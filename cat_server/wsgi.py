@@ -4,8 +4,10 @@ import gc
 import os
 
 from . import create_app
+from .headers import drop_gunicorn_server_header
 from .tasks import start_background_tasks
 
+drop_gunicorn_server_header()
 app = create_app()
 if app.config["BACKGROUND_TASKS"]:
     start_background_tasks(app)

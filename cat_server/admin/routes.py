@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user, logout_user
 
 from .. import spreadsheet
-from ..errors import Forbidden, NotFound
+from ..errors import MAX_ID, Forbidden, NotFound
 from ..extensions import db, login_manager
 from ..itembank.formats import FORMATS, BankFormatError
 from ..models import (
@@ -71,10 +71,16 @@ def require_admin():
 
 
 def _int(value, default=None):
+    """A form or query number that fits the database's integer columns, else ``default``.
+
+    An id past them would overflow in the database (a 500); as "no such id" the
+    form says what is wrong.
+    """
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError):  # ValueError too for thousands of digits
         return default
+    return number if -MAX_ID <= number <= MAX_ID else default
 
 
 def _parse_when(text: str) -> datetime | None:

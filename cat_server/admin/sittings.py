@@ -12,7 +12,7 @@ from flask import has_request_context
 from flask_babel import gettext
 
 from .. import security, spreadsheet
-from ..errors import BadPayload, NotFound
+from ..errors import MAX_ID, BadPayload, NotFound
 from ..extensions import db
 from ..itembank.formats import BankFormatError, BankFormatProblem
 from ..models import (
@@ -93,6 +93,9 @@ def parse_sections(text: str) -> list[tuple[str, str, int, int | None, int | Non
                 )
             )
             continue
+        if any(v is not None and abs(v) > MAX_ID for v in (n_items, pass_mark, minutes)):
+            problems.append(("sections", f"line {number}: a number is too large, got {line!r}"))
+            continue
         if n_items < 1:
             problems.append(("sections", f"line {number}: n_items must be at least 1"))
             continue
@@ -113,6 +116,9 @@ def parse_sections(text: str) -> list[tuple[str, str, int, int | None, int | Non
     return sections
 
 
+MAX_EXAM_MINUTES = 24 * 60  # an exam of a day at most (duration_s must fit its column)
+
+
 def create_exam(
     name: str,
     bank_id: int,
@@ -128,8 +134,13 @@ def create_exam(
     bank = db.session.get(ItemBank, bank_id) if bank_id else None
     if bank is None:
         problems.append(("bank_id", "choose an item bank version"))
-    if duration_min is None or duration_min < 1:
-        problems.append(("duration_min", "duration must be a whole number of minutes, at least 1"))
+    if duration_min is None or not 1 <= duration_min <= MAX_EXAM_MINUTES:
+        problems.append(
+            (
+                "duration_min",
+                f"duration must be a whole number of minutes, 1 to {MAX_EXAM_MINUTES}",
+            )
+        )
     try:
         sections = parse_sections(sections_text)
     except FormProblems as error:
