@@ -66,9 +66,11 @@ def hostile(app, admin):
         exam.name, sitting.name = HOSTILE["exam"], HOSTILE["sitting"]
         db.session.query(ExamSection).filter_by(exam_id=exam.id).one().code = HOSTILE["section"]
         items = db.session.query(Item).filter_by(bank_id=exam.bank_id).order_by(Item.position)
-        for item, code in zip(items, HOSTILE["item_codes"], strict=True):
+        for n, (item, code) in enumerate(zip(items, HOSTILE["item_codes"], strict=True)):
             item.code, item.section, item.stem = code, HOSTILE["section"], HOSTILE["stem"]
-            item.options, item.enemy_group = list(HOSTILE["options"]), HOSTILE["enemy_group"]
+            item.options = list(HOSTILE["options"])
+            # one item of the group: two would never share an attempt (issue 17)
+            item.enemy_group = HOSTILE["enemy_group"] if n == 0 else None
         candidates = db.session.query(Candidate).filter_by(sitting_id=sitting_id)
         for candidate, name, number in zip(
             candidates.order_by(Candidate.id),
