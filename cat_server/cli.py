@@ -15,7 +15,7 @@ from .admin import commands as admin_commands
 
 
 def _create_app():
-    from . import create_app
+    from .factory import create_app
 
     return create_app(command_line=True)
 
@@ -60,8 +60,8 @@ def demo_command(host, port, database, no_serve):
     """Create the demo centre (bank, exam, 40 seats) and serve it with gunicorn + gevent."""
     from flask_migrate import upgrade
 
-    from . import create_app
     from .demo import BLUEPRINTS, STAFF, demo_candidates, seed_demo
+    from .factory import create_app
 
     if database:
         os.environ["CAT_DATABASE_URL"] = database

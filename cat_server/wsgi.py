@@ -3,7 +3,7 @@
 import gc
 import os
 
-from . import create_app
+from .factory import create_app
 from .headers import drop_gunicorn_server_header
 from .tasks import start_background_tasks
 

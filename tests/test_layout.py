@@ -19,7 +19,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "cat_server"
 ROOMS = {"exam", "proctor", "admin", "itembank", "irt"}
 # above every room: the app factory and the entry points that start the app
-APP_LAYER = {"", "cli", "wsgi", "demo", "loadseed", "engine_cli", "tasks", "gclog"}
+APP_LAYER = {"", "factory", "cli", "wsgi", "demo", "loadseed", "engine_cli", "tasks", "gclog"}
 EXAM_MODULE_MAX = 420
 FILE_MAX = 620
 
