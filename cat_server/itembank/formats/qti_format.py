@@ -32,6 +32,7 @@ from defusedxml.ElementTree import ParseError, fromstring
 from .columns import LETTERS, ItemRow
 from .problems import MAX_PROBLEMS, BankFormatError, BankFormatProblem, Problems
 from .validation import validate_item
+from .zips import DAMAGE, open_zip, read_member
 
 ITEM_RESOURCE_TYPES = ("imsqti_item_xmlv2p1", "imsqti_item_xmlv2p0")
 MAX_ITEMS = 2000
@@ -58,8 +59,8 @@ def is_package(data: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return "imsmanifest.xml" in archive.namelist()
-    except zipfile.BadZipFile:
-        return False
+    except DAMAGE:
+        return False  # not a package; the bank-zip reader names the damage
 
 
 def read_qti(data: bytes, filename: str) -> list[ItemRow]:
@@ -104,15 +105,12 @@ def _package_documents(data: bytes, filename: str) -> list[tuple[str, bytes]]:
             f"the package is {len(data) // (1024 * 1024)} MiB; at most "
             f"{MAX_PACKAGE_BYTES // (1024 * 1024)} MiB"
         )
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise problems.fail("not a readable .zip file") from None
+    archive = open_zip(data, filename)
     names = {i.filename: i for i in archive.infolist() if not i.is_dir()}
     if "imsmanifest.xml" not in names:
         raise problems.fail("a QTI content package needs imsmanifest.xml at the top of the zip")
     manifest = _parse(
-        _member(archive, names["imsmanifest.xml"], problems),
+        _member(archive, names["imsmanifest.xml"], problems, filename),
         Problems(f"{filename}: imsmanifest.xml", "item"),
     )
     documents = []
@@ -139,7 +137,10 @@ def _package_documents(data: bytes, filename: str) -> list[tuple[str, bytes]]:
             )
         else:
             documents.append(
-                (f"{filename}: {normal}", _member(archive, names[normal], manifest_problems))
+                (
+                    f"{filename}: {normal}",
+                    _member(archive, names[normal], manifest_problems, filename),
+                )
             )
     if not documents and not manifest_problems.count:
         manifest_problems.add(
@@ -153,7 +154,9 @@ def _package_documents(data: bytes, filename: str) -> list[tuple[str, bytes]]:
     return documents
 
 
-def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, problems: Problems) -> bytes:
+def _member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, problems: Problems, filename: str
+) -> bytes:
     if info.file_size > MAX_XML_BYTES:
         problems.add(
             None,
@@ -162,8 +165,7 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, problems: Problems)
             f"document may have at most {MAX_XML_BYTES // 1024} KiB",
         )
         return b""
-    with archive.open(info) as member:
-        return member.read(MAX_XML_BYTES + 1)[:MAX_XML_BYTES]
+    return read_member(archive, info, filename)
 
 
 def _parse(xml: bytes, problems: Problems):
