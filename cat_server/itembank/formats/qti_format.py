@@ -35,6 +35,9 @@ from .validation import validate_item
 from .zips import DAMAGE, open_zip, read_member
 
 ITEM_RESOURCE_TYPES = ("imsqti_item_xmlv2p1", "imsqti_item_xmlv2p0")
+# An item in another namespace is not QTI 2.x, whatever its element names; none at all is
+# accepted (hand-written files often leave it out).
+QTI_NAMESPACES = tuple(f"http://www.imsglobal.org/xsd/imsqti_v2p{k}" for k in (0, 1, 2))
 MAX_ITEMS = 2000
 MAX_XML_BYTES = 1024 * 1024
 MAX_PACKAGE_BYTES = 50 * 1024 * 1024
@@ -222,6 +225,15 @@ def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> Ite
     if _local(root.tag) != "assessmentItem":
         problems.add(
             None, None, f"expected a QTI 2.1 <assessmentItem> document, got <{_local(root.tag)}>"
+        )
+        return None
+    namespace = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else None
+    if namespace is not None and namespace not in QTI_NAMESPACES:
+        problems.add(
+            None,
+            None,
+            f"expected the QTI 2.1 namespace {QTI_NAMESPACES[1]!r} on <assessmentItem>, "
+            f"got {namespace!r}",
         )
         return None
     identifier = (root.get("identifier") or "").strip() or None
