@@ -28,11 +28,6 @@ def upload_bank(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
 
     Raises BankFormatError listing every problem (file, row, column).
     """
-    name = name.strip()
-    if not name:
-        raise BankFormatError(
-            [BankFormatProblem(filename or "upload", None, None, "give the bank a name")]
-        )
     lower = (filename or "").lower()
     if lower.endswith(".zip"):
         if is_package(data):  # QTI 2.1 content package (imsmanifest.xml)
