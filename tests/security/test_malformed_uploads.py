@@ -17,8 +17,11 @@ from __future__ import annotations
 import functools
 import io
 import json
+import os
 import re
 import struct
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -38,6 +41,7 @@ from tests.test_admin_qti import item_xml, package
 # Logins here are setup, not the subject (this module is about files): lowest argon2 cost.
 pytestmark = pytest.mark.usefixtures("quick_hashes")
 
+ROOT = Path(__file__).resolve().parents[2]
 GOOD_CSV = HEADER + GOOD_ROWS[0] + "\n"
 SHEET = "xl/worksheets/sheet1.xml"
 
@@ -346,6 +350,34 @@ def test_load_bank_exits_2_with_the_problem_list(app, runner, tmp_path, case):
     assert filename in result.stderr
     assert all(w.lower() in result.stderr.lower() for w in words), result.stderr
     nothing_imported(app, tmp_path)
+
+
+def test_the_real_command_line_shows_the_problem_and_no_traceback(tmp_path):
+    """load-bank as an administrator runs it: outside pytest, whose log capture hides
+    what the app's own log handler would print on the terminal."""
+    env = {
+        **os.environ,
+        "CAT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "PYTHONPATH": str(ROOT),
+    }
+
+    def cat_server(*args):
+        return subprocess.run(
+            [sys.executable, "-c", "from cat_server.cli import main; main()", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert cat_server("db", "upgrade").returncode == 0
+    path = tmp_path / "bank.xlsx"
+    path.write_bytes(BANK_CASES["xlsx-bad-number"][1]())
+    result = cat_server("load-bank", str(path), "--name", "Bank Uji")
+    assert result.returncode == 2, result.stderr
+    assert "bank.xlsx: this is not a readable XLSX workbook" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
 
 
 def test_a_csv_with_a_bom_imports(app, admin):

@@ -108,8 +108,9 @@ def read_bank(
     except Exception as error:
         # The parsers underneath (openpyxl, json, zipfile, ElementTree, csv) meet hostile
         # bytes with whatever exception they hit first (IndexError, RecursionError, ...):
-        # each is a problem of this file, for the problem list, not a server error.
-        logger.warning("%s: unreadable %s upload", name, fmt, exc_info=True)
+        # each is a problem of this file, for the problem list, not a server error. (Logged
+        # at INFO: at WARNING the traceback would land on the terminal of load-bank.)
+        logger.info("%s: unreadable %s upload", name, fmt, exc_info=True)
         reason = str(error) or type(error).__name__
         raise Problems(name).fail(f"{_UNREADABLE[fmt]} ({reason[:300]})") from None
 
