@@ -523,6 +523,10 @@ RESPONSE_CASES = {
     "utf-16": (lambda: (RESPONSES_HEADER + "P1,1,0\nP2,0,1\n").encode("utf-16"), ["utf-8"]),
     "nul-in-a-cell": (lambda: (RESPONSES_HEADER + "P1,1,0\nP2,0,\x001\n").encode(), ["number"]),
     "ragged-rows": (lambda: (RESPONSES_HEADER + "P1,1\nP2,0,1,1\n").encode(), ["cells for"]),
+    "blank-first-line": (
+        lambda: ("\n" + RESPONSES_HEADER + "P1,1,0\nP2,0,1\n").encode(),
+        ["header"],
+    ),
     "10000-char-cell": (
         lambda: (RESPONSES_HEADER + "P1,1,0\nP2," + "1" * 10_000 + ",1\n").encode(),
         ["number"],
