@@ -11,7 +11,9 @@ import click
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import engine_cli
+from .admin import banks
 from .admin import commands as admin_commands
+from .itembank.formats import BankFormatError
 
 
 def _create_app():
@@ -39,14 +41,17 @@ def init_app(app):
 @click.option("--name", required=True, help="Bank name; a re-import becomes a new version.")
 @with_appcontext
 def load_bank_command(path, name):
-    """Validate and import an item bank file (CSV, JSON, XLSX): all rows or none."""
-    from .itembank.formats import BankFormatError
-    from .itembank.service import import_bank
+    """Validate and import an item bank (CSV, JSON, XLSX, QTI, or a .zip with media): all or none.
 
+    The same checks as the admin page's upload; problems name file, row and column (exit 2).
+    """
+    with open(path, "rb") as f:
+        data = f.read()
     try:
-        bank = import_bank(path, name)
+        bank = banks.upload_bank(data, os.path.basename(path), name, actor="cli")
     except BankFormatError as error:
         click.echo(str(error), err=True)
+        click.echo("Nothing was imported.", err=True)
         sys.exit(2)
     click.echo(f"Imported {len(bank.items)} items as {bank.name} v{bank.version}.")
 

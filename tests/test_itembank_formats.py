@@ -18,6 +18,8 @@ from cat_server.itembank.formats import (
     read_bank,
     write_bank,
 )
+from cat_server.itembank.formats.columns import MAX_ID_LENGTH, MAX_LENGTHS
+from cat_server.models import Item
 
 HEADER = [
     "item_id", "section", "model", "a", "b", "c", "d", "b1", "b2", "b3", "b4",
@@ -365,6 +367,18 @@ def test_written_csv_has_every_column_in_order():
     header, line = buffer.getvalue().splitlines()
     assert header == ",".join(COLUMNS)
     assert line.startswith("TWK001,TWK,2pl,1.2,-0.5,0,1,,,,,Dasar negara?,")
+
+
+def test_text_limits_are_the_database_column_sizes():
+    """A cell longer than its column in the database is a problem of the file, not a 500."""
+    assert Item.__table__.c.code.type.length == MAX_ID_LENGTH
+    for column, limit in MAX_LENGTHS.items():
+        assert Item.__table__.c[column].type.length == limit, column
+    error = problems([twk(section="S" * 33, enemy_group="E" * 65)], HEADER + ["enemy_group"])
+    assert {(p.column, p.message) for p in error.errors} == {
+        ("section", "section may have at most 32 characters, got 33"),
+        ("enemy_group", "enemy_group may have at most 64 characters, got 65"),
+    }
 
 
 def test_xlsx_without_openpyxl_says_so(monkeypatch):

@@ -8,14 +8,13 @@ import os
 import posixpath
 import shutil
 import tempfile
-import zipfile
-import zlib
 from pathlib import Path
 
 from .. import spreadsheet
 from ..extensions import db
 from ..itembank.formats import BankFormatError, BankFormatProblem, write_bank
 from ..itembank.formats.qti_format import is_package
+from ..itembank.formats.zips import open_zip, read_member
 from ..itembank.service import export_bank, import_bank, item_rows, media_root
 from ..models import Item, ItemBank, audit
 
@@ -57,11 +56,6 @@ def upload_bank(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
 
     Raises BankFormatError listing every problem (file, row, column).
     """
-    name = name.strip()
-    if not name:
-        raise BankFormatError(
-            [BankFormatProblem(filename or "upload", None, None, "give the bank a name")]
-        )
     lower = (filename or "").lower()
     if lower.endswith(".zip"):
         if is_package(data):  # QTI 2.1 content package (imsmanifest.xml)
@@ -92,12 +86,7 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
             BankFormatProblem(f"{filename}: {member}" if member else filename, None, None, message)
         )
 
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise BankFormatError(
-            [BankFormatProblem(filename, None, None, "not a readable .zip file")]
-        ) from None
+    archive = open_zip(data, filename)
     members = [
         i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
     ]
@@ -158,44 +147,21 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
 
     staging = Path(tempfile.mkdtemp(prefix="bank-media-", dir=_ensure(media_root())))
     try:
+        # read_member never reads past a member's declared size, so a lying header cannot
+        # fill the disk, and any damage comes back as a BankFormatError naming the member
         for path, info in media.items():
             target = staging / path
             target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as src, open(target, "wb") as dst:
-                # Read at most the declared size + 1: a lying header cannot fill the disk.
-                chunk = src.read(info.file_size + 1)
-                if len(chunk) > info.file_size:
-                    raise BankFormatError(
-                        [
-                            BankFormatProblem(
-                                f"{filename}: {path}",
-                                None,
-                                None,
-                                "size does not match the zip header",
-                            )
-                        ]
-                    )
-                dst.write(chunk)
+            target.write_bytes(read_member(archive, info, filename))
         bank_info = bank_files[0]
-        with archive.open(bank_info) as src:  # as for media: never past the declared size
-            bank_bytes = src.read(bank_info.file_size + 1)
-        if len(bank_bytes) > bank_info.file_size:
-            raise zipfile.BadZipFile("size does not match the zip header")
         bank = import_bank(
-            io.BytesIO(bank_bytes), name, actor, filename=bank_info.filename, media=set(media)
+            io.BytesIO(read_member(archive, bank_info, filename)),
+            name,
+            actor,
+            filename=f"{filename}: {bank_info.filename}",
+            media=set(media),
         )
         staging.rename(media_root() / f"bank-{bank.id}")
-    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-        # a member that unpacks to more (or other) bytes than its header says: zipfile
-        # stops at the declared size and the CRC check fails; never read further
-        shutil.rmtree(staging, ignore_errors=True)
-        raise BankFormatError(
-            [
-                BankFormatProblem(
-                    filename, None, None, f"damaged zip: a file does not match its header ({error})"
-                )
-            ]
-        ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

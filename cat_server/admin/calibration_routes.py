@@ -36,7 +36,7 @@ def calibration_page():
                 request.form.get("model", "2pl"),
                 actor(),
                 upload=data,
-                filename=upload.filename if data else "responses.csv",
+                filename=upload.filename if data is not None else "responses.csv",
             )
         except sittings.FormProblems as error:
             db.session.rollback()

@@ -15,6 +15,8 @@ from .. import security, spreadsheet
 from ..errors import MAX_ID, BadPayload, NotFound
 from ..extensions import db
 from ..itembank.formats import BankFormatError, BankFormatProblem
+from ..itembank.formats.problems import Problems
+from ..itembank.formats.text import decode_text
 from ..models import (
     Candidate,
     Exam,
@@ -297,25 +299,15 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
     def fail():
         raise BankFormatError(problems[:50], len(problems))
 
-    if isinstance(data, bytes):
-        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            bad(None, None, "the file is UTF-16; save it as 'CSV UTF-8'")
-            fail()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            line = data[: e.start].count(b"\n") + 1
-            bad(line, None, "the file is not UTF-8; save it as 'CSV UTF-8 (Comma delimited)'")
-            fail()
-    else:
-        text = data
-    text = text.removeprefix("\ufeff")
-    if not text.strip():
-        bad(None, None, "the file is empty")
-        fail()
+    text = decode_text(data, Problems(filename))  # UTF-8 (BOM dropped), no NUL bytes, not empty
     first_line = text.splitlines()[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        rows = list(reader)
+    except csv.Error as e:  # e.g. a cell longer than the csv module's field limit
+        bad(None, None, f"the CSV cannot be read near line {reader.line_num}: {e}")
+        fail()
     header = [h.strip().lower() for h in rows[0]]
     for position, column in enumerate(header, start=1):
         if column not in CANDIDATE_COLUMNS:

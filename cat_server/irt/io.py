@@ -51,8 +51,14 @@ def _read_rows(path):
         raise InputError("the file is not UTF-8 text") from None
     if not text.strip():
         raise InputError("the file is empty")
-    rows = list(csv.reader(_io.StringIO(text)))
+    reader = csv.reader(_io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as e:  # e.g. a cell longer than the csv module's field limit
+        raise InputError(f"the CSV cannot be read: {e}", row=reader.line_num) from None
     header = [h.strip() for h in rows[0]]
+    if not any(header):
+        raise InputError("the first line must be the header; it is blank", row=1)
     body = [(i + 2, r) for i, r in enumerate(rows[1:]) if any(c.strip() for c in r)]
     return header, body
 

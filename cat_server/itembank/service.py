@@ -60,6 +60,11 @@ MEDIA_TYPES = {
 }
 
 
+# The sizes of ItemBank.name and ItemBank.source_filename.
+MAX_NAME = 200
+MAX_SOURCE = 300
+
+
 def media_root() -> Path:
     """Where banks' media live: ``CAT_MEDIA_DIR``, or ``instance/media``; one folder a bank."""
     return Path(current_app.config.get("MEDIA_DIR") or Path(current_app.instance_path) / "media")
@@ -109,13 +114,17 @@ def import_bank(
     item's ``media`` must be one of them. Stems and options are sanitised.
     A bank with the same name becomes a new version; nothing is overwritten.
     """
+    source = filename or str(path)
+    name = check_bank_name(name, source)
     rows = read_bank(path, filename=filename, fmt=fmt)
     if media is not None:
-        check_media(rows, media, filename or str(path))
+        check_media(rows, media, source)
     latest = db.session.execute(
         db.select(db.func.max(ItemBank.version)).where(ItemBank.name == name)
     ).scalar()
-    bank = ItemBank(name=name, version=(latest or 0) + 1, source_filename=filename or str(path))
+    # only a label: a long upload name keeps its end, where the file's own name is
+    stored = source if len(source) <= MAX_SOURCE else "…" + source[1 - MAX_SOURCE :]
+    bank = ItemBank(name=name, version=(latest or 0) + 1, source_filename=stored)
     db.session.add(bank)
     db.session.flush()
     n_sanitized = 0
@@ -156,6 +165,18 @@ def import_bank(
     db.session.commit()
     bank.n_sanitized = n_sanitized
     return bank
+
+
+def check_bank_name(name: str, filename: str) -> str:
+    """The name without surrounding spaces; BankFormatError when empty or too long."""
+    name = name.strip()
+    if not name:
+        message = "give the bank a name"
+    elif len(name) > MAX_NAME:
+        message = f"the bank's name may have at most {MAX_NAME} characters, got {len(name)}"
+    else:
+        return name
+    raise BankFormatError([BankFormatProblem(filename or "upload", None, None, message)])
 
 
 def check_media(rows: list[ItemRow], media: set[str], filename: str) -> None:

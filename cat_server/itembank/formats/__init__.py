@@ -17,6 +17,7 @@ Pure Python: no Flask, no database. XLSX needs ``openpyxl`` (optional).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -75,6 +76,16 @@ DEMO_BANK = Path(__file__).resolve().parents[2] / "data" / "demo_bank.csv"
 
 FORMATS = ("csv", "json", "xlsx")  # read and written
 QTI_FORMATS = ("xml", "zip")  # read only: a QTI 2.1 item, or a content package (qti_format.py)
+#: What a file of each format is said to be when its parser gives up on it.
+_UNREADABLE = {
+    "csv": "the CSV cannot be read",
+    "json": "this is not readable JSON",
+    "xlsx": "this is not a readable XLSX workbook",
+    "xml": "this is not a readable QTI item",
+    "zip": "this is not a readable QTI content package",
+}
+
+logger = logging.getLogger(__name__)
 
 
 def read_bank(
@@ -85,10 +96,26 @@ def read_bank(
     ``path_or_file`` is a path or an open file (binary, or text for CSV/JSON).
     ``filename`` names the file in messages (default: the path's base name).
     ``fmt`` is "csv", "json" or "xlsx"; by default it comes from the file name's extension.
-    Nothing is returned unless every item is valid.
+    Nothing is returned unless every item is valid, and nothing but BankFormatError
+    is raised for what the file holds.
     """
     name = filename or _name_of(path_or_file)
     fmt = _format_of(name, fmt)
+    try:
+        return _read(path_or_file, name, fmt)
+    except (BankFormatError, MemoryError):
+        raise
+    except Exception as error:
+        # The parsers underneath (openpyxl, json, zipfile, ElementTree, csv) meet hostile
+        # bytes with whatever exception they hit first (IndexError, RecursionError, ...):
+        # each is a problem of this file, for the problem list, not a server error. (Logged
+        # at INFO: at WARNING the traceback would land on the terminal of load-bank.)
+        logger.info("%s: unreadable %s upload", name, fmt, exc_info=True)
+        reason = str(error) or type(error).__name__
+        raise Problems(name).fail(f"{_UNREADABLE[fmt]} ({reason[:300]})") from None
+
+
+def _read(path_or_file, name: str, fmt: str) -> list[ItemRow]:
     if fmt in QTI_FORMATS:
         raw = _read_all(path_or_file)
         return read_qti(raw.encode("utf-8") if isinstance(raw, str) else raw, name)

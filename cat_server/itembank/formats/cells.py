@@ -23,8 +23,11 @@ def text_of(value: Any) -> str:
 
 def text_cell(row: int, column: str, value: Any, problems: Problems) -> str:
     if value is None or isinstance(value, str):
-        return (value or "").strip()
-    if isinstance(value, bool) or not isinstance(value, int | float):
+        text = (value or "").strip()
+        if (bad := _bad_character(text)) is not None:
+            problems.add(row, column, f"the text holds {bad}, which no cell of a bank may hold")
+        return text
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         if hasattr(value, "isoformat"):
             problems.add(
                 row,
@@ -38,6 +41,21 @@ def text_cell(row: int, column: str, value: Any, problems: Problems) -> str:
     return text_of(value)
 
 
+def _bad_character(text: str) -> str | None:
+    """What makes ``text`` unstorable: a NUL (PostgreSQL refuses it) or half a UTF-16 pair."""
+    if "\x00" in text:
+        return "a NUL character (byte 0)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"{text[e.start]!r} (half of a UTF-16 surrogate pair, not a character)"
+    return None
+
+
+def _finite(value: int | float) -> bool:
+    return isinstance(value, int) or math.isfinite(value)
+
+
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 
 
@@ -48,7 +66,7 @@ def number_cell(row: int, column: str, value: Any, problems: Problems) -> float 
     if isinstance(value, bool):
         x = None
     elif isinstance(value, int | float):
-        x = float(value)
+        x = _float(value)
     elif isinstance(value, str):
         s = value.strip().replace("\u2212", "-")  # the minus sign word processors use
         if _DECIMAL_COMMA.fullmatch(s):
@@ -71,7 +89,7 @@ def score_cell(row: int, column: str, value: Any, problems: Problems) -> int | N
         return None
     x: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        x = float(value)
+        x = _float(value)
     elif isinstance(value, str):
         try:
             x = float(value.strip())
@@ -81,6 +99,14 @@ def score_cell(row: int, column: str, value: Any, problems: Problems) -> int | N
         problems.add(row, column, f"expected a whole number from 1 to 5, got {short(value)}")
         return None
     return int(x)
+
+
+def _float(value: int | float) -> float | None:
+    """The value as a float; None for an int too large for one (JSON allows 10**400)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def short(value: Any, limit: int = 40) -> str:

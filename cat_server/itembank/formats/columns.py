@@ -28,6 +28,8 @@ COLUMNS = (
 )
 REQUIRED_COLUMNS = ("item_id", "section", "model", "stem", "option_a", "option_b")
 MAX_ID_LENGTH = 64
+#: The longest text these columns may hold: the sizes of their database columns (models.Item).
+MAX_LENGTHS = {"section": 32, "enemy_group": 64, "media": 300}
 
 # A record is one item as read, before validation: (row number, {column: raw value});
 # raw values are str in CSV, and str/int/float/bool/None (or datetimes from XLSX) otherwise.

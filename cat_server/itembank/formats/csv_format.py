@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
+from ...spreadsheet import restore_cell
 from .columns import COLUMNS, Record
 from .problems import Problems
 from .table import rows_to_records
@@ -20,7 +21,8 @@ def read_csv_records(text: str, problems: Problems) -> list[Record]:
 
     def rows() -> Iterator[list[str]]:
         try:
-            yield from reader
+            # our own exports defuse formula-like text with an apostrophe: take it off
+            yield from ([restore_cell(cell) for cell in row] for row in reader)
         except csv.Error as e:
             problems.add(None, None, f"the CSV cannot be read near line {reader.line_num}: {e}")
 
@@ -30,7 +32,7 @@ def read_csv_records(text: str, problems: Problems) -> list[Record]:
 def csv_text(records: list[dict[str, Any]]) -> str:
     """UTF-8 CSV text with a header of every column in ``COLUMNS`` order."""
     out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180: a CR in a cell is quoted
     writer.writerow(COLUMNS)
     for record in records:
         writer.writerow([_cell_text(record.get(c)) for c in COLUMNS])

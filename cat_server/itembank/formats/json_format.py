@@ -22,6 +22,10 @@ def read_json_records(text: str, problems: Problems) -> list[Record]:
         raise problems.fail(
             f"invalid JSON at line {e.lineno}, character {e.colno}: {e.msg}"
         ) from None
+    except RecursionError:
+        raise problems.fail("invalid JSON: lists or objects nested too deeply") from None
+    except ValueError:  # Python's limit of 4300 digits for an integer
+        raise problems.fail("invalid JSON: a number with thousands of digits") from None
     if isinstance(data, dict):
         if "items" not in data:
             raise problems.fail('expected a list of items or an object with an "items" list')

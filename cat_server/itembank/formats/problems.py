@@ -21,6 +21,14 @@ class BankFormatProblem:
     message: str
     unit: str = "row"
 
+    def __post_init__(self):
+        # A message may quote the file (a lone surrogate from JSON, say): keep it printable,
+        # so the page and the terminal that show the problem list can always encode it.
+        for field in ("file", "column", "message"):
+            value = getattr(self, field)
+            if isinstance(value, str):
+                object.__setattr__(self, field, _printable(value))
+
     def __str__(self) -> str:
         where = [self.file]
         if self.row is not None:
@@ -28,6 +36,10 @@ class BankFormatProblem:
         if self.column is not None:
             where.append(f"column {self.column}")
         return f"{', '.join(where)}: {self.message}"
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class BankFormatError(ValueError):

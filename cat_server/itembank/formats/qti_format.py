@@ -32,8 +32,12 @@ from defusedxml.ElementTree import ParseError, fromstring
 from .columns import LETTERS, ItemRow
 from .problems import MAX_PROBLEMS, BankFormatError, BankFormatProblem, Problems
 from .validation import validate_item
+from .zips import DAMAGE, open_zip, read_member
 
 ITEM_RESOURCE_TYPES = ("imsqti_item_xmlv2p1", "imsqti_item_xmlv2p0")
+# An item in another namespace is not QTI 2.x, whatever its element names; none at all is
+# accepted (hand-written files often leave it out).
+QTI_NAMESPACES = tuple(f"http://www.imsglobal.org/xsd/imsqti_v2p{k}" for k in (0, 1, 2))
 MAX_ITEMS = 2000
 MAX_XML_BYTES = 1024 * 1024
 MAX_PACKAGE_BYTES = 50 * 1024 * 1024
@@ -58,8 +62,8 @@ def is_package(data: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return "imsmanifest.xml" in archive.namelist()
-    except zipfile.BadZipFile:
-        return False
+    except DAMAGE:
+        return False  # not a package; the bank-zip reader names the damage
 
 
 def read_qti(data: bytes, filename: str) -> list[ItemRow]:
@@ -104,15 +108,12 @@ def _package_documents(data: bytes, filename: str) -> list[tuple[str, bytes]]:
             f"the package is {len(data) // (1024 * 1024)} MiB; at most "
             f"{MAX_PACKAGE_BYTES // (1024 * 1024)} MiB"
         )
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise problems.fail("not a readable .zip file") from None
+    archive = open_zip(data, filename)
     names = {i.filename: i for i in archive.infolist() if not i.is_dir()}
     if "imsmanifest.xml" not in names:
         raise problems.fail("a QTI content package needs imsmanifest.xml at the top of the zip")
     manifest = _parse(
-        _member(archive, names["imsmanifest.xml"], problems),
+        _member(archive, names["imsmanifest.xml"], problems, filename),
         Problems(f"{filename}: imsmanifest.xml", "item"),
     )
     documents = []
@@ -139,7 +140,10 @@ def _package_documents(data: bytes, filename: str) -> list[tuple[str, bytes]]:
             )
         else:
             documents.append(
-                (f"{filename}: {normal}", _member(archive, names[normal], manifest_problems))
+                (
+                    f"{filename}: {normal}",
+                    _member(archive, names[normal], manifest_problems, filename),
+                )
             )
     if not documents and not manifest_problems.count:
         manifest_problems.add(
@@ -153,7 +157,9 @@ def _package_documents(data: bytes, filename: str) -> list[tuple[str, bytes]]:
     return documents
 
 
-def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, problems: Problems) -> bytes:
+def _member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, problems: Problems, filename: str
+) -> bytes:
     if info.file_size > MAX_XML_BYTES:
         problems.add(
             None,
@@ -162,8 +168,7 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, problems: Problems)
             f"document may have at most {MAX_XML_BYTES // 1024} KiB",
         )
         return b""
-    with archive.open(info) as member:
-        return member.read(MAX_XML_BYTES + 1)[:MAX_XML_BYTES]
+    return read_member(archive, info, filename)
 
 
 def _parse(xml: bytes, problems: Problems):
@@ -220,6 +225,15 @@ def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> Ite
     if _local(root.tag) != "assessmentItem":
         problems.add(
             None, None, f"expected a QTI 2.1 <assessmentItem> document, got <{_local(root.tag)}>"
+        )
+        return None
+    namespace = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else None
+    if namespace is not None and namespace not in QTI_NAMESPACES:
+        problems.add(
+            None,
+            None,
+            f"expected the QTI 2.1 namespace {QTI_NAMESPACES[1]!r} on <assessmentItem>, "
+            f"got {namespace!r}",
         )
         return None
     identifier = (root.get("identifier") or "").strip() or None

@@ -11,6 +11,7 @@ from .columns import (
     DICHOTOMOUS,
     LETTERS,
     MAX_ID_LENGTH,
+    MAX_LENGTHS,
     MAX_THRESHOLDS,
     MODELS,
     OPTION_COLUMNS,
@@ -67,6 +68,9 @@ def validate_item(row: int, values: dict[str, Any], problems: Problems) -> ItemR
     section = text["section"]
     if not section:
         bad("section", "section is required (a tag such as TWK, TIU or TKP)")
+    for column, limit in MAX_LENGTHS.items():
+        if len(text[column]) > limit:
+            bad(column, f"{column} may have at most {limit} characters, got {len(text[column])}")
 
     model = text["model"].lower()
     if model not in MODELS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 from .columns import COLUMNS, Record
@@ -12,6 +13,8 @@ from .table import rows_to_records
 
 # An XLSX bank unpacks to about 1 KiB an item; 64 MiB is far beyond any real bank.
 MAX_XLSX_UNPACKED = 64 * 1024 * 1024
+# Cells read, blank ones included: 100 000 items of 26 columns is 2.6 million.
+MAX_XLSX_CELLS = 10_000_000
 
 
 def read_xlsx_records(path_or_file, problems: Problems) -> list[Record]:
@@ -31,11 +34,33 @@ def read_xlsx_records(path_or_file, problems: Problems) -> list[Record]:
     except Exception as e:  # openpyxl raises many types for a damaged or non-XLSX file
         raise problems.fail(f"this is not a readable XLSX workbook ({e})") from None
     try:
-        sheet = workbook["items"] if "items" in workbook.sheetnames else workbook.worksheets[0]
-        rows = (list(r) for r in sheet.iter_rows(values_only=True))
-        return rows_to_records(rows, problems)
+        sheets = workbook.worksheets  # not chart sheets; a sheet whose part is missing is left out
+        if not sheets:
+            raise problems.fail(
+                "the workbook has no worksheet; put the items on a sheet named 'items'"
+            )
+        sheet = next((s for s in sheets if s.title == "items"), sheets[0])
+        # The size a workbook records can be stale (openpyxl would drop the rows and columns
+        # past it) or a lie (A1:XFD1048576 pads every row to 16384 cells): read the cells
+        # that are there, within a budget.
+        sheet.reset_dimensions()
+        return rows_to_records(_rows_within_budget(sheet, problems), problems)
     finally:
         workbook.close()
+
+
+def _rows_within_budget(sheet, problems: Problems) -> Iterator[list[Any]]:
+    """Each row up to its last cell; refused once the sheet passes MAX_XLSX_CELLS cells."""
+    cells = 0
+    for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        cells += len(row)
+        if cells > MAX_XLSX_CELLS:
+            raise problems.fail(
+                f"the sheet is too large: more than {MAX_XLSX_CELLS:,} cells by row {number} "
+                f"(it reaches column {len(row)}); a bank needs {len(COLUMNS)} columns, so "
+                "delete the unused columns and rows, or save it as CSV"
+            )
+        yield list(row)
 
 
 def _check_xlsx_size(path_or_file, problems: Problems) -> None:
