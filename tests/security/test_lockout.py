@@ -28,7 +28,7 @@ from tests.conftest import PIN, make_config, make_sitting, make_user
 
 SEAT = "10.0.0.5"  # the real candidate's workstation
 GUESSER = "10.0.0.66"
-WRONG = [f"{n:06d}" for n in range(100_000, 100_100)]
+WRONG = [f"{n:06d}" for n in range(100_000, 101_000)]
 PAIR = 5  # CAT_LOGIN_LIMIT_PER_ADDRESS_AND_ACCOUNT: 5 per 5 minutes
 ACCOUNT = 10  # CAT_LOGIN_LIMIT_PER_ACCOUNT: 10 per hour
 
