@@ -16,7 +16,9 @@ on Redis storage too).
 from __future__ import annotations
 
 import secrets
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from limits.storage import memory as memory_storage
@@ -128,6 +130,24 @@ def test_a_refused_login_never_reaches_the_pin_check(app, sitting, monkeypatch):
     for i in range(20):
         assert candidate_login(client, sitting, "20260001", WRONG[i], GUESSER).status_code == 429
     assert verified == []
+
+
+def test_parallel_guesses_cannot_overrun_the_budget(app, sitting, monkeypatch):
+    """Each try is reserved before the PIN check: 12 guesses at once, 5 checked."""
+    verified = []
+    real_verify = security._verify
+    monkeypatch.setattr(security, "_verify", lambda h, s: verified.append(h) or real_verify(h, s))
+    start = threading.Barrier(12)
+
+    def guess(i):
+        client = app.test_client()
+        start.wait()
+        return candidate_login(client, sitting, "20260001", WRONG[i], GUESSER).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(guess, range(12)))
+    assert sorted(codes) == [401] * PAIR + [429] * 7
+    assert len(verified) == PAIR
 
 
 def test_ipv6_addresses_of_one_network_share_a_budget(app, sitting):
