@@ -342,3 +342,16 @@ def test_an_account_slowed_across_addresses_is_audited_once_a_window(app, sittin
     (row,) = audit_rows(app, "login_slowed")
     assert row.sitting_id == sitting and row.data["account"] == "20260002"
     assert row.data["failures"] == ACCOUNT
+
+
+def test_the_admins_reset_of_a_sittings_pins_lifts_their_lockouts(app):
+    from tests.test_admin_users import admin_client
+
+    admin = admin_client(app)  # sitting 1, candidates 20260001-2
+    client = app.test_client()
+    for i in range(PAIR):
+        assert candidate_login(client, 1, "20260001", WRONG[i], SEAT).status_code == 401
+    assert candidate_login(client, 1, "20260001", WRONG[PAIR], SEAT).status_code == 429
+    assert admin.post("/admin/sittings/1/pins", data={"reason": "slip hilang"}).status_code == 200
+    # a new PIN, new odds: the seat may try again (the old PIN is gone anyway)
+    assert candidate_login(client, 1, "20260001", PIN, SEAT).status_code == 401
