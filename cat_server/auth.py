@@ -6,7 +6,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from . import security
-from .extensions import db, login_limits, login_manager
+from .extensions import db, login_manager
+from .lockout import login_limits, staff_named
 from .models import User, audit
 
 bp = Blueprint("auth", __name__)
@@ -78,7 +79,7 @@ def authenticate(username: str, password: str) -> User | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@login_limits("username")
+@login_limits(staff_named)
 def login():
     if request.method == "POST":
         user = authenticate(request.form.get("username", ""), request.form.get("password", ""))

@@ -43,12 +43,17 @@ class Defaults:
     # answer lane. "auto" = on under gevent; "off" turns it off; "on" forces it.
     GROUP_COMMIT = "auto"
     BABEL_DEFAULT_LOCALE = "id"
-    # Login limits (Flask-Limiter; Redis storage when REDIS_URL is set). A whole
-    # centre may sit behind one NAT address, so the per-IP limit lets 600+
-    # logins a minute through; the per-account limit counts failures only and
-    # stops PIN guessing.
+    # Login limits (cat_server/lockout.py; Redis storage when REDIS_URL is set). A
+    # whole centre may sit behind one NAT address, so the per-IP limit lets 600+
+    # logins a minute through. Failures only: past the per-address-and-account
+    # budget that address is refused for that account (never the candidate at
+    # another seat); past the per-account one, across addresses, the account is
+    # slowed: an address that failed for it within LOGIN_FAILED_ADDRESS_MEMORY_S
+    # is refused, any other gets one try. docs/SECURITY.md has the arithmetic.
     LOGIN_LIMIT_PER_IP = "1200 per minute"
-    LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
+    LOGIN_LIMIT_PER_ADDRESS_AND_ACCOUNT = "5 per 5 minutes"
+    LOGIN_LIMIT_PER_ACCOUNT = "10 per hour"
+    LOGIN_FAILED_ADDRESS_MEMORY_S = 24 * 3600
     # Admission guard (admission.py): login POSTs in flight per server process;
     # beyond this a login gets 503 with Retry-After (this many seconds plus
     # jitter) at once instead of queueing until the browser times out. 0 = off.

@@ -47,6 +47,10 @@ class ExamError(Exception):
             self.message_en = message_en
         self.details = details
 
+    @property
+    def headers(self) -> dict:
+        return {}
+
     def to_dict(self) -> dict:
         return {
             "ok": False,
@@ -82,6 +86,23 @@ class LoginFailed(ExamError):
     code = "login_failed"
     message = "Nomor peserta atau PIN salah."
     message_en = "Wrong registration number or PIN."
+
+
+class TooManyAttempts(ExamError):
+    """A login budget is spent (cat_server/lockout.py); details: limit, retry_after, scope."""
+
+    status = 429
+    code = "too_many_attempts"
+    message = (
+        "Terlalu banyak percobaan masuk. Tunggu beberapa menit lalu coba lagi, "
+        "atau minta bantuan pengawas."
+    )
+    message_en = "Too many login attempts. Wait a few minutes and try again, or ask a proctor."
+
+    @property
+    def headers(self) -> dict:
+        retry = self.details.get("retry_after")
+        return {"Retry-After": str(retry)} if retry else {}
 
 
 class NotInProgress(ExamError):
@@ -130,8 +151,8 @@ def init_app(app):
     def handle_exam_error(error):
         db.session.rollback()
         if wants_json():
-            return error.to_dict(), error.status
-        return render_template("error.html", error=error), error.status
+            return error.to_dict(), error.status, error.headers
+        return render_template("error.html", error=error), error.status, error.headers
 
     @app.errorhandler(404)
     def handle_404(_):

@@ -32,8 +32,9 @@ def _limiter_key() -> str:
     return get_remote_address()
 
 
-# Login limits (staff and candidates); storage is Redis when CAT_REDIS_URL is
-# set, so every server process of a centre counts together; memory otherwise.
+# Login limits (staff and candidates; the rules are in lockout.py); storage is
+# Redis when CAT_REDIS_URL is set, so every server process of a centre counts
+# together; memory otherwise.
 limiter = Limiter(key_func=_limiter_key, default_limits=[], headers_enabled=True)
 
 
@@ -55,48 +56,3 @@ def init_limiter(app) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "cat-server")
     limiter.init_app(app)
-
-
-def _account_key(*fields):
-    def key() -> str:
-        from flask import request
-
-        parts = [
-            str(
-                request.view_args.get(f)
-                if f in (request.view_args or {})
-                else request.form.get(f, "")
-            )
-            .strip()
-            .casefold()
-            for f in fields
-        ]
-        return "account:" + ":".join(parts)
-
-    return key
-
-
-def _login_failed(response) -> bool:
-    return response.status_code == 401
-
-
-def login_limits(*account_fields):
-    """Per IP (a whole centre may share one NAT address) and per account (failures only).
-
-    ``account_fields`` name the form fields (or URL arguments) that identify the
-    account, e.g. ("sitting_id", "registration_no") for candidates.
-    """
-    from flask import current_app
-
-    per_ip = limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
-    per_account = limiter.limit(
-        lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-        methods=["POST"],
-        key_func=_account_key(*account_fields),
-        deduct_when=_login_failed,
-    )
-
-    def decorate(view):
-        return per_ip(per_account(view))
-
-    return decorate

@@ -17,7 +17,7 @@ def hash_password(password: str) -> str:
     return _passwords.hash(password)
 
 
-_dummy_hash: str | None = None
+_dummy_hashes: dict[str, str] = {}
 
 
 def dummy_password_hash() -> str:
@@ -26,14 +26,22 @@ def dummy_password_hash() -> str:
     Verified against when a login names no (active) account, so that path costs
     what a real one does. Made on first use, off the event loop like a verify.
     """
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = _off_the_loop(hash_password, secrets.token_urlsafe(24))
-    return _dummy_hash
+    return _dummy("password", hash_password)
 
 
 def hash_pin(pin: str) -> str:
     return _pins.hash(pin)
+
+
+def dummy_pin_hash() -> str:
+    """A PIN hash of a random secret at the PIN cost: what an unknown registration number costs."""
+    return _dummy("pin", hash_pin)
+
+
+def _dummy(kind: str, hash_function) -> str:
+    if kind not in _dummy_hashes:
+        _dummy_hashes[kind] = _off_the_loop(hash_function, secrets.token_urlsafe(24))
+    return _dummy_hashes[kind]
 
 
 def verify(hash_: str, secret: str) -> bool:

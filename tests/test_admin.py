@@ -633,7 +633,7 @@ def test_limits_are_shared_through_redis_by_every_process(app, db_url, redis_url
         assert login_staff(apps[i % 2].test_client(), username, "salah").status_code == 401
     assert login_staff(apps[1].test_client(), username).status_code == 429
     assert login_staff(apps[0].test_client(), username).status_code == 429
-    keys = redis.Redis.from_url(redis_url).keys(f"*account:{username}*")
+    keys = redis.Redis.from_url(redis_url).keys(f"*account:staff:{username}*")
     assert keys, "the per-account count is not in Redis"
     for each in apps:
         with each.app_context():

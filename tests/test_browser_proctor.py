@@ -358,3 +358,35 @@ def test_a_tile_shows_the_section_clock_and_the_exam_clock_through_pause_and_ext
     assert seconds(page.get_by_test_id("panel-time").inner_text()) - seconds(frozen_exam) == 5 * 60
     if os.environ.get("CAT_SCREENSHOTS"):
         page.screenshot(path=str(SHOTS / "proctor-section-clock.png"))
+
+
+def test_a_locked_out_seat_shows_a_lock_and_the_proctor_lifts_it_from_the_panel(
+    browser, timed_room
+):
+    """Issue 16: five wrong PINs at PC-02's workstation; the proctor unlocks it with a reason."""
+    import requests
+    from playwright.sync_api import expect
+
+    from tests.live import http_login
+
+    server = timed_room
+    url = f"{server.url}/exam/{server.sitting_id}/"
+    workstation = requests.Session()
+    for i in range(5):
+        wrong = http_login(workstation, url, {"registration_no": "R2", "pin": f"90000{i}"})
+        assert wrong.status_code == 401
+    assert http_login(workstation, url, {"registration_no": "R2", "pin": PIN}).status_code == 429
+
+    page = console(browser, server, 1366, 768)
+    tile = page.get_by_test_id("seat-PC-02")
+    expect(tile.locator(".seat-flags .icon-locked_out")).to_have_attribute(
+        "aria-label", "login terkunci: PIN salah berulang"
+    )
+    tile.click()
+    expect(page.get_by_test_id("panel-lockout")).to_contain_text("PIN salah 5×")
+    page.get_by_test_id("lift-lockout").click()
+    page.get_by_test_id("action-reason").fill("Peserta salah ketik, kartu peserta dicek")
+    page.get_by_test_id("action-submit").click()
+    expect(tile.locator(".seat-flags .icon-locked_out")).to_have_count(0)
+    expect(page.get_by_test_id("lift-lockout")).to_be_hidden()
+    assert http_login(workstation, url, {"registration_no": "R2", "pin": PIN}).status_code == 302

@@ -272,6 +272,85 @@ def test_reset_pin_returns_a_new_pin_once_and_the_old_one_stops_working(room):
         assert row.reason == "Peserta lupa PIN" and ack["pin"] not in str(row.data)
 
 
+SEAT = "10.0.0.5"  # PC-03's workstation
+
+
+def lock_out(r, reg, address=SEAT):
+    """Five wrong PINs from ``address``: that address is refused for ``reg`` (issue 16)."""
+    client = r.app.test_client()
+    for i in range(5):
+        wrong = login_at(client, r.sitting, reg, f"{900000 + i}", address)
+        assert wrong.status_code == 401
+    assert login_at(client, r.sitting, reg, PIN, address).status_code == 429
+    return client
+
+
+def login_at(client, sitting_id, reg, pin, address):
+    return client.post(
+        f"/exam/{sitting_id}/",
+        data={"registration_no": reg, "pin": pin},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_a_proctor_sees_a_locked_out_seat_and_lifts_it_with_a_reason(room):
+    r = room
+    with r.app.app_context():
+        feed.take_dirty()
+    lock_out(r, "20260003")
+    with r.app.app_context():  # the console hears of it at the next flush
+        assert r.candidates["20260003"] in feed.take_dirty()[r.sitting]
+    _, by_seat = seats(r)
+    locked = by_seat["PC-03"]
+    assert "locked_out" in locked["flags"]
+    assert locked["lockout"]["failures"] == 5 and locked["lockout"]["slowed"] is False
+    assert locked["lockout"]["until"]
+    assert by_seat["PC-01"]["lockout"] is None and "locked_out" not in by_seat["PC-01"]["flags"]
+    listed = act(r, "lockouts")
+    assert listed["ok"]
+    assert [(s["candidate"], s["seat"], s["failures"]) for s in listed["lockouts"]] == [
+        (r.candidates["20260003"], "PC-03", 5)
+    ]
+
+    blank = act(r, "lift_lockout", "20260003", reason="  ")
+    assert blank["error"] == "bad_payload" and blank["field"] == "reason"
+    ack = act(r, "lift_lockout", "20260003", reason="Peserta salah ketik PIN, identitas dicek")
+    assert ack == {"ok": True, "lifted": True}
+    with r.app.app_context():
+        (row,) = audits(r, "lockout_lifted")
+        assert row.actor == f"user:{r.proctor_id}"
+        assert row.reason == "Peserta salah ketik PIN, identitas dicek"
+        assert row.data["candidate"] == r.candidates["20260003"] and row.data["failures"] == 5
+    assert login_at(r.app.test_client(), r.sitting, "20260003", PIN, SEAT).status_code == 302
+    _, by_seat = seats(r)
+    assert by_seat["PC-03"]["lockout"] is None
+    assert act(r, "lockouts")["lockouts"] == []
+    # nothing to lift: said so, and still audited (the proctor acted)
+    again = act(r, "lift_lockout", "20260003", reason="sekali lagi")
+    assert again == {"ok": True, "lifted": False}
+    with r.app.app_context():
+        assert [row.data["failures"] for row in audits(r, "lockout_lifted")] == [5, 0]
+
+
+def test_a_pin_reset_lifts_the_lockout(room):
+    r = room
+    lock_out(r, "20260003")
+    ack = act(r, "reset_pin", "20260003", reason="Peserta lupa PIN")
+    assert ack["ok"]
+    assert login_at(r.app.test_client(), r.sitting, "20260003", ack["pin"], SEAT).status_code == 302
+    _, by_seat = seats(r)
+    assert by_seat["PC-03"]["lockout"] is None
+
+
+def test_lifting_one_lockout_leaves_the_others(room):
+    r = room
+    lock_out(r, "20260003")
+    lock_out(r, "20260002", address="10.0.0.6")
+    assert act(r, "lift_lockout", "20260003", reason="identitas dicek")["lifted"]
+    assert [s["registration_no"] for s in act(r, "lockouts")["lockouts"]] == ["20260002"]
+    assert login_at(r.app.test_client(), r.sitting, "20260002", PIN, "10.0.0.6").status_code == 429
+
+
 def test_incident_notes_are_stored_with_category_who_and_seat(room):
     r = room
     ack = act(r, "note_incident", "20260002", category="health", text="Peserta pusing, minum obat")
@@ -291,6 +370,7 @@ def test_incident_notes_are_stored_with_category_who_and_seat(room):
 
 
 SEAT_ACTIONS = [
+    ("lift_lockout", {}),
     ("pause_seat", {}),
     ("resume_seat", {}),
     ("extend_seat", {"minutes": 5}),
@@ -354,6 +434,7 @@ def test_a_proctor_of_sitting_b_gets_403_on_everything_of_sitting_a(room):
         ("start_sitting", {}),
         ("note_incident", {"category": "other", "text": "x"}),
         ("configure_board", {"enabled": True}),
+        ("lockouts", {}),
     ]
     events += [(e, {**x, "candidate": r.candidates["20260001"]}) for e, x in SEAT_ACTIONS]
     events += SITTING_ACTIONS

@@ -480,20 +480,15 @@ def verify():
 
 @bp.app_errorhandler(429)
 def too_many_logins(error):
-    """A login limit was hit: say so plainly, in both languages, with when to try again."""
-    from ..errors import ExamError, wants_json
+    """The per-address login limit was hit (the others answer in lockout.py): as they do."""
+    from ..errors import TooManyAttempts, wants_json
 
     db.session.rollback()
     limit = getattr(error, "limit", None)
     retry = error.retry_after if hasattr(error, "retry_after") else None
-    problem = ExamError(
-        "Terlalu banyak percobaan masuk. Tunggu beberapa menit lalu coba lagi, "
-        "atau minta bantuan pengawas.",
-        "Too many login attempts. Wait a few minutes and try again, or ask a proctor.",
-        limit=str(limit.limit) if limit is not None else None,
-        retry_after=retry,
+    problem = TooManyAttempts(
+        limit=str(limit.limit) if limit is not None else None, retry_after=retry, scope="ip"
     )
-    problem.status, problem.code = 429, "too_many_attempts"
     if wants_json():
         return problem.to_dict(), 429
     return render_template("error.html", error=problem), 429

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from flask import has_request_context
 from flask_babel import gettext
 
-from .. import security, spreadsheet
+from .. import lockout, security, spreadsheet
 from ..errors import MAX_ID, BadPayload, NotFound
 from ..extensions import db
 from ..itembank.formats import BankFormatError, BankFormatProblem
@@ -514,6 +514,7 @@ def reset_pins(sitting_id: int, actor: str, reason: str | None = None) -> list[N
             continue
         pin = security.new_pin()
         c.pin_hash = security.hash_pin(pin)
+        lockout.lift(lockout.candidate(sitting.id, c.registration_no))  # a new PIN: new odds
         out.append(
             NewCandidate(
                 c.registration_no,

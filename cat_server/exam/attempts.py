@@ -27,7 +27,9 @@ def get_sitting(sitting_id: int) -> Sitting:
 def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
     """Check registration number + PIN; return the candidate's attempt, made on first login.
 
-    A wrong PIN creates nothing. The attempt's first items are presented now,
+    A wrong PIN creates nothing. An unknown registration number costs the same
+    PIN verify (against a dummy hash), so the answer's timing does not tell
+    which numbers exist. The attempt's first items are presented now,
     while the candidate waits, so the proctor's start only sets the clocks.
     Logging in after the sitting started starts the attempt at once with the
     full time.
@@ -41,7 +43,10 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
             Candidate.registration_no == registration_no.strip(),
         )
     ).scalar_one_or_none()
-    if candidate is None or not security.verify(candidate.pin_hash, pin.strip()):
+    if candidate is None:
+        security.verify(security.dummy_pin_hash(), pin.strip())
+        raise LoginFailed()
+    if not security.verify(candidate.pin_hash, pin.strip()):
         raise LoginFailed()
     attempt = candidate.attempt
     if attempt is None:

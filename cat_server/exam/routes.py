@@ -4,13 +4,14 @@ from flask import redirect, render_template, request, send_file, session, url_fo
 from flask_login import current_user
 
 from ..errors import ExamError
-from ..extensions import db, login_limits
+from ..extensions import db
+from ..lockout import candidate_named, login_limits
 from ..models import Attempt
 from . import attempts, bp, views
 
 
 @bp.route("/exam/<int:sitting_id>/", methods=["GET", "POST"])
-@login_limits("sitting_id", "registration_no")
+@login_limits(candidate_named)
 def login(sitting_id):
     sitting = attempts.get_sitting(sitting_id)
     if request.method == "POST":

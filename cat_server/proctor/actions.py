@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import security
+from .. import lockout, security
 from ..errors import MAX_ID, BadPayload, Forbidden, NotFound, NotInProgress
 from ..exam import attempts
 from ..extensions import db
@@ -198,11 +198,12 @@ def move_seat(user, action: ActionIn, seat_label: str | None) -> None:
 
 
 def reset_pin(user, action: ActionIn) -> str:
-    """A new PIN for one candidate, returned once (only its hash is stored)."""
+    """A new PIN for one candidate, returned once (only its hash is stored); lifts the lock-out."""
     get_watchable(action.sitting, user)
     candidate = _candidate(action.sitting, action.candidate)
     pin = security.new_pin()
     candidate.pin_hash = security.hash_pin(pin)
+    lockout.lift(lockout.candidate(action.sitting, candidate.registration_no), candidate.id)
     audit(
         actor_of(user),
         "pin_reset",
@@ -213,6 +214,31 @@ def reset_pin(user, action: ActionIn) -> str:
     )
     db.session.commit()
     return pin
+
+
+def lift_lockout(user, action: ActionIn) -> bool:
+    """Let the candidate log in again from every address: their wrong PINs are forgotten.
+
+    Audited with the reason and how many wrong PINs there were (0: nothing to
+    lift); False then. The PIN stays the same (reset_pin lifts too).
+    """
+    get_watchable(action.sitting, user)
+    candidate = _candidate(action.sitting, action.candidate)
+    account = lockout.candidate(action.sitting, candidate.registration_no)
+    locked = lockout.state(account)
+    audit(
+        actor_of(user),
+        "lockout_lifted",
+        sitting_id=action.sitting,
+        attempt_id=candidate.attempt.id if candidate.attempt else None,
+        reason=action.reason,
+        candidate=candidate.id,
+        failures=locked["failures"] if locked else 0,
+    )
+    db.session.flush()  # a database that is down refuses here, before anything is lifted
+    lockout.lift(account, candidate.id)
+    db.session.commit()
+    return locked is not None
 
 
 def note_incident(user, action: ActionIn) -> Incident:

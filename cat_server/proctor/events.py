@@ -117,6 +117,18 @@ class ProctorNamespace(Namespace):
         }
 
     @acked
+    def on_lockouts(self, data):
+        """The sitting's locked-out or slowed candidate logins: {sitting}."""
+        sitting = service.get_watchable(_sitting_id(data))
+        return {"ok": True, "lockouts": service.sitting_lockouts(sitting.id)}
+
+    @acked
+    def on_lift_lockout(self, data):
+        """Let one candidate log in again from every address: {sitting, candidate, reason}."""
+        action = ActionIn.parse(data, seat_action=True)
+        return {"ok": True, "lifted": actions.lift_lockout(current_user, action)}
+
+    @acked
     def on_note_incident(self, data):
         incident = actions.note_incident(current_user, ActionIn.parse_incident(data))
         return {"ok": True, "incident": incident.id}

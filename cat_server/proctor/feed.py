@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
+from .. import lockout
 from ..exam import signals
 from ..extensions import socketio
 
@@ -47,8 +48,9 @@ _board_sent: dict[int, float] = {}
 
 
 def init_app(app) -> None:
-    """Listen to the exam side: every seat it announces is marked for the next flush."""
+    """Listen to the exam side and to lock-outs: every seat announced is marked for the next flush."""
     signals.seat_changed.connect(_on_seat_changed, weak=False)
+    lockout.lockout_changed.connect(_on_seat_changed, weak=False)
 
 
 def _on_seat_changed(sitting_id: int, candidate: int | None = ALL) -> None:

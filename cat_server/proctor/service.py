@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_login import current_user
 
+from .. import lockout
 from ..errors import Forbidden
 from ..exam import attempts, catalog
 from ..extensions import db
@@ -85,6 +86,8 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
     )
     # cached per process (sections never change): no query per seat or per flush
     sections = catalog.exam_sections(sitting.exam_id)
+    # two storage reads while no account of the sitting had wrong PINs enough to show
+    lockouts = lockout.states(sitting_id, (c.registration_no for c, _, _ in rows))
     seats = []
     for candidate, label, attempt in rows:
         remaining = section_remaining = section = None
@@ -111,6 +114,9 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
         fit = fits.get(attempt.id) if attempt else None
         if fit is not None and fit < personfit.THRESHOLD:
             flags.append("person_fit")
+        locked = lockouts.get(candidate.registration_no)
+        if locked is not None:
+            flags.append("locked_out")
         last_answer = last_answers.get(attempt.id) if attempt else None
         seats.append(
             {
@@ -135,6 +141,7 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
                 "moves": n_moves,
                 "focus_lost": focus_lost,
                 "lz": fit,
+                "lockout": locked,
                 "flags": flags,
             }
         )
@@ -159,6 +166,23 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
         "counts": counts,
         "seats": seats,
     }
+
+
+def sitting_lockouts(sitting_id: int) -> list[dict]:
+    """The sitting's candidates whose login is locked out or slowed, by seat (``lockout.state``)."""
+    rows = db.session.execute(
+        db.select(Candidate.id, Candidate.registration_no, Candidate.name, Seat.label)
+        .outerjoin(Seat, Candidate.seat_id == Seat.id)
+        .where(Candidate.sitting_id == sitting_id)
+        .order_by(Seat.position, Candidate.registration_no)
+    ).all()
+    db.session.rollback()
+    found = lockout.states(sitting_id, (number for _, number, _, _ in rows))
+    return [
+        {"candidate": cid, "seat": label, "registration_no": number, "name": name, **found[number]}
+        for cid, number, name, label in rows
+        if number in found
+    ]
 
 
 def _seconds_left(deadline, clock):

@@ -15,7 +15,7 @@
   var STATUS_WORDS = T.status;
   var SITTING_WORDS = T.sitting;
   // each flag is an icon of the page's SVG sprite (#icon-<flag>), never a font glyph
-  var FLAG_ICONS = ['disconnected', 'idle', 'fast', 'many_moves', 'focus_lost', 'person_fit'];
+  var FLAG_ICONS = ['disconnected', 'idle', 'fast', 'many_moves', 'focus_lost', 'person_fit', 'locked_out'];
   var FLAG_WORDS = T.flags;
   var FAST_MIN_ANSWERS = 5;
   var FAST_RATIO = 1 / 3; // seconds per answer below a third of the sitting's median
@@ -28,6 +28,7 @@
     end_attempt: {title: T.actions.end_attempt, seat: true, danger: true},
     move_seat: {title: T.actions.move_seat, seat: true, newSeat: true},
     reset_pin: {title: T.actions.reset_pin, seat: true},
+    lift_lockout: {title: T.actions.lift_lockout, seat: true},
     note_incident: {title: T.actions.note_incident, category: true, text: true},
     pause_sitting: {title: T.actions.pause_sitting},
     resume_sitting: {title: T.actions.resume_sitting},
@@ -503,6 +504,8 @@
     $('panel-flags').textContent = (tile.flags.length
       ? tile.flags.map(function (f) { return FLAG_WORDS[f]; }).join('; ') : '—') +
       (typeof seat.lz === 'number' ? ' (lz ' + seat.lz.toFixed(2) + ')' : '');
+    $('panel-lockout-label').hidden = $('panel-lockout').hidden = !seat.lockout;
+    $('panel-lockout').textContent = seat.lockout ? lockoutText(seat.lockout) : '';
     var running = seat.status === 'answering' || seat.status === 'disconnected' || seat.status === 'paused';
     var hasAttempt = seat.status !== 'absent';
     var buttons = el.panel.querySelectorAll('[data-action]');
@@ -515,11 +518,21 @@
         end_attempt: hasAttempt && seat.status !== 'finished',
         move_seat: hasAttempt && seat.status !== 'finished',
         reset_pin: seat.status !== 'finished',
+        lift_lockout: !!seat.lockout,
         note_incident: true
       }[action];
-      button.hidden = (action === 'pause_seat' && seat.paused) || (action === 'resume_seat' && !seat.paused);
+      button.hidden = (action === 'pause_seat' && seat.paused) || (action === 'resume_seat' && !seat.paused) ||
+        (action === 'lift_lockout' && !seat.lockout);
       button.disabled = !enabled;
     });
+  }
+
+  // "5 wrong PINs in the last hour — only new workstations may try, until 10:42"
+  function lockoutText(lockout) {
+    var until = new Date(Date.parse(lockout.until)).toLocaleTimeString(config.lang === 'en' ? 'en-GB' : 'id-ID',
+      {hour: '2-digit', minute: '2-digit'});
+    return T.lockout.failures.replace('%(n)s', lockout.failures) + ' — ' +
+      (lockout.slowed ? T.lockout.slowed : T.lockout.locked).replace('%(time)s', until);
   }
 
   // --- actions -------------------------------------------------------------------
@@ -589,6 +602,10 @@
       if (action === 'reset_pin') {
         el.pin.textContent = T.new_pin.replace('%(pin)s', ack.pin);
         el.pin.hidden = false;
+      }
+      if (action === 'lift_lockout' && !ack.lifted) {
+        showNotice(spec.title + ' — ' + T.lockout.none);
+        return;
       }
       showNotice(spec.title + ' — ' + T.done +
         (typeof ack.attempts === 'number' ? ' (' + T.n_candidates.replace('%(n)s', ack.attempts) + ')' : ''));

@@ -1,8 +1,10 @@
 """PIN guessing is stopped per account while a whole centre logs in from one NAT address.
 
-The two limits at work together (extensions.login_limits): per address, 1200
-logins a minute (a centre behind one NAT address logs in 600 a minute at peak);
-per account, 5 failures in 5 minutes. Here, from one address and interleaved:
+The limits at work together (lockout.login_limits): per address, 1200 logins a
+minute (a centre behind one NAT address logs in 600 a minute at peak); per
+account and address, 5 failures in 5 minutes (tests/security/test_lockout.py has
+the other addresses and the per-account budget). Here, from one address and
+interleaved:
 LEGIT legitimate logins (each a different candidate, right PIN; 600 in the
 full run, 100 in CI) and a guesser
 trying PINs on some accounts. Every legitimate login gets in; the guesser gets
