@@ -112,6 +112,13 @@ class NotInProgress(ExamError):
     message_en = "The exam has not started or has already ended."
 
 
+class SittingEnded(ExamError):
+    status = 409
+    code = "sitting_ended"
+    message = "Sesi ujian sudah ditutup."
+    message_en = "The sitting has ended."
+
+
 class CheckInClosed(ExamError):
     status = 409
     code = "check_in_closed"

@@ -6,7 +6,15 @@ import secrets
 from datetime import timedelta
 
 from .. import security, txn
-from ..errors import BadPayload, CheckInClosed, LoginFailed, NotFound, NotInProgress, WrongSeq
+from ..errors import (
+    BadPayload,
+    CheckInClosed,
+    LoginFailed,
+    NotFound,
+    NotInProgress,
+    SittingEnded,
+    WrongSeq,
+)
 from ..extensions import db
 from ..models import Attempt, Candidate, Presentation, Sitting, audit, utcnow
 from .catalog import current_section, exam_length, exam_sections
@@ -51,7 +59,7 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
     attempt = candidate.attempt
     if attempt is None:
         if sitting.status == "ended":
-            raise NotInProgress("Sesi ujian sudah ditutup.", "The sitting has ended.")
+            raise SittingEnded()
         attempt = Attempt(
             sitting_id=sitting.id,
             candidate_id=candidate.id,

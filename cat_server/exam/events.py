@@ -41,6 +41,17 @@ class ExamNamespace(Namespace):
         attempt_id = session.get("attempt_id")
         if attempt_id is None:
             raise ConnectionRefusedError("login_required")
+        wanted = auth.get("protocol") if isinstance(auth, dict) else None
+        if wanted is not None and wanted != payloads.PROTOCOL_VERSION:
+            raise ConnectionRefusedError(
+                "protocol_mismatch",
+                {
+                    "error": "protocol_mismatch",
+                    "protocol": payloads.PROTOCOL_VERSION,
+                    "message": "Versi halaman ujian tidak cocok dengan server; muat ulang halaman.",
+                    "message_en": "This exam page does not match the server; reload the page.",
+                },
+            )
         device = auth.get("device") if isinstance(auth, dict) else None
         device = device[:64] if isinstance(device, str) and device else None
         try:

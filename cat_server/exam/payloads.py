@@ -6,6 +6,12 @@ from dataclasses import dataclass
 
 from ..errors import BadPayload, is_id
 
+# The /exam contract's version (docs/protocol.md, "Versions"): in every ``state``;
+# a client that sends another in its connect ``auth`` is refused with
+# ``protocol_mismatch``. Raise it when a change would break a client written
+# for the old one (a renamed field or event, a new meaning), not for additions.
+PROTOCOL_VERSION = 2
+
 
 def _parse_ints(data, names) -> dict:
     if not isinstance(data, dict):

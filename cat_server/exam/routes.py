@@ -3,7 +3,7 @@
 from flask import redirect, render_template, request, send_file, session, url_for
 from flask_login import current_user
 
-from ..errors import ExamError
+from ..errors import ExamError, wants_json
 from ..extensions import db
 from ..lockout import candidate_named, login_limits
 from ..models import Attempt
@@ -21,6 +21,8 @@ def login(sitting_id):
             )
         except ExamError as error:
             db.session.rollback()
+            if wants_json():  # a kiosk client: the same refusal, machine-readable
+                return error.to_dict(), error.status
             return render_template(
                 "exam/login.html",
                 sitting=sitting,

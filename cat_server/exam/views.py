@@ -18,6 +18,7 @@ from .catalog import (
     public_item,
     section_length,
 )
+from .payloads import PROTOCOL_VERSION
 
 _PRESENTED_ITEM = db.select(Presentation.item_id).where(
     Presentation.attempt_id == db.bindparam("attempt"), Presentation.seq == db.bindparam("seq")
@@ -34,6 +35,7 @@ def attempt_state(attempt: Attempt, full: bool = True, next_item: int | None = N
     exam = cached_exam(exam_id_of(attempt))
     sections = exam_sections(exam.id)
     state = {
+        "protocol": PROTOCOL_VERSION,
         "attempt": attempt.id,
         "status": attempt.status,
         "server_time": now.isoformat(),

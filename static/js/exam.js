@@ -302,10 +302,15 @@
     }
   }
 
-  var socket = io('/exam', {auth: {device: deviceId()}});
+  // The /exam contract this page was written for (docs/protocol.md, "Versions").
+  var PROTOCOL = 2;
+  var RELOADED_KEY = 'cat-exam-protocol-reload';
+
+  var socket = io('/exam', {auth: {device: deviceId(), protocol: PROTOCOL}});
 
   socket.on('connect', function () {
     setOnline(true);
+    try { window.sessionStorage.removeItem(RELOADED_KEY); } catch (e) { /* none */ }
     // the server sends `state` on connect; the queue is sent again from there
   });
 
@@ -336,6 +341,20 @@
       setTimeout(function () {
         if (!blocked && !socket.connected) socket.connect();
       }, RETRY_MS);
+      return;
+    }
+    if (refusalCode(err) === 'protocol_mismatch') {
+      // the server was updated under this page: load the new page once (the
+      // answers waiting in the queue stay in localStorage); a second mismatch
+      // means something is wrong with the installation: call the proctor
+      var reloaded = null;
+      try { reloaded = window.sessionStorage.getItem(RELOADED_KEY); } catch (e) { /* none */ }
+      if (!reloaded) {
+        try { window.sessionStorage.setItem(RELOADED_KEY, '1'); } catch (e) { /* none */ }
+        window.location.reload();
+        return;
+      }
+      showBlocked(false);
       return;
     }
     if (refusalCode(err) === 'login_required' || (err && err.message === 'Candidate login required.')) {
