@@ -1,0 +1,119 @@
+"""The centre's zone (CAT_TIMEZONE, WIB unless set): shown with its name, typed in it, exported with its offset."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+import pytest
+from flask import render_template_string
+
+from cat_server import create_app
+from tests.conftest import make_config
+
+pytestmark = pytest.mark.usefixtures("quick_hashes")
+
+
+def zone_app(tmp_path, zone=None):
+    extra = {} if zone is None else {"TIMEZONE": zone}
+    return create_app(make_config(f"sqlite:///{tmp_path / 'tz.db'}", **extra))
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+# --- start-up -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "zone", ["Asia/Jakrta", "WIB", "Asia", "Mars/Olympus", "../../etc/passwd", ""]
+)
+def test_an_unknown_zone_refuses_to_start(tmp_path, zone):
+    with pytest.raises(ValueError, match="CAT_TIMEZONE"):
+        zone_app(tmp_path, zone)
+
+
+def test_an_unknown_zone_from_the_environment_refuses_to_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAT_TIMEZONE", "Asia/Jakrta")
+    monkeypatch.setenv("CAT_SECRET_KEY", secrets.token_hex(32))
+    monkeypatch.setenv("CAT_CHAIN_KEY", secrets.token_hex(32))
+    monkeypatch.setenv("CAT_DATABASE_URL", f"sqlite:///{tmp_path / 'tz.db'}")
+    with pytest.raises(ValueError, match="CAT_TIMEZONE 'Asia/Jakrta' is not a time zone"):
+        create_app()
+    monkeypatch.setenv("CAT_TIMEZONE", "Asia/Makassar")
+    assert create_app().config["TIMEZONE"] == "Asia/Makassar"
+
+
+# --- the module -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone", "label", "local"),
+    [
+        (None, "WIB", "2026-12-06 20:27"),  # the default: Asia/Jakarta
+        ("Asia/Jakarta", "WIB", "2026-12-06 20:27"),
+        ("Asia/Pontianak", "WIB", "2026-12-06 20:27"),
+        ("Asia/Makassar", "WITA", "2026-12-06 21:27"),
+        ("Asia/Jayapura", "WIT", "2026-12-06 22:27"),
+        ("Asia/Singapore", "UTC+08:00", "2026-12-06 21:27"),
+        ("America/St_Johns", "UTC-03:30", "2026-12-06 09:57"),
+        ("UTC", "UTC", "2026-12-06 13:27"),
+    ],
+)
+def test_a_time_is_shown_in_the_centre_zone_with_its_name(tmp_path, zone, label, local):
+    from cat_server import localtime
+
+    app = zone_app(tmp_path, zone)
+    at = utc(2026, 12, 6, 13, 27, 5)
+    with app.test_request_context():
+        assert localtime.zone_label() == label
+        assert localtime.to_local(at).strftime("%Y-%m-%d %H:%M") == local
+        assert localtime.to_local(at) == at  # the same instant
+        assert render_template_string("{{ t|local }}", t=at) == f"{local} {label}"
+        assert render_template_string("{{ t|local_seconds }}", t=at) == f"{local}:05 {label}"
+        assert render_template_string("{{ t|local('%H:%M') }}", t=at) == f"{local[11:]} {label}"
+        assert render_template_string("{{ t|local_date }}", t=at) == local[:10]
+        assert render_template_string("{{ t|local_clock }}", t=at) == local[11:] + ":05"
+        # an ISO text (a stored JSON document's time) reads the same
+        assert render_template_string("{{ t|local }}", t=at.isoformat()) == f"{local} {label}"
+        assert render_template_string("{{ t|local }}", t=None) == ""
+
+
+def test_typed_local_times_become_utc(tmp_path):
+    from cat_server.localtime import iso_local, parse_local
+
+    with zone_app(tmp_path).app_context():
+        assert parse_local("2026-12-06 08:00") == utc(2026, 12, 6, 1, 0)
+        assert parse_local("2026-12-06T08:00") == utc(2026, 12, 6, 1, 0)  # datetime-local
+        assert parse_local(" 2026-12-06T08:00:30 ") == utc(2026, 12, 6, 1, 0, 30)
+        assert parse_local("2026-12-06") == utc(2026, 12, 5, 17, 0)  # the local day's start
+        # an inclusive "to": a date alone ends where the next local day starts
+        assert parse_local("2026-12-06", end_of_day=True) == utc(2026, 12, 6, 17, 0)
+        assert parse_local("2026-12-06 08:00", end_of_day=True) == utc(2026, 12, 6, 1, 0)
+        for bad in ("", None, "06/12/2026", "2026-13-01", "2026-12-06 25:00", "kemarin"):
+            assert parse_local(bad) is None
+        assert parse_local("2026-12-06T08:00").tzinfo is UTC
+        assert iso_local(utc(2026, 12, 6, 13, 27, 5, 123456)) == "2026-12-06T20:27:05+07:00"
+        assert iso_local(None) == ""
+    with zone_app(tmp_path, "Asia/Jayapura").app_context():
+        assert parse_local("2026-12-06 08:00") == utc(2026, 12, 5, 23, 0)
+        assert iso_local(utc(2026, 12, 5, 23, 0)) == "2026-12-06T08:00:00+09:00"
+
+
+def test_the_module_is_shared_core_and_imports_no_room():
+    import ast
+    import pathlib
+
+    import cat_server.localtime as module
+
+    tree = ast.parse(pathlib.Path(module.__file__).read_text())
+    imported = {
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    } | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert not any(room in name for name in imported for room in ("exam", "proctor", "admin"))
