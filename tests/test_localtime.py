@@ -9,7 +9,9 @@ import pytest
 from flask import render_template_string
 
 from cat_server import create_app
-from tests.conftest import make_config
+from cat_server.extensions import db
+from cat_server.models import AuditEvent, Exam, Sitting
+from tests.conftest import login_staff, make_config, make_sitting, make_user
 
 pytestmark = pytest.mark.usefixtures("quick_hashes")
 
@@ -117,3 +119,47 @@ def test_the_module_is_shared_core_and_imports_no_room():
         for alias in node.names
     }
     assert not any(room in name for name in imported for room in ("exam", "proctor", "admin"))
+
+
+# --- pages in another zone ---------------------------------------------------------
+
+
+@pytest.fixture
+def makassar(tmp_path):
+    """A centre in WITA (Asia/Makassar, UTC+8), an admin logged in, one exam."""
+    app = zone_app(tmp_path, "Asia/Makassar")
+    with app.app_context():
+        db.create_all()
+        make_user("admin", "admin", "admin-pass-1")
+        make_sitting(n_candidates=1)
+    client = app.test_client()
+    assert login_staff(client, "admin", "admin-pass-1").status_code == 302
+    yield app, client
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_makassar_types_and_reads_its_schedule_in_wita(makassar):
+    app, admin = makassar
+    form = admin.get("/admin/sittings").get_data(as_text=True)
+    assert "(WITA)" in form and "(UTC)" not in form
+    with app.app_context():
+        exam_id = db.session.query(Exam).one().id
+    response = admin.post(
+        "/admin/sittings",
+        data={"exam_id": str(exam_id), "name": "Sesi WITA", "scheduled_at": "2026-12-01T08:00"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        sitting = db.session.query(Sitting).filter_by(name="Sesi WITA").one()
+        assert sitting.scheduled_at == utc(2026, 12, 1, 0, 0)
+        sitting_id = sitting.id
+        db.session.add(
+            AuditEvent(actor="user:1", action="time_extended", at=utc(2026, 12, 6, 13, 27, 5))
+        )
+        db.session.commit()
+    page = admin.get(f"/admin/sittings/{sitting_id}").get_data(as_text=True)
+    assert "2026-12-01 08:00 WITA" in page
+    assert "2026-12-01 08:00 WITA" in admin.get("/admin/sittings").get_data(as_text=True)
+    audit_page = admin.get("/admin/audit").get_data(as_text=True)
+    assert "2026-12-06 21:27:05 WITA" in audit_page and "UTC" not in audit_page

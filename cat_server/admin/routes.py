@@ -24,6 +24,7 @@ from .. import spreadsheet
 from ..errors import MAX_ID, Forbidden, NotFound
 from ..extensions import db, login_manager
 from ..itembank.formats import FORMATS, BankFormatError
+from ..localtime import parse_local
 from ..models import (
     Attempt,
     AuditEvent,
@@ -291,7 +292,7 @@ def sittings_page():
                 _int(request.form.get("exam_id")),
                 request.form.get("name", ""),
                 request.form.get("room", ""),
-                _parse_when(request.form.get("scheduled_at")),
+                parse_local(request.form.get("scheduled_at")),  # typed in the centre's zone
                 [_int(p, 0) for p in request.form.getlist("proctors")],
                 actor(),
             )

@@ -15,6 +15,7 @@ from .. import security, spreadsheet
 from ..errors import MAX_ID, BadPayload, NotFound
 from ..extensions import db
 from ..itembank.formats import BankFormatError, BankFormatProblem
+from ..localtime import zone_label
 from ..models import (
     Candidate,
     Exam,
@@ -235,7 +236,9 @@ def create_sitting(
     if not name.strip():
         problems.append(("name", "give the sitting a name"))
     if scheduled_at is None:
-        problems.append(("scheduled_at", "give the date and time (YYYY-MM-DD HH:MM, UTC)"))
+        problems.append(
+            ("scheduled_at", f"give the date and time (YYYY-MM-DD HH:MM, {zone_label()})")
+        )
     proctors = [db.session.get(User, i) for i in proctor_ids]
     if any(p is None or p.role != "proctor" for p in proctors):
         problems.append(("proctors", "unknown proctor chosen"))
