@@ -492,6 +492,7 @@ def test_verify_names_a_tampered_response_row(app, admin, runner):
         f"registration 20260002, sitting 'Sesi Uji'), response seq 2 (row id {row_id}): "
         "altered" in bad.stderr
     )
+    assert " WIB) do not give its stored hash" in bad.stderr  # answered at, in local time
     assert "20260001" not in bad.stderr
     page = admin.post("/admin/verify").get_data(as_text=True)
     assert f"row id {row_id}" in page

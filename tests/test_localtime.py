@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 from datetime import UTC, datetime
 
@@ -10,7 +12,7 @@ from flask import render_template_string
 
 from cat_server import create_app
 from cat_server.extensions import db
-from cat_server.models import AuditEvent, Exam, Sitting
+from cat_server.models import Attempt, AuditEvent, Candidate, Exam, Sitting
 from tests.conftest import login_staff, make_config, make_sitting, make_user
 
 pytestmark = pytest.mark.usefixtures("quick_hashes")
@@ -163,3 +165,80 @@ def test_makassar_types_and_reads_its_schedule_in_wita(makassar):
     assert "2026-12-01 08:00 WITA" in admin.get("/admin/sittings").get_data(as_text=True)
     audit_page = admin.get("/admin/audit").get_data(as_text=True)
     assert "2026-12-06 21:27:05 WITA" in audit_page and "UTC" not in audit_page
+
+
+# --- exports and their date ranges --------------------------------------------------
+
+# (registration no, when the attempt was made) around the local day 2026-12-06 WIB
+AROUND_THE_6TH = {
+    "20260001": utc(2026, 12, 5, 16, 59),  # 23:59 WIB on the 5th
+    "20260002": utc(2026, 12, 5, 18, 0),  # 01:00 WIB on the 6th
+    "20260003": utc(2026, 12, 6, 16, 30),  # 23:30 WIB on the 6th
+    "20260004": utc(2026, 12, 6, 17, 30),  # 00:30 WIB on the 7th
+}
+
+
+def attempts_around_the_6th(app):
+    """One unscheduled sitting (its attempts count by their own time) of four attempts."""
+    with app.app_context():
+        sitting_id = make_sitting(n_candidates=4)
+        for c in db.session.query(Candidate).filter_by(sitting_id=sitting_id):
+            at = AROUND_THE_6TH[c.registration_no]
+            db.session.add(
+                Attempt(
+                    sitting_id=sitting_id,
+                    candidate_id=c.id,
+                    created_at=at,
+                    started_at=at,
+                    status="in_progress",
+                )
+            )
+        db.session.commit()
+
+
+def exported(rows_csv: str) -> dict[str, dict]:
+    return {r["registration_no"]: r for r in csv.DictReader(io.StringIO(rows_csv))}
+
+
+def test_export_scores_from_a_date_means_that_local_day(app, runner, tmp_path):
+    attempts_around_the_6th(app)
+    out = tmp_path / "scores.csv"
+    result = runner.invoke(args=["export-scores", "--from", "2026-12-06", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = exported(out.read_text(encoding="utf-8-sig"))
+    assert set(rows) == {"20260002", "20260003", "20260004"}
+    assert rows["20260002"]["started_at"] == "2026-12-06T01:00:00+07:00"
+    result = runner.invoke(
+        args=["export-scores", "--from", "2026-12-06", "--to", "2026-12-06", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert set(exported(out.read_text(encoding="utf-8-sig"))) == {"20260002", "20260003"}
+    result = runner.invoke(args=["export-scores", "--to", "2026-12-05", "-o", str(out)])
+    assert set(exported(out.read_text(encoding="utf-8-sig"))) == {"20260001"}
+
+
+def test_export_scores_help_names_the_zone(app, runner):
+    result = runner.invoke(args=["export-scores", "--help"])
+    assert "WIB" in result.output and "UTC" not in result.output
+
+
+def test_the_scores_page_range_is_in_local_days(app):
+    with app.app_context():
+        make_user("admin", "admin", "admin-pass-1")
+    attempts_around_the_6th(app)
+    admin = app.test_client()
+    assert login_staff(admin, "admin", "admin-pass-1").status_code == 302
+    page = admin.get("/admin/scores").get_data(as_text=True)
+    assert "WIB" in page
+    response = admin.get("/admin/scores/export.csv?from=2026-12-06&to=2026-12-06")
+    assert response.status_code == 200
+    assert "scores-2026-12-06_2026-12-06.csv" in response.headers["Content-Disposition"]
+    rows = exported(response.data.decode("utf-8-sig"))
+    assert set(rows) == {"20260002", "20260003"}
+    assert rows["20260003"]["started_at"] == "2026-12-06T23:30:00+07:00"
+    sheet = admin.get("/admin/scores/export.xlsx?from=2026-12-06T00:30&to=2026-12-06T01:30")
+    import openpyxl
+
+    values = list(openpyxl.load_workbook(io.BytesIO(sheet.data)).active.iter_rows(values_only=True))
+    row = dict(zip(values[0], values[1], strict=True))
+    assert len(values) == 2 and row["started_at"] == "2026-12-06T01:00:00+07:00"
