@@ -242,3 +242,28 @@ def test_the_scores_page_range_is_in_local_days(app):
     values = list(openpyxl.load_workbook(io.BytesIO(sheet.data)).active.iter_rows(values_only=True))
     row = dict(zip(values[0], values[1], strict=True))
     assert len(values) == 2 and row["started_at"] == "2026-12-06T01:00:00+07:00"
+
+
+def test_the_incident_report_reads_in_the_centre_zone(app, sitting_id):
+    with app.app_context():
+        sitting = db.session.get(Sitting, sitting_id)
+        sitting.started_at = utc(2026, 12, 6, 1, 0, 0)
+        db.session.add(
+            AuditEvent(
+                actor="user:1",
+                action="sitting_paused",
+                sitting_id=sitting_id,
+                reason="Gempa kecil",
+                at=utc(2026, 12, 6, 2, 15, 30),
+            )
+        )
+        db.session.commit()
+    client = app.test_client()
+    assert login_staff(client).status_code == 302
+    page = client.get(f"/proctor/sittings/{sitting_id}/report").get_data(as_text=True)
+    assert "2026-12-06 08:00:00 WIB" in page  # started
+    assert "09:15:30" in page and "(WIB)" in page and "UTC" not in page
+    english = client.get(f"/proctor/sittings/{sitting_id}/report?lang=en").get_data(as_text=True)
+    assert "Time (WIB)" in english
+    lines = client.get(f"/proctor/sittings/{sitting_id}/report.csv").get_data(as_text=True)
+    assert lines.splitlines()[1].startswith("2026-12-06T09:15:30+07:00,action,pause sitting,")
