@@ -43,6 +43,10 @@ class Defaults:
     # answer lane. "auto" = on under gevent; "off" turns it off; "on" forces it.
     GROUP_COMMIT = "auto"
     BABEL_DEFAULT_LOCALE = "id"
+    # The centre's zone (IANA name): every time a person reads or types is in it,
+    # named (WIB, WITA, WIT); stored times stay UTC. A name that is no zone stops
+    # the start. Asia/Makassar = WITA, Asia/Jayapura = WIT.
+    TIMEZONE = "Asia/Jakarta"
     # Login limits (cat_server/lockout.py; Redis storage when REDIS_URL is set). A
     # whole centre may sit behind one NAT address, so the per-IP limit lets 600+
     # logins a minute through. Failures only: past the per-address-and-account

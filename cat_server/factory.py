@@ -8,7 +8,7 @@ from flask import Flask, request
 from flask_babel import get_locale
 from sqlalchemy import event
 
-from . import headers
+from . import headers, localtime
 from .errors import IdConverter
 from .extensions import babel, csrf, db, login_manager, migrate, socketio, trust_proxies
 
@@ -36,6 +36,7 @@ def create_app(test_config=None, *, command_line=False):
     else:
         app.config.update(test_config)
     check_secret_key(app, command_line)
+    localtime.init_app(app)  # CAT_TIMEZONE checked now; the templates' |local filters
     _configure_database(app)
 
     db.init_app(app)

@@ -231,7 +231,8 @@ def schedule(app, admin) -> int:
     assert response.status_code == 302, response.get_data(as_text=True)
     with app.app_context():
         sitting = db.session.query(Sitting).one()
-        assert sitting.scheduled_at.isoformat() == "2026-12-01T08:00:00+00:00"
+        # typed in the centre's zone (WIB, UTC+7), stored in UTC
+        assert sitting.scheduled_at.isoformat() == "2026-12-01T01:00:00+00:00"
         assert [p.username for p in sitting.proctors] == ["pengawas"]
         assert sitting.status == "scheduled"  # check-in closed until a proctor opens it
         attempts.open_check_in(sitting.id, "user:pengawas", "peserta sudah hadir")
@@ -276,6 +277,79 @@ def test_candidates_import_creates_seats_and_pins_that_log_in(app, admin):
         login_candidate(workstation, sitting_id, "2026100002", pins["2026100002"]).status_code
         == 302
     )
+
+
+def test_a_schedule_typed_in_wib_is_shown_in_wib_on_the_pages_and_the_pin_slips(app, admin):
+    form = admin.get("/admin/sittings").get_data(as_text=True)
+    assert "Tanggal dan jam (WIB)" in form
+    sitting_id = schedule(app, admin)  # 2026-12-01T08:00 typed: 01:00 UTC stored
+    for page in ("/admin/sittings", f"/admin/sittings/{sitting_id}"):
+        html = admin.get(page).get_data(as_text=True)
+        assert "2026-12-01 08:00 WIB" in html, page
+        assert "UTC" not in html and "01:00" not in html, page
+    slips = admin.post(
+        "/admin/candidates/import",
+        data={"file": (io.BytesIO(CANDIDATES.encode()), "peserta.csv")},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    on_slip = '<td>2026-12-01 <span class="nowrap">08:00 WIB</span></td>'
+    assert slips.count(on_slip) == 2 and "UTC" not in slips
+    again = admin.post(
+        f"/admin/sittings/{sitting_id}/pins", data={"reason": "slip hilang"}
+    ).get_data(as_text=True)
+    assert again.count(on_slip) == 2
+    scores = admin.get("/admin/scores").get_data(as_text=True)
+    assert "Sesi Pagi (2026-12-01, Ruang 2)" in scores
+
+
+def test_a_schedule_in_the_early_morning_is_on_its_local_day(app, admin):
+    schedule(app, admin)
+    response = admin.post(
+        "/admin/sittings",
+        data={"exam_id": "1", "name": "Sesi Subuh", "scheduled_at": "2026-12-02T06:30"},
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        sitting = db.session.query(Sitting).filter_by(name="Sesi Subuh").one()
+        assert sitting.scheduled_at.isoformat() == "2026-12-01T23:30:00+00:00"  # the day before
+    assert "2026-12-02 06:30 WIB" in admin.get("/admin/sittings").get_data(as_text=True)
+    assert "Sesi Subuh (2026-12-02," in admin.get("/admin/scores").get_data(as_text=True)
+    bad = admin.post(
+        "/admin/sittings", data={"exam_id": "1", "name": "Sesi Salah", "scheduled_at": "besok"}
+    )
+    assert bad.status_code == 422
+    assert "YYYY-MM-DD HH:MM, WIB" in bad.get_data(as_text=True)
+
+
+def test_the_audit_trail_shows_local_times_with_their_zone(app, admin):
+    from datetime import UTC, datetime
+
+    with app.app_context():
+        db.session.add(
+            AuditEvent(
+                actor="user:9",
+                action="time_extended",
+                reason="listrik padam",
+                at=datetime(2026, 12, 6, 13, 27, 5, tzinfo=UTC),
+            )
+        )
+        db.session.commit()
+    for page in ("/admin/audit", "/admin/"):
+        html = admin.get(page).get_data(as_text=True)
+        assert "2026-12-06 20:27:05 WIB" in html, page
+        assert "UTC" not in html and "13:27" not in html, page
+
+
+def test_a_bank_shows_when_it_was_imported_in_wib(app, admin):
+    from datetime import UTC, datetime
+
+    assert upload(admin, DEMO_BANK.read_bytes(), "demo_bank.csv").status_code == 302
+    with app.app_context():
+        db.session.get(ItemBank, 1).created_at = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
+        db.session.commit()
+    for page in ("/admin/banks", "/admin/banks/1"):
+        html = admin.get(page).get_data(as_text=True)
+        assert "2026-12-07 03:00 WIB" in html and "UTC" not in html, page
 
 
 def test_a_bad_candidates_file_lists_every_problem_and_enrols_nobody(app, admin):
@@ -418,6 +492,7 @@ def test_verify_names_a_tampered_response_row(app, admin, runner):
         f"registration 20260002, sitting 'Sesi Uji'), response seq 2 (row id {row_id}): "
         "altered" in bad.stderr
     )
+    assert " WIB) do not give its stored hash" in bad.stderr  # answered at, in local time
     assert "20260001" not in bad.stderr
     page = admin.post("/admin/verify").get_data(as_text=True)
     assert f"row id {row_id}" in page

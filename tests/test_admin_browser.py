@@ -103,13 +103,14 @@ def test_admin_uploads_fixes_schedules_and_exports(server, db_url, tmp_path):
         page.check("input[name=proctors]")
         page.click("form.admin-form button[type=submit]")
         expect(page.locator("h1")).to_contain_text("Sesi Pagi")
-        expect(page.locator(".facts")).to_contain_text("2026-12-01 08:00")
+        expect(page.locator(".facts")).to_contain_text("2026-12-01 08:00 WIB")  # as typed
         expect(page.locator(".facts")).to_contain_text("Ruang Ujian 2")
 
         page.click("nav >> text=Sesi")
         page.set_input_files("#candidates-file", str(candidates))
         page.click("form[action$='/candidates/import'] button[type=submit]")
         expect(page.locator(".slip")).to_have_count(3)
+        expect(page.locator(".slip").first).to_contain_text("2026-12-01 08:00 WIB")
         if shoot:
             page.screenshot(path=str(SHOTS / "admin-pin-slips.png"))
 

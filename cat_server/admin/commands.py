@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
 
 import click
 from flask.cli import with_appcontext
@@ -46,8 +45,12 @@ def import_candidates_command(path, pins_out):
 
 @click.command("export-scores")
 @click.option("--sitting", "sitting_id", type=int, help="Sitting id.")
-@click.option("--from", "date_from", help="First day, YYYY-MM-DD (UTC).")
-@click.option("--to", "date_to", help="Last day, YYYY-MM-DD (UTC), included.")
+@click.option(
+    "--from",
+    "date_from",
+    help="First day, YYYY-MM-DD, a day in the centre's zone (CAT_TIMEZONE; WIB by default).",
+)
+@click.option("--to", "date_to", help="Last day, YYYY-MM-DD, in the centre's zone, included.")
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True
 )
@@ -55,20 +58,23 @@ def import_candidates_command(path, pins_out):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True))
 @with_appcontext
 def export_scores_command(sitting_id, date_from, date_to, fmt, responses, output):
-    """Scores of a sitting or a date range, one row an attempt (docs/formats.md)."""
+    """Scores of a sitting or a date range, one row an attempt (docs/formats.md).
+
+    Days are the centre's (CAT_TIMEZONE): --from 2026-12-06 starts at midnight
+    of that day in the centre's zone, 2026-12-06 00:00 WIB in Jakarta.
+    """
     from .. import spreadsheet
+    from ..localtime import parse_local
     from . import scores
 
-    def day(text, name):
-        try:
-            return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-        except ValueError:
-            raise click.BadParameter(
-                f"expected YYYY-MM-DD, got {text!r}", param_hint=name
-            ) from None
+    def day(text, name, end_of_day=False):
+        when = parse_local(text, end_of_day=end_of_day) if len(text) == 10 else None
+        if when is None:
+            raise click.BadParameter(f"expected YYYY-MM-DD, got {text!r}", param_hint=name)
+        return when
 
     start = day(date_from, "--from") if date_from else None
-    end = day(date_to, "--to") + timedelta(days=1) if date_to else None
+    end = day(date_to, "--to", end_of_day=True) if date_to else None
     if sitting_id is None and start is None and end is None:
         raise click.UsageError("give --sitting or --from/--to")
     attempts = scores.select_attempts(sitting_id, start, end)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from flask import (
     Response,
@@ -24,6 +24,7 @@ from .. import spreadsheet
 from ..errors import MAX_ID, Forbidden, NotFound
 from ..extensions import db, login_manager
 from ..itembank.formats import FORMATS, BankFormatError
+from ..localtime import parse_local, to_local
 from ..models import (
     Attempt,
     AuditEvent,
@@ -83,16 +84,6 @@ def _int(value, default=None):
     return number if -MAX_ID <= number <= MAX_ID else default
 
 
-def _parse_when(text: str) -> datetime | None:
-    text = (text or "").strip().replace("T", " ")
-    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
-
-
 def _download(data: bytes, filename: str, fmt: str) -> Response:
     """An attachment named by the server (ids, parsed dates, ASCII slugs), never stored."""
     if not DOWNLOAD_NAME.fullmatch(filename):  # a caller passed text it did not make
@@ -113,6 +104,7 @@ def _slug(text: str) -> str:
 
 
 def _when_label(when: datetime) -> str:
+    when = to_local(when)  # the day or time the admin typed
     return when.strftime("%Y-%m-%dT%H%M" if (when.hour or when.minute) else "%Y-%m-%d")
 
 
@@ -291,7 +283,7 @@ def sittings_page():
                 _int(request.form.get("exam_id")),
                 request.form.get("name", ""),
                 request.form.get("room", ""),
-                _parse_when(request.form.get("scheduled_at")),
+                parse_local(request.form.get("scheduled_at")),  # typed in the centre's zone
                 [_int(p, 0) for p in request.form.getlist("proctors")],
                 actor(),
             )
@@ -408,10 +400,13 @@ def scores_page():
 
 
 def _selected_attempts():
-    """The attempts asked for, and a label for the file name made of what the server parsed."""
+    """The attempts asked for, and a label for the file name made of what the server parsed.
+
+    Dates and times are the centre's (a date is that local day); "to" includes its day.
+    """
     sitting_id = _int(request.args.get("sitting"))
-    date_from = _parse_when(request.args.get("from", ""))
-    date_to = _parse_when(request.args.get("to", ""))
+    date_from = parse_local(request.args.get("from", ""))
+    date_to = parse_local(request.args.get("to", ""))
     if sitting_id is None and date_from is None and date_to is None:
         raise sittings.FormProblems([("sitting", "choose a sitting or a date range")])
     if sitting_id is not None:
@@ -423,8 +418,8 @@ def _selected_attempts():
         label = f"from-{_when_label(date_from)}"
     else:
         label = f"until-{_when_label(date_to)}"
-    if date_to is not None and len(request.args.get("to", "").strip()) == 10:
-        date_to += timedelta(days=1)  # a date "to" includes that whole day
+    if date_to is not None:
+        date_to = parse_local(request.args.get("to", ""), end_of_day=True)
     return scores.select_attempts(sitting_id, date_from, date_to), label
 
 

@@ -14,6 +14,7 @@ from .. import spreadsheet
 from ..errors import MAX_ID
 from ..exam.chain import GENESIS, chain_hash, chain_key, head_signature, key_source
 from ..extensions import db, socketio
+from ..localtime import SECONDS, format_local, iso_local
 from ..models import Attempt, AuditEvent, Candidate, Item, Response, Seat, Sitting
 
 
@@ -100,8 +101,8 @@ def score_rows(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
             _num(a.se),
             a.n_answered,
             a.n_items,
-            _time(a.started_at),
-            _time(a.finished_at),
+            iso_local(a.started_at),  # with the centre's offset: 2026-12-06T20:27:05+07:00
+            iso_local(a.finished_at),
             a.status,
             a.finish_reason or "",
             a.chain_head or GENESIS,
@@ -122,10 +123,6 @@ def _signature(attempt: Attempt, broken: set[int], key: bytes) -> str:
 
 def _num(x):
     return "" if x is None else round(float(x), 4)
-
-
-def _time(t):
-    return "" if t is None else t.isoformat(timespec="seconds")
 
 
 def to_csv(header, rows) -> bytes:
@@ -374,8 +371,8 @@ def _chain_problems(
                 (
                     r,
                     f"altered: its fields (item {r.item_id}, choice {r.choice}, score {r.score}, "
-                    f"answered at {r.answered_at.isoformat()}) do not give its stored hash, "
-                    "under the chain key or unkeyed",
+                    f"answered at {format_local(r.answered_at, SECONDS)}) do not give its "
+                    "stored hash, under the chain key or unkeyed",
                 )
             )
         prev, expected_n = r.hash, r.n + 1

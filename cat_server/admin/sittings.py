@@ -17,6 +17,7 @@ from ..extensions import db
 from ..itembank.formats import BankFormatError, BankFormatProblem
 from ..itembank.formats.problems import Problems
 from ..itembank.formats.text import decode_text
+from ..localtime import zone_label
 from ..models import (
     Candidate,
     Exam,
@@ -237,7 +238,9 @@ def create_sitting(
     if not name.strip():
         problems.append(("name", "give the sitting a name"))
     if scheduled_at is None:
-        problems.append(("scheduled_at", "give the date and time (YYYY-MM-DD HH:MM, UTC)"))
+        problems.append(
+            ("scheduled_at", f"give the date and time (YYYY-MM-DD HH:MM, {zone_label()})")
+        )
     proctors = [db.session.get(User, i) for i in proctor_ids]
     if any(p is None or p.role != "proctor" for p in proctors):
         problems.append(("proctors", "unknown proctor chosen"))

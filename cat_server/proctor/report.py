@@ -6,6 +6,7 @@ import csv
 import io
 
 from ..extensions import db
+from ..localtime import iso_local
 from ..models import Attempt, AuditEvent, Candidate, Incident, Seat, User
 from ..spreadsheet import safe_cell
 
@@ -106,7 +107,7 @@ def report_csv(rows: list[dict]) -> str:
         writer.writerow(
             {
                 **{k: safe_cell(v) for k, v in row.items()},
-                "at": row["at"].isoformat(timespec="seconds"),
+                "at": iso_local(row["at"]),  # with the centre's offset, +07:00 in WIB
             }
         )
     return out.getvalue()

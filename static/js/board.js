@@ -134,9 +134,13 @@
   }
 
   setInterval(function () { page += 1; draw(); }, PAGE_MS);
+  // the centre's wall clock, in its zone as the server names it ("14:30:05 WIB"),
+  // whatever zone this screen's computer is set to
+  function two(n) { return (n < 10 ? '0' : '') + n; }
   function clock() {
-    var now = new Date();
-    el.clock.textContent = now.toLocaleTimeString('id-ID', {hour: '2-digit', minute: '2-digit', second: '2-digit'});
+    var here = new Date(Date.now() + config.zone.offset_min * 60000);
+    el.clock.textContent = two(here.getUTCHours()) + ':' + two(here.getUTCMinutes()) + ':' +
+      two(here.getUTCSeconds()) + ' ' + config.zone.label;
   }
   setInterval(clock, 1000);
   clock();
