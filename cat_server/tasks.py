@@ -6,7 +6,7 @@ rooms, so it may use any of them and none of them imports it.
 
 from __future__ import annotations
 
-from . import socket_limits
+from . import live_sockets, socket_limits
 from .exam import clock, presence
 from .extensions import socketio
 from .proctor import feed
@@ -32,6 +32,8 @@ def start_background_tasks(app) -> None:
     socketio.start_background_task(_reap, app)
     socketio.start_background_task(_heartbeat, app)
     socketio.start_background_task(_end_anonymous_sockets, app)
+    if app.config["REDIS_URL"]:
+        socketio.start_background_task(_refresh_live_sockets, app)
 
 
 def _heartbeat(app) -> None:
@@ -68,3 +70,14 @@ def _end_anonymous_sockets(app) -> None:
                 app.logger.warning("ended %d websocket sessions that joined no namespace", ended)
         except Exception:
             app.logger.exception("anonymous socket sweep failed")
+
+
+def _refresh_live_sockets(app) -> None:
+    """Keep this process's workstation sockets known as live to the others (live_sockets.py)."""
+    while True:
+        socketio.sleep(live_sockets.LIVE_REFRESH_S)
+        try:
+            with app.app_context():
+                live_sockets.refresh("/exam")
+        except Exception:
+            app.logger.exception("live socket refresh failed")

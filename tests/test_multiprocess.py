@@ -222,3 +222,61 @@ def test_a_deactivation_on_one_process_disconnects_the_console_on_the_other(
     finally:
         a.stop()
         b.stop()
+
+
+def _connect(url, cookie, device):
+    """A workstation's /exam socket with its device id: (client, refusal or None)."""
+    client = sio_client.Client(reconnection=False)
+    refused = {}
+    client.on("connect_error", lambda data: refused.update(data=data), namespace="/exam")
+    try:
+        client.connect(
+            url,
+            namespaces=["/exam"],
+            headers={"Cookie": cookie},
+            auth={"device": device},
+            transports=["websocket"],
+            wait_timeout=10,
+        )
+    except sio_client.exceptions.ConnectionError:
+        return None, refused.get("data") or "refused"
+    return client, None
+
+
+def test_one_live_workstation_per_attempt_across_processes(pg_url, redis_url, tmp_path):
+    """Issue 17: with nginx spreading a room over two processes, a login open on A
+    cannot be taken by a second workstation on B, nor a third on A."""
+    from cat_server import create_app
+    from cat_server.extensions import db
+
+    app = create_app(make_config(pg_url))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        sitting_id = make_sitting(n_items=3, n_candidates=1, proctor=make_user())
+    channel = f"cat-test-{secrets.token_hex(4)}"
+    a = LiveServer(pg_url, tmp_path / "a.log", REDIS_URL=redis_url, SOCKETIO_CHANNEL=channel)
+    b = LiveServer(pg_url, tmp_path / "b.log", REDIS_URL=redis_url, SOCKETIO_CHANNEL=channel)
+    a.start(), b.start()
+    clients = []
+    try:
+        login = requests.Session()
+        fields = {"registration_no": "20260001", "pin": PIN}
+        assert http_login(login, f"{a.url}/exam/{sitting_id}/", fields).status_code == 302
+        cookie = cookie_header(login)
+        one, refused = _connect(a.url, cookie, "one")
+        assert one is not None, refused
+        clients.append(one)
+        two, refused = _connect(b.url, cookie, "two")
+        assert two is None and "already_connected" in str(refused)
+        three, refused = _connect(a.url, cookie, "three")
+        assert three is None and "already_connected" in str(refused)
+        # the same workstation coming back (a network drop) on the other process is let in
+        again, refused = _connect(b.url, cookie, "one")
+        assert again is not None, refused
+        clients.append(again)
+    finally:
+        for client in clients:
+            client.disconnect()
+        a.stop()
+        b.stop()

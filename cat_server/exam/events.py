@@ -3,7 +3,7 @@
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
-from .. import txn
+from .. import live_sockets, txn
 from ..errors import ExamError, NotFound
 from ..extensions import db, socketio
 from ..models import Attempt
@@ -22,7 +22,7 @@ def session_attempt_id() -> int:
 
 
 def _is_live(sid: str) -> bool:
-    return socketio.server.manager.is_connected(sid, "/exam")
+    return live_sockets.is_live(sid, "/exam")
 
 
 class ExamNamespace(Namespace):
@@ -54,13 +54,19 @@ class ExamNamespace(Namespace):
             )
         device = auth.get("device") if isinstance(auth, dict) else None
         device = device[:64] if isinstance(device, str) and device else None
+        # live for the other processes before it holds the attempt: a second
+        # workstation connecting elsewhere at the same moment sees it
+        live_sockets.mark(request.sid)
         try:
             state, replaced = txn.run(presence.connect, attempt_id, request.sid, device, _is_live)
         except NotFound:
+            live_sockets.unmark(request.sid)
             raise ConnectionRefusedError("login_required") from None
         except ExamError as error:
+            live_sockets.unmark(request.sid)
             raise ConnectionRefusedError(error.code, error.to_dict()) from None
         except DB_UNAVAILABLE:
+            live_sockets.unmark(request.sid)
             db.session.rollback()
             current_app.logger.exception("database unavailable in on_connect")
             raise ConnectionRefusedError("retry", RETRY_REPLY) from None
@@ -70,6 +76,7 @@ class ExamNamespace(Namespace):
         socketio.emit("state", state, namespace="/exam", to=request.sid)
 
     def on_disconnect(self, reason=None):
+        live_sockets.unmark(request.sid)
         attempt_id = session.get("attempt_id")
         if attempt_id is not None:
             txn.run(presence.mark_disconnected, attempt_id, request.sid)
