@@ -201,3 +201,12 @@ class AlreadyConnected(ExamError):
     code = "already_connected"
     message = "Login ini sedang aktif di komputer lain. Hubungi pengawas."
     message_en = "This login is active on another workstation. Please call the proctor."
+
+
+class SeatTaken(ExamError):
+    """A seat move onto a seat another candidate sits at; ``free``: the seats that are not."""
+
+    status = 409
+    code = "seat_taken"
+    message = "Kursi itu sudah ditempati peserta lain. Pilih kursi kosong."
+    message_en = "Another candidate sits at that seat. Choose a free seat."

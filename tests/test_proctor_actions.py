@@ -665,3 +665,31 @@ def test_an_aberrant_answer_pattern_raises_the_person_fit_flag(app):
     by_seat = {s["seat"]: s for s in snapshot["seats"]}
     assert by_seat["PC-01"]["lz"] < -2 and "person_fit" in by_seat["PC-01"]["flags"]
     assert by_seat["PC-02"]["lz"] > -2 and "person_fit" not in by_seat["PC-02"]["flags"]
+
+
+def test_a_seat_move_onto_an_occupied_seat_is_refused_with_the_free_seats(room):
+    """Issue 17: two candidates at PC-02 and PC-01 gone from the grid must not happen."""
+    r = room
+    with r.app.app_context():
+        from cat_server.models import Seat
+
+        db.session.add(Seat(sitting_id=r.sitting, label="PC-04", position=4))
+        db.session.commit()
+    free = r.psock.emit("free_seats", {"sitting": r.sitting}, namespace=NS, callback=True)
+    assert free == {"ok": True, "seats": ["PC-04"]}
+    ack = act(r, "move_seat", "20260001", seat="PC-02", reason="Monitor rusak")
+    assert ack["ok"] is False and ack["error"] == "seat_taken" and ack["free"] == ["PC-04"]
+    _, by_seat = seats(r)
+    assert by_seat["PC-01"]["registration_no"] == "20260001"  # nothing moved
+    assert by_seat["PC-02"]["registration_no"] == "20260002"
+    # a label the room does not have: refused, unless the proctor adds it as a spare seat
+    ack = act(r, "move_seat", "20260001", seat="PC-41", reason="Monitor rusak")
+    assert ack["error"] == "not_found" and ack["free"] == ["PC-04"]
+    ack = act(r, "move_seat", "20260001", seat="PC-41", reason="Monitor rusak", add_seat=True)
+    assert ack == {"ok": True}
+    _, by_seat = seats(r)
+    assert by_seat["PC-41"]["registration_no"] == "20260001" and "PC-01" not in by_seat
+    free = r.psock.emit("free_seats", {"sitting": r.sitting}, namespace=NS, callback=True)
+    assert free["seats"] == ["PC-01", "PC-04"]
+    with r.app.app_context():
+        assert [e.data["seat"] for e in audits(r, "seat_added")] == ["PC-41"]

@@ -184,17 +184,32 @@ def end_sitting(user, action: ActionIn) -> int:
     return len(interventions.end_sitting(action.sitting, actor_of(user), action.reason))
 
 
-def move_seat(user, action: ActionIn, seat_label: str | None) -> None:
-    """Approve that the candidate continues on another workstation (optionally a new seat)."""
+def move_seat(user, action: ActionIn, seat_label: str | None, add: bool = False) -> None:
+    """Approve that the candidate continues on another workstation (optionally a new seat).
+
+    ``add``: the label is a spare seat to add to the room now.
+    """
     get_watchable(action.sitting, user)
     if seat_label is not None and (not isinstance(seat_label, str) or len(seat_label) > 20):
         raise BadPayload("Label kursi tidak valid.", "Invalid seat label.", field="seat")
+    if not isinstance(add, bool):
+        raise BadPayload(field="add_seat")
     interventions.move_seat(
         _attempt_id(action.sitting, action.candidate),
         (seat_label or "").strip() or None,
         actor_of(user),
         action.reason,
+        add=add,
     )
+
+
+def free_seats(user, data) -> list[str]:
+    """The labels of the sitting's free seats, for a proctor who may watch it."""
+    if not isinstance(data, dict):
+        raise BadPayload()
+    sitting_id = _int(data, "sitting")
+    get_watchable(sitting_id, user)
+    return interventions.free_seats(sitting_id)
 
 
 def reset_pin(user, action: ActionIn) -> str:

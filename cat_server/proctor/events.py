@@ -103,10 +103,18 @@ class ProctorNamespace(Namespace):
 
     @acked
     def on_move_seat(self, data):
-        """Approve a seat move: ``seat`` is the new seat's label, or null for the same seat."""
+        """Approve a seat move: ``seat`` is the new seat's label, or null for the same seat.
+
+        ``add_seat``: true adds a label the room does not have as a spare seat.
+        """
         action = ActionIn.parse(data, seat_action=True)
-        actions.move_seat(current_user, action, data.get("seat"))
+        actions.move_seat(current_user, action, data.get("seat"), data.get("add_seat", False))
         return {"ok": True}
+
+    @acked
+    def on_free_seats(self, data):
+        """The sitting's seats no candidate sits at (to offer in the seat move dialog)."""
+        return {"ok": True, "seats": actions.free_seats(current_user, data)}
 
     @acked
     def on_reset_pin(self, data):

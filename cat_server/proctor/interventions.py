@@ -10,20 +10,24 @@ from __future__ import annotations
 from datetime import timedelta
 
 from .. import txn
-from ..errors import BadPayload, NotFound, NotInProgress
+from ..errors import BadPayload, NotFound, NotInProgress, SeatTaken
 from ..exam import presence, views
 from ..exam.attempts import get_sitting
 from ..exam.sections import finish, lock_attempt, shift_deadlines
 from ..extensions import db
-from ..models import Attempt, Seat, audit, utcnow
+from ..models import Attempt, Candidate, Seat, audit, utcnow
 from . import feed
 
 
-def move_seat(attempt_id: int, seat_label: str | None, actor: str, reason: str) -> Attempt:
+def move_seat(
+    attempt_id: int, seat_label: str | None, actor: str, reason: str, add: bool = False
+) -> Attempt:
     """A proctor approves that the candidate continues on another workstation.
 
     The old workstation's socket mark is cleared so the new one may connect;
-    everything acknowledged and the remaining time carry over.
+    everything acknowledged and the remaining time carry over. A seat another
+    candidate sits at is refused (SeatTaken, with the free seats); a label the
+    room does not have is NotFound unless ``add``: a spare seat brought in now.
     """
     if not reason or not reason.strip():
         raise BadPayload("Alasan wajib diisi.", "A reason is required.", field="reason")
@@ -34,8 +38,14 @@ def move_seat(attempt_id: int, seat_label: str | None, actor: str, reason: str) 
         seat = db.session.execute(
             db.select(Seat).where(Seat.sitting_id == attempt.sitting_id, Seat.label == seat_label)
         ).scalar_one_or_none()
-        if seat is None:
-            raise NotFound("Kursi tidak ditemukan.", "Seat not found.")
+        if seat is None and not add:
+            raise NotFound(
+                "Kursi tidak ditemukan.", "Seat not found.", free=free_seats(attempt.sitting_id)
+            )
+        if seat is None:  # a spare workstation brought in on the spot
+            seat = add_seat(attempt.sitting_id, seat_label, actor, reason.strip())
+        elif seat.id != candidate.seat_id and _seated(seat.id):
+            raise SeatTaken(free=free_seats(attempt.sitting_id))
         candidate.seat_id = seat.id
     old_sid = presence.vacate(attempt)
     audit(
@@ -51,6 +61,41 @@ def move_seat(attempt_id: int, seat_label: str | None, actor: str, reason: str) 
     presence.close_socket(old_sid)
     feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
     return attempt
+
+
+def free_seats(sitting_id: int) -> list[str]:
+    """The sitting's seats no candidate sits at, in room order."""
+    taken = db.select(Candidate.seat_id).where(
+        Candidate.sitting_id == sitting_id, Candidate.seat_id.is_not(None)
+    )
+    return list(
+        db.session.execute(
+            db.select(Seat.label)
+            .where(Seat.sitting_id == sitting_id, Seat.id.not_in(taken))
+            .order_by(Seat.position, Seat.label)
+        ).scalars()
+    )
+
+
+def add_seat(sitting_id: int, label: str, actor: str, reason: str) -> Seat:
+    """A spare seat at the end of the room (the caller commits); audited."""
+    last = db.session.execute(
+        db.select(db.func.max(Seat.position)).where(Seat.sitting_id == sitting_id)
+    ).scalar()
+    seat = Seat(sitting_id=sitting_id, label=label, position=(last or 0) + 1)
+    db.session.add(seat)
+    db.session.flush()
+    audit(actor, "seat_added", sitting_id=sitting_id, reason=reason, seat=label)
+    return seat
+
+
+def _seated(seat_id: int) -> bool:
+    return (
+        db.session.execute(
+            db.select(Candidate.id).where(Candidate.seat_id == seat_id).limit(1)
+        ).first()
+        is not None
+    )
 
 
 def _locked_attempts(sitting_id: int, *conditions) -> list[Attempt]:

@@ -537,6 +537,26 @@
 
   // --- actions -------------------------------------------------------------------
 
+  // the seat move dialog lists the free seats; a label not in the room adds a spare seat
+  var addSeatConfirmed = null;
+
+  function offerFreeSeats() {
+    addSeatConfirmed = null;
+    var list = $('free-seats');
+    list.textContent = '';
+    send('free_seats', {sitting: config.sitting}, function (ack) {
+      if (!ack.ok) return;
+      ack.seats.forEach(function (label) {
+        var option = document.createElement('option');
+        option.value = label;
+        list.appendChild(option);
+      });
+      $('free-seats-hint').textContent = ack.seats.length
+        ? T.free_seats + ' ' + ack.seats.join(', ')
+        : T.no_free_seats;
+    });
+  }
+
   function openAction(action, candidate) {
     var spec = ACTIONS[action];
     pending = {action: action, candidate: spec.seat || candidate !== undefined ? candidate : undefined};
@@ -553,6 +573,7 @@
       : T.reason_label;
     el.form.reason.value = '';
     el.form.seat.value = '';
+    if (spec.newSeat) offerFreeSeats();
     el.actionError.hidden = true;
     $('action-submit').classList.toggle('danger', !!spec.danger);
     $('action-submit').disabled = false;
@@ -587,14 +608,25 @@
     if (spec.text) payload.text = text; else payload.reason = text;
     if (pending.candidate !== null && pending.candidate !== undefined) payload.candidate = pending.candidate;
     if (spec.minutes) payload.minutes = parseInt(el.form.minutes.value, 10);
-    if (spec.newSeat) payload.seat = el.form.seat.value.trim() || null;
+    if (spec.newSeat) {
+      payload.seat = el.form.seat.value.trim() || null;
+      // a label the room does not have is added as a spare seat only once confirmed
+      if (payload.seat && addSeatConfirmed === payload.seat) payload.add_seat = true;
+    }
     if (spec.category) payload.category = el.form.category.value;
     var action = pending.action;
     $('action-submit').disabled = true;
     send(action, payload, function (ack) {
       $('action-submit').disabled = false;
       if (!ack.ok) {
+        if (action === 'move_seat' && ack.error === 'not_found' && payload.seat) {
+          addSeatConfirmed = payload.seat; // the next press adds it
+          el.actionError.textContent = T.add_spare.replace('%(seat)s', payload.seat);
+          el.actionError.hidden = false;
+          return;
+        }
         showActionError(ack);
+        if (ack.free) el.actionError.textContent += ' ' + (ack.free.length ? T.free_seats + ' ' + ack.free.join(', ') : T.no_free_seats);
         return;
       }
       el.dialog.close();

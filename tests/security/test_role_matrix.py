@@ -142,7 +142,10 @@ PROCTOR_ORDER = [
     "resume_sitting",
     "extend_seat",
     "extend_sitting",
+    "free_seats",
     "move_seat",
+    "lockouts",
+    "lift_lockout",
     "reset_pin",
     "note_incident",
     "configure_board",
@@ -305,7 +308,10 @@ def payloads(ids, foreign_attempt, foreign_item, sitting="sitting_id") -> dict:
         ("/proctor", "resume_sitting"): action,
         ("/proctor", "extend_seat"): {**seat, "minutes": 5},
         ("/proctor", "extend_sitting"): {**action, "minutes": 5},
+        ("/proctor", "free_seats"): {"sitting": a},
         ("/proctor", "move_seat"): {**seat, "seat": None},
+        ("/proctor", "lockouts"): {"sitting": a},
+        ("/proctor", "lift_lockout"): seat,
         ("/proctor", "reset_pin"): seat,
         ("/proctor", "note_incident"): {"sitting": a, "category": "other", "text": "uji"},
         ("/proctor", "configure_board"): {**action, "enabled": True},
@@ -412,7 +418,7 @@ def test_every_socket_event_answers_each_role_as_the_table_says(app):
         assert ack["error"] == "not_found", (role, ack)
     # A's proctor on A naming B's candidate (a seat of another sitting): not_found, B unchanged
     seat_events = [e for e in PROCTOR_ORDER if "candidate" in payloads(ids, 0, 0)["/proctor", e]]
-    assert len(seat_events) == 6, seat_events
+    assert len(seat_events) == 7, seat_events
     for event in seat_events + ["note_incident"]:
         data = {
             **payloads(ids, 0, 0)["/proctor", event],
