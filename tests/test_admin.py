@@ -769,3 +769,42 @@ def test_an_exported_bank_csv_imports_back_to_the_same_text(app, admin):
         again = db.session.query(ItemBank).filter_by(name="Bank Rumus lagi").one()
         stems = [i.stem for i in sorted(again.items, key=lambda i: i.position)]
     assert stems[:3] == [tricky[0], tricky[1], tricky[2].replace("\r\n", "\n")]
+
+
+def test_the_response_log_has_every_stored_answer_in_written_order_with_its_hashes(
+    app, admin, runner, tmp_path
+):
+    """Issue 17: per response the seq, item code, choice, score, time and hash."""
+    with app.app_context():
+        sitting_id = make_sitting(n_candidates=1, n_items=3)
+        exam = db.session.get(Sitting, sitting_id).exam
+        exam.sections[0].navigable = True
+        db.session.commit()
+        attempts.start_sitting(sitting_id, "test")
+    client = app.test_client()
+    assert login_candidate(client, sitting_id, "20260001").status_code == 302
+    sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)
+    state = current_state(sock)
+    first, second = state["items"][0], state["items"][1]
+    for entry, choice in ((first, "A"), (second, "C"), (first, "B")):  # seq 1 changed
+        payload = {"seq": entry["seq"], "item": entry["item"]["id"], "choice": choice}
+        assert answer(sock, state, **payload)["ok"]
+    text = admin.get(f"/admin/scores/response-log.csv?sitting={sitting_id}").data.decode(
+        "utf-8-sig"
+    )
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["n"], r["seq"], r["choice"], r["score"]) for r in rows] == [
+        ("1", "1", "A", "5"),
+        ("2", "2", "C", "0"),
+        ("3", "1", "B", "0"),
+    ]
+    assert [r["item_code"] for r in rows] == ["TWK001", "TWK002", "TWK001"]
+    assert rows[0]["prev_hash"] == "0" * 64
+    assert rows[1]["prev_hash"] == rows[0]["hash"] and rows[2]["prev_hash"] == rows[1]["hash"]
+    assert rows[0]["answered_at"].endswith("+07:00")
+    out = tmp_path / "log.csv"
+    done = runner.invoke(
+        args=["export-scores", "--sitting", str(sitting_id), "--response-log", "-o", str(out)]
+    )
+    assert done.exit_code == 0, done.output
+    assert out.read_bytes().decode("utf-8-sig") == text

@@ -55,9 +55,14 @@ def import_candidates_command(path, pins_out):
     "--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True
 )
 @click.option("--responses", is_flag=True, help="Wide responses for calibration instead.")
+@click.option(
+    "--response-log",
+    is_flag=True,
+    help="Every stored response in the order written, with its chain hashes, instead.",
+)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True))
 @with_appcontext
-def export_scores_command(sitting_id, date_from, date_to, fmt, responses, output):
+def export_scores_command(sitting_id, date_from, date_to, fmt, responses, response_log, output):
     """Scores of a sitting or a date range, one row an attempt (docs/formats.md).
 
     Days are the centre's (CAT_TIMEZONE): --from 2026-12-06 starts at midnight
@@ -78,7 +83,11 @@ def export_scores_command(sitting_id, date_from, date_to, fmt, responses, output
     if sitting_id is None and start is None and end is None:
         raise click.UsageError("give --sitting or --from/--to")
     attempts = scores.select_attempts(sitting_id, start, end)
-    if responses:
+    if response_log:
+        header, rows = scores.response_log(attempts)
+        with open(output, "wb") as f:
+            f.write(spreadsheet.csv_bytes(header, rows))
+    elif responses:
         header, rows = scores.wide_responses(attempts)
         with open(output, "wb") as f:
             f.write(spreadsheet.csv_bytes(header, rows, bom=False))

@@ -441,6 +441,14 @@ def responses_export():
     return _download(data, f"responses-{label}.csv", "csv")
 
 
+@bp.route("/scores/response-log.csv")
+def response_log_export():
+    """Every stored response in the order written, with its chain hashes (docs/formats.md)."""
+    attempts, label = _selected_attempts()
+    header, rows = scores.response_log(attempts)
+    return _download(spreadsheet.csv_bytes(header, rows), f"response-log-{label}.csv", "csv")
+
+
 # --- audit and integrity ------------------------------------------------------
 
 

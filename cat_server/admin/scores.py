@@ -167,6 +167,53 @@ def wide_responses(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
     return header, rows
 
 
+RESPONSE_LOG_HEADER = [
+    "registration_no",
+    "attempt_id",
+    "n",
+    "seq",
+    "item_code",
+    "choice",
+    "score",
+    "answered_at",
+    "prev_hash",
+    "hash",
+]
+
+
+def response_log(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
+    """One row a stored response, in the order written: what a third party reconciles.
+
+    Every change of an answer is its own row (``n`` counts them per attempt);
+    ``prev_hash`` and ``hash`` are the chain's (docs/formats.md says how to check it).
+    """
+    ids = [a.id for a in attempts]
+    numbers = {a.id: a.candidate.registration_no for a in attempts}
+    rows = []
+    if ids:
+        for r, code in db.session.execute(
+            db.select(Response, Item.code)
+            .join(Item, Response.item_id == Item.id)
+            .where(Response.attempt_id.in_(ids))
+            .order_by(Response.attempt_id, Response.n)
+        ):
+            rows.append(
+                [
+                    numbers[r.attempt_id],
+                    r.attempt_id,
+                    r.n,
+                    r.seq,
+                    code,
+                    r.choice,
+                    r.score,
+                    iso_local(r.answered_at),
+                    r.prev_hash,
+                    r.hash,
+                ]
+            )
+    return list(RESPONSE_LOG_HEADER), rows
+
+
 # --- the response chain -------------------------------------------------------
 
 
