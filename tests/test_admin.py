@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
 import re
@@ -802,6 +804,14 @@ def test_the_response_log_has_every_stored_answer_in_written_order_with_its_hash
     assert rows[0]["prev_hash"] == "0" * 64
     assert rows[1]["prev_hash"] == rows[0]["hash"] and rows[2]["prev_hash"] == rows[1]["hash"]
     assert rows[0]["answered_at"].endswith("+07:00")
+    # docs/formats.md's check, as a key holder runs it
+    with app.app_context():
+        key = app.extensions["cat_chain_key"]
+    for r in rows:
+        link = [r["prev_hash"], int(r["attempt_id"]), int(r["seq"]), int(r["item_id"])]
+        link += [r["choice"], int(r["score"]), r["answered_at_utc"]]
+        covered = json.dumps(link, separators=(",", ":")).encode()
+        assert hmac.new(key, covered, hashlib.sha256).hexdigest() == r["hash"]
     out = tmp_path / "log.csv"
     done = runner.invoke(
         args=["export-scores", "--sitting", str(sitting_id), "--response-log", "-o", str(out)]

@@ -173,9 +173,11 @@ RESPONSE_LOG_HEADER = [
     "n",
     "seq",
     "item_code",
+    "item_id",
     "choice",
     "score",
     "answered_at",
+    "answered_at_utc",
     "prev_hash",
     "hash",
 ]
@@ -204,9 +206,11 @@ def response_log(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
                     r.n,
                     r.seq,
                     code,
+                    r.item_id,
                     r.choice,
                     r.score,
                     iso_local(r.answered_at),
+                    r.answered_at.isoformat(),  # the exact text the hash covers
                     r.prev_hash,
                     r.hash,
                 ]
