@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
@@ -61,11 +62,17 @@ def load_bank_command(path, name):
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--database", default=None, help="Database URL (default: SQLite in instance/).")
 @click.option("--no-serve", is_flag=True, help="Create the demo data and exit.")
-def demo_command(host, port, database, no_serve):
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the logins, sittings and candidates as one JSON object (for scripts).",
+)
+def demo_command(host, port, database, no_serve, as_json):
     """Create the demo centre (bank, exam, 40 seats) and serve it with gunicorn + gevent."""
     from flask_migrate import upgrade
 
-    from .demo import BLUEPRINTS, STAFF, demo_candidates, seed_demo
+    from .demo import seed_demo
     from .factory import create_app
 
     if database:
@@ -80,6 +87,51 @@ def demo_command(host, port, database, no_serve):
         sittings = [(s.id, s.name, s.exam.name) for s in seed_demo()]
         url = app.config["SQLALCHEMY_DATABASE_URI"]
     base = f"http://{host}:{port}"
+    if as_json:
+        click.echo(json.dumps(demo_listing(base, url, sittings), indent=1))
+    else:
+        print_demo_listing(base, url, sittings)
+    if no_serve:
+        return
+    click.echo(f"\nServing on {base} (Ctrl+C to stop)\n", err=True)
+    sys.stdout.flush()
+    os.environ["CAT_DATABASE_URL"] = url
+    os.execvp(sys.executable, gunicorn_argv(host, port))
+
+
+def demo_listing(base: str, database: str, sittings) -> dict:
+    """The demo's logins, sittings and candidates with their PINs (``--json``)."""
+    from .demo import BLUEPRINTS, STAFF, demo_candidates
+
+    return {
+        "url": base,
+        "database": database,
+        "staff": [
+            {"role": role, "username": username, "password": password, "login": f"{base}/login"}
+            for username, (role, _, password) in STAFF.items()
+        ],
+        "sittings": [
+            {
+                "id": sitting_id,
+                "name": name,
+                "exam": exam,
+                "workstation": f"{base}/exam/{sitting_id}/",
+                "proctor": f"{base}/proctor/sittings/{sitting_id}",
+                "candidates": [
+                    {k: row[k] for k in ("registration_no", "pin", "seat", "name")}
+                    for row in demo_candidates(
+                        BLUEPRINTS[name]["seats"], BLUEPRINTS[name]["prefix"]
+                    )
+                ],
+            }
+            for sitting_id, name, exam in sittings
+        ],
+    }
+
+
+def print_demo_listing(base: str, url: str, sittings) -> None:
+    from .demo import BLUEPRINTS, STAFF, demo_candidates
+
     click.echo(f"\nDatabase: {url}")
     for username, (role, _, password) in STAFF.items():
         click.echo(f"{role.title():9} login: {username} / {password}   ({base}/login)")
@@ -91,12 +143,6 @@ def demo_command(host, port, database, no_serve):
         blueprint = BLUEPRINTS[name]
         for row in demo_candidates(blueprint["seats"], blueprint["prefix"]):
             click.echo(f"    {row['registration_no']}  {row['pin']}  {row['seat']}  {row['name']}")
-    if no_serve:
-        return
-    click.echo(f"\nServing on {base} (Ctrl+C to stop)\n", err=True)
-    sys.stdout.flush()
-    os.environ["CAT_DATABASE_URL"] = url
-    os.execvp(sys.executable, gunicorn_argv(host, port))
 
 
 def demo_secret_key(instance: Path) -> str:
