@@ -1,5 +1,6 @@
 """Staff login (administrators and proctors)."""
 
+from secrets import compare_digest
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -17,14 +18,14 @@ login_manager.login_message = "Silakan masuk sebagai pengawas atau administrator
 
 @login_manager.user_loader
 def load_user(session_id):
-    """The session's user while active and with the password the session began with."""
-    user_id, _, stamp = str(session_id).partition(":")
+    """The session's user while active and holding the user's current session token."""
+    user_id, _, token = str(session_id).partition(":")
     if not user_id.isdigit() or len(user_id) > 12:
         return None
     user = db.session.get(User, int(user_id))
-    if user is None or not user.active or stamp != user.password_stamp:
+    if user is None or not user.active or not token or not user.session_token:
         return None
-    return user
+    return user if compare_digest(token, user.session_token) else None
 
 
 def safe_next(target: str | None) -> str | None:

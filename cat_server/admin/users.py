@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import security
 from ..auth import find_user
 from ..extensions import db
-from ..models import Sitting, User, audit
+from ..models import Sitting, User, audit, new_session_token
 from ..proctor import sessions
 from .sittings import FormProblems, _, get_sitting, need_reason
 
@@ -203,6 +203,7 @@ def reset_password(user_id: int, password: str, actor: str, reason: str | None) 
         raise FormProblems(problems)
     reason = need_reason(reason)
     user.password_hash = security.hash_password(password)
+    user.session_token = new_session_token()  # every session of the old password ends
     audit(actor, "user_password_reset", reason=reason, user_id=user.id, username=user.username)
     db.session.commit()
     sessions.end_sockets(user.id)
