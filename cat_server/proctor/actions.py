@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .. import security
 from ..errors import MAX_ID, BadPayload, Forbidden, NotFound, NotInProgress
 from ..exam import attempts
+from ..exam import sessions as candidate_sessions
 from ..extensions import db
 from ..models import Candidate, Incident, audit
 from . import board, feed, interventions
@@ -198,20 +199,28 @@ def move_seat(user, action: ActionIn, seat_label: str | None) -> None:
 
 
 def reset_pin(user, action: ActionIn) -> str:
-    """A new PIN for one candidate, returned once (only its hash is stored)."""
+    """A new PIN for one candidate, returned once (only its hash is stored).
+
+    The session the old PIN opened ends with it: every workstation logs in again.
+    """
     get_watchable(action.sitting, user)
     candidate = _candidate(action.sitting, action.candidate)
     pin = security.new_pin()
     candidate.pin_hash = security.hash_pin(pin)
+    attempt_id = candidate.attempt.id if candidate.attempt else None
+    sid = candidate_sessions.revoke(attempt_id) if attempt_id is not None else None
     audit(
         actor_of(user),
         "pin_reset",
         sitting_id=action.sitting,
-        attempt_id=candidate.attempt.id if candidate.attempt else None,
+        attempt_id=attempt_id,
         reason=action.reason,
         candidate=candidate.id,
     )
     db.session.commit()
+    if attempt_id is not None:
+        candidate_sessions.close_sockets(attempt_id, sid)
+        feed.seat_changed(action.sitting, candidate.id)
     return pin
 
 

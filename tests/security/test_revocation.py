@@ -19,6 +19,7 @@ Logins here are setup, not the subject: hashed at argon2's lowest cost (conftest
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -157,7 +158,7 @@ def test_revoking_tells_the_open_exam_page_why_and_disconnects_it(room, trigger)
     assert ended["error"] == "session_ended" and ended["message"] and ended["message_en"]
     if trigger != "logout":  # the page goes to the login page, which says why
         page = r.client.get(r.take, follow_redirects=True).get_data(as_text=True)
-        assert "Sesi Anda telah diakhiri" in page and "Your session was ended" in page
+        assert "Login Anda telah diakhiri" in page and "Your login was ended" in page
         assert r.client.get(r.take).status_code == 302  # and the cookie is gone for good
 
 
@@ -180,6 +181,20 @@ def test_after_a_seat_move_the_old_workstation_cannot_take_the_attempt_back(room
     assert not connect_exam(r.app, r.client, "pc-01").is_connected(EXAM)
     assert sock.is_connected(EXAM)
     sock.disconnect(namespace=EXAM)
+
+
+def test_resetting_a_sittings_pins_ends_its_candidates_logins(room):
+    r = room
+    with r.app.app_context():
+        make_user("kepala", role="admin")
+    admin = r.app.test_client()
+    assert login_staff(admin, "kepala").status_code == 302
+    copy = copy_of(r.app, r.client)
+    done = admin.post(f"/admin/sittings/{r.sitting}/pins", data={"reason": "slip PIN bocor"})
+    assert done.status_code == 200
+    assert not r.sock.is_connected(EXAM)
+    assert refused_at_login_page(copy.get(r.take), r.sitting)
+    assert not connect_exam(r.app, copy, "pc-01").is_connected(EXAM)
 
 
 def test_ending_a_workstations_session_is_audited_with_its_reason_and_the_exam_goes_on(room):
@@ -300,3 +315,19 @@ def test_the_admin_idle_timeout_is_the_servers_not_the_cookies(app, stamped):
     assert login_staff(admin, *ADMIN).status_code == 302
     assert admin.get("/admin/").status_code == 200
     assert copy.get("/admin/").status_code == 302
+
+
+def test_after_a_restart_the_pages_reconnect_whatever_the_idle_limit(room):
+    """A crash leaves no disconnect behind: start-up counts the open pages as seen now."""
+    from cat_server.exam import presence
+
+    r = room
+    r.app.config["CANDIDATE_IDLE_TIMEOUT"] = 1
+    with r.app.app_context():
+        attempt = db.session.get(Attempt, r.state["attempt"])
+        attempt.last_seen_at = attempt.last_seen_at - timedelta(hours=2)  # connected long ago
+        db.session.commit()
+        presence.clear_connections()  # the only process starts again
+    again = connect_exam(r.app, r.client, "pc-01")
+    assert again.is_connected(EXAM)
+    again.disconnect(namespace=EXAM)
