@@ -224,6 +224,20 @@ def reset_pin(user, action: ActionIn) -> str:
     return pin
 
 
+def end_session(user, action: ActionIn) -> None:
+    """End one workstation's session: its cookie and socket stop working; the exam goes on.
+
+    The candidate logs in again with the PIN, here or at another workstation.
+    """
+    get_watchable(action.sitting, user)
+    candidate_sessions.end(
+        _attempt_id(action.sitting, action.candidate),
+        "session_ended",
+        actor=actor_of(user),
+        reason=action.reason,
+    )
+
+
 def note_incident(user, action: ActionIn) -> Incident:
     """Write an incident note (category, text, optional candidate) and audit it."""
     get_watchable(action.sitting, user)

@@ -28,6 +28,7 @@
     end_attempt: {title: T.actions.end_attempt, seat: true, danger: true},
     move_seat: {title: T.actions.move_seat, seat: true, newSeat: true},
     reset_pin: {title: T.actions.reset_pin, seat: true},
+    end_session: {title: T.actions.end_session, seat: true},
     note_incident: {title: T.actions.note_incident, category: true, text: true},
     pause_sitting: {title: T.actions.pause_sitting},
     resume_sitting: {title: T.actions.resume_sitting},
@@ -515,6 +516,7 @@
         end_attempt: hasAttempt && seat.status !== 'finished',
         move_seat: hasAttempt && seat.status !== 'finished',
         reset_pin: seat.status !== 'finished',
+        end_session: hasAttempt,
         note_incident: true
       }[action];
       button.hidden = (action === 'pause_seat' && seat.paused) || (action === 'resume_seat' && !seat.paused);

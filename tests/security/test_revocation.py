@@ -25,6 +25,7 @@ import pytest
 
 from cat_server.extensions import db, socketio
 from cat_server.models import Attempt, AuditEvent, Candidate, Response, Seat, User
+from cat_server.proctor import report
 from tests.conftest import PIN, login_candidate, login_staff, make_sitting, make_user
 from tests.test_admin_users import ADMIN, admin_client
 
@@ -208,6 +209,8 @@ def test_ending_a_workstations_session_is_audited_with_its_reason_and_the_exam_g
         attempt = db.session.get(Attempt, r.state["attempt"])
         assert attempt.status == "in_progress" and attempt.paused_at is None
         assert attempt.connected_sid is None
+        rows = [row for row in report.report_rows(r.sitting) if row["what"] == "end login"]
+        assert [(row["seat"], row["reason"]) for row in rows] == [("PC-01", "uji pencabutan sesi")]
     again = r.app.test_client()
     assert login_candidate(again, r.sitting, REG, PIN).status_code == 302
     sock = connect_exam(r.app, again, "pc-01")
