@@ -24,7 +24,7 @@ from datetime import timedelta
 import pytest
 
 from cat_server.extensions import db, socketio
-from cat_server.models import Attempt, AuditEvent, Candidate, Response, Seat, User
+from cat_server.models import Attempt, AuditEvent, Candidate, Response, Seat, User, utcnow
 from cat_server.proctor import report
 from tests.conftest import PIN, login_candidate, login_staff, make_sitting, make_user
 from tests.test_admin_users import ADMIN, admin_client
@@ -334,3 +334,38 @@ def test_after_a_restart_the_pages_reconnect_whatever_the_idle_limit(room):
     again = connect_exam(r.app, r.client, "pc-01")
     assert again.is_connected(EXAM)
     again.disconnect(namespace=EXAM)
+
+
+def staff_seen_long_ago(app, username="pengawas"):
+    with app.app_context():
+        user = db.session.execute(db.select(User).where(User.username == username)).scalar_one()
+        user.last_seen_at = utcnow() - timedelta(hours=2)
+        db.session.commit()
+
+
+def test_an_open_proctor_console_keeps_its_staff_session_alive(app):
+    from cat_server.proctor import sessions
+
+    with app.app_context():
+        make_sitting(proctor=make_user())
+    desk = app.test_client()
+    assert login_staff(desk).status_code == 302
+    watching = console(app, desk)
+    staff_seen_long_ago(app)  # the proctor only watched the console for two hours
+    with app.app_context():
+        assert sessions.note_open_consoles() == 1  # each process, every minute
+    assert desk.get("/proctor/").status_code == 200
+    assert watching.emit("watch", {"sitting": 1}, namespace=PROCTOR, callback=True)["ok"]
+    watching.disconnect(namespace=PROCTOR)
+    # console closed, nothing else for two hours: the session has ended
+    staff_seen_long_ago(app)
+    with app.app_context():
+        assert sessions.note_open_consoles() == 0
+    gone = desk.get("/proctor/")
+    assert gone.status_code == 302 and "/login" in gone.headers["Location"]
+    assert not console_refused_is_connected(app, desk)
+
+
+def console_refused_is_connected(app, client) -> bool:
+    sock = socketio.test_client(app, namespace=PROCTOR, flask_test_client=client)
+    return sock.is_connected(PROCTOR)
