@@ -96,12 +96,12 @@ _INSERT_RESPONSE = Response.__table__.insert().inline()
 def record_answer(attempt_id: int, answer: AnswerIn, token=BY_SERVER) -> dict:
     """Check, score, present the next item: one transaction; the reply after the commit.
 
-    The cookie's ``token`` must hold the attempt's session (SessionEnded), checked
-    on the locked row. A repeated answer (same seq, same choice as stored) returns the current
-    state and stores nothing. Raises TimeUp after the deadline (the attempt is
-    finished then), SectionTimeUp after the section's own (the next one
-    begins), WrongSeq, SectionOver, NotInProgress, InvalidChoice; a
-    rejected answer leaves the attempt as it was.
+    The cookie's ``token`` must hold the attempt's session (SessionEnded; checked
+    on the locked row). A repeated answer (same seq, same choice as stored)
+    returns the current state and stores nothing. Raises TimeUp after the
+    deadline (the attempt is finished then), SectionTimeUp after the section's
+    own (the next one begins), WrongSeq, SectionOver, NotInProgress,
+    InvalidChoice; a rejected answer leaves the attempt as it was.
 
     The hot path: a linear answer is 5 statements (attempt FOR UPDATE, the
     presented item, INSERT response, INSERT next presentation, UPDATE attempt);
