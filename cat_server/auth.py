@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from . import security
+from . import security, staff_sessions
 from .extensions import db, login_manager
 from .lockout import login_limits, staff_named
 from .models import User, audit
@@ -18,12 +18,12 @@ login_manager.login_message = "Silakan masuk sebagai pengawas atau administrator
 
 @login_manager.user_loader
 def load_user(session_id):
-    """The session's user while active and with the password the session began with."""
-    user_id, _, stamp = str(session_id).partition(":")
+    """The session's user while active, with the user's current token, and not idle."""
+    user_id, _, token = str(session_id).partition(":")
     if not user_id.isdigit() or len(user_id) > 12:
         return None
     user = db.session.get(User, int(user_id))
-    if user is None or not user.active or stamp != user.password_stamp:
+    if user is None or not staff_sessions.holds(user, token):
         return None
     return user
 
@@ -86,6 +86,7 @@ def login():
         if user is None:
             flash("Nama pengguna atau kata sandi salah. / Wrong username or password.", "error")
             return render_template("login.html"), 401
+        staff_sessions.begin(user)  # the server's idle clock starts (cookie: the user's token)
         login_user(user)
         audit(f"user:{user.id}", "login")
         db.session.commit()
@@ -99,7 +100,12 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    logout_user()
+    """Every session of the user ends: a copy of the cookie too, and the open consoles."""
+    user = current_user._get_current_object()
+    staff_sessions.rotate(user)
+    audit(f"user:{user.id}", "logout")
+    db.session.commit()
+    logout_user()  # Flask-Login's user_logged_out: proctor/sessions.py ends the consoles
     return redirect(url_for("auth.login"))
 
 

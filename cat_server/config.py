@@ -63,8 +63,12 @@ class Defaults:
     # jitter) at once instead of queueing until the browser times out. 0 = off.
     MAX_LOGINS_IN_FLIGHT = 16
     LOGIN_RETRY_AFTER = 3
-    # Staff sessions: admin pages log out after this many idle seconds.
+    # Staff sessions (admin and proctor pages) end after this many seconds without a
+    # request or an open proctor console, by the server's own record (staff_sessions.py).
     ADMIN_IDLE_TIMEOUT = 30 * 60
+    # Candidate sessions end after this many seconds with no exam page open (no /exam
+    # socket) and no login (exam/sessions.py); an open exam page never times out. 0 = off.
+    CANDIDATE_IDLE_TIMEOUT = 30 * 60
     PERMANENT_SESSION_LIFETIME = 12 * 3600
     # Set CAT_SESSION_COOKIE_SECURE=true behind TLS (nginx in front).
     SESSION_COOKIE_SECURE = False

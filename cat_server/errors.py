@@ -210,3 +210,33 @@ class SeatTaken(ExamError):
     code = "seat_taken"
     message = "Kursi itu sudah ditempati peserta lain. Pilih kursi kosong."
     message_en = "Another candidate sits at that seat. Choose a free seat."
+
+
+class SessionEnded(ExamError):
+    """The cookie's session was ended on the server: log in again (exam/sessions.py)."""
+
+    status = 401
+    code = "session_ended"
+    message = (
+        "Login Anda telah diakhiri (keluar, reset PIN, pindah komputer, atau oleh pengawas). "
+        "Silakan masuk lagi dengan nomor peserta dan PIN; jawaban yang sudah terkirim tetap "
+        "tersimpan."
+    )
+    message_en = (
+        "Your login was ended (logout, PIN reset, a move to another workstation, or by the "
+        "proctor). Please log in again with your registration number and PIN; answers already "
+        "sent are kept."
+    )
+
+
+class SessionIdle(SessionEnded):
+    message = (
+        "Login Anda berakhir karena tidak aktif terlalu lama. "
+        "Silakan masuk lagi dengan nomor peserta dan PIN; jawaban yang sudah terkirim tetap "
+        "tersimpan."
+    )
+    message_en = (
+        "Your login ended after a long inactivity. "
+        "Please log in again with your registration number and PIN; answers already sent are "
+        "kept."
+    )

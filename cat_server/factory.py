@@ -64,7 +64,7 @@ def create_app(test_config=None, *, command_line=False):
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from . import admission, auth, cli, errors, exam, proctor, socket_limits
+    from . import admission, auth, cli, errors, exam, proctor, socket_limits, staff_sessions
     from .exam import chain
 
     errors.init_app(app)
@@ -79,6 +79,8 @@ def create_app(test_config=None, *, command_line=False):
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(proctor.board.bp)  # /board/<sitting>: public, read-only
     proctor.feed.init_app(app)  # the exam side's announced seats reach the proctor screens
+    proctor.sessions.init_app(app)  # a staff logout ends the user's open consoles
+    staff_sessions.init_app(app)  # staff activity, by the server's clock (idle time-out)
     cli.init_app(app)
     admission.init_app(app)  # logins beyond CAT_MAX_LOGINS_IN_FLIGHT: 503 + Retry-After
     socket_limits.init_app(app)  # engine.io sessions per address and in all

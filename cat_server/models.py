@@ -6,7 +6,7 @@ SQLite and with zone on PostgreSQL, always returned zone-aware.
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -19,6 +19,11 @@ from .extensions import db
 def utcnow() -> datetime:
     """The server clock: every deadline and timestamp comes from here."""
     return datetime.now(UTC)
+
+
+def new_session_token() -> str:
+    """A random token for session cookies; replacing it makes every older cookie useless."""
+    return secrets.token_urlsafe(16)
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -51,6 +56,13 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # carried by every session cookie of the user; a new one (logout, deactivation, role
+    # or password change, idle time-out) ends every session at once (staff_sessions.py)
+    session_token: Mapped[str] = mapped_column(
+        sa.String(32), default=new_session_token, server_default=""
+    )
+    # the user's last request or open console, by the server's clock: the idle time-out
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (sa.CheckConstraint("role IN ('admin', 'proctor')", name="role"),)
 
@@ -59,13 +71,8 @@ class User(UserMixin, db.Model):
         return self.role == "admin"
 
     def get_id(self) -> str:
-        """The session's user id, bound to the password: a reset ends every open session."""
-        return f"{self.id}:{self.password_stamp}"
-
-    @property
-    def password_stamp(self) -> str:
-        # a digest of the hash, never hash material itself: the session cookie is readable
-        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+        """The session's user id with the user's session token (load_user checks both)."""
+        return f"{self.id}:{self.session_token}"
 
 
 # Usernames are unique ignoring case: "Pengawas1" cannot join "pengawas1" (login ignores case).
@@ -303,6 +310,12 @@ class Attempt(db.Model):
     # the current section's own deadline (sections with a time limit; never after
     # deadline_at); pauses, extensions and downtime credit move it with deadline_at
     section_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # carried by the candidate's session cookie; a new one (logout, PIN reset, seat move,
+    # the proctor ending the session, an idle time-out) ends every older cookie at once
+    # (exam/sessions.py)
+    session_token: Mapped[str] = mapped_column(
+        sa.String(32), default=new_session_token, server_default=""
+    )
 
     candidate: Mapped[Candidate] = relationship(back_populates="attempt")
     sitting: Mapped[Sitting] = relationship()

@@ -1,4 +1,4 @@
-"""The server process's background tasks: the proctor feed, the deadline reaper, the heartbeat.
+"""The server process's background tasks: proctor feed, deadline reaper, heartbeat, consoles.
 
 Started once per process by the gunicorn entry point (wsgi.py); above the
 rooms, so it may use any of them and none of them imports it.
@@ -6,10 +6,10 @@ rooms, so it may use any of them and none of them imports it.
 
 from __future__ import annotations
 
-from . import live_sockets, socket_limits
+from . import live_sockets, socket_limits, staff_sessions
 from .exam import clock, presence
 from .extensions import socketio
-from .proctor import feed
+from .proctor import feed, sessions
 
 
 def start_background_tasks(app) -> None:
@@ -34,6 +34,18 @@ def start_background_tasks(app) -> None:
     socketio.start_background_task(_end_anonymous_sockets, app)
     if app.config["REDIS_URL"]:
         socketio.start_background_task(_refresh_live_sockets, app)
+    socketio.start_background_task(_note_consoles, app)
+
+
+def _note_consoles(app) -> None:
+    """Open proctor consoles are activity: their staff sessions do not time out."""
+    while True:
+        socketio.sleep(staff_sessions.TOUCH_EVERY_S)
+        try:
+            with app.app_context():
+                sessions.note_open_consoles()
+        except Exception:
+            app.logger.exception("noting the open consoles failed")
 
 
 def _heartbeat(app) -> None:

@@ -226,7 +226,10 @@ def test_the_last_active_admin_cannot_demote_or_deactivate_themselves(app, admin
         ).status_code
         == 302
     )
-    assert admin.get("/admin/").status_code == 403  # now a proctor
+    # a role change ends the user's sessions; logged in again, the user is a proctor
+    assert admin.get("/admin/").status_code == 302
+    assert login_staff(admin, *ADMIN).status_code == 302
+    assert admin.get("/admin/").status_code == 403
     second = app.test_client()
     assert login_staff(second, "admin2", "admin-dua-123").status_code == 302
     other = user_id(app, "admin2")

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from cat_server import create_app, txn
 from cat_server.admin.scores import verify_chains
 from cat_server.errors import ExamError
-from cat_server.exam import answers, catalog, clock
+from cat_server.exam import answers, catalog, clock, payloads
 from cat_server.extensions import db
 from cat_server.models import Attempt, Item, Response
 
@@ -259,3 +259,45 @@ def test_a_deadline_passing_inside_a_batch_ends_the_section_on_its_own(app, monk
     with app.app_context():
         assert db.session.get(Attempt, a).status == told == "finished"  # its only section
     assert _responses(app, a) == []
+
+
+def test_an_answer_of_an_ended_session_is_refused_inside_a_batch(app, pg_url):
+    """The cookie's token is checked on the row the batch locked: the old cookie's answer
+    is refused and queues nothing; the batch's other answers are stored."""
+    blocker, a, b = _started_attempts(app, 3)
+    first = {x: _first_item(app, x) for x in (blocker, a, b)}
+    with app.app_context():
+        token = {x: db.session.get(Attempt, x).session_token for x in (a, b)}
+    results = {}
+
+    def submit(name, attempt_id, token):
+        seq, item = first[attempt_id]
+        answer = payloads.AnswerIn.parse(
+            {"attempt": attempt_id, "seq": seq, "item": item, "choice": "A"}
+        )
+        with app.app_context():
+            try:
+                results[name] = ("ok", txn.run(answers.record_answer, attempt_id, answer, token))
+            except ExamError as error:
+                results[name] = ("rejected", error.code)
+
+    lock = _RowLock(pg_url, blocker)
+    held = threading.Thread(
+        target=_submit, args=(app, results, "blocker", blocker, *first[blocker])
+    )
+    held.start()
+    threading.Event().wait(0.3)
+    threads = [
+        threading.Thread(target=submit, args=("old cookie", a, "an-ended-token")),
+        threading.Thread(target=submit, args=("b", b, token[b])),
+    ]
+    for t in threads:
+        t.start()
+    threading.Event().wait(0.5)
+    lock.release()
+    for t in [held, *threads]:
+        t.join(30)
+    assert results["old cookie"] == ("rejected", "session_ended")
+    assert results["b"][0] == "ok" and results["b"][1]["ok"]
+    assert _responses(app, a) == [] and _responses(app, b) == [1]
+    assert txn.stats(app)["largest"] >= 2  # the two answers shared a batch

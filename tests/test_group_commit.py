@@ -316,3 +316,28 @@ def test_a_batch_reads_its_answers_attempts_together_and_a_job_between_them_is_s
     assert len(reads) == 2, reads  # a, c, d together; then b on its own, after the job
     with app.app_context():
         assert [_responses(x) for x in (a, b, c, d)] == [1, 0, 1, 1]
+
+
+def test_an_answer_of_an_ended_session_is_refused_in_a_batch_and_the_others_stand(app):
+    """The cookie's token is checked on the row the batch read (exam/sessions.py): the
+    old cookie's answer is refused and changes nothing; the batch's other answers, the
+    same attempt's new session among them, are stored."""
+    a, b = _started_attempts(app, 2)
+    with app.app_context():
+        token = {x: db.session.get(Attempt, x).session_token for x in (a, b)}
+
+    def answer(x):
+        seq, item = _first_item(app, x)
+        return payloads.AnswerIn.parse({"attempt": x, "seq": seq, "item": item, "choice": "A"})
+
+    results = _in_one_batch(
+        app,
+        ("old cookie", answers.record_answer, a, answer(a), "an-ended-token"),
+        ("b", answers.record_answer, b, answer(b), token[b]),
+        ("a", answers.record_answer, a, answer(a), token[a]),
+    )
+    assert results["old cookie"] == ("rejected", "session_ended")
+    assert results["b"][1]["ok"] and results["a"][1]["ok"]
+    assert not results["a"][1].get("repeat")
+    with app.app_context():
+        assert (_responses(a), _responses(b)) == (1, 1)

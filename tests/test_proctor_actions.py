@@ -377,6 +377,7 @@ SEAT_ACTIONS = [
     ("end_attempt", {}),
     ("move_seat", {"seat": None}),
     ("reset_pin", {}),
+    ("end_session", {}),
 ]
 SITTING_ACTIONS = [
     ("open_check_in", {}),

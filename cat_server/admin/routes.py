@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from datetime import datetime
 
 from flask import (
@@ -15,12 +14,11 @@ from flask import (
     render_template,
     request,
     send_file,
-    session,
     url_for,
 )
-from flask_login import current_user, logout_user
+from flask_login import current_user
 
-from .. import spreadsheet
+from .. import spreadsheet, staff_sessions
 from ..errors import MAX_ID, Forbidden, NotFound
 from ..extensions import db, login_manager
 from ..itembank.formats import FORMATS, BankFormatError
@@ -52,22 +50,20 @@ def actor() -> str:
 
 @bp.before_request
 def require_admin():
-    """Anonymous: to the login page. Proctors: 403. Idle admins are logged out."""
+    """Anonymous: to the login page. Proctors: 403. Idle admins log in again.
+
+    Idle is the server's record of the user's activity (staff_sessions.py), never
+    the cookie's: ``load_user`` refused the session, and says why.
+    """
     if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not getattr(current_user, "is_admin", False):
-        raise Forbidden()
-    now = time.time()
-    idle = current_app.config.get("ADMIN_IDLE_TIMEOUT", 1800)
-    last = session.get("admin_seen")
-    if last is not None and now - last > idle:
-        logout_user()
-        session.clear()
+        if not staff_sessions.timed_out():
+            return login_manager.unauthorized()
         flash("Sesi admin berakhir karena tidak aktif. / Session timed out.", "error")
         # back to the same page after logging in again (a GET only: a form is not resent)
         back = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("auth.login", next=back))
-    session["admin_seen"] = now
+    if not getattr(current_user, "is_admin", False):
+        raise Forbidden()
     request.max_content_length = current_app.config.get("ADMIN_MAX_UPLOAD", 64 * 1024 * 1024)
 
 

@@ -13,6 +13,8 @@ from flask_babel import gettext
 
 from .. import lockout, security, spreadsheet
 from ..errors import MAX_ID, BadPayload, NotFound
+from ..exam import sessions as candidate_sessions
+from ..exam.signals import announce_seat
 from ..extensions import db
 from ..itembank.formats import BankFormatError, BankFormatProblem
 from ..itembank.formats.problems import Problems
@@ -498,11 +500,12 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
 def reset_pins(sitting_id: int, actor: str, reason: str | None = None) -> list[NewCandidate]:
     """New PINs for every candidate of the sitting who has not finished (old PINs stop working).
 
-    Refused without a reason (FormProblems), changing nothing.
+    The logins the old PINs opened end too (exam/sessions.py). Refused without a
+    reason (FormProblems), changing nothing.
     """
     sitting = get_sitting(sitting_id)
     reason = need_reason(reason)
-    out = []
+    out, attempt_ids = [], []
     candidates = (
         db.session.execute(
             db.select(Candidate)
@@ -518,6 +521,8 @@ def reset_pins(sitting_id: int, actor: str, reason: str | None = None) -> list[N
         pin = security.new_pin()
         c.pin_hash = security.hash_pin(pin)
         lockout.lift(lockout.candidate(sitting.id, c.registration_no))  # a new PIN: new odds
+        if c.attempt is not None:
+            attempt_ids.append(c.attempt.id)
         out.append(
             NewCandidate(
                 c.registration_no,
@@ -531,8 +536,15 @@ def reset_pins(sitting_id: int, actor: str, reason: str | None = None) -> list[N
                 pin,
             )
         )
+    # after the slow hashing, so the rows stay locked only until the commit; in id
+    # order, as the answer lane and the sitting-wide actions lock them
+    ended = {a: candidate_sessions.revoke(a) for a in sorted(attempt_ids)}
     audit(actor, "pins_reset", sitting_id=sitting.id, reason=reason, count=len(out))
     db.session.commit()
+    for attempt_id, sid in ended.items():
+        candidate_sessions.close_sockets(attempt_id, sid)
+    if ended:
+        announce_seat(sitting.id)  # the proctor grid: those seats are no longer connected
     return sorted(out, key=lambda c: (_seat_order(c.seat), c.registration_no))
 
 

@@ -13,7 +13,7 @@ import re
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from .. import security
+from .. import security, staff_sessions
 from ..auth import find_user
 from ..extensions import db
 from ..models import Sitting, User, audit
@@ -181,6 +181,7 @@ def set_role(user_id: int, role: str, actor: str, reason: str | None) -> User:
             ]
         )
     before, user.role = user.role, role
+    staff_sessions.rotate(user)  # every session of the old role ends
     audit(
         actor,
         "user_role_changed",
@@ -191,7 +192,7 @@ def set_role(user_id: int, role: str, actor: str, reason: str | None) -> User:
         after=role,
     )
     db.session.commit()
-    sessions.end_sockets(user.id)  # the console reconnects and is checked against the new role
+    sessions.end_sockets(user.id)  # the console reconnects, is refused; the user logs in again
     return user
 
 
@@ -203,6 +204,7 @@ def reset_password(user_id: int, password: str, actor: str, reason: str | None) 
         raise FormProblems(problems)
     reason = need_reason(reason)
     user.password_hash = security.hash_password(password)
+    staff_sessions.rotate(user)
     audit(actor, "user_password_reset", reason=reason, user_id=user.id, username=user.username)
     db.session.commit()
     sessions.end_sockets(user.id)
@@ -210,7 +212,10 @@ def reset_password(user_id: int, password: str, actor: str, reason: str | None) 
 
 
 def set_active(user_id: int, active: bool, actor: str, reason: str | None) -> User:
-    """Deactivated: no login, an open session stops on its next request, open sockets at once."""
+    """Deactivated: no login, an open session stops on its next request, open sockets at once.
+
+    Its cookies stay useless once the account is active again (a new token).
+    """
     user = get_user(user_id)
     reason = need_reason(reason)
     if user.active == active:
@@ -229,6 +234,7 @@ def set_active(user_id: int, active: bool, actor: str, reason: str | None) -> Us
             ]
         )
     user.active = active
+    staff_sessions.rotate(user)
     audit(
         actor,
         "user_reactivated" if active else "user_deactivated",

@@ -29,6 +29,7 @@ from .chain import GENESIS, chain_hash, chain_key
 from .clock import check_running
 from .payloads import AnswerIn
 from .sections import begin_section, count_exposure, present, run_or_queue
+from .sessions import BY_SERVER, check_token
 from .signals import announce_seat
 from .views import attempt_state
 
@@ -92,14 +93,15 @@ _LATEST_RESPONSE = (
 _INSERT_RESPONSE = Response.__table__.insert().inline()
 
 
-def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
+def record_answer(attempt_id: int, answer: AnswerIn, token=BY_SERVER) -> dict:
     """Check, score, present the next item: one transaction; the reply after the commit.
 
-    A repeated answer (same seq, same choice as stored) returns the current
-    state and stores nothing. Raises TimeUp after the deadline (the attempt is
-    finished then), SectionTimeUp after the section's own (the next one
-    begins), WrongSeq, SectionOver, NotInProgress, InvalidChoice; a
-    rejected answer leaves the attempt as it was.
+    The cookie's ``token`` must hold the attempt's session (SessionEnded; checked
+    on the locked row). A repeated answer (same seq, same choice as stored)
+    returns the current state and stores nothing. Raises TimeUp after the
+    deadline (the attempt is finished then), SectionTimeUp after the section's
+    own (the next one begins), WrongSeq, SectionOver, NotInProgress,
+    InvalidChoice; a rejected answer leaves the attempt as it was.
 
     The hot path: a linear answer is 5 statements (attempt FOR UPDATE, the
     presented item, INSERT response, INSERT next presentation, UPDATE attempt);
@@ -127,6 +129,7 @@ def record_answer(attempt_id: int, answer: AnswerIn) -> dict:
     if row is None:
         raise NotFound("Ujian tidak ditemukan.", "Attempt not found.")
     attempt, presented = row
+    check_token(attempt, token)  # on the row just locked: a revoked cookie stores nothing
     section = current_section(attempt)
     if lane is not None and not _fits_the_lane(attempt, section, answer):
         raise txn.Bounce()  # nothing changed yet: it runs on its own after the batch
@@ -179,13 +182,13 @@ def _fits_the_lane(attempt: Attempt, section: ExamSection, answer: AnswerIn) -> 
 def prefetch_answers(calls: list[tuple]) -> dict:
     """The attempts of a batch's answers, locked in id order, each with the item at its seq.
 
-    ``calls``: the ``(attempt_id, AnswerIn)`` of each answer. Returns
+    ``calls``: the ``(attempt_id, AnswerIn, token)`` of each answer. Returns
     ``{attempt_id: (seq, (attempt, presented item id))}`` for the first answer
     of each attempt. One statement for the whole batch; locking in id order
     means two processes' batches cannot deadlock on each other.
     """
     wanted: dict[int, int] = {}
-    for attempt_id, answer in calls:
+    for attempt_id, answer, *_ in calls:
         if isinstance(attempt_id, int) and answer.attempt == attempt_id:
             wanted.setdefault(attempt_id, answer.seq)
     if not wanted:

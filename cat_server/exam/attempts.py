@@ -21,6 +21,7 @@ from .catalog import current_section, exam_length, exam_sections
 from .clock import check_running
 from .payloads import FinishSectionIn, MarkIn
 from .sections import begin_section, lock_attempt, start_clock
+from .sessions import BY_SERVER, begin, check_token
 from .signals import announce_seat
 from .views import attempt_state, push_state
 
@@ -79,6 +80,7 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
             start_clock(attempt, sitting.exam, utcnow())
             if sitting.paused_at is not None:  # joins a paused room: the clock waits too
                 attempt.paused_at = attempt.started_at
+    begin(attempt, utcnow())  # the cookie takes attempt.session_token
     audit(f"candidate:{candidate.id}", "login", sitting_id=sitting.id, attempt_id=attempt.id)
     txn.commit()
     announce_seat(sitting.id, candidate.id)
@@ -154,11 +156,12 @@ def start_sitting(sitting_id: int, actor: str, reason: str | None = None) -> Sit
     return sitting
 
 
-def finish_section(attempt_id: int, request: FinishSectionIn) -> dict:
+def finish_section(attempt_id: int, request: FinishSectionIn, token=BY_SERVER) -> dict:
     """End the current section (its answers are final) and begin the next, or finish."""
     if request.attempt != attempt_id:
         raise BadPayload(field="attempt")
     attempt = lock_attempt(attempt_id)
+    check_token(attempt, token)
     if attempt.status == "finished" or request.section < attempt.section_index:
         state = attempt_state(attempt, full=True)
         txn.rollback()
@@ -180,11 +183,12 @@ def finish_section(attempt_id: int, request: FinishSectionIn) -> dict:
     return {"ok": True, "state": attempt_state(attempt, full=True)}
 
 
-def mark_item(attempt_id: int, request: MarkIn) -> dict:
+def mark_item(attempt_id: int, request: MarkIn, token=BY_SERVER) -> dict:
     """Mark or unmark an item of the current navigable section for review."""
     if request.attempt != attempt_id:
         raise BadPayload(field="attempt")
     attempt = lock_attempt(attempt_id)
+    check_token(attempt, token)
     check_running(attempt)
     if not attempt.section_first_seq <= request.seq <= attempt.n_presented or not (
         current_section(attempt).navigable

@@ -8,7 +8,7 @@ from ..errors import ExamError, NotFound
 from ..extensions import db, socketio
 from ..models import Attempt
 from ..realtime import DB_UNAVAILABLE, RETRY_REPLY, acked
-from . import answers, attempts, payloads, presence, views
+from . import answers, attempts, payloads, presence, sessions, views
 
 
 def session_attempt_id() -> int:
@@ -19,6 +19,11 @@ def session_attempt_id() -> int:
             "No login found; please log in again.",
         )
     return attempt_id
+
+
+def session_token() -> str | None:
+    """The cookie's session token: every service checks it against the attempt's row."""
+    return session.get("token")
 
 
 def _is_live(sid: str) -> bool:
@@ -58,7 +63,9 @@ class ExamNamespace(Namespace):
         # workstation connecting elsewhere at the same moment sees it
         live_sockets.mark(request.sid)
         try:
-            state, replaced = txn.run(presence.connect, attempt_id, request.sid, device, _is_live)
+            state, replaced = txn.run(
+                presence.connect, attempt_id, request.sid, device, _is_live, session_token()
+            )
         except NotFound:
             live_sockets.unmark(request.sid)
             raise ConnectionRefusedError("login_required") from None
@@ -84,27 +91,32 @@ class ExamNamespace(Namespace):
     @acked
     def on_answer(self, data):
         """Store one answer; the ack is the next state, sent only after the commit."""
-        return txn.run(answers.record_answer, session_attempt_id(), payloads.AnswerIn.parse(data))
+        attempt_id, answer = session_attempt_id(), payloads.AnswerIn.parse(data)
+        return txn.run(answers.record_answer, attempt_id, answer, session_token())
 
     @acked
     def on_mark(self, data):
-        return txn.run(attempts.mark_item, session_attempt_id(), payloads.MarkIn.parse(data))
+        attempt_id, mark = session_attempt_id(), payloads.MarkIn.parse(data)
+        return txn.run(attempts.mark_item, attempt_id, mark, session_token())
 
     @acked
     def on_finish_section(self, data):
-        return txn.run(
-            attempts.finish_section, session_attempt_id(), payloads.FinishSectionIn.parse(data)
-        )
+        attempt_id, finish = session_attempt_id(), payloads.FinishSectionIn.parse(data)
+        return txn.run(attempts.finish_section, attempt_id, finish, session_token())
 
     @acked
     def on_focus_lost(self, data=None):
         """The page lost focus (tab or window switch): counted for the proctor's flags."""
-        return {"ok": True, "n": txn.run(presence.note_focus_lost, session_attempt_id())}
+        n = txn.run(presence.note_focus_lost, session_attempt_id(), session_token())
+        return {"ok": True, "n": n}
 
     @acked
     def on_sync(self, data=None):
         """Re-sync: the full state with the server's remaining seconds."""
         attempt = db.session.get(Attempt, session_attempt_id())
+        if attempt is None:
+            raise NotFound("Ujian tidak ditemukan.", "Attempt not found.")
+        sessions.check_token(attempt, session_token())
         state = views.attempt_state(attempt)
         db.session.rollback()
         return {"ok": True, "state": state}

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 from .. import txn
-from ..errors import AlreadyConnected
-from ..extensions import db, socketio
+from ..errors import AlreadyConnected, SessionEnded
+from ..extensions import db
 from ..models import Attempt, audit, utcnow
+from . import sessions
 from .sections import lock_attempt
 from .signals import announce_seat
 from .views import attempt_state
 
 
 def mark_connected(
-    attempt_id: int, sid: str, device: str | None = None, is_live=None
+    attempt_id: int, sid: str, device: str | None = None, is_live=None, token=sessions.BY_SERVER
 ) -> tuple[Attempt, str | None]:
     """Record the workstation's socket for the proctor grid; return (attempt, replaced sid).
 
-    A second browser (another ``device`` id) is refused with AlreadyConnected
-    while the first one's socket is live (``is_live(sid)``); the same browser
-    coming back after a network drop replaces its old socket, which the caller
-    then closes. A proctor's seat move clears the mark.
+    The cookie's ``token`` must hold the attempt's session, not ended nor idle
+    (SessionEnded). A second browser (another ``device`` id) is refused with
+    AlreadyConnected while the first one's socket is live (``is_live(sid)``);
+    the same browser coming back after a network drop replaces its old socket,
+    which the caller then closes. Ending the session (sessions.py) clears the mark.
     """
     attempt = lock_attempt(attempt_id)
+    try:
+        sessions.check(attempt, token, utcnow())
+    except SessionEnded:
+        txn.rollback()
+        raise
     old = attempt.connected_sid
     replaced = None
     if old and old != sid and is_live is not None and is_live(old):
@@ -37,9 +44,11 @@ def mark_connected(
     return attempt, replaced
 
 
-def connect(attempt_id: int, sid: str, device: str | None, is_live) -> tuple[dict, str | None]:
+def connect(
+    attempt_id: int, sid: str, device: str | None, is_live, token=sessions.BY_SERVER
+) -> tuple[dict, str | None]:
     """mark_connected, then the full state for the new socket: (state, replaced sid)."""
-    attempt, replaced = mark_connected(attempt_id, sid, device, is_live)
+    attempt, replaced = mark_connected(attempt_id, sid, device, is_live, token)
     return attempt_state(attempt), replaced
 
 
@@ -55,14 +64,23 @@ def mark_disconnected(attempt_id: int, sid: str) -> None:
 
 
 def clear_connections() -> None:
-    """On start-up of the only process: no socket of a previous run is still open."""
-    db.session.execute(db.update(Attempt).values(connected_sid=None))
+    """On start-up of the only process: no socket of a previous run is still open.
+
+    They were open until the restart, as far as anyone knows: seen now, so the
+    idle time-out (sessions.py) counts from here and the pages reconnect.
+    """
+    db.session.execute(
+        db.update(Attempt)
+        .where(Attempt.connected_sid.is_not(None))
+        .values(connected_sid=None, last_seen_at=utcnow())
+    )
     txn.commit()
 
 
-def note_focus_lost(attempt_id: int) -> int:
+def note_focus_lost(attempt_id: int, token=sessions.BY_SERVER) -> int:
     """The workstation page reports that the exam tab or window lost focus: count it."""
     attempt = lock_attempt(attempt_id)
+    sessions.check_token(attempt, token)
     attempt.n_focus_lost += 1
     n, seat = attempt.n_focus_lost, (attempt.sitting_id, attempt.candidate_id)
     audit(
@@ -75,18 +93,3 @@ def note_focus_lost(attempt_id: int) -> int:
     txn.commit()
     announce_seat(*seat)
     return n
-
-
-def vacate(attempt: Attempt) -> str | None:
-    """Clear the attempt's workstation mark (the caller commits); return the old socket id.
-
-    Then a new workstation may connect (a proctor's seat move).
-    """
-    old, attempt.connected_sid = attempt.connected_sid, None
-    return old
-
-
-def close_socket(sid: str | None) -> None:
-    """After the commit: end that workstation's /exam socket, on whichever process holds it."""
-    if sid:
-        socketio.server.disconnect(sid, namespace="/exam")

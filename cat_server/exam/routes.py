@@ -7,7 +7,10 @@ from ..errors import ExamError, wants_json
 from ..extensions import db
 from ..lockout import candidate_named, login_limits
 from ..models import Attempt
-from . import attempts, bp, views
+from . import attempts, bp, sessions, views
+
+# a cookie whose session ended (logout, PIN reset, seat move, proctor, idle) opens nothing
+bp.before_request(sessions.check_cookie)
 
 
 @bp.route("/exam/<int:sitting_id>/", methods=["GET", "POST"])
@@ -32,6 +35,7 @@ def login(sitting_id):
         session.clear()
         session["attempt_id"] = attempt.id
         session["sitting_id"] = sitting.id
+        session["token"] = attempt.session_token
         return redirect(url_for("exam.take", sitting_id=sitting.id))
     if session.get("sitting_id") == sitting.id and session.get("attempt_id"):
         return redirect(url_for("exam.take", sitting_id=sitting.id))
@@ -67,6 +71,10 @@ def item_media(item_id):
 
 @bp.route("/exam/<int:sitting_id>/logout", methods=["POST"])
 def logout(sitting_id):
+    """Log out: this attempt's session ends everywhere (every copy of the cookie, every socket)."""
+    attempt_id = session.get("attempt_id")  # still set only if its session is live
+    if attempt_id is not None:
+        sessions.end(attempt_id, "logout", token=session.get("token"))
     session.clear()
     return redirect(url_for("exam.login", sitting_id=sitting_id))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .. import lockout, security
 from ..errors import MAX_ID, BadPayload, Forbidden, NotFound, NotInProgress
 from ..exam import attempts
+from ..exam import sessions as candidate_sessions
 from ..extensions import db
 from ..models import Candidate, Incident, audit
 from . import board, feed, interventions
@@ -213,21 +214,29 @@ def free_seats(user, data) -> list[str]:
 
 
 def reset_pin(user, action: ActionIn) -> str:
-    """A new PIN for one candidate, returned once (only its hash is stored); lifts the lock-out."""
+    """A new PIN for one candidate, returned once (only its hash is stored); lifts the lock-out.
+
+    The session the old PIN opened ends with it: every workstation logs in again.
+    """
     get_watchable(action.sitting, user)
     candidate = _candidate(action.sitting, action.candidate)
     pin = security.new_pin()
     candidate.pin_hash = security.hash_pin(pin)
     lockout.lift(lockout.candidate(action.sitting, candidate.registration_no), candidate.id)
+    attempt_id = candidate.attempt.id if candidate.attempt else None
+    sid = candidate_sessions.revoke(attempt_id) if attempt_id is not None else None
     audit(
         actor_of(user),
         "pin_reset",
         sitting_id=action.sitting,
-        attempt_id=candidate.attempt.id if candidate.attempt else None,
+        attempt_id=attempt_id,
         reason=action.reason,
         candidate=candidate.id,
     )
     db.session.commit()
+    if attempt_id is not None:
+        candidate_sessions.close_sockets(attempt_id, sid)
+        feed.seat_changed(action.sitting, candidate.id)
     return pin
 
 
@@ -254,6 +263,20 @@ def lift_lockout(user, action: ActionIn) -> bool:
     lockout.lift(account, candidate.id)
     db.session.commit()
     return locked is not None
+
+
+def end_session(user, action: ActionIn) -> None:
+    """End one workstation's session: its cookie and socket stop working; the exam goes on.
+
+    The candidate logs in again with the PIN, here or at another workstation.
+    """
+    get_watchable(action.sitting, user)
+    candidate_sessions.end(
+        _attempt_id(action.sitting, action.candidate),
+        "session_ended",
+        actor=actor_of(user),
+        reason=action.reason,
+    )
 
 
 def note_incident(user, action: ActionIn) -> Incident:

@@ -117,6 +117,12 @@ class ProctorNamespace(Namespace):
         return {"ok": True, "seats": actions.free_seats(current_user, data)}
 
     @acked
+    def on_end_session(self, data):
+        """End one workstation's session (its cookie and socket); the candidate logs in again."""
+        actions.end_session(current_user, ActionIn.parse(data, seat_action=True))
+        return {"ok": True}
+
+    @acked
     def on_reset_pin(self, data):
         """A new PIN for one candidate; the ack is the only place it is ever shown."""
         return {

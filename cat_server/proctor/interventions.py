@@ -11,9 +11,10 @@ from datetime import timedelta
 
 from .. import txn
 from ..errors import BadPayload, NotFound, NotInProgress, SeatTaken
-from ..exam import presence, views
+from ..exam import views
 from ..exam.attempts import get_sitting
 from ..exam.sections import finish, lock_attempt, shift_deadlines
+from ..exam.sessions import close_sockets, revoke
 from ..extensions import db
 from ..models import Attempt, Candidate, Seat, audit, utcnow
 from . import feed
@@ -24,10 +25,12 @@ def move_seat(
 ) -> Attempt:
     """A proctor approves that the candidate continues on another workstation.
 
-    The old workstation's socket mark is cleared so the new one may connect;
-    everything acknowledged and the remaining time carry over. A seat another
-    candidate sits at is refused (SeatTaken, with the free seats); a label the
-    room does not have is NotFound unless ``add``: a spare seat brought in now.
+    The candidate's session ends (exam/sessions.py): the old workstation's
+    cookie and socket stop working, so it cannot take the attempt back, and the
+    new one is free to connect once the candidate logs in there. Everything
+    acknowledged and the remaining time carry over. A seat another candidate
+    sits at is refused (SeatTaken, with the free seats); a label the room does
+    not have is NotFound unless ``add``: a spare seat brought in now.
     """
     if not reason or not reason.strip():
         raise BadPayload("Alasan wajib diisi.", "A reason is required.", field="reason")
@@ -47,7 +50,7 @@ def move_seat(
         elif seat.id != candidate.seat_id and _seated(seat.id):
             raise SeatTaken(free=free_seats(attempt.sitting_id))
         candidate.seat_id = seat.id
-    old_sid = presence.vacate(attempt)
+    old_sid = revoke(attempt.id)
     audit(
         actor,
         "seat_moved",
@@ -58,7 +61,7 @@ def move_seat(
         new_seat=seat_label or old_seat,
     )
     txn.commit()
-    presence.close_socket(old_sid)
+    close_sockets(attempt.id, old_sid)
     feed.seat_changed(attempt.sitting_id, attempt.candidate_id)
     return attempt
 

@@ -24,6 +24,7 @@ LABELS = {
     "attempt_ended": "end attempt",
     "seat_moved": "seat move",
     "pin_reset": "reset PIN",
+    "session_ended": "end login",
     "pins_reset": "reset PINs",
     "board_configured": "score board",
 }

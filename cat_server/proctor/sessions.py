@@ -11,7 +11,12 @@ connect (and on ``watch``) then refuses or re-authorizes it.
 With several processes joined by Redis a user's sockets may live on any of
 them: ``end_sockets`` disconnects the local ones and publishes the user id on
 the proctor feed's channel; every process's ``feed.listen`` loop disconnects
-its own (``disconnect_local``).
+its own (``disconnect_local``). A logout ends them too (``init_app``).
+
+An open console is in use even while its proctor only watches: every process
+notes its consoles' users as active each minute (``note_open_consoles``), so
+the staff idle time-out (staff_sessions.py) never ends a session whose console
+is open.
 """
 
 from __future__ import annotations
@@ -19,11 +24,39 @@ from __future__ import annotations
 import threading
 
 from flask import current_app
+from flask_login import user_logged_out
 
-from ..extensions import socketio
+from .. import staff_sessions
+from ..extensions import db, socketio
 
 _lock = threading.Lock()
 _sockets: dict[str, int] = {}  # Socket.IO sid -> user id, on this process
+
+
+def init_app(app) -> None:
+    """Logging out ends the user's open consoles, on every process."""
+    user_logged_out.connect(_logged_out, weak=False)
+
+
+def _logged_out(_app, user=None, **_extra) -> None:
+    if user is not None and user.is_authenticated:
+        end_sockets(user.id)
+
+
+def note_open_consoles() -> int:
+    """The users with a /proctor socket open on this process are active now; how many."""
+    with _lock:
+        entries = list(_sockets.items())
+    user_ids = set()
+    for sid, user_id in entries:
+        if socketio.server.manager.is_connected(sid, "/proctor"):
+            user_ids.add(user_id)
+        else:  # its disconnect was never handled: no longer open
+            closed(sid)
+    if user_ids:
+        staff_sessions.note_activity(user_ids)
+        db.session.commit()
+    return len(user_ids)
 
 
 def opened(sid: str, user_id: int) -> None:

@@ -95,6 +95,7 @@
   var warned = {};
   var warningTimer = null;
   var blocked = false;
+  var ended = false; // the server ended this login's session: off to the login page
   var pausedLeft = null; // remaining seconds frozen by a proctor's pause
   var focusGone = false; // the exam window lost focus and has not had it back
 
@@ -249,6 +250,10 @@
         clearQueue();
         window.location.assign(config.login);
         return;
+      case 'session_ended':
+        // nothing was stored; the queue stays for this attempt's next login here
+        leaveForLogin();
+        return;
       case 'time_up':
         clearQueue();
         showMessage(serverMessage(ack), 'error');
@@ -314,8 +319,19 @@
     // the server sends `state` on connect; the queue is sent again from there
   });
 
+  // The server ended this login (logout elsewhere, PIN reset, seat move, the
+  // proctor, idle time): the login page says why. The socket closes right after.
+  socket.on('session_ended', leaveForLogin);
+
+  function leaveForLogin() {
+    ended = true;
+    socket.disconnect();
+    window.location.assign(config.login);
+  }
+
   socket.on('disconnect', function (reason) {
     setOnline(false);
+    if (ended) return;
     if (reason === 'io server disconnect') {
       // the server closes a socket when the same login connected again from
       // another window: reconnecting here would take it back and forth
@@ -355,6 +371,10 @@
         return;
       }
       showBlocked(false);
+      return;
+    }
+    if (refusalCode(err) === 'session_ended') {
+      leaveForLogin();
       return;
     }
     if (refusalCode(err) === 'login_required' || (err && err.message === 'Candidate login required.')) {

@@ -29,6 +29,7 @@
     move_seat: {title: T.actions.move_seat, seat: true, newSeat: true},
     reset_pin: {title: T.actions.reset_pin, seat: true},
     lift_lockout: {title: T.actions.lift_lockout, seat: true},
+    end_session: {title: T.actions.end_session, seat: true},
     note_incident: {title: T.actions.note_incident, category: true, text: true},
     pause_sitting: {title: T.actions.pause_sitting},
     resume_sitting: {title: T.actions.resume_sitting},
@@ -519,6 +520,7 @@
         move_seat: hasAttempt && seat.status !== 'finished',
         reset_pin: seat.status !== 'finished',
         lift_lockout: !!seat.lockout,
+        end_session: hasAttempt,
         note_incident: true
       }[action];
       button.hidden = (action === 'pause_seat' && seat.paused) || (action === 'resume_seat' && !seat.paused) ||

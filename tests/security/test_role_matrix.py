@@ -106,6 +106,7 @@ ROUTES = {
     ("admin.scores_page", "GET"): admin_only(200),
     ("admin.scores_export", "GET"): admin_only(200),
     ("admin.responses_export", "GET"): admin_only(200),
+    ("admin.response_log_export", "GET"): admin_only(200),
     ("admin.sittings_page", "GET"): admin_only(200),
     ("admin.sittings_page", "POST"): admin_only(EMPTY_FORM),
     ("admin.sitting_detail", "GET"): admin_only(200),
@@ -147,6 +148,7 @@ PROCTOR_ORDER = [
     "lockouts",
     "lift_lockout",
     "reset_pin",
+    "end_session",
     "note_incident",
     "configure_board",
     "end_attempt",
@@ -244,6 +246,7 @@ def test_every_route_answers_each_role_as_the_table_says(app):
     query = {
         "admin.scores_export": {"sitting": ids["sitting_id"]},
         "admin.responses_export": {"sitting": ids["sitting_id"]},
+        "admin.response_log_export": {"sitting": ids["sitting_id"]},
     }
     with app.test_request_context():
         urls = {
@@ -313,6 +316,7 @@ def payloads(ids, foreign_attempt, foreign_item, sitting="sitting_id") -> dict:
         ("/proctor", "lockouts"): {"sitting": a},
         ("/proctor", "lift_lockout"): seat,
         ("/proctor", "reset_pin"): seat,
+        ("/proctor", "end_session"): seat,
         ("/proctor", "note_incident"): {"sitting": a, "category": "other", "text": "uji"},
         ("/proctor", "configure_board"): {**action, "enabled": True},
         ("/proctor", "end_attempt"): seat,
@@ -418,7 +422,7 @@ def test_every_socket_event_answers_each_role_as_the_table_says(app):
         assert ack["error"] == "not_found", (role, ack)
     # A's proctor on A naming B's candidate (a seat of another sitting): not_found, B unchanged
     seat_events = [e for e in PROCTOR_ORDER if "candidate" in payloads(ids, 0, 0)["/proctor", e]]
-    assert len(seat_events) == 7, seat_events
+    assert len(seat_events) == 8, seat_events
     for event in seat_events + ["note_incident"]:
         data = {
             **payloads(ids, 0, 0)["/proctor", event],
