@@ -22,7 +22,9 @@ benchmarks/plain.py and the peer (skipped with a note if not installed):
 The box is usually shared, so every figure is the median of ``--repeats``
 rounds in which the engine and the plain loop run alternately (the order
 rotates each round); ratios within a round are steadier than absolute times.
-Peers are slow and run in the first ``--peer-repeats`` rounds only. Peak memory
+Peers are slow and run in the first ``--peer-repeats`` rounds only. BLAS runs
+one thread (``OPENBLAS_NUM_THREADS=1`` unless set): on a shared box its threads
+only wait for each other. Peak memory
 is tracemalloc's peak (numpy reports its buffers to it) during the call, the
 input matrix not counted, measured in a separate untimed call.
 ``--quick`` uses small sizes (a smoke test, not the published figures).
@@ -30,18 +32,25 @@ input matrix not counted, measured in a separate untimed call.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import statistics
-import time
-import tracemalloc
 
-import numpy as np
+# One BLAS thread for every contestant unless told otherwise: on the shared
+# 2-core box OpenBLAS's threads wait for each other and made matrix products up
+# to 6x slower (a 128 x 61 x 300 product: 11 ms instead of 1.7 ms).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from benchmarks.plain import PlainCat, plain_em_2pl, plain_simulate
-from cat_server import irt
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from benchmarks.plain import PlainCat, plain_em_2pl, plain_simulate  # noqa: E402
+from cat_server import irt  # noqa: E402
 
 try:  # peers are optional (pip install -e '.[bench]')
     import catsim
@@ -481,6 +490,7 @@ def main(argv=None):
             "cpus": os.cpu_count(),
             "catsim": _version("catsim") if catsim else None,
             "girth": _version("girth") if girth else None,
+            "blas_threads": os.environ["OPENBLAS_NUM_THREADS"],
             "load_average_start": os.getloadavg(),
         },
     }

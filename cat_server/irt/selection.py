@@ -182,11 +182,22 @@ def attempt_uniform(seed, items):
     stays rejected for the rest of that test (the classic procedure) while the
     state stays a plain list of responses plus a seed.
 
+    Parameters
+    ----------
+    seed : int or ndarray of int
+        Attempt seed, or one per row broadcast against ``items``.
+    items : ndarray of int
+        Bank indices.
+
     Returns
     -------
     ndarray of shape items.shape, values in [0, 1)
     """
-    z = np.uint64(seed & 0xFFFFFFFFFFFFFFFF) + (np.asarray(items, np.uint64) + np.uint64(1)) * _M1
+    if isinstance(seed, (int, np.integer)):
+        seed = np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF)
+    else:  # an array of seeds (one per candidate, broadcast against items)
+        seed = np.asarray(seed, dtype=np.int64).astype(np.uint64)
+    z = seed + (np.asarray(items, np.uint64) + np.uint64(1)) * _M1
     z = (z ^ (z >> np.uint64(30))) * _M2
     z = (z ^ (z >> np.uint64(27))) * _M3
     z = z ^ (z >> np.uint64(31))
