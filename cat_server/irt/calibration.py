@@ -336,7 +336,7 @@ def _estep(data, lp, log_prior, need_eap=False):
 
 
 def _check_categories(x, n_cat, free, names):
-    """Refuse items with no observed response or a single observed score."""
+    """Refuse items with an unobserved score category (its threshold has no finite estimate)."""
     K = int(n_cat.max())
     counts = np.stack([(x == k).sum(axis=0) for k in range(K)], axis=1)  # (J, K)
     for j in np.flatnonzero(free):
@@ -346,6 +346,14 @@ def _check_categories(x, n_cat, free, names):
         if (seen > 0).sum() < 2:
             raise ValueError(
                 f"Item {names(j)} has no variance (every answer is {int(np.argmax(seen))})."
+            )
+        empty = np.flatnonzero(seen == 0)
+        if empty.size:
+            k = int(empty[0])
+            raise ValueError(
+                f"Item {names(j)}: nobody scored {k} (scores 0..{n_cat[j] - 1}), so the "
+                f"threshold{'s' if 0 < k < n_cat[j] - 1 else ''} next to that category cannot "
+                "be estimated. Merge the category with a neighbouring score or leave the item out."
             )
 
 
@@ -414,7 +422,8 @@ def calibrate(
     ------
     ValueError
         Unknown model, wrong shape, a score out of range, an item with no
-        observed response or no variance.
+        observed response or no variance, a polytomous item with a score
+        category nobody chose (named with the item).
 
     Notes
     -----

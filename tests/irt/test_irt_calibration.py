@@ -156,3 +156,21 @@ def test_calibration_memory_grows_with_the_chunk_not_with_the_persons():
     # before: about 8 bytes x persons x items several times over (163 MB at 20,000 x 100)
     assert peaks[1] < 1.5 * peaks[0], peaks
     assert peaks[1] < 50 * 2**20, peaks
+
+
+@pytest.mark.parametrize("model", ["grm", "gpcm"])
+@pytest.mark.parametrize("empty", [0, 1, 3])
+def test_polytomous_item_with_an_empty_category_is_refused_by_name(model, empty, rng):
+    # nobody chose `empty`: its threshold runs off (before: returned at -20 or +20, or GPCM
+    # not converged after 500 steps)
+    thr = np.sort(rng.normal(0, 1, (6, 3)), axis=1)
+    items = irt.make_items(rng.lognormal(0, 0.2, 6), thresholds=thr, model=model)
+    x = irt.simulate_responses(rng.normal(size=800), items, rng)
+    col = x[:, 2]
+    col[col == empty] = 2 if empty != 2 else 1
+    n_cat = np.full(6, 4)
+    names = [f"TKP{j:03d}" for j in range(6)]
+    with pytest.raises(ValueError, match=f"Item 'TKP002': nobody scored {empty} "):
+        irt.calibrate(x, model, n_cat=n_cat, item_id=names)
+    with pytest.raises(ValueError, match=f"Item column 2: nobody scored {empty} "):
+        irt.calibrate(x, model, n_cat=n_cat)
