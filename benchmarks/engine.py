@@ -12,9 +12,11 @@ benchmarks/plain.py and the peer (skipped with a note if not installed):
    randomesque exposure control with k = 5), the plain loop (no rules), and
    catsim's step (its estimator + its randomesque selector);
 2. 1,000 simulated candidates x 30 items on a 500-item bank, maximum
-   information, no exposure control: ``simulate_cat``, the plain loop and
-   catsim's Simulator (same bank, same abilities), with each one's RMSE; then
-   100,000 candidates in one ``simulate_cat`` call (time and peak memory);
+   information, no exposure control: ``simulate_cat``, the plain loop (given
+   the very answers simulate_cat draws, so the two RMSEs should agree) and
+   catsim's Simulator (same bank, same abilities, its own draws), with each
+   one's RMSE; then 100,000 candidates in one ``simulate_cat`` call (time and
+   peak memory);
 3. 2PL calibration of 20,000 x 100 (a ~ U(0.7, 2.0), b and theta ~ N(0, 1)):
    ``calibrate`` (with and without standard errors), the plain EM and girth's
    ``twopl_mml``: seconds, EM iterations, RMSE of a and b, peak memory.
@@ -223,12 +225,22 @@ def bench_simulation(n_examinees, repeats, peer_repeats, n_items=500, seed=1):
     res = {"engine": [], "plain": [], "catsim": []}
     rmse = {}
 
+    # the answers simulate_cat draws (a block at a time, then the block's
+    # attempt seeds), so the plain loop meets the very same candidates
+    block = 500
+    draw = np.random.default_rng(seed)
+    responses = []
+    for start in range(0, n_examinees, block):
+        responses.append(irt.simulate_responses(theta[start : start + block], bank.items, draw))
+        draw.integers(2**62, size=len(responses[-1]))
+    responses = np.concatenate(responses)
+
     def engine():
-        rep = irt.simulate_cat(bank, cfg, theta, np.random.default_rng(seed))
+        rep = irt.simulate_cat(bank, cfg, theta, np.random.default_rng(seed), block=block)
         rmse["engine"] = rep["rmse"]
 
     def plain():
-        est = plain_simulate(a, b, c, theta, LENGTH, np.random.default_rng(seed))
+        est = plain_simulate(a, b, c, responses, LENGTH)
         rmse["plain"] = float(np.sqrt(np.mean((est - theta) ** 2)))
 
     def peer():

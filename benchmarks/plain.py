@@ -49,17 +49,18 @@ class PlainCat:
         return float(theta), float(se), int(np.argmax(info))
 
 
-def plain_simulate(a, b, c, theta, length, rng):
-    """Run :class:`PlainCat` for each candidate; returns the final EAPs."""
+def plain_simulate(a, b, c, responses, length):
+    """Run :class:`PlainCat` for each candidate; ``responses[i, j]`` is i's answer to j.
+
+    Returns the final EAPs.
+    """
     cat = PlainCat(a, b, c)
-    est = np.empty(len(theta))
-    u = rng.random((len(theta), length))
-    for i, t in enumerate(theta):
+    est = np.empty(len(responses))
+    for i, row in enumerate(responses):
         cat.start()
-        for s in range(length):
-            _, _, j = cat.step()
-            p = c[j] + (1.0 - c[j]) / (1.0 + np.exp(-a[j] * (t - b[j])))
-            cat.record(j, u[i, s] < p)
+        for _ in range(length):
+            j = cat.step()[2]
+            cat.record(j, row[j])
         est[i] = cat.step()[0]
     return est
 
