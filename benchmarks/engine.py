@@ -7,10 +7,11 @@ Three measurements, each engine figure next to the plain-numpy baseline of
 benchmarks/plain.py and the peer (skipped with a note if not installed):
 
 1. one CAT step (record the answer, EAP on 61 points, choose the next item) on
-   500-, 1,000- and 10,000-item 3PL banks: the engine with no rules and with
-   production rules (content proportions over three sections, enemy groups,
-   randomesque exposure control with k = 5), the plain loop (no rules), and
-   catsim's step (its estimator + its randomesque selector);
+   500-, 1,000- and 10,000-item 3PL banks: the engine with no rules, with
+   catsim's rules (randomesque, k = 5) and with production rules (content
+   proportions over three sections, enemy groups, randomesque k = 5), the plain
+   loop (no rules), and catsim's step (its estimator + its randomesque
+   selector);
 2. 1,000 simulated candidates x 30 items on a 500-item bank, maximum
    information, no exposure control: ``simulate_cat``, the plain loop (given
    the very answers simulate_cat draws, so the two RMSEs should agree) and
@@ -183,6 +184,11 @@ def bench_step(n_items, n_tests, repeats, peer_tests, peer_repeats, seed=0):
     section = np.array(SECTIONS)[np.arange(n_items) % 3]
     runners = {
         "engine": _Engine(irt.prepare_bank(a, b, c), irt.CatConfig(max_length=LENGTH)),
+        # catsim's own rules: randomesque (k = 5), nothing else
+        "engine_randomesque": _Engine(
+            irt.prepare_bank(a, b, c),
+            irt.CatConfig(max_length=LENGTH, exposure="randomesque", randomesque_k=5),
+        ),
         "engine_rules": _Engine(
             irt.prepare_bank(a, b, c, section=section, enemy_group=enemy_groups(n_items)),
             irt.CatConfig(
@@ -368,7 +374,11 @@ def table(results):
     for r in results.get("step", []):
         n = f"{r['n_items']:,}"
         plain, peer = r["plain_us"], r.get("catsim_us")
-        for name, label in (("engine", "no rules"), ("engine_rules", "rules")):
+        for name, label in (
+            ("engine", "no rules"),
+            ("engine_randomesque", "randomesque only"),
+            ("engine_rules", "rules"),
+        ):
             e = r[f"{name}_us"]
             rows.append(
                 (
@@ -509,7 +519,7 @@ def main(argv=None):
     if "step" in parts:
         results["step"] = []
         for n, tests in ((500, 40), (1000, 40), (10000, 20)):
-            peer_tests = 2 if n == 10000 else 5
+            peer_tests = 2 if n == 10000 else 8
             pr = args.peer_repeats if args.peer_repeats is not None else 3
             r = bench_step(n, 4 if q else tests, repeats, 1 if q else peer_tests, pr)
             results["step"].append(r)

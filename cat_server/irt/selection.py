@@ -73,7 +73,9 @@ def content_mask(bank, counts, n_given, max_length, content):
 
 
 def _content_rule(bank, content):
-    """Parsed ``content`` for ``bank``: ``(True, lo, hi)`` counts or ``(False, target)``.
+    """Parsed ``content`` for ``bank``: ``(True, lo, hi)`` counts or ``(False, target, named)``.
+
+    ``named``: the sections with a positive target, in section order.
 
     Cached on the bank per content dict (checked by value, so a dict changed in
     place is parsed again).
@@ -99,7 +101,7 @@ def _content_rule(bank, content):
         for s, p in content.items():
             if s in names:
                 target[names.index(s)] = p
-        rule = (False, target)
+        rule = (False, target, [i for i in range(n_sec) if target[i] > 0])
     if len(cache) > 256:  # configs built on the fly (simulations) must not grow it forever
         cache.clear()
     cache[key] = (dict(content), rule)
@@ -107,29 +109,42 @@ def _content_rule(bank, content):
 
 
 def section_sets(bank, counts, n_given, max_length, content):
-    """:func:`content_mask` as sorted lists of section indices (the hot path's form).
+    """:func:`content_mask` as sorted lists of section indices, yielded lazily (the hot path's form).
 
     Plain Python: a blueprint has a handful of sections, for which lists beat
-    arrays.
+    arrays. The caller usually takes only the first set.
     """
     every = list(range(len(bank.section_names)))
     if not content:
-        return [every]
+        yield every
+        return
     counts = counts.tolist()
     rule = _content_rule(bank, content)
     if rule[0]:
         _, lo, hi = rule
-        need = [max(lo[i] - counts[i], 0) for i in every]
         open_ = [i for i in every if counts[i] < hi[i]]
-        if sum(need) >= max_length - n_given:
-            forced = [i for i in open_ if need[i] > 0]
+        if sum(max(lo[i] - counts[i], 0) for i in every) >= max_length - n_given:
+            forced = [i for i in open_ if lo[i] > counts[i]]
             if forced:
-                return [forced, open_]
-        return [open_, every]
-    target = rule[1]
-    gap = [target[i] - counts[i] / (n_given + 1.0) for i in every]
-    order = sorted(every, key=gap.__getitem__, reverse=True)  # stable: ties keep section order
-    return [[i] for i in order if target[i] > 0] + [every]
+                yield forced
+                yield open_
+                return
+        yield open_
+        yield every
+        return
+    target, named = rule[1], rule[2]
+    if not named:
+        yield every
+        return
+    scale = 1.0 / (n_given + 1.0)
+    gap = [target[i] - counts[i] * scale for i in named]
+    first = gap.index(max(gap))  # the first of equal gaps, as a stable sort
+    yield [named[first]]
+    rest = sorted(range(len(named)), key=gap.__getitem__, reverse=True)  # ties: section order
+    for k in rest:
+        if k != first:
+            yield [named[k]]
+    yield every
 
 
 def criterion(bank, theta, log_post, method):
