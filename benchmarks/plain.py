@@ -18,35 +18,39 @@ import numpy as np
 
 
 class PlainCat:
-    """Maximum-information CAT with EAP on 61 points; state: log-likelihood and a mask."""
+    """Maximum-information CAT with EAP on 61 points; state: log-likelihood and a 0/1 mask."""
 
     def __init__(self, a, b, c):
         self.a, self.b, self.c = (np.asarray(v, dtype=float) for v in (a, b, c))
         self.grid = np.linspace(-4.0, 4.0, 61)
         self.log_prior = -0.5 * self.grid**2
+        # 3PL information with s the logistic part: I = a^2 (1 - c) s^2 (1 - s) / P
+        self.k = self.a**2 * (1.0 - self.c)
+        self.one_c = 1.0 - self.c
 
     def start(self):
         self.log_lik = np.zeros(self.grid.size)
-        self.available = np.ones(self.a.size, dtype=bool)
+        self.available = np.ones(self.a.size)
 
     def record(self, j, x):
         """Add the answer ``x`` (0/1) to item ``j``."""
-        p = self.c[j] + (1.0 - self.c[j]) / (1.0 + np.exp(-self.a[j] * (self.grid - self.b[j])))
+        p = self.c[j] + self.one_c[j] / (1.0 + np.exp(-self.a[j] * (self.grid - self.b[j])))
         self.log_lik += np.log(p if x else 1.0 - p)
-        self.available[j] = False
+        self.available[j] = 0.0
 
     def step(self):
         """EAP, posterior SD and the most informative item not yet given."""
         lp = self.log_lik + self.log_prior
         w = np.exp(lp - lp.max())
-        w /= w.sum()
-        theta = w @ self.grid
-        se = np.sqrt(max(w @ self.grid**2 - theta * theta, 0.0))
-        a, b, c = self.a, self.b, self.c
-        p = c + (1.0 - c) / (1.0 + np.exp(-a * (theta - b)))
-        info = a * a * ((p - c) / (1.0 - c)) ** 2 * (1.0 - p) / p
-        info[~self.available] = -np.inf
-        return float(theta), float(se), int(np.argmax(info))
+        total = w.sum()
+        theta = (w @ self.grid) / total
+        se = np.sqrt(max((w @ self.grid**2) / total - theta * theta, 0.0))
+        s = np.exp(self.a * (self.b - theta))
+        s += 1.0
+        s = 1.0 / s
+        info = self.k * s * s * (1.0 - s) / (self.c + self.one_c * s)
+        info *= self.available  # information is > 0: given items (0) are never the maximum
+        return float(theta), float(se), int(info.argmax())
 
 
 def plain_simulate(a, b, c, responses, length):
