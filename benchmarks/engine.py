@@ -1,35 +1,59 @@
-"""Benchmarks of the IRT engine against catsim and girth, side by side in one run.
+"""The IRT engine against plain numpy (benchmarks/plain.py), catsim and girth, in one run.
 
     .venv/bin/pip install -e '.[bench]'        # catsim==0.21.0, girth==0.8.0
     .venv/bin/python -m benchmarks.engine --json bench-engine.json
 
-Three measurements (each peer part is skipped with a note if the peer is not
-installed):
+Three measurements, each engine figure next to the plain-numpy baseline of
+benchmarks/plain.py and the peer (skipped with a note if not installed):
 
-1. one CAT step (answer recorded + EAP posterior update + selection with
-   randomesque exposure control and content balancing) on 1,000- and
-   10,000-item 3PL banks, against catsim's step (its estimator + its
-   randomesque selector; catsim has no content balancing);
+1. one CAT step (record the answer, EAP on 61 points, choose the next item) on
+   500-, 1,000- and 10,000-item 3PL banks: the engine with no rules, with
+   catsim's rules (randomesque, k = 5) and with production rules (content
+   proportions over three sections, enemy groups, randomesque k = 5), the plain
+   loop (no rules), and catsim's step (its estimator + its randomesque
+   selector);
 2. 1,000 simulated candidates x 30 items on a 500-item bank, maximum
-   information selection, against catsim's Simulator (same bank, same true
-   abilities), with the RMSE of both;
-3. 2PL calibration of a 20,000 x 100 response matrix against girth's
-   ``twopl_mml``: seconds and parameter RMSE against the generating values.
+   information, no exposure control: ``simulate_cat``, the plain loop (given
+   the very answers simulate_cat draws, so the two RMSEs should agree) and
+   catsim's Simulator (same bank, same abilities, its own draws), with each
+   one's RMSE; then 100,000 candidates in one ``simulate_cat`` call (time and
+   peak memory);
+3. 2PL calibration of 20,000 x 100 (a ~ U(0.7, 2.0), b and theta ~ N(0, 1)):
+   ``calibrate`` (with and without standard errors), the plain EM and girth's
+   ``twopl_mml``: seconds, EM iterations, RMSE of a and b, peak memory.
 
-``--quick`` uses smaller sizes (a smoke test, not the published figures).
+The box is usually shared, so every figure is the median of ``--repeats``
+rounds in which the engine and the plain loop run alternately (the order
+rotates each round); ratios within a round are steadier than absolute times.
+Peers are slow and run in the first ``--peer-repeats`` rounds only. BLAS runs
+one thread (``OPENBLAS_NUM_THREADS=1`` unless set): on a shared box its threads
+only wait for each other. Peak memory
+is tracemalloc's peak (numpy reports its buffers to it) during the call, the
+input matrix not counted, measured in a separate untimed call.
+``--quick`` uses small sizes (a smoke test, not the published figures).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import statistics
-import time
+import os
 
-import numpy as np
+# One BLAS thread for every contestant unless told otherwise: on the shared
+# 2-core box OpenBLAS's threads wait for each other and made matrix products up
+# to 6x slower (a 128 x 61 x 300 product: 11 ms instead of 1.7 ms).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from cat_server import irt
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from benchmarks.plain import PlainCat, plain_em_2pl, plain_simulate  # noqa: E402
+from cat_server import irt  # noqa: E402
 
 try:  # peers are optional (pip install -e '.[bench]')
     import catsim
@@ -48,6 +72,7 @@ except ImportError:  # pragma: no cover
 
 SECTIONS = ("TWK", "TIU", "TKP")
 CONTENT = {"TWK": 0.3, "TIU": 0.35, "TKP": 0.35}
+LENGTH = 30
 
 
 def make_bank_arrays(n, seed):
@@ -55,135 +80,424 @@ def make_bank_arrays(n, seed):
     return g.lognormal(0, 0.3, n), g.normal(0, 1, n), g.uniform(0, 0.25, n)
 
 
-def bench_step(n_items, n_tests, catsim_steps, seed=0):
-    """Median microseconds of one step, ours and catsim's."""
+def enemy_groups(n):
+    """One item in ten belongs to an enemy group of three."""
+    return np.array([f"E{j // 30}-{j % 3}" if j % 10 == 0 else "" for j in range(n)], dtype=object)
+
+
+def peak_bytes(fn, *args, **kwargs):
+    """tracemalloc's peak during ``fn(*args, **kwargs)``, in bytes above the start."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        fn(*args, **kwargs)
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+# -- 1. one CAT step -----------------------------------------------------------------
+
+
+class _Engine:
+    def __init__(self, bank, cfg):
+        self.bank, self.cfg = bank, cfg
+
+    def start(self, rng):
+        self.rng = rng
+        self.state = irt.CatState.new(self.bank)
+        return irt.step(self.bank, self.state, self.cfg, rng).item
+
+    def answer(self, j, x):
+        self.state.record(self.bank, j, x)
+        return irt.step(self.bank, self.state, self.cfg, self.rng).item
+
+
+class _Plain:
+    def __init__(self, a, b, c):
+        self.cat = PlainCat(a, b, c)
+
+    def start(self, rng):
+        self.cat.start()
+        return self.cat.step()[2]
+
+    def answer(self, j, x):
+        self.cat.record(j, x)
+        return self.cat.step()[2]
+
+
+class _Catsim:
+    """catsim's own step: its randomesque selector, then its estimator."""
+
+    def __init__(self, a, b, c):
+        self.ib = ItemBank(np.column_stack([a, b, c, np.ones(len(a))]))
+        self.est = NumericalSearchEstimator()
+        self.sel = RandomesqueSelector(5)
+
+    def _select(self):
+        return int(
+            self.sel.select(
+                item_bank=self.ib,
+                administered_items=self.given,
+                est_theta=self.theta,
+                rng=self.rng,
+            )
+        )
+
+    def start(self, rng):
+        self.rng, self.given, self.resp, self.theta = rng, [], [], 0.0
+        return self._select()
+
+    def answer(self, j, x):
+        self.given.append(j)
+        self.resp.append(bool(x))
+        self.theta = self.est.estimate(
+            item_bank=self.ib,
+            administered_items=self.given,
+            response_vector=self.resp,
+            est_theta=self.theta,
+        )
+        return self._select()
+
+
+def _one_test(runner, a, b, c, rng, times):
+    """Run one 30-item test; append the microseconds of each step (answer + next item)."""
+    theta = rng.normal()
+    j = runner.start(rng)
+    for _ in range(LENGTH - 1):
+        x = int(rng.random() < c[j] + (1 - c[j]) / (1 + np.exp(-a[j] * (theta - b[j]))))
+        t0 = time.perf_counter()
+        j = runner.answer(j, x)
+        times.append((time.perf_counter() - t0) * 1e6)
+        if j is None:
+            break
+
+
+def bench_step(n_items, n_tests, repeats, peer_tests, peer_repeats, seed=0):
+    """Median microseconds of one step: engine (no rules, rules), plain loop, catsim.
+
+    Within a round the runners take turns test by test (the order rotating), so
+    each meets the same load on a shared box; a round's figure is its median
+    step, the result the median over rounds.
+    """
     a, b, c = make_bank_arrays(n_items, seed)
     section = np.array(SECTIONS)[np.arange(n_items) % 3]
-    bank = irt.prepare_bank(a, b, c, section=section)
-    cfg = irt.CatConfig(max_length=30, exposure="randomesque", randomesque_k=5, content=CONTENT)
-    rng = np.random.default_rng(seed)
-    times = []
-    for _ in range(n_tests):
-        theta = rng.normal()
-        state = irt.CatState.new(bank)
-        res = irt.step(bank, state, cfg, rng)
-        while res.item is not None:
-            j = res.item
-            score = int(rng.random() < c[j] + (1 - c[j]) / (1 + np.exp(-a[j] * (theta - b[j]))))
-            t0 = time.perf_counter()
-            state.record(bank, j, score)
-            res = irt.step(bank, state, cfg, rng)
-            times.append(time.perf_counter() - t0)
-    out = {
-        "n_items": n_items,
-        "ours_us": statistics.median(times) * 1e6,
-        "ours_p95_us": float(np.percentile(times, 95) * 1e6),
-        "ours_steps": len(times),
+    runners = {
+        "engine": _Engine(irt.prepare_bank(a, b, c), irt.CatConfig(max_length=LENGTH)),
+        # catsim's own rules: randomesque (k = 5), nothing else
+        "engine_randomesque": _Engine(
+            irt.prepare_bank(a, b, c),
+            irt.CatConfig(max_length=LENGTH, exposure="randomesque", randomesque_k=5),
+        ),
+        "engine_rules": _Engine(
+            irt.prepare_bank(a, b, c, section=section, enemy_group=enemy_groups(n_items)),
+            irt.CatConfig(
+                max_length=LENGTH, content=CONTENT, exposure="randomesque", randomesque_k=5
+            ),
+        ),
+        "plain": _Plain(a, b, c),
     }
     if catsim is not None:
-        ib = ItemBank(np.column_stack([a, b, c, np.ones(n_items)]))
-        est = NumericalSearchEstimator()
-        sel = RandomesqueSelector(5)
-        crng = np.random.default_rng(seed)
-        ctimes = []
-        administered, responses, theta_hat = [], [], 0.0
-        true_theta = 0.3
-        for _ in range(catsim_steps):
-            t0 = time.perf_counter()
-            j = int(
-                sel.select(
-                    item_bank=ib, administered_items=administered, est_theta=theta_hat, rng=crng
-                )
-            )
-            ctimes.append(time.perf_counter() - t0)
-            administered.append(j)
-            responses.append(
-                bool(crng.random() < catsim.irt.icc(true_theta, a[j], b[j], c[j], 1.0))
-            )
-            t0 = time.perf_counter()
-            theta_hat = est.estimate(
-                item_bank=ib,
-                administered_items=administered,
-                response_vector=responses,
-                est_theta=theta_hat,
-            )
-            ctimes[-1] += time.perf_counter() - t0
-            if len(administered) == 30:
-                administered, responses, theta_hat = [], [], 0.0
-        out["catsim_us"] = statistics.median(ctimes) * 1e6
-        out["catsim_steps"] = len(ctimes)
-        out["speedup"] = out["catsim_us"] / out["ours_us"]
+        runners["catsim"] = _Catsim(a, b, c)
+    names = list(runners)
+    rounds = {name: [] for name in names}
+    for r in range(repeats):
+        times = {name: [] for name in names}
+        rngs = {name: np.random.default_rng([seed, r]) for name in names}
+        for t in range(n_tests):
+            k = t % len(names)
+            for name in names[k:] + names[:k]:
+                if name == "catsim" and (r >= peer_repeats or t >= peer_tests):
+                    continue
+                _one_test(runners[name], a, b, c, rngs[name], times[name])
+        for name in names:
+            if times[name]:
+                rounds[name].append(statistics.median(times[name]))
+    out = {"n_items": n_items, "rounds": rounds}
+    for name, vals in rounds.items():
+        out[f"{name}_us"] = statistics.median(vals)
     return out
 
 
-def bench_simulation(n_examinees, n_items=500, length=30, seed=1):
-    """Seconds and RMSE for n_examinees x length on an n_items bank."""
+# -- 2. simulation -------------------------------------------------------------------
+
+
+def bench_simulation(n_examinees, repeats, peer_repeats, n_items=500, seed=1):
+    """Seconds and RMSE of n_examinees x 30 on an n_items bank: engine, plain loop, catsim."""
     a, b, c = make_bank_arrays(n_items, seed)
     theta = np.random.default_rng(seed).normal(size=n_examinees)
     bank = irt.prepare_bank(a, b, c)
-    cfg = irt.CatConfig(max_length=length)
-    t0 = time.perf_counter()
-    ours = irt.simulate_cat(bank, cfg, theta, np.random.default_rng(seed))
-    t_ours = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ours_mle = irt.simulate_cat(
-        bank, cfg, theta, np.random.default_rng(seed), final_estimator="mle"
-    )
-    t_ours_mle = time.perf_counter() - t0
-    out = {
-        "n_examinees": n_examinees,
-        "n_items": n_items,
-        "length": length,
-        "ours_seconds": t_ours,
-        "ours_rmse": ours["rmse"],
-        "ours_mle_seconds": t_ours_mle,
-        "ours_mle_rmse": ours_mle["rmse"],
-    }
-    if catsim is not None:
+    cfg = irt.CatConfig(max_length=LENGTH)
+    res = {"engine": [], "plain": [], "catsim": []}
+    rmse = {}
+
+    # the answers simulate_cat draws (a block at a time, then the block's
+    # attempt seeds), so the plain loop meets the very same candidates
+    block = 500
+    draw = np.random.default_rng(seed)
+    responses = []
+    for start in range(0, n_examinees, block):
+        responses.append(irt.simulate_responses(theta[start : start + block], bank.items, draw))
+        draw.integers(2**62, size=len(responses[-1]))
+    responses = np.concatenate(responses)
+
+    def engine():
+        rep = irt.simulate_cat(bank, cfg, theta, np.random.default_rng(seed), block=block)
+        rmse["engine"] = rep["rmse"]
+
+    def plain():
+        est = plain_simulate(a, b, c, responses, LENGTH)
+        rmse["plain"] = float(np.sqrt(np.mean((est - theta) ** 2)))
+
+    def peer():
         sim = Simulator(ItemBank(np.column_stack([a, b, c, np.ones(n_items)])), theta, seed=seed)
-        t0 = time.perf_counter()
         sim.simulate(
             FixedPointInitializer(0.0),
             MaxInfoSelector(),
             NumericalSearchEstimator(),
-            TestLengthStopper(max_items=length),
+            TestLengthStopper(max_items=LENGTH),
         )
-        out["catsim_seconds"] = time.perf_counter() - t0
-        out["catsim_rmse"] = float(sim.rmse)
-        out["speedup"] = out["catsim_seconds"] / out["ours_seconds"]
+        rmse["catsim"] = float(sim.rmse)
+
+    jobs = {"engine": engine, "plain": plain, "catsim": peer if catsim is not None else None}
+    names = list(jobs)
+    for r in range(repeats):
+        for name in names[r % 3 :] + names[: r % 3]:
+            if jobs[name] is None or (name == "catsim" and r >= peer_repeats):
+                continue
+            t0 = time.perf_counter()
+            jobs[name]()
+            res[name].append(time.perf_counter() - t0)
+    out = {"n_examinees": n_examinees, "n_items": n_items, "length": LENGTH, "rounds_s": res}
+    for name, vals in res.items():
+        if vals:
+            out[f"{name}_seconds"] = statistics.median(vals)
+            out[f"{name}_rmse"] = rmse[name]
+    # catsim scores by MLE: the engine's test with its final score by MLE too
+    t0 = time.perf_counter()
+    rep = irt.simulate_cat(
+        bank, cfg, theta, np.random.default_rng(seed), block=block, final_estimator="mle"
+    )
+    out["engine_mle_seconds"] = time.perf_counter() - t0
+    out["engine_mle_rmse"] = rep["rmse"]
     return out
 
 
-def bench_calibration(n_persons, n_items, seed=2):
+def bench_simulation_large(n_examinees, n_items=500, seed=3):
+    """One simulate_cat call with many candidates: seconds and peak memory."""
+    a, b, c = make_bank_arrays(n_items, seed)
+    theta = np.random.default_rng(seed).normal(size=n_examinees)
+    bank = irt.prepare_bank(a, b, c)
+    cfg = irt.CatConfig(max_length=LENGTH)
+    t0 = time.perf_counter()
+    rep = irt.simulate_cat(bank, cfg, theta, np.random.default_rng(seed))
+    seconds = time.perf_counter() - t0
+    peak = peak_bytes(irt.simulate_cat, bank, cfg, theta, np.random.default_rng(seed))
+    return {
+        "n_examinees": n_examinees,
+        "seconds": seconds,
+        "rmse": rep["rmse"],
+        "peak_mb": peak / 2**20,
+    }
+
+
+# -- 3. calibration ------------------------------------------------------------------
+
+
+def calibration_data(n_persons, n_items, seed=2):
     g = np.random.default_rng(seed)
-    a = g.lognormal(0, 0.25, n_items)
+    a = g.uniform(0.7, 2.0, n_items)
     b = g.normal(0, 1, n_items)
     x = irt.simulate_responses(g.normal(size=n_persons), irt.make_items(a, b), g)
+    return a, b, x
+
+
+def bench_calibration(n_persons, n_items, repeats, peer_repeats, seed=2):
+    a, b, x = calibration_data(n_persons, n_items, seed)
 
     def rmse(u, v):
         return float(np.sqrt(np.mean((np.asarray(u) - v) ** 2)))
 
-    t0 = time.perf_counter()
-    res = irt.calibrate(x, "2pl")
-    out = {
-        "n_persons": n_persons,
-        "n_items": n_items,
-        "ours_seconds": time.perf_counter() - t0,
-        "ours_iterations": res.n_iter,
-        "ours_rmse_a": rmse(res.items.a, a),
-        "ours_rmse_b": rmse(res.items.b, b),
-    }
-    t0 = time.perf_counter()
-    irt.calibrate(x, "2pl", compute_se=False)
-    out["ours_seconds_without_se"] = time.perf_counter() - t0
+    fits = {}
+
+    def engine():
+        fits["engine"] = irt.calibrate(x, "2pl", compute_se=False)
+
+    def engine_se():
+        fits["engine_se"] = irt.calibrate(x, "2pl")
+
+    def plain():
+        fits["plain"] = plain_em_2pl(x)
+
+    def peer():
+        fits["girth"] = girth.twopl_mml(x.T.astype(int))
+
+    jobs = {"engine": engine, "engine_se": engine_se, "plain": plain}
     if girth is not None:
-        t0 = time.perf_counter()
-        peer = girth.twopl_mml(x.T.astype(int))
-        out["girth_seconds"] = time.perf_counter() - t0
-        out["girth_rmse_a"] = rmse(peer["Discrimination"], a)
-        out["girth_rmse_b"] = rmse(peer["Difficulty"], b)
-        out["speedup"] = out["girth_seconds"] / out["ours_seconds"]
+        jobs["girth"] = peer
+    names = list(jobs)
+    res = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            if name == "girth" and r >= peer_repeats:
+                continue
+            t0 = time.perf_counter()
+            jobs[name]()
+            res[name].append(time.perf_counter() - t0)
+    out = {"n_persons": n_persons, "n_items": n_items, "rounds_s": res}
+    for name, vals in res.items():
+        out[f"{name}_seconds"] = statistics.median(vals)
+    for name in ("engine", "engine_se"):
+        out[f"{name}_iterations"] = fits[name].n_iter
+        out[f"{name}_rmse_a"] = rmse(fits[name].items.a, a)
+        out[f"{name}_rmse_b"] = rmse(fits[name].items.b, b)
+    pa, pb, n_iter = fits["plain"]
+    out.update(plain_iterations=n_iter, plain_rmse_a=rmse(pa, a), plain_rmse_b=rmse(pb, b))
+    if "girth" in fits:
+        out["girth_rmse_a"] = rmse(fits["girth"]["Discrimination"], a)
+        out["girth_rmse_b"] = rmse(fits["girth"]["Difficulty"], b)
+    out["engine_peak_mb"] = peak_bytes(irt.calibrate, x, "2pl", compute_se=False) / 2**20
+    out["engine_se_peak_mb"] = peak_bytes(irt.calibrate, x, "2pl") / 2**20
+    out["plain_peak_mb"] = peak_bytes(plain_em_2pl, x) / 2**20
     return out
+
+
+# -- the table -----------------------------------------------------------------------
+
+
+def _fmt(v, unit):
+    if v is None:
+        return "-"
+    if unit == "us":
+        return f"{v:,.1f} µs"
+    if unit == "s":
+        return f"{v:.2f} s"
+    return f"{v:.1f} {unit}"
+
+
+def table(results):
+    """Rows: what, engine, plain, peer, engine vs plain, peer vs engine."""
+    rows = [("measurement", "engine", "plain numpy", "peer", "plain/engine", "peer/engine")]
+    for r in results.get("step", []):
+        n = f"{r['n_items']:,}"
+        plain, peer = r["plain_us"], r.get("catsim_us")
+        for name, label in (
+            ("engine", "no rules"),
+            ("engine_randomesque", "randomesque only"),
+            ("engine_rules", "rules"),
+        ):
+            e = r[f"{name}_us"]
+            rows.append(
+                (
+                    f"CAT step, {n} items, {label}",
+                    _fmt(e, "us"),
+                    _fmt(plain, "us"),
+                    _fmt(peer, "us") + (" catsim" if peer else ""),
+                    f"{plain / e:.2f}x",
+                    f"{peer / e:.0f}x" if peer else "-",
+                )
+            )
+    s = results.get("simulation")
+    if s:
+        e, p, c = s["engine_seconds"], s["plain_seconds"], s.get("catsim_seconds")
+        rows.append(
+            (
+                f"simulate {s['n_examinees']:,} x {s['length']}, {s['n_items']} items",
+                _fmt(e, "s"),
+                _fmt(p, "s"),
+                _fmt(c, "s") + (" catsim" if c else ""),
+                f"{p / e:.2f}x",
+                f"{c / e:.0f}x" if c else "-",
+            )
+        )
+        rows.append(
+            (
+                "  RMSE (EAP; catsim: MLE)",
+                f"{s['engine_rmse']:.3f}",
+                f"{s['plain_rmse']:.3f}",
+                f"{s['catsim_rmse']:.3f}" if c else "-",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "  RMSE, final score by MLE",
+                f"{s['engine_mle_rmse']:.3f}",
+                "-",
+                f"{s['catsim_rmse']:.3f}" if c else "-",
+                "",
+                "",
+            )
+        )
+    big = results.get("simulation_large")
+    if big:
+        rows.append(
+            (
+                f"simulate {big['n_examinees']:,} x {LENGTH}, one call",
+                _fmt(big["seconds"], "s"),
+                "-",
+                "-",
+                f"peak {big['peak_mb']:.0f} MB",
+                "",
+            )
+        )
+    k = results.get("calibration")
+    if k:
+        size = f"{k['n_persons']:,} x {k['n_items']}"
+        p, g = k["plain_seconds"], k.get("girth_seconds")
+        for name, label in (("engine", "no SEs"), ("engine_se", "with SEs + fit")):
+            e = k[f"{name}_seconds"]
+            rows.append(
+                (
+                    f"2PL MML {size}, {label}",
+                    _fmt(e, "s"),
+                    _fmt(p, "s"),
+                    _fmt(g, "s") + (" girth" if g else ""),
+                    f"{p / e:.2f}x",
+                    f"{g / e:.0f}x" if g else "-",
+                )
+            )
+        rows.append(
+            (
+                "  EM iterations",
+                str(k["engine_iterations"]),
+                str(k["plain_iterations"]),
+                "",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "  RMSE a / b",
+                f"{k['engine_rmse_a']:.4f} / {k['engine_rmse_b']:.4f}",
+                f"{k['plain_rmse_a']:.4f} / {k['plain_rmse_b']:.4f}",
+                f"{k['girth_rmse_a']:.4f} / {k['girth_rmse_b']:.4f}" if g else "-",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "  peak memory (no SEs / SEs)",
+                f"{k['engine_peak_mb']:.0f} / {k['engine_se_peak_mb']:.0f} MB",
+                f"{k['plain_peak_mb']:.0f} MB",
+                "",
+                "",
+                "",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for i, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])] + [
+            v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if i == 0:
+            lines.append("-" * len(lines[0]))
+    return "\n".join(lines)
 
 
 def _version(name):
@@ -197,55 +511,61 @@ def main(argv=None):
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    ap.add_argument("--repeats", type=int, default=5, help="interleaved rounds (median)")
+    ap.add_argument("--peer-repeats", type=int, default=None, help="rounds the peers run in")
+    ap.add_argument(
+        "--only", default="step,simulation,calibration", help="comma-separated parts to run"
+    )
     ap.add_argument("--json", default=None, help="write the results to this file")
     args = ap.parse_args(argv)
     q = args.quick
+    parts = set(args.only.split(","))
+    repeats = 1 if q else args.repeats
     results = {
         "machine": {
             "python": platform.python_version(),
             "numpy": np.__version__,
             "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
             "catsim": _version("catsim") if catsim else None,
             "girth": _version("girth") if girth else None,
+            "blas_threads": os.environ["OPENBLAS_NUM_THREADS"],
+            "load_average_start": os.getloadavg(),
         },
-        "step": [],
     }
-    print("== one CAT step: record + EAP update + randomesque(5) + content balancing ==")
-    for n, tests, csteps in (
-        (1000, 20 if q else 200, 30 if q else 300),
-        (10000, 10 if q else 100, 10 if q else 60),
-    ):
-        r = bench_step(n, tests, csteps)
-        results["step"].append(r)
-        line = f"{n:>6} items: ours {r['ours_us']:8.1f} us (p95 {r['ours_p95_us']:.1f})"
-        if "catsim_us" in r:
-            line += f" | catsim {r['catsim_us']:10.1f} us | {r['speedup']:.0f}x"
-        print(line, flush=True)
-
-    print("== simulation: candidates x 30 items, 500-item bank, max information ==")
-    r = bench_simulation(100 if q else 1000)
-    results["simulation"] = r
-    line = (
-        f"{r['n_examinees']} x {r['length']}: ours {r['ours_seconds']:.2f} s rmse {r['ours_rmse']:.3f}"
-        f" (MLE final {r['ours_mle_rmse']:.3f})"
-    )
-    if "catsim_seconds" in r:
-        line += f" | catsim {r['catsim_seconds']:.2f} s rmse {r['catsim_rmse']:.3f} | {r['speedup']:.0f}x"
-    print(line, flush=True)
-
-    print("== 2PL calibration ==")
-    r = bench_calibration(*((2000, 30) if q else (20000, 100)))
-    results["calibration"] = r
-    line = (
-        f"{r['n_persons']} x {r['n_items']}: ours {r['ours_seconds']:.2f} s ({r['ours_iterations']} EM it.)"
-        f" rmse a {r['ours_rmse_a']:.4f} b {r['ours_rmse_b']:.4f}"
-    )
-    if "girth_seconds" in r:
-        line += (
-            f" | girth {r['girth_seconds']:.2f} s rmse a {r['girth_rmse_a']:.4f} b {r['girth_rmse_b']:.4f}"
-            f" | {r['speedup']:.1f}x"
+    if "step" in parts:
+        results["step"] = []
+        for n, tests in ((500, 40), (1000, 40), (10000, 20)):
+            peer_tests = 2 if n == 10000 else 8
+            pr = args.peer_repeats if args.peer_repeats is not None else 3
+            r = bench_step(n, 4 if q else tests, repeats, 1 if q else peer_tests, pr)
+            results["step"].append(r)
+            print(
+                f"step {n}: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in r.items() if k.endswith("_us")),
+                flush=True,
+            )
+    if "simulation" in parts:
+        pr = args.peer_repeats if args.peer_repeats is not None else 1
+        results["simulation"] = r = bench_simulation(100 if q else 1000, repeats, pr)
+        print(f"simulation: {r}", flush=True)
+        results["simulation_large"] = r = bench_simulation_large(2000 if q else 100_000)
+        print(f"simulation, one call: {r}", flush=True)
+    if "calibration" in parts:
+        pr = args.peer_repeats if args.peer_repeats is not None else 1
+        size = (2000, 30) if q else (20000, 100)
+        results["calibration"] = r = bench_calibration(*size, min(repeats, 3), pr)
+        print(
+            "calibration: " + ", ".join(f"{k} {v}" for k, v in r.items() if k != "rounds_s"),
+            flush=True,
         )
-    print(line, flush=True)
+    results["machine"]["load_average_end"] = os.getloadavg()
+    print()
+    print(table(results))
+    print(
+        f"\nload average at start {results['machine']['load_average_start']}, at end "
+        f"{results['machine']['load_average_end']} on {os.cpu_count()} CPUs"
+    )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2)

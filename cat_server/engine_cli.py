@@ -76,7 +76,14 @@ def calibrate_command(responses, model, out, D, max_score, anchors, max_iter, to
     n_cat = None if max_score is None else np.full(x.shape[1], max_score + 1)
     try:
         res = calibration.calibrate(
-            x, model, D=D, n_cat=n_cat, anchors=fixed, max_iter=max_iter, tol=tol
+            x,
+            model,
+            D=D,
+            n_cat=n_cat,
+            anchors=fixed,
+            max_iter=max_iter,
+            tol=tol,
+            item_id=item_id,
         )
     except ValueError as exc:
         _fail(str(exc))

@@ -8,6 +8,12 @@ adds rows:
   used for the posterior (EAP);
 * ``info_table[g, j]``: Fisher information on a finer grid, interpolated
   linearly at the current ability for maximum-information selection.
+
+For selection the items are kept internally in *section order* (``order``:
+internal position to bank index, ``position``: the inverse), so the items of a
+blueprint section are one contiguous slice of the information table and of a
+state's blocked-items vector: restricting a step to one section is slicing,
+not masking. Bank indices are what every public function takes and returns.
 """
 
 from __future__ import annotations
@@ -47,6 +53,26 @@ class Bank:
     info_grid : ndarray of shape (n_info,)
         Evenly spaced abilities of ``info_table``.
     info_table : ndarray of shape (n_info, n_items)
+        Bank order (a property; selection reads ``info_sorted``).
+    info_sorted : ndarray of shape (n_info, n_items)
+        The same table with its columns in section order (``order``).
+    order : ndarray of int, shape (n_items,)
+        Bank index of each internal (section-ordered) position.
+    position : ndarray of int, shape (n_items,)
+        Internal position of each bank item (inverse of ``order``).
+    section_bounds : tuple of (int, int)
+        Internal slice ``[start, stop)`` of each section.
+    moments : ndarray of shape (n_quad, 3)
+        Columns ``1, theta, theta**2`` of the grid: posterior moments in one product.
+    blocked : ndarray of shape (n_items,)
+        ``0`` for active items, ``-inf`` for the others, in internal order: the
+        start of every state's blocked-items vector.
+    lists : dict
+        Per-item codes as Python lists (``n_cat``, ``status``, ``enemy``,
+        ``section``, ``position``, ``order``) and each enemy group's internal
+        positions, for the scalar look-ups of one answer.
+    cache : dict
+        Per-bank cache of :meth:`log_prior` vectors and parsed content rules.
     """
 
     items: Items
@@ -60,15 +86,36 @@ class Bank:
     grid: np.ndarray
     log_p: np.ndarray
     info_grid: np.ndarray
-    info_table: np.ndarray
+    info_sorted: np.ndarray = field(repr=False)
     info_quad: np.ndarray = field(repr=False)
     operational: np.ndarray = field(repr=False)
     pretest: np.ndarray = field(repr=False)
     index: dict = field(repr=False)
+    order: np.ndarray = field(repr=False)
+    position: np.ndarray = field(repr=False)
+    section_bounds: tuple = field(repr=False)
+    moments: np.ndarray = field(repr=False)
+    blocked: np.ndarray = field(repr=False)
+    lists: dict = field(repr=False)
+    cache: dict = field(repr=False, default_factory=dict)
 
     @property
     def n_items(self):
         return self.items.n_items
+
+    @property
+    def info_table(self):
+        """Information table in bank order, shape (n_info, n_items) (a copy)."""
+        return self.info_sorted[:, self.position]
+
+    def info_weights(self, theta):
+        """Row ``i`` of the information table and the weights of rows ``i, i + 1`` at ``theta``."""
+        g = self.info_grid
+        pos = (theta - g[0]) / (g[1] - g[0])
+        pos = min(max(pos, 0.0), len(g) - 1.000001)
+        i = int(pos)
+        f = pos - i
+        return i, np.array((1.0 - f, f))
 
     def info_at(self, theta):
         r"""Information of every item at ``theta`` (linear interpolation in the table).
@@ -77,13 +124,20 @@ class Bank:
         -------
         ndarray of shape (n_items,)
         """
-        g = self.info_grid
-        pos = (theta - g[0]) / (g[1] - g[0])
-        pos = min(max(pos, 0.0), len(g) - 1.000001)
-        i = int(pos)
-        f = pos - i
-        lo = self.info_table[i]
-        return lo + f * (self.info_table[i + 1] - lo)
+        i, w = self.info_weights(theta)
+        out = np.empty(self.n_items)
+        out[self.order] = w @ self.info_sorted[i : i + 2]
+        return out
+
+    def log_prior(self, mean, sd):
+        """Normal log prior on ``grid`` (cached per mean and SD)."""
+        key = ("prior", mean, sd)
+        lp = self.cache.get(key)
+        if lp is None:
+            z = (self.grid - mean) / sd
+            lp = self.cache[key] = -0.5 * z * z
+            lp.setflags(write=False)
+        return lp
 
 
 def _codes(values, n, default, what):
@@ -190,9 +244,25 @@ def prepare_bank(
     grid = np.linspace(quad_range[0], quad_range[1], n_quad)
     log_p = np.ascontiguousarray(items.log_probs(grid).transpose(1, 2, 0))
     info_grid = np.linspace(info_range[0], info_range[1], info_points)
-    info_table = np.ascontiguousarray(items.info(info_grid))
+    order = np.argsort(sec_idx, kind="stable")
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    ends = np.searchsorted(sec_idx[order], np.arange(len(names) + 1))
+    bounds = tuple((int(ends[s]), int(ends[s + 1])) for s in range(len(names)))
+    info_sorted = np.ascontiguousarray(items.info(info_grid)[:, order])
     info_quad = np.ascontiguousarray(items.info(grid))
-    for arr in (log_p, info_table, info_quad):
+    moments = np.ascontiguousarray(np.stack([np.ones_like(grid), grid, grid * grid], axis=1))
+    blocked = np.where(st_codes[order] == ACTIVE, 0.0, -np.inf)
+    lists = {
+        "n_cat": items.n_cat.tolist(),
+        "status": st_codes.tolist(),
+        "enemy": enemy.tolist(),
+        "section": sec_idx.tolist(),
+        "position": position.tolist(),
+        "order": order.tolist(),
+        "enemy_positions": {g: position[m] for g, m in members.items()},
+    }
+    for arr in (log_p, info_sorted, info_quad, moments, blocked, order, position):
         arr.setflags(write=False)
     return Bank(
         items=items,
@@ -206,9 +276,15 @@ def prepare_bank(
         grid=grid,
         log_p=log_p,
         info_grid=info_grid,
-        info_table=info_table,
+        info_sorted=info_sorted,
         info_quad=info_quad,
         operational=st_codes == ACTIVE,
         pretest=st_codes == PRETEST,
         index={s: j for j, s in enumerate(ids.tolist())},
+        order=order,
+        position=position,
+        section_bounds=bounds,
+        moments=moments,
+        blocked=blocked,
+        lists=lists,
     )

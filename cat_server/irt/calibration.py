@@ -255,6 +255,108 @@ def _initial(model, x, n_cat, observed):
         return xi
 
 
+class _Responses:
+    """The response matrix stored compactly (int8, ``-1`` missing), read in row chunks.
+
+    The E-step and the standard errors turn one chunk at a time into float
+    indicator matrices, so memory grows with the chunk, not with the persons.
+    """
+
+    def __init__(self, x, n_cat_max, grid, chunk_cells=2**19):
+        self.x = x
+        self.grid = grid
+        self.n, self.n_items = x.shape
+        self.K = n_cat_max
+        self.complete = bool((x >= 0).all())
+        # dichotomous complete data: one indicator column per item is enough
+        self.binary = self.K == 2 and self.complete
+        width = self.n_items * (1 if self.binary else self.K)
+        self.rows = max(256, chunk_cells // max(width, 1))
+
+    def chunks(self):
+        for start in range(0, self.n, self.rows):
+            yield start, min(self.n, start + self.rows)
+
+    def design(self, start, stop):
+        """Indicators of a chunk: ``x == 1`` (binary) or one-hot ``(rows, n_items * K)``."""
+        xc = self.x[start:stop]
+        if self.binary:
+            return xc.astype(float)
+        out = np.zeros((stop - start, self.n_items, self.K))
+        for k in range(self.K):
+            out[..., k] = xc == k
+        return out.reshape(stop - start, -1)
+
+
+def _estep(data, lp, log_prior, need_eap=False):
+    r"""Posterior weights per chunk; expected counts, marginal log-likelihood, EAPs.
+
+    Two matrix products a chunk: :math:`\ell = X L` (the log-likelihood of every
+    person at every node) and :math:`r = X^\top w`. ``lp`` is ``log P`` of
+    shape (n_items, K, Q).
+
+    Returns
+    -------
+    r : ndarray of shape (n_items, K, Q)
+    n_q : ndarray of shape (Q,)
+        Expected persons at each node.
+    log_lik : float
+    eap : ndarray of shape (n_persons,) or None
+    """
+    J, K, Q = lp.shape
+    if data.binary:
+        table = lp[:, 1, :] - lp[:, 0, :]
+        offset = lp[:, 0, :].sum(axis=0) + log_prior
+    else:
+        table = lp[:, : data.K, :].reshape(J * data.K, Q)
+        offset = log_prior
+    acc = np.zeros((table.shape[0], Q))
+    n_q = np.zeros(Q)
+    total = 0.0
+    eap = np.empty(data.n) if need_eap else None
+    for start, stop in data.chunks():
+        X = data.design(start, stop)
+        w = X @ table
+        w += offset
+        top = w.max(axis=1, keepdims=True)
+        w -= top
+        np.exp(w, out=w)
+        s = w.sum(axis=1, keepdims=True)
+        w /= s
+        total += float(top.sum() + np.log(s).sum())
+        acc += X.T @ w
+        n_q += w.sum(axis=0)
+        if need_eap:
+            eap[start:stop] = w @ data.grid
+    if data.binary:
+        r = np.stack([n_q - acc, acc], axis=1)
+    else:
+        r = acc.reshape(J, data.K, Q)
+    return r, n_q, total, eap
+
+
+def _check_categories(x, n_cat, free, names):
+    """Refuse items with an unobserved score category (its threshold has no finite estimate)."""
+    K = int(n_cat.max())
+    counts = np.stack([(x == k).sum(axis=0) for k in range(K)], axis=1)  # (J, K)
+    for j in np.flatnonzero(free):
+        seen = counts[j, : n_cat[j]]
+        if not seen.any():
+            raise ValueError(f"Item {names(j)} has no observed response.")
+        if (seen > 0).sum() < 2:
+            raise ValueError(
+                f"Item {names(j)} has no variance (every answer is {int(np.argmax(seen))})."
+            )
+        empty = np.flatnonzero(seen == 0)
+        if empty.size:
+            k = int(empty[0])
+            raise ValueError(
+                f"Item {names(j)}: nobody scored {k} (scores 0..{n_cat[j] - 1}), so the "
+                f"threshold{'s' if 0 < k < n_cat[j] - 1 else ''} next to that category cannot "
+                "be estimated. Merge the category with a neighbouring score or leave the item out."
+            )
+
+
 def calibrate(
     responses,
     model="2pl",
@@ -271,6 +373,8 @@ def calibrate(
     estimate_latent=None,
     compute_se=True,
     callback=None,
+    item_id=None,
+    accelerate=True,
 ):
     r"""Marginal maximum likelihood calibration (Bock–Aitkin EM).
 
@@ -288,8 +392,9 @@ def calibrate(
     n_quad : int, default 41
         Quadrature nodes on ``quad_range``.
     max_iter : int, default 500
+        EM steps (E-step + M-step) at most.
     tol : float, default 1e-4
-        Convergence: largest change of a natural parameter between iterations.
+        Convergence: largest change of a natural parameter made by one EM step.
     c_prior : (float, float) or None, default (5, 17)
         Beta prior of the lower asymptote (3PL; mean 0.23).
     a_prior : (float, float) or None
@@ -303,6 +408,11 @@ def calibrate(
     compute_se : bool, default True
     callback : callable, optional
         ``callback(iteration, log_likelihood)`` after each E-step.
+    item_id : sequence of str, optional
+        Item names for error messages (default ``column j``).
+    accelerate : bool, default True
+        SQUAREM extrapolation of the EM steps (Varadhan & Roland, 2008); the
+        fixed point and the convergence rule are those of plain EM.
 
     Returns
     -------
@@ -312,7 +422,21 @@ def calibrate(
     ------
     ValueError
         Unknown model, wrong shape, a score out of range, an item with no
-        observed response or no variance.
+        observed response or no variance, a polytomous item with a score
+        category nobody chose (named with the item).
+
+    Notes
+    -----
+    Responses are stored as ``int8`` and read in chunks of rows; each E-step
+    is two matrix products per chunk (see :func:`_estep`). With
+    ``accelerate``, each cycle takes two EM steps :math:`x_1 = F(x_0)`,
+    :math:`x_2 = F(x_1)`, extrapolates
+    :math:`x' = x_0 - 2\alpha r + \alpha^2 v` (:math:`r = x_1 - x_0`,
+    :math:`v = x_2 - 2 x_1 + x_0`, :math:`\alpha = -\|r\| / \|v\|`) and
+    continues from :math:`F(x')` if the marginal log-likelihood at
+    :math:`x'` is not below that at :math:`x_1`, else from :math:`x_2`, so the
+    log-likelihood of the points kept never decreases. It stops when an EM
+    step from the current point changes no natural parameter by ``tol``.
     """
     t0 = time.perf_counter()
     if model not in MODELS:
@@ -320,17 +444,28 @@ def calibrate(
     x = np.asarray(responses)
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
         raise ValueError("responses must be a (n_persons, n_items) matrix.")
-    x = x.astype(np.int64)
-    N, J = x.shape
-    observed = x >= 0
-    if (x < -1).any():
+    if x.size and (x.min() < -1):
         raise ValueError("Scores must be >= 0 (or -1 for missing).")
+    if x.size and x.max() > 126:
+        raise ValueError("Scores above 126 are not supported.")
+    x = x.astype(np.int8)
+    N, J = x.shape
+    if item_id is None:
+
+        def names(j):
+            return f"column {j}"
+    else:
+        ids = [str(i) for i in item_id]
+
+        def names(j):
+            return repr(ids[j])
+
     if model in ("1pl", "2pl", "3pl"):
-        if (x > 1).any():
+        if x.max() > 1:
             raise ValueError("Dichotomous models need 0/1 scores.")
         n_cat = np.full(J, 2)
     else:
-        seen = np.where(observed, x, -1).max(axis=0) + 1
+        seen = x.max(axis=0).astype(np.int64) + 1
         n_cat = np.maximum(seen, 2) if n_cat is None else np.asarray(n_cat, dtype=np.int64)
         if (x >= n_cat).any():
             raise ValueError("A score is above the item's highest category.")
@@ -339,84 +474,101 @@ def calibrate(
     spec = _Spec(model, n_cat, D, c_prior, a_prior)
     K = int(n_cat.max())
 
+    observed = x >= 0
     fixed = np.zeros(J, dtype=bool)
     xi = _initial(model, x, n_cat, observed)
+    del observed
     if anchors:
         for col, row in anchors.items():
             it, idx = row if isinstance(row, tuple) else (row, 0)
             xi[col] = spec.from_items(it.subset(np.array([idx])))[0]
             fixed[col] = True
     free = ~fixed
-    for j in np.flatnonzero(free):
-        obs = x[observed[:, j], j]
-        if obs.size == 0:
-            raise ValueError(f"Item column {j} has no observed response.")
-        if np.unique(obs).size < 2:
-            raise ValueError(f"Item column {j} has no variance (every answer is {obs[0]}).")
+    _check_categories(x, n_cat, free, names)
     if estimate_latent is None:
         estimate_latent = bool(fixed.any())
 
     grid = np.linspace(quad_range[0], quad_range[1], n_quad)
-    mu, sd = 0.0, 1.0
-    if K == 2:
-        ind = [(x == 0).astype(float), (x == 1).astype(float)]
-    else:
-        ind = [(x == k).astype(float) for k in range(K)]
-
-    def estep(xi):
-        lp = spec.log_table(xi, grid)  # (J, K, Q)
-        ll = sum(ind[k] @ lp[:, k, :] for k in range(K))
-        log_prior = -0.5 * ((grid - mu) / sd) ** 2
-        log_prior -= logsumexp(log_prior)
-        ll = ll + log_prior
-        norm = logsumexp(ll, axis=1, keepdims=True)
-        w = np.exp(ll - norm)
-        return w, float(norm.sum())
-
-    history = []
-    converged = False
+    data = _Responses(x, K, grid)
     active_free = spec.active & free[:, None]
-    nat_old = spec.natural(xi)
-    it_count = 0
-    for it_count in range(1, max_iter + 1):
-        w, ll = estep(xi)
-        history.append(ll)
-        if callback is not None:
-            callback(it_count, ll)
-        r = np.stack([ind[k].T @ w for k in range(K)], axis=1)  # (J, K, Q)
+
+    def log_prior_of(mu, sd):
+        lp = -0.5 * ((grid - mu) / sd) ** 2
+        return lp - logsumexp(lp)
+
+    def em_step(state):
+        """One EM step F(state); the log-likelihood is the one at ``state``."""
+        xi, mu, sd = state
+        r, n_q, ll, _ = _estep(data, spec.log_table(xi, grid), log_prior_of(mu, sd))
         if estimate_latent:
-            mean_p = w @ grid
-            mu = float(mean_p.mean())
-            sd = float(np.sqrt(max((w @ grid**2).mean() - mu * mu, 1e-4)))
+            mu = float(n_q @ grid) / N
+            sd = float(np.sqrt(max(float(n_q @ grid**2) / N - mu * mu, 1e-4)))
 
         def f(z, r=r):
             return _objective(spec, z, r, grid)
 
-        xi, _ = _newton(f, xi, active_free, n_steps=3)
+        new, _ = _newton(f, xi, active_free, n_steps=3)
         if model == "1pl":
-            xi = _update_common_slope(f, xi, free)
-        nat = spec.natural(xi)
-        change = np.nanmax(np.abs(nat - nat_old)) if nat.size else 0.0
-        nat_old = nat
-        if change < tol:
-            converged = True
-            break
+            new = _update_common_slope(f, new, free)
+        return (new, mu, sd), ll
 
-    w, ll = estep(xi)
+    history = []
+    n_steps = 0
+
+    def F(state):
+        nonlocal n_steps
+        n_steps += 1
+        new, ll = em_step(state)
+        if callback is not None:
+            callback(n_steps, ll)
+        return new, ll
+
+    def change(a, b):
+        d = np.abs(spec.natural(a[0]) - spec.natural(b[0]))
+        out = float(np.nanmax(d)) if d.size else 0.0
+        if estimate_latent:
+            out = max(out, abs(a[1] - b[1]), abs(a[2] - b[2]))
+        return out
+
+    state = (xi, 0.0, 1.0)
+    converged = False
+    while n_steps < max_iter:
+        x1, ll0 = F(state)
+        history.append(ll0)
+        if change(x1, state) < tol:
+            state, converged = x1, True
+            break
+        if not accelerate or n_steps + 2 > max_iter:
+            state = x1
+            continue
+        x2, ll1 = F(x1)
+        history.append(ll1)
+        if change(x2, x1) < tol:
+            state, converged = x2, True
+            break
+        trial = _squarem(state, x1, x2, active_free, estimate_latent)
+        if trial is None:
+            state = x2
+            continue
+        x3, ll_trial = F(trial)
+        if np.isfinite(ll_trial) and ll_trial >= ll1:
+            history.append(ll_trial)
+            state = x3
+        else:  # extrapolated too far: keep the plain EM point
+            state = x2
+
+    xi, mu, sd = state
+    _, _, ll, eap = _estep(data, spec.log_table(xi, grid), log_prior_of(mu, sd), need_eap=True)
     history.append(ll)
     items = spec.items(xi)
-    if anchors:
-        # anchors keep their exact given values (transform round trip aside)
-        nat = spec.natural(xi)
-        del nat
-    se = _standard_errors(spec, xi, x, ind, w, grid, free) if compute_se else {}
-    fit = item_fit(x, items, w @ grid)
+    se = _standard_errors(spec, xi, data, log_prior_of(mu, sd), grid, free) if compute_se else {}
+    fit = item_fit(x, items, eap)
     return CalibrationResult(
         items=items,
         se=se,
         model=model,
         log_likelihood=ll,
-        n_iter=it_count,
+        n_iter=n_steps,
         converged=converged,
         latent_mean=mu,
         latent_sd=sd,
@@ -424,6 +576,31 @@ def calibrate(
         seconds=time.perf_counter() - t0,
         history=history,
     )
+
+
+def _squarem(x0, x1, x2, active, latent):
+    """SQUAREM's extrapolated point from two EM steps (scheme S3), or None if r is 0."""
+
+    def vec(s):
+        parts = [s[0][active]]
+        if latent:
+            parts.append(np.array([s[1], np.log(s[2])]))
+        return np.concatenate(parts)
+
+    p0, p1, p2 = vec(x0), vec(x1), vec(x2)
+    r = p1 - p0
+    v = p2 - 2.0 * p1 + p0
+    rr, vv = float(r @ r), float(v @ v)
+    if rr == 0.0 or vv == 0.0:
+        return None
+    alpha = -np.sqrt(rr / vv)
+    alpha = min(alpha, -1.0)  # -1 gives x2 itself: never less than two EM steps
+    p = p0 - 2.0 * alpha * r + alpha * alpha * v
+    xi = x0[0].copy()
+    xi[active] = p[: int(active.sum())]
+    if latent:
+        return xi, float(p[-2]), float(np.exp(p[-1]))
+    return xi, x0[1], x0[2]
 
 
 def _update_common_slope(f, xi, free):
@@ -453,27 +630,45 @@ def _update_common_slope(f, xi, free):
     return xi
 
 
-def _standard_errors(spec, xi, x, ind, w, grid, free):
+def _standard_errors(spec, xi, data, log_prior, grid, free):
     """XPD standard errors per item, mapped to natural parameters (delta method)."""
     J, P = xi.shape
-    K = len(ind)
+    K = data.K
+    Q = grid.size
     act = spec.active.copy()
     if spec.model == "1pl":
         act[:, 0] = False
     # d log P_jk(theta_q) / d xi_jp by central differences: (J, K, Q, P)
-    G = np.zeros((J, K, grid.size, P))
+    G = np.zeros((J, K, Q, P))
     for p in range(P):
         e = np.zeros(P)
         e[p] = _H
         G[..., p] = (spec.log_table(xi + e, grid)[:, :K] - spec.log_table(xi - e, grid)[:, :K]) / (
             2 * _H
         )
-    scores = np.zeros((x.shape[0], J, P))
-    for k in range(K):
-        scores += ind[k][:, :, None] * (
-            w @ G[:, k].transpose(1, 0, 2).reshape(grid.size, -1)
-        ).reshape(x.shape[0], J, P)
-    info = np.einsum("njp,njq->jpq", scores, scores)
+    lp = spec.log_table(xi, grid)[:, :K]
+    table = lp.reshape(J * K, Q) if not data.binary else None
+    Gq = [G[:, k].transpose(1, 0, 2).reshape(Q, J * P) for k in range(K)]
+    info = np.zeros((J, P, P))
+    g_sq = 0.0
+    # the persons' marginal scores, a chunk of persons at a time
+    for start, stop in data.chunks():
+        xc = data.x[start:stop]
+        if data.binary:
+            X = xc.astype(float)
+            w = X @ (lp[:, 1] - lp[:, 0]) + (lp[:, 0].sum(axis=0) + log_prior)
+        else:
+            w = data.design(start, stop) @ table + log_prior
+        w -= w.max(axis=1, keepdims=True)
+        np.exp(w, out=w)
+        w /= w.sum(axis=1, keepdims=True)
+        scores = np.zeros((stop - start, J, P))
+        for k in range(K):
+            scores += (xc == k)[:, :, None] * (w @ Gq[k]).reshape(stop - start, J, P)
+        info += np.einsum("njp,njq->jpq", scores, scores)
+        if spec.model == "1pl":
+            g = scores[:, free, 0].sum(axis=1)
+            g_sq += float(g @ g)
     # prior curvature (3PL c, slope prior) adds to the information
     f_prior = spec.log_prior
     for p in range(P):
@@ -496,8 +691,7 @@ def _standard_errors(spec, xi, x, ind, w, grid, free):
     var = np.einsum("jnp,jpq,jnq->jn", Jac, cov, Jac)
     if spec.model == "1pl":
         # common slope: information summed over items
-        g_all = scores[:, free, 0].sum(axis=1)
-        var_a = 1.0 / max(float(g_all @ g_all), 1e-12)
+        var_a = 1.0 / max(g_sq, 1e-12)
         var[:, 0] = (nat0[:, 0] ** 2) * var_a
     se = np.sqrt(np.maximum(var, 0.0))
     se[~free] = np.nan
@@ -510,7 +704,7 @@ def _standard_errors(spec, xi, x, ind, w, grid, free):
     return {"a": se[:, 0], "b": se[:, 1:]}
 
 
-def item_fit(responses, items, theta):
+def item_fit(responses, items, theta, chunk=4096):
     r"""Infit and outfit mean squares of each item.
 
     Parameters
@@ -519,6 +713,8 @@ def item_fit(responses, items, theta):
     items : Items
     theta : ndarray of shape (n_persons,)
         Ability estimates (e.g. EAP).
+    chunk : int
+        Persons evaluated at once (memory grows with it, not with the persons).
 
     Returns
     -------
@@ -536,13 +732,21 @@ def item_fit(responses, items, theta):
     Values near 1 fit; above about 1.3 signal misfit.
     """
     x = np.asarray(responses)
-    p = items.probs(theta)
-    k = np.arange(p.shape[-1])
-    e = (p * k).sum(-1)
-    v = np.maximum((p * k * k).sum(-1) - e * e, 1e-9)
-    ok = x >= 0
-    sq = np.where(ok, (x - e) ** 2, 0.0)
-    n = np.maximum(ok.sum(0), 1)
-    outfit = np.where(ok, sq / v, 0.0).sum(0) / n
-    infit = sq.sum(0) / np.maximum(np.where(ok, v, 0.0).sum(0), 1e-12)
+    theta = np.asarray(theta, dtype=float)
+    J = x.shape[1]
+    sq_sum, v_sum, out_sum, n = np.zeros(J), np.zeros(J), np.zeros(J), np.zeros(J)
+    for start in range(0, x.shape[0], chunk):
+        xc = x[start : start + chunk]
+        p = items.probs(theta[start : start + chunk])
+        k = np.arange(p.shape[-1])
+        e = (p * k).sum(-1)
+        v = np.maximum((p * k * k).sum(-1) - e * e, 1e-9)
+        ok = xc >= 0
+        sq = np.where(ok, (xc - e) ** 2, 0.0)
+        n += ok.sum(0)
+        out_sum += np.where(ok, sq / v, 0.0).sum(0)
+        sq_sum += sq.sum(0)
+        v_sum += np.where(ok, v, 0.0).sum(0)
+    outfit = out_sum / np.maximum(n, 1)
+    infit = sq_sum / np.maximum(v_sum, 1e-12)
     return {"infit": infit, "outfit": outfit}

@@ -5,11 +5,12 @@ All estimators take a response vector ``(n_items,)`` or matrix
 presented, and an :class:`~cat_server.irt.models.Items` set. They return
 ``(theta, se)`` (floats for a vector, arrays for a matrix).
 
-Every estimate is finite: the point estimators search on
-``[-bound, bound]``, so all-correct / all-wrong patterns give ``±bound`` for
-the MLE and finite values for the WLE, MAP and EAP. A pattern with no
-presented item gives the prior mean and prior SD (MLE and WLE: 0 and
-``bound``).
+Every estimate is finite. The MLE searches ``[-bound, bound]``: an
+all-correct / all-wrong pattern has no finite MLE and gives ``±bound``. The
+WLE and the MAP have a finite root for every pattern; when it lies past
+``±bound`` the search interval doubles (up to 16 x ``bound``) rather than
+return the bound. A pattern with no presented item gives the prior mean and
+prior SD (MLE and WLE: 0 and ``bound``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 _H = 1e-4
+_WIDEN = 4  # WLE and MAP search up to 16 x bound
 
 
 def _prep(responses, items):
@@ -131,13 +133,28 @@ def _solve(x, items, kind, prior_mean, prior_sd, bound, start, tol=1e-7, max_ite
             info = info + 1.0 / prior_sd**2
         return s, info
 
-    lo = np.full(n, -bound)
-    hi = np.full(n, bound)
+    lo = np.full(n, -float(bound))
+    hi = np.full(n, float(bound))
     f_lo, _ = f(lo)
     f_hi, _ = f(hi)
-    theta = np.clip(start, -bound, bound)
-    done_lo = f_lo <= 0  # decreasing already at the lower end: estimate is -bound
-    done_hi = f_hi >= 0
+    if kind != "mle":
+        # Warm's and the posterior's roots are finite even for all-correct or
+        # all-wrong patterns, and may lie past the bound (70 Rasch items of
+        # b = 0, all correct: WLE log 141 = 4.95): widen the bracket until it
+        # holds the root rather than return the bound.
+        for _ in range(_WIDEN):
+            out_hi, out_lo = f_hi > 0, f_lo < 0
+            if not (out_hi.any() or out_lo.any()):
+                break
+            hi = np.where(out_hi, 2.0 * hi, hi)
+            lo = np.where(out_lo, 2.0 * lo, lo)
+            f_hi, _ = f(hi)
+            f_lo, _ = f(lo)
+    theta = np.clip(start, lo, hi)
+    lo0, hi0 = lo.copy(), hi.copy()
+    # strict: a score function that is exactly 0 at an end has underflowed there
+    done_lo = f_lo < 0  # decreasing already at the lower end: estimate is the lower end
+    done_hi = f_hi > 0
     for _ in range(max_iter):
         fv, info = f(theta)
         lo = np.where(fv > 0, theta, lo)
@@ -149,8 +166,8 @@ def _solve(x, items, kind, prior_mean, prior_sd, bound, start, tol=1e-7, max_ite
         theta = new
         if np.all((moved < tol) | done_lo | done_hi):
             break
-    theta = np.where(done_lo & ~done_hi, -bound, theta)
-    theta = np.where(done_hi & ~done_lo, bound, theta)
+    theta = np.where(done_lo & ~done_hi, lo0, theta)
+    theta = np.where(done_hi & ~done_lo, hi0, theta)
     return theta
 
 
@@ -189,6 +206,14 @@ def mle(responses, items, *, bound=4.0):
 
 def wle(responses, items, *, bound=4.0):
     r"""Warm's weighted likelihood estimate.
+
+    Parameters
+    ----------
+    responses : ndarray of int, shape (n_items,) or (n_persons, n_items)
+    items : Items
+    bound : float, default 4
+        First search interval ``[-bound, bound]``; widened (doubling, up to
+        16 x) for patterns whose root lies outside it.
 
     Returns
     -------

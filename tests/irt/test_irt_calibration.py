@@ -1,3 +1,5 @@
+import tracemalloc
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -103,3 +105,72 @@ def test_item_fit_flags_a_misfitting_item(rng):
     x[:, 0] = rng.integers(0, 2, 3000)  # pure noise item
     fit = item_fit(x, items, th)
     assert fit["outfit"][0] > 1.3 and np.all(np.abs(fit["outfit"][1:] - 1) < 0.15)
+
+
+def data_2pl(n_persons, n_items, seed):
+    g = np.random.default_rng(seed)
+    a = g.uniform(0.7, 2.0, n_items)
+    b = g.normal(0, 1, n_items)
+    return a, b, irt.simulate_responses(g.normal(size=n_persons), irt.make_items(a, b), g)
+
+
+def test_squarem_reaches_the_em_fixed_point_in_fewer_steps():
+    a, b, x = data_2pl(4000, 30, seed=5)
+    plain = irt.calibrate(x, "2pl", accelerate=False, compute_se=False)
+    fast = irt.calibrate(x, "2pl", compute_se=False)
+    assert fast.converged and plain.converged
+    assert fast.n_iter < plain.n_iter / 2, (fast.n_iter, plain.n_iter)
+    # same maximum: plain EM stops a little short of it, SQUAREM no further away
+    assert fast.log_likelihood >= plain.log_likelihood - 1e-3
+    assert_allclose(fast.items.a, plain.items.a, atol=5e-3)
+    assert_allclose(fast.items.b, plain.items.b, atol=5e-3)
+    assert np.all(np.diff(fast.history) > -1e-6)
+
+
+@pytest.mark.parametrize("model", ["3pl", "grm"])
+def test_squarem_agrees_with_plain_em_on_other_models(model, rng):
+    n = 10
+    if model == "3pl":
+        items = irt.make_items(rng.lognormal(0, 0.2, n), rng.normal(0, 1, n), np.full(n, 0.15))
+    else:
+        thr = np.sort(rng.normal(0, 1, (n, 3)), axis=1)
+        items = irt.make_items(rng.lognormal(0, 0.2, n), thresholds=thr, model="grm")
+    x = irt.simulate_responses(rng.normal(size=3000), items, rng)
+    plain = irt.calibrate(x, model, accelerate=False, compute_se=False)
+    fast = irt.calibrate(x, model, compute_se=False)
+    assert fast.log_likelihood >= plain.log_likelihood - 1e-3
+    assert_allclose(fast.items.a, plain.items.a, atol=0.02)
+
+
+def test_calibration_memory_grows_with_the_chunk_not_with_the_persons():
+    # the matrix is kept as int8 and read a chunk of rows at a time
+    peaks = []
+    for n in (10_000, 40_000):  # both above one chunk of rows
+        _, _, x = data_2pl(n, 60, seed=1)
+        tracemalloc.start()
+        try:
+            irt.calibrate(x, "2pl", max_iter=3)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    # before: about 8 bytes x persons x items several times over (163 MB at 20,000 x 100)
+    assert peaks[1] < 1.5 * peaks[0], peaks
+    assert peaks[1] < 50 * 2**20, peaks
+
+
+@pytest.mark.parametrize("model", ["grm", "gpcm"])
+@pytest.mark.parametrize("empty", [0, 1, 3])
+def test_polytomous_item_with_an_empty_category_is_refused_by_name(model, empty, rng):
+    # nobody chose `empty`: its threshold runs off (before: returned at -20 or +20, or GPCM
+    # not converged after 500 steps)
+    thr = np.sort(rng.normal(0, 1, (6, 3)), axis=1)
+    items = irt.make_items(rng.lognormal(0, 0.2, 6), thresholds=thr, model=model)
+    x = irt.simulate_responses(rng.normal(size=800), items, rng)
+    col = x[:, 2]
+    col[col == empty] = 2 if empty != 2 else 1
+    n_cat = np.full(6, 4)
+    names = [f"TKP{j:03d}" for j in range(6)]
+    with pytest.raises(ValueError, match=f"Item 'TKP002': nobody scored {empty} "):
+        irt.calibrate(x, model, n_cat=n_cat, item_id=names)
+    with pytest.raises(ValueError, match=f"Item column 2: nobody scored {empty} "):
+        irt.calibrate(x, model, n_cat=n_cat)

@@ -122,6 +122,21 @@ def test_calibrate_polytomous(tmp_path, rng):
     assert header[:5] == ["item_id", "model", "a", "b1", "b2"] and "se_b2" in header
 
 
+@pytest.mark.parametrize("model", ["grm", "gpcm"])
+def test_calibrate_refuses_an_empty_category_naming_item_and_score(tmp_path, rng, model):
+    # before: exit 0, the GPCM thresholds around score 1 at +17 and -19 after 500 EM steps
+    thr = np.sort(rng.normal(0, 1, (4, 3)), axis=1)
+    items = irt.make_items(np.ones(4), thresholds=thr, model=model)
+    x = irt.simulate_responses(rng.normal(size=600), items, rng)
+    x[x[:, 2] == 1, 2] = 2
+    path, out = tmp_path / "r.csv", tmp_path / "p.csv"
+    write_responses(path, x)
+    res = CliRunner().invoke(calibrate_command, [str(path), "--model", model, "--out", str(out)])
+    assert res.exit_code == 2
+    assert "Item 'I2': nobody scored 1 (scores 0..3)" in res.output
+    assert not out.exists()
+
+
 def test_calibrate_with_anchors(tmp_path, responses):
     out = tmp_path / "params.csv"
     CliRunner().invoke(calibrate_command, [str(responses), "--out", str(out)])

@@ -103,3 +103,38 @@ def test_eap_and_wle_finite_for_any_pattern(pattern, sd):
         irt.map_estimate(x, it, prior_sd=sd),
     ):
         assert np.isfinite(theta) and np.isfinite(se) and se > 0
+
+
+def warm_root_2pl(x, a, b):
+    """Warm's WLE of a 2PL pattern by brentq on a wide bracket (closed-form derivatives)."""
+    from scipy.optimize import brentq
+
+    def f(t):
+        p = 1 / (1 + np.exp(-a * (t - b)))
+        info = (a * a * p * (1 - p)).sum()
+        j = (a**3 * p * (1 - p) * (1 - 2 * p)).sum()
+        return (a * (x - p)).sum() + j / (2 * info)
+
+    return brentq(f, -30, 30, xtol=1e-10)
+
+
+def test_wle_finds_warm_roots_beyond_the_search_bound():
+    # 70 Rasch items at b = 0, all correct: P = 70.5 / 71, theta = log 141 = 4.949;
+    # before, the search stopped at its bound and returned 4.0 silently
+    it = rasch(70)
+    theta, se = irt.wle(np.ones(70, dtype=int), it)
+    assert_allclose(theta, np.log(141), atol=1e-5)
+    assert_allclose(se, 1 / np.sqrt(irt.test_information(theta, it)), rtol=1e-4)
+    theta, _ = irt.wle(np.zeros(70, dtype=int), it)
+    assert_allclose(theta, -np.log(141), atol=1e-5)
+    g = np.random.default_rng(3)
+    a, b = g.uniform(0.8, 2.5, 40), g.normal(1.5, 0.5, 40)
+    x = np.ones((3, 40), dtype=int)
+    x[1, :2] = 0
+    x[2] = 0
+    theta, _ = irt.wle(x, irt.make_items(a, b))
+    ref = [warm_root_2pl(row, a, b) for row in x]
+    assert ref[0] > 4
+    assert_allclose(theta, ref, atol=1e-5)
+    # the MLE of an all-correct pattern does not exist: it stays at the bound
+    assert irt.mle(np.ones(70, dtype=int), it)[0] == 4.0

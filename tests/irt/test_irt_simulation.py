@@ -1,7 +1,12 @@
+import tracemalloc
+
 import numpy as np
+import pytest
 from irt_testlib import make_bank
+from numpy.testing import assert_allclose, assert_array_equal
 
 from cat_server import irt
+from cat_server.irt import simulation
 
 
 def test_simulation_report_is_sensible():
@@ -63,3 +68,75 @@ def test_sympson_hetter_parameters_lower_the_maximum_exposure():
     assert plain["max_exposure"] > 0.6
     assert rep["max_exposure"] < 0.42
     assert rep["rmse"] < plain["rmse"] + 0.08
+
+
+DETERMINISTIC = [
+    irt.CatConfig(max_length=20),
+    irt.CatConfig(max_length=20, content={"TWK": 0.3, "TIU": 0.3, "TKP": 0.4}),
+    irt.CatConfig(
+        min_length=5,
+        max_length=25,
+        se_target=0.35,
+        content={"TWK": (3, 8), "TIU": (2, 10), "TKP": (5, 9)},
+    ),
+    irt.CatConfig(min_length=5, max_length=30, cut=0.3, classification="sprt"),
+    irt.CatConfig(min_length=5, max_length=30, cut=0.3, classification="ci"),
+    irt.CatConfig(max_length=20, selection="pwi"),
+    irt.CatConfig(
+        max_length=20,
+        exposure="sympson-hetter",
+        sh_k=np.random.default_rng(0).uniform(0.2, 1.0, 300),
+    ),
+]
+
+
+@pytest.mark.parametrize("cfg", DETERMINISTIC)
+def test_block_simulation_gives_each_candidate_the_test_step_gives(cfg, monkeypatch):
+    # candidates advance together on (block, n_items) arrays; with no random
+    # exposure draw every candidate must get exactly the items of step() one by one
+    bank = make_bank(300, seed=5)
+    theta = np.random.default_rng(1).normal(size=300)
+
+    def run():
+        return irt.simulate_cat(
+            bank, cfg, theta, np.random.default_rng(3), return_details=True, block=128
+        )
+
+    fast = run()
+    monkeypatch.setattr(simulation, "_run_block", simulation._run_loop)
+    slow = run()
+    for a, b in zip(fast["details"]["items"], slow["details"]["items"], strict=True):
+        assert_array_equal(a, b)
+    assert_allclose(fast["details"]["estimate"], slow["details"]["estimate"], atol=1e-9)
+    assert fast["stop_reasons"] == slow["stop_reasons"]
+    groups = bank.enemy[np.concatenate(fast["details"]["items"])]
+    assert fast["mean_length"] == slow["mean_length"]
+    assert groups.size  # the bank's enemy groups were in play
+
+
+@pytest.mark.parametrize("exposure", ["randomesque", "progressive"])
+def test_block_simulation_random_exposure_matches_step_in_distribution(exposure, monkeypatch):
+    bank = make_bank(300, seed=5)
+    theta = np.random.default_rng(2).normal(size=1500)
+    cfg = irt.CatConfig(max_length=20, exposure=exposure)
+    fast = irt.simulate_cat(bank, cfg, theta, np.random.default_rng(4))
+    monkeypatch.setattr(simulation, "_run_block", simulation._run_loop)
+    slow = irt.simulate_cat(bank, cfg, theta, np.random.default_rng(4))
+    assert abs(fast["rmse"] - slow["rmse"]) < 0.02
+    assert abs(fast["max_exposure"] - slow["max_exposure"]) < 0.05
+    assert abs(fast["overlap"] - slow["overlap"]) < 0.02
+
+
+def test_many_candidates_use_memory_by_block_not_by_candidate():
+    # a final re-estimate used to build an (n_examinees, n_items) matrix
+    bank = make_bank(300, seed=5)
+    theta = np.random.default_rng(1).normal(size=20_000)
+    cfg = irt.CatConfig(max_length=10)
+    tracemalloc.start()
+    try:
+        rep = irt.simulate_cat(bank, cfg, theta, np.random.default_rng(0), final_estimator="wle")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert rep["n"] == 20_000 and rep["rmse"] < 0.6
+    assert peak < 64 * 2**20, peak  # before: > 300 MB (the matrix and WLE on all rows at once)
