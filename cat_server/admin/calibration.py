@@ -142,7 +142,7 @@ def run_calibration(
     if family == "polytomous":
         n_cat = np.array([len(by_code[c].option_scores or (0, 1)) for c in codes])
     try:
-        result = irt.calibrate(x, model, anchors=anchors, n_cat=n_cat)
+        result = irt.calibrate(x, model, anchors=anchors, n_cat=n_cat, item_id=list(codes))
     except ValueError as error:
         raise FormProblems([("responses", str(error))]) from None
     rows = []
