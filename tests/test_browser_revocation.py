@@ -109,7 +109,8 @@ def test_after_a_seat_move_the_old_page_leaves_and_stays_out(app, browser, serve
         server.sitting_id,
         "move_seat",
         candidate=candidate_id(app),
-        seat="PC-02",
+        seat="PC-09",  # a spare workstation: PC-02 has its own candidate
+        add_seat=True,
         reason="Monitor PC-01 mati",
     )
     assert ack == {"ok": True}, ack
