@@ -85,3 +85,31 @@ def test_an_enemy_group_across_two_sections_is_refused(app):
         with pytest.raises(FormProblems) as refused:
             create_exam("Ujian", bank.id, 30, "TWK, Wawasan, 4\nTIU, Intelegensia, 1", None, "x")
         assert "enemy group 'sila' has items in sections TWK and TIU" in str(refused.value.problems)
+
+
+@pytest.mark.parametrize("n_items", [4, 5])
+def test_a_thousand_drawn_forms_never_hold_two_items_of_a_group(app, n_items):
+    """Issue 17: over 1,000 shuffled forms (one per attempt seed), one item of each group."""
+    from types import SimpleNamespace
+
+    from cat_server.exam import catalog
+    from cat_server.models import ExamSection, Sitting
+
+    items = [*ITEMS, dict(ITEMS[4], code="TWK7"), dict(ITEMS[0], code="TWK8")]  # 'sila' x3
+    with app.app_context():
+        sitting_id = build_sitting(
+            [dict(code="TWK", name="TWK", n_items=n_items, shuffle=True)], items
+        )
+        exam = db.session.get(Sitting, sitting_id).exam
+        section = db.session.execute(
+            db.select(ExamSection).where(ExamSection.exam_id == exam.id)
+        ).scalar_one()
+        groups = {i.id: i.enemy_group for i in db.session.query(Item)}
+        forms = set()
+        for seed in range(1000):
+            form = catalog.fixed_form(SimpleNamespace(seed=seed), exam, section)
+            assert len(form) == min(n_items, 5) == catalog.fixed_form_length(exam, section)
+            named = [groups[i] for i in form if groups[i]]
+            assert len(named) == len(set(named)), form
+            forms.add(tuple(form))
+    assert len(forms) > 100  # still drawn per attempt
