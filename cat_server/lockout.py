@@ -352,6 +352,8 @@ def state(account: Account) -> dict | None:
     refuse one address (5) within its window (an hour) -- so at least one address may be
     refused -- else None. ``slowed``: every address that failed is refused; ``until``: when
     the window ends (UTC, ISO 8601)."""
+    if not _enabled():  # CAT_RATELIMIT_ENABLED=false: no counts, no lock-outs
+        return None
     rules = _rules()
     key = _keys(account).account
     n = limiter.storage.get(key)
@@ -367,7 +369,11 @@ def states(sitting_id: int, registration_nos) -> dict[str, dict]:
     last hour (the proctor feed's snapshots ask several times a second).
     """
     registration_nos = list(registration_nos)
-    if not registration_nos or not any(limiter.storage.get(key) for key in _gate_keys(sitting_id)):
+    if (
+        not _enabled()
+        or not registration_nos
+        or not any(limiter.storage.get(key) for key in _gate_keys(sitting_id))
+    ):
         return {}
     found = {}
     for number in registration_nos:
@@ -383,6 +389,8 @@ def lift(account: Account, candidate_id: int | None = None) -> dict | None:
     ``candidate_id`` None, every seat of the sitting) is announced to the proctors.
     """
     before = state(account)
+    if not _enabled():
+        return before
     limiter.storage.incr(_epoch_key(account), _rules().epoch_s)
     if account.sitting_id is not None:
         lockout_changed.send(account.sitting_id, candidate=candidate_id)

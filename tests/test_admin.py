@@ -515,6 +515,7 @@ ADMIN_GETS = [
     "/admin/scores/export.csv?sitting=1",
     "/admin/scores/export.xlsx?sitting=1",
     "/admin/scores/responses.csv?sitting=1",
+    "/admin/scores/response-log.csv?sitting=1",
     "/admin/audit",
     "/admin/calibration",
     "/admin/calibration/404",
