@@ -355,4 +355,3 @@ def test_the_admins_reset_of_a_sittings_pins_lifts_their_lockouts(app):
     assert admin.post("/admin/sittings/1/pins", data={"reason": "slip hilang"}).status_code == 200
     # a new PIN, new odds: the seat may try again (the old PIN is gone anyway)
     assert candidate_login(client, 1, "20260001", PIN, SEAT).status_code == 401
-
