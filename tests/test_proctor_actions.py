@@ -694,3 +694,49 @@ def test_a_seat_move_onto_an_occupied_seat_is_refused_with_the_free_seats(room):
     assert free["seats"] == ["PC-01", "PC-04"]
     with r.app.app_context():
         assert [e.data["seat"] for e in audits(r, "seat_added")] == ["PC-41"]
+
+
+def answer_at(sock, state, entry, choice):
+    payload = {"attempt": state["attempt"], "seq": entry["seq"], "item": entry["item"]["id"]}
+    ack = sock.emit("answer", {**payload, "choice": choice}, namespace="/exam", callback=True)
+    assert ack["ok"], ack
+
+
+def test_person_fit_never_moves_with_an_answer_that_can_still_change(app):
+    """Attack report: flipping a navigable answer A-E and watching lz showed the proctor the
+    key. Answers of a running navigable section count only once the section is over."""
+    from cat_server.exam import attempts
+    from cat_server.models import Item, Sitting
+    from cat_server.proctor import personfit
+
+    with app.app_context():
+        proctor = make_user()
+        sitting_id = make_sitting(n_candidates=1, n_items=14, proctor=proctor)
+        db.session.get(Sitting, sitting_id).exam.sections[0].navigable = True
+        for i, item in enumerate(db.session.execute(db.select(Item)).scalars()):
+            item.a, item.b = 1.5, -2.0 + 0.3 * i
+        db.session.commit()
+        attempts.start_sitting(sitting_id, "test")
+    client = app.test_client()
+    login_candidate(client, sitting_id, "20260001")
+    sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)
+    state = sync(sock)
+    for entry in state["items"][1:]:  # every item but the first, all "A"
+        answer_at(sock, state, entry, "A")
+    first = state["items"][0]
+    seen = set()
+    for choice in "ABCDE":  # item 1 is keyed A
+        answer_at(sock, state, first, choice)
+        with app.app_context():
+            attempt_id = db.session.execute(db.select(Attempt.id)).scalar_one()
+            seen.add(personfit.lz_of_attempts([attempt_id]).get(attempt_id))
+    assert seen == {None}  # nothing while the section runs
+    state = sock.emit(
+        "finish_section",
+        {"attempt": state["attempt"], "section": 1},
+        namespace="/exam",
+        callback=True,
+    )["state"]
+    assert state["status"] == "finished"
+    with app.app_context():
+        assert personfit.lz_of_attempts([attempt_id])[attempt_id] is not None

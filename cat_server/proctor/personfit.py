@@ -14,7 +14,7 @@ from flask import current_app
 from .. import irt
 from ..exam import catalog
 from ..extensions import db
-from ..models import Response
+from ..models import Attempt, Response
 
 MIN_ITEMS = 10  # no lz before this many scored answers
 THRESHOLD = -2.0  # flag below this
@@ -61,15 +61,29 @@ def lz_of_attempts_cached(n_responses: dict[int, int]) -> dict[int, float]:
 
 
 def lz_of_attempts(attempt_ids) -> dict[int, float]:
-    """attempt id -> lz over its latest answer per item, for attempts with MIN_ITEMS+ scored."""
+    """attempt id -> lz over its final answers, for attempts with MIN_ITEMS+ scored.
+
+    Only answers that can no longer change count: in a running navigable
+    section a candidate may still change an answer, and an lz that moved with
+    each change would show the proctor which choice is the key. So that
+    section's answers count once it is over.
+    """
     if not attempt_ids:
         return {}
+    open_from = {}  # attempt id -> first seq whose answer may still change
+    for attempt in db.session.execute(
+        db.select(Attempt).where(Attempt.id.in_(list(attempt_ids)))
+    ).scalars():
+        if attempt.status == "in_progress" and catalog.current_section(attempt).navigable:
+            open_from[attempt.id] = attempt.section_first_seq
     latest: dict[int, dict[int, tuple[int, str]]] = {}
     for attempt_id, seq, item_id, choice in db.session.execute(
         db.select(Response.attempt_id, Response.seq, Response.item_id, Response.choice)
         .where(Response.attempt_id.in_(attempt_ids))
         .order_by(Response.attempt_id, Response.n)
     ):
+        if seq >= open_from.get(attempt_id, seq + 1):
+            continue
         latest.setdefault(attempt_id, {})[seq] = (item_id, choice)  # a changed answer wins
     out = {}
     for attempt_id, answers in latest.items():
