@@ -1,9 +1,17 @@
-"""Fixtures of the contract suite: a database per module, test data, live servers.
+"""Fixtures of the contract suite: databases, test data, live servers.
 
-The data is made with the repository's own test helpers (tests/conftest.py:
-``make_sitting``, ``make_user``; the same models for an exam of several
-sections), then a real gunicorn (tests/live.py) serves it and the tests talk to
-it only over HTTP and Socket.IO, as docs/protocol.md describes.
+Two servers per database backend, to keep the suite fast on a small machine:
+
+- ``centre`` (session): the demo centre (``cat-server demo``, README) served
+  with low login and socket limits, for test_http.py and test_delivery.py;
+- test_exam.py's own (module), whose reaper is slowed so that a deadline moved
+  into the past waits for the next answer.
+
+The data is made through documented doors (the demo, ``cat-server load-bank``)
+and with the repository's own test helpers (tests/conftest.py: ``make_user``,
+and the models as ``make_sitting`` uses them, for exams of several sections);
+then a real gunicorn (tests/live.py) serves it and the tests talk to it only
+over HTTP and Socket.IO, as docs/protocol.md describes.
 """
 
 from __future__ import annotations
@@ -11,6 +19,8 @@ from __future__ import annotations
 import subprocess
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -22,9 +32,54 @@ from tests.live import ROOT, LiveServer
 
 from .clients import PIN, Staff
 
-PROCTOR = ("pengawas", "rahasia-123")
+PROCTOR = ("pengawas", "rahasia-123")  # make_staff's (test_exam.py)
 ADMIN = ("kepala", "rahasia-admin-1")
-OTHER_PROCTOR = ("pengawas2", "rahasia-456")
+OTHER_PROCTOR = ("pengawas2", "rahasia-456")  # a proctor of none of our sittings
+DEMO_ADMIN = ("admin", "admin-demo")  # printed by `cat-server demo` (README)
+DEMO_PROCTOR = ("pengawas", "pengawas-demo")
+
+# the centre's settings (README "Configuration"): every test client has an address of its own
+# (X-Forwarded-For through one trusted proxy), so low limits are reached in a few requests
+CENTRE_SETTINGS = {
+    "TRUSTED_PROXIES": 1,
+    "MAX_LOGINS_IN_FLIGHT": 1,  # default 16
+    "LOGIN_LIMIT_PER_IP": "8 per minute",  # default 1200 per minute
+    "MAX_SOCKETS_PER_ADDRESS": 3,  # default 32
+    "MAX_SOCKETS": 40,  # default 9000
+    "ANON_SOCKET_GRACE": 1,  # default 15 s
+}
+
+
+@dataclass
+class Centre:
+    db: str  # database URL
+    url: str  # the server's
+    demo: dict  # "Sesi Demo 1" / "Sesi Demo 2": id and (registration_no, pin, seat) of each
+    media_dir: Path
+
+    @contextmanager
+    def data(self):
+        """Write test data into the centre's database (the demo's proctor is ``proctor``)."""
+        from cat_server.models import User
+
+        with data_app(self.db, create=False, MEDIA_DIR=str(self.media_dir)) as app:
+            app.proctor = db.session.query(User).filter_by(username=DEMO_PROCTOR[0]).one()
+            yield app
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def centre(request, tmp_path_factory):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('centre') / 'cat.db'}"
+    else:
+        url = request.getfixturevalue("new_pg_database")()
+    demo = run_demo(url)
+    media_dir = tmp_path_factory.mktemp("media")
+    with data_app(url, create=False):
+        base.make_user(OTHER_PROCTOR[0], "proctor", OTHER_PROCTOR[1])
+    settings = {**CENTRE_SETTINGS, "MEDIA_DIR": str(media_dir)}
+    with live_server(url, tmp_path_factory, "centre", **settings) as server:
+        yield Centre(db=url, url=server.url, demo=demo, media_dir=media_dir)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

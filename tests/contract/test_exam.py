@@ -929,7 +929,13 @@ def test_board(url, world, started, stations, proctor):
 
         mark = board.mark()
         busy.answer(busy.last_state(), "A")
-        message = board.wait_for("board", after=mark)
+        message = board.wait_for(
+            "board",
+            lambda m: any(
+                r["progress"]["answered"] == 1 for r in m.get("rows", []) if r["seat"] == "PC-02"
+            ),
+            after=mark,
+        )
         assert set(message) >= {"sitting", "fields", "sections", "pass_total", "rows"}
         assert not _has_key(message, {"id", "candidate", "attempt"})
         row = next(r for r in message["rows"] if r["seat"] == "PC-02")
