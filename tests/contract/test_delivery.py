@@ -87,6 +87,7 @@ def world(centre, tmp_path_factory):
             "timed": sitting("timed", [("TWK", 2, 1), ("TIU", 2, None)], "2041"),
             "last": sitting("last", [("TWK", 2, 1)], "2042", n_candidates=1),
             "expire": sitting("expire", [("TWK", 2, None)], "2043", n_candidates=1),
+            "held": sitting("held", [("TWK", 2, None)], "2044", n_candidates=1),
         }
 
 
@@ -274,6 +275,24 @@ def test_mark_sync_and_finish_section(url, skd, stations):
     assert again["ok"] is True and again["state"]["section"]["index"] == 2
     assert again["state"]["answers"] == {}
     assert station.call("sync")["state"]["answered"] == 1
+
+
+def test_mark_while_paused_is_refused(url, skd, proctor, stations):
+    # § Proctor interventions: "send no `answer`, `mark` or `finish_section` (they are refused with
+    # the error `paused`, nothing stored)"
+    registration_no, pin, seat = next(skd["candidates"])
+    station = stations(url, skd["id"], registration_no, pin)
+    state = running(station)
+    candidate = proctor.seat(skd["id"], seat=seat)["candidate"]
+    mark = station.mark()
+    assert proctor.act("pause_seat", skd["id"], candidate=candidate, reason="jeda") == {"ok": True}
+    station.state(lambda s: s.get("paused") is True, after=mark)
+    ack = station.call("mark", {"attempt": state["attempt"], "seq": 4, "marked": True})
+    assert refused(station, ack, "paused")["state"]["marked"] == []
+    assert proctor.act("resume_seat", skd["id"], candidate=candidate, reason="lanjut") == {
+        "ok": True
+    }
+    assert station.call("sync")["state"]["marked"] == []
 
 
 @pytest.mark.xfail(
@@ -465,13 +484,14 @@ def test_item_media(url, world, proctor, stations):
 
 @pytest.fixture(scope="module")
 def deadlines(url, world, contract_db, proctor):
-    """Three sittings started, and their deadlines moved into the past at once, so that the
-    three tests below wait for one pass of the reaper rather than one each."""
+    """Four sittings started (one seat paused), their deadlines moved into the past at once: the
+    tests below wait for one pass of the reaper rather than one each."""
     stations, states = {}, {}
     for name, registration_no in (
         ("timed", "20410001"),
         ("last", "20420001"),
         ("expire", "20430001"),
+        ("held", "20440001"),
     ):
         station = Station(url, world[name], registration_no).login().connect()
         station.state(lambda s: s["status"] == "waiting")
@@ -479,10 +499,13 @@ def deadlines(url, world, contract_db, proctor):
         stations[name], states[name] = station, running(station)
     assert states["timed"]["section_remaining_s"] == pytest.approx(60, abs=3)
     assert stations["expire"].answer(states["expire"], "A")["ok"] is True  # keyed A: 5 points
+    held = proctor.seat(world["held"], seat="PC-01")["candidate"]
+    assert proctor.act("pause_seat", world["held"], candidate=held, reason="sakit") == {"ok": True}
     marks = {name: station.mark() for name, station in stations.items()}
     shift_section_deadline(contract_db, states["timed"]["attempt"], -70)
     shift_section_deadline(contract_db, states["last"]["attempt"], -70)
     shift_exam_deadline(contract_db, states["expire"]["attempt"], -610)
+    shift_exam_deadline(contract_db, states["held"]["attempt"], -610)
     yield stations, states, marks
     for station in stations.values():
         station.close()
@@ -522,3 +545,13 @@ def test_the_server_finishes_the_attempt_at_the_deadline(deadlines):
     )
     assert end["finish_reason"] == "time_up" and end["answered"] == 1
     assert end["result"]["total"] == 5
+
+
+def test_the_reaper_never_finishes_a_paused_attempt(deadlines):
+    # § /proctor events, pause_seat: "the attempt's clock stops (`paused_at`); answers refused with
+    # `paused`; the reaper never finishes it" - its deadline passed with the one above, which the
+    # reaper has finished since
+    stations, _, marks = deadlines
+    stations["expire"].state(lambda s: s["status"] == "finished", after=marks["expire"], timeout=15)
+    state = stations["held"].call("sync")["state"]
+    assert state["status"] == "in_progress" and state["paused"] is True

@@ -851,6 +851,26 @@ def test_watch_and_the_coalesced_seat_feed(url, world, started, stations):
         console.close()
 
 
+def test_watching_another_sitting_switches(url, world, started, stations):
+    # § /proctor: "One socket watches one sitting (watching another switches)."
+    console = Staff(url, *PROCTOR)
+    try:
+        assert console.act("watch", world["run"])["ok"] is True
+        assert console.act("watch", world["wait"])["ok"] is True
+        mark = console.mark()
+        busy = stations(url, world["run"], "20270007")
+        running(busy)
+        busy.call("focus_lost")
+        stations(url, world["wait"], "20260001").state()
+        message = console.wait_for("seats", after=mark)
+        time.sleep(0.6)
+        sittings = {m["sitting"]["id"] for _, m in console.events[mark:]}
+        assert sittings == {world["wait"]}, sittings
+        assert message["sitting"]["id"] == world["wait"]
+    finally:
+        console.close()
+
+
 def test_proctor_namespace_requires_a_staff_login(url):
     # § /proctor: "Requires a staff login (Flask-Login session)."
     client = socketio.Client(reconnection=False)
@@ -936,10 +956,22 @@ def test_board(url, world, started, stations, proctor):
             ),
             after=mark,
         )
+        # "a full snapshot at most once a second while seats change": the second answer right
+        # after the first comes in a later snapshot, a second or more after the one above
+        busy.answer(busy.call("sync")["state"], "B")
+        board.wait_for(
+            "board",
+            lambda m: any(r["status"] == "finished" for r in m["rows"] if r["seat"] == "PC-02"),
+            after=mark,
+        )
+        gaps = [b - a for a, b in zip(board.stamps[mark:], board.stamps[mark + 1 :], strict=False)]
+        assert gaps and min(gaps) >= 0.9, gaps
         assert set(message) >= {"sitting", "fields", "sections", "pass_total", "rows"}
         assert not _has_key(message, {"id", "candidate", "attempt"})
         row = next(r for r in message["rows"] if r["seat"] == "PC-02")
         assert row["progress"] == {"answered": 1, "total": 2} and row["total"] is None
+        finished = next(r for r in board.events[-1][1]["rows"] if r["seat"] == "PC-02")
+        assert finished["total"] is not None and finished["sections"] is not None
 
         mark = board.mark()
         assert admin.act("configure_board", sitting, enabled=False, reason="selesai")["ok"] is True

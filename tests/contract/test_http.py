@@ -46,6 +46,7 @@ def world(centre):
             "scheduled": sitting("scheduled", "2027", status="scheduled"),
             "ending": sitting("ending", "2028"),
             "locks": sitting("locks", "2029", n_candidates=6),
+            "calm": sitting("calm", "2025", n_candidates=1),
         }
 
 
@@ -398,8 +399,14 @@ def test_busy_is_503_with_retry_after_and_the_form_can_be_sent_again(url, world)
     # "`Retry-After` is `CAT_LOGIN_RETRY_AFTER` (default 3) plus 0..3 seconds of jitter";
     # "Without JavaScript the 503 page reloads the login page after `Retry-After` seconds";
     # "Nothing was stored: send the same form again"; § HTTP /healthz "answers within 50 ms even
-    # while logins are refused". This server lets one login run at a time.
+    # while logins are refused"; "Connected candidates are not affected: answers go over Socket.IO
+    # and are never refused for load." This server lets one login run at a time.
     sitting = world["open"]
+    calm = Station(url, world["calm"], "20250001").login().connect()
+    proctor = Staff(url, *PROCTOR)
+    assert proctor.act("start_sitting", world["calm"]) == {"ok": True}
+    proctor.close()
+    state = calm.state(lambda s: s["status"] == "in_progress")
 
     def login(i):
         session = client()
@@ -419,11 +426,23 @@ def test_busy_is_503_with_retry_after_and_the_form_can_be_sent_again(url, world)
         response = requests.get(f"{url}/healthz", timeout=5)
         return response, time.monotonic() - started
 
+    def answers():
+        acks, current = [], state
+        for choice in "ABC":
+            time.sleep(0.03)
+            acks.append(calm.answer(current, choice))
+            current = acks[-1].get("state", current)
+        return acks
+
     with ThreadPoolExecutor(24) as pool:
         logins = [pool.submit(login, i) for i in range(16)]
         health = [pool.submit(healthz, i) for i in range(5)]
+        answered = pool.submit(answers)
         logins = [f.result() for f in logins]
         health = [f.result() for f in health]
+        answered = answered.result()
+    calm.close()
+    assert [ack["ok"] for ack in answered] == [True, True, True], answered
 
     busy = [(s, form, r) for s, form, r in logins if r.status_code == 503]
     assert busy, [r.status_code for _, _, r in logins]
