@@ -268,12 +268,19 @@ def test_mark_sync_and_finish_section(url, skd, stations):
     twk = {entry["item"]["id"] for entry in state["items"]}
     assert not twk & {entry["item"]["id"] for entry in nxt["items"]}
     assert nxt["answers"] == {} and nxt["marked"] == []
-    assert nxt["sections"][1]["status"] == "current" and nxt["sections"][0]["status"] != "current"
+    assert [s["status"] for s in nxt["sections"]] == ["done", "current", "upcoming"]
     late = refused(station, answer(station, state, 1, "B"), "section_over")
     assert late["message"] and late["message_en"]
     again = station.call("finish_section", {"attempt": attempt, "section": 1})
-    assert again["ok"] is True and again["state"]["section"]["index"] == 2
+    assert again["ok"] is True and again["repeat"] is True  # (doc fix: `repeat`)
+    assert again["state"]["section"]["index"] == 2
     assert again["state"]["answers"] == {}
+    # (doc fix) a section neither current nor ended: bad_payload, field section
+    ahead = station.call("finish_section", {"attempt": attempt, "section": 3})
+    assert refused(station, ahead, "bad_payload")["field"] == "section"
+    # (doc fix) bad_payload for a `mark` payload too
+    bad = station.call("mark", {"attempt": attempt, "seq": 31, "marked": "yes"})
+    assert refused(station, bad, "bad_payload")["field"] == "marked"
     assert station.call("sync")["state"]["answered"] == 1
 
 
@@ -390,6 +397,7 @@ def test_an_adaptive_section(url, world, proctor, stations):
     assert proctor.act("start_sitting", demo["id"]) == {"ok": True}
     state = running(station)
     assert state["section"]["mode"] == "adaptive" and state["section"]["navigable"] is False
+    assert state["section"]["last_seq"] is None  # (doc fix)
     assert "items" not in state and "answers" not in state
     first = state
     seen = set()
@@ -521,7 +529,7 @@ def test_the_server_ends_a_section_at_its_deadline(deadlines):
     nxt = station.state(lambda s: s["section"]["index"] == 2, after=marks["timed"], timeout=15)
     assert nxt["full"] is True and nxt["section"]["code"] == "TIU"
     assert nxt["section_remaining_s"] is None and nxt["seq"] == nxt["section"]["first_seq"]
-    assert nxt["sections"][0]["status"] != "current"
+    assert [s["status"] for s in nxt["sections"]] == ["done", "current"]
     refused(station, station.answer(state, "A"), "section_over")
     assert station.call("sync")["state"]["answered"] == 0
 

@@ -201,6 +201,8 @@ def test_a_client_without_a_version_is_accepted_and_state_comes_on_connect(url, 
     utc(state["server_time"])
     for absent in ("remaining_s", "section_remaining_s", "seq", "item", "finish_reason", "result"):
         assert absent not in state, absent
+    # (doc fix) `full` and `sections` come while waiting too
+    assert state["full"] is True and [s["status"] for s in state["sections"]] == ["current"]
     # § Errors: not_in_progress "the sitting has not started" | `state` | re-render
     ack = station.call("answer", {"attempt": state["attempt"], "seq": 1, "item": 1, "choice": "A"})
     assert refused(station, ack, "not_in_progress")["state"]["status"] == "waiting"
@@ -273,6 +275,7 @@ def test_start_sitting_pushes_a_full_state(url, world, started):
     assert section["index"] == 1 and section["count"] == 1 and section["code"] == "TWK"
     assert section["mode"] == "fixed" and section["navigable"] is False
     assert section["first_seq"] == 1 and section["max_items"] == 3
+    assert section["last_seq"] is None  # linear (doc fix)
     assert [s["status"] for s in state["sections"]] == ["current"]
     assert set(state["sections"][0]) >= {"code", "name", "mode", "status"}
     check_item(state["item"])
@@ -365,6 +368,15 @@ def test_bad_payload_names_the_field(url, world, started, stations, change, fiel
     assert answered(station) == 0
 
 
+def test_bad_payload_that_is_not_an_object_has_no_field(url, world, started, stations):
+    # (doc fix) § Errors: bad_payload `field` "(absent when the payload is not an object)"
+    station = stations(url, world["run"], "20270005")
+    running(station)
+    for payload in (None, [1, 2], "A"):
+        ack = refused(station, station.call("answer", payload), "bad_payload")
+        assert "field" not in ack
+
+
 def test_bad_payload_for_another_logins_attempt(url, world, started, stations):
     # § Errors: bad_payload "... or `attempt` is not this login's"
     station = stations(url, world["run"], "20270005")
@@ -434,6 +446,7 @@ def test_the_last_answer_finishes_the_attempt_with_the_result(url, world, starte
         state = ack["state"]
     assert state["status"] == "finished" and state["finish_reason"] == "completed"
     assert state["answered"] == 3
+    assert state["full"] is True  # (doc fix) `full` in the finished state too
     result = state["result"]
     assert set(result) >= {"sections", "total", "pass_total", "passed"}
     (section,) = result["sections"]
@@ -503,7 +516,7 @@ def test_section_time_up_refuses_a_late_answer(url, world, contract_db, started,
     now = ack["state"]
     assert now["status"] == "in_progress" and now["section"]["index"] == 2
     assert now["answered"] == 0 and now["seq"] == now["section"]["first_seq"]
-    assert now["sections"][0]["status"] != "current"
+    assert [s["status"] for s in now["sections"]] == ["done", "current"]
     later = refused(station, station.answer(state, "A"), "section_over")
     assert later["error"] == "section_over"
     assert answered(station) == 0
@@ -945,6 +958,7 @@ def test_board(url, world, started, stations, proctor):
         assert rows["PC-02"]["sections"] is None and rows["PC-02"]["total"] is None
         assert rows["PC-02"]["passed"] is None
         assert rows["PC-02"]["progress"] == {"answered": 0, "total": 2}
+        assert "PC-03" not in rows  # (doc fix) never logged in: no attempt, no row
         assert not _has_key(snapshot, {"id", "candidate", "attempt"})
 
         mark = board.mark()
