@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import expit, logit, logsumexp
 
+from .fit import item_fit
 from .models import DICHOTOMOUS, GPCM, GRM, Items
+from .optim import H_STEP, newton, squarem, update_common_slope
 
 MODELS = ("1pl", "2pl", "3pl", "grm", "gpcm")
-_H = 1e-4
 _LOGA = (np.log(0.05), np.log(8.0))
 
 
@@ -169,63 +170,6 @@ def _objective(spec, xi, r, grid):
     lp = spec.log_table(xi, grid)
     K = r.shape[1]
     return (r * lp[:, :K]).sum(axis=(1, 2)) + spec.log_prior(xi)
-
-
-def _grad_hess(f, xi, active):
-    """Central-difference gradient and Hessian of a separable objective (J,P)->(J,)."""
-    J, P = xi.shape
-    f0 = f(xi)
-    g = np.zeros((J, P))
-    H = np.zeros((J, P, P))
-    fp, fm = {}, {}
-    cols = [p for p in range(P) if active[:, p].any()]
-    for p in cols:
-        e = np.zeros(P)
-        e[p] = _H
-        fp[p], fm[p] = f(xi + e), f(xi - e)
-        g[:, p] = (fp[p] - fm[p]) / (2 * _H)
-        H[:, p, p] = (fp[p] - 2 * f0 + fm[p]) / _H**2
-    for i, p in enumerate(cols):
-        for q in cols[i + 1 :]:
-            e1 = np.zeros(P)
-            e1[p] = _H
-            e2 = np.zeros(P)
-            e2[q] = _H
-            v = (f(xi + e1 + e2) - f(xi + e1 - e2) - f(xi - e1 + e2) + f(xi - e1 - e2)) / (
-                4 * _H * _H
-            )
-            H[:, p, q] = H[:, q, p] = v
-    g = np.where(active, g, 0.0)
-    mask = active[:, :, None] & active[:, None, :]
-    H = np.where(mask, H, 0.0) - np.eye(P) * (~active)[:, :, None]
-    return f0, g, H
-
-
-def _newton(f, xi, active, n_steps=4):
-    """A few damped Newton steps per item, with step halving; returns xi, H."""
-    H = None
-    for _ in range(n_steps):
-        f0, g, H = _grad_hess(f, xi, active)
-        # Make the Hessian negative definite (Levenberg damping) where it is not.
-        eig = np.linalg.eigvalsh(H)
-        shift = np.maximum(eig.max(axis=1) + 1e-3, 0.0)
-        Hd = H - shift[:, None, None] * np.eye(H.shape[1])
-        delta = -np.linalg.solve(Hd, g[..., None])[..., 0]
-        delta = np.where(active, delta, 0.0)
-        big = np.abs(delta).max(axis=1, keepdims=True)
-        delta = delta / np.maximum(big, 1.0)  # at most one unit per step
-        t = np.ones(xi.shape[0])
-        for _ in range(12):
-            cand = xi + t[:, None] * delta
-            worse = f(cand) < f0 - 1e-10
-            if not worse.any():
-                break
-            t = np.where(worse, t * 0.5, t)
-        t = np.where(f(xi + t[:, None] * delta) < f0 - 1e-10, 0.0, t)
-        xi = xi + t[:, None] * delta
-        if np.abs(t[:, None] * delta).max() < 1e-7:
-            break
-    return xi, H
 
 
 def _initial(model, x, n_cat, observed):
@@ -507,9 +451,9 @@ def calibrate(
         def f(z, r=r):
             return _objective(spec, z, r, grid)
 
-        new, _ = _newton(f, xi, active_free, n_steps=3)
+        new, _ = newton(f, xi, active_free, n_steps=3)
         if model == "1pl":
-            new = _update_common_slope(f, new, free)
+            new = update_common_slope(f, new, free)
         return (new, mu, sd), ll
 
     history = []
@@ -546,7 +490,7 @@ def calibrate(
         if change(x2, x1) < tol:
             state, converged = x2, True
             break
-        trial = _squarem(state, x1, x2, active_free, estimate_latent)
+        trial = squarem(state, x1, x2, active_free, estimate_latent)
         if trial is None:
             state = x2
             continue
@@ -578,58 +522,6 @@ def calibrate(
     )
 
 
-def _squarem(x0, x1, x2, active, latent):
-    """SQUAREM's extrapolated point from two EM steps (scheme S3), or None if r is 0."""
-
-    def vec(s):
-        parts = [s[0][active]]
-        if latent:
-            parts.append(np.array([s[1], np.log(s[2])]))
-        return np.concatenate(parts)
-
-    p0, p1, p2 = vec(x0), vec(x1), vec(x2)
-    r = p1 - p0
-    v = p2 - 2.0 * p1 + p0
-    rr, vv = float(r @ r), float(v @ v)
-    if rr == 0.0 or vv == 0.0:
-        return None
-    alpha = -np.sqrt(rr / vv)
-    alpha = min(alpha, -1.0)  # -1 gives x2 itself: never less than two EM steps
-    p = p0 - 2.0 * alpha * r + alpha * alpha * v
-    xi = x0[0].copy()
-    xi[active] = p[: int(active.sum())]
-    if latent:
-        return xi, float(p[-2]), float(np.exp(p[-1]))
-    return xi, x0[1], x0[2]
-
-
-def _update_common_slope(f, xi, free):
-    """One-dimensional Newton steps on the shared log-slope of the 1PL."""
-    for _ in range(3):
-        s = xi[0, 0]
-
-        def total(v):
-            z = xi.copy()
-            z[:, 0] = v
-            return f(z)[free].sum()
-
-        f0, fp, fm = total(s), total(s + _H), total(s - _H)
-        g = (fp - fm) / (2 * _H)
-        h = (fp - 2 * f0 + fm) / _H**2
-        step = -g / h if h < 0 else 0.1 * np.sign(g)
-        step = float(np.clip(step, -0.5, 0.5))
-        for _ in range(10):
-            if total(s + step) >= f0:
-                break
-            step *= 0.5
-        else:
-            step = 0.0
-        xi[:, 0] = s + step
-        if abs(step) < 1e-7:
-            break
-    return xi
-
-
 def _standard_errors(spec, xi, data, log_prior, grid, free):
     """XPD standard errors per item, mapped to natural parameters (delta method)."""
     J, P = xi.shape
@@ -642,9 +534,9 @@ def _standard_errors(spec, xi, data, log_prior, grid, free):
     G = np.zeros((J, K, Q, P))
     for p in range(P):
         e = np.zeros(P)
-        e[p] = _H
+        e[p] = H_STEP
         G[..., p] = (spec.log_table(xi + e, grid)[:, :K] - spec.log_table(xi - e, grid)[:, :K]) / (
-            2 * _H
+            2 * H_STEP
         )
     lp = spec.log_table(xi, grid)[:, :K]
     table = lp.reshape(J * K, Q) if not data.binary else None
@@ -673,8 +565,8 @@ def _standard_errors(spec, xi, data, log_prior, grid, free):
     f_prior = spec.log_prior
     for p in range(P):
         e = np.zeros(P)
-        e[p] = _H
-        info[:, p, p] -= (f_prior(xi + e) - 2 * f_prior(xi) + f_prior(xi - e)) / _H**2
+        e[p] = H_STEP
+        info[:, p, p] -= (f_prior(xi + e) - 2 * f_prior(xi) + f_prior(xi - e)) / H_STEP**2
     mask = act[:, :, None] & act[:, None, :]
     info = np.where(mask, info, 0.0) + np.eye(P) * (~act)[:, :, None]
     cov = np.linalg.pinv(info)
@@ -684,10 +576,10 @@ def _standard_errors(spec, xi, data, log_prior, grid, free):
     Jac = np.zeros(nat0.shape + (P,))
     for p in range(P):
         e = np.zeros(P)
-        e[p] = _H
+        e[p] = H_STEP
         Jac[..., p] = (
             np.nan_to_num(spec.natural(xi + e)) - np.nan_to_num(spec.natural(xi - e))
-        ) / (2 * _H)
+        ) / (2 * H_STEP)
     var = np.einsum("jnp,jpq,jnq->jn", Jac, cov, Jac)
     if spec.model == "1pl":
         # common slope: information summed over items
@@ -702,51 +594,3 @@ def _standard_errors(spec, xi, data, log_prior, grid, free):
             out["c"] = se[:, 2]
         return out
     return {"a": se[:, 0], "b": se[:, 1:]}
-
-
-def item_fit(responses, items, theta, chunk=4096):
-    r"""Infit and outfit mean squares of each item.
-
-    Parameters
-    ----------
-    responses : ndarray of int, shape (n_persons, n_items)
-    items : Items
-    theta : ndarray of shape (n_persons,)
-        Ability estimates (e.g. EAP).
-    chunk : int
-        Persons evaluated at once (memory grows with it, not with the persons).
-
-    Returns
-    -------
-    dict
-        ``"infit"`` and ``"outfit"``, each of shape (n_items,).
-
-    Notes
-    -----
-    With expected score :math:`E_{pj}` and variance :math:`V_{pj}`,
-
-    .. math::
-        \text{outfit}_j = \frac{1}{n_j} \sum_p \frac{(x_{pj} - E_{pj})^2}{V_{pj}}, \quad
-        \text{infit}_j = \frac{\sum_p (x_{pj} - E_{pj})^2}{\sum_p V_{pj}}
-
-    Values near 1 fit; above about 1.3 signal misfit.
-    """
-    x = np.asarray(responses)
-    theta = np.asarray(theta, dtype=float)
-    J = x.shape[1]
-    sq_sum, v_sum, out_sum, n = np.zeros(J), np.zeros(J), np.zeros(J), np.zeros(J)
-    for start in range(0, x.shape[0], chunk):
-        xc = x[start : start + chunk]
-        p = items.probs(theta[start : start + chunk])
-        k = np.arange(p.shape[-1])
-        e = (p * k).sum(-1)
-        v = np.maximum((p * k * k).sum(-1) - e * e, 1e-9)
-        ok = xc >= 0
-        sq = np.where(ok, (xc - e) ** 2, 0.0)
-        n += ok.sum(0)
-        out_sum += np.where(ok, sq / v, 0.0).sum(0)
-        sq_sum += sq.sum(0)
-        v_sum += np.where(ok, v, 0.0).sum(0)
-    outfit = out_sum / np.maximum(n, 1)
-    infit = sq_sum / np.maximum(v_sum, 1e-12)
-    return {"infit": infit, "outfit": outfit}
