@@ -139,7 +139,7 @@ def _parse_content(spec):
 
 @click.command("simulate")
 @click.option("--bank", "bank_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--examinees", type=int, default=1000, show_default=True)
+@click.option("--examinees", type=int, default=None, help="Default 1000, or one per --thetas line.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--length", type=int, default=None, help="Fixed test length.")
 @click.option("--se", "se_target", type=float, default=None, help="Stop at this SE.")
@@ -157,6 +157,13 @@ def _parse_content(spec):
 @click.option("--content", default=None, help="SECTION=0.3,... or SECTION=MIN:MAX,...")
 @click.option("--cut", type=float, default=None, help="Cut score (theta) for pass/fail.")
 @click.option("--classification", type=click.Choice(["sprt", "ci"]), default=None)
+@click.option(
+    "--thetas",
+    "thetas_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="File of true abilities, one a line (or a CSV with a 'theta' column).",
+)
 @click.option("--theta-mean", type=float, default=0.0, show_default=True)
 @click.option("--theta-sd", type=float, default=1.0, show_default=True)
 @click.option(
@@ -164,14 +171,41 @@ def _parse_content(spec):
 )
 @click.option("--D", "D", type=float, default=1.0, show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="REPORT.json")
+@click.option(
+    "--details",
+    "details_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write one CSV row per candidate: theta, estimate, se, length.",
+)
 def simulate_command(
     bank_path, examinees, seed, length, se_target, min_length, max_length, exposure, selection,
-    content, cut, classification, theta_mean, theta_sd, estimator, D, out,
+    content, cut, classification, thetas_path, theta_mean, theta_sd, estimator, D, out,
+    details_path,
 ):  # fmt: skip
-    """Simulate N candidates of known ability through a bank and a CAT design."""
+    """Simulate N candidates of known ability through a bank and a CAT design.
+
+    The same --seed gives the same candidates (true abilities and answers)
+    whatever the exposure rule, so runs pair.
+    """
     t0 = time.perf_counter()
     if length is not None and se_target is not None:
         _fail("give either --length or --se (with --max-length), not both")
+    thetas = None
+    if thetas_path is not None:
+        try:
+            thetas = io.read_thetas(thetas_path)
+        except FileNotFoundError:
+            _fail(f"{thetas_path}: file not found")
+        except io.InputError as exc:
+            _fail(f"{thetas_path}: {exc}")
+        if examinees is not None and examinees != thetas.size:
+            _fail(
+                f"--examinees {examinees} but {thetas_path} holds {thetas.size} thetas; "
+                "leave --examinees out to use them all"
+            )
+        examinees = thetas.size
+    examinees = 1000 if examinees is None else examinees
     if examinees < 1:
         _fail("--examinees must be >= 1")
     exp_name, exp_arg = _parse_exposure(exposure)
@@ -213,23 +247,31 @@ def simulate_command(
         )
     except ValueError as exc:
         _fail(str(exc))
-    rng = np.random.default_rng(seed)
+    # one stream each for the abilities, the answers and the exposure
+    # parameters: the same seed gives the same candidates whatever the rules
+    theta_rng, sim_rng, sh_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
+    )
+    theta = theta_rng.normal(theta_mean, theta_sd, examinees) if thetas is None else thetas
     extra = {}
     if exp_name == "sympson-hetter":
         t1 = time.perf_counter()
-        k = sympson_hetter_parameters(
-            bank, cfg, rng, r_max=exp_arg, n_examinees=min(examinees, 1000), n_rounds=6
+        population = (theta_mean, theta_sd) if thetas is None else (thetas.mean(), thetas.std())
+        cfg.sh_k = sympson_hetter_parameters(
+            bank, cfg, sh_rng, r_max=exp_arg, theta_mean=population[0], theta_sd=population[1]
         )
-        cfg.sh_k = k
         extra["sympson_hetter_seconds"] = time.perf_counter() - t1
-    theta = rng.normal(theta_mean, theta_sd, examinees)
-    report = simulate_cat(bank, cfg, theta, rng, final_estimator=estimator)
+    report = simulate_cat(
+        bank, cfg, theta, sim_rng, final_estimator=estimator, return_details=bool(details_path)
+    )
+    details = report.pop("details", None)
     report.update(extra)
     report["config"] = {
         "bank": bank_path,
         "n_items": bank.n_items,
         "examinees": examinees,
         "seed": seed,
+        "thetas": thetas_path,
         "min_length": cfg.min_length,
         "max_length": cfg.max_length,
         "se_target": se_target,
@@ -241,12 +283,23 @@ def simulate_command(
         "classification": classification,
     }
     report["seconds"] = time.perf_counter() - t0
+    if details is not None:
+        io.write_atomic(details_path, _details_csv(details))
     io.write_atomic(out, json.dumps(report, indent=2, default=str) + "\n")
     click.echo(
         f"rmse {report['rmse']:.3f}  bias {report['bias']:+.3f}  mean SE {report['mean_se']:.3f}  "
         f"mean length {report['mean_length']:.1f}  max exposure {report['max_exposure']:.2f}  "
         f"({report['seconds']:.1f} s) -> {out}"
     )
+
+
+def _details_csv(details):
+    rows = ["examinee,theta,estimate,se,length"]
+    for i, (t, e, s, n) in enumerate(
+        zip(details["theta"], details["estimate"], details["se"], details["length"], strict=True)
+    ):
+        rows.append(f"{i + 1},{t:.6f},{e:.6f},{s:.6f},{n}")
+    return "\n".join(rows) + "\n"
 
 
 def register(cli_group):

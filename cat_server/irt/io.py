@@ -32,14 +32,16 @@ from .models import MODEL_CODES, make_items
 class InputError(ValueError):
     """Bad input file; ``str()`` names the file row and column."""
 
-    def __init__(self, message, row=None, column=None):
+    def __init__(self, message, row=None, column=None, line=None):
         where = []
+        if line is not None:  # files with no header row: the plain file line
+            where.append(f"line {line}")
         if row is not None:
             where.append(f"row {row}")
         if column is not None:
             where.append(f"column {column}")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
-        self.row = row
+        self.row = row if line is None else line
         self.column = column
 
 
@@ -258,6 +260,72 @@ def read_bank(path):
     res = {k: np.asarray(v, dtype=float if k in "abcd" else object) for k, v in out.items()}
     res["thresholds"] = thresholds
     return res
+
+
+def read_thetas(path):
+    r"""Read true abilities for ``simulate --thetas``: one number a line.
+
+    The first line may be a header. A file of several comma-separated columns
+    (e.g. ``person_id,theta``) needs a header with a ``theta`` column. Blank
+    lines are skipped. Errors name the file line: ``line 7: 'abc' is not a
+    number``.
+
+    Returns
+    -------
+    ndarray of shape (n_examinees,)
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            text = fh.read()
+    except UnicodeDecodeError:
+        raise InputError("the file is not UTF-8 text") from None
+    try:
+        rows = [(i + 1, r) for i, r in enumerate(csv.reader(_io.StringIO(text)))]
+    except csv.Error as e:
+        raise InputError(f"the CSV cannot be read: {e}") from None
+    rows = [(line, [c.strip() for c in r]) for line, r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise InputError("the file is empty: expected one theta a line")
+    col = 0
+    first_line, first = rows[0]
+    try:
+        [float(c) for c in first]
+        header = False
+    except ValueError:
+        header = True
+    if header:
+        names = [c.lower() for c in first]
+        if len(first) > 1 or names[0] not in ("theta", "thetas", "ability"):
+            if "theta" not in names:
+                raise InputError(
+                    f"the header {','.join(first)!r} has no 'theta' column "
+                    "(expected one theta a line, or a header with a theta column)",
+                    line=first_line,
+                )
+            col = names.index("theta")
+        rows = rows[1:]
+    elif len(first) > 1:
+        raise InputError(
+            f"{len(first)} values on one line; give one theta a line, "
+            "or a header naming the 'theta' column",
+            line=first_line,
+        )
+    out = np.empty(len(rows))
+    for k, (line, r) in enumerate(rows):
+        if len(r) <= col:
+            raise InputError(f"no value in column {col + 1} ('theta')", line=line)
+        cell = r[col]
+        where = None if len(r) == 1 else f"{col + 1} ('theta')"
+        try:
+            v = float(cell)
+        except ValueError:
+            raise InputError(f"{cell!r} is not a number", line=line, column=where) from None
+        if not math.isfinite(v):
+            raise InputError(f"{cell!r} is not a finite number", line=line, column=where)
+        out[k] = v
+    if not out.size:
+        raise InputError("no thetas after the header")
+    return out
 
 
 def items_from_bank_dict(data, D=1.0):
