@@ -90,6 +90,20 @@ def calibrate_command(responses, model, out, D, max_score, anchors, max_iter, to
     io.write_atomic(out, io.format_params([safe_cell(iid) for iid in item_id], res))
     click.echo(f"iterations: {res.n_iter}{'' if res.converged else ' (not converged)'}")
     click.echo(f"log-likelihood: {res.log_likelihood:.4f}")
+    click.echo(
+        f"AIC: {res.aic:.2f}  BIC: {res.bic:.2f}  "
+        f"({res.n_parameters} parameters, {res.n_persons} persons)"
+    )
+    p = res.fit.get("s_x2_p")
+    if p is not None and np.isfinite(p).any():
+        bad = [(float(p[j]), item_id[j]) for j in np.flatnonzero(p < 0.01)]
+        listed = ", ".join(f"{iid} (p={v:.2g})" for v, iid in sorted(bad)[:10])
+        click.echo(
+            f"S-X2 item fit: {len(bad)} of {int(np.isfinite(p).sum())} items with p < 0.01"
+            + (f": {listed}" if bad else "")
+        )
+    elif model in ("1pl", "2pl", "3pl"):
+        click.echo("S-X2 item fit: not computed (no person answered every item)")
     click.echo(f"wrote {len(item_id)} items to {out} in {res.seconds:.2f} s")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 
 import numpy as np
@@ -74,6 +75,15 @@ def test_upload_review_accept_activates_recovered_parameters(app, rng):
     html = review.get_data(as_text=True)
     assert "1500 peserta" in html and "20 jangkar" in html
     assert "a=1.000, b=0.000" in html  # the old parameters beside the new
+    # model fit and the two pretest items' S-X2 (every person answered every item)
+    fit = re.search(
+        r"log-likelihood (-[\d.]+) · AIC ([\d.]+) · BIC ([\d.]+) · (\d+) parameter", html
+    )
+    ll, aic, bic, k = float(fit[1]), float(fit[2]), float(fit[3]), int(fit[4])
+    assert k == 2 * 2 + 2  # two free 2PL items, the latent mean and SD
+    assert aic == pytest.approx(-2 * ll + 2 * k, abs=0.02)
+    assert bic == pytest.approx(-2 * ll + k * math.log(1500), abs=0.02)
+    assert len(re.findall(r'<td class="num">[\d.]+ \(\d+\)</td>', html)) == 2
     with app.app_context():
         assert {
             i.code: i.status for i in db.session.query(Item).filter(Item.code.in_(TRUE_PRETEST))
@@ -151,6 +161,10 @@ def test_cli_calibrate_bank_prints_old_and_new_then_accepts(app, rng, runner, tm
     )
     assert result.exit_code == 0, result.output
     assert re.search(r"PRE1\s+n=1500\s+old a=1\.000 b=0\.000", result.output)
+    assert re.search(
+        r"log-likelihood -[\d.]+, AIC [\d.]+, BIC [\d.]+ \(6 parameters\)", result.output
+    )
+    assert re.search(r"PRE2 .* S-X2=[\d.]+ df=\d+ p=[\d.e-]+", result.output)
     assert "Accepted: 2 items" in result.output
     with app.app_context():
         assert db.session.query(Item).filter_by(status="pretest").count() == 0

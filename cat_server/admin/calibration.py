@@ -171,6 +171,10 @@ def run_calibration(
                 "se": se,
                 "infit": _round(result.fit["infit"][j]),
                 "outfit": _round(result.fit["outfit"][j]),
+                # Orlando-Thissen S-X2: persons who answered every item only (None otherwise)
+                "s_x2": _round(result.fit["s_x2"][j]),
+                "s_x2_df": _round(result.fit["s_x2_df"][j]),
+                "s_x2_p": _round(result.fit["s_x2_p"][j]),
             }
         )
     proposal = {
@@ -182,6 +186,10 @@ def run_calibration(
         "n_anchors": len(anchor_cols),
         "converged": bool(result.converged),
         "n_iter": int(result.n_iter),
+        "log_likelihood": round(float(result.log_likelihood), 2),
+        "aic": round(float(result.aic), 2),
+        "bic": round(float(result.bic), 2),
+        "n_parameters": int(result.n_parameters),
         "created_by": actor,
         "created_at": utcnow().isoformat(timespec="seconds"),
         "items": rows,

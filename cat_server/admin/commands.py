@@ -208,10 +208,20 @@ def calibrate_bank_command(bank_id, model, responses, accept):
         f"{'converged' if proposal['converged'] else 'NOT converged'} "
         f"after {proposal['n_iter']} iterations; run {proposal['token']}"
     )
+    if "aic" in proposal:
+        click.echo(
+            f"log-likelihood {proposal['log_likelihood']}, AIC {proposal['aic']}, "
+            f"BIC {proposal['bic']} ({proposal['n_parameters']} parameters)"
+        )
     for row in proposal["items"]:
         click.echo(
             f"{row['code']:12} n={row['n']:<6} old {show(row['old']):40} "
             f"new {show(row['new'])}  infit={row['infit']} outfit={row['outfit']}"
+            + (
+                f" S-X2={row['s_x2']} df={row['s_x2_df']:g} p={row['s_x2_p']}"
+                if row.get("s_x2_p") is not None
+                else ""
+            )
         )
     if accept:
         n = calibration.accept(

@@ -9,7 +9,8 @@ Public API (stable; see docs/engine.md):
   :class:`CatState`, :func:`step`, :class:`StepResult`, :func:`posterior`;
 * ability: :func:`eap`, :func:`map_estimate`, :func:`mle`, :func:`wle`,
   :func:`estimate`;
-* calibration: :func:`calibrate`, :class:`CalibrationResult`, :func:`item_fit`;
+* calibration: :func:`calibrate`, :class:`CalibrationResult`, :func:`item_fit`,
+  :func:`s_x2`;
 * simulation: :func:`simulate_cat`, :func:`sympson_hetter_parameters`.
 """
 
@@ -17,6 +18,7 @@ from .bank import ACTIVE, PRETEST, RETIRED, Bank, prepare_bank
 from .calibration import CalibrationResult, calibrate, item_fit
 from .engine import CatConfig, CatState, StepResult, posterior, step, step_from_responses
 from .estimation import eap, estimate, map_estimate, mle, wle
+from .fit import s_x2
 from .models import (
     DICHOTOMOUS,
     GPCM,
@@ -62,6 +64,7 @@ __all__ = [
     "prob_4pl",
     "prob_gpcm",
     "prob_grm",
+    "s_x2",
     "simulate_cat",
     "simulate_responses",
     "sprt_decision",

@@ -32,19 +32,19 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit, logit, logsumexp
+from scipy.special import logsumexp
 
-from .fit import item_fit
-from .models import DICHOTOMOUS, GPCM, GRM, Items
+from .fit import item_fit, s_x2
+from .models import DICHOTOMOUS, Items
 from .optim import H_STEP, newton, squarem, update_common_slope
+from .parameters import Spec, initial, objective
 
 MODELS = ("1pl", "2pl", "3pl", "grm", "gpcm")
-_LOGA = (np.log(0.05), np.log(8.0))
 
 
 @dataclass
 class CalibrationResult:
-    """Result of :func:`calibrate`.
+    r"""Result of :func:`calibrate`.
 
     Attributes
     ----------
@@ -60,10 +60,21 @@ class CalibrationResult:
     converged : bool
     latent_mean, latent_sd : float
     fit : dict of str to ndarray
-        ``"infit"`` and ``"outfit"`` mean squares per item (EAP abilities).
+        ``"infit"`` and ``"outfit"`` mean squares per item (EAP abilities);
+        ``"s_x2"``, ``"s_x2_df"``, ``"s_x2_p"``: Orlando–Thissen item fit of
+        the dichotomous items (:func:`~cat_server.irt.fit.s_x2`; NaN for
+        polytomous items).
     seconds : float
     history : list of float
         Marginal log-likelihood per iteration.
+    n_parameters : int
+        Free parameters: item parameters estimated (a common 1PL slope once)
+        plus the latent mean and SD when estimated.
+    n_persons : int
+        Rows of the response matrix (the :math:`N` of the BIC).
+    aic, bic : float
+        :math:`-2\log L + 2k` and :math:`-2\log L + k \log N` with
+        :math:`k` = ``n_parameters`` (Akaike 1974; Schwarz 1978), as mirt reports.
     """
 
     items: Items
@@ -77,126 +88,16 @@ class CalibrationResult:
     fit: dict = field(default_factory=dict)
     seconds: float = 0.0
     history: list = field(default_factory=list)
+    n_parameters: int = 0
+    n_persons: int = 0
 
+    @property
+    def aic(self):
+        return -2.0 * self.log_likelihood + 2.0 * self.n_parameters
 
-class _Spec:
-    """Transformed-parameter layout of one model."""
-
-    def __init__(self, model, n_cat, D, c_prior, a_prior):
-        self.model = model
-        self.n_cat = n_cat
-        self.D = D
-        self.c_prior = c_prior
-        self.a_prior = a_prior
-        self.m = int(n_cat.max()) - 1
-        self.code = {"grm": GRM, "gpcm": GPCM}.get(model, DICHOTOMOUS)
-        if model in ("1pl", "2pl"):
-            self.P = 2
-        elif model == "3pl":
-            self.P = 3
-        else:
-            self.P = 1 + self.m
-        J = n_cat.shape[0]
-        self.active = np.ones((J, self.P), dtype=bool)
-        if self.code != DICHOTOMOUS:
-            self.active[:, 1:] = np.arange(self.m)[None, :] < (n_cat[:, None] - 1)
-        if model == "1pl":
-            self.active[:, 0] = False  # the common slope is updated separately
-
-    def items(self, xi):
-        J = xi.shape[0]
-        a = np.exp(np.clip(xi[:, 0], *_LOGA))
-        one, zero = np.ones(J), np.zeros(J)
-        if self.code == DICHOTOMOUS:
-            b = -xi[:, 1] / a
-            c = expit(xi[:, 2]) if self.model == "3pl" else zero
-            thr = np.full((J, 1), np.nan)
-            return Items(np.zeros(J, np.int8), a, b, c, one, thr, np.full(J, 2), self.D)
-        raw = xi[:, 1:]
-        if self.code == GRM:
-            steps = np.concatenate([raw[:, :1], np.exp(np.clip(raw[:, 1:], -10, 3))], axis=1)
-            thr = np.cumsum(steps, axis=1)
-        else:
-            thr = raw.copy()
-        thr = np.where(self.active[:, 1:], thr, np.nan)
-        code = np.full(J, self.code, np.int8)
-        return Items(code, a, zero, zero, one, thr, self.n_cat, self.D)
-
-    def natural(self, xi):
-        """Natural parameters as a (J, P) matrix: a, b, [c] or a, b_1..b_m."""
-        it = self.items(xi)
-        if self.code == DICHOTOMOUS:
-            cols = [it.a, it.b] + ([it.c] if self.model == "3pl" else [])
-            return np.stack(cols, axis=1)
-        return np.concatenate([it.a[:, None], it.thresholds], axis=1)
-
-    def from_items(self, it):
-        J = it.n_items
-        xi = np.zeros((J, self.P))
-        xi[:, 0] = np.log(it.a)
-        if self.code == DICHOTOMOUS:
-            xi[:, 1] = -it.a * it.b
-            if self.model == "3pl":
-                xi[:, 2] = logit(np.clip(it.c, 1e-4, 0.99))
-            return xi
-        thr = it.thresholds[:, : self.m]
-        if thr.shape[1] < self.m:
-            thr = np.pad(thr, ((0, 0), (0, self.m - thr.shape[1])), constant_values=np.nan)
-        if self.code == GRM:
-            d = np.diff(np.nan_to_num(thr), axis=1)
-            xi[:, 1] = thr[:, 0]
-            xi[:, 2:] = np.log(np.maximum(d, 1e-3))
-        else:
-            xi[:, 1:] = np.nan_to_num(thr)
-        return np.where(self.active | (np.arange(self.P) == 0), xi, 0.0)
-
-    def log_prior(self, xi):
-        out = np.zeros(xi.shape[0])
-        if self.model == "3pl" and self.c_prior is not None:
-            al, be = self.c_prior
-            c = expit(xi[:, 2])
-            out += (al - 1) * np.log(c) + (be - 1) * np.log1p(-c)
-        if self.a_prior is not None:
-            mu, sd = self.a_prior
-            out -= 0.5 * ((xi[:, 0] - mu) / sd) ** 2
-        return out
-
-    def log_table(self, xi, grid):
-        """log P, shape (J, K, Q)."""
-        return np.log(np.maximum(self.items(xi).probs(grid), 1e-300)).transpose(1, 2, 0)
-
-
-def _objective(spec, xi, r, grid):
-    lp = spec.log_table(xi, grid)
-    K = r.shape[1]
-    return (r * lp[:, :K]).sum(axis=(1, 2)) + spec.log_prior(xi)
-
-
-def _initial(model, x, n_cat, observed):
-    J = x.shape[1]
-    m = int(n_cat.max()) - 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if model in ("1pl", "2pl", "3pl"):
-            p = ((x == 1) & observed).sum(0) / np.maximum(observed.sum(0), 1)
-            p = np.clip(p, 0.02, 0.98)
-            xi = np.zeros((J, 2 if model != "3pl" else 3))
-            xi[:, 1] = logit(p) * 1.2
-            if model == "3pl":
-                xi[:, 0] = np.log(1.2)
-                xi[:, 2] = logit(0.15)
-            return xi
-        xi = np.zeros((J, 1 + m))
-        thr = np.zeros((J, m))
-        for k in range(1, m + 1):
-            pk = ((x >= k) & observed).sum(0) / np.maximum(observed.sum(0), 1)
-            thr[:, k - 1] = -logit(np.clip(pk, 0.02, 0.98))
-        thr = np.maximum.accumulate(thr + np.arange(m) * 1e-2, axis=1)
-        if model == "grm":
-            xi[:, 1] = thr[:, 0]
-            xi[:, 2:] = np.log(np.maximum(np.diff(thr, axis=1), 0.05))
-        else:
-            xi[:, 1:] = thr
-        return xi
+    @property
+    def bic(self):
+        return -2.0 * self.log_likelihood + self.n_parameters * float(np.log(self.n_persons))
 
 
 class _Responses:
@@ -415,12 +316,12 @@ def calibrate(
             raise ValueError("A score is above the item's highest category.")
     if a_prior is None and model == "3pl":
         a_prior = (0.0, 0.5)
-    spec = _Spec(model, n_cat, D, c_prior, a_prior)
+    spec = Spec(model, n_cat, D, c_prior, a_prior)
     K = int(n_cat.max())
 
     observed = x >= 0
     fixed = np.zeros(J, dtype=bool)
-    xi = _initial(model, x, n_cat, observed)
+    xi = initial(model, x, n_cat, observed)
     del observed
     if anchors:
         for col, row in anchors.items():
@@ -449,7 +350,7 @@ def calibrate(
             sd = float(np.sqrt(max(float(n_q @ grid**2) / N - mu * mu, 1e-4)))
 
         def f(z, r=r):
-            return _objective(spec, z, r, grid)
+            return objective(spec, z, r, grid)
 
         new, _ = newton(f, xi, active_free, n_steps=3)
         if model == "1pl":
@@ -507,6 +408,19 @@ def calibrate(
     items = spec.items(xi)
     se = _standard_errors(spec, xi, data, log_prior_of(mu, sd), grid, free) if compute_se else {}
     fit = item_fit(x, items, eap)
+    per_item = np.where(free, spec.active.sum(axis=1), 0)
+    n_par = int(per_item.sum()) + int(model == "1pl" and free.any()) + 2 * int(estimate_latent)
+    fit.update(
+        s_x2(
+            x,
+            items,
+            latent_mean=mu,
+            latent_sd=sd,
+            n_quad=n_quad,
+            quad_range=quad_range,
+            n_parameters=per_item,
+        )
+    )
     return CalibrationResult(
         items=items,
         se=se,
@@ -519,6 +433,8 @@ def calibrate(
         fit=fit,
         seconds=time.perf_counter() - t0,
         history=history,
+        n_parameters=n_par,
+        n_persons=N,
     )
 
 

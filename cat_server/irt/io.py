@@ -354,8 +354,9 @@ def format_params(item_id, result):
     r"""CSV text of a :class:`~cat_server.irt.calibration.CalibrationResult`.
 
     Dichotomous: ``item_id, model, a, b, c, d, se_a, se_b, se_c, infit,
-    outfit``; polytomous: ``item_id, model, a, b1..bk, se_a, se_b1..se_bk,
-    infit, outfit``. Empty cells for NaN (unused categories, fixed anchors).
+    outfit, s_x2, s_x2_df, s_x2_p``; polytomous: ``item_id, model, a,
+    b1..bk, se_a, se_b1..se_bk, infit, outfit``. Empty cells for NaN (unused
+    categories, fixed anchors' SEs, S-X2 without complete response rows).
     """
     it, se = result.items, result.se
     buf = _io.StringIO()
@@ -367,7 +368,10 @@ def format_params(item_id, result):
     if result.model in ("1pl", "2pl", "3pl"):
         w.writerow(
             ["item_id", "model", "a", "b", "c", "d", "se_a", "se_b", "se_c", "infit", "outfit"]
+            + ["s_x2", "s_x2_df", "s_x2_p"]
         )
+        nan = np.full(len(item_id), np.nan)
+        sx2 = [result.fit.get(k, nan) for k in ("s_x2", "s_x2_df", "s_x2_p")]
         for j, iid in enumerate(item_id):
             se_c = se["c"][j] if "c" in se else (0.0 if se else None)
             w.writerow(
@@ -375,6 +379,7 @@ def format_params(item_id, result):
                 + [f(float(v)) for v in (it.a[j], it.b[j], it.c[j], it.d[j])]
                 + [f(float(se["a"][j])) if se else "", f(float(se["b"][j])) if se else "", f(se_c)]
                 + [f(float(result.fit["infit"][j])), f(float(result.fit["outfit"][j]))]
+                + [f(float(v[j])) for v in sx2]
             )
     else:
         m = it.thresholds.shape[1]
