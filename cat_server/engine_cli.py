@@ -40,7 +40,7 @@ def _anchors(path, item_id, model, D):
 @click.argument("responses", type=click.Path(dir_okay=False))
 @click.option(
     "--model",
-    type=click.Choice(["1pl", "2pl", "3pl", "grm", "gpcm"], case_sensitive=False),
+    type=click.Choice(["1pl", "2pl", "3pl", "4pl", "grm", "gpcm"], case_sensitive=False),
     default="2pl",
     show_default=True,
 )
@@ -102,7 +102,7 @@ def calibrate_command(responses, model, out, D, max_score, anchors, max_iter, to
             f"S-X2 item fit: {len(bad)} of {int(np.isfinite(p).sum())} items with p < 0.01"
             + (f": {listed}" if bad else "")
         )
-    elif model in ("1pl", "2pl", "3pl"):
+    elif model in ("1pl", "2pl", "3pl", "4pl"):
         click.echo("S-X2 item fit: not computed (no person answered every item)")
     click.echo(f"wrote {len(item_id)} items to {out} in {res.seconds:.2f} s")
 

@@ -170,3 +170,32 @@ def test_cli_calibrate_bank_prints_old_and_new_then_accepts(app, rng, runner, tm
         assert db.session.query(Item).filter_by(status="pretest").count() == 0
     bad = runner.invoke(args=["calibrate-bank", "999"])
     assert bad.exit_code != 0
+
+
+def test_a_4pl_calibration_shows_and_accepts_the_upper_asymptote(app, rng):
+    with app.app_context():
+        make_user(ADMIN[0], "admin", ADMIN[1])
+        bank_id, wide = make_bank(rng)
+    client = app.test_client()
+    assert login_staff(client, *ADMIN).status_code == 302
+    response = client.post(
+        "/admin/calibration",
+        data={
+            "bank_id": str(bank_id),
+            "model": "4pl",
+            "file": (io.BytesIO(wide.encode()), "w.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert html.count(", d=0.") == 2  # both pretest items' new upper asymptote
+    assert re.search(r"· (\d+) parameter", html)[1] == str(2 * 4 + 2)
+    with app.app_context():
+        ids = [str(i.id) for i in db.session.query(Item).filter(Item.code.in_(TRUE_PRETEST))]
+    assert client.post(response.headers["Location"], data={"items": ids}).status_code == 302
+    with app.app_context():
+        for code in TRUE_PRETEST:
+            item = db.session.query(Item).filter_by(code=code).one()
+            assert item.model == "4pl" and item.status == "active"
+            assert 0.8 < item.d < 1.0 and 0.0 < item.c < 0.4

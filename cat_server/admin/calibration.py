@@ -28,7 +28,7 @@ from ..itembank.formats import DICHOTOMOUS
 from ..models import Attempt, Exam, Item, ItemBank, Presentation, Response, Sitting, audit, utcnow
 from .sittings import FormProblems
 
-MODELS = ("1pl", "2pl", "3pl", "grm", "gpcm")
+MODELS = ("1pl", "2pl", "3pl", "4pl", "grm", "gpcm")
 
 
 def _family(model: str) -> str:
@@ -165,6 +165,7 @@ def run_calibration(
                     "a": item.a,
                     "b": item.b,
                     "c": item.c,
+                    "d": item.d,
                     "thresholds": item.thresholds,
                 },
                 "new": new,
@@ -220,7 +221,8 @@ def _params_of(items, j, model) -> dict:
             "model": model,
             "a": _round(items.a[j]),
             "b": _round(items.b[j]),
-            "c": _round(items.c[j]) if model == "3pl" else 0.0,
+            "c": _round(items.c[j]) if model in ("3pl", "4pl") else 0.0,
+            "d": _round(items.d[j]) if model == "4pl" else 1.0,
             "thresholds": None,
         }
     return {
@@ -261,6 +263,7 @@ def accept(token: str, item_ids: list[int], actor: str, reason: str | None = Non
             raise FormProblems([("items", f"item {row['code']} is no longer in the bank")])
         new = row["new"]
         item.model, item.a, item.b, item.c = new["model"], new["a"], new["b"], new["c"]
+        item.d = new.get("d", 1.0)  # proposals before the 4PL had no d: 1PL-3PL, d = 1
         item.thresholds = new["thresholds"]
         item.status = "active"
         audit(

@@ -199,6 +199,8 @@ def calibrate_bank_command(bank_id, model, responses, accept):
             text += f" b={p['b']:.3f}"
         if p["c"]:
             text += f" c={p['c']:.3f}"
+        if p.get("d") is not None and p["d"] < 1:
+            text += f" d={p['d']:.3f}"
         if p["thresholds"]:
             text += " b_k=" + "/".join(f"{t:.3f}" for t in p["thresholds"])
         return text

@@ -1,6 +1,6 @@
 r"""Item calibration by marginal maximum likelihood (Bock–Aitkin EM).
 
-:func:`calibrate` estimates 1PL, 2PL, 3PL, GRM or GPCM parameters from a
+:func:`calibrate` estimates 1PL, 2PL, 3PL, 4PL, GRM or GPCM parameters from a
 response matrix with missing cells (``-1``), optionally with fixed anchor
 items (fixed-item-parameter calibration of pretest items).
 
@@ -39,7 +39,7 @@ from .models import DICHOTOMOUS, Items
 from .optim import H_STEP, newton, squarem, update_common_slope
 from .parameters import Spec, initial, objective
 
-MODELS = ("1pl", "2pl", "3pl", "grm", "gpcm")
+MODELS = ("1pl", "2pl", "3pl", "4pl", "grm", "gpcm")
 
 
 @dataclass
@@ -214,6 +214,7 @@ def calibrate(
     tol=1e-4,
     c_prior=(5.0, 17.0),
     a_prior=None,
+    d_prior=(20.0, 2.0),
     anchors=None,
     estimate_latent=None,
     compute_se=True,
@@ -227,9 +228,10 @@ def calibrate(
     ----------
     responses : ndarray of int, shape (n_persons, n_items)
         Scores ``0 .. m``, ``-1`` for not presented.
-    model : {"1pl", "2pl", "3pl", "grm", "gpcm"}
+    model : {"1pl", "2pl", "3pl", "4pl", "grm", "gpcm"}
         ``"1pl"`` estimates one common slope; ``"3pl"`` uses a
-        :math:`\mathrm{Beta}(\alpha, \beta)` prior on ``c``.
+        :math:`\mathrm{Beta}(\alpha, \beta)` prior on ``c``; ``"4pl"`` adds
+        the upper asymptote ``d`` with a Beta prior too.
     D : float, default 1.0
         Scaling constant of the reported parameters.
     n_cat : ndarray of int, shape (n_items,), optional
@@ -241,10 +243,12 @@ def calibrate(
     tol : float, default 1e-4
         Convergence: largest change of a natural parameter made by one EM step.
     c_prior : (float, float) or None, default (5, 17)
-        Beta prior of the lower asymptote (3PL; mean 0.23).
+        Beta prior of the lower asymptote (3PL, 4PL; mean 0.23).
     a_prior : (float, float) or None
         Normal prior (mean, sd) on :math:`\log a`; default ``(0, 0.5)`` for
-        the 3PL, none otherwise.
+        the 3PL and 4PL, none otherwise.
+    d_prior : (float, float) or None, default (20, 2)
+        Beta prior of the upper asymptote (4PL; mode 0.95, mean 0.91).
     anchors : dict of int to Items-row, optional
         ``{column: items_row}`` where ``items_row`` is an :class:`Items` of one
         item (or ``(items, index)``): these columns keep their parameters.
@@ -305,7 +309,7 @@ def calibrate(
         def names(j):
             return repr(ids[j])
 
-    if model in ("1pl", "2pl", "3pl"):
+    if model in ("1pl", "2pl", "3pl", "4pl"):
         if x.max() > 1:
             raise ValueError("Dichotomous models need 0/1 scores.")
         n_cat = np.full(J, 2)
@@ -314,9 +318,9 @@ def calibrate(
         n_cat = np.maximum(seen, 2) if n_cat is None else np.asarray(n_cat, dtype=np.int64)
         if (x >= n_cat).any():
             raise ValueError("A score is above the item's highest category.")
-    if a_prior is None and model == "3pl":
+    if a_prior is None and model in ("3pl", "4pl"):
         a_prior = (0.0, 0.5)
-    spec = Spec(model, n_cat, D, c_prior, a_prior)
+    spec = Spec(model, n_cat, D, c_prior, a_prior, d_prior)
     K = int(n_cat.max())
 
     observed = x >= 0
@@ -506,7 +510,9 @@ def _standard_errors(spec, xi, data, log_prior, grid, free):
     se[np.isnan(nat0)] = np.nan
     if spec.code == DICHOTOMOUS:
         out = {"a": se[:, 0], "b": se[:, 1]}
-        if spec.model == "3pl":
+        if spec.guess:
             out["c"] = se[:, 2]
+        if spec.slip:
+            out["d"] = se[:, 3]
         return out
     return {"a": se[:, 0], "b": se[:, 1:]}

@@ -85,7 +85,7 @@ def read_responses(path, model="2pl", max_score=None):
     ----------
     path : str or path-like
     model : str
-        ``1pl``/``2pl``/``3pl`` require 0/1; ``grm``/``gpcm`` integers >= 0.
+        ``1pl``/``2pl``/``3pl``/``4pl`` require 0/1; ``grm``/``gpcm`` integers >= 0.
     max_score : int, optional
         Highest allowed category score (polytomous).
 
@@ -111,7 +111,7 @@ def read_responses(path, model="2pl", max_score=None):
         raise InputError("no item columns", row=1)
     if not body:
         raise InputError("no response rows (only a header)", row=2)
-    dich = model in ("1pl", "2pl", "3pl", "rasch")
+    dich = model in ("1pl", "2pl", "3pl", "4pl", "rasch")
     hi = 1 if dich else max_score
     x = np.full((len(body), len(item_id)), -1, dtype=np.int64)
     pids = []
@@ -354,7 +354,7 @@ def format_params(item_id, result):
     r"""CSV text of a :class:`~cat_server.irt.calibration.CalibrationResult`.
 
     Dichotomous: ``item_id, model, a, b, c, d, se_a, se_b, se_c, infit,
-    outfit, s_x2, s_x2_df, s_x2_p``; polytomous: ``item_id, model, a,
+    outfit, s_x2, s_x2_df, s_x2_p`` (the 4PL adds ``se_d`` after ``se_c``); polytomous: ``item_id, model, a,
     b1..bk, se_a, se_b1..se_bk, infit, outfit``. Empty cells for NaN (unused
     categories, fixed anchors' SEs, S-X2 without complete response rows).
     """
@@ -365,10 +365,12 @@ def format_params(item_id, result):
     def f(v):
         return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.6g}"
 
-    if result.model in ("1pl", "2pl", "3pl"):
+    if result.model in ("1pl", "2pl", "3pl", "4pl"):
+        four = result.model == "4pl"
         w.writerow(
-            ["item_id", "model", "a", "b", "c", "d", "se_a", "se_b", "se_c", "infit", "outfit"]
-            + ["s_x2", "s_x2_df", "s_x2_p"]
+            ["item_id", "model", "a", "b", "c", "d", "se_a", "se_b", "se_c"]
+            + (["se_d"] if four else [])
+            + ["infit", "outfit", "s_x2", "s_x2_df", "s_x2_p"]
         )
         nan = np.full(len(item_id), np.nan)
         sx2 = [result.fit.get(k, nan) for k in ("s_x2", "s_x2_df", "s_x2_p")]
@@ -378,6 +380,7 @@ def format_params(item_id, result):
                 [iid, result.model]
                 + [f(float(v)) for v in (it.a[j], it.b[j], it.c[j], it.d[j])]
                 + [f(float(se["a"][j])) if se else "", f(float(se["b"][j])) if se else "", f(se_c)]
+                + ([f(float(se["d"][j])) if se else ""] if four else [])
                 + [f(float(result.fit["infit"][j])), f(float(result.fit["outfit"][j]))]
                 + [f(float(v[j])) for v in sx2]
             )

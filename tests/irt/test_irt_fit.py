@@ -149,3 +149,18 @@ def test_calibrate_cli_prints_model_fit_and_writes_s_x2(tmp_path):
     assert header.endswith(",infit,outfit,s_x2,s_x2_df,s_x2_p")
     p = {r.split(",")[0]: float(r.split(",")[-1]) for r in rows}
     assert min(p, key=p.get) == "I3"
+
+
+def test_calibrate_cli_takes_the_4pl(tmp_path):
+    g = np.random.default_rng(6)
+    items = irt.make_items(g.uniform(0.8, 2, 8), g.normal(size=8), 0.15, 0.9)
+    x = irt.simulate_responses(g.normal(size=1500), items, g)
+    path, out = tmp_path / "r.csv", tmp_path / "params.csv"
+    path.write_text(",".join(f"I{j}" for j in range(8)) + "\n")
+    with open(path, "a") as fh:
+        fh.writelines(",".join(map(str, r)) + "\n" for r in x)
+    res = CliRunner().invoke(calibrate_command, [str(path), "--model", "4pl", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "(32 parameters, 1500 persons)" in res.output
+    header, *rows = out.read_text().splitlines()
+    assert ",se_c,se_d,infit," in header and all(r.split(",")[1] == "4pl" for r in rows)
