@@ -1,9 +1,10 @@
-"""Engine commands ``calibrate`` and ``simulate`` (no Flask app, no database).
+"""Engine commands ``calibrate``, ``simulate``, ``eapsum`` (no Flask app, no database).
 
-The main CLI calls :func:`register` to add both to its click group::
+The main CLI calls :func:`register` to add them to its click group::
 
     cat-server calibrate RESPONSES.csv --model 2pl --out PARAMS.csv
     cat-server simulate --bank BANK.csv --examinees 1000 --seed 1 --length 30 --out REPORT.json
+    cat-server eapsum --bank FORM.csv --out TABLE.csv
 
 Bad input prints one ``Error: row R, column C: ...`` line on stderr, exits with
 code 2 and writes no output file. See docs/engine.md for the file formats.
@@ -20,6 +21,7 @@ import numpy as np
 from .irt import calibration, io
 from .irt.bank import prepare_bank
 from .irt.engine import CatConfig
+from .irt.scoring import eapsum_table
 from .irt.simulation import simulate_cat, sympson_hetter_parameters
 from .spreadsheet import restore_cell, safe_cell
 
@@ -316,7 +318,52 @@ def _details_csv(details):
     return "\n".join(rows) + "\n"
 
 
+@click.command("eapsum")
+@click.option("--bank", "bank_path", required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--section",
+    "sections",
+    multiple=True,
+    help="Only the items of this section (repeat for several); default every item.",
+)
+@click.option("--prior-mean", type=float, default=0.0, show_default=True)
+@click.option("--prior-sd", type=float, default=1.0, show_default=True)
+@click.option("--D", "D", type=float, default=1.0, show_default=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="TABLE.csv")
+def eapsum_command(bank_path, sections, prior_mean, prior_sd, D, out):
+    """Sum-score-to-theta table (EAP[sum]) of a fixed form: every item of BANK.csv."""
+    if prior_sd <= 0:
+        _fail("--prior-sd must be > 0")
+    try:
+        data = io.read_bank(bank_path)
+        items = io.items_from_bank_dict(data, D=D)
+    except FileNotFoundError:
+        _fail(f"{bank_path}: file not found")
+    except (io.InputError, ValueError) as exc:
+        _fail(f"{bank_path}: {exc}")
+    if sections:
+        keep = np.isin(data["section"].astype(str), list(sections))
+        if not keep.any():
+            found = sorted({str(v) for v in data["section"]})
+            _fail(
+                f"{bank_path}: no item in section {', '.join(sections)} (found: {', '.join(found)})"
+            )
+        items = items.subset(np.flatnonzero(keep))
+    table = eapsum_table(items, prior_mean=prior_mean, prior_sd=prior_sd)
+    rows = ["score,theta,se,probability"]
+    rows += [
+        f"{s},{t:.6f},{e:.6f},{p:.6g}"
+        for s, t, e, p in zip(table.score, table.theta, table.se, table.probability, strict=True)
+    ]
+    io.write_atomic(out, "\n".join(rows) + "\n")
+    click.echo(
+        f"{items.n_items} items, sum scores 0..{int(table.score[-1])}: "
+        f"theta {table.theta[0]:+.3f} .. {table.theta[-1]:+.3f} -> {out}"
+    )
+
+
 def register(cli_group):
-    """Add ``calibrate`` and ``simulate`` to a click group (the main ``cat-server`` CLI)."""
+    """Add the engine commands to a click group (the main ``cat-server`` CLI)."""
     cli_group.add_command(calibrate_command, "calibrate")
     cli_group.add_command(simulate_command, "simulate")
+    cli_group.add_command(eapsum_command, "eapsum")

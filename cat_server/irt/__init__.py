@@ -11,7 +11,8 @@ Public API (stable; see docs/engine.md):
   :func:`estimate`;
 * calibration: :func:`calibrate`, :class:`CalibrationResult`, :func:`item_fit`,
   :func:`s_x2`;
-* simulation: :func:`simulate_cat`, :func:`sympson_hetter_parameters`.
+* simulation: :func:`simulate_cat`, :func:`sympson_hetter_parameters`;
+* fixed forms: :func:`score_distribution`, :func:`eapsum_table`, :class:`SumScoreTable`.
 """
 
 from .bank import ACTIVE, PRETEST, RETIRED, Bank, prepare_bank
@@ -33,6 +34,7 @@ from .models import (
     simulate_responses,
     test_information,
 )
+from .scoring import SumScoreTable, eapsum_table, score_distribution
 from .simulation import simulate_cat, sympson_hetter_parameters
 from .stopping import ci_decision, sprt_decision
 
@@ -49,9 +51,11 @@ __all__ = [
     "CatState",
     "Items",
     "StepResult",
+    "SumScoreTable",
     "calibrate",
     "ci_decision",
     "eap",
+    "eapsum_table",
     "estimate",
     "info_4pl",
     "item_fit",
@@ -65,6 +69,7 @@ __all__ = [
     "prob_gpcm",
     "prob_grm",
     "s_x2",
+    "score_distribution",
     "simulate_cat",
     "simulate_responses",
     "sprt_decision",
