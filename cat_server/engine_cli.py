@@ -1,10 +1,11 @@
-"""Engine commands ``calibrate``, ``simulate``, ``eapsum`` (no Flask app, no database).
+"""Engine commands ``calibrate``, ``simulate``, ``eapsum``, ``link`` (no Flask app, no database).
 
 The main CLI calls :func:`register` to add them to its click group::
 
     cat-server calibrate RESPONSES.csv --model 2pl --out PARAMS.csv
     cat-server simulate --bank BANK.csv --examinees 1000 --seed 1 --length 30 --out REPORT.json
     cat-server eapsum --bank FORM.csv --out TABLE.csv
+    cat-server link --old OLD.csv --new NEW.csv --out LINKED.csv
 
 Bad input prints one ``Error: row R, column C: ...`` line on stderr, exits with
 code 2 and writes no output file. See docs/engine.md for the file formats.
@@ -18,6 +19,7 @@ import time
 import click
 import numpy as np
 
+from . import irt
 from .irt import calibration, io
 from .irt.bank import prepare_bank
 from .irt.engine import CatConfig
@@ -362,8 +364,70 @@ def eapsum_command(bank_path, sections, prior_mean, prior_sd, D, out):
     )
 
 
+@click.command("link")
+@click.option("--old", "old_path", required=True, type=click.Path(dir_okay=False), help="OLD.csv")
+@click.option("--new", "new_path", required=True, type=click.Path(dir_okay=False), help="NEW.csv")
+@click.option(
+    "--anchors",
+    "anchor_list",
+    default=None,
+    help="Comma-separated anchor item ids (default: every id in both files).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["stocking-lord", "haebara", "mean-sigma", "mean-mean"]),
+    default="stocking-lord",
+    show_default=True,
+)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="LINKED.csv")
+def link_command(old_path, new_path, anchor_list, method, out):
+    """Put a new calibration (NEW.csv) on the scale of OLD.csv through shared anchor items."""
+    files = {}
+    for path in (old_path, new_path):
+        try:
+            data = io.read_bank(path)
+            files[path] = (
+                [restore_cell(i) for i in data["item_id"]],
+                io.items_from_bank_dict(data),
+            )
+        except FileNotFoundError:
+            _fail(f"{path}: file not found")
+        except (io.InputError, ValueError) as exc:
+            _fail(f"{path}: {exc}")
+    (old_ids, old_items), (new_ids, new_items) = files[old_path], files[new_path]
+    where_old = {iid: k for k, iid in enumerate(old_ids)}
+    where_new = {iid: k for k, iid in enumerate(new_ids)}
+    if anchor_list:
+        anchors = [a.strip() for a in anchor_list.split(",") if a.strip()]
+        for a in anchors:
+            for where, path in ((where_old, old_path), (where_new, new_path)):
+                if a not in where:
+                    _fail(f"anchor {a!r} is not in {path}")
+    else:
+        anchors = [iid for iid in new_ids if iid in where_old]
+    if len(anchors) < 2:
+        _fail(f"need at least 2 anchors, found {len(anchors)}: {', '.join(anchors) or 'none'}")
+    old_a = old_items.subset(np.array([where_old[a] for a in anchors]))
+    new_a = new_items.subset(np.array([where_new[a] for a in anchors]))
+    try:
+        link = irt.link_scales(old_a, new_a, method)
+    except ValueError as exc:
+        _fail(str(exc))
+    try:
+        text = io.relink_csv(new_path, link.A, link.B)
+    except io.InputError as exc:
+        _fail(f"{new_path}: {exc}")
+    io.write_atomic(out, text)
+    click.echo(
+        f"{method} on {link.n_anchors} anchors: theta_old = {link.A:.4f} theta_new "
+        f"{'+' if link.B >= 0 else '-'} {abs(link.B):.4f}"
+    )
+    click.echo(f"wrote {len(new_ids)} items on the old scale to {out}")
+
+
 def register(cli_group):
     """Add the engine commands to a click group (the main ``cat-server`` CLI)."""
     cli_group.add_command(calibrate_command, "calibrate")
     cli_group.add_command(simulate_command, "simulate")
     cli_group.add_command(eapsum_command, "eapsum")
+    cli_group.add_command(link_command, "link")

@@ -12,7 +12,10 @@ Public API (stable; see docs/engine.md):
 * calibration: :func:`calibrate`, :class:`CalibrationResult`, :func:`item_fit`,
   :func:`s_x2`;
 * simulation: :func:`simulate_cat`, :func:`sympson_hetter_parameters`;
-* fixed forms: :func:`score_distribution`, :func:`eapsum_table`, :class:`SumScoreTable`.
+* fixed forms: :func:`score_distribution`, :func:`eapsum_table`, :class:`SumScoreTable`;
+* linking: :func:`link_scales`, :class:`Linking`, :func:`transform` (module
+  :mod:`.linking`, loaded on first use: it needs ``scipy.optimize``, which
+  ``import cat_server.irt`` does not pay for).
 """
 
 from .bank import ACTIVE, PRETEST, RETIRED, Bank, prepare_bank
@@ -79,3 +82,14 @@ __all__ = [
     "test_information",
     "wle",
 ]
+
+_LAZY = {"link_scales", "Linking", "transform"}
+
+
+def __getattr__(name):
+    # PEP 562: linking pulls in scipy.optimize (~0.3 s); load it when first asked for
+    if name in _LAZY:
+        from . import linking
+
+        return getattr(linking, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

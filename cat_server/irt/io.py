@@ -328,6 +328,44 @@ def read_thetas(path):
     return out
 
 
+def relink_csv(path, A, B):
+    r"""The text of a bank/params CSV with its parameters moved by a linking.
+
+    ``a`` and ``se_a`` are divided by :math:`A`; ``b``, ``b1..bk`` become
+    :math:`A b + B` and their ``se_*`` columns are multiplied by :math:`A`;
+    every other column and every row are kept as they are. Validate the file
+    with :func:`read_bank` first.
+    """
+    header, body = _read_rows(path)
+    low = [h.lower() for h in header]
+
+    def kind(h):
+        if h == "a":
+            return "a"
+        if h == "se_a":
+            return "se_a"
+        if h == "b" or (h[:1] == "b" and h[1:].isdigit()):
+            return "b"
+        if h == "se_b" or (h[:4] == "se_b" and h[4:].isdigit()):
+            return "se_b"
+        return None
+
+    cols = [(i, kind(h)) for i, h in enumerate(low) if kind(h)]
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for line, row in body:
+        row = list(row)
+        for i, k in cols:
+            if i >= len(row) or not row[i].strip():
+                continue
+            v = _num(row[i], line, f"{i + 1} ({header[i]!r})")
+            v = {"a": v / A, "se_a": v / A, "b": A * v + B, "se_b": A * v}[k]
+            row[i] = f"{v:.10g}"
+        w.writerow(row)
+    return buf.getvalue()
+
+
 def items_from_bank_dict(data, D=1.0):
     """:class:`Items` from :func:`read_bank` output."""
     return make_items(
