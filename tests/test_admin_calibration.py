@@ -193,7 +193,8 @@ def test_a_4pl_calibration_shows_and_accepts_the_upper_asymptote(app, rng):
     assert re.search(r"· (\d+) parameter", html)[1] == str(2 * 4 + 2)
     with app.app_context():
         ids = [str(i.id) for i in db.session.query(Item).filter(Item.code.in_(TRUE_PRETEST))]
-    assert client.post(response.headers["Location"], data={"items": ids}).status_code == 302
+    accepted = client.post(response.headers["Location"], data={"items": ids, "reason": "uji 4PL"})
+    assert accepted.status_code == 302
     with app.app_context():
         for code in TRUE_PRETEST:
             item = db.session.query(Item).filter_by(code=code).one()
