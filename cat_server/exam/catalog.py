@@ -164,17 +164,31 @@ def exam_length(exam_id: int) -> int:
     return cache[exam_id]
 
 
+# Drawn forms kept per process: one per section (unshuffled) or per attempt and
+# section (shuffled). Drawing walks the whole pool for enemy groups, which cost
+# a third of an answer's CPU when it ran on every answer; 20,000 forms of 110
+# items are ~20 MB at most, and a full cache simply starts over.
+FORMS_CACHED = 20_000
+
+
 def fixed_form(attempt: Attempt, exam: Exam, section: ExamSection) -> list[int]:
     """The attempt's items for a fixed section: the pool in bank order, or a shuffle of its own.
 
     At most one item of each enemy group: walking that order, an item whose
     group is already in the form is passed over (docs/formats.md).
     """
-    pool = section_pool(exam, section)
-    if section.shuffle:
-        rng = np.random.default_rng([attempt.seed, section.id])
-        pool = [pool[i] for i in rng.permutation(len(pool))]
-    return without_enemies(pool)[: section.n_items]
+    cache = _cache("forms")
+    key = (section.id, attempt.seed if section.shuffle else None)
+    form = cache.get(key)
+    if form is None:
+        pool = section_pool(exam, section)
+        if section.shuffle:
+            rng = np.random.default_rng([attempt.seed, section.id])
+            pool = [pool[i] for i in rng.permutation(len(pool))]
+        if len(cache) >= FORMS_CACHED:
+            cache.clear()
+        form = cache[key] = tuple(without_enemies(pool)[: section.n_items])
+    return list(form)
 
 
 def without_enemies(item_ids: list[int]) -> list[int]:
