@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import math
 import re
+import time
 from datetime import datetime
 
 from flask import (
@@ -20,7 +22,7 @@ from flask_login import current_user
 
 from .. import spreadsheet, staff_sessions
 from ..errors import MAX_ID, Forbidden, NotFound
-from ..extensions import db, login_manager
+from ..extensions import db, limiter, login_manager
 from ..itembank.formats import FORMATS, BankFormatError
 from ..localtime import parse_local, to_local
 from ..models import (
@@ -484,10 +486,12 @@ def too_many_logins(error):
 
     db.session.rollback()
     limit = getattr(error, "limit", None)
-    retry = error.retry_after if hasattr(error, "retry_after") else None
+    retry, breached = None, limiter.current_limit
+    if breached is not None:  # when the breached window ends, rounded up as lockout.py does
+        retry = max(1, math.ceil(breached.window[0] - time.time()))
     problem = TooManyAttempts(
         limit=str(limit.limit) if limit is not None else None, retry_after=retry, scope="ip"
     )
     if wants_json():
-        return problem.to_dict(), 429
-    return render_template("error.html", error=problem), 429
+        return problem.to_dict(), 429, problem.headers
+    return render_template("error.html", error=problem), 429, problem.headers

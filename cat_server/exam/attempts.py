@@ -200,4 +200,4 @@ def mark_item(attempt_id: int, request: MarkIn, token=BY_SERVER) -> dict:
         .values(marked=request.marked)
     )
     txn.commit()
-    return {"ok": True, "state": attempt_state(attempt)}
+    return {"ok": True, "state": attempt_state(attempt, full=False)}  # like an answer's ack
