@@ -77,6 +77,9 @@ def create_app(test_config=None, *, command_line=False):
 
     init_limiter(app)  # login limits (auth.login, exam.login)
     app.register_blueprint(admin.bp, url_prefix="/admin")
+    from . import api
+
+    app.register_blueprint(api.bp, url_prefix="/api/v1")  # docs/api.md: bearer tokens
     app.register_blueprint(proctor.board.bp)  # /board/<sitting>: public, read-only
     proctor.feed.init_app(app)  # the exam side's announced seats reach the proctor screens
     proctor.sessions.init_app(app)  # a staff logout ends the user's open consoles
