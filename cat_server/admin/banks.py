@@ -6,9 +6,12 @@ import dataclasses
 import io
 import os
 import posixpath
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
+
+from flask import current_app
 
 from .. import spreadsheet
 from ..extensions import db
@@ -161,7 +164,12 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
             filename=f"{filename}: {bank_info.filename}",
             media=set(media),
         )
-        staging.rename(media_root() / f"bank-{bank.id}")
+        target = media_root() / f"bank-{bank.id}"
+        if target.exists():  # left by an earlier database (a reinstall): kept aside, not mixed in
+            stale = target.with_name(f"{target.name}.stale-{secrets.token_hex(4)}")
+            target.rename(stale)
+            current_app.logger.warning("media folder %s was in the way: moved to %s", target, stale)
+        staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
