@@ -415,6 +415,33 @@ def sit_exam(app, sitting_id, registration_no, pin, choices):
     return state
 
 
+def test_new_pins_for_a_sitting_never_touch_a_candidate_who_has_started(app, admin):
+    """Mid-exam, "new PINs and slips" must not log a running candidate out (issue 18)."""
+    sitting_id = schedule(app, admin)
+    response = admin.post(
+        "/admin/candidates/import",
+        data={"file": (io.BytesIO(CANDIDATES.encode()), "peserta.csv")},
+        content_type="multipart/form-data",
+    )
+    pins = re.findall(r'class="slip-pin"><code>(\d{6})</code>', response.get_data(as_text=True))
+    running = app.test_client()
+    assert login_candidate(running, sitting_id, "2026100001", pins[0]).status_code == 302
+    sock = socketio.test_client(app, namespace="/exam", flask_test_client=running)
+    with app.app_context():
+        attempts.start_sitting(sitting_id, "test")
+    state = current_state(sock)
+    again = admin.post(f"/admin/sittings/{sitting_id}/pins", data={"reason": "slip hilang"})
+    page = again.get_data(as_text=True)
+    assert "1 already started, PIN kept" in page
+    slips = re.findall(r'class="slip-pin"><code>(\d{6})</code>', page)
+    assert len(slips) == 1  # only the candidate still waiting gets a new slip
+    ack = answer(sock, state, "A")
+    assert ack["ok"], ack  # the running candidate's login still works
+    sock.disconnect(namespace="/exam")
+    again_login = app.test_client()
+    assert login_candidate(again_login, sitting_id, "2026100001", pins[0]).status_code == 302
+
+
 def test_round_trip_import_deliver_export_read_back(app, admin):
     sitting_id = schedule(app, admin)
     response = admin.post(

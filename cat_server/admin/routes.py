@@ -384,9 +384,14 @@ def sitting_pins(sitting_id):
     except sittings.FormProblems as error:
         db.session.rollback()
         return _sitting_template(sitting_id, problems=error.problems, failed="pins"), 422
-    return render_template(
-        "admin/slips.html", slips=slips, title=f"PIN baru / New PINs: {len(slips)}"
+    everyone = db.session.scalar(
+        db.select(db.func.count()).select_from(Candidate).where(Candidate.sitting_id == sitting_id)
     )
+    kept = everyone - len(slips)  # begun or finished: their PINs stay (sittings.reset_pins)
+    title = f"PIN baru / New PINs: {len(slips)}"
+    if kept:
+        title += f" — {kept} peserta sudah mulai, PIN tetap / {kept} already started, PIN kept"
+    return render_template("admin/slips.html", slips=slips, title=title)
 
 
 # --- scores -----------------------------------------------------------------
