@@ -28,7 +28,7 @@ from ..itembank.formats import DICHOTOMOUS
 from ..models import Attempt, Exam, Item, ItemBank, Presentation, Response, Sitting, audit, utcnow
 from .sittings import FormProblems
 
-MODELS = ("1pl", "2pl", "3pl", "grm", "gpcm")
+MODELS = ("1pl", "2pl", "3pl", "4pl", "grm", "gpcm")
 
 
 def _family(model: str) -> str:
@@ -165,12 +165,17 @@ def run_calibration(
                     "a": item.a,
                     "b": item.b,
                     "c": item.c,
+                    "d": item.d,
                     "thresholds": item.thresholds,
                 },
                 "new": new,
                 "se": se,
                 "infit": _round(result.fit["infit"][j]),
                 "outfit": _round(result.fit["outfit"][j]),
+                # Orlando-Thissen S-X2: persons who answered every item only (None otherwise)
+                "s_x2": _round(result.fit["s_x2"][j]),
+                "s_x2_df": _round(result.fit["s_x2_df"][j]),
+                "s_x2_p": _round(result.fit["s_x2_p"][j]),
             }
         )
     proposal = {
@@ -182,6 +187,10 @@ def run_calibration(
         "n_anchors": len(anchor_cols),
         "converged": bool(result.converged),
         "n_iter": int(result.n_iter),
+        "log_likelihood": round(float(result.log_likelihood), 2),
+        "aic": round(float(result.aic), 2),
+        "bic": round(float(result.bic), 2),
+        "n_parameters": int(result.n_parameters),
         "created_by": actor,
         "created_at": utcnow().isoformat(timespec="seconds"),
         "items": rows,
@@ -212,7 +221,8 @@ def _params_of(items, j, model) -> dict:
             "model": model,
             "a": _round(items.a[j]),
             "b": _round(items.b[j]),
-            "c": _round(items.c[j]) if model == "3pl" else 0.0,
+            "c": _round(items.c[j]) if model in ("3pl", "4pl") else 0.0,
+            "d": _round(items.d[j]) if model == "4pl" else 1.0,
             "thresholds": None,
         }
     return {
@@ -253,6 +263,7 @@ def accept(token: str, item_ids: list[int], actor: str, reason: str | None = Non
             raise FormProblems([("items", f"item {row['code']} is no longer in the bank")])
         new = row["new"]
         item.model, item.a, item.b, item.c = new["model"], new["a"], new["b"], new["c"]
+        item.d = new.get("d", 1.0)  # proposals before the 4PL had no d: 1PL-3PL, d = 1
         item.thresholds = new["thresholds"]
         item.status = "active"
         audit(

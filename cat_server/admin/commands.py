@@ -199,6 +199,8 @@ def calibrate_bank_command(bank_id, model, responses, accept):
             text += f" b={p['b']:.3f}"
         if p["c"]:
             text += f" c={p['c']:.3f}"
+        if p.get("d") is not None and p["d"] < 1:
+            text += f" d={p['d']:.3f}"
         if p["thresholds"]:
             text += " b_k=" + "/".join(f"{t:.3f}" for t in p["thresholds"])
         return text
@@ -208,10 +210,20 @@ def calibrate_bank_command(bank_id, model, responses, accept):
         f"{'converged' if proposal['converged'] else 'NOT converged'} "
         f"after {proposal['n_iter']} iterations; run {proposal['token']}"
     )
+    if "aic" in proposal:
+        click.echo(
+            f"log-likelihood {proposal['log_likelihood']}, AIC {proposal['aic']}, "
+            f"BIC {proposal['bic']} ({proposal['n_parameters']} parameters)"
+        )
     for row in proposal["items"]:
         click.echo(
             f"{row['code']:12} n={row['n']:<6} old {show(row['old']):40} "
             f"new {show(row['new'])}  infit={row['infit']} outfit={row['outfit']}"
+            + (
+                f" S-X2={row['s_x2']} df={row['s_x2_df']:g} p={row['s_x2_p']}"
+                if row.get("s_x2_p") is not None
+                else ""
+            )
         )
     if accept:
         n = calibration.accept(
