@@ -18,6 +18,7 @@ from ..errors import (
 from ..extensions import db
 from ..models import Attempt, Candidate, Presentation, Sitting, audit, utcnow
 from .catalog import current_section, exam_length, exam_sections
+from .chain import chain_key, genesis
 from .clock import check_running
 from .payloads import FinishSectionIn, MarkIn
 from .sections import begin_section, lock_attempt, start_clock
@@ -69,6 +70,10 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
         )
         db.session.add(attempt)
         db.session.flush()
+        # the chain starts at whose attempt this is: moved to another candidate, it breaks
+        attempt.chain_head = genesis(
+            chain_key(), attempt.id, candidate.registration_no, sitting.id, sitting.exam_id
+        )
         audit(
             f"candidate:{candidate.id}",
             "attempt_created",
