@@ -323,10 +323,11 @@ def test_cat_chain_key_wins_over_the_instance_file(tmp_path, monkeypatch):
     key, source = resolved()
     assert key == (tmp_path / "chain_key").read_text().strip().encode()
     assert source.startswith(str(tmp_path / "chain_key"))
-    monkeypatch.setenv("CAT_CHAIN_KEY", "1234" * 8)  # as written, though JSON would parse it
+    written = "20261206" + "31415926535897932384626433832795"  # digits: JSON would parse it
+    monkeypatch.setenv("CAT_CHAIN_KEY", written)  # as written
     assert resolved(CHAIN_KEY=1234) == (
-        b"1234" * 8,
-        f"CAT_CHAIN_KEY, id {chain.key_id(b'1234' * 8)}",
+        written.encode(),
+        f"CAT_CHAIN_KEY, id {chain.key_id(written.encode())}",
     )
     monkeypatch.setenv("CAT_CHAIN_KEY", "too short")
     with pytest.raises(chain.ChainKeyError, match="shorter than 32 bytes"):

@@ -28,6 +28,8 @@ from pathlib import Path
 
 from flask import current_app
 
+from .. import keystrength
+
 GENESIS = "0" * 64
 KEY_FILE = "chain_key"
 MIN_KEY_BYTES = 32
@@ -38,7 +40,7 @@ _GENESIS = "cat-server chain genesis"  # what a genesis' text starts with
 
 
 class ChainKeyError(RuntimeError):
-    """The chain key is missing, too short or unreadable: the server cannot chain answers."""
+    """The chain key is missing, too short, patterned, the secret key or unreadable: no chaining."""
 
 
 def init_app(app) -> None:
@@ -53,11 +55,27 @@ def init_app(app) -> None:
         key = key.encode() if isinstance(key, str) else key
         if len(key) < MIN_KEY_BYTES:
             raise ChainKeyError(f"CAT_CHAIN_KEY is shorter than {MIN_KEY_BYTES} bytes.")
+        if not app.testing and (weak := keystrength.weakness(key)):
+            raise ChainKeyError(
+                f"CAT_CHAIN_KEY is too easy to guess: {weak}. Make one with\n"
+                f"    {keystrength.MAKE_A_KEY}"
+            )
     elif app.testing:
         source, key = "the public test key", TEST_KEY
     else:
         path = Path(app.instance_path) / KEY_FILE
         source, key = str(path), key_from_file(path).encode()
+    secret = app.config.get("SECRET_KEY")
+    if (
+        not app.testing
+        and secret
+        and key == (secret.encode() if isinstance(secret, str) else secret)
+    ):
+        raise ChainKeyError(
+            f"The chain key ({source}) is the secret key: whoever holds the cookie key "
+            "could forge answers that verify. Give CAT_CHAIN_KEY a key of its own:\n"
+            f"    {keystrength.MAKE_A_KEY}"
+        )
     app.extensions["cat_chain_key"] = key
     app.extensions["cat_chain_key_source"] = f"{source}, id {key_id(key)}"
 
