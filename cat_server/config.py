@@ -15,6 +15,10 @@ class Defaults:
     # Attempts up to this id may carry the plain SHA-256 chain of before the key
     # (an upgraded centre's old attempts); later ones must be keyed. 0: none.
     CHAIN_UNKEYED_UNTIL = 0
+    # Attempts up to this id may carry a chain starting at 64 zeros, from before chains
+    # named their candidate (an upgraded centre's old attempts); later ones must start
+    # at their genesis. 0: none (the unkeyed ones are unbound too).
+    CHAIN_UNBOUND_UNTIL = 0
     # Empty: a SQLite file in the instance folder (create_app fills it in).
     DATABASE_URL = ""
     REDIS_URL = ""

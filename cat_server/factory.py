@@ -8,7 +8,7 @@ from flask import Flask, request
 from flask_babel import get_locale
 from sqlalchemy import event
 
-from . import headers, localtime
+from . import headers, keystrength, localtime
 from .errors import IdConverter
 from .extensions import babel, csrf, db, login_manager, migrate, socketio, trust_proxies
 
@@ -111,17 +111,19 @@ PUBLIC_SECRET_KEYS = frozenset(
 )
 MIN_SECRET_KEY_BYTES = 32
 MAKE_A_KEY = (
-    "Make one with\n    python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
+    f"Make one with\n    {keystrength.MAKE_A_KEY}\n"
     "and set it as CAT_SECRET_KEY (the same on every process of the centre, e.g. in "
     "/etc/cat-server/env; docs/deploy/README.md)."
 )
 
 
 def check_secret_key(app, command_line: bool = False) -> None:
-    """Refuse a key that is missing, public or shorter than 32 bytes (not under TESTING).
+    """Refuse a key that is missing, public, shorter than 32 bytes or patterned (not TESTING).
 
     The session cookie is signed with it: with a known key anyone can write a
     cookie for any attempt id and answer for that candidate without a PIN.
+    Patterned: ``'a' * 32``, ``'0123456789' * 4``, a word repeated
+    (keystrength.py).
     """
     if app.config.get("TESTING"):
         return
@@ -136,6 +138,8 @@ def check_secret_key(app, command_line: bool = False) -> None:
         problem = "CAT_SECRET_KEY is a published example value."
     elif len(key.encode() if isinstance(key, str) else bytes(key)) < MIN_SECRET_KEY_BYTES:
         problem = f"CAT_SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes."
+    elif weak := keystrength.weakness(key):
+        problem = f"CAT_SECRET_KEY is too easy to guess: {weak}."
     else:
         return
     raise InsecureSecretKey(

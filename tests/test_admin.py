@@ -829,12 +829,15 @@ def test_the_response_log_has_every_stored_answer_in_written_order_with_its_hash
         ("3", "1", "B", "0"),
     ]
     assert [r["item_code"] for r in rows] == ["TWK001", "TWK002", "TWK001"]
-    assert rows[0]["prev_hash"] == "0" * 64
+    # the chain starts at whose attempt it is: registration number, sitting, exam
+    whose = [rows[0][c] for c in ("attempt_id", "registration_no", "sitting_id", "exam_id")]
+    with app.app_context():
+        key = app.extensions["cat_chain_key"]
+    genesis = "\n".join(["cat-server chain genesis", *whose]).encode()
+    assert rows[0]["prev_hash"] == hmac.new(key, genesis, hashlib.sha256).hexdigest()
     assert rows[1]["prev_hash"] == rows[0]["hash"] and rows[2]["prev_hash"] == rows[1]["hash"]
     assert rows[0]["answered_at"].endswith("+07:00")
     # docs/formats.md's check, as a key holder runs it
-    with app.app_context():
-        key = app.extensions["cat_chain_key"]
     for r in rows:
         link = [r["prev_hash"], int(r["attempt_id"]), int(r["seq"]), int(r["item_id"])]
         link += [r["choice"], int(r["score"]), r["answered_at_utc"]]

@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import current_app
 
 from .. import spreadsheet
+from ..exam import catalog
 from ..extensions import db
 from ..itembank.formats import BankFormatError, BankFormatProblem, write_bank
 from ..itembank.formats.qti_format import is_package
@@ -191,7 +192,12 @@ def get_bank(bank_id: int) -> ItemBank:
 
 
 def set_item_status(item_id: int, status: str, actor: str, reason: str | None) -> Item:
-    """Retire an item (or bring it back); the change is audited with who and why."""
+    """Retire an item (or bring it back), with a reason; audited with who and why.
+
+    Takes effect at once on every process (``catalog.move_version``): once
+    this returns, no new form or adaptive pick includes a retired item; a
+    running fixed section keeps the form it drew.
+    """
     from ..errors import BadPayload, NotFound
 
     item = db.session.get(Item, item_id)
@@ -199,6 +205,9 @@ def set_item_status(item_id: int, status: str, actor: str, reason: str | None) -
         raise NotFound("Soal tidak ditemukan.", "Item not found.")
     if status not in ("active", "pretest", "retired"):
         raise BadPayload(field="status")
+    if not (reason or "").strip():
+        raise BadPayload("Alasan wajib diisi.", "A reason is required.", field="reason")
+    catalog.move_version()
     old, item.status = item.status, status
     audit(
         actor,

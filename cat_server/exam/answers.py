@@ -19,11 +19,11 @@ from .catalog import (
     adaptive_pool,
     cached_exam,
     cached_item,
+    check_version,
     current_section,
     engine_score,
     exam_id_of,
     fixed_form,
-    fixed_form_length,
     section_length,
 )
 from .chain import GENESIS, chain_hash, chain_key
@@ -184,7 +184,7 @@ def _fits_the_lane(attempt: Attempt, section: ExamSection, answer: AnswerIn) -> 
     if section.mode == "adaptive" or section.navigable or attempt.status != "in_progress":
         return False
     position = answer.seq - attempt.section_first_seq + 1
-    return 1 <= position < fixed_form_length(cached_exam(exam_id_of(attempt)), section)
+    return 1 <= position < len(fixed_form(attempt, cached_exam(exam_id_of(attempt)), section))
 
 
 def prefetch_answers(calls: list[tuple]) -> dict:
@@ -331,6 +331,7 @@ def _advance_adaptive(attempt: Attempt, section: ExamSection, now) -> bool:
 
     Returns True when a new section began (the reply is then a full state).
     """
+    check_version()  # a retired item is never picked again, on any process
     pool = adaptive_pool(cached_exam(exam_id_of(attempt)), section)
     rows = db.session.execute(
         db.select(Response.item_id, Response.choice)
