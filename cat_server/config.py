@@ -63,6 +63,10 @@ class Defaults:
     # jitter) at once instead of queueing until the browser times out. 0 = off.
     MAX_LOGINS_IN_FLIGHT = 16
     LOGIN_RETRY_AFTER = 3
+    # A login's body is read whole before it takes a slot: within this many seconds
+    # (408 and the connection closed after), at most LOGIN_MAX_BODY bytes (413).
+    LOGIN_BODY_TIMEOUT = 5.0
+    LOGIN_MAX_BODY = 64 * 1024
     # Staff sessions (admin and proctor pages) end after this many seconds without a
     # request or an open proctor console, by the server's own record (staff_sessions.py).
     ADMIN_IDLE_TIMEOUT = 30 * 60
