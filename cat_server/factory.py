@@ -8,7 +8,7 @@ from flask import Flask, request
 from flask_babel import get_locale
 from sqlalchemy import event
 
-from . import headers, localtime
+from . import bodies, headers, localtime
 from .errors import IdConverter
 from .extensions import babel, csrf, db, login_manager, migrate, socketio, trust_proxies
 
@@ -27,6 +27,7 @@ def create_app(test_config=None, *, command_line=False):
     """
     app = Flask("cat_server", instance_relative_config=True, static_folder=str(STATIC_DIR))
     app.url_map.converters["int"] = IdConverter  # before any route: ids past MAX_ID are 404
+    bodies.init_app(app)  # body limits by endpoint and role: 1 MiB, an admin's uploads 64 MiB
     app.config.from_object("cat_server.config.Defaults")
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

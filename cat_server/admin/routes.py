@@ -8,7 +8,6 @@ from datetime import datetime
 
 from flask import (
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -19,6 +18,7 @@ from flask import (
 from flask_login import current_user
 
 from .. import spreadsheet, staff_sessions
+from ..bodies import large_upload
 from ..errors import MAX_ID, Forbidden, NotFound
 from ..extensions import db, login_manager
 from ..itembank.formats import FORMATS, BankFormatError
@@ -64,7 +64,6 @@ def require_admin():
         return redirect(url_for("auth.login", next=back))
     if not getattr(current_user, "is_admin", False):
         raise Forbidden()
-    request.max_content_length = current_app.config.get("ADMIN_MAX_UPLOAD", 64 * 1024 * 1024)
 
 
 def _int(value, default=None):
@@ -128,6 +127,7 @@ def dashboard():
 
 
 @bp.route("/banks", methods=["GET", "POST"])
+@large_upload
 def banks_page():
     errors, n_problems, status = None, 0, 200
     if request.method == "POST":
@@ -358,6 +358,7 @@ def _sitting_template(sitting_id, problems=(), failed=None):
 
 
 @bp.route("/candidates/import", methods=["POST"])
+@large_upload
 def candidates_import():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
