@@ -63,6 +63,9 @@ class Defaults:
     # jitter) at once instead of queueing until the browser times out. 0 = off.
     MAX_LOGINS_IN_FLIGHT = 16
     LOGIN_RETRY_AFTER = 3
+    # Threads that verify PINs and passwords (security.py), at low priority: a login
+    # flood keeps at most this many cores hashing, the rest answer the seats.
+    HASH_THREADS = 1
     # A login's body is read whole before it takes a slot: within this many seconds
     # (408 and the connection closed after), at most LOGIN_MAX_BODY bytes (413).
     LOGIN_BODY_TIMEOUT = 5.0
