@@ -38,7 +38,7 @@ from . import banks, bp, scores, sittings
 AUDIT_PAGE = 100
 
 MIME = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Werkzeug adds "; charset=utf-8" to text/*: once is enough
     "json": "application/json",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
