@@ -29,6 +29,8 @@ import time
 
 from werkzeug.exceptions import HTTPException
 
+from . import refusals
+
 LOGIN_ENDPOINTS = frozenset({"exam.login", "auth.login"})
 MESSAGE = "Server sedang sibuk. Mencoba lagi dalam beberapa detik."
 MESSAGE_EN = "The server is busy. Retrying in a few seconds."
@@ -83,6 +85,7 @@ class AdmissionGuard:
             else:
                 self.refused += 1
         if not admitted:
+            refusals.count(self.app, refusals.LOGIN_BUSY, environ.get("REMOTE_ADDR"))
             return self._busy(environ, start_response)
         try:
             # Flask has built the whole response by the time wsgi_app returns

@@ -89,8 +89,11 @@ class Defaults:
     # Largest admin upload (bank zip with media, candidates CSV).
     ADMIN_MAX_UPLOAD = 64 * 1024 * 1024
     # Any other request body (login forms, proctor forms): 413 beyond this. The
-    # admin pages raise it to ADMIN_MAX_UPLOAD for their own requests.
+    # upload views of the admin pages take ADMIN_MAX_UPLOAD, for admins (bodies.py).
     MAX_CONTENT_LENGTH = 1024 * 1024
+    # Refusals before Flask (a login's 503 for load, a socket's foreign Origin) are
+    # counted per address and written as one audit row per window (refusals.py).
+    REFUSAL_WINDOW_S = 60
     # Websockets (socket_limits.py): new engine.io sessions beyond this many open
     # from one address get 429 (0 = no limit; raise it if the workstations reach
     # the server through one NAT address), beyond MAX_SOCKETS in the process 503;
