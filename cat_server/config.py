@@ -58,6 +58,10 @@ class Defaults:
     LOGIN_LIMIT_PER_ADDRESS_AND_ACCOUNT = "5 per 5 minutes"
     LOGIN_LIMIT_PER_ACCOUNT = "10 per hour"
     LOGIN_FAILED_ADDRESS_MEMORY_S = 24 * 3600
+    # Failures from one address across all accounts: past it the address is refused
+    # for the accounts it has failed for (within LOGIN_FAILED_ADDRESS_MEMORY_S), and
+    # only those, so one guesser cannot spray a room and a NAT'd centre still logs in.
+    LOGIN_FAILURES_PER_ADDRESS = "30 per hour"
     # Admission guard (admission.py): login POSTs in flight per server process;
     # beyond this a login gets 503 with Retry-After (this many seconds plus
     # jitter) at once instead of queueing until the browser times out. 0 = off.
