@@ -4,7 +4,7 @@
 
 A fresh database and server as in ``loadtests.scenarios``; ``--seats`` candidates
 log in, the proctor starts, and they answer every ``--think-time`` seconds.
-``--flood-after`` seconds in, a process of its own (at nice 10, so its own CPU
+``--flood-after`` seconds after every seat has answered (the baseline), a process of its own (at nice 10, so its own CPU
 does not time the server) starts ``--flooders`` threads that send login POSTs
 with wrong PINs and passwords (candidate and staff logins in turn, each one an
 argon2 verify on the server) as fast as the answers come, until the seats are
@@ -22,6 +22,8 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from loadtests.scenarios import (
@@ -39,9 +41,11 @@ from loadtests.workstations import percentile
 FLOOD = r"""
 import json, os, re, sys, threading, time
 import requests
-url, sitting, flooders, after, stop = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+url, sitting, flooders, go, stop = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+pages_only = sys.argv[6] == "pages"  # the control: the same client, GETs of the login page
 os.nice(10)
-time.sleep(after)
+while not os.path.exists(go) and not os.path.exists(stop):
+    time.sleep(0.1)
 t_start, counts, lock = time.time(), {}, threading.Lock()
 
 def token(session, page):
@@ -62,7 +66,10 @@ def flood(i):
         session, page, form = forms[n % 2]
         n += 1
         try:
-            status = session.post(page, data=form, allow_redirects=False, timeout=30).status_code
+            if pages_only:
+                status = session.get(page, timeout=30).status_code
+            else:
+                status = session.post(page, data=form, allow_redirects=False, timeout=30).status_code
         except requests.RequestException:
             status = 0
         with lock:
@@ -87,12 +94,31 @@ def figures(rtts, name):
     }
 
 
+def _start_flood_once_answering(db_url, seats, baseline_s, go: Path, stop: Path) -> None:
+    """Touch ``go`` ``baseline_s`` seconds after every seat has an answer stored."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    query = sa.text("SELECT count(DISTINCT attempt_id) FROM response")
+    try:
+        while not stop.exists():
+            with engine.connect() as connection:
+                if connection.execute(query).scalar() >= seats:
+                    break
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+    time.sleep(baseline_s)
+    go.touch()
+
+
 def run(args) -> dict:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     db_url, drop = make_database(args.db, workdir)
     server = flood = None
     stop = workdir / f"stop-flood-{secrets.token_hex(3)}"
+    go = workdir / f"go-flood-{secrets.token_hex(3)}"
     rtt_dump = workdir / f"rtt-{secrets.token_hex(3)}.json"
     try:
         sitting, csv_path = seed(db_url, args.seats, workdir)
@@ -107,9 +133,14 @@ def run(args) -> dict:
         sampler = RssSampler(server)
         sampler.start()
         if args.flooders:
+            threading.Thread(
+                target=_start_flood_once_answering,
+                args=(db_url, args.seats, args.flood_after, go, stop),
+                daemon=True,
+            ).start()
             flood = subprocess.Popen(
                 [sys.executable, "-c", FLOOD, server.url, str(sitting), str(args.flooders)]
-                + [str(args.flood_after), str(stop)],
+                + [str(go), str(stop), "pages" if args.pages_only else "logins"],
                 cwd=ROOT,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -141,6 +172,7 @@ def run(args) -> dict:
             "seats": args.seats,
             "think_time_s": args.think_time,
             "flooders": args.flooders,
+            "flood": "login pages (GET)" if args.pages_only else "logins",
             "hash_threads": args.hash_threads or "default",
             "answers": report["answers"],
             "errors": report["errors"],
@@ -169,7 +201,7 @@ def run(args) -> dict:
         if server:
             server.stop()
         drop()
-        for path in (stop, rtt_dump):
+        for path in (stop, go, rtt_dump):
             path.unlink(missing_ok=True)
 
 
@@ -180,7 +212,14 @@ def main(argv=None):
     p.add_argument("--think-time", type=float, default=0.5)
     p.add_argument("--duration", type=float, default=50)
     p.add_argument("--flooders", type=int, default=16, help="login threads (0: no flood)")
-    p.add_argument("--flood-after", type=float, default=20, help="seconds after the start")
+    p.add_argument(
+        "--flood-after", type=float, default=10, help="seconds of baseline once all answer"
+    )
+    p.add_argument(
+        "--pages-only",
+        action="store_true",
+        help="the control: the flood GETs the login pages instead (no hashing)",
+    )
     p.add_argument("--hash-threads", type=int, default=None, help="CAT_HASH_THREADS")
     p.add_argument("--workdir", default="/tmp/cat-load")
     args = p.parse_args(argv)
