@@ -8,7 +8,7 @@ from flask import Flask, request
 from flask_babel import get_locale
 from sqlalchemy import event
 
-from . import headers, keystrength, localtime
+from . import bodies, headers, keystrength, localtime
 from .errors import IdConverter
 from .extensions import babel, csrf, db, login_manager, migrate, socketio, trust_proxies
 
@@ -27,6 +27,7 @@ def create_app(test_config=None, *, command_line=False):
     """
     app = Flask("cat_server", instance_relative_config=True, static_folder=str(STATIC_DIR))
     app.url_map.converters["int"] = IdConverter  # before any route: ids past MAX_ID are 404
+    bodies.init_app(app)  # body limits by endpoint and role: 1 MiB, an admin's uploads 64 MiB
     app.config.from_object("cat_server.config.Defaults")
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -64,7 +65,17 @@ def create_app(test_config=None, *, command_line=False):
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from . import admission, auth, cli, errors, exam, proctor, socket_limits, staff_sessions
+    from . import (
+        admission,
+        auth,
+        cli,
+        errors,
+        exam,
+        proctor,
+        refusals,
+        socket_limits,
+        staff_sessions,
+    )
     from .exam import chain
 
     errors.init_app(app)
@@ -85,6 +96,7 @@ def create_app(test_config=None, *, command_line=False):
     proctor.sessions.init_app(app)  # a staff logout ends the user's open consoles
     staff_sessions.init_app(app)  # staff activity, by the server's clock (idle time-out)
     cli.init_app(app)
+    refusals.init_app(app)  # 503s and foreign origins, counted per address and minute
     admission.init_app(app)  # logins beyond CAT_MAX_LOGINS_IN_FLIGHT: 503 + Retry-After
     socket_limits.init_app(app)  # engine.io sessions per address and in all
     trust_proxies(app)  # CAT_TRUSTED_PROXIES: ProxyFix, Socket.IO included

@@ -10,7 +10,6 @@ from datetime import datetime
 
 from flask import (
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -21,6 +20,7 @@ from flask import (
 from flask_login import current_user
 
 from .. import spreadsheet, staff_sessions
+from ..bodies import large_upload
 from ..errors import MAX_ID, Forbidden, NotFound
 from ..extensions import db, limiter, login_manager
 from ..itembank.formats import FORMATS, BankFormatError
@@ -40,7 +40,7 @@ from . import banks, bp, scores, sittings
 AUDIT_PAGE = 100
 
 MIME = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Werkzeug adds "; charset=utf-8" to text/*: once is enough
     "json": "application/json",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
@@ -66,7 +66,6 @@ def require_admin():
         return redirect(url_for("auth.login", next=back))
     if not getattr(current_user, "is_admin", False):
         raise Forbidden()
-    request.max_content_length = current_app.config.get("ADMIN_MAX_UPLOAD", 64 * 1024 * 1024)
 
 
 def _int(value, default=None):
@@ -130,6 +129,7 @@ def dashboard():
 
 
 @bp.route("/banks", methods=["GET", "POST"])
+@large_upload
 def banks_page():
     errors, n_problems, status = None, 0, 200
     if request.method == "POST":
@@ -360,6 +360,7 @@ def _sitting_template(sitting_id, problems=(), failed=None):
 
 
 @bp.route("/candidates/import", methods=["POST"])
+@large_upload
 def candidates_import():
     upload = request.files.get("file")
     if upload is None or not upload.filename:

@@ -541,7 +541,7 @@ def seat_label(seat: Seat | None) -> str:
 
 
 # who made an audit row: "user:3" (staff), "candidate:17", "server", "demo", ...
-AUDIT_WHO = ("all", "staff", "candidates", "server")
+AUDIT_WHO = ("all", "staff", "candidates", "server", "addresses")
 
 
 def audit_events(who="all", action="", sitting_id=None, before=None, limit=100):
@@ -551,6 +551,8 @@ def audit_events(who="all", action="", sitting_id=None, before=None, limit=100):
         query = query.where(AuditEvent.actor.startswith("user:"))
     elif who == "candidates":
         query = query.where(AuditEvent.actor.startswith("candidate:"))
+    elif who == "addresses":  # failed logins, lock-outs, refusals: by client address
+        query = query.where(AuditEvent.actor.startswith("address:"))
     elif who == "server":
         query = query.where(
             ~AuditEvent.actor.startswith("user:"), ~AuditEvent.actor.startswith("candidate:")

@@ -197,11 +197,11 @@ def test_login_to_an_unknown_sitting_is_404_not_found(url, world):
     refusal(response, 404, "not_found")
 
 
-def test_a_body_over_1_mib_is_413(url, world):
-    # § HTTP, POST: "413 for a body over 1 MiB"
+def test_a_body_over_64_kib_is_413(url, world):
+    # § HTTP, POST: "413 for a body over 64 KiB"
     response = client().post(
         f"{url}/exam/{world['open']}/",
-        data={"registration_no": "x" * (1024 * 1024 + 16), "pin": PIN},
+        data={"registration_no": "x" * (64 * 1024 + 16), "pin": PIN},
         allow_redirects=False,
     )
     assert response.status_code == 413
