@@ -1,7 +1,7 @@
 """stored fixed forms (attempt.form) and the catalog version (catalog_version)
 
 Revision ID: f3b9d2c4e1a0
-Revises: a1344ed74b8c
+Revises: f3a9c2d81e64
 Create Date: 2026-12-06 17:00:00.000000
 
 A retired or recalibrated item takes effect at once in every process: each
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f3b9d2c4e1a0'
-down_revision = 'a1344ed74b8c'
+down_revision = 'f3a9c2d81e64'
 branch_labels = None
 depends_on = None
 
