@@ -22,6 +22,7 @@ from flask import current_app
 
 from .. import irt, spreadsheet
 from ..errors import NotFound
+from ..exam import catalog
 from ..extensions import db
 from ..irt import io as irt_io
 from ..itembank.formats import DICHOTOMOUS
@@ -250,13 +251,20 @@ def load_proposal(token: str) -> dict:
 
 
 def accept(token: str, item_ids: list[int], actor: str, reason: str | None = None) -> int:
-    """Write the new parameters of the chosen items and make them active: all in one commit."""
+    """Write the new parameters of the chosen items and make them active: all in one commit.
+
+    A reason is required; every process uses the new parameters from its next
+    pick on (``catalog.move_version``).
+    """
     proposal = load_proposal(token)
     if proposal.get("accepted_at"):
         raise FormProblems([("token", "this calibration run was already accepted")])
     chosen = [r for r in proposal["items"] if r["item_id"] in set(item_ids)]
     if not chosen:
         raise FormProblems([("items", "choose at least one item to accept")])
+    if not (reason or "").strip():
+        raise FormProblems([("reason", "alasan wajib diisi / a reason is required")])
+    catalog.move_version()
     for row in chosen:
         item = db.session.get(Item, row["item_id"])
         if item is None or item.bank_id != proposal["bank_id"]:

@@ -112,10 +112,8 @@ def verify_command(export_path):
     """Recompute every attempt's keyed response chain; name any altered row (exit code 1)."""
     import os
 
-    from flask import current_app
-
     from ..exam.chain import key_source
-    from .scores import check_export, verify_chains
+    from .scores import check_export, legacy_until, verify_chains
 
     click.echo(f"Chain key: {key_source()}")
     if export_path:
@@ -128,9 +126,13 @@ def verify_command(export_path):
             sys.exit(1)
         click.echo(f"OK: {n_rows} export rows signed by this key and matching the database.")
         return
-    until = current_app.config.get("CHAIN_UNKEYED_UNTIL") or 0
-    if until:
-        click.echo(f"Attempts up to id {until} may carry the old unkeyed chain.")
+    unkeyed, unbound = legacy_until()
+    if unkeyed:
+        click.echo(f"Attempts up to id {unkeyed} may carry the old unkeyed chain.")
+    if unbound:
+        click.echo(
+            f"Attempts up to id {unbound} may carry a chain that does not name its candidate."
+        )
     n_attempts, n_responses, problems = verify_chains()
     for problem in problems:
         click.echo(str(problem), err=True)
