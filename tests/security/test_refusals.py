@@ -67,7 +67,8 @@ def test_a_thousand_busy_logins_are_one_audit_row_with_their_count(app):
     assert login_staff(admin, *ADMIN).status_code == 302
     page = admin.get("/admin/audit?who=addresses&action=login_busy").get_data(as_text=True)
     assert "address:127.0.0.1" in page and "address:10.0.0.99" in page
-    assert "&#34;refused&#34;: 1000" in page or '"refused": 1000' in page
+    for _, data in written:  # each row with its count (1000, or its two parts if a minute turned)
+        assert f'"refused": {data["refused"]},' in page
     staff_only = admin.get("/admin/audit?who=staff").get_data(as_text=True)
     assert "login_busy" not in staff_only
 
