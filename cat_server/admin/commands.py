@@ -267,3 +267,54 @@ def create_admin_command(username, name, password):
 
 
 COMMANDS = (*COMMANDS, create_admin_command)
+
+
+@click.group("exam")
+def exam_group():
+    """Exam files (JSON, docs/formats.md): export an exam, import one on another server."""
+
+
+@exam_group.command("export")
+@click.argument("exam_id", type=int)
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, allow_dash=True))
+@with_appcontext
+def export_exam_command(exam_id, path):
+    """Write exam EXAM_ID as an exam file (PATH, or - for standard output)."""
+    from ..errors import ExamError
+    from .exam_builder import export_exam_file
+
+    try:
+        text = export_exam_file(exam_id)
+    except ExamError as error:
+        click.echo(error.message_en, err=True)
+        sys.exit(2)
+    with click.open_file(path, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+@exam_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_exam_command(path):
+    """Check an exam file against its bank and save it as a new exam: whole or not at all.
+
+    Every problem is named (section, field, what was expected; exit code 2).
+    """
+    import os
+
+    from .exam_builder import import_exam_file
+    from .sittings import FormProblems
+
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        exam = import_exam_file(data, os.path.basename(path), actor="cli")
+    except FormProblems as error:
+        for where, message in error.problems:
+            click.echo(f"{os.path.basename(path)}: {where or '-'}: {message}", err=True)
+        click.echo("Nothing was imported.", err=True)
+        sys.exit(2)
+    click.echo(f"Imported exam {exam.id}: {exam.name}")
+
+
+COMMANDS = (*COMMANDS, exam_group)

@@ -8,6 +8,8 @@ after the commit.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import sqlalchemy as sa
 
@@ -17,6 +19,7 @@ from ..extensions import db
 from ..models import Attempt, ExamSection, Item, Presentation, Response, audit
 from .catalog import (
     adaptive_pool,
+    bank_choice,
     cached_exam,
     cached_item,
     check_version,
@@ -137,6 +140,8 @@ def record_answer(attempt_id: int, answer: AnswerIn, token=BY_SERVER) -> dict:
     attempt, presented = row
     check_token(attempt, token)  # on the row just locked: a revoked cookie stores nothing
     section = current_section(attempt)
+    if section.shuffle_options and answer.item == presented:  # the bank's letter from here on
+        answer = replace(answer, choice=bank_choice(attempt, section, presented, answer.choice))
     if lane is not None and not _fits_the_lane(attempt, section, answer):
         raise txn.Bounce()  # nothing changed yet: it runs on its own after the batch
     latest = None

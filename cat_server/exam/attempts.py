@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import Attempt, Candidate, Presentation, Sitting, audit, utcnow
 from .catalog import check_version, current_section, exam_length, exam_sections
 from .chain import chain_key, genesis
-from .clock import check_running
+from .clock import check_running, start_late
 from .payloads import FinishSectionIn, MarkIn
 from .sections import begin_section, lock_attempt, start_clock
 from .sessions import BY_SERVER, begin, check_token
@@ -42,7 +42,7 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
     which numbers exist. The attempt's first items are presented now,
     while the candidate waits, so the proctor's start only sets the clocks.
     Logging in after the sitting started starts the attempt at once with the
-    full time.
+    full time, or with what is left of the sitting's (``Exam.late_login``).
     """
     sitting = get_sitting(sitting_id)
     if sitting.status == "scheduled":  # nothing is written before a proctor opens check-in
@@ -84,6 +84,8 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
         begin_section(attempt, 1, utcnow())
         if sitting.status == "started" and attempt.status == "waiting":
             start_clock(attempt, sitting.exam, utcnow())
+            if sitting.exam.late_login == "remaining":
+                start_late(attempt, sitting, sitting.exam.duration_s, attempt.started_at)
             if sitting.paused_at is not None:  # joins a paused room: the clock waits too
                 attempt.paused_at = attempt.started_at
     begin(attempt, utcnow())  # the cookie takes attempt.session_token
