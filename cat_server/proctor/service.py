@@ -178,7 +178,7 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
                 "acks": acks,
             }
         )
-    counts = dict.fromkeys(STATUSES, 0)
+    counts = dict.fromkeys((*STATUSES, "to_start", "unfinished"), 0)
     for status, n in _status_counts(sitting_id):
         counts[status] += n
     # read before the rollback: after it the sitting would be loaded again (one
@@ -297,6 +297,11 @@ def _status_counts(sitting_id: int):
     present = 0
     for status, no_socket, running, n in rows:
         present += n
+        # what "Mulai ujian" and "Akhiri sesi" will act on, whatever the connection
+        if status == "waiting":
+            yield "to_start", n
+        if status != "finished":
+            yield "unfinished", n
         if status == "finished":
             yield "finished", n
         elif not running:
