@@ -294,3 +294,41 @@ def test_the_incident_report_says_what_happened_in_words_at_local_times(
     page.goto(f"{server.url}/proctor/sittings/{server.sitting_id}/report?lang=en")
     expect(table).to_contain_text("Seat paused")
     expect(table).to_contain_text("+10 min")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_console_and_its_report_pass_an_accessibility_scan(browser, small_room, size):  # noqa: F811
+    """axe-core (tests/a11y.py): no serious or critical violation on the console as a proctor
+    sees it: the grid with a help call and a flag, the open seat panel, room mode, the list,
+    the action dialog, and the incident report; in both languages."""
+    from playwright.sync_api import expect
+
+    from tests.a11y import assert_accessible
+
+    server = small_room
+    start(server)
+    with server.app.app_context():
+        presence.call_proctor(server.attempts["20260001"])
+        presence.note_focus_lost(server.attempts["20260002"])
+    for lang in ("id", "en"):
+        page = console(browser, server, *size)
+        page.goto(f"{server.url}/proctor/sittings/{server.sitting_id}?lang={lang}")
+        expect(page.get_by_test_id("seat-PC-01")).to_have_class(re.compile(r"\bhelp\b"))
+        assert_accessible(page, f"proctor console ({lang})")
+        page.get_by_test_id("seat-PC-02").click()
+        expect(page.get_by_test_id("seat-panel")).to_be_visible()
+        assert_accessible(page, f"proctor console with the seat panel ({lang})")
+        page.get_by_test_id("ack-focus_lost").click()
+        expect(page.get_by_test_id("action-dialog")).to_be_visible()
+        assert_accessible(page, f"proctor action dialog ({lang})")
+        page.locator("#action-cancel").click()
+        page.locator("#panel-close").click()
+        page.get_by_test_id("view-room").click()
+        assert_accessible(page, f"proctor room mode ({lang})")
+        page.get_by_test_id("view-room").click()
+        page.get_by_test_id("view-list").click()
+        expect(page.get_by_test_id("seat-list")).to_be_visible()
+        assert_accessible(page, f"proctor list ({lang})")
+        page.goto(f"{server.url}/proctor/sittings/{server.sitting_id}/report?lang={lang}")
+        assert_accessible(page, f"incident report ({lang})")
+        page.close()
