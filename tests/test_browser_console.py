@@ -127,6 +127,11 @@ def test_a_candidate_calls_a_proctor_and_every_console_shows_it_until_one_acknow
             "aria-label", "minta bantuan pengawas"
         )
         expect(page.get_by_test_id("count-flagged")).to_have_text("1")
+    # the wall display in room mode: yellow, and a hand where the status shape was
+    wall.get_by_test_id("view-room").click()
+    lit = wall.get_by_test_id("seat-PC-01")
+    expect(lit.locator(".seat-shape use")).to_have_attribute("href", "#icon-help")
+    assert lit.evaluate("t => getComputedStyle(t).backgroundColor") == "rgb(254, 240, 138)"
     if os.environ.get("CAT_SCREENSHOTS") and size == (1366, 768):
         desk.get_by_test_id("seat-PC-01").click()
         desk.screenshot(path=str(SHOTS / "proctor-help-request.png"))
@@ -136,6 +141,7 @@ def test_a_candidate_calls_a_proctor_and_every_console_shows_it_until_one_acknow
     for page in (desk, wall):  # answered on one console: gone on every one
         expect(page.get_by_test_id("seat-PC-01")).not_to_have_class(re.compile(r"\bhelp\b"))
         expect(page.get_by_test_id("count-flagged")).to_have_text("0")
+    expect(lit.locator(".seat-shape use")).to_have_attribute("href", "#st-answering")
     expect(desk.get_by_test_id("panel-flags")).to_contain_text(
         re.compile(r"dicek pengawas, \d\d:\d\d:\d\d WIB")
     )

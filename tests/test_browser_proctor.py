@@ -466,6 +466,10 @@ def test_room_mode_shows_all_300_seats_their_state_and_the_counts_on_one_screen(
         assert not outside(count.bounding_box(), view)
     expect(page.get_by_test_id("count-paused")).to_have_text("3")
     expect(page.get_by_test_id("count-absent")).to_have_text("10")
+    # a finished seat keeps no live-only flag ("too fast", idle, disconnected): nothing to do there
+    live_only = page.evaluate("""() => [...document.querySelectorAll('.seat.st-finished .seat-flags')]
+        .filter(f => /\\b(fast|idle|disconnected|help)\\b/.test(f.dataset.flags || '')).length""")
+    assert live_only == 0
     if os.environ.get("CAT_SCREENSHOTS"):
         page.screenshot(path=str(SHOTS / f"proctor-room-300-{width}x{height}.png"))
     # the panel docks on the far side: the tile it is about stays in sight
