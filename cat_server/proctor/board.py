@@ -143,7 +143,11 @@ def board_snapshot(sitting_id: int) -> dict:
             elif field == "progress":
                 row["progress"] = {"answered": attempt.n_answered, "total": attempt.n_items}
         row["status"] = attempt.status  # waiting | in_progress | finished
-        if finished and attempt.finished_at and (now - attempt.finished_at).total_seconds() < RECENT_S:
+        if (
+            finished
+            and attempt.finished_at
+            and (now - attempt.finished_at).total_seconds() < RECENT_S
+        ):
             recent.append((attempt.finished_at, len(rows)))
         rows.append(row)
     snapshot = {
