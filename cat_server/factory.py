@@ -14,7 +14,9 @@ from .extensions import babel, csrf, db, login_manager, migrate, socketio, trust
 
 LANGUAGES = ("id", "en")  # Bahasa Indonesia first: the default everywhere
 LANG_COOKIE = "lang"
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+# In a checkout cat_server/static is a link to the repository's static/; a wheel
+# (``pip install .``) carries the files themselves there (pyproject's package-data).
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
