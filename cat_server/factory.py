@@ -38,6 +38,7 @@ def create_app(test_config=None, *, command_line=False):
     else:
         app.config.update(test_config)
     check_secret_key(app, command_line)
+    app.config["SOCKETIO_CHANNEL"] = socketio_channel(app.config)
     localtime.init_app(app)  # CAT_TIMEZONE checked now; the templates' |local filters
     _configure_database(app)
 
@@ -141,6 +142,17 @@ def check_secret_key(app, command_line: bool = False) -> None:
         f"Refusing to start: {problem} It signs every session cookie, "
         f"so it must be secret and long. {MAKE_A_KEY}"
     )
+
+
+def socketio_channel(config) -> str:
+    """CAT_SOCKETIO_CHANNEL, or one named for the Redis db (pub/sub ignores db numbers)."""
+    if config.get("SOCKETIO_CHANNEL"):
+        return config["SOCKETIO_CHANNEL"]
+    from redis.connection import parse_url
+
+    url = config.get("REDIS_URL")
+    db_number = int(parse_url(url).get("db", 0) or 0) if url else 0
+    return "cat-server" if db_number == 0 else f"cat-server-db{db_number}"
 
 
 def _message_queue(app) -> dict:
