@@ -67,10 +67,21 @@ def create_app(test_config=None, *, command_line=False):
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from . import admission, auth, cli, errors, exam, proctor, socket_limits, staff_sessions
+    from . import (
+        admission,
+        auth,
+        cli,
+        errors,
+        exam,
+        proctor,
+        socket_limits,
+        staff_sessions,
+        static_versions,
+    )
     from .exam import chain
 
     errors.init_app(app)
+    static_versions.init_app(app)  # /static/...?v=<hash>: an upgrade reaches browsers at once
     chain.init_app(app)  # CAT_CHAIN_KEY, or instance/chain_key made once
     app.register_blueprint(auth.bp)
     app.register_blueprint(exam.bp)
