@@ -27,7 +27,14 @@ def create_app(test_config=None, *, command_line=False):
     TESTING; ``command_line`` (a ``cat-server`` command that serves nobody for
     long) gets a random key of its own when none is set.
     """
-    app = Flask("cat_server", instance_relative_config=True, static_folder=str(STATIC_DIR))
+    app = Flask(
+        "cat_server",
+        instance_relative_config=True,
+        static_folder=str(STATIC_DIR),
+        # CAT_INSTANCE_PATH: the folder of config.py, the SQLite file, media, calibration
+        # runs (production: /var/lib/cat-server); else Flask's (instance/ in a checkout)
+        instance_path=os.environ.get("CAT_INSTANCE_PATH") or None,
+    )
     app.url_map.converters["int"] = IdConverter  # before any route: ids past MAX_ID are 404
     app.config.from_object("cat_server.config.Defaults")
     if test_config is None:

@@ -42,3 +42,13 @@ def test_a_missing_env_file_is_named(tmp_path):
     done = run_cli(["-e", str(tmp_path / "nope"), "db", "upgrade"], cwd=tmp_path)
     assert done.returncode != 0
     assert "nope" in done.stderr
+
+
+def test_instance_path_from_the_environment(tmp_path):
+    """CAT_INSTANCE_PATH puts the instance folder (SQLite file, media) where the unit says."""
+    state = tmp_path / "var-lib-cat-server"
+    env_file = tmp_path / "env"
+    env_file.write_text(f"CAT_INSTANCE_PATH={state}\nCAT_SECRET_KEY={'cd' * 32}\n")
+    done = run_cli(["-e", str(env_file), "db", "upgrade"], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (state / "cat_server.db").exists()
