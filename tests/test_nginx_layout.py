@@ -425,3 +425,48 @@ async def _drive(nginx, servers, by_upstream, sitting_id, pg_url, n_seats):
         f"\nnginx layout: {n_seats} seats, {len(acked)} answers, "
         f"{len(moved)} moved after kill -9 and back in {back_s:.1f} s"
     )
+
+
+def test_the_simulator_logs_in_and_answers_over_tls(tmp_path):
+    """The project's own load tool drives the TLS layout: it sends the Referer a login over
+    HTTPS needs (docs/protocol.md) and trusts the centre's certificate (issue 23, defect 8)."""
+    import json
+    import subprocess
+    import sys
+
+    from loadtests.scenarios import seed
+    from tests.live import ROOT
+
+    db_url = f"sqlite:///{tmp_path / 'sim.db'}"
+    sitting_id, candidates = seed(db_url, 4, tmp_path, pin="123456")
+    server = LiveServer(
+        db_url, tmp_path / "sim.log", TRUSTED_PROXIES=1, SESSION_COOKIE_SECURE="true"
+    )
+    server.start()
+    nginx = Nginx(tmp_path / "nginx", [server.port, server.port]).start()
+    try:
+        report = tmp_path / "report.json"
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "loadtests.workstations",
+                *("--url", nginx.url, "--sitting", str(sitting_id), "--seats", "4"),
+                *("--candidates", str(candidates), "--think-time", "0.3", "--duration", "3"),
+                *("--report", str(report), "--database", db_url),
+                *("--proctor", "loadtest:loadtest-123", "--cafile", str(nginx.cert)),
+                *("--subnets", "2"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+        figures = json.loads(report.read_text())
+        assert figures["connected"] == 4 and figures["answers"] > 0
+        assert figures["errors"] == figures["acked_lost"] == figures["duplicates"] == 0
+        assert {"127.0.1.10", "127.0.2.10"} <= set(nginx.upstreams_by_address())
+    finally:
+        nginx.stop()
+        server.stop()
