@@ -553,6 +553,8 @@ def main(argv=None):
     p.add_argument("--report", default=None)
     args = p.parse_args(argv)
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    if args.name == "nginx":
+        args.db = "postgresql"  # several processes: PostgreSQL only
     args.report = args.report or str(Path(args.workdir) / f"{args.name}-{args.db}.json")
     t = args.think_time
     if args.name == "peak":  # every 1-2 s (the acceptance figure uses 2 s)
