@@ -317,6 +317,10 @@ class Attempt(db.Model):
         sa.String(32), default=new_session_token, server_default=""
     )
 
+    # the current fixed section's items in order, drawn when it began: a retire or
+    # recalibration meanwhile changes no running form (exam/catalog.py); None: adaptive
+    form: Mapped[list | None] = mapped_column(sa.JSON)
+
     candidate: Mapped[Candidate] = relationship(back_populates="attempt")
     sitting: Mapped[Sitting] = relationship()
 
@@ -395,6 +399,17 @@ class ItemExposure(db.Model):
 
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("item.id"), primary_key=True)
     n: Mapped[int] = mapped_column(default=0)
+
+
+class CatalogVersion(db.Model):
+    """One row: moved on by every retire or recalibration, so each process drops its item caches.
+
+    Read where an item is newly chosen (a section's first items, each adaptive
+    pick; exam/catalog.py); the retire waits for the picks under way.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(default=0)
 
 
 class Heartbeat(db.Model):

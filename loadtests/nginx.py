@@ -89,7 +89,7 @@ def shipped_config(
         ("listen 80;", f"listen 127.0.0.1:{http_port};"),
         ("/etc/ssl/certs/cat-server.pem", str(cert)),
         ("/etc/ssl/private/cat-server.key", str(key)),
-        ("/opt/cat-server/static/", f"{static_dir}/"),
+        ("/opt/cat-server/static", str(static_dir)),  # the alias and the error page's root
         ("/run/nginx.pid", str(prefix / "nginx.pid")),
         ("/var/log/nginx/", f"{prefix}/log/"),
         ("/var/lib/nginx/", f"{prefix}/lib/"),

@@ -17,7 +17,8 @@ from ..errors import (
 )
 from ..extensions import db
 from ..models import Attempt, Candidate, Presentation, Sitting, audit, utcnow
-from .catalog import current_section, exam_length, exam_sections
+from .catalog import check_version, current_section, exam_length, exam_sections
+from .chain import chain_key, genesis
 from .clock import check_running
 from .payloads import FinishSectionIn, MarkIn
 from .sections import begin_section, lock_attempt, start_clock
@@ -61,6 +62,7 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
     if attempt is None:
         if sitting.status == "ended":
             raise SittingEnded()
+        check_version()  # the length below counts no item retired before now
         attempt = Attempt(
             sitting_id=sitting.id,
             candidate_id=candidate.id,
@@ -69,6 +71,10 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
         )
         db.session.add(attempt)
         db.session.flush()
+        # the chain starts at whose attempt this is: moved to another candidate, it breaks
+        attempt.chain_head = genesis(
+            chain_key(), attempt.id, candidate.registration_no, sitting.id, sitting.exam_id
+        )
         audit(
             f"candidate:{candidate.id}",
             "attempt_created",
@@ -200,4 +206,4 @@ def mark_item(attempt_id: int, request: MarkIn, token=BY_SERVER) -> dict:
         .values(marked=request.marked)
     )
     txn.commit()
-    return {"ok": True, "state": attempt_state(attempt)}
+    return {"ok": True, "state": attempt_state(attempt, full=False)}  # like an answer's ack

@@ -1,8 +1,14 @@
 """What each process prepares once: cached items, exams, sections, pools and forms.
 
-Items and sections never change once imported (a new import is a new bank
-version), so these caches never go stale while the process lives. Reads only;
-commits nothing and knows nothing of attempts' progress.
+Sections never change once imported (a new import is a new bank version).
+Items do, in two ways: retired (or brought back) and recalibrated. Each of
+those moves the catalog version (:func:`move_version`, in the same commit),
+and every process reads it where it newly chooses items (:func:`check_version`:
+a section's first items, each adaptive pick), dropping its item caches when
+it moved. On PostgreSQL the retire waits for the picks under way (an advisory
+lock they share), so once it returns no process picks the old item again. A
+running fixed section keeps the form it drew (``Attempt.form``). Commits
+nothing and knows nothing of attempts' progress.
 """
 
 from __future__ import annotations
@@ -10,15 +16,58 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import sqlalchemy as sa
 from flask import current_app
 
 from .. import irt
 from ..extensions import db
-from ..models import Attempt, Exam, ExamSection, Item, Sitting
+from ..models import Attempt, CatalogVersion, Exam, ExamSection, Item, Sitting
+
+# the caches that hold items or what is built from them (not exams, sections, sittings)
+_ITEM_CACHES = ("items", "public_items", "pools", "adaptive", "lengths", "form_lengths", "forms")
+_LOCK = 0x63617431  # the advisory lock of item changes ("cat1")
+_VERSION = db.select(CatalogVersion.version).where(CatalogVersion.id == 1)
 
 
 def _cache(name: str) -> dict:
     return current_app.extensions.setdefault(f"cat_{name}", {})
+
+
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def check_version() -> None:
+    """Drop this process's item caches if an item was retired or recalibrated since.
+
+    Called where items are newly chosen. On PostgreSQL it first takes the lock
+    a retire takes alone, in its own statement, so the version it then reads
+    is the retire's if one just committed.
+    """
+    if _postgresql():
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(_LOCK)))
+    version = db.session.execute(_VERSION).scalar() or 0
+    if current_app.extensions.get("cat_catalog_version") != version:
+        for name in _ITEM_CACHES:
+            current_app.extensions.pop(f"cat_{name}", None)
+        current_app.extensions["cat_catalog_version"] = version
+
+
+def move_version() -> None:
+    """An item was retired or recalibrated: every process drops its item caches before its next pick.
+
+    Part of the caller's transaction. On PostgreSQL it waits for the picks
+    under way (their shared lock) and holds new ones until the commit.
+    """
+    if _postgresql():
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK)))
+    moved = db.session.execute(
+        sa.update(CatalogVersion)
+        .where(CatalogVersion.id == 1)
+        .values(version=CatalogVersion.version + 1)
+    ).rowcount
+    if not moved:  # a database made by create_all (tests, the demo): the row comes now
+        db.session.add(CatalogVersion(id=1, version=1))
 
 
 def cached_item(item_id: int) -> Item:
@@ -110,9 +159,27 @@ class AdaptivePool:
 
 
 def adaptive_pool(exam: Exam, section: ExamSection) -> AdaptivePool:
+    """The section's active items, and its retired ones marked so the engine never picks them.
+
+    Retired ones stay in the bank so that an attempt that answered one before
+    it was retired still has its ability estimated from it.
+    """
     cache = _cache("adaptive")
     if section.id not in cache:
-        items = [cached_item(i) for i in section_pool(exam, section)]
+        ids = (
+            db.session.execute(
+                db.select(Item.id)
+                .where(
+                    Item.bank_id == exam.bank_id,
+                    Item.section.in_(section.pool_tags),
+                    Item.status.in_(("active", "retired")),
+                )
+                .order_by(Item.position)
+            )
+            .scalars()
+            .all()
+        )
+        items = [cached_item(i) for i in ids]
         width = max((len(i.thresholds or []) for i in items), default=0)
         thresholds = None
         if width:
@@ -130,6 +197,7 @@ def adaptive_pool(exam: Exam, section: ExamSection) -> AdaptivePool:
             item_id=[str(i.id) for i in items],
             section=[i.section for i in items],
             enemy_group=[i.enemy_group for i in items],
+            status=[i.status for i in items],
         )
         content = None
         if section.content:
@@ -164,17 +232,41 @@ def exam_length(exam_id: int) -> int:
     return cache[exam_id]
 
 
+# Drawn forms kept per process: one per section (unshuffled) or per attempt and
+# section (shuffled). Drawing walks the whole pool for enemy groups, which cost
+# a third of an answer's CPU when it ran on every answer; 20,000 forms of 110
+# items are ~20 MB at most, and a full cache simply starts over.
+FORMS_CACHED = 20_000
+
+
 def fixed_form(attempt: Attempt, exam: Exam, section: ExamSection) -> list[int]:
-    """The attempt's items for a fixed section: the pool in bank order, or a shuffle of its own.
+    """The attempt's items for its current fixed section: the form it drew when it began.
+
+    An attempt from before forms were stored draws it again (:func:`draw_fixed_form`).
+    """
+    if attempt.form is not None and section.id == current_section(attempt).id:
+        return attempt.form
+    return draw_fixed_form(attempt, exam, section)
+
+
+def draw_fixed_form(attempt: Attempt, exam: Exam, section: ExamSection) -> list[int]:
+    """A fixed section's items from today's pool: in bank order, or a shuffle of its own.
 
     At most one item of each enemy group: walking that order, an item whose
     group is already in the form is passed over (docs/formats.md).
     """
-    pool = section_pool(exam, section)
-    if section.shuffle:
-        rng = np.random.default_rng([attempt.seed, section.id])
-        pool = [pool[i] for i in rng.permutation(len(pool))]
-    return without_enemies(pool)[: section.n_items]
+    cache = _cache("forms")
+    key = (section.id, attempt.seed if section.shuffle else None)
+    form = cache.get(key)
+    if form is None:
+        pool = section_pool(exam, section)
+        if section.shuffle:
+            rng = np.random.default_rng([attempt.seed, section.id])
+            pool = [pool[i] for i in rng.permutation(len(pool))]
+        if len(cache) >= FORMS_CACHED:
+            cache.clear()
+        form = cache[key] = tuple(without_enemies(pool)[: section.n_items])
+    return list(form)
 
 
 def without_enemies(item_ids: list[int]) -> list[int]:
