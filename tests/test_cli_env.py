@@ -1,6 +1,7 @@
 """``cat-server -e FILE``: CLI commands read the same environment file as the units (issue 23)."""
 
 import os
+import secrets
 import sqlite3
 import subprocess
 import sys
@@ -25,7 +26,7 @@ def test_env_file_gives_a_cli_command_the_servers_database(tmp_path):
     env_file = tmp_path / "env"
     env_file.write_text(
         "# as /etc/cat-server/env (docs/deploy/)\n"
-        f"CAT_SECRET_KEY={'ab' * 32}\n"
+        f"CAT_SECRET_KEY={secrets.token_hex(32)}\n"
         f"CAT_DATABASE_URL=sqlite:///{database}\n"
         "CAT_SQLALCHEMY_ENGINE_OPTIONS='{\"pool_timeout\": 10}'\n"
     )
@@ -48,7 +49,7 @@ def test_instance_path_from_the_environment(tmp_path):
     """CAT_INSTANCE_PATH puts the instance folder (SQLite file, media) where the unit says."""
     state = tmp_path / "var-lib-cat-server"
     env_file = tmp_path / "env"
-    env_file.write_text(f"CAT_INSTANCE_PATH={state}\nCAT_SECRET_KEY={'cd' * 32}\n")
+    env_file.write_text(f"CAT_INSTANCE_PATH={state}\nCAT_SECRET_KEY={secrets.token_hex(32)}\n")
     done = run_cli(["-e", str(env_file), "db", "upgrade"], cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (state / "cat_server.db").exists()
