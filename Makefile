@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
+NGINX := /usr/sbin/nginx
 
 .PHONY: demo test test-fast lint bench clean
 
@@ -17,7 +18,7 @@ $(BIN)/cat-server: pyproject.toml
 demo: $(BIN)/cat-server
 	$(BIN)/cat-server demo
 
-test: $(BIN)/cat-server $(CHROMIUM)
+test: $(BIN)/cat-server $(CHROMIUM) $(NGINX)
 	$(BIN)/pytest -ra --durations=25
 
 # Everything except the tests that start servers and browsers.
@@ -30,6 +31,14 @@ $(CHROMIUM):
 		apt-get update -qq && apt-get install -y -qq chromium; \
 	else \
 		echo "Browser tests need $(CHROMIUM): sudo apt-get install -y chromium" >&2; exit 1; \
+	fi
+
+# tests/test_nginx_layout.py runs Debian's nginx with docs/deploy/nginx.conf in a temp prefix.
+$(NGINX):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq nginx; \
+	else \
+		echo "The nginx layout test needs $(NGINX): sudo apt-get install -y nginx" >&2; exit 1; \
 	fi
 
 lint: $(BIN)/cat-server

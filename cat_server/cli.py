@@ -24,9 +24,17 @@ def _create_app():
     return create_app(command_line=True)
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app)
+# -e FILE (python-dotenv) reads the units' EnvironmentFile, e.g.
+#   sudo -u cat /opt/cat-server/.venv/bin/cat-server -e /etc/cat-server/env db upgrade
+# Variables already set win over the file. No .env is picked up from the working
+# directory by chance (load_dotenv=False): only a file named with -e is read.
+@click.group(cls=FlaskGroup, create_app=_create_app, load_dotenv=False)
 def main():
-    """cat_server: adaptive testing for BKN UPT centres."""
+    """cat_server: adaptive testing for BKN UPT centres.
+
+    Production commands read the server's environment with -e, e.g.
+    cat-server -e /etc/cat-server/env db upgrade
+    """
 
 
 def init_app(app):

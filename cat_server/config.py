@@ -34,8 +34,12 @@ class Defaults:
     # A heartbeat row every few seconds; a longer gap at start-up is downtime,
     # credited back to every attempt that was running.
     HEARTBEAT_INTERVAL = 5.0
-    # Redis pub/sub channel joining the processes of one centre's server.
-    SOCKETIO_CHANNEL = "cat-server"
+    # Redis pub/sub channel joining the processes of one centre's server (also the
+    # prefix of its live-socket keys and its feed channel). Pub/sub ignores the
+    # Redis db number, so empty = "cat-server" on db 0 and "cat-server-db<N>" on
+    # db N: two deployments sharing one Redis on different dbs do not mix. Name one
+    # per deployment when they share a db (docs/deploy/README.md).
+    SOCKETIO_CHANNEL = ""
     SOCKETIO_ASYNC_MODE = None  # auto: gevent under gunicorn, threading in tests
     # Engine.IO heartbeat: a workstation whose network silently died is noticed
     # (proctor grid: disconnected; its page: the offline banner) after about

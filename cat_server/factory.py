@@ -14,7 +14,9 @@ from .extensions import babel, csrf, db, login_manager, migrate, socketio, trust
 
 LANGUAGES = ("id", "en")  # Bahasa Indonesia first: the default everywhere
 LANG_COOKIE = "lang"
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+# In a checkout cat_server/static is a link to the repository's static/; a wheel
+# (``pip install .``) carries the files themselves there (pyproject's package-data).
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -25,7 +27,14 @@ def create_app(test_config=None, *, command_line=False):
     TESTING; ``command_line`` (a ``cat-server`` command that serves nobody for
     long) gets a random key of its own when none is set.
     """
-    app = Flask("cat_server", instance_relative_config=True, static_folder=str(STATIC_DIR))
+    app = Flask(
+        "cat_server",
+        instance_relative_config=True,
+        static_folder=str(STATIC_DIR),
+        # CAT_INSTANCE_PATH: the folder of config.py, the SQLite file, media, calibration
+        # runs (production: /var/lib/cat-server); else Flask's (instance/ in a checkout)
+        instance_path=os.environ.get("CAT_INSTANCE_PATH") or None,
+    )
     app.url_map.converters["int"] = IdConverter  # before any route: ids past MAX_ID are 404
     bodies.init_app(app)  # body limits by endpoint and role: 1 MiB, an admin's uploads 64 MiB
     app.config.from_object("cat_server.config.Defaults")
@@ -37,6 +46,7 @@ def create_app(test_config=None, *, command_line=False):
     else:
         app.config.update(test_config)
     check_secret_key(app, command_line)
+    app.config["SOCKETIO_CHANNEL"] = socketio_channel(app.config)
     localtime.init_app(app)  # CAT_TIMEZONE checked now; the templates' |local filters
     _configure_database(app)
 
@@ -75,10 +85,12 @@ def create_app(test_config=None, *, command_line=False):
         refusals,
         socket_limits,
         staff_sessions,
+        static_versions,
     )
     from .exam import chain
 
     errors.init_app(app)
+    static_versions.init_app(app)  # /static/...?v=<hash>: an upgrade reaches browsers at once
     chain.init_app(app)  # CAT_CHAIN_KEY, or instance/chain_key made once
     app.register_blueprint(auth.bp)
     app.register_blueprint(exam.bp)
@@ -158,6 +170,17 @@ def check_secret_key(app, command_line: bool = False) -> None:
         f"Refusing to start: {problem} It signs every session cookie, "
         f"so it must be secret and long. {MAKE_A_KEY}"
     )
+
+
+def socketio_channel(config) -> str:
+    """CAT_SOCKETIO_CHANNEL, or one named for the Redis db (pub/sub ignores db numbers)."""
+    if config.get("SOCKETIO_CHANNEL"):
+        return config["SOCKETIO_CHANNEL"]
+    from redis.connection import parse_url
+
+    url = config.get("REDIS_URL")
+    db_number = int(parse_url(url).get("db", 0) or 0) if url else 0
+    return "cat-server" if db_number == 0 else f"cat-server-db{db_number}"
 
 
 def _message_queue(app) -> dict:

@@ -34,6 +34,7 @@ def start_background_tasks(app) -> None:
     socketio.start_background_task(_end_anonymous_sockets, app)
     if app.config["REDIS_URL"]:
         socketio.start_background_task(_refresh_live_sockets, app)
+        socketio.start_background_task(_beat_process, app)
     socketio.start_background_task(_note_consoles, app)
     socketio.start_background_task(_audit_refusals, app)
 
@@ -94,6 +95,17 @@ def _end_anonymous_sockets(app) -> None:
                 app.logger.warning("ended %d websocket sessions that joined no namespace", ended)
         except Exception:
             app.logger.exception("anonymous socket sweep failed")
+
+
+def _beat_process(app) -> None:
+    """This process is alive: another one that takes over its workstations knows it died."""
+    while True:
+        try:
+            with app.app_context():
+                live_sockets.beat()
+        except Exception:
+            app.logger.exception("process beat failed")
+        socketio.sleep(live_sockets.PROCESS_BEAT_S)
 
 
 def _refresh_live_sockets(app) -> None:

@@ -10,6 +10,7 @@
     python -m loadtests.scenarios soak --seats 300 --duration 3600
     python -m loadtests.scenarios two-procs --seats 300 --duration 60  # Redis + PostgreSQL
     python -m loadtests.scenarios proctors --seats 300 --duration 60   # 5 proctors watching
+    python -m loadtests.scenarios nginx --seats 600 --servers 2        # docs/deploy/nginx.conf
 
 Each run makes a fresh database (a SQLite file under --workdir, or a new
 PostgreSQL database on ``$CAT_LOAD_PG_URL``, default
@@ -538,6 +539,7 @@ def main(argv=None):
             "soak",
             "two-procs",
             "proctors",
+            "nginx",
         ],
     )
     p.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
@@ -545,11 +547,14 @@ def main(argv=None):
     p.add_argument("--duration", type=float, default=60)
     p.add_argument("--think-time", type=float, default=None)
     p.add_argument("--procs", type=int, default=2, help="simulator processes")
+    p.add_argument("--servers", type=int, default=2, help="server processes (nginx)")
     p.add_argument("--proctors", type=int, default=5, help="proctor screens (proctors)")
     p.add_argument("--workdir", default="/tmp/cat-load")
     p.add_argument("--report", default=None)
     args = p.parse_args(argv)
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    if args.name == "nginx":
+        args.db = "postgresql"  # several processes: PostgreSQL only
     args.report = args.report or str(Path(args.workdir) / f"{args.name}-{args.db}.json")
     t = args.think_time
     if args.name == "peak":  # every 1-2 s (the acceptance figure uses 2 s)
@@ -577,6 +582,10 @@ def main(argv=None):
         )
     elif args.name == "proctors":
         report = proctors(args)
+    elif args.name == "nginx":
+        from loadtests import nginx_scenario  # it builds on this module's pieces
+
+        report = nginx_scenario.run(args)
     else:
         report = two_procs(args)
     Path(args.report).write_text(json.dumps(report, indent=2) + "\n")

@@ -34,6 +34,7 @@ import multiprocessing as mp
 import os
 import random
 import re
+import ssl
 import sys
 import time
 from collections import Counter
@@ -110,7 +111,14 @@ class Seat:
         while (
             True
         ):  # a busy server answers 503 + Retry-After: wait and send again, as the page does
-            async with self.http.post(page, data=fields, allow_redirects=False) as response:
+            # a browser's Referer and Origin: over HTTPS the login form refuses a POST
+            # without a same-origin Referer (docs/protocol.md, "Logging in")
+            async with self.http.post(
+                page,
+                data=fields,
+                allow_redirects=False,
+                headers={"Referer": page, "Origin": self.args.url},
+            ) as response:
                 if response.status == 503 and "Retry-After" in response.headers:
                     self.stats["counts"]["login_busy"] += 1
                     await asyncio.sleep(float(response.headers["Retry-After"]))
@@ -323,19 +331,24 @@ async def run_seats(rows, args, control):
     # One connector (no limit: each websocket holds its connection); one light
     # ClientSession per seat for its own cookie jar (engine.io moves the Cookie
     # header into the session's jar).
-    connector = aiohttp.TCPConnector(limit=0)
+    # (one connector per source address with --subnets: the seats of a lab)
+    tls = ssl.create_default_context(cafile=args.cafile) if args.cafile else True
+    connectors = {}
     timeout = aiohttp.ClientTimeout(total=60)
 
-    def session():
+    def session(address):
+        if address not in connectors:
+            local = (address, 0) if address else None
+            connectors[address] = aiohttp.TCPConnector(limit=0, local_addr=local, ssl=tls)
         return aiohttp.ClientSession(
-            connector=connector,
+            connector=connectors[address],
             connector_owner=False,
             timeout=timeout,
             cookie_jar=aiohttp.CookieJar(unsafe=True),
         )
 
-    async with connector:
-        seats = [Seat(row, args, session(), stats) for row in rows]
+    try:
+        seats = [Seat(row, args, session(row.get("_address")), stats) for row in rows]
         for result in await _gather_limited([s.login() for s in seats], args.login_concurrency):
             if isinstance(result, BaseException):
                 stats["counts"]["errors"] += 1
@@ -373,6 +386,8 @@ async def run_seats(rows, args, control):
             await asyncio.sleep(args.hold)
         await asyncio.gather(*(s.sio.disconnect() for s in live), return_exceptions=True)
         await asyncio.gather(*(s.http.close() for s in seats), return_exceptions=True)
+    finally:
+        await asyncio.gather(*(c.close() for c in connectors.values()), return_exceptions=True)
     stats["counts"] = dict(stats["counts"])
     return stats
 
@@ -406,18 +421,22 @@ def _child(rows, args, conn):
 # --- the parent: start, verify, report ---------------------------------------
 
 
-def staff_cookie(url, credentials):
+def staff_cookie(url, credentials, cafile=None):
     """Log in through the staff form as ``USER:PASSWORD``; the session's Cookie header."""
     import requests
 
     user, _, password = credentials.partition(":")
     http = requests.Session()
-    page = http.get(f"{url}/login", timeout=10).text
+    # per request: requests lets $REQUESTS_CA_BUNDLE override a session's own verify
+    verify = cafile or True
+    page = http.get(f"{url}/login", timeout=10, verify=verify).text
     token = CSRF.search(page)
     response = http.post(
         f"{url}/login",
         allow_redirects=False,
         timeout=10,
+        headers={"Referer": f"{url}/login", "Origin": url},
+        verify=verify,
         data={
             "username": user,
             "password": password,
@@ -431,10 +450,13 @@ def staff_cookie(url, credentials):
 
 def proctor_start(args):
     """Log in as the proctor and press start over /proctor; return the click's wall clock."""
+    import requests
     import socketio
 
-    cookie = staff_cookie(args.url, args.proctor)
-    sio = socketio.Client(reconnection=False)
+    cookie = staff_cookie(args.url, args.proctor, args.cafile)
+    http = requests.Session()
+    http.verify = args.cafile or True
+    sio = socketio.Client(reconnection=False, http_session=http)
     sio.connect(
         args.url, namespaces=["/proctor"], headers={"Cookie": cookie}, transports=["websocket"]
     )
@@ -525,6 +547,9 @@ def latency_over_time(rtt_ms, rtt_at, t_go, window_s=10.0):
 
 def run(args):
     rows = read_candidates(args.candidates, args.seats)
+    for k, row in enumerate(rows):  # --subnets: a lab's addresses, 127.0.1.10, 127.0.2.10, ...
+        if args.subnets:
+            row["_address"] = f"127.0.{1 + k % args.subnets}.{10 + k // args.subnets}"
     ctx = mp.get_context("spawn")
     procs, conns = [], []
     n = max(1, min(args.procs, len(rows)))
@@ -679,6 +704,18 @@ def parse_args(argv=None):
         help="seconds without an ack before the same seq is sent again",
     )
     p.add_argument("--procs", type=int, default=1, help="client processes (seats split evenly)")
+    p.add_argument(
+        "--subnets",
+        type=int,
+        default=0,
+        help="send each seat from its own loopback address, over this many /24s "
+        "(127.0.1.10, 127.0.2.10, ...), as a lab behind nginx's hash $remote_addr",
+    )
+    p.add_argument(
+        "--cafile",
+        default=None,
+        help="trust this certificate (the centre's CA or self-signed) for https:// URLs",
+    )
     p.add_argument(
         "--login-concurrency", type=int, default=8, help="logins in flight per client process"
     )

@@ -30,6 +30,8 @@ from .signals import announce_seat
 from .views import attempt_state, push_state
 
 HEARTBEAT_NAME = "server"
+# when credit_downtime last credited a restart: the windows it covered are not credited twice
+CREDITED_NAME = "credited"
 
 
 def sitting_deadline(sitting: Sitting, duration_s: int):
@@ -239,7 +241,49 @@ def credit_downtime(now=None, min_gap_s: float | None = None) -> float:
             deadline=attempt.deadline_at.isoformat(),
         )
     last.beat_at = now
+    credited = db.session.get(Heartbeat, CREDITED_NAME)
+    if credited is None:
+        db.session.add(Heartbeat(name=CREDITED_NAME, beat_at=now))
+    else:
+        credited.beat_at = now
     txn.commit()
+    return gap
+
+
+def credit_lost_process(attempt: Attempt, since, now=None) -> float:
+    """A workstation whose server process died comes back on another: credit it the seconds.
+
+    With several processes the others keep the heartbeat going, so
+    ``credit_downtime`` sees no gap; the candidates of the dead process were
+    still cut off from ``since`` (its last sign of life) until now. Nothing
+    is credited twice: not before the last start-up credit, nor to a paused
+    or finished attempt, nor past a deadline that had passed already. The
+    caller commits. Returns the seconds credited.
+    """
+    now = now or utcnow()
+    credited = db.session.get(Heartbeat, CREDITED_NAME)
+    if credited is not None and credited.beat_at > since:
+        since = credited.beat_at
+    gap = (now - since).total_seconds()
+    if (
+        gap <= 0
+        or attempt.status != "in_progress"
+        or attempt.paused_at is not None
+        or attempt.deadline_at is None
+        or attempt.deadline_at <= since
+    ):
+        return 0.0
+    shift_deadlines(attempt, timedelta(seconds=gap))
+    audit(
+        "server",
+        "downtime_credit",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        reason="server process died",
+        seconds=round(gap, 1),
+        since=since.isoformat(),
+        deadline=attempt.deadline_at.isoformat(),
+    )
     return gap
 
 

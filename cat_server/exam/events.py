@@ -6,7 +6,7 @@ from flask_socketio import ConnectionRefusedError, Namespace, join_room
 from .. import live_sockets, txn
 from ..errors import ExamError, NotFound
 from ..extensions import db, socketio
-from ..models import Attempt
+from ..models import Attempt, utcnow
 from ..realtime import DB_UNAVAILABLE, RETRY_REPLY, acked
 from . import answers, attempts, payloads, presence, sessions, views
 
@@ -24,6 +24,15 @@ def session_attempt_id() -> int:
 def session_token() -> str | None:
     """The cookie's session token: every service checks it against the attempt's row."""
     return session.get("token")
+
+
+def _credit_if_holder_died(app, attempt_id: int, old_sid: str) -> None:
+    until = utcnow()
+    socketio.sleep(live_sockets.PROCESS_DEAD_AFTER_S + live_sockets.PROCESS_BEAT_S)
+    with app.app_context():
+        since = live_sockets.lost_since(old_sid)
+        if since is not None:
+            txn.run(presence.credit_lost_connection, attempt_id, since, until)
 
 
 def _is_live(sid: str) -> bool:
@@ -64,7 +73,13 @@ class ExamNamespace(Namespace):
         live_sockets.mark(request.sid)
         try:
             state, replaced = txn.run(
-                presence.connect, attempt_id, request.sid, device, _is_live, session_token()
+                presence.connect,
+                attempt_id,
+                request.sid,
+                device,
+                _is_live,
+                session_token(),
+                live_sockets.lost_since,
             )
         except NotFound:
             live_sockets.unmark(request.sid)
@@ -79,6 +94,11 @@ class ExamNamespace(Namespace):
             raise ConnectionRefusedError("retry", RETRY_REPLY) from None
         if replaced:
             socketio.server.disconnect(replaced, namespace="/exam")
+            # the old socket's process may have just died (nginx moved the workstation
+            # here): once that can be told, credit the seconds it was cut off
+            socketio.start_background_task(
+                _credit_if_holder_died, current_app._get_current_object(), attempt_id, replaced
+            )
         join_room(f"attempt:{attempt_id}")
         socketio.emit("state", state, namespace="/exam", to=request.sid)
 

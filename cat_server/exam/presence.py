@@ -7,13 +7,19 @@ from ..errors import AlreadyConnected, SessionEnded
 from ..extensions import db
 from ..models import Attempt, AuditEvent, audit, utcnow
 from . import sessions
+from .clock import credit_lost_process
 from .sections import lock_attempt
 from .signals import announce_seat
-from .views import attempt_state
+from .views import attempt_state, push_state
 
 
 def mark_connected(
-    attempt_id: int, sid: str, device: str | None = None, is_live=None, token=sessions.BY_SERVER
+    attempt_id: int,
+    sid: str,
+    device: str | None = None,
+    is_live=None,
+    token=sessions.BY_SERVER,
+    lost_since=None,
 ) -> tuple[Attempt, str | None]:
     """Record the workstation's socket for the proctor grid; return (attempt, replaced sid).
 
@@ -22,6 +28,8 @@ def mark_connected(
     AlreadyConnected while the first one's socket is live (``is_live(sid)``);
     the same browser coming back after a network drop replaces its old socket,
     which the caller then closes. Ending the session (sessions.py) clears the mark.
+    A workstation whose old socket's process died (``lost_since(sid)``: since when)
+    gets the seconds it was cut off credited (clock.credit_lost_process).
     """
     attempt = lock_attempt(attempt_id)
     try:
@@ -36,6 +44,10 @@ def mark_connected(
             txn.rollback()
             raise AlreadyConnected()
         replaced = old
+    if old and old != sid and lost_since is not None:
+        since = lost_since(old)
+        if since is not None:
+            credit_lost_process(attempt, since)
     attempt.connected_sid = sid
     attempt.connected_device = device
     attempt.last_seen_at = utcnow()
@@ -45,11 +57,30 @@ def mark_connected(
 
 
 def connect(
-    attempt_id: int, sid: str, device: str | None, is_live, token=sessions.BY_SERVER
+    attempt_id: int,
+    sid: str,
+    device: str | None,
+    is_live,
+    token=sessions.BY_SERVER,
+    lost_since=None,
 ) -> tuple[dict, str | None]:
     """mark_connected, then the full state for the new socket: (state, replaced sid)."""
-    attempt, replaced = mark_connected(attempt_id, sid, device, is_live, token)
+    attempt, replaced = mark_connected(attempt_id, sid, device, is_live, token, lost_since)
     return attempt_state(attempt), replaced
+
+
+def credit_lost_connection(attempt_id: int, since, until) -> float:
+    """The process that held the attempt's old socket died at ``since``; the workstation
+    was back at ``until``: credit the seconds between and send the new countdown."""
+    attempt = lock_attempt(attempt_id)
+    seconds = credit_lost_process(attempt, since, until)
+    if not seconds:
+        txn.rollback()
+        return 0.0
+    txn.commit()
+    push_state(attempt)
+    announce_seat(attempt.sitting_id, attempt.candidate_id)
+    return seconds
 
 
 def mark_disconnected(attempt_id: int, sid: str) -> None:
