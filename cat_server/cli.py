@@ -35,6 +35,8 @@ def init_app(app):
     for command in admin_commands.COMMANDS:  # import-candidates, export-scores, verify
         app.cli.add_command(command)
     app.cli.add_command(load_seed_command)  # defined in loadseed.py, imported below
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 @click.command("load-bank")
@@ -187,8 +189,11 @@ def gunicorn_argv(host: str, port: int, workers: int = 1) -> list[str]:
 main.add_command(demo_command)
 main.add_command(load_bank_command)
 engine_cli.register(main)
+from .backup import backup_command, restore_command  # noqa: E402  (issue 23)
 from .loadseed import load_seed_command  # noqa: E402  (load tests: issue 8)
 
 main.add_command(load_seed_command)
+main.add_command(backup_command)
+main.add_command(restore_command)
 for _command in admin_commands.COMMANDS:
     main.add_command(_command)
