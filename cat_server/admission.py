@@ -26,6 +26,8 @@ import threading
 
 from werkzeug.exceptions import HTTPException
 
+from . import metrics
+
 LOGIN_ENDPOINTS = frozenset({"exam.login", "auth.login"})
 MESSAGE = "Server sedang sibuk. Mencoba lagi dalam beberapa detik."
 MESSAGE_EN = "The server is busy. Retrying in a few seconds."
@@ -75,6 +77,7 @@ class AdmissionGuard:
                 self.in_flight += 1
             else:
                 self.refused += 1
+                metrics.LOGINS_REFUSED.inc()
         if not admitted:
             return self._busy(environ, start_response)
         try:

@@ -91,3 +91,8 @@ class Defaults:
     MAX_SOCKETS_PER_ADDRESS = 32
     MAX_SOCKETS = 9000
     ANON_SOCKET_GRACE = 15.0
+    # /metrics (metrics.py) answers only these addresses or networks (comma-separated;
+    # behind nginx the client's, with TRUSTED_PROXIES=1) or a request carrying
+    # "Authorization: Bearer <METRICS_TOKEN>" (empty: no token is accepted); 403 otherwise.
+    METRICS_ALLOW = "127.0.0.1,::1"
+    METRICS_TOKEN = ""

@@ -64,7 +64,17 @@ def create_app(test_config=None, *, command_line=False):
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from . import admission, auth, cli, errors, exam, proctor, socket_limits, staff_sessions
+    from . import (
+        admission,
+        auth,
+        cli,
+        errors,
+        exam,
+        metrics,
+        proctor,
+        socket_limits,
+        staff_sessions,
+    )
     from .exam import chain
 
     errors.init_app(app)
@@ -82,6 +92,7 @@ def create_app(test_config=None, *, command_line=False):
     proctor.sessions.init_app(app)  # a staff logout ends the user's open consoles
     staff_sessions.init_app(app)  # staff activity, by the server's clock (idle time-out)
     cli.init_app(app)
+    metrics.init_app(app)  # /metrics for the centre's monitoring (CAT_METRICS_ALLOW / _TOKEN)
     admission.init_app(app)  # logins beyond CAT_MAX_LOGINS_IN_FLIGHT: 503 + Retry-After
     socket_limits.init_app(app)  # engine.io sessions per address and in all
     trust_proxies(app)  # CAT_TRUSTED_PROXIES: ProxyFix, Socket.IO included
