@@ -182,8 +182,20 @@ def gunicorn_argv(host: str, port: int, workers: int = 1) -> list[str]:
         f"{host}:{port}",
         "--graceful-timeout",
         "5",
+        *ACCESS_LOG,
         "cat_server.wsgi:app",
     ]
+
+
+# gunicorn's access log on stderr with the rest (journald under systemd): no time of
+# its own, since the app's log format puts the centre's time and zone before it
+# (logs.py); %(M)s is the milliseconds the answer took.
+ACCESS_LOG = (
+    "--access-logfile",
+    "-",
+    "--access-logformat",
+    '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"',
+)
 
 
 main.add_command(demo_command)

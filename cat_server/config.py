@@ -96,3 +96,8 @@ class Defaults:
     # "Authorization: Bearer <METRICS_TOKEN>" (empty: no token is accepted); 403 otherwise.
     METRICS_ALLOW = "127.0.0.1,::1"
     METRICS_TOKEN = ""
+    # The log (logs.py): "plain" lines (key=value after time, zone and level) or "json",
+    # one object a line. An expected refusal (a foreign origin) is one line per this
+    # many seconds per origin, with the count of those not shown.
+    LOG_FORMAT = "plain"
+    LOG_REPEAT_WINDOW = 60.0

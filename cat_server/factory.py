@@ -54,8 +54,10 @@ def create_app(test_config=None, *, command_line=False):
         ping_interval=app.config["SOCKETIO_PING_INTERVAL"],
         ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"],
     )
-    from . import txn
+    from . import logs, txn
     from .realtime import SocketSessionInterface, match_socket_path
+
+    logs.init_app(app)  # after Socket.IO: its engine.io logger is set up by then
 
     app.session_interface = SocketSessionInterface()
     match_socket_path(app)
