@@ -45,7 +45,8 @@ from .extensions import db
 # lands within a few per cent of the exact one in the usual 20-60 ms range.
 ACK_BUCKETS = (
     *(round(0.0025 * i, 4) for i in range(1, 25)),
-    0.07, 0.08, 0.09, 0.1, 0.125, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0,
+    0.07, 0.08, 0.09, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0,
+    2.5, 3.0, 4.0, 5.0, 7.5, 10.0,
 )  # fmt: skip
 
 ANSWERS = Counter("cat_answers", "Answers stored and acknowledged.")
