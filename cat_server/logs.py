@@ -25,8 +25,6 @@ from sqlalchemy.orm import Session
 from .models import Attempt, AuditEvent, Candidate, Seat
 
 LOGGER = logging.getLogger("cat_server.events")
-_SEATS: dict[int, str] = {}  # attempt id -> seat label, per process (seat moves update it)
-_SEATS_MAX = 20_000
 FIELDS = ("sitting", "seat", "attempt", "actor", "reason")
 
 
@@ -189,10 +187,8 @@ def _noted(_mapper, connection, row) -> None:
     """An audit row was written: keep its line until the transaction commits."""
     data = dict(row.data or {})
     seat = data.pop("seat", None) or data.get("new_seat")
-    if row.attempt_id is not None:
-        if row.action == "seat_moved" and data.get("new_seat"):
-            _SEATS[row.attempt_id] = data["new_seat"]
-        seat = seat or _seat_of(connection, row.attempt_id)
+    if row.attempt_id is not None and seat is None:
+        seat = _seat_of(connection, row.attempt_id)
     fields = event_fields(
         row.action,
         sitting=row.sitting_id,
@@ -217,19 +213,15 @@ def _pending() -> list:
 
 
 def _seat_of(connection, attempt_id: int) -> str | None:
-    seat = _SEATS.get(attempt_id)
-    if seat is None:
-        seat = connection.execute(
-            sa.select(Seat.label)
-            .join(Candidate, Candidate.seat_id == Seat.id)
-            .join(Attempt, Attempt.candidate_id == Candidate.id)
-            .where(Attempt.id == attempt_id)
-        ).scalar()
-        if len(_SEATS) >= _SEATS_MAX:
-            _SEATS.clear()
-        if seat is not None:
-            _SEATS[attempt_id] = seat
-    return seat
+    # read in the event's own transaction: a seat move in another process is seen.
+    # Audited events are a few per attempt (login, section ends, the finish,
+    # proctor actions), never a linear answer: no statement on the hot path.
+    return connection.execute(
+        sa.select(Seat.label)
+        .join(Candidate, Candidate.seat_id == Seat.id)
+        .join(Attempt, Attempt.candidate_id == Candidate.id)
+        .where(Attempt.id == attempt_id)
+    ).scalar()
 
 
 def _committed(_session) -> None:
