@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from . import engine_cli
 from .admin import banks
 from .admin import commands as admin_commands
+from .api import commands as api_commands
 from .itembank.formats import BankFormatError
 
 
@@ -37,6 +38,7 @@ def init_app(app):
     app.cli.add_command(load_seed_command)  # defined in loadseed.py, imported below
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(api_commands.api_token)
 
 
 @click.command("load-bank")
@@ -209,3 +211,4 @@ main.add_command(backup_command)
 main.add_command(restore_command)
 for _command in admin_commands.COMMANDS:
     main.add_command(_command)
+main.add_command(api_commands.api_token)
