@@ -336,7 +336,7 @@ def backup_command(dest, keep):
 @click.option("--force", is_flag=True, help="Replace a database that already holds data.")
 @with_appcontext
 def restore_command(src, force):
-    """Load a backup made by ``cat-server backup`` into CAT_DATABASE_URL, then verify it.
+    """Load a backup made by cat-server backup into CAT_DATABASE_URL, then verify it.
 
     Run it with the servers stopped and the same CAT_CHAIN_KEY as the backed-up
     server; then ``cat-server db upgrade`` and start the servers.
