@@ -29,7 +29,7 @@ import time
 
 from werkzeug.exceptions import HTTPException
 
-from . import refusals
+from . import metrics, refusals
 
 LOGIN_ENDPOINTS = frozenset({"exam.login", "auth.login"})
 MESSAGE = "Server sedang sibuk. Mencoba lagi dalam beberapa detik."
@@ -84,6 +84,7 @@ class AdmissionGuard:
                 self.in_flight += 1
             else:
                 self.refused += 1
+                metrics.LOGINS_REFUSED.inc()
         if not admitted:
             refusals.count(self.app, refusals.LOGIN_BUSY, environ.get("REMOTE_ADDR"))
             return self._busy(environ, start_response)

@@ -44,6 +44,8 @@ def init_app(app):
     for command in admin_commands.COMMANDS:  # import-candidates, export-scores, verify
         app.cli.add_command(command)
     app.cli.add_command(load_seed_command)  # defined in loadseed.py, imported below
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
     app.cli.add_command(api_commands.api_token)
 
 
@@ -190,16 +192,31 @@ def gunicorn_argv(host: str, port: int, workers: int = 1) -> list[str]:
         f"{host}:{port}",
         "--graceful-timeout",
         "5",
+        *ACCESS_LOG,
         "cat_server.wsgi:app",
     ]
+
+
+# gunicorn's access log on stderr with the rest (journald under systemd): no time of
+# its own, since the app's log format puts the centre's time and zone before it
+# (logs.py); %(M)s is the milliseconds the answer took.
+ACCESS_LOG = (
+    "--access-logfile",
+    "-",
+    "--access-logformat",
+    '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"',
+)
 
 
 main.add_command(demo_command)
 main.add_command(load_bank_command)
 engine_cli.register(main)
+from .backup import backup_command, restore_command  # noqa: E402  (issue 23)
 from .loadseed import load_seed_command  # noqa: E402  (load tests: issue 8)
 
 main.add_command(load_seed_command)
+main.add_command(backup_command)
+main.add_command(restore_command)
 for _command in admin_commands.COMMANDS:
     main.add_command(_command)
 main.add_command(api_commands.api_token)

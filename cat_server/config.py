@@ -113,3 +113,13 @@ class Defaults:
     MAX_SOCKETS_PER_ADDRESS = 32
     MAX_SOCKETS = 9000
     ANON_SOCKET_GRACE = 15.0
+    # /metrics (metrics.py) answers only these addresses or networks (comma-separated;
+    # behind nginx the client's, with TRUSTED_PROXIES=1) or a request carrying
+    # "Authorization: Bearer <METRICS_TOKEN>" (empty: no token is accepted); 403 otherwise.
+    METRICS_ALLOW = "127.0.0.1,::1"
+    METRICS_TOKEN = ""
+    # The log (logs.py): "plain" lines (key=value after time, zone and level) or "json",
+    # one object a line. An expected refusal (a foreign origin) is one line per this
+    # many seconds per origin, with the count of those not shown.
+    LOG_FORMAT = "plain"
+    LOG_REPEAT_WINDOW = 60.0

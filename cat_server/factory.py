@@ -65,8 +65,10 @@ def create_app(test_config=None, *, command_line=False):
         ping_interval=app.config["SOCKETIO_PING_INTERVAL"],
         ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"],
     )
-    from . import txn
+    from . import logs, txn
     from .realtime import SocketSessionInterface, match_socket_path
+
+    logs.init_app(app)  # after Socket.IO: its engine.io logger is set up by then
 
     app.session_interface = SocketSessionInterface()
     match_socket_path(app)
@@ -81,6 +83,7 @@ def create_app(test_config=None, *, command_line=False):
         cli,
         errors,
         exam,
+        metrics,
         proctor,
         refusals,
         socket_limits,
@@ -108,6 +111,7 @@ def create_app(test_config=None, *, command_line=False):
     proctor.sessions.init_app(app)  # a staff logout ends the user's open consoles
     staff_sessions.init_app(app)  # staff activity, by the server's clock (idle time-out)
     cli.init_app(app)
+    metrics.init_app(app)  # /metrics for the centre's monitoring (CAT_METRICS_ALLOW / _TOKEN)
     refusals.init_app(app)  # 503s and foreign origins, counted per address and minute
     admission.init_app(app)  # logins beyond CAT_MAX_LOGINS_IN_FLIGHT: 503 + Retry-After
     socket_limits.init_app(app)  # engine.io sessions per address and in all

@@ -6,7 +6,7 @@ rooms, so it may use any of them and none of them imports it.
 
 from __future__ import annotations
 
-from . import live_sockets, refusals, socket_limits, staff_sessions
+from . import live_sockets, metrics, refusals, socket_limits, staff_sessions
 from .exam import clock, presence
 from .extensions import socketio
 from .proctor import feed, sessions
@@ -17,6 +17,7 @@ def start_background_tasks(app) -> None:
     if app.extensions.get("cat_tasks_started"):
         return
     app.extensions["cat_tasks_started"] = True
+    metrics.start()
     with app.app_context():
         if not app.config["REDIS_URL"]:
             # Alone, no socket of a previous run can still be open. With Redis,
@@ -68,6 +69,7 @@ def _heartbeat(app) -> None:
         try:
             with app.app_context():
                 clock.beat()
+            metrics.note_memory()
         except Exception:
             app.logger.exception("heartbeat failed")
 

@@ -41,6 +41,7 @@ import time
 from flask import current_app, g
 from sqlalchemy.exc import DBAPIError
 
+from . import metrics
 from .extensions import db, socketio
 
 MAX_BATCH = 256  # jobs in one transaction at most
@@ -487,7 +488,9 @@ class _Writer:
             session.flush()
             started = time.perf_counter()
             _fsync_commit(raw)
-            self.commit_s += time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            self.commit_s += seconds
+            metrics.batch_committed("sqlite", len(jobs), seconds)
             session.commit()  # SQLAlchemy's bookkeeping; the driver has nothing left to do
         except BaseException:
             session.rollback()
@@ -528,7 +531,9 @@ class _LaneWriter(_Writer):
                 connection.exec_driver_sql("COMMIT")
                 started = time.perf_counter()
             # leaving the pipeline sent the writes and COMMIT and read their results
-            self.commit_s += time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            self.commit_s += seconds
+            metrics.batch_committed("postgresql", len(jobs), seconds)
             session.commit()  # SQLAlchemy's bookkeeping; the driver has nothing left to do
         except BaseException:
             session.rollback()  # psycopg sends ROLLBACK if the transaction is still open

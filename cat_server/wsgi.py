@@ -1,6 +1,8 @@
 """Entry point for gunicorn: ``gunicorn -k gevent -w 1 cat_server.wsgi:app``."""
 
+import atexit
 import gc
+import logging
 import os
 
 from .factory import create_app
@@ -28,3 +30,18 @@ if os.environ.get("CAT_GC_LOG"):
     from . import gclog
 
     gclog.install()
+
+
+def _quiet_exit() -> None:
+    """Flush the log, then let no handler take logging's lock while the interpreter ends.
+
+    At SIGTERM the worker's last garbage collection frees handlers whose weakref
+    callback takes logging's (gevent-patched) lock; with the hub already gone that
+    printed "RuntimeError: greenlet is being finalized" and a traceback on every
+    stop. The callback does nothing once logging's handler list is empty.
+    """
+    logging.shutdown()
+    logging._handlerList.clear()  # noqa: SLF001  (the list _removeHandlerRef checks)
+
+
+atexit.register(_quiet_exit)

@@ -38,6 +38,8 @@ from pathlib import Path
 
 import requests
 
+from loadtests import metrics_check
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PROCTOR = "loadtest:loadtest-123"
@@ -558,7 +560,7 @@ def main(argv=None):
     args.report = args.report or str(Path(args.workdir) / f"{args.name}-{args.db}.json")
     t = args.think_time
     if args.name == "peak":  # every 1-2 s (the acceptance figure uses 2 s)
-        report = scenario(args, t or 2.0, "--think-jitter", "0.25")
+        report = scenario(args, t or 2.0, "--think-jitter", "0.25", watch=metrics_check.watch)
     elif args.name in ("realistic", "soak"):
         report = scenario(args, t or 30.0, "--think-jitter", "0.5")
     elif args.name == "sustained":

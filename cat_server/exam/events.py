@@ -1,9 +1,11 @@
 """Socket.IO namespace /exam: one room per attempt. Thin: services do the work."""
 
+import time
+
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
-from .. import live_sockets, txn
+from .. import live_sockets, metrics, txn
 from ..errors import ExamError, NotFound
 from ..extensions import db, socketio
 from ..models import Attempt, utcnow
@@ -111,8 +113,11 @@ class ExamNamespace(Namespace):
     @acked
     def on_answer(self, data):
         """Store one answer; the ack is the next state, sent only after the commit."""
+        started = time.perf_counter()
         attempt_id, answer = session_attempt_id(), payloads.AnswerIn.parse(data)
-        return txn.run(answers.record_answer, attempt_id, answer, session_token())
+        reply = txn.run(answers.record_answer, attempt_id, answer, session_token())
+        metrics.answer_acked(started)
+        return reply
 
     @acked
     def on_mark(self, data):
