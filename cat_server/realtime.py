@@ -6,7 +6,7 @@ import functools
 
 from flask import abort, current_app
 from flask.sessions import SecureCookieSessionInterface
-from flask_socketio import emit
+from flask_socketio import Namespace, emit
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -100,3 +100,22 @@ def acked(handler):
         return reply
 
     return wrapper
+
+
+class AckedNamespace(Namespace):
+    """A namespace whose unknown events get an error ack (``unknown_event``), never silence.
+
+    Flask-SocketIO drops an event with no ``on_<name>`` handler and acknowledges
+    it with nothing; a client waiting on the ack would learn nothing (SECURITY.md,
+    "Socket.IO events").
+    """
+
+    def trigger_event(self, event, *args):
+        if event not in ("connect", "disconnect") and not hasattr(self, f"on_{event or ''}"):
+            return {
+                "ok": False,
+                "error": "unknown_event",
+                "message": "Jenis pesan tidak dikenal.",
+                "message_en": "Unknown event.",
+            }
+        return super().trigger_event(event, *args)

@@ -3,13 +3,13 @@
 import time
 
 from flask import current_app, request, session
-from flask_socketio import ConnectionRefusedError, Namespace, join_room
+from flask_socketio import ConnectionRefusedError, join_room
 
 from .. import live_sockets, metrics, txn
 from ..errors import ExamError, NotFound
 from ..extensions import db, socketio
 from ..models import Attempt, utcnow
-from ..realtime import DB_UNAVAILABLE, RETRY_REPLY, acked
+from ..realtime import DB_UNAVAILABLE, RETRY_REPLY, AckedNamespace, acked
 from . import answers, attempts, payloads, presence, sessions, views
 
 
@@ -41,7 +41,7 @@ def _is_live(sid: str) -> bool:
     return live_sockets.is_live(sid, "/exam")
 
 
-class ExamNamespace(Namespace):
+class ExamNamespace(AckedNamespace):
     """A candidate's workstation."""
 
     def on_connect(self, auth=None):

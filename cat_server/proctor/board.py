@@ -11,13 +11,13 @@ most one a second per sitting).
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from flask_socketio import Namespace, join_room
+from flask_socketio import join_room
 
 from ..errors import BadPayload, NotFound, is_id
 from ..exam import catalog
 from ..extensions import db, socketio
 from ..models import Attempt, Candidate, Exam, Seat, Sitting, audit, utcnow
-from ..realtime import acked
+from ..realtime import AckedNamespace, acked
 
 # what a board row may show, in display order
 FIELDS = ("seat", "registration_no", "name", "sections", "total", "passed", "progress")
@@ -195,7 +195,7 @@ def page(sitting_id):
     return render_template("board/board.html", sitting=sitting)
 
 
-class BoardNamespace(Namespace):
+class BoardNamespace(AckedNamespace):
     """Public, read-only: no login, no events other than ``watch``."""
 
     def on_connect(self, auth=None):

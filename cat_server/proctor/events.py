@@ -6,12 +6,12 @@ refused with ``forbidden`` on a sitting the user does not proctor.
 
 from flask import current_app, request
 from flask_login import current_user
-from flask_socketio import ConnectionRefusedError, Namespace, join_room
+from flask_socketio import ConnectionRefusedError, join_room
 
 from ..errors import BadPayload, is_id
 from ..exam import attempts
 from ..extensions import db, socketio
-from ..realtime import DB_UNAVAILABLE, acked
+from ..realtime import DB_UNAVAILABLE, AckedNamespace, acked
 from . import actions, feed, service, sessions
 from .actions import ActionIn
 
@@ -22,7 +22,7 @@ def _sitting_id(data) -> int:
     return data["sitting"]
 
 
-class ProctorNamespace(Namespace):
+class ProctorNamespace(AckedNamespace):
     """Live sitting view and the proctor's actions."""
 
     def on_connect(self, auth=None):

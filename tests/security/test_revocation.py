@@ -184,7 +184,10 @@ def test_after_a_seat_move_the_old_workstation_cannot_take_the_attempt_back(room
     sock.disconnect(namespace=EXAM)
 
 
-def test_resetting_a_sittings_pins_ends_its_candidates_logins(room):
+def test_resetting_a_sittings_pins_leaves_a_running_candidate_and_the_seat_reset_ends_it(room):
+    """The sitting-wide "new PINs" skips candidates who have begun (issue 18: it would log a
+    whole room out mid-exam); a leaked slip of a running candidate is the proctor's per-seat
+    "Reset PIN", which ends every copy of that login at once."""
     r = room
     with r.app.app_context():
         make_user("kepala", role="admin")
@@ -192,7 +195,9 @@ def test_resetting_a_sittings_pins_ends_its_candidates_logins(room):
     assert login_staff(admin, "kepala").status_code == 302
     copy = copy_of(r.app, r.client)
     done = admin.post(f"/admin/sittings/{r.sitting}/pins", data={"reason": "slip PIN bocor"})
-    assert done.status_code == 200
+    assert done.status_code == 200 and "PIN kept" in done.get_data(as_text=True)
+    assert r.sock.is_connected(EXAM)
+    r.seat_act("reset_pin")
     assert not r.sock.is_connected(EXAM)
     assert refused_at_login_page(copy.get(r.take), r.sitting)
     assert not connect_exam(r.app, copy, "pc-01").is_connected(EXAM)

@@ -291,3 +291,15 @@ def test_every_event_acks_with_no_payload_or_extra_arguments(world, namespace, s
         assert isinstance(ack, dict) and isinstance(ack.get("ok"), bool), (event, args, ack)
         if not ack["ok"]:
             assert isinstance(ack.get("error"), str) and ack.get("message"), (event, ack)
+
+
+@pytest.mark.parametrize(
+    "namespace, sock_key", [("/exam", "cand"), ("/proctor", "proctor"), ("/board", "board")]
+)
+def test_an_unknown_event_gets_an_error_ack_not_silence(world, namespace, sock_key):
+    """The outsider's second check: an event no handler knows was acknowledged with nothing."""
+    socks, _, _ = world
+    for args in [(), ({"attempt": 1},), ({}, 2)]:
+        ack = socks[sock_key].emit("nosuch", *args, namespace=namespace, callback=True)
+        assert isinstance(ack, dict) and ack["ok"] is False, (namespace, args, ack)
+        assert ack["error"] == "unknown_event" and ack["message_en"] == "Unknown event."
