@@ -417,7 +417,7 @@ def test_verify_against_an_export_finds_a_chain_cut_short_since(
     runner.invoke(args=["export-scores", "--sitting", "1", "--format", fmt, "-o", str(export)])
     result = runner.invoke(args=["verify", "--export", str(export)])
     assert result.exit_code == 0, result.output
-    assert "OK: 2 export rows signed by this key and matching the database" in result.stdout
+    assert "OK: 2 export rows signed by this key; their chains, scores" in result.stdout
 
     with app.app_context():  # R1's last answer gone, the head and the count set back
         db.session.delete(row_at(1, 11))
@@ -429,6 +429,35 @@ def test_verify_against_an_export_finds_a_chain_cut_short_since(
     assert result.exit_code == 1
     assert f"scores.{fmt} row 2 (registration R1): attempt 1 had 11 responses" in result.stderr
     assert "now 10 ending in" in result.stderr and "R2" not in result.stderr
+
+
+def test_verify_against_an_export_finds_a_score_changed_in_the_file_or_the_database(
+    app, mixed_sitting, runner, tmp_path
+):
+    """The outsider's second check (F2): a total raised in the export, or in the database since,
+    passed `verify --export`, which said the rows matched the database."""
+    sit_mixed_exam(app, mixed_sitting, "R1", "pc-1")
+    export = tmp_path / "scores.csv"
+    runner.invoke(args=["export-scores", "--sitting", "1", "-o", str(export)])
+    assert runner.invoke(args=["verify", "--export", str(export)]).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(export.read_text(encoding="utf-8-sig"))))
+    true_total = rows[0]["total"]
+    rows[0]["total"], rows[0]["passed"] = "500", "yes"
+    forged = tmp_path / "forged.csv"
+    with forged.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = runner.invoke(args=["verify", "--export", str(forged)])
+    assert result.exit_code == 1
+    assert f"total is '500' in the file but '{true_total}' in the database" in result.stderr
+
+    with app.app_context():  # the database raised instead, the export kept
+        attempt = db.session.get(Attempt, 1)
+        attempt.total_score += 100
+        db.session.commit()
+    result = runner.invoke(args=["verify", "--export", str(export)])
+    assert result.exit_code == 1 and f"total is '{true_total}' in the file" in result.stderr
 
 
 # --- whose attempt: the chain names its candidate -------------------------------------

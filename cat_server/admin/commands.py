@@ -124,7 +124,10 @@ def verify_command(export_path):
         if changed:
             click.echo(f"TAMPERED: {len(changed)} problems in {n_rows} export rows.", err=True)
             sys.exit(1)
-        click.echo(f"OK: {n_rows} export rows signed by this key and matching the database.")
+        click.echo(
+            f"OK: {n_rows} export rows signed by this key; their chains, scores, pass/fail "
+            "and status match the database."
+        )
         return
     unkeyed, unbound = legacy_until()
     if unkeyed:

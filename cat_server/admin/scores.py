@@ -364,6 +364,9 @@ def check_export(data: bytes, filename: str) -> tuple[int, list[str]]:
     ``sitting_id``, ``exam_id``, ``chain_n`` and ``chain_hash`` under this server's chain key, and the attempt's chain in
     the database must verify and still end at the same ``chain_n`` and head:
     this finds a chain cut short since the export, which verifies on its own.
+    The scores, pass/fail and status, which the signature does not cover, must
+    equal the database's: a total raised in the file, or in the database since
+    the export, is named.
     """
     key, problems = chain_key(), []
     rows = _export_rows(data, filename)
@@ -377,6 +380,9 @@ def check_export(data: bytes, filename: str) -> tuple[int, list[str]]:
         )
     }
     broken = {p.attempt_id for p in verify_chains(ids)[2]} if ids else set()
+    attempts = {
+        a.id: a for a in db.session.execute(db.select(Attempt).where(Attempt.id.in_(ids))).scalars()
+    }
     for number, r in enumerate(rows, start=2):
         where = f"{filename} row {number} (registration {r.get('registration_no')})"
         n, head = str(r.get("chain_n")), str(r.get("chain_hash"))
@@ -407,7 +413,30 @@ def check_export(data: bytes, filename: str) -> tuple[int, list[str]]:
             )
         elif int(attempt_id) in broken:
             problems.append(f"{where}: attempt {attempt_id}'s chain no longer verifies")
+        else:  # the signature does not cover scores: the database is the witness
+            problems += [
+                f"{where}: {column} is {got!r} in the file but {want!r} in the database"
+                for column, got, want in _score_differences(r, attempts[int(attempt_id)])
+            ]
     return len(rows), problems
+
+
+def _cell(value) -> str:
+    """A score cell as text, the same from CSV (defused text) and XLSX (numbers)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return spreadsheet.restore_cell(str(value))
+
+
+def _score_differences(row: dict, attempt: Attempt):
+    """(column, in the file, in the database) for each score, pass/fail or status that differs."""
+    header, (values,) = score_rows([attempt])
+    for column, want in zip(header, values, strict=True):
+        checked = column.endswith("_score") or column in ("total", "passed", "status")
+        if checked and column in row and _cell(row[column]) != _cell(want):
+            yield column, _cell(row[column]), _cell(want)
 
 
 def _export_rows(data: bytes, filename: str) -> list[dict]:
