@@ -13,7 +13,7 @@ import re
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from .. import security, staff_sessions
+from .. import lockout, security, staff_sessions
 from ..auth import find_user
 from ..extensions import db
 from ..models import Sitting, User, audit
@@ -205,7 +205,16 @@ def reset_password(user_id: int, password: str, actor: str, reason: str | None) 
     reason = need_reason(reason)
     user.password_hash = security.hash_password(password)
     staff_sessions.rotate(user)
-    audit(actor, "user_password_reset", reason=reason, user_id=user.id, username=user.username)
+    # a new password: new odds, so the user's lock-out ends too (as a PIN reset does a candidate's)
+    locked = lockout.lift(lockout.staff(user.username))
+    audit(
+        actor,
+        "user_password_reset",
+        reason=reason,
+        user_id=user.id,
+        username=user.username,
+        lockout_lifted=bool(locked),
+    )
     db.session.commit()
     sessions.end_sockets(user.id)
     return user

@@ -266,6 +266,26 @@ def test_staff_guessing_from_many_addresses_is_slowed_too(app):
     assert staff_login(app.test_client(), "admin", "rahasia-123", SEAT).status_code == 302
 
 
+def test_an_administrators_password_reset_lifts_a_staff_lock_out(app):
+    """The outsider's second check (F1): guesses from elsewhere, then one typo at the proctor's
+    own desk, kept the proctor out for the hour with no way for an admin to let them in."""
+    from cat_server.admin.users import reset_password
+
+    with app.app_context():
+        proctor = make_user("pengawas", role="proctor")
+        make_user("kepala", role="admin")
+        proctor_id = proctor.id
+    client = app.test_client()
+    for n in (1, 2):  # ACCOUNT failures from two other addresses: the account is slowed
+        for i in range(PAIR):
+            staff_login(client, "pengawas", f"salah-{n}-{i}", f"10.0.3.{n}")
+    assert staff_login(client, "pengawas", "salah-ketik", SEAT).status_code == 401  # a typo
+    assert staff_login(client, "pengawas", "rahasia-123", SEAT).status_code == 429
+    with app.app_context():
+        reset_password(proctor_id, "sandi-baru-2026", "user:2", "terkunci di meja pengawas")
+    assert staff_login(client, "pengawas", "sandi-baru-2026", SEAT).status_code == 302
+
+
 # --- the same cost whether the account exists or not -------------------------------
 
 
