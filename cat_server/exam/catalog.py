@@ -14,6 +14,7 @@ from flask import current_app
 
 from .. import irt
 from ..extensions import db
+from ..itembank.service import sanitize_html
 from ..models import Attempt, Exam, ExamSection, Item, Sitting
 
 
@@ -62,11 +63,20 @@ def exam_id_of(attempt: Attempt) -> int:
 
 
 def public_item(item_id: int) -> dict:
-    """The item as a candidate's browser may see it, built once per process."""
+    """The item as a candidate's browser may see it, built once per process.
+
+    The page renders stem and options as HTML, so they are sanitised again here
+    with the importer's own rules: whatever wrote the row (an import, a script,
+    a restored dump), no script or event handler reaches a workstation.
+    """
     cache = _cache("public_items")
     public = cache.get(item_id)
     if public is None:
-        public = cache[item_id] = cached_item(item_id).to_public()
+        public = cached_item(item_id).to_public()
+        public["stem"] = sanitize_html(public["stem"])
+        for option in public["options"]:
+            option["text"] = sanitize_html(option["text"])
+        cache[item_id] = public
     return public
 
 

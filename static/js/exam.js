@@ -599,7 +599,10 @@
     if (key === renderedKey) return false;
     var hadFocus = el.options.contains(document.activeElement);
     renderedKey = key;
-    el.stem.textContent = item.stem;
+    // Stems and options are HTML (docs/formats.md): sanitised on import and again
+    // by the server before they are sent (exam/catalog.py public_item), and the
+    // page's Content-Security-Policy runs no inline script or handler either.
+    el.stem.innerHTML = item.stem;
     renderMedia(item);
     el.options.textContent = '';
     item.options.forEach(function (option) {
@@ -609,7 +612,9 @@
       button.setAttribute('data-testid', 'option-' + option.label);
       button.setAttribute('data-choice', option.label);
       button.appendChild(make('span', 'option-label', option.label));
-      button.appendChild(make('span', 'option-text', option.text));
+      var text = make('span', 'option-text');
+      text.innerHTML = option.text;
+      button.appendChild(text);
       button.addEventListener('click', function () {
         choose(option.label);
       });

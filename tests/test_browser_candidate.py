@@ -1,0 +1,135 @@
+"""The candidate page as issue 19 asks for it, in Chromium at 1366x768, 1920x1080 and zoomed.
+
+Zoom: Chromium's page zoom at Z % on a W x H screen lays the page out in a CSS
+viewport of W/Z x H/Z pixels drawn at Z/100 device pixels per CSS pixel; a
+context with ``viewport`` (W/Z, H/Z) and ``device_scale_factor`` Z/100 is that
+same layout (``device_scale_factor`` alone only sharpens the pixels, it lays
+nothing out differently). Screenshots go to $CAT_SCREENSHOT_DIR when set
+(docs/screenshots), else to the test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cat_server.extensions import db
+from cat_server.models import Attempt, Item
+from tests.a11y import assert_accessible
+from tests.conftest import make_user
+from tests.live import LiveServer
+from tests.test_browser import browser  # noqa: F401  (the shared Chromium fixture)
+from tests.test_browser_exam import (
+    items_by_seq,
+    keyboard_login,
+    make_skd_sitting,
+    shots,  # noqa: F401
+    start_sitting,
+    strip,
+    wait_saved,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SCREENS = {
+    "1366x768": {"viewport": {"width": 1366, "height": 768}},
+    "1920x1080": {"viewport": {"width": 1920, "height": 1080}},
+}
+
+
+def zoomed(percent, width=1366, height=768):
+    """A context that lays the page out as Chromium zoomed to ``percent`` on that screen."""
+    scale = percent / 100
+    return {
+        "viewport": {"width": round(width / scale), "height": round(height / scale)},
+        "device_scale_factor": scale,
+    }
+
+
+# Item HTML written straight into the database, past the importer: what the page
+# shows must still be sanitised (exam/catalog.py public_item sanitises again).
+HOSTILE_STEM = (
+    "<p>Perhatikan tabel <b>jumlah pegawai</b> berikut.</p>"
+    "<table><thead><tr><th>Tahun</th><th>Pegawai</th></tr></thead>"
+    "<tbody><tr><td>2024</td><td>120</td></tr><tr><td>2025</td><td>135</td></tr></tbody></table>"
+    '<script>window.__pwned = "script"</script>'
+    '<img src="x" onerror="window.__pwned = \'onerror\'">'
+    "<p>Berapa kenaikannya?</p>"
+)
+HOSTILE_OPTION = '<i>15</i> orang<img src="y" onerror="window.__pwned = \'option\'">'
+
+
+def open_page(browser, server, screen, shot=None):  # noqa: F811
+    page = browser.new_context(**screen).new_page()
+    keyboard_login(page, server, shot=shot)
+    return page
+
+
+@pytest.fixture
+def skd(app, db_url, tmp_path):
+    """The SKD-style sitting (TWK 5 items with a pass mark, TKP 2) and an admin."""
+    with app.app_context():
+        sitting_id = make_skd_sitting(n_twk=5, n_tkp=2)
+        make_user(username="admin", role="admin")
+    live = LiveServer(db_url, tmp_path / "server.log").start()
+    live.sitting_id = sitting_id
+    yield live
+    live.stop()
+
+
+def set_first_item_html(app):
+    """Every TWK item gets the hostile stem (the page shows whichever comes first)."""
+    with app.app_context():
+        for item in db.session.execute(db.select(Item).where(Item.section == "TWK")).scalars():
+            item.stem = HOSTILE_STEM
+            options = list(item.options)
+            options[0] = HOSTILE_OPTION
+            item.options = options
+        db.session.commit()
+
+
+@pytest.mark.parametrize("screen", ["1366x768", "1920x1080"])
+def test_item_html_renders_sanitised_and_like_the_admin_preview(app, browser, skd, shots, screen):  # noqa: F811
+    from playwright.sync_api import expect
+
+    set_first_item_html(app)
+    page = open_page(browser, skd, SCREENS[screen])
+    start_sitting(skd)
+    stem = page.get_by_test_id("item-stem")
+    expect(stem.locator("b")).to_have_text("jumlah pegawai")  # markup, not "<b>" as text
+    expect(stem.locator("table tr")).to_have_count(3)
+    expect(stem.locator("th").first).to_have_text("Tahun")
+    expect(stem).not_to_contain_text("<")
+    expect(page.get_by_test_id("option-A").locator("i")).to_have_text("15")
+    page.wait_for_timeout(300)  # let any (refused) image error fire
+    assert page.evaluate("window.__pwned === undefined")
+    assert page.locator("[onerror], #item-stem script").count() == 0
+    candidate_stem = stem.inner_html()
+    candidate_option = page.get_by_test_id("option-A").locator(".option-text").inner_html()
+    page.screenshot(path=str(shots / f"candidate-item-html-{screen}.png"))
+
+    admin = browser.new_context(**SCREENS[screen]).new_page()
+    admin.goto(f"{skd.url}/login")
+    admin.fill("input[name=username]", "admin")
+    admin.fill("input[name=password]", "rahasia-123")
+    admin.click("button[type=submit]")
+    with app.app_context():
+        attempt = db.session.execute(db.select(Attempt)).scalar_one()
+        first = items_by_seq(attempt.id)[1]
+    admin.goto(f"{skd.url}/admin/items/{first.id}/preview")
+    preview = admin.get_by_test_id("item-preview")
+    expect(preview.get_by_test_id("item-stem")).to_be_visible()
+    assert preview.get_by_test_id("item-stem").inner_html() == candidate_stem
+    assert preview.locator(".option-text").first.inner_html() == candidate_option
+    admin.wait_for_timeout(300)
+    assert admin.evaluate("window.__pwned === undefined")
+    # the same stylesheet lays the table out alike on both pages
+    box = stem.locator("table").bounding_box()
+    admin_box = preview.get_by_test_id("item-stem").locator("table").bounding_box()
+    assert (
+        abs(box["width"] - admin_box["width"]) < 1 and abs(box["height"] - admin_box["height"]) < 1
+    )
+    admin.screenshot(path=str(shots / f"admin-item-preview-{screen}.png"), full_page=True)
+    admin.context.close()
+    page.context.close()
