@@ -8,14 +8,13 @@ nothing out differently). Screenshots go to $CAT_SCREENSHOT_DIR when set
 (docs/screenshots), else to the test's tmp dir.
 """
 
+# ruff: noqa: F811  (pytest fixtures imported by name)
 from __future__ import annotations
-
-import re
 
 import pytest
 
 from cat_server.extensions import db
-from cat_server.models import Attempt, Item
+from cat_server.models import Attempt, Candidate, Exam, ExamSection, Item
 from tests.a11y import assert_accessible
 from tests.conftest import make_user
 from tests.live import LiveServer
@@ -24,9 +23,9 @@ from tests.test_browser_exam import (
     items_by_seq,
     keyboard_login,
     make_skd_sitting,
+    proctor_call,
     shots,  # noqa: F401
     start_sitting,
-    strip,
     wait_saved,
 )
 
@@ -132,4 +131,75 @@ def test_item_html_renders_sanitised_and_like_the_admin_preview(app, browser, sk
     )
     admin.screenshot(path=str(shots / f"admin-item-preview-{screen}.png"), full_page=True)
     admin.context.close()
+    page.context.close()
+
+
+@pytest.fixture
+def unmarked(app, db_url, tmp_path):
+    """The same sitting without any pass mark, and a 12-second exam: time runs out."""
+    with app.app_context():
+        sitting_id = make_skd_sitting(n_twk=5, n_tkp=2, duration_s=12)
+        for section in db.session.execute(db.select(ExamSection)).scalars():
+            section.pass_mark = None
+        db.session.execute(db.update(Exam).values(pass_total=None))
+        db.session.commit()
+    live = LiveServer(db_url, tmp_path / "server.log").start()
+    live.sitting_id = sitting_id
+    yield live
+    live.stop()
+
+
+@pytest.mark.parametrize("screen", ["1366x768", "1920x1080"])
+def test_time_up_with_nothing_answered_and_no_pass_mark_says_so_without_a_verdict(
+    browser,  # noqa: F811
+    unmarked,
+    shots,  # noqa: F811
+    screen,
+):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, unmarked, SCREENS[screen])
+    start_sitting(unmarked)
+    expect(page.get_by_test_id("status-screen")).to_have_attribute("data-status", "in_progress")
+    expect(page.get_by_test_id("status-screen")).to_have_attribute(
+        "data-status", "finished", timeout=30000
+    )
+    expect(page.get_by_test_id("finish-reason")).to_have_text("Waktu ujian telah habis.")
+    expect(page.get_by_test_id("finish-count")).to_have_text(
+        "Terjawab 0 dari 7 soal. 7 soal tidak dijawab."
+    )
+    expect(page.get_by_test_id("result-total")).to_have_text("0")
+    expect(page.locator("#screen-finished")).not_to_contain_text("LULUS")
+    expect(page.locator("#screen-finished")).not_to_contain_text("Semua soal")
+    expect(page.get_by_test_id("result-passed")).to_be_hidden()  # no pass mark: no verdict column
+    assert_accessible(page, "candidate result")
+    page.screenshot(path=str(shots / f"candidate-result-time-up-{screen}.png"))
+    page.context.close()
+
+
+def test_ended_by_the_proctor_says_how_many_were_answered_with_the_verdict(
+    app, browser, skd, shots
+):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page = open_page(browser, skd, SCREENS["1366x768"])
+    start_sitting(skd)
+    expect(page.get_by_test_id("status-screen")).to_have_attribute("data-status", "in_progress")
+    page.keyboard.press("A")
+    wait_saved(page)
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 2 dari 5")
+    page.keyboard.press("B")
+    wait_saved(page)
+    with app.app_context():
+        candidate = db.session.execute(db.select(Candidate.id)).scalar_one()
+    assert proctor_call(skd, "end_attempt", candidate=candidate, reason="sakit") == {"ok": True}
+    expect(page.get_by_test_id("status-screen")).to_have_attribute("data-status", "finished")
+    expect(page.get_by_test_id("finish-reason")).to_have_text("Ujian diakhiri oleh pengawas.")
+    expect(page.get_by_test_id("finish-count")).to_have_text(
+        "Terjawab 2 dari 7 soal. 5 soal tidak dijawab."
+    )
+    # TKP never begun: 0 of its pass mark 6, so the whole exam is not passed
+    expect(page.get_by_test_id("result-passed")).to_have_text("TIDAK LULUS")
+    page.screenshot(path=str(shots / "candidate-result-ended-by-proctor.png"))
     page.context.close()

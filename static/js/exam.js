@@ -65,6 +65,8 @@
     pausedTime: byId('paused-time'),
     blockedRetry: byId('blocked-retry'),
     finishReason: byId('finish-reason'),
+    finishCount: byId('finish-count'),
+    resultTable: byId('result-table'),
     result: byId('result'),
     resultRows: byId('result-rows'),
     resultTotal: byId('result-total'),
@@ -882,20 +884,34 @@
     var result = state.result;
     var reasons = {time_up: 'finished_time_up', ended_by_proctor: 'finished_by_proctor'};
     el.finishReason.textContent = t(reasons[state.finish_reason] || 'finished_completed');
+    // what was answered of what the attempt had: never "all answered" with blanks left
+    var items = typeof state.items === 'number' ? state.items : state.total;
+    var blank = Math.max(0, items - state.answered);
+    el.finishCount.textContent = t('finished_count', {answered: state.answered, items: items}) +
+      ' ' + (blank ? t('finished_blank', {n: blank}) : t('finished_all'));
+    el.finishCount.classList.toggle('has-blank', blank > 0);
     el.result.hidden = !result;
     if (!result) return;
+    // a verdict only where a pass mark exists (`passed` is true when there is none)
+    var judged = result.pass_total !== null && result.pass_total !== undefined;
+    (result.sections || []).forEach(function (section) {
+      if (section.pass_mark !== null && section.pass_mark !== undefined) judged = true;
+    });
+    el.resultTable.classList.toggle('no-pass-marks', !judged);
     el.resultRows.textContent = '';
     (result.sections || []).forEach(function (section) {
       var row = document.createElement('tr');
       row.appendChild(make('td', null, section.name));
       row.appendChild(make('td', 'num', section.score));
-      row.appendChild(make('td', 'num', dash(section.pass_mark)));
-      row.appendChild(passedCell(section.passed, 'td'));
+      row.appendChild(make('td', 'num pm', dash(section.pass_mark)));
+      var marked = section.pass_mark !== null && section.pass_mark !== undefined;
+      row.appendChild(passedCell(marked ? section.passed : null, 'td', 'pm'));
       el.resultRows.appendChild(row);
     });
     el.resultTotal.textContent = dash(result.total);
     el.resultPassTotal.textContent = dash(result.pass_total);
-    var overall = passedCell(result.passed, 'th');
+    var overall = passedCell(judged ? result.passed : null, 'th', 'pm');
+    overall.setAttribute('data-testid', 'result-passed');
     el.resultPassed.replaceWith(overall);
     overall.id = 'result-passed';
     el.resultPassed = overall;
@@ -905,8 +921,8 @@
     return value === null || value === undefined ? '—' : String(value);
   }
 
-  function passedCell(passed, tag) {
-    var cell = make(tag, 'verdict');
+  function passedCell(passed, tag, extra) {
+    var cell = make(tag, 'verdict ' + (extra || ''));
     if (passed === true || passed === false) {
       cell.classList.add(passed ? 'pass' : 'fail');
       cell.textContent = passed ? t('passed') : t('not_passed');
