@@ -203,3 +203,65 @@ def test_ended_by_the_proctor_says_how_many_were_answered_with_the_verdict(
     expect(page.get_by_test_id("result-passed")).to_have_text("TIDAK LULUS")
     page.screenshot(path=str(shots / "candidate-result-ended-by-proctor.png"))
     page.context.close()
+
+
+def focused(page):
+    return page.evaluate("document.activeElement && document.activeElement.dataset.testid")
+
+
+@pytest.mark.parametrize("screen", ["1366x768", "1920x1080"])
+def test_finishing_the_last_section_says_it_ends_the_exam_and_reviews_what_is_left(
+    browser, skd, shots, screen
+):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, skd, SCREENS[screen])
+    start_sitting(skd)
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 1 dari 5")
+    page.keyboard.press("A")
+    wait_saved(page)
+    page.keyboard.press("s")
+    dialog = page.get_by_test_id("finish-dialog")
+    expect(dialog).to_be_visible()
+    # not the last section: the ordinary question, no "ends the exam"
+    expect(page.get_by_test_id("finish-dialog-title")).to_have_text("Selesaikan bagian ini?")
+    expect(page.get_by_test_id("finish-dialog-last")).to_be_hidden()
+    expect(page.get_by_test_id("review-unanswered").locator("button")).to_have_count(4)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("section-tab-TKP")).to_have_attribute("data-status", "current")
+
+    page.keyboard.press("C")
+    wait_saved(page)
+    page.keyboard.press("r")  # item 1 of TKP marked for review
+    page.keyboard.press("s")
+    expect(dialog).to_be_visible()
+    expect(page.get_by_test_id("finish-dialog-title")).to_have_text("Akhiri seluruh ujian?")
+    expect(page.get_by_test_id("finish-dialog-last")).to_be_visible()
+    expect(page.get_by_test_id("finish-dialog-last")).to_contain_text("mengakhiri seluruh ujian")
+    expect(page.get_by_test_id("finish-confirm")).to_have_text("Ya, akhiri ujian")
+    expect(page.get_by_test_id("review-unanswered-2")).to_be_visible()
+    expect(page.get_by_test_id("review-marked-1")).to_be_visible()
+    page.screenshot(path=str(shots / f"candidate-finish-last-section-{screen}.png"))
+    assert_accessible(page, "candidate review (finish dialog)")
+
+    # one press on an unanswered number: the dialog closes on that item, ready for keys
+    page.get_by_test_id("review-unanswered-2").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 2 dari 2")
+    assert focused(page) == "item-number"
+    page.keyboard.press("B")
+    wait_saved(page)
+    expect(page.get_by_test_id("option-B")).to_have_attribute("aria-checked", "true")
+    page.keyboard.press("s")
+    expect(page.get_by_test_id("review-unanswered").locator("button")).to_have_count(0)
+    expect(page.get_by_test_id("review-marked-1")).to_be_visible()
+    page.keyboard.press("Tab")
+    assert focused(page) == "finish-confirm"
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("status-screen")).to_have_attribute("data-status", "finished")
+    expect(page.get_by_test_id("finish-reason")).to_have_text("Anda telah menyelesaikan ujian.")
+    expect(page.get_by_test_id("finish-count")).to_have_text(
+        "Terjawab 3 dari 7 soal. 4 soal tidak dijawab."
+    )
+    page.context.close()

@@ -58,6 +58,11 @@
     dialogUnanswered: byId('finish-unanswered'),
     dialogMarked: byId('finish-marked'),
     dialogConfirm: byId('finish-confirm'),
+    dialogTitle: byId('finish-dialog-title'),
+    dialogLast: byId('finish-dialog-last'),
+    dialogNote: byId('finish-dialog-note'),
+    reviewUnanswered: byId('review-unanswered'),
+    reviewMarked: byId('review-marked'),
     dialogCancel: byId('finish-cancel'),
     blocked: byId('blocked'),
     blockedTitle: byId('blocked-title'),
@@ -805,12 +810,15 @@
     enqueue({kind: 'answer', seq: state.seq, item: state.item.id, choice: selected});
   }
 
-  function goTo(seq) {
+  // focusItem: the focus goes to the item (its number heading), so Enter moves on
+  // and A-E answer it, whatever button was pressed to get here
+  function goTo(seq, focusItem) {
     if (!isNavigable()) return;
     var section = state.section;
     if (seq < section.first_seq || seq > section.last_seq) return;
     current = seq;
     render();
+    if (focusItem) el.itemNumber.focus();
   }
 
   function toggleMark() {
@@ -822,6 +830,14 @@
     if (!isNavigable() || finishQueued()) return;
     var section = state.section;
     var counts = sectionCounts(section);
+    // the last section: finishing it ends the whole exam, and the dialog says so
+    var last = typeof section.count === 'number' && section.index >= section.count;
+    el.dialogTitle.textContent = t(last ? 'finish_exam_title' : 'finish_section_title');
+    el.dialogLast.hidden = !last;
+    el.dialogNote.hidden = last;
+    el.dialogConfirm.textContent = t(last ? 'finish_exam_confirm' : 'finish_section_confirm');
+    el.dialog.classList.toggle('last', last);
+    renderReview(section);
     el.dialogSection.textContent = section.name;
     el.dialogUnanswered.textContent = String(counts.unanswered);
     el.dialogMarked.textContent = String(counts.marked);
@@ -831,17 +847,42 @@
     el.dialogCancel.focus();
   }
 
+  // The unanswered and marked items as numbers: one press closes the dialog and opens it.
+  function renderReview(section) {
+    var lists = {unanswered: el.reviewUnanswered, marked: el.reviewMarked};
+    Object.keys(lists).forEach(function (kind) {
+      var list = lists[kind];
+      list.textContent = '';
+      for (var seq = section.first_seq; seq <= section.last_seq; seq++) {
+        if (kind === 'unanswered' ? answerOf(seq) : !markedOf(seq)) continue;
+        var n = seq - section.first_seq + 1;
+        var button = make('button', 'review-item strip-item ' + (kind === 'marked' ? 'marked' : ''), n);
+        button.type = 'button';
+        button.setAttribute('data-testid', 'review-' + kind + '-' + n);
+        button.setAttribute('aria-label', t('review_item', {n: n}) + ', ' + t(kind));
+        button.addEventListener('click', function (target) {
+          el.dialog.close();
+          goTo(target, true);
+        }.bind(null, seq));
+        list.appendChild(button);
+      }
+      list.parentNode.hidden = !list.children.length;
+    });
+  }
+
   el.submit.addEventListener('click', submit);
   el.prev.addEventListener('click', function () { goTo(current - 1); });
   el.next.addEventListener('click', function () { goTo(current + 1); });
   el.mark.addEventListener('click', toggleMark);
   el.finishSection.addEventListener('click', openFinishDialog);
   el.dialogCancel.addEventListener('click', function () { el.dialog.close(); });
-  el.dialogConfirm.addEventListener('click', function () {
+  function confirmFinish() {
     el.dialog.close();
     if (!isNavigable()) return;
     enqueue({kind: 'finish', section: state.section.index});
-  });
+  }
+
+  el.dialogConfirm.addEventListener('click', confirmFinish);
 
   document.addEventListener('keydown', function (event) {
     if (event.altKey || event.ctrlKey || event.metaKey) return;
