@@ -26,6 +26,8 @@ from tests.test_browser_exam import (
     proctor_call,
     shots,  # noqa: F401
     start_sitting,
+    strip,
+    tab_to,
     wait_saved,
 )
 
@@ -264,4 +266,54 @@ def test_finishing_the_last_section_says_it_ends_the_exam_and_reviews_what_is_le
     expect(page.get_by_test_id("finish-count")).to_have_text(
         "Terjawab 3 dari 7 soal. 4 soal tidak dijawab."
     )
+    page.context.close()
+
+
+@pytest.mark.parametrize("screen", ["1366x768", "1920x1080"])
+def test_after_a_strip_number_the_focus_is_on_the_item_and_enter_moves_on(browser, skd, screen):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, skd, SCREENS[screen])
+    start_sitting(skd)
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 1 dari 5")
+    assert focused(page) == "item-number"  # keys work from the first item on
+
+    # keyboard only: Tab to number 3, Enter opens it; the focus is then in the item
+    tab_to(page, "strip-3")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 3 dari 5")
+    assert focused(page) == "item-number"
+    page.keyboard.press("B")
+    expect(page.get_by_test_id("option-B")).to_have_attribute("aria-checked", "true")
+    wait_saved(page)
+    page.keyboard.press("Enter")  # moves on, never reopens 3
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 4 dari 5")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 5 dari 5")
+
+    # a letter while the focus rests on a strip number answers nothing
+    tab_to(page, "strip-2")
+    page.keyboard.press("C")
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("option-C")).to_have_attribute("aria-checked", "false")
+    expect(strip(page, 5)).to_have_attribute("data-state", "unanswered")
+    expect(page.get_by_test_id("section-answered")).to_have_text("1 dari 5 terjawab")
+
+    # the mouse on a number, then the keyboard: Enter moves on from there
+    strip(page, 1).click()
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 1 dari 5")
+    assert focused(page) == "item-number"
+    page.keyboard.press("D")
+    expect(page.get_by_test_id("option-D")).to_have_attribute("aria-checked", "true")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 2 dari 5")
+    # Berikutnya and Ragu-ragu by mouse hand the focus back to the item too
+    page.get_by_test_id("mark-item").click()
+    assert focused(page) == "item-number"
+    page.get_by_test_id("next-item").click()
+    assert focused(page) == "item-number"
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 4 dari 5")
+    expect(page.get_by_test_id("section-answered")).to_have_text("2 dari 5 terjawab")
+    expect(strip(page, 2)).to_have_attribute("data-state", "unanswered marked")
     page.context.close()

@@ -38,6 +38,7 @@
     strip: byId('item-strip'),
     sectionAnswered: byId('section-answered'),
     itemNumber: byId('item-number'),
+    itemMain: byId('item-main'),
     stem: byId('item-stem'),
     media: byId('item-media'),
     options: byId('options'),
@@ -560,6 +561,7 @@
     if (!state) return;
     var status = state.status;
     if (status !== 'waiting' && status !== 'in_progress' && status !== 'finished') return;
+    var screenBefore = el.screen.getAttribute('data-status');
     showScreen(status === 'in_progress' && state.paused ? 'paused' : status);
     if (status === 'in_progress' && state.paused) {
       if (el.dialog.open) el.dialog.close();
@@ -567,6 +569,8 @@
       renderSections();
       if (isNavigable()) renderNavigable();
       else renderLinear();
+      var idle = !document.activeElement || document.activeElement === document.body;
+      if (screenBefore !== 'in_progress' && idle) el.itemNumber.focus(); // keys work at once
     } else {
       renderedKey = null;
       stripKey = null;
@@ -722,7 +726,9 @@
         button.type = 'button';
         button.setAttribute('data-seq', String(seq));
         button.setAttribute('data-testid', 'strip-' + (seq - section.first_seq + 1));
-        button.addEventListener('click', goTo.bind(null, seq));
+        // the number opens its item and hands the focus to it: Enter then moves on
+        // and A-E answer it (the button keeps neither)
+        button.addEventListener('click', function (target) { goTo(target, true); }.bind(null, seq));
         el.strip.appendChild(button);
       }
     }
@@ -871,9 +877,12 @@
   }
 
   el.submit.addEventListener('click', submit);
-  el.prev.addEventListener('click', function () { goTo(current - 1); });
-  el.next.addEventListener('click', function () { goTo(current + 1); });
-  el.mark.addEventListener('click', toggleMark);
+  el.prev.addEventListener('click', function () { goTo(current - 1, true); });
+  el.next.addEventListener('click', function () { goTo(current + 1, true); });
+  el.mark.addEventListener('click', function () {
+    toggleMark();
+    el.itemNumber.focus();
+  });
   el.finishSection.addEventListener('click', openFinishDialog);
   el.dialogCancel.addEventListener('click', function () { el.dialog.close(); });
   function confirmFinish() {
@@ -903,7 +912,9 @@
       return;
     }
     var letter = event.key && event.key.length === 1 ? event.key.toUpperCase() : '';
-    if (LETTERS.indexOf(letter) >= 0 && hasOption(letter)) {
+    // A-E answer only the item the focus is in (or nothing focused): not while the
+    // focus rests on a strip number, the finish button or the language switch
+    if (LETTERS.indexOf(letter) >= 0 && hasOption(letter) && focusInItem(target)) {
       event.preventDefault();
       choose(letter);
       return;
@@ -920,6 +931,11 @@
       openFinishDialog();
     }
   });
+
+  function focusInItem(target) {
+    return !target || target === document.body || target === document.documentElement ||
+      el.itemMain.contains(target);
+  }
 
   function renderFinished() {
     var result = state.result;
