@@ -317,3 +317,40 @@ def test_after_a_strip_number_the_focus_is_on_the_item_and_enter_moves_on(browse
     expect(page.get_by_test_id("section-answered")).to_have_text("2 dari 5 terjawab")
     expect(strip(page, 2)).to_have_attribute("data-state", "unanswered marked")
     page.context.close()
+
+
+def style_of(locator, prop, pseudo=None):
+    return locator.evaluate(
+        "(node, [prop, pseudo]) => getComputedStyle(node, pseudo).getPropertyValue(prop)",
+        [prop, pseudo],
+    )
+
+
+@pytest.mark.parametrize("screen", ["1366x768", "1920x1080"])
+def test_hover_never_looks_chosen_and_unanswered_is_not_saved_green(browser, skd, shots, screen):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, skd, SCREENS[screen])
+    start_sitting(skd)
+    saving = page.get_by_test_id("nav-saving")
+    expect(saving).to_have_text("Belum dijawab")
+    unanswered_colour = style_of(saving, "color")
+    page.keyboard.press("A")
+    wait_saved(page)
+    saved_colour = style_of(saving, "color")
+    assert unanswered_colour != saved_colour
+    assert style_of(saving, "content", "::before") != "none"  # the tick says "saved" too
+
+    chosen, hovered, plain = (page.get_by_test_id(f"option-{x}") for x in "ABC")
+    hovered.hover()
+    for prop in ("background-color", "border-top-color", "box-shadow"):
+        assert style_of(hovered, prop) != style_of(chosen, prop), prop
+    assert style_of(hovered, "border-top-color") != style_of(plain, "border-top-color")
+    assert style_of(chosen, "content", "::after") != "none"  # the tick
+    assert style_of(hovered, "content", "::after") == "none"
+    label = chosen.locator(".option-label")
+    assert style_of(label, "background-color") != style_of(
+        hovered.locator(".option-label"), "background-color"
+    )
+    page.screenshot(path=str(shots / f"candidate-chosen-and-hover-{screen}.png"))
+    page.context.close()

@@ -777,6 +777,8 @@
       // "saved" only for an item that has an answer: an untouched one says so
       el.navSaving.textContent = sending ? t('saving') : chosen ? t('saved') : t('not_answered');
       el.navSaving.classList.toggle('pending', sending);
+      el.navSaving.classList.toggle('saved', !sending && !!chosen);
+      el.navSaving.classList.toggle('unanswered', !sending && !chosen);
     } else {
       el.submit.disabled = busy || !selected || !state.item;
       el.saving.hidden = !busy;
