@@ -11,6 +11,8 @@ nothing out differently). Screenshots go to $CAT_SCREENSHOT_DIR when set
 # ruff: noqa: F811  (pytest fixtures imported by name)
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cat_server.extensions import db
@@ -353,4 +355,62 @@ def test_hover_never_looks_chosen_and_unanswered_is_not_saved_green(browser, skd
         hovered.locator(".option-label"), "background-color"
     )
     page.screenshot(path=str(shots / f"candidate-chosen-and-hover-{screen}.png"))
+    page.context.close()
+
+
+@pytest.fixture
+def timed(app, db_url, tmp_path):
+    """The SKD sitting whose TWK section has a clock of its own (10 minutes)."""
+    with app.app_context():
+        sitting_id = make_skd_sitting(n_twk=5, n_tkp=2)
+        section = db.session.execute(db.select(ExamSection).filter_by(code="TWK")).scalar_one()
+        section.time_limit_min = 10
+        db.session.commit()
+    live = LiveServer(db_url, tmp_path / "server.log").start()
+    live.sitting_id = sitting_id
+    yield live
+    live.stop()
+
+
+def in_view(page, locator):
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"]
+
+
+@pytest.mark.parametrize("screen", ["1366x768", "1920x1080", "150%"])
+def test_a_banner_never_moves_the_item_and_both_clocks_stay_labelled_on_screen(
+    app, browser, timed, shots, screen
+):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, timed, zoomed(150) if screen == "150%" else SCREENS[screen])
+    start_sitting(timed)
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 1 dari 5")
+    expect(page.get_by_test_id("countdown-label")).to_have_text("Waktu bagian ini")
+    expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^(10:00|09:5\d)$"))
+    expect(page.get_by_test_id("exam-clock")).to_contain_text("Waktu ujian")
+    expect(page.get_by_test_id("exam-countdown")).to_have_text(re.compile(r"^(30:00|29:5\d)$"))
+
+    stem, options = page.get_by_test_id("item-stem"), page.get_by_test_id("option-A")
+    before = (stem.bounding_box(), options.bounding_box())
+    with app.app_context():
+        candidate = db.session.execute(db.select(Candidate.id)).scalar_one()
+    ack = proctor_call(timed, "extend_seat", candidate=candidate, minutes=5, reason="listrik")
+    assert ack == {"ok": True}, ack
+    banner = page.get_by_test_id("time-warning")
+    expect(banner).to_contain_text("Waktu ditambah 5 menit oleh pengawas")
+    assert (stem.bounding_box(), options.bounding_box()) == before  # not a pixel moved
+    page.screenshot(path=str(shots / f"candidate-time-added-{screen}.png"))
+    banner.get_by_role("button").click()
+    expect(banner).to_be_hidden()
+    assert (stem.bounding_box(), options.bounding_box()) == before
+
+    # scrolled to the end of the item: both clocks and their labels still on screen
+    page.get_by_test_id("option-E").scroll_into_view_if_needed()
+    page.mouse.wheel(0, 2000)
+    page.wait_for_timeout(200)
+    for testid in ("countdown", "countdown-label", "exam-countdown", "exam-clock"):
+        assert in_view(page, page.get_by_test_id(testid)), testid
+    page.screenshot(path=str(shots / f"candidate-clocks-scrolled-{screen}.png"))
     page.context.close()

@@ -33,6 +33,10 @@
     progressFill: byId('progress-fill'),
     countdown: byId('countdown'),
     countdownLabel: byId('countdown-label'),
+    clocks: byId('exam-clocks'),
+    examClock: byId('exam-clock'),
+    examClockLabel: byId('exam-clock-label'),
+    examCountdown: byId('exam-countdown'),
     adaptiveNote: byId('adaptive-note'),
     navigator: byId('navigator'),
     strip: byId('item-strip'),
@@ -100,6 +104,9 @@
   // current section has a time limit of its own (`section_remaining_s`)
   var clockKey = null;
   var lastZeroSync = 0;
+  // the exam's own clock, shown beside a timed section's clock
+  var examDeadline = null;
+  var examPausedLeft = null;
   var warned = {};
   var warningTimer = null;
   var blocked = false;
@@ -506,7 +513,15 @@
       deadline = null;
       clockKey = null;
     }
+    if (sectionClock && typeof next.remaining_s === 'number') {
+      examDeadline = performance.now() + next.remaining_s * 1000;
+      examPausedLeft = next.paused ? next.remaining_s : null;
+    } else {
+      examDeadline = null;
+    }
     el.countdownLabel.hidden = !sectionClock;
+    el.examClockLabel.hidden = sectionClock;
+    el.examClock.hidden = !sectionClock;
     el.countdown.setAttribute('aria-label', t(sectionClock ? 'section_time' : 'exam_time'));
     render();
     pump();
@@ -576,6 +591,7 @@
       stripKey = null;
       if (el.dialog.open) el.dialog.close();
     }
+    el.clocks.hidden = status !== 'in_progress';
     if (status === 'finished') renderFinished();
     renderOffline();
     tick();
@@ -1033,6 +1049,11 @@
     el.countdown.textContent = formatTime(left);
     el.pausedTime.textContent = formatTime(left);
     el.countdown.classList.toggle('low', Math.ceil(left) < LOW_TIME_S);
+    if (examDeadline !== null) {
+      var examLeft = examPausedLeft !== null ? examPausedLeft : (examDeadline - performance.now()) / 1000;
+      el.examCountdown.textContent = formatTime(examLeft);
+      el.examCountdown.classList.toggle('low', Math.ceil(examLeft) < LOW_TIME_S);
+    }
     checkWarnings(left);
     if (left <= 0 && pausedLeft === null && socket.connected) {
       // the server finishes the attempt and sends `state`; ask if it has not arrived
