@@ -414,3 +414,44 @@ def test_a_banner_never_moves_the_item_and_both_clocks_stay_labelled_on_screen(
         assert in_view(page, page.get_by_test_id(testid)), testid
     page.screenshot(path=str(shots / f"candidate-clocks-scrolled-{screen}.png"))
     page.context.close()
+
+
+def fully_visible(page, locator):
+    """The element lies between the sticky header and the sticky button bar."""
+    return page.evaluate(
+        """(node) => {
+            const box = node.getBoundingClientRect();
+            const top = document.querySelector('.topbar').getBoundingClientRect().bottom;
+            const bar = document.getElementById('nav-actions').getBoundingClientRect().top;
+            return box.top >= top - 0.5 && box.bottom <= bar + 0.5;
+        }""",
+        locator.element_handle(),
+    )
+
+
+@pytest.mark.parametrize("percent", [100, 125, 150, 175, 200])
+def test_every_option_can_be_seen_at_100_to_200_percent_zoom(browser, skd, shots, percent):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, skd, zoomed(percent))
+    start_sitting(skd)
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 1 dari 5")
+    last = page.get_by_test_id("option-E")
+    # the hint is there exactly while E is not fully in sight
+    expect(page.get_by_test_id("more-below")).to_be_visible(visible=not fully_visible(page, last))
+    if percent == 150:
+        page.screenshot(path=str(shots / "candidate-zoom-150-hint.png"))
+    for letter in "ABCDE":  # chosen by key: scrolled clear of the header and the bar
+        page.keyboard.press(letter)
+        option = page.get_by_test_id(f"option-{letter}")
+        expect(option).to_have_attribute("aria-checked", "true")
+        page.wait_for_timeout(100)
+        assert fully_visible(page, option), f"{letter} at {percent} %"
+    expect(page.get_by_test_id("more-below")).to_be_hidden()
+    page.screenshot(path=str(shots / f"candidate-zoom-{percent}.png"))
+    page.mouse.wheel(0, -3000)
+    for letter in "ABCDE":  # and reached with Tab alone
+        tab_to(page, f"option-{letter}")
+        page.wait_for_timeout(100)
+        assert fully_visible(page, page.get_by_test_id(f"option-{letter}")), f"Tab {letter}"
+    page.context.close()

@@ -43,6 +43,8 @@
     sectionAnswered: byId('section-answered'),
     itemNumber: byId('item-number'),
     itemMain: byId('item-main'),
+    topbar: document.querySelector('.topbar'),
+    moreBelow: byId('more-below'),
     stem: byId('item-stem'),
     media: byId('item-media'),
     options: byId('options'),
@@ -648,6 +650,8 @@
       el.options.appendChild(button);
     });
     window.scrollTo(0, 0);
+    fitScrollPadding();
+    updateMoreBelow();
     if (hadFocus) el.itemNumber.focus(); // the old option is gone; read the new item from its number
     return true;
   }
@@ -810,6 +814,7 @@
 
   function choose(choice) {
     if (!state || state.status !== 'in_progress' || state.paused) return;
+    showOption(el.options.querySelector('[data-choice="' + choice + '"]'));
     if (isNavigable()) {
       var item = items[current];
       if (!item || finishQueued() || !hasOption(choice)) return;
@@ -1006,6 +1011,48 @@
     }
     return cell;
   }
+
+  // --- zoom: every option can be brought out from under the sticky header and bar ---
+
+  // scrolling (into view, to a focused option) stops clear of the sticky header
+  // above and the sticky button bar below, whatever height zoom gives them
+  function fitScrollPadding() {
+    var root = document.documentElement.style;
+    root.scrollPaddingTop = (el.topbar.offsetHeight + 8) + 'px';
+    var bar = el.navActions.hidden ? 0 : el.navActions.offsetHeight;
+    // and clear of the "more below" hint that hangs above the bar
+    root.scrollPaddingBottom = (bar ? bar + el.moreBelow.offsetHeight + 48 : 8) + 'px';
+  }
+
+  function showOption(option) {
+    if (option) option.scrollIntoView({block: 'nearest'});
+  }
+
+  // "more options below": shown while the last option is under the bar or off screen
+  function updateMoreBelow() {
+    var options = el.options.querySelectorAll('.option');
+    var last = options.length ? options[options.length - 1] : null;
+    var hidden = false;
+    if (last && !el.navActions.hidden && state && state.status === 'in_progress') {
+      var limit = el.navActions.getBoundingClientRect().top;
+      hidden = last.getBoundingClientRect().bottom > limit + 1;
+    }
+    el.moreBelow.hidden = !hidden;
+  }
+
+  el.options.addEventListener('focusin', function (event) {
+    var option = event.target.closest && event.target.closest('.option');
+    if (option) showOption(option);
+  });
+  window.addEventListener('scroll', updateMoreBelow, {passive: true});
+  window.addEventListener('resize', function () {
+    fitScrollPadding();
+    updateMoreBelow();
+  });
+  el.moreBelow.addEventListener('click', function () {
+    var options = el.options.querySelectorAll('.option');
+    if (options.length) showOption(options[options.length - 1]);
+  });
 
   // --- leaving the exam window: counted for the proctor (the server keeps the tally) ---
 
