@@ -640,10 +640,14 @@
       button.setAttribute('role', 'radio');
       button.setAttribute('data-testid', 'option-' + option.label);
       button.setAttribute('data-choice', option.label);
-      button.appendChild(make('span', 'option-label', option.label));
+      var label = make('span', 'option-label', option.label);
+      label.setAttribute('aria-hidden', 'true');
+      button.appendChild(label);
       var text = make('span', 'option-text');
       text.innerHTML = option.text;
       button.appendChild(text);
+      // a screen reader hears "A. Pembukaan UUD 1945", not "APembukaan UUD 1945"
+      button.setAttribute('aria-label', option.label + '. ' + text.textContent.replace(/\s+/g, ' ').trim());
       button.addEventListener('click', function () {
         choose(option.label);
       });
