@@ -594,6 +594,10 @@
       if (el.dialog.open) el.dialog.close();
     }
     el.clocks.hidden = status !== 'in_progress';
+    if (status === 'in_progress') {
+      fitScrollPadding(); // the clocks may have just made the header taller
+      updateMoreBelow();
+    }
     if (status === 'finished') renderFinished();
     renderOffline();
     tick();
@@ -877,7 +881,10 @@
     el.dialogUnanswered.parentNode.classList.toggle('attention', counts.unanswered > 0);
     el.dialogMarked.parentNode.classList.toggle('attention', counts.marked > 0);
     el.dialog.showModal();
-    el.dialogCancel.focus();
+    // the safe choice has the focus; the dialog shows from its title (zoomed in,
+    // it may be taller than the screen and scroll)
+    el.dialogCancel.focus({preventScroll: true});
+    el.dialog.scrollTop = 0;
   }
 
   // The unanswered and marked items as numbers: one press closes the dialog and opens it.
