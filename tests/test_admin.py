@@ -508,6 +508,7 @@ ADMIN_GETS = [
     "/admin/banks",
     "/admin/banks/1",
     "/admin/banks/1/export.csv",
+    "/admin/items/1/preview",
     "/admin/exams",
     "/admin/sittings",
     "/admin/sittings/1",
