@@ -71,7 +71,7 @@ def attempt_state(attempt: Attempt, full: bool = True, next_item: int | None = N
         state.update(_section_view(attempt, sections, full, next_item))
     elif attempt.status == "finished":
         state["finish_reason"] = attempt.finish_reason
-        state["items"] = _items_of(attempt, exam, sections)
+        state["n_items"] = _items_of(attempt, exam, sections)
         if exam.show_result:
             state["result"] = result_of(attempt)
     return state

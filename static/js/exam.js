@@ -976,7 +976,7 @@
     var reasons = {time_up: 'finished_time_up', ended_by_proctor: 'finished_by_proctor'};
     el.finishReason.textContent = t(reasons[state.finish_reason] || 'finished_completed');
     // what was answered of what the attempt had: never "all answered" with blanks left
-    var items = typeof state.items === 'number' ? state.items : state.total;
+    var items = typeof state.n_items === 'number' ? state.n_items : state.total;
     var blank = Math.max(0, items - state.answered);
     el.finishCount.textContent = t('finished_count', {answered: state.answered, items: items}) +
       ' ' + (blank ? t('finished_blank', {n: blank}) : t('finished_all'));
