@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from . import engine_cli
 from .admin import banks
 from .admin import commands as admin_commands
+from .api import commands as api_commands
 from .itembank.formats import BankFormatError
 
 
@@ -35,6 +36,7 @@ def init_app(app):
     for command in admin_commands.COMMANDS:  # import-candidates, export-scores, verify
         app.cli.add_command(command)
     app.cli.add_command(load_seed_command)  # defined in loadseed.py, imported below
+    app.cli.add_command(api_commands.api_token)
 
 
 @click.command("load-bank")
@@ -192,3 +194,4 @@ from .loadseed import load_seed_command  # noqa: E402  (load tests: issue 8)
 main.add_command(load_seed_command)
 for _command in admin_commands.COMMANDS:
     main.add_command(_command)
+main.add_command(api_commands.api_token)

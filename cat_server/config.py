@@ -15,6 +15,10 @@ class Defaults:
     # Attempts up to this id may carry the plain SHA-256 chain of before the key
     # (an upgraded centre's old attempts); later ones must be keyed. 0: none.
     CHAIN_UNKEYED_UNTIL = 0
+    # Attempts up to this id may carry a chain starting at 64 zeros, from before chains
+    # named their candidate (an upgraded centre's old attempts); later ones must start
+    # at their genesis. 0: none (the unkeyed ones are unbound too).
+    CHAIN_UNBOUND_UNTIL = 0
     # Empty: a SQLite file in the instance folder (create_app fills it in).
     DATABASE_URL = ""
     REDIS_URL = ""
@@ -58,11 +62,22 @@ class Defaults:
     LOGIN_LIMIT_PER_ADDRESS_AND_ACCOUNT = "5 per 5 minutes"
     LOGIN_LIMIT_PER_ACCOUNT = "10 per hour"
     LOGIN_FAILED_ADDRESS_MEMORY_S = 24 * 3600
+    # Failures from one address across all accounts: past it the address is refused
+    # for the accounts it has failed for (within LOGIN_FAILED_ADDRESS_MEMORY_S), and
+    # only those, so one guesser cannot spray a room and a NAT'd centre still logs in.
+    LOGIN_FAILURES_PER_ADDRESS = "30 per hour"
     # Admission guard (admission.py): login POSTs in flight per server process;
     # beyond this a login gets 503 with Retry-After (this many seconds plus
     # jitter) at once instead of queueing until the browser times out. 0 = off.
     MAX_LOGINS_IN_FLIGHT = 16
     LOGIN_RETRY_AFTER = 3
+    # Threads that verify PINs and passwords (security.py), at low priority: a login
+    # flood keeps at most this many cores hashing, the rest answer the seats.
+    HASH_THREADS = 1
+    # A login's body is read whole before it takes a slot: within this many seconds
+    # (408 and the connection closed after), at most LOGIN_MAX_BODY bytes (413).
+    LOGIN_BODY_TIMEOUT = 5.0
+    LOGIN_MAX_BODY = 64 * 1024
     # Staff sessions (admin and proctor pages) end after this many seconds without a
     # request or an open proctor console, by the server's own record (staff_sessions.py).
     ADMIN_IDLE_TIMEOUT = 30 * 60
@@ -82,8 +97,11 @@ class Defaults:
     # Largest admin upload (bank zip with media, candidates CSV).
     ADMIN_MAX_UPLOAD = 64 * 1024 * 1024
     # Any other request body (login forms, proctor forms): 413 beyond this. The
-    # admin pages raise it to ADMIN_MAX_UPLOAD for their own requests.
+    # upload views of the admin pages take ADMIN_MAX_UPLOAD, for admins (bodies.py).
     MAX_CONTENT_LENGTH = 1024 * 1024
+    # Refusals before Flask (a login's 503 for load, a socket's foreign Origin) are
+    # counted per address and written as one audit row per window (refusals.py).
+    REFUSAL_WINDOW_S = 60
     # Websockets (socket_limits.py): new engine.io sessions beyond this many open
     # from one address get 429 (0 = no limit; raise it if the workstations reach
     # the server through one NAT address), beyond MAX_SOCKETS in the process 503;

@@ -35,7 +35,10 @@ def _limiter_key() -> str:
 # Login limits (staff and candidates; the rules are in lockout.py); storage is
 # Redis when CAT_REDIS_URL is set, so every server process of a centre counts
 # together; memory otherwise.
-limiter = Limiter(key_func=_limiter_key, default_limits=[], headers_enabled=True)
+# Retry-After is ours (errors.TooManyAttempts): Flask-Limiter's own header
+# rounds the window down and would overwrite it one second under the body's
+# retry_after (docs/protocol.md, "Too many attempts").
+limiter = Limiter(key_func=_limiter_key, default_limits=[], headers_enabled=False)
 
 
 def trust_proxies(app) -> None:

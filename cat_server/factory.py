@@ -8,7 +8,7 @@ from flask import Flask, request
 from flask_babel import get_locale
 from sqlalchemy import event
 
-from . import headers, localtime
+from . import bodies, headers, keystrength, localtime
 from .errors import IdConverter
 from .extensions import babel, csrf, db, login_manager, migrate, socketio, trust_proxies
 
@@ -27,6 +27,7 @@ def create_app(test_config=None, *, command_line=False):
     """
     app = Flask("cat_server", instance_relative_config=True, static_folder=str(STATIC_DIR))
     app.url_map.converters["int"] = IdConverter  # before any route: ids past MAX_ID are 404
+    bodies.init_app(app)  # body limits by endpoint and role: 1 MiB, an admin's uploads 64 MiB
     app.config.from_object("cat_server.config.Defaults")
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -64,7 +65,17 @@ def create_app(test_config=None, *, command_line=False):
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from . import admission, auth, cli, errors, exam, proctor, socket_limits, staff_sessions
+    from . import (
+        admission,
+        auth,
+        cli,
+        errors,
+        exam,
+        proctor,
+        refusals,
+        socket_limits,
+        staff_sessions,
+    )
     from .exam import chain
 
     errors.init_app(app)
@@ -77,11 +88,15 @@ def create_app(test_config=None, *, command_line=False):
 
     init_limiter(app)  # login limits (auth.login, exam.login)
     app.register_blueprint(admin.bp, url_prefix="/admin")
+    from . import api
+
+    app.register_blueprint(api.bp, url_prefix="/api/v1")  # docs/api.md: bearer tokens
     app.register_blueprint(proctor.board.bp)  # /board/<sitting>: public, read-only
     proctor.feed.init_app(app)  # the exam side's announced seats reach the proctor screens
     proctor.sessions.init_app(app)  # a staff logout ends the user's open consoles
     staff_sessions.init_app(app)  # staff activity, by the server's clock (idle time-out)
     cli.init_app(app)
+    refusals.init_app(app)  # 503s and foreign origins, counted per address and minute
     admission.init_app(app)  # logins beyond CAT_MAX_LOGINS_IN_FLIGHT: 503 + Retry-After
     socket_limits.init_app(app)  # engine.io sessions per address and in all
     trust_proxies(app)  # CAT_TRUSTED_PROXIES: ProxyFix, Socket.IO included
@@ -108,17 +123,19 @@ PUBLIC_SECRET_KEYS = frozenset(
 )
 MIN_SECRET_KEY_BYTES = 32
 MAKE_A_KEY = (
-    "Make one with\n    python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
+    f"Make one with\n    {keystrength.MAKE_A_KEY}\n"
     "and set it as CAT_SECRET_KEY (the same on every process of the centre, e.g. in "
     "/etc/cat-server/env; docs/deploy/README.md)."
 )
 
 
 def check_secret_key(app, command_line: bool = False) -> None:
-    """Refuse a key that is missing, public or shorter than 32 bytes (not under TESTING).
+    """Refuse a key that is missing, public, shorter than 32 bytes or patterned (not TESTING).
 
     The session cookie is signed with it: with a known key anyone can write a
     cookie for any attempt id and answer for that candidate without a PIN.
+    Patterned: ``'a' * 32``, ``'0123456789' * 4``, a word repeated
+    (keystrength.py).
     """
     if app.config.get("TESTING"):
         return
@@ -133,6 +150,8 @@ def check_secret_key(app, command_line: bool = False) -> None:
         problem = "CAT_SECRET_KEY is a published example value."
     elif len(key.encode() if isinstance(key, str) else bytes(key)) < MIN_SECRET_KEY_BYTES:
         problem = f"CAT_SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes."
+    elif weak := keystrength.weakness(key):
+        problem = f"CAT_SECRET_KEY is too easy to guess: {weak}."
     else:
         return
     raise InsecureSecretKey(

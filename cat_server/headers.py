@@ -96,3 +96,45 @@ def drop_gunicorn_server_header() -> None:
 
     without_server.drops_server = True
     response.default_headers = without_server
+
+
+ERROR_PAGE = """<!doctype html>
+<html lang="id"><head><meta charset="utf-8"><title>{status} {reason}</title></head>
+<body><h1>{status} {reason}</h1>
+<p lang="id">Permintaan tidak dapat dibaca oleh server.</p>
+<p lang="en">The server could not read the request.</p></body></html>
+"""
+
+
+def secure_gunicorn_error_pages() -> None:
+    """gunicorn answers a request it cannot parse itself, before any WSGI app runs.
+
+    A malformed request line, a header too long or too many (400, 431), a bad
+    chunked body: ``gunicorn.util.write_error`` writes a bare page with none of
+    ``HEADERS`` and the offending request text echoed. It is replaced by one
+    that sends ``HEADERS`` and says only the status, in both languages. Called by
+    ``cat_server.wsgi``; tests/security/test_headers.py sends such requests to a
+    real gunicorn. Behind nginx these requests mostly stop at nginx, whose own
+    error pages need its ``add_header ... always`` (docs/deploy/README.md).
+    """
+    try:
+        from gunicorn import util as gunicorn_util
+    except ImportError:  # pragma: no cover  (another WSGI server)
+        return
+    if getattr(gunicorn_util.write_error, "secured", False):
+        return
+
+    def write_error(sock, status_int, reason, mesg):
+        del mesg  # the request's own text: not echoed
+        body = ERROR_PAGE.format(status=int(status_int), reason=reason).encode("utf-8")
+        lines = [
+            f"HTTP/1.1 {int(status_int)} {reason}",
+            "Connection: close",
+            "Content-Type: text/html; charset=utf-8",
+            f"Content-Length: {len(body)}",
+            *(f"{name}: {value}" for name, value in HEADERS),
+        ]
+        gunicorn_util.write_nonblock(sock, ("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+
+    write_error.secured = True
+    gunicorn_util.write_error = write_error

@@ -12,7 +12,12 @@ CAT_REDIS_URL is set, memory otherwise):
   past it the account is *slowed*: an address that has failed for it within
   ``LOGIN_FAILED_ADDRESS_MEMORY_S`` (a day) is refused, any other address gets one
   try. So the real candidate at a seat that has not failed always gets in with
-  the right PIN, and a guesser gets one guess per fresh address.
+  the right PIN, and a guesser gets one guess per fresh address;
+- per address across accounts, ``LOGIN_FAILURES_PER_ADDRESS`` failures (30 an
+  hour): past it that address is refused (429, scope ``spray``) for every account
+  it has failed for (within ``LOGIN_FAILED_ADDRESS_MEMORY_S``), and only for
+  those: one guesser spraying a whole room gets one guess per account, while the
+  candidates behind the same NAT address who have not failed still get in.
 
 An account is a candidate's (sitting, registration number) or a staff username,
 whether it exists or not, so the answers do not tell which do. A try is
@@ -113,6 +118,7 @@ class _Rules:
     pair: object  # limits.RateLimitItem: failures per account and address
     account: object  # failures per account, across addresses
     memory_s: int  # how long an address that failed counts as failed, for a slowed account
+    spray: object  # failures per address, across accounts
 
     @property
     def epoch_s(self) -> int:
@@ -126,12 +132,19 @@ def _rules() -> _Rules:
         config["LOGIN_LIMIT_PER_ADDRESS_AND_ACCOUNT"],
         config["LOGIN_LIMIT_PER_ACCOUNT"],
         int(config["LOGIN_FAILED_ADDRESS_MEMORY_S"]),
+        config.get("LOGIN_FAILURES_PER_ADDRESS", "30 per hour"),
     )
 
 
 @functools.cache
-def _parsed(pair: str, account: str, memory_s: int) -> _Rules:
-    return _Rules(parse(pair), parse(account), memory_s)
+def _parsed(pair: str, account: str, memory_s: int, spray: str) -> _Rules:
+    return _Rules(parse(pair), parse(account), memory_s, parse(spray))
+
+
+def _spray_key(address: str) -> str:
+    """Failures of ``address`` across every account (no epoch: lifting one account keeps it)."""
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
+    return f"lockout/{prefix}/address:{address}/failures"
 
 
 def _base(account: Account) -> str:
@@ -184,6 +197,11 @@ def admit(account: Account, address: str) -> Try:
     if n_pair > rules.pair.amount:
         store.incr(keys.pair, rules.pair.get_expiry(), -1)
         _refuse(account, address, rules.pair, keys.pair, "address")
+    spray = _spray_key(address)
+    if store.get(spray) >= rules.spray.amount and store.get(keys.failed) > 0:
+        # the address has spent its failures across accounts, and this is one it failed for
+        store.incr(keys.pair, rules.pair.get_expiry(), -1)
+        _refuse(account, address, rules.spray, spray, "spray")
     n_account = store.incr(keys.account, rules.account.get_expiry())
     claimed = False
     if n_account > rules.account.amount:
@@ -208,7 +226,20 @@ def settle(attempt: Try, failed: bool) -> None:
     if not attempt.claimed:
         store.incr(attempt.keys.failed, rules.memory_s)
     account, address = attempt.account, attempt.address
+    n_spray = store.incr(_spray_key(address), rules.spray.get_expiry())
     rows = [_audit_counted("login_failed", "failures", account, address, rules.pair.get_expiry())]
+    if n_spray == rules.spray.amount:  # from now on refused for every account it failed for
+        rows.append(
+            _audit_counted(
+                "login_spraying",
+                "sprays",
+                account,
+                address,
+                rules.spray.get_expiry(),
+                failures=n_spray,
+                until=_until(_spray_key(address)),
+            )
+        )
     if attempt.n_pair == rules.pair.amount:  # from now on this address is refused for it
         rows.append(
             _audit_counted(

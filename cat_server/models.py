@@ -156,6 +156,14 @@ class Exam(db.Model):
     bank_id: Mapped[int] = mapped_column(sa.ForeignKey("item_bank.id"))
     duration_s: Mapped[int]
     show_result: Mapped[bool] = mapped_column(default=True)
+    # what the candidate sees at the end (show_result: not "none"): "sections" (each
+    # section's score and pass mark, the total, pass/fail) or "total" (the total, pass/fail)
+    result_view: Mapped[str] = mapped_column(
+        sa.String(10), default="sections", server_default="sections"
+    )
+    # a candidate who logs in after the sitting started: "full" time, or only what is
+    # "remaining" of the sitting's own time (exam/clock.py, sitting_deadline)
+    late_login: Mapped[str] = mapped_column(sa.String(10), default="full", server_default="full")
     pass_total: Mapped[int | None]
     # public score board in the waiting hall (/board/<sitting>): off unless turned on;
     # board_fields: a subset of proctor.board.FIELDS (None: the default fields)
@@ -191,12 +199,28 @@ class ExamSection(db.Model):
     # minutes this section may take once it begins (capped by the exam's time);
     # None: only the whole exam's time applies
     time_limit_min: Mapped[int | None]
+    # how a fixed section draws its items (docs/formats.md, exam files), None: the first
+    # n_items of the pool (a shuffle of its own with ``shuffle``). Keys: "pool" (tags,
+    # instead of ``code``'s), "type": "pool" | "per_tag" ("counts": {tag: n}) | "items"
+    # ("items": [item ids]) | "forms" ("forms": [[item ids], ...], one per attempt)
+    selection: Mapped[dict | None] = mapped_column(sa.JSON)
+    # each candidate sees every item's options in an order of their own (answers are
+    # stored with the bank's letters; exam/catalog.py, option_order)
+    shuffle_options: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # adaptive sections: engine settings beyond the columns above: "start_theta",
+    # "selection" (mfi | pwi | kl), "classification" ({"method": "sprt" | "ci", "cut": theta})
+    engine: Mapped[dict | None] = mapped_column(sa.JSON)
 
     exam: Mapped[Exam] = relationship(back_populates="sections")
 
     @property
     def pool_tags(self) -> list[str]:
-        """The item tags this section draws from: ``code``, or ``"TWK,TIU"`` for a mixed pool."""
+        """The item tags this section draws from: ``code``, or ``"TWK,TIU"`` for a mixed pool.
+
+        An exam file may name the pool apart from the code (``selection["pool"]``).
+        """
+        if self.selection and self.selection.get("pool"):
+            return list(self.selection["pool"])
         return [tag.strip() for tag in self.code.split(",") if tag.strip()]
 
     @property
@@ -317,6 +341,10 @@ class Attempt(db.Model):
         sa.String(32), default=new_session_token, server_default=""
     )
 
+    # the current fixed section's items in order, drawn when it began: a retire or
+    # recalibration meanwhile changes no running form (exam/catalog.py); None: adaptive
+    form: Mapped[list | None] = mapped_column(sa.JSON)
+
     candidate: Mapped[Candidate] = relationship(back_populates="attempt")
     sitting: Mapped[Sitting] = relationship()
 
@@ -395,6 +423,17 @@ class ItemExposure(db.Model):
 
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("item.id"), primary_key=True)
     n: Mapped[int] = mapped_column(default=0)
+
+
+class CatalogVersion(db.Model):
+    """One row: moved on by every retire or recalibration, so each process drops its item caches.
+
+    Read where an item is newly chosen (a section's first items, each adaptive
+    pick; exam/catalog.py); the retire waits for the picks under way.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(default=0)
 
 
 class Heartbeat(db.Model):

@@ -70,6 +70,14 @@ def _off_the_loop(function, *args):
     each, and /healthz and the seats' answers waited behind them (issue 9,
     overload). Lowered, they take what the loop and the database leave, which is
     most of it outside a flood.
+
+    The pool has ``HASH_THREADS`` threads (default 1), not one per core: each
+    verify is one thread's CPU (a PIN 20 ms, a staff password 180 ms), so a
+    flood of logins can keep at most that many cores busy hashing, and the rest
+    stay with the event loop and the database (the seats' answer acks; issue 16,
+    docs/SECURITY.md "Login floods and answer acks"). One thread verifies about
+    50 PINs a second, a room's worth in six seconds; logins beyond it wait in
+    the pool, and beyond ``MAX_LOGINS_IN_FLIGHT`` get 503.
     """
     try:
         from gevent import monkey
@@ -77,7 +85,7 @@ def _off_the_loop(function, *args):
         return function(*args)
     if not monkey.is_module_patched("socket"):
         return function(*args)
-    return _hash_pool().apply(_lowered, (function, *args))
+    return _hash_pool(_pool_size()).apply(_lowered, (function, *args))
 
 
 HASH_NICE = 10
@@ -85,12 +93,19 @@ _pool = None
 _lowered_threads: set[int] = set()
 
 
-def _hash_pool():
+def _pool_size() -> int:
+    from flask import current_app, has_app_context
+
+    size = current_app.config.get("HASH_THREADS", 1) if has_app_context() else 1
+    return max(1, int(size))
+
+
+def _hash_pool(size: int = 1):
     global _pool
     if _pool is None:
         from gevent.threadpool import ThreadPool
 
-        _pool = ThreadPool(max(1, os.cpu_count() or 1))
+        _pool = ThreadPool(size)
     return _pool
 
 

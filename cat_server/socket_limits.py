@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import time
 
+from . import refusals
 from .extensions import socketio
 
 MESSAGE = "Terlalu banyak koneksi dari komputer ini."
@@ -42,14 +43,38 @@ class SocketGuard:
         self.refused = 0
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO", "").startswith("/socket.io") and "sid=" not in environ.get(
-            "QUERY_STRING", ""
-        ):
+        if not environ.get("PATH_INFO", "").startswith("/socket.io"):
+            return self.wsgi_app(environ, start_response)
+        if "sid=" not in environ.get("QUERY_STRING", ""):
             refusal = self._refusal(environ.get("REMOTE_ADDR"))
             if refusal is not None:
                 self.refused += 1
                 return self._refuse(start_response, *refusal)
+        if environ.get("HTTP_ORIGIN"):
+            return self._watch_origin(environ, start_response)
         return self.wsgi_app(environ, start_response)
+
+    def _watch_origin(self, environ, start_response):
+        """Pass the request to engine.io; count its refusal of a foreign Origin (refusals.py).
+
+        python-engineio refuses it with 400 and the body "Not an accepted
+        origin."; a 400 is short, so its body is read here to tell it from the others.
+        """
+        seen = {}
+
+        def start(status, headers, exc_info=None):
+            seen["status"] = status
+            return start_response(status, headers, exc_info)
+
+        body = self.wsgi_app(environ, start)
+        if not seen.get("status", "").startswith("400"):
+            return body
+        data = b"".join(body)
+        if hasattr(body, "close"):
+            body.close()
+        if b"Not an accepted origin" in data:
+            refusals.count(self.app, refusals.FOREIGN_ORIGIN, environ.get("REMOTE_ADDR"))
+        return [data]
 
     def _refusal(self, address):
         per_address = int(self.app.config.get("MAX_SOCKETS_PER_ADDRESS") or 0)

@@ -6,7 +6,7 @@ rooms, so it may use any of them and none of them imports it.
 
 from __future__ import annotations
 
-from . import live_sockets, socket_limits, staff_sessions
+from . import live_sockets, refusals, socket_limits, staff_sessions
 from .exam import clock, presence
 from .extensions import socketio
 from .proctor import feed, sessions
@@ -35,6 +35,18 @@ def start_background_tasks(app) -> None:
     if app.config["REDIS_URL"]:
         socketio.start_background_task(_refresh_live_sockets, app)
     socketio.start_background_task(_note_consoles, app)
+    socketio.start_background_task(_audit_refusals, app)
+
+
+def _audit_refusals(app) -> None:
+    """Write the ended minutes' refusal counts to the audit log (refusals.py)."""
+    while True:
+        socketio.sleep(5.0)
+        try:
+            with app.app_context():
+                refusals.flush(app)
+        except Exception:
+            app.logger.exception("auditing refusals failed")
 
 
 def _note_consoles(app) -> None:

@@ -4,10 +4,11 @@ import gc
 import os
 
 from .factory import create_app
-from .headers import drop_gunicorn_server_header
+from .headers import drop_gunicorn_server_header, secure_gunicorn_error_pages
 from .tasks import start_background_tasks
 
 drop_gunicorn_server_header()
+secure_gunicorn_error_pages()
 app = create_app()
 if app.config["BACKGROUND_TASKS"]:
     start_background_tasks(app)

@@ -111,8 +111,9 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
-def app(db_url):
-    app = create_app(make_config(db_url))
+def app(db_url, tmp_path):
+    # media of imported banks under the test's own folder, never the checkout's instance/
+    app = create_app(make_config(db_url, MEDIA_DIR=str(tmp_path / "media")))
     with app.app_context():
         db.create_all()
         if db.engine.dialect.name == "postgresql":

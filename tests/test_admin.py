@@ -415,6 +415,33 @@ def sit_exam(app, sitting_id, registration_no, pin, choices):
     return state
 
 
+def test_new_pins_for_a_sitting_never_touch_a_candidate_who_has_started(app, admin):
+    """Mid-exam, "new PINs and slips" must not log a running candidate out (issue 18)."""
+    sitting_id = schedule(app, admin)
+    response = admin.post(
+        "/admin/candidates/import",
+        data={"file": (io.BytesIO(CANDIDATES.encode()), "peserta.csv")},
+        content_type="multipart/form-data",
+    )
+    pins = re.findall(r'class="slip-pin"><code>(\d{6})</code>', response.get_data(as_text=True))
+    running = app.test_client()
+    assert login_candidate(running, sitting_id, "2026100001", pins[0]).status_code == 302
+    sock = socketio.test_client(app, namespace="/exam", flask_test_client=running)
+    with app.app_context():
+        attempts.start_sitting(sitting_id, "test")
+    state = current_state(sock)
+    again = admin.post(f"/admin/sittings/{sitting_id}/pins", data={"reason": "slip hilang"})
+    page = again.get_data(as_text=True)
+    assert "1 already started, PIN kept" in page
+    slips = re.findall(r'class="slip-pin"><code>(\d{6})</code>', page)
+    assert len(slips) == 1  # only the candidate still waiting gets a new slip
+    ack = answer(sock, state, "A")
+    assert ack["ok"], ack  # the running candidate's login still works
+    sock.disconnect(namespace="/exam")
+    again_login = app.test_client()
+    assert login_candidate(again_login, sitting_id, "2026100001", pins[0]).status_code == 302
+
+
 def test_round_trip_import_deliver_export_read_back(app, admin):
     sitting_id = schedule(app, admin)
     response = admin.post(
@@ -510,6 +537,9 @@ ADMIN_GETS = [
     "/admin/banks/1/export.csv",
     "/admin/items/1/preview",
     "/admin/exams",
+    "/admin/exams/build",
+    "/admin/exams/1/build",
+    "/admin/exams/1/export",
     "/admin/sittings",
     "/admin/sittings/1",
     "/admin/scores",
@@ -529,6 +559,9 @@ ADMIN_POSTS = [
     "/admin/items/1/status",
     "/admin/exams",
     "/admin/exams/1/board",
+    "/admin/exams/build",
+    "/admin/exams/1/build",
+    "/admin/exams/import",
     "/admin/sittings",
     "/admin/candidates/import",
     "/admin/sittings/1/pins",
@@ -803,12 +836,15 @@ def test_the_response_log_has_every_stored_answer_in_written_order_with_its_hash
         ("3", "1", "B", "0"),
     ]
     assert [r["item_code"] for r in rows] == ["TWK001", "TWK002", "TWK001"]
-    assert rows[0]["prev_hash"] == "0" * 64
+    # the chain starts at whose attempt it is: registration number, sitting, exam
+    whose = [rows[0][c] for c in ("attempt_id", "registration_no", "sitting_id", "exam_id")]
+    with app.app_context():
+        key = app.extensions["cat_chain_key"]
+    genesis = "\n".join(["cat-server chain genesis", *whose]).encode()
+    assert rows[0]["prev_hash"] == hmac.new(key, genesis, hashlib.sha256).hexdigest()
     assert rows[1]["prev_hash"] == rows[0]["hash"] and rows[2]["prev_hash"] == rows[1]["hash"]
     assert rows[0]["answered_at"].endswith("+07:00")
     # docs/formats.md's check, as a key holder runs it
-    with app.app_context():
-        key = app.extensions["cat_chain_key"]
     for r in rows:
         link = [r["prev_hash"], int(r["attempt_id"]), int(r["seq"]), int(r["item_id"])]
         link += [r["choice"], int(r["score"]), r["answered_at_utc"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 
 import numpy as np
@@ -74,6 +75,15 @@ def test_upload_review_accept_activates_recovered_parameters(app, rng):
     html = review.get_data(as_text=True)
     assert "1500 peserta" in html and "20 jangkar" in html
     assert "a=1.000, b=0.000" in html  # the old parameters beside the new
+    # model fit and the two pretest items' S-X2 (every person answered every item)
+    fit = re.search(
+        r"log-likelihood (-[\d.]+) · AIC ([\d.]+) · BIC ([\d.]+) · (\d+) parameter", html
+    )
+    ll, aic, bic, k = float(fit[1]), float(fit[2]), float(fit[3]), int(fit[4])
+    assert k == 2 * 2 + 2  # two free 2PL items, the latent mean and SD
+    assert aic == pytest.approx(-2 * ll + 2 * k, abs=0.02)
+    assert bic == pytest.approx(-2 * ll + k * math.log(1500), abs=0.02)
+    assert len(re.findall(r'<td class="num">[\d.]+ \(\d+\)</td>', html)) == 2
     with app.app_context():
         assert {
             i.code: i.status for i in db.session.query(Item).filter(Item.code.in_(TRUE_PRETEST))
@@ -151,8 +161,42 @@ def test_cli_calibrate_bank_prints_old_and_new_then_accepts(app, rng, runner, tm
     )
     assert result.exit_code == 0, result.output
     assert re.search(r"PRE1\s+n=1500\s+old a=1\.000 b=0\.000", result.output)
+    assert re.search(
+        r"log-likelihood -[\d.]+, AIC [\d.]+, BIC [\d.]+ \(6 parameters\)", result.output
+    )
+    assert re.search(r"PRE2 .* S-X2=[\d.]+ df=\d+ p=[\d.e-]+", result.output)
     assert "Accepted: 2 items" in result.output
     with app.app_context():
         assert db.session.query(Item).filter_by(status="pretest").count() == 0
     bad = runner.invoke(args=["calibrate-bank", "999"])
     assert bad.exit_code != 0
+
+
+def test_a_4pl_calibration_shows_and_accepts_the_upper_asymptote(app, rng):
+    with app.app_context():
+        make_user(ADMIN[0], "admin", ADMIN[1])
+        bank_id, wide = make_bank(rng)
+    client = app.test_client()
+    assert login_staff(client, *ADMIN).status_code == 302
+    response = client.post(
+        "/admin/calibration",
+        data={
+            "bank_id": str(bank_id),
+            "model": "4pl",
+            "file": (io.BytesIO(wide.encode()), "w.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert html.count(", d=0.") == 2  # both pretest items' new upper asymptote
+    assert re.search(r"· (\d+) parameter", html)[1] == str(2 * 4 + 2)
+    with app.app_context():
+        ids = [str(i.id) for i in db.session.query(Item).filter(Item.code.in_(TRUE_PRETEST))]
+    accepted = client.post(response.headers["Location"], data={"items": ids, "reason": "uji 4PL"})
+    assert accepted.status_code == 302
+    with app.app_context():
+        for code in TRUE_PRETEST:
+            item = db.session.query(Item).filter_by(code=code).one()
+            assert item.model == "4pl" and item.status == "active"
+            assert 0.8 < item.d < 1.0 and 0.0 < item.c < 0.4

@@ -2,7 +2,8 @@
 and a seat's section clock (a section with its own time limit) beside the exam's.
 
 ``CAT_SCREENSHOTS=1`` also writes docs/screenshots/proctor-grid-300.png, proctor-action.png,
-board.png and proctor-section-clock.png.
+board.png, proctor-section-clock.png, proctor-room-300-1366x768.png, proctor-room-300-1920x1080.png
+and board-1280x720.png / board-1366x768.png.
 """
 
 import os
@@ -18,6 +19,7 @@ from cat_server.exam import answers, attempts, payloads, presence, views
 from cat_server.extensions import db
 from cat_server.models import Attempt, Candidate, Exam, Incident, Sitting, utcnow
 from cat_server.proctor import feed, interventions
+from tests.a11y import assert_accessible
 from tests.conftest import PIN, make_config, make_sitting, make_user, quick_hash
 from tests.live import LiveServer
 from tests.test_browser import ARGS, CHROMIUM
@@ -95,9 +97,14 @@ def fill_room(sitting_id):
                 ),
             )
     now = utcnow()
+    finished = 0
     for i, attempt_id in enumerate(attempt_ids):
         attempt = db.session.get(Attempt, attempt_id)
         attempt.started_at = now - timedelta(minutes=20)  # the room has been at it a while
+        if attempt.status == "finished":  # all but the last two finished minutes ago
+            finished += 1
+            if finished <= 24:
+                attempt.finished_at = now - timedelta(minutes=15 - finished / 3)
         attempt.connected_sid = None if i % 47 == 5 else f"demo-{i}"
         attempt.last_seen_at = now - timedelta(minutes=2) if i % 47 == 5 else now
     db.session.commit()
@@ -276,7 +283,8 @@ def test_300_seats_fit_one_screen_and_a_seat_is_paused_and_extended_from_the_pan
 
     page.goto(f"{server.url}/proctor/sittings/{server.sitting_id}/report")
     expect(page.get_by_test_id("report-table")).to_contain_text("Peserta sakit kepala")
-    expect(page.get_by_test_id("report-table")).to_contain_text("minutes=15")
+    expect(page.get_by_test_id("report-table")).to_contain_text("Waktu ditambah")
+    expect(page.get_by_test_id("report-table")).to_contain_text("+15 menit")
 
 
 def test_the_board_is_legible_on_a_hall_tv(browser, big_room):
@@ -286,7 +294,7 @@ def test_the_board_is_legible_on_a_hall_tv(browser, big_room):
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.goto(f"{server.url}/board/{server.sitting_id}")
     rows = page.locator("#board-rows tr")
-    expect(rows).to_have_count(12)
+    expect(rows.first).to_be_visible()
     first = rows.first.inner_text()
     assert re.search(r"2026\*{4}\d{4}", first), first
     assert page.evaluate("document.scrollingElement.scrollHeight") <= 1080
@@ -390,3 +398,135 @@ def test_a_locked_out_seat_shows_a_lock_and_the_proctor_lifts_it_from_the_panel(
     expect(tile.locator(".seat-flags .icon-locked_out")).to_have_count(0)
     expect(page.get_by_test_id("lift-lockout")).to_be_hidden()
     assert http_login(workstation, url, {"registration_no": "R2", "pin": PIN}).status_code == 302
+
+
+ROOM_SIZES = [pytest.param((1366, 768), id="1366x768"), pytest.param((1920, 1080), id="1920x1080")]
+
+
+def outside(box, view):
+    return (
+        box["x"] < 0
+        or box["y"] < 0
+        or box["x"] + box["width"] > view["width"] + 0.5
+        or box["y"] + box["height"] > view["height"] + 0.5
+    )
+
+
+@pytest.mark.parametrize("size", ROOM_SIZES)
+def test_room_mode_shows_all_300_seats_their_state_and_the_counts_on_one_screen(
+    browser, big_room, size
+):
+    """Issue 19: the wall display. Every tile whole on the screen, no scrolling, its status as a
+    fill colour and a shape, the seat number readable from 3 m, the counts in view; the seat
+    panel never covers the tile it is about."""
+    from playwright.sync_api import expect
+
+    server = big_room
+    width, height = size
+    page = console(browser, server, width, height)
+    expect(page.locator(".seat")).to_have_count(N_SEATS)
+    page.get_by_test_id("view-room").click()
+    expect(page.get_by_test_id("view-room")).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(300)
+    scroll = page.evaluate(
+        "[document.scrollingElement.scrollWidth, document.scrollingElement.scrollHeight]"
+    )
+    assert scroll == [width, height], f"room mode scrolls: {scroll}"
+    view = {"width": width, "height": height}
+    tiles = page.evaluate("""() => [...document.querySelectorAll('.seat')].map(t => {
+        const b = t.getBoundingClientRect(), label = t.querySelector('.seat-label');
+        const shape = t.querySelector('.seat-shape').getBoundingClientRect();
+        return {id: t.dataset.testid, x: b.x, y: b.y, width: b.width, height: b.height,
+                font: parseFloat(getComputedStyle(label).fontSize),
+                labelCut: label.scrollWidth > label.clientWidth + 0.5,
+                shape: shape.width, bg: getComputedStyle(t).backgroundColor};
+    })""")
+    off = [t["id"] for t in tiles if outside(t, view)]
+    assert off == [], f"tiles off the screen: {off[:10]}"
+    # readable from 3 m: 1 mm of text height a metre, ~14 px on a 1366x768 32" set
+    assert min(t["font"] for t in tiles) >= 14
+    assert [t["id"] for t in tiles if t["labelCut"]] == []
+    assert min(t["shape"] for t in tiles) >= 13  # every state also a shape, not colour alone
+    # each state its own fill and shape: answering, paused, disconnected, finished, absent
+    fills = {
+        status: page.evaluate(
+            f"getComputedStyle(document.querySelector('.seat.st-{status}')).backgroundColor"
+        )
+        for status in ("answering", "paused", "disconnected", "finished", "absent")
+    }
+    assert len(set(fills.values())) == 5, fills
+    shapes = {
+        status: page.locator(f".seat.st-{status} .seat-shape use").first.get_attribute("href")
+        for status in fills
+    }
+    assert len(set(shapes.values())) == 5, shapes
+    for status in ("absent", "paused", "finished", "flagged"):
+        count = page.get_by_test_id(f"count-{status}")
+        expect(count).to_be_visible()
+        assert not outside(count.bounding_box(), view)
+    expect(page.get_by_test_id("count-paused")).to_have_text("3")
+    expect(page.get_by_test_id("count-absent")).to_have_text("10")
+    # a finished seat keeps no live-only flag ("too fast", idle, disconnected): nothing to do there
+    live_only = page.evaluate("""() => [...document.querySelectorAll('.seat.st-finished .seat-flags')]
+        .filter(f => /\\b(fast|idle|disconnected|help)\\b/.test(f.dataset.flags || '')).length""")
+    assert live_only == 0
+    if os.environ.get("CAT_SCREENSHOTS"):
+        page.screenshot(path=str(SHOTS / f"proctor-room-300-{width}x{height}.png"))
+    # the panel docks on the far side: the tile it is about stays in sight
+    for seat in ("PC-01", "PC-20", "PC-150", "PC-300"):
+        tile = page.get_by_test_id(f"seat-{seat}")
+        tile.click()
+        panel = page.get_by_test_id("seat-panel").bounding_box()
+        box = tile.bounding_box()
+        assert box["x"] + box["width"] <= panel["x"] or box["x"] >= panel["x"] + panel["width"], (
+            f"the panel covers {seat}"
+        )
+        page.locator("#panel-close").click()
+    assert_accessible(page, f"proctor room mode, 300 seats, {width}x{height}")
+    # the choice holds for the next visit of this screen
+    page.reload()
+    expect(page.get_by_test_id("view-room")).to_have_attribute("aria-pressed", "true")
+
+
+@pytest.mark.parametrize(
+    "size", [(1280, 720), (1366, 768), (1920, 1080), (2560, 1440)], ids=lambda s: f"{s[0]}x{s[1]}"
+)
+def test_the_board_fits_any_16_9_screen_with_the_newly_finished_first(browser, big_room, size):
+    from playwright.sync_api import expect
+
+    server = big_room
+    width, height = size
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(f"{server.url}/board/{server.sitting_id}")
+    rows = page.locator("#board-rows tr")
+    expect(rows.first).to_be_visible()
+    page.wait_for_timeout(300)
+    scroll = page.evaluate(
+        "[document.scrollingElement.scrollWidth, document.scrollingElement.scrollHeight]"
+    )
+    assert scroll == [width, height], f"the board is cut off: {scroll}"
+    # every cell whole and on the screen: no column cut at the right, no row under the edge
+    cells = page.evaluate("""() => [...document.querySelectorAll('#board-thead th, #board-rows td')]
+        .map(c => c.getBoundingClientRect()).filter(b => b.right > innerWidth + 0.5 || b.bottom > innerHeight + 0.5).length""")
+    assert cells == 0
+    n = rows.count()
+    foot = page.locator(".board-foot").bounding_box()
+    last = rows.last.bounding_box()
+    assert last["y"] + last["height"] <= foot["y"] + 0.5
+    assert foot["y"] - (last["y"] + last["height"]) < last["height"] * 1.5, "room for more rows"
+    # the two that just finished lead, highlighted; the others follow ranked by total
+    expect(rows.nth(0)).to_have_class(re.compile(r"\bfresh\b"))
+    expect(rows.nth(1)).to_have_class(re.compile(r"\bfresh\b"))
+    expect(rows.nth(2)).not_to_have_class(re.compile(r"\bfresh\b"))
+    expect(rows.nth(0).locator(".new-badge")).to_have_text("BARU")
+    totals = [int(t) for t in rows.locator("td.c-total").all_inner_texts()[2:n]]
+    assert totals == sorted(totals, reverse=True)
+    # a running seat is never among the ranked rows, and never shows a score
+    assert page.locator("#board-rows tr.st-in_progress").count() == 0
+    expect(page.get_by_test_id("board-running")).to_have_text(
+        re.compile(r"^26\d masih mengerjakan$")
+    )
+    if os.environ.get("CAT_SCREENSHOTS") and size in ((1280, 720), (1366, 768)):
+        page.screenshot(path=str(SHOTS / f"board-{width}x{height}.png"))
+    assert_accessible(page, f"score board at {width}x{height}")
+    page.close()

@@ -195,11 +195,15 @@ def test_each_kind_of_tampering_is_found_and_named(app, mixed_sitting, runner, t
 def rewrite_chain(attempt_id: int, key: bytes | None, edit=None, from_n: int = 1):
     """What someone with database access does: edit a row, then recompute every link after it.
 
-    ``key=None``: the plain SHA-256 anyone can compute; ``edit(row)`` changes the row at n 5.
+    ``key=None``: the plain SHA-256 anyone can compute, from 64 zeros (a chain of before
+    the key); else from the genesis it had. ``edit(row)`` changes the row at n 5.
     """
     attempt = db.session.get(Attempt, attempt_id)
     rows = db.session.query(Response).filter_by(attempt_id=attempt_id).order_by(Response.n).all()
-    prev = rows[from_n - 2].hash if from_n > 1 else chain.GENESIS
+    if from_n > 1:
+        prev = rows[from_n - 2].hash
+    else:
+        prev = chain.GENESIS if key is None else rows[0].prev_hash
     for row in rows[from_n - 1 :]:
         if edit is not None and row.n == 5:
             edit(row)
@@ -319,10 +323,11 @@ def test_cat_chain_key_wins_over_the_instance_file(tmp_path, monkeypatch):
     key, source = resolved()
     assert key == (tmp_path / "chain_key").read_text().strip().encode()
     assert source.startswith(str(tmp_path / "chain_key"))
-    monkeypatch.setenv("CAT_CHAIN_KEY", "1234" * 8)  # as written, though JSON would parse it
+    written = "20261206" + "31415926535897932384626433832795"  # digits: JSON would parse it
+    monkeypatch.setenv("CAT_CHAIN_KEY", written)  # as written
     assert resolved(CHAIN_KEY=1234) == (
-        b"1234" * 8,
-        f"CAT_CHAIN_KEY, id {chain.key_id(b'1234' * 8)}",
+        written.encode(),
+        f"CAT_CHAIN_KEY, id {chain.key_id(written.encode())}",
     )
     monkeypatch.setenv("CAT_CHAIN_KEY", "too short")
     with pytest.raises(chain.ChainKeyError, match="shorter than 32 bytes"):
@@ -370,7 +375,9 @@ def test_score_exports_carry_signed_heads_that_the_documented_program_checks(
     assert [(r["attempt_id"], r["chain_n"]) for r in rows] == [("1", "11"), ("2", "11")]
     with app.app_context():
         assert rows[0]["chain_hash"] == db.session.get(Attempt, 1).chain_head
-    assert rows[0]["chain_signature"] == chain.head_signature(key, 1, 11, rows[0]["chain_hash"])
+    assert rows[0]["chain_signature"] == chain.head_signature(
+        key, 1, "R1", 1, int(rows[0]["exam_id"]), 11, rows[0]["chain_hash"]
+    )  # whose attempt it is, too
     assert rows[1]["chain_signature"] == ""
 
     assert run_snippet(tmp_path, key, export) == {"R1": "signed", "R2": "NOT SIGNED BY THIS KEY"}
@@ -381,6 +388,10 @@ def test_score_exports_carry_signed_heads_that_the_documented_program_checks(
     assert forged != export.read_text(encoding="utf-8-sig")
     (tmp_path / "forged.csv").write_text(forged, encoding="utf-8-sig")
     assert run_snippet(tmp_path, key, tmp_path / "forged.csv")["R1"] != "signed"
+    moved = export.read_text(encoding="utf-8-sig").replace("\nR1,", "\nR9,")  # whose
+    assert moved != export.read_text(encoding="utf-8-sig")
+    (tmp_path / "moved.csv").write_text(moved, encoding="utf-8-sig")
+    assert run_snippet(tmp_path, key, tmp_path / "moved.csv")["R9"] != "signed"
 
     xlsx = tmp_path / "scores.xlsx"
     assert (
@@ -418,3 +429,100 @@ def test_verify_against_an_export_finds_a_chain_cut_short_since(
     assert result.exit_code == 1
     assert f"scores.{fmt} row 2 (registration R1): attempt 1 had 11 responses" in result.stderr
     assert "now 10 ending in" in result.stderr and "R2" not in result.stderr
+
+
+# --- whose attempt: the chain names its candidate -------------------------------------
+
+
+def move_attempt(attempt_id: int, candidate_id: int) -> None:
+    """What someone with database access does: give an attempt to another candidate."""
+    db.session.execute(
+        db.update(Attempt).where(Attempt.id == attempt_id).values(candidate_id=candidate_id)
+    )
+
+
+def test_an_attempt_moved_to_another_candidate_is_tampered(app, runner, tmp_path):
+    """Issue 16, second attack: ``attempts.candidate_id`` changed, and verify said intact."""
+    with app.app_context():
+        sitting_id = build_sitting(SECTIONS, TWK + TIU + TKP, n_candidates=3)
+    sit_mixed_exam(app, sitting_id, "R1", "pc-1")  # R1 does well, R2 less so, R3 never sits
+    sit_mixed_exam(app, sitting_id, "R2", "pc-2")
+    export = tmp_path / "scores.csv"
+    runner.invoke(args=["export-scores", "--sitting", str(sitting_id), "-o", str(export)])
+    assert runner.invoke(args=["verify", "--export", str(export)]).exit_code == 0
+
+    with app.app_context():  # R1's answers now R3's
+        move_attempt(1, 3)
+        db.session.commit()
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1 and "TAMPERED" in result.stderr
+    assert "attempt 1 (registration R3, sitting 'Sesi'), response seq 3 (row id 1): " in (
+        result.stderr
+    )
+    assert "not this candidate's chain" in result.stderr and "R2" not in result.stderr
+    result = runner.invoke(args=["verify", "--export", str(export)])
+    assert result.exit_code == 1
+    assert "row 2 (registration R1): attempt 1's chain no longer verifies" in result.stderr
+
+    with app.app_context():  # R1 and R2 swap attempts (R1's is R3's at this point)
+        move_attempt(2, 1)
+        move_attempt(1, 2)
+        db.session.commit()
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1
+    named = [line for line in result.stderr.splitlines() if "not this candidate's chain" in line]
+    assert [line.split(",")[0] for line in named] == [
+        "attempt 1 (registration R2",
+        "attempt 2 (registration R1",
+    ]
+    with app.app_context():  # put back: intact again
+        move_attempt(1, 3)
+        move_attempt(2, 2)
+        move_attempt(1, 1)
+        db.session.commit()
+    assert runner.invoke(args=["verify"]).exit_code == 0
+
+
+def test_a_waiting_attempt_moved_before_any_answer_is_tampered(app, runner):
+    with app.app_context():
+        sitting_id = build_sitting(SECTIONS, TWK + TIU + TKP, n_candidates=2)
+    connect(app, sitting_id, "R1", "pc-1")  # logged in, nothing answered
+    assert runner.invoke(args=["verify"]).exit_code == 0
+    with app.app_context():
+        move_attempt(1, 2)
+        db.session.commit()
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("attempt 1 (registration R2, sitting 'Sesi'): not this")
+
+
+def test_chains_from_before_the_binding_verify_only_up_to_the_configured_id(app, runner):
+    """An upgraded centre: keyed chains that started at 64 zeros, named by nobody."""
+    with app.app_context():
+        sitting_id = build_sitting(SECTIONS, TWK + TIU + TKP, n_candidates=3)
+    for i in (1, 2, 3):
+        sit_mixed_exam(app, sitting_id, f"R{i}", f"pc-{i}")
+    with app.app_context():
+        for attempt_id in (1, 2):  # what the version before wrote: keyed, from 64 zeros
+            db.session.get(Attempt, attempt_id).chain_head = chain.GENESIS
+            row_at(attempt_id, 1).prev_hash = chain.GENESIS
+            db.session.flush()
+            rewrite_chain(attempt_id, chain.chain_key())
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1
+    assert "raise CAT_CHAIN_UNBOUND_UNTIL to its id" in result.stderr
+    assert {line.split(" ")[1] for line in result.stderr.splitlines()[:-1]} == {"1", "2"}
+    app.config["CHAIN_UNBOUND_UNTIL"] = 2
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 0, result.output
+    assert "Attempts up to id 2 may carry a chain that does not name its candidate." in (
+        result.stdout
+    )
+    with app.app_context():  # a later attempt set back to 64 zeros: not let through
+        db.session.get(Attempt, 3).chain_head = chain.GENESIS
+        row_at(3, 1).prev_hash = chain.GENESIS
+        db.session.flush()
+        rewrite_chain(3, chain.chain_key())
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("attempt 3 (registration R3")

@@ -107,7 +107,7 @@ def test_a_thousand_drawn_forms_never_hold_two_items_of_a_group(app, n_items):
         groups = {i.id: i.enemy_group for i in db.session.query(Item)}
         forms = set()
         for seed in range(1000):
-            form = catalog.fixed_form(SimpleNamespace(seed=seed), exam, section)
+            form = catalog.draw_fixed_form(SimpleNamespace(seed=seed), exam, section)
             assert len(form) == min(n_items, 5) == catalog.fixed_form_length(exam, section)
             named = [groups[i] for i in form if groups[i]]
             assert len(named) == len(set(named)), form

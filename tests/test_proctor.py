@@ -29,6 +29,9 @@ def test_watch_gives_every_seat_with_its_status(app, sitting_id, candidate, proc
         "paused": 0,
         "disconnected": 0,
         "finished": 0,
+        # what "Mulai ujian" would start and "Akhiri sesi" would end (issue 19)
+        "to_start": 1,
+        "unfinished": 1,
     }
 
 

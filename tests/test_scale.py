@@ -87,6 +87,26 @@ def test_an_answer_costs_a_fixed_small_number_of_sql_statements(app):
     assert 1 <= len(writes) <= 5, per_answer[-1]
 
 
+def test_an_answer_does_not_walk_the_section_pool(app, monkeypatch):
+    """A fixed form is drawn once per process, not on every answer.
+
+    Drawing walks the whole pool for enemy groups; on every answer that was a
+    third of an answer's CPU at 150 items (docs/PERFORMANCE.md, issue 22).
+    """
+    from cat_server.exam import catalog
+
+    walked = []
+    real = catalog.without_enemies
+    monkeypatch.setattr(
+        catalog, "without_enemies", lambda ids: walked.append(len(ids)) or real(ids)
+    )
+    with app.app_context():
+        sitting_id = make_sitting(n_candidates=1, n_items=40, proctor=make_user())
+    _statements_per_answer(app, sitting_id, 10)
+    # the section's length and the candidate's form: one walk each, whatever the answers
+    assert len(walked) <= 2, walked
+
+
 def test_socket_events_leave_no_reference_cycles_for_the_garbage_collector(app):
     """Each event's request context is freed when the event ends, not by a full collection.
 

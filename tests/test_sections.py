@@ -158,7 +158,7 @@ def test_an_skd_exam_scores_the_latest_answers_by_hand(app):
     with app.app_context():
         assert db.session.query(Response).count() == 6  # 5 answers + 1 change, no repeat
         rows = db.session.query(Response).order_by(Response.n).all()
-        prev = chain.GENESIS
+        prev = chain.genesis_of(db.session.get(Attempt, attempt))
         for row in rows:
             assert row.prev_hash == prev
             prev = row.hash

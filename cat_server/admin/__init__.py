@@ -4,4 +4,9 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from . import calibration_routes, routes, staff_routes  # noqa: E402,F401  (register on import)
+from . import (  # noqa: E402,F401  (register on import)
+    calibration_routes,
+    exam_routes,
+    routes,
+    staff_routes,
+)

@@ -6,11 +6,15 @@ import dataclasses
 import io
 import os
 import posixpath
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
 
+from flask import current_app
+
 from .. import spreadsheet
+from ..exam import catalog
 from ..extensions import db
 from ..itembank.formats import BankFormatError, BankFormatProblem, write_bank
 from ..itembank.formats.qti_format import is_package
@@ -161,7 +165,12 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
             filename=f"{filename}: {bank_info.filename}",
             media=set(media),
         )
-        staging.rename(media_root() / f"bank-{bank.id}")
+        target = media_root() / f"bank-{bank.id}"
+        if target.exists():  # left by an earlier database (a reinstall): kept aside, not mixed in
+            stale = target.with_name(f"{target.name}.stale-{secrets.token_hex(4)}")
+            target.rename(stale)
+            current_app.logger.warning("media folder %s was in the way: moved to %s", target, stale)
+        staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -183,7 +192,12 @@ def get_bank(bank_id: int) -> ItemBank:
 
 
 def set_item_status(item_id: int, status: str, actor: str, reason: str | None) -> Item:
-    """Retire an item (or bring it back); the change is audited with who and why."""
+    """Retire an item (or bring it back), with a reason; audited with who and why.
+
+    Takes effect at once on every process (``catalog.move_version``): once
+    this returns, no new form or adaptive pick includes a retired item; a
+    running fixed section keeps the form it drew.
+    """
     from ..errors import BadPayload, NotFound
 
     item = db.session.get(Item, item_id)
@@ -191,6 +205,9 @@ def set_item_status(item_id: int, status: str, actor: str, reason: str | None) -
         raise NotFound("Soal tidak ditemukan.", "Item not found.")
     if status not in ("active", "pretest", "retired"):
         raise BadPayload(field="status")
+    if not (reason or "").strip():
+        raise BadPayload("Alasan wajib diisi.", "A reason is required.", field="reason")
+    catalog.move_version()
     old, item.status = item.status, status
     audit(
         actor,

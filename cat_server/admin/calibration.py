@@ -22,13 +22,14 @@ from flask import current_app
 
 from .. import irt, spreadsheet
 from ..errors import NotFound
+from ..exam import catalog
 from ..extensions import db
 from ..irt import io as irt_io
 from ..itembank.formats import DICHOTOMOUS
 from ..models import Attempt, Exam, Item, ItemBank, Presentation, Response, Sitting, audit, utcnow
 from .sittings import FormProblems
 
-MODELS = ("1pl", "2pl", "3pl", "grm", "gpcm")
+MODELS = ("1pl", "2pl", "3pl", "4pl", "grm", "gpcm")
 
 
 def _family(model: str) -> str:
@@ -165,12 +166,17 @@ def run_calibration(
                     "a": item.a,
                     "b": item.b,
                     "c": item.c,
+                    "d": item.d,
                     "thresholds": item.thresholds,
                 },
                 "new": new,
                 "se": se,
                 "infit": _round(result.fit["infit"][j]),
                 "outfit": _round(result.fit["outfit"][j]),
+                # Orlando-Thissen S-X2: persons who answered every item only (None otherwise)
+                "s_x2": _round(result.fit["s_x2"][j]),
+                "s_x2_df": _round(result.fit["s_x2_df"][j]),
+                "s_x2_p": _round(result.fit["s_x2_p"][j]),
             }
         )
     proposal = {
@@ -182,6 +188,10 @@ def run_calibration(
         "n_anchors": len(anchor_cols),
         "converged": bool(result.converged),
         "n_iter": int(result.n_iter),
+        "log_likelihood": round(float(result.log_likelihood), 2),
+        "aic": round(float(result.aic), 2),
+        "bic": round(float(result.bic), 2),
+        "n_parameters": int(result.n_parameters),
         "created_by": actor,
         "created_at": utcnow().isoformat(timespec="seconds"),
         "items": rows,
@@ -212,7 +222,8 @@ def _params_of(items, j, model) -> dict:
             "model": model,
             "a": _round(items.a[j]),
             "b": _round(items.b[j]),
-            "c": _round(items.c[j]) if model == "3pl" else 0.0,
+            "c": _round(items.c[j]) if model in ("3pl", "4pl") else 0.0,
+            "d": _round(items.d[j]) if model == "4pl" else 1.0,
             "thresholds": None,
         }
     return {
@@ -240,19 +251,27 @@ def load_proposal(token: str) -> dict:
 
 
 def accept(token: str, item_ids: list[int], actor: str, reason: str | None = None) -> int:
-    """Write the new parameters of the chosen items and make them active: all in one commit."""
+    """Write the new parameters of the chosen items and make them active: all in one commit.
+
+    A reason is required; every process uses the new parameters from its next
+    pick on (``catalog.move_version``).
+    """
     proposal = load_proposal(token)
     if proposal.get("accepted_at"):
         raise FormProblems([("token", "this calibration run was already accepted")])
     chosen = [r for r in proposal["items"] if r["item_id"] in set(item_ids)]
     if not chosen:
         raise FormProblems([("items", "choose at least one item to accept")])
+    if not (reason or "").strip():
+        raise FormProblems([("reason", "alasan wajib diisi / a reason is required")])
+    catalog.move_version()
     for row in chosen:
         item = db.session.get(Item, row["item_id"])
         if item is None or item.bank_id != proposal["bank_id"]:
             raise FormProblems([("items", f"item {row['code']} is no longer in the bank")])
         new = row["new"]
         item.model, item.a, item.b, item.c = new["model"], new["a"], new["b"], new["c"]
+        item.d = new.get("d", 1.0)  # proposals before the 4PL had no d: 1PL-3PL, d = 1
         item.thresholds = new["thresholds"]
         item.status = "active"
         audit(

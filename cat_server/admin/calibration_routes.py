@@ -11,6 +11,7 @@ from flask import (
     url_for,
 )
 
+from ..bodies import large_upload
 from ..extensions import db
 from ..models import (
     Item,
@@ -23,6 +24,7 @@ from .routes import _int, actor
 
 
 @bp.route("/calibration", methods=["GET", "POST"])
+@large_upload
 def calibration_page():
     from . import calibration
 

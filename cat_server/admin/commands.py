@@ -112,10 +112,8 @@ def verify_command(export_path):
     """Recompute every attempt's keyed response chain; name any altered row (exit code 1)."""
     import os
 
-    from flask import current_app
-
     from ..exam.chain import key_source
-    from .scores import check_export, verify_chains
+    from .scores import check_export, legacy_until, verify_chains
 
     click.echo(f"Chain key: {key_source()}")
     if export_path:
@@ -128,9 +126,13 @@ def verify_command(export_path):
             sys.exit(1)
         click.echo(f"OK: {n_rows} export rows signed by this key and matching the database.")
         return
-    until = current_app.config.get("CHAIN_UNKEYED_UNTIL") or 0
-    if until:
-        click.echo(f"Attempts up to id {until} may carry the old unkeyed chain.")
+    unkeyed, unbound = legacy_until()
+    if unkeyed:
+        click.echo(f"Attempts up to id {unkeyed} may carry the old unkeyed chain.")
+    if unbound:
+        click.echo(
+            f"Attempts up to id {unbound} may carry a chain that does not name its candidate."
+        )
     n_attempts, n_responses, problems = verify_chains()
     for problem in problems:
         click.echo(str(problem), err=True)
@@ -199,6 +201,8 @@ def calibrate_bank_command(bank_id, model, responses, accept):
             text += f" b={p['b']:.3f}"
         if p["c"]:
             text += f" c={p['c']:.3f}"
+        if p.get("d") is not None and p["d"] < 1:
+            text += f" d={p['d']:.3f}"
         if p["thresholds"]:
             text += " b_k=" + "/".join(f"{t:.3f}" for t in p["thresholds"])
         return text
@@ -208,10 +212,20 @@ def calibrate_bank_command(bank_id, model, responses, accept):
         f"{'converged' if proposal['converged'] else 'NOT converged'} "
         f"after {proposal['n_iter']} iterations; run {proposal['token']}"
     )
+    if "aic" in proposal:
+        click.echo(
+            f"log-likelihood {proposal['log_likelihood']}, AIC {proposal['aic']}, "
+            f"BIC {proposal['bic']} ({proposal['n_parameters']} parameters)"
+        )
     for row in proposal["items"]:
         click.echo(
             f"{row['code']:12} n={row['n']:<6} old {show(row['old']):40} "
             f"new {show(row['new'])}  infit={row['infit']} outfit={row['outfit']}"
+            + (
+                f" S-X2={row['s_x2']} df={row['s_x2_df']:g} p={row['s_x2_p']}"
+                if row.get("s_x2_p") is not None
+                else ""
+            )
         )
     if accept:
         n = calibration.accept(
@@ -253,3 +267,54 @@ def create_admin_command(username, name, password):
 
 
 COMMANDS = (*COMMANDS, create_admin_command)
+
+
+@click.group("exam")
+def exam_group():
+    """Exam files (JSON, docs/formats.md): export an exam, import one on another server."""
+
+
+@exam_group.command("export")
+@click.argument("exam_id", type=int)
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, allow_dash=True))
+@with_appcontext
+def export_exam_command(exam_id, path):
+    """Write exam EXAM_ID as an exam file (PATH, or - for standard output)."""
+    from ..errors import ExamError
+    from .exam_builder import export_exam_file
+
+    try:
+        text = export_exam_file(exam_id)
+    except ExamError as error:
+        click.echo(error.message_en, err=True)
+        sys.exit(2)
+    with click.open_file(path, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+@exam_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_exam_command(path):
+    """Check an exam file against its bank and save it as a new exam: whole or not at all.
+
+    Every problem is named (section, field, what was expected; exit code 2).
+    """
+    import os
+
+    from .exam_builder import import_exam_file
+    from .sittings import FormProblems
+
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        exam = import_exam_file(data, os.path.basename(path), actor="cli")
+    except FormProblems as error:
+        for where, message in error.problems:
+            click.echo(f"{os.path.basename(path)}: {where or '-'}: {message}", err=True)
+        click.echo("Nothing was imported.", err=True)
+        sys.exit(2)
+    click.echo(f"Imported exam {exam.id}: {exam.name}")
+
+
+COMMANDS = (*COMMANDS, exam_group)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import math
 import re
+import time
 from datetime import datetime
 
 from flask import (
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -19,9 +20,10 @@ from flask import (
 from flask_login import current_user
 
 from .. import spreadsheet, staff_sessions
+from ..bodies import large_upload
 from ..errors import MAX_ID, Forbidden, NotFound
 from ..exam.catalog import public_item
-from ..extensions import db, login_manager
+from ..extensions import db, limiter, login_manager
 from ..itembank.formats import FORMATS, BankFormatError
 from ..localtime import parse_local, to_local
 from ..models import (
@@ -39,7 +41,7 @@ from . import banks, bp, scores, sittings
 AUDIT_PAGE = 100
 
 MIME = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Werkzeug adds "; charset=utf-8" to text/*: once is enough
     "json": "application/json",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
@@ -65,7 +67,6 @@ def require_admin():
         return redirect(url_for("auth.login", next=back))
     if not getattr(current_user, "is_admin", False):
         raise Forbidden()
-    request.max_content_length = current_app.config.get("ADMIN_MAX_UPLOAD", 64 * 1024 * 1024)
 
 
 def _int(value, default=None):
@@ -129,6 +130,7 @@ def dashboard():
 
 
 @bp.route("/banks", methods=["GET", "POST"])
+@large_upload
 def banks_page():
     errors, n_problems, status = None, 0, 200
     if request.method == "POST":
@@ -368,6 +370,7 @@ def _sitting_template(sitting_id, problems=(), failed=None):
 
 
 @bp.route("/candidates/import", methods=["POST"])
+@large_upload
 def candidates_import():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -392,9 +395,14 @@ def sitting_pins(sitting_id):
     except sittings.FormProblems as error:
         db.session.rollback()
         return _sitting_template(sitting_id, problems=error.problems, failed="pins"), 422
-    return render_template(
-        "admin/slips.html", slips=slips, title=f"PIN baru / New PINs: {len(slips)}"
+    everyone = db.session.scalar(
+        db.select(db.func.count()).select_from(Candidate).where(Candidate.sitting_id == sitting_id)
     )
+    kept = everyone - len(slips)  # begun or finished: their PINs stay (sittings.reset_pins)
+    title = f"PIN baru / New PINs: {len(slips)}"
+    if kept:
+        title += f" — {kept} peserta sudah mulai, PIN tetap / {kept} already started, PIN kept"
+    return render_template("admin/slips.html", slips=slips, title=title)
 
 
 # --- scores -----------------------------------------------------------------
@@ -494,10 +502,12 @@ def too_many_logins(error):
 
     db.session.rollback()
     limit = getattr(error, "limit", None)
-    retry = error.retry_after if hasattr(error, "retry_after") else None
+    retry, breached = None, limiter.current_limit
+    if breached is not None:  # when the breached window ends, rounded up as lockout.py does
+        retry = max(1, math.ceil(breached.window[0] - time.time()))
     problem = TooManyAttempts(
         limit=str(limit.limit) if limit is not None else None, retry_after=retry, scope="ip"
     )
     if wants_json():
-        return problem.to_dict(), 429
-    return render_template("error.html", error=problem), 429
+        return problem.to_dict(), 429, problem.headers
+    return render_template("error.html", error=problem), 429, problem.headers

@@ -12,7 +12,7 @@ from flask import current_app
 
 from .. import spreadsheet
 from ..errors import MAX_ID
-from ..exam.chain import GENESIS, chain_hash, chain_key, head_signature, key_source
+from ..exam.chain import GENESIS, chain_hash, chain_key, genesis, head_signature, key_source
 from ..extensions import db, socketio
 from ..localtime import SECONDS, format_local, iso_local
 from ..models import Attempt, AuditEvent, Candidate, Item, Response, Seat, Sitting
@@ -42,8 +42,9 @@ def select_attempts(
 def score_rows(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
     """Header and one row an attempt: the scores document of docs/formats.md.
 
-    Each row carries the attempt's signed chain head (``exam.chain.head_signature``),
-    empty when its chain does not verify at the time of the export.
+    Each row carries the attempt's signed chain head (``exam.chain.head_signature``:
+    whose attempt, ``chain_n`` links ending in ``chain_hash``), empty when its chain
+    does not verify at the time of the export.
     """
     section_codes: list[str] = []
     for attempt in attempts:
@@ -69,6 +70,8 @@ def score_rows(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
         "attempt_id",
         "chain_n",
         "chain_signature",
+        "sitting_id",
+        "exam_id",
     ]
     problems = verify_chains([a.id for a in attempts])[2] if attempts else []
     broken, key = {p.attempt_id for p in problems}, chain_key()
@@ -109,6 +112,8 @@ def score_rows(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
             a.id,
             a.n_responses,
             _signature(a, broken, key),
+            a.sitting_id,
+            exam.id,
         ]
         rows.append(row)
     return header, rows
@@ -118,7 +123,15 @@ def _signature(attempt: Attempt, broken: set[int], key: bytes) -> str:
     """The attempt's signed chain head; empty if its chain does not verify (nothing to vouch for)."""
     if attempt.id in broken:
         return ""
-    return head_signature(key, attempt.id, attempt.n_responses, attempt.chain_head or GENESIS)
+    return head_signature(
+        key,
+        attempt.id,
+        attempt.candidate.registration_no,
+        attempt.sitting_id,
+        attempt.sitting.exam_id,
+        attempt.n_responses,
+        attempt.chain_head or GENESIS,
+    )
 
 
 def _num(x):
@@ -180,6 +193,8 @@ RESPONSE_LOG_HEADER = [
     "answered_at_utc",
     "prev_hash",
     "hash",
+    "sitting_id",
+    "exam_id",
 ]
 
 
@@ -187,10 +202,13 @@ def response_log(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
     """One row a stored response, in the order written: what a third party reconciles.
 
     Every change of an answer is its own row (``n`` counts them per attempt);
-    ``prev_hash`` and ``hash`` are the chain's (docs/formats.md says how to check it).
+    ``prev_hash`` and ``hash`` are the chain's (docs/formats.md says how to check it);
+    the first ``prev_hash`` is the attempt's genesis, of its registration number,
+    ``sitting_id`` and ``exam_id``.
     """
     ids = [a.id for a in attempts]
     numbers = {a.id: a.candidate.registration_no for a in attempts}
+    whose = {a.id: (a.sitting_id, a.sitting.exam_id) for a in attempts}
     rows = []
     if ids:
         for r, code in db.session.execute(
@@ -213,6 +231,7 @@ def response_log(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
                     r.answered_at.isoformat(),  # the exact text the hash covers
                     r.prev_hash,
                     r.hash,
+                    *whose[r.attempt_id],  # with the number, what the genesis covers
                 ]
             )
     return list(RESPONSE_LOG_HEADER), rows
@@ -270,6 +289,12 @@ def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[
     Every departure is a problem naming what it shows: an altered row, a
     deleted row, reordered rows, a changed chain head.
 
+    The first row's ``prev_hash`` (with no rows, the head) must be the attempt's
+    genesis (``exam.chain.genesis``) for the registration number, sitting and
+    exam it now belongs to: an attempt moved to another candidate is a problem.
+    64 zeros instead (a chain from before the binding) pass only up to
+    ``CHAIN_UNBOUND_UNTIL`` (or ``CHAIN_UNKEYED_UNTIL``).
+
     Hashes are HMACs under the chain key (exam/chain.py). A row whose hash is
     the plain, unkeyed SHA-256 of its fields passes only in an attempt up to
     ``CHAIN_UNKEYED_UNTIL`` (written before the key existed) and before any
@@ -283,6 +308,8 @@ def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[
             Attempt.n_responses,
             Candidate.registration_no,
             Sitting.name,
+            Attempt.sitting_id,
+            Sitting.exam_id,
         )
         .join(Candidate, Attempt.candidate_id == Candidate.id)
         .join(Sitting, Attempt.sitting_id == Sitting.id)
@@ -290,20 +317,32 @@ def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[
     )
     if attempt_ids is not None:
         query = query.where(Attempt.id.in_(attempt_ids))
-    key, unkeyed_until = chain_key(), int(current_app.config.get("CHAIN_UNKEYED_UNTIL") or 0)
+    key, unkeyed_until, unbound_until = chain_key(), *legacy_until()
     problems: list[ChainProblem] = []
     n_attempts = n_responses = 0
-    for attempt_id, head, counted, reg, sitting in db.session.execute(query).all():
+    for attempt_id, head, counted, reg, sitting, sitting_id, exam_id in db.session.execute(
+        query
+    ).all():
         n_attempts += 1
         socketio.sleep(0)  # a long check lets the exam's sockets in between attempts
         rows = db.session.execute(_CHAIN_ROWS, {"attempt": attempt_id}).all()
         n_responses += len(rows)
         unkeyed = attempt_id <= unkeyed_until
-        found = _chain_problems(attempt_id, head or GENESIS, counted, rows, key, unkeyed)
+        start = genesis(key, attempt_id, reg, sitting_id, exam_id)
+        first = rows[0].prev_hash if rows else (head or GENESIS)
+        if first == GENESIS and attempt_id <= unbound_until:
+            start = GENESIS  # a chain from before the binding
+        found = _chain_problems(attempt_id, head or GENESIS, counted, rows, key, unkeyed, start)
         for r, message in found:
             seq, row_id = (r.seq, r.id) if r is not None else (None, None)
             problems.append(ChainProblem(attempt_id, reg, sitting, seq, row_id, message))
     return n_attempts, n_responses, problems
+
+
+def legacy_until() -> tuple[int, int]:
+    """The highest attempt ids whose chains may be unkeyed, and unbound (docs/admin.md)."""
+    unkeyed = int(current_app.config.get("CHAIN_UNKEYED_UNTIL") or 0)
+    return unkeyed, max(unkeyed, int(current_app.config.get("CHAIN_UNBOUND_UNTIL") or 0))
 
 
 def verify_report() -> dict:
@@ -321,8 +360,8 @@ def verify_report() -> dict:
 def check_export(data: bytes, filename: str) -> tuple[int, list[str]]:
     """Check a score export against the key and the database: (rows, problems).
 
-    Every row must carry a signature of its ``attempt_id``, ``chain_n`` and
-    ``chain_hash`` under this server's chain key, and the attempt's chain in
+    Every row must carry a signature of its ``attempt_id``, ``registration_no``,
+    ``sitting_id``, ``exam_id``, ``chain_n`` and ``chain_hash`` under this server's chain key, and the attempt's chain in
     the database must verify and still end at the same ``chain_n`` and head:
     this finds a chain cut short since the export, which verifies on its own.
     """
@@ -342,9 +381,13 @@ def check_export(data: bytes, filename: str) -> tuple[int, list[str]]:
         where = f"{filename} row {number} (registration {r.get('registration_no')})"
         n, head = str(r.get("chain_n")), str(r.get("chain_hash"))
         attempt_id = str(r.get("attempt_id"))
-        signed = attempt_id.isdigit() and n.isdigit()
+        whose = [str(r.get(c)) for c in ("sitting_id", "exam_id")]
+        signed = attempt_id.isdigit() and n.isdigit() and all(w.isdigit() for w in whose)
         if signed:
-            good = head_signature(key, int(attempt_id), int(n), head)
+            registration_no = spreadsheet.restore_cell(str(r.get("registration_no")))
+            good = head_signature(
+                key, int(attempt_id), registration_no, *map(int, whose), int(n), head
+            )
             signed = hmac.compare_digest(good, str(r.get("chain_signature") or ""))
         if not signed:
             problems.append(
@@ -378,16 +421,42 @@ def _export_rows(data: bytes, filename: str) -> list[dict]:
 
 
 def _chain_problems(
-    attempt_id: int, head: str, counted: int, rows: list[Response], key: bytes, unkeyed: bool
+    attempt_id: int,
+    head: str,
+    counted: int,
+    rows: list[Response],
+    key: bytes,
+    unkeyed: bool,
+    start: str,
 ):
     """(row or None, message) for each departure of one attempt's rows (in ``n`` order).
 
-    ``unkeyed``: rows with the plain SHA-256 may open this attempt's chain.
+    ``unkeyed``: rows with the plain SHA-256 may open this attempt's chain;
+    ``start``: the first row's ``prev_hash`` (the attempt's genesis).
     """
     found = []
     plain = []  # rows with the plain SHA-256 where only keyed ones may be
-    position = {GENESIS: 0} | {r.hash: r.n for r in rows}  # where each hash is now
-    prev, expected_n = GENESIS, 1
+    first = rows[0].prev_hash if rows else head
+    if first != start and first not in {r.hash for r in rows}:
+        legacy = first == GENESIS and start != GENESIS
+        found.append(
+            (
+                rows[0] if rows else None,
+                "not this candidate's chain: it does not start at the genesis of this attempt, "
+                "registration number, sitting and exam: the attempt was moved to another "
+                "candidate, the candidate's number, sitting or exam was changed, or its first "
+                "rows were deleted"
+                + (
+                    "; or it began before chains named their candidate (then raise "
+                    "CAT_CHAIN_UNBOUND_UNTIL to its id, docs/admin.md)"
+                    if legacy
+                    else ""
+                ),
+            )
+        )
+        start = first  # the rest is checked as a chain of its own
+    position = {start: 0} | {r.hash: r.n for r in rows}  # where each hash is now
+    prev, expected_n = start, 1
     for r in rows:
         if r.n > expected_n:
             gap = f"n {expected_n}" if r.n == expected_n + 1 else f"n {expected_n} to {r.n - 1}"
@@ -472,7 +541,7 @@ def seat_label(seat: Seat | None) -> str:
 
 
 # who made an audit row: "user:3" (staff), "candidate:17", "server", "demo", ...
-AUDIT_WHO = ("all", "staff", "candidates", "server")
+AUDIT_WHO = ("all", "staff", "candidates", "server", "addresses")
 
 
 def audit_events(who="all", action="", sitting_id=None, before=None, limit=100):
@@ -482,6 +551,8 @@ def audit_events(who="all", action="", sitting_id=None, before=None, limit=100):
         query = query.where(AuditEvent.actor.startswith("user:"))
     elif who == "candidates":
         query = query.where(AuditEvent.actor.startswith("candidate:"))
+    elif who == "addresses":  # failed logins, lock-outs, refusals: by client address
+        query = query.where(AuditEvent.actor.startswith("address:"))
     elif who == "server":
         query = query.where(
             ~AuditEvent.actor.startswith("user:"), ~AuditEvent.actor.startswith("candidate:")

@@ -498,14 +498,17 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
 
 
 def reset_pins(sitting_id: int, actor: str, reason: str | None = None) -> list[NewCandidate]:
-    """New PINs for every candidate of the sitting who has not finished (old PINs stop working).
+    """New PINs for every candidate of the sitting who has not begun (old PINs stop working).
 
-    The logins the old PINs opened end too (exam/sessions.py). Refused without a
-    reason (FormProblems), changing nothing.
+    A candidate whose attempt has started or finished keeps the PIN and the
+    login: a sitting-wide reset mid-exam would log every running seat out (one
+    candidate's PIN is the proctor's "reset PIN"). The logins the old PINs
+    opened while waiting end (exam/sessions.py). Refused without a reason
+    (FormProblems), changing nothing.
     """
     sitting = get_sitting(sitting_id)
     reason = need_reason(reason)
-    out, attempt_ids = [], []
+    out, attempt_ids, kept = [], [], 0
     candidates = (
         db.session.execute(
             db.select(Candidate)
@@ -516,7 +519,8 @@ def reset_pins(sitting_id: int, actor: str, reason: str | None = None) -> list[N
         .all()
     )
     for c in candidates:
-        if c.attempt is not None and c.attempt.status == "finished":
+        if c.attempt is not None and c.attempt.status != "waiting":
+            kept += 1  # begun or finished: the PIN in the candidate's hand stays
             continue
         pin = security.new_pin()
         c.pin_hash = security.hash_pin(pin)
@@ -539,7 +543,7 @@ def reset_pins(sitting_id: int, actor: str, reason: str | None = None) -> list[N
     # after the slow hashing, so the rows stay locked only until the commit; in id
     # order, as the answer lane and the sitting-wide actions lock them
     ended = {a: candidate_sessions.revoke(a) for a in sorted(attempt_ids)}
-    audit(actor, "pins_reset", sitting_id=sitting.id, reason=reason, count=len(out))
+    audit(actor, "pins_reset", sitting_id=sitting.id, reason=reason, count=len(out), kept=kept)
     db.session.commit()
     for attempt_id, sid in ended.items():
         candidate_sessions.close_sockets(attempt_id, sid)

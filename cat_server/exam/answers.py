@@ -8,6 +8,8 @@ after the commit.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import sqlalchemy as sa
 
@@ -17,13 +19,15 @@ from ..extensions import db
 from ..models import Attempt, ExamSection, Item, Presentation, Response, audit
 from .catalog import (
     adaptive_pool,
+    bank_choice,
     cached_exam,
     cached_item,
+    check_version,
     current_section,
     engine_score,
     exam_id_of,
     fixed_form,
-    fixed_form_length,
+    section_length,
 )
 from .chain import GENESIS, chain_hash, chain_key
 from .clock import check_running
@@ -93,6 +97,11 @@ _LATEST_RESPONSE = (
 _INSERT_RESPONSE = Response.__table__.insert().inline()
 
 
+def _section_last_seq(attempt: Attempt, section) -> int:
+    """The last seq the current section can reach; any later one is a later section's."""
+    return attempt.section_first_seq - 1 + section_length(cached_exam(exam_id_of(attempt)), section)
+
+
 def record_answer(attempt_id: int, answer: AnswerIn, token=BY_SERVER) -> dict:
     """Check, score, present the next item: one transaction; the reply after the commit.
 
@@ -131,6 +140,8 @@ def record_answer(attempt_id: int, answer: AnswerIn, token=BY_SERVER) -> dict:
     attempt, presented = row
     check_token(attempt, token)  # on the row just locked: a revoked cookie stores nothing
     section = current_section(attempt)
+    if section.shuffle_options and answer.item == presented:  # the bank's letter from here on
+        answer = replace(answer, choice=bank_choice(attempt, section, presented, answer.choice))
     if lane is not None and not _fits_the_lane(attempt, section, answer):
         raise txn.Bounce()  # nothing changed yet: it runs on its own after the batch
     latest = None
@@ -141,7 +152,7 @@ def record_answer(attempt_id: int, answer: AnswerIn, token=BY_SERVER) -> dict:
             _LATEST_RESPONSE, {"attempt": attempt.id, "seq": answer.seq}
         ).one_or_none()
     if latest is not None and latest.choice == answer.choice and answer.item == presented:
-        state = attempt_state(attempt)
+        state = attempt_state(attempt, full=False)  # like any answer's ack (docs/protocol.md)
         txn.rollback()
         if lane is not None:
             db.session.expunge(attempt)
@@ -150,8 +161,10 @@ def record_answer(attempt_id: int, answer: AnswerIn, token=BY_SERVER) -> dict:
         raise NotInProgress(state=attempt_state(attempt))
     now = check_running(attempt)
     if not attempt.section_first_seq <= answer.seq <= attempt.n_presented:
-        if answer.seq < attempt.section_first_seq and answer.seq >= 1:
-            raise SectionOver(state=attempt_state(attempt))
+        if 1 <= answer.seq < attempt.section_first_seq or answer.seq > _section_last_seq(
+            attempt, section
+        ):
+            raise SectionOver(state=attempt_state(attempt))  # ended, or not begun
         raise WrongSeq(expected_seq=attempt.next_seq, state=attempt_state(attempt))
     if latest is not None and not section.navigable:
         # forward-only sections take one answer per item
@@ -176,7 +189,7 @@ def _fits_the_lane(attempt: Attempt, section: ExamSection, answer: AnswerIn) -> 
     if section.mode == "adaptive" or section.navigable or attempt.status != "in_progress":
         return False
     position = answer.seq - attempt.section_first_seq + 1
-    return 1 <= position < fixed_form_length(cached_exam(exam_id_of(attempt)), section)
+    return 1 <= position < len(fixed_form(attempt, cached_exam(exam_id_of(attempt)), section))
 
 
 def prefetch_answers(calls: list[tuple]) -> dict:
@@ -323,6 +336,7 @@ def _advance_adaptive(attempt: Attempt, section: ExamSection, now) -> bool:
 
     Returns True when a new section began (the reply is then a full state).
     """
+    check_version()  # a retired item is never picked again, on any process
     pool = adaptive_pool(cached_exam(exam_id_of(attempt)), section)
     rows = db.session.execute(
         db.select(Response.item_id, Response.choice)

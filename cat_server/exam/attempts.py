@@ -17,8 +17,9 @@ from ..errors import (
 )
 from ..extensions import db
 from ..models import Attempt, Candidate, Presentation, Sitting, audit, utcnow
-from .catalog import current_section, exam_length, exam_sections
-from .clock import check_running
+from .catalog import check_version, current_section, exam_length, exam_sections
+from .chain import chain_key, genesis
+from .clock import check_running, start_late
 from .payloads import FinishSectionIn, MarkIn
 from .sections import begin_section, lock_attempt, start_clock
 from .sessions import BY_SERVER, begin, check_token
@@ -41,7 +42,7 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
     which numbers exist. The attempt's first items are presented now,
     while the candidate waits, so the proctor's start only sets the clocks.
     Logging in after the sitting started starts the attempt at once with the
-    full time.
+    full time, or with what is left of the sitting's (``Exam.late_login``).
     """
     sitting = get_sitting(sitting_id)
     if sitting.status == "scheduled":  # nothing is written before a proctor opens check-in
@@ -61,6 +62,7 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
     if attempt is None:
         if sitting.status == "ended":
             raise SittingEnded()
+        check_version()  # the length below counts no item retired before now
         attempt = Attempt(
             sitting_id=sitting.id,
             candidate_id=candidate.id,
@@ -69,6 +71,10 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
         )
         db.session.add(attempt)
         db.session.flush()
+        # the chain starts at whose attempt this is: moved to another candidate, it breaks
+        attempt.chain_head = genesis(
+            chain_key(), attempt.id, candidate.registration_no, sitting.id, sitting.exam_id
+        )
         audit(
             f"candidate:{candidate.id}",
             "attempt_created",
@@ -78,6 +84,8 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
         begin_section(attempt, 1, utcnow())
         if sitting.status == "started" and attempt.status == "waiting":
             start_clock(attempt, sitting.exam, utcnow())
+            if sitting.exam.late_login == "remaining":
+                start_late(attempt, sitting, sitting.exam.duration_s, attempt.started_at)
             if sitting.paused_at is not None:  # joins a paused room: the clock waits too
                 attempt.paused_at = attempt.started_at
     begin(attempt, utcnow())  # the cookie takes attempt.session_token
@@ -200,4 +208,4 @@ def mark_item(attempt_id: int, request: MarkIn, token=BY_SERVER) -> dict:
         .values(marked=request.marked)
     )
     txn.commit()
-    return {"ok": True, "state": attempt_state(attempt)}
+    return {"ok": True, "state": attempt_state(attempt, full=False)}  # like an answer's ack

@@ -1,8 +1,14 @@
 """What each process prepares once: cached items, exams, sections, pools and forms.
 
-Items and sections never change once imported (a new import is a new bank
-version), so these caches never go stale while the process lives. Reads only;
-commits nothing and knows nothing of attempts' progress.
+Sections never change once imported (a new import is a new bank version).
+Items do, in two ways: retired (or brought back) and recalibrated. Each of
+those moves the catalog version (:func:`move_version`, in the same commit),
+and every process reads it where it newly chooses items (:func:`check_version`:
+a section's first items, each adaptive pick), dropping its item caches when
+it moved. On PostgreSQL the retire waits for the picks under way (an advisory
+lock they share), so once it returns no process picks the old item again. A
+running fixed section keeps the form it drew (``Attempt.form``). Commits
+nothing and knows nothing of attempts' progress.
 """
 
 from __future__ import annotations
@@ -10,16 +16,59 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import sqlalchemy as sa
 from flask import current_app
 
 from .. import irt
 from ..extensions import db
 from ..itembank.service import sanitize_html
-from ..models import Attempt, Exam, ExamSection, Item, Sitting
+from ..models import Attempt, CatalogVersion, Exam, ExamSection, Item, Sitting
+
+# the caches that hold items or what is built from them (not exams, sections, sittings)
+_ITEM_CACHES = ("items", "public_items", "pools", "adaptive", "lengths", "form_lengths", "forms")
+_LOCK = 0x63617431  # the advisory lock of item changes ("cat1")
+_VERSION = db.select(CatalogVersion.version).where(CatalogVersion.id == 1)
 
 
 def _cache(name: str) -> dict:
     return current_app.extensions.setdefault(f"cat_{name}", {})
+
+
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def check_version() -> None:
+    """Drop this process's item caches if an item was retired or recalibrated since.
+
+    Called where items are newly chosen. On PostgreSQL it first takes the lock
+    a retire takes alone, in its own statement, so the version it then reads
+    is the retire's if one just committed.
+    """
+    if _postgresql():
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(_LOCK)))
+    version = db.session.execute(_VERSION).scalar() or 0
+    if current_app.extensions.get("cat_catalog_version") != version:
+        for name in _ITEM_CACHES:
+            current_app.extensions.pop(f"cat_{name}", None)
+        current_app.extensions["cat_catalog_version"] = version
+
+
+def move_version() -> None:
+    """An item was retired or recalibrated: every process drops its item caches before its next pick.
+
+    Part of the caller's transaction. On PostgreSQL it waits for the picks
+    under way (their shared lock) and holds new ones until the commit.
+    """
+    if _postgresql():
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK)))
+    moved = db.session.execute(
+        sa.update(CatalogVersion)
+        .where(CatalogVersion.id == 1)
+        .values(version=CatalogVersion.version + 1)
+    ).rowcount
+    if not moved:  # a database made by create_all (tests, the demo): the row comes now
+        db.session.add(CatalogVersion(id=1, version=1))
 
 
 def cached_item(item_id: int) -> Item:
@@ -109,6 +158,43 @@ def section_pool(exam: Exam, section: ExamSection) -> list[int]:
     return cache[section.id]
 
 
+def option_order(attempt: Attempt, item_id: int) -> list[int]:
+    """The bank indices of the item's options in the order this attempt shows them."""
+    n = len(cached_item(item_id).options)
+    return [int(j) for j in np.random.default_rng([attempt.seed, item_id, 1]).permutation(n)]
+
+
+def shown_item(attempt: Attempt, section: ExamSection, item_id: int) -> dict:
+    """The public item as this attempt sees it: options in its own order, labelled A.. again."""
+    public = public_item(item_id)
+    if not section.shuffle_options:
+        return public
+    options = public["options"]
+    return {
+        **public,
+        "options": [
+            {"label": chr(ord("A") + k), "text": options[j]["text"]}
+            for k, j in enumerate(option_order(attempt, item_id))
+        ],
+    }
+
+
+def bank_choice(attempt: Attempt, section: ExamSection, item_id: int, label: str) -> str:
+    """The bank's letter of the option shown as ``label`` (unknown labels stay as they are)."""
+    if not section.shuffle_options:
+        return label
+    order = option_order(attempt, item_id)
+    index = ord(label) - ord("A")
+    return chr(ord("A") + order[index]) if index < len(order) else label
+
+
+def shown_choice(attempt: Attempt, section: ExamSection, item_id: int, choice: str) -> str:
+    """The label this attempt sees for the bank's option ``choice``."""
+    if not section.shuffle_options:
+        return choice
+    return chr(ord("A") + option_order(attempt, item_id).index(ord(choice) - ord("A")))
+
+
 @dataclass(frozen=True)
 class AdaptivePool:
     """An adaptive section's engine bank, prepared once per process."""
@@ -120,43 +206,88 @@ class AdaptivePool:
 
 
 def adaptive_pool(exam: Exam, section: ExamSection) -> AdaptivePool:
+    """The section's active items, and its retired ones marked so the engine never picks them.
+
+    Retired ones stay in the bank so that an attempt that answered one before
+    it was retired still has its ability estimated from it.
+    """
     cache = _cache("adaptive")
     if section.id not in cache:
-        items = [cached_item(i) for i in section_pool(exam, section)]
-        width = max((len(i.thresholds or []) for i in items), default=0)
-        thresholds = None
-        if width:
-            thresholds = np.full((len(items), width), np.nan)
-            for j, item in enumerate(items):
-                if item.thresholds:
-                    thresholds[j, : len(item.thresholds)] = item.thresholds
-        bank = irt.prepare_bank(
-            a=[i.a for i in items],
-            b=[i.b if i.b is not None else 0.0 for i in items],
-            c=[i.c for i in items],
-            d=[i.d for i in items],
-            model=[i.model for i in items],
-            thresholds=thresholds,
-            item_id=[str(i.id) for i in items],
-            section=[i.section for i in items],
-            enemy_group=[i.enemy_group for i in items],
+        ids = (
+            db.session.execute(
+                db.select(Item.id)
+                .where(
+                    Item.bank_id == exam.bank_id,
+                    Item.section.in_(section.pool_tags),
+                    Item.status.in_(("active", "retired")),
+                )
+                .order_by(Item.position)
+            )
+            .scalars()
+            .all()
         )
-        content = None
-        if section.content:
-            content = {
-                tag: tuple(v) if isinstance(v, list) else v for tag, v in section.content.items()
-            }
-        config = irt.CatConfig(
-            min_length=section.min_items or 0,
-            max_length=section.n_items,
-            se_target=section.se_target,
-            exposure="randomesque" if section.randomesque_k > 1 else "none",
-            randomesque_k=section.randomesque_k,
-            content=content,
-        )
+        items = [cached_item(i) for i in ids]
         ids = [i.id for i in items]
-        cache[section.id] = AdaptivePool(bank, ids, {v: k for k, v in enumerate(ids)}, config)
+        cache[section.id] = AdaptivePool(
+            engine_bank(items), ids, {v: k for k, v in enumerate(ids)}, engine_config(section, ids)
+        )
     return cache[section.id]
+
+
+def engine_bank(items: list[Item]) -> irt.Bank:
+    """The engine's bank of ``items`` (in that order): parameters, tags, enemy groups."""
+    width = max((len(i.thresholds or []) for i in items), default=0)
+    thresholds = None
+    if width:
+        thresholds = np.full((len(items), width), np.nan)
+        for j, item in enumerate(items):
+            if item.thresholds:
+                thresholds[j, : len(item.thresholds)] = item.thresholds
+    return irt.prepare_bank(
+        a=[i.a for i in items],
+        b=[i.b if i.b is not None else 0.0 for i in items],
+        c=[i.c for i in items],
+        d=[i.d for i in items],
+        model=[i.model for i in items],
+        thresholds=thresholds,
+        item_id=[str(i.id) for i in items],
+        section=[i.section for i in items],
+        enemy_group=[i.enemy_group for i in items],
+        status=[i.status for i in items],  # retired: scored, never picked again
+    )
+
+
+def engine_config(section: ExamSection, item_ids: list[int]) -> irt.CatConfig:
+    """The engine's settings for an adaptive section whose pool is ``item_ids`` (in bank order).
+
+    Sympson–Hetter: ``engine["sh_k"]`` holds each pool item's parameter (by item id),
+    computed when the exam was saved (admin/exam_builder.py).
+    """
+    content = None
+    if section.content:
+        content = {
+            tag: tuple(v) if isinstance(v, list) else v for tag, v in section.content.items()
+        }
+    engine = section.engine or {}
+    classification = engine.get("classification") or {}
+    exposure = "randomesque" if section.randomesque_k > 1 else "none"
+    sh_k = None
+    if engine.get("exposure") == "sympson-hetter" and engine.get("sh_k"):
+        exposure = "sympson-hetter"
+        sh_k = [float(engine["sh_k"].get(str(i), 1.0)) for i in item_ids]
+    return irt.CatConfig(
+        min_length=section.min_items or 0,
+        max_length=section.n_items,
+        se_target=section.se_target,
+        exposure=exposure,
+        randomesque_k=section.randomesque_k,
+        sh_k=sh_k,
+        content=content,
+        prior_mean=float(engine.get("start_theta", 0.0)),
+        selection=engine.get("selection", "mfi"),
+        classification=classification.get("method"),
+        cut=classification.get("cut"),
+    )
 
 
 def section_length(exam: Exam, section: ExamSection) -> int:
@@ -174,17 +305,78 @@ def exam_length(exam_id: int) -> int:
     return cache[exam_id]
 
 
-def fixed_form(attempt: Attempt, exam: Exam, section: ExamSection) -> list[int]:
-    """The attempt's items for a fixed section: the pool in bank order, or a shuffle of its own.
+# Drawn forms kept per process: one per section (unshuffled) or per attempt and
+# section (shuffled). Drawing walks the whole pool for enemy groups, which cost
+# a third of an answer's CPU when it ran on every answer; 20,000 forms of 110
+# items are ~20 MB at most, and a full cache simply starts over.
+FORMS_CACHED = 20_000
 
-    At most one item of each enemy group: walking that order, an item whose
-    group is already in the form is passed over (docs/formats.md).
+
+def fixed_form(attempt: Attempt, exam: Exam, section: ExamSection) -> list[int]:
+    """The attempt's items for its current fixed section: the form it drew when it began.
+
+    An attempt from before forms were stored draws it again (:func:`draw_fixed_form`).
     """
+    if attempt.form is not None and section.id == current_section(attempt).id:
+        return attempt.form
+    return draw_fixed_form(attempt, exam, section)
+
+
+def draw_fixed_form(attempt: Attempt, exam: Exam, section: ExamSection) -> list[int]:
+    """A fixed section's items from today's pool, as its ``selection`` says (docs/formats.md).
+
+    The pool in bank order, or a shuffle of its own (``shuffle``): its first
+    ``n_items``; n per tag of the pool; a fixed list; or one of parallel forms
+    (drawn per attempt). At most one item of each enemy group: walking that
+    order, an item whose group is already in the form is passed over.
+    """
+    choice = section.selection or {}
+    kind = choice.get("type", "pool")
+    cache = _cache("forms")
+    # the same form for every attempt unless it is drawn at random
+    key = (section.id, attempt.seed if section.shuffle or kind == "forms" else None)
+    form = cache.get(key)
+    if form is None:
+        if len(cache) >= FORMS_CACHED:
+            cache.clear()
+        form = cache[key] = tuple(_draw(attempt, exam, section, choice, kind))
+    return list(form)
+
+
+def _draw(attempt: Attempt, exam: Exam, section: ExamSection, choice: dict, kind: str) -> list[int]:
+    rng = np.random.default_rng([attempt.seed, section.id])
+    if kind == "per_tag":
+        return _per_tag_form(exam, section, choice["counts"], rng)
+    if kind in ("items", "forms"):
+        form = (
+            choice["items"]
+            if kind == "items"
+            else choice["forms"][rng.integers(len(choice["forms"]))]
+        )
+        if section.shuffle:
+            form = [form[i] for i in rng.permutation(len(form))]
+        return without_enemies(list(form))[: section.n_items]
     pool = section_pool(exam, section)
     if section.shuffle:
-        rng = np.random.default_rng([attempt.seed, section.id])
         pool = [pool[i] for i in rng.permutation(len(pool))]
     return without_enemies(pool)[: section.n_items]
+
+
+def _per_tag_form(exam: Exam, section: ExamSection, counts: dict, rng) -> list[int]:
+    """``counts[tag]`` items of each tag (random ones with ``shuffle``, else the first), then
+    the whole form shuffled (``shuffle``) or tag after tag in the order of ``counts``."""
+    pool = section_pool(exam, section)
+    form, taken = [], set()
+    for tag, n in counts.items():
+        tagged = [i for i in pool if cached_item(i).section == tag]
+        if section.shuffle:
+            tagged = [tagged[i] for i in rng.permutation(len(tagged))]
+        kept = [i for i in without_enemies(tagged) if cached_item(i).enemy_group not in taken]
+        form += kept[:n]
+        taken |= {cached_item(i).enemy_group for i in kept[:n]} - {None}
+    if section.shuffle:
+        form = [form[i] for i in rng.permutation(len(form))]
+    return form
 
 
 def without_enemies(item_ids: list[int]) -> list[int]:
@@ -204,7 +396,20 @@ def fixed_form_length(exam: Exam, section: ExamSection) -> int:
     """``len(fixed_form(...))`` without drawing the form: whatever the order, one item a group."""
     cache = _cache("form_lengths")
     if section.id not in cache:
-        capacity = len(without_enemies(section_pool(exam, section)))
+        choice = section.selection or {}
+        kind = choice.get("type", "pool")
+        if kind == "items":
+            capacity = len(without_enemies(list(choice["items"])))
+        elif kind == "forms":  # the builder checks that every form has this length
+            capacity = min(len(without_enemies(list(f))) for f in choice["forms"])
+        elif kind == "per_tag":
+            pool = section_pool(exam, section)
+            capacity = sum(
+                min(n, len(without_enemies([i for i in pool if cached_item(i).section == tag])))
+                for tag, n in choice["counts"].items()
+            )
+        else:
+            capacity = len(without_enemies(section_pool(exam, section)))
         cache[section.id] = min(section.n_items, capacity)
     return cache[section.id]
 

@@ -1,12 +1,16 @@
 """The response chain: each row's HMAC covers the one before, under a key kept outside the database.
 
 Each response row stores ``prev_hash`` (the attempt's ``chain_head`` when it
-was written; 64 zeros for the first) and ``hash`` = HMAC-SHA256, under the
-centre's chain key, of the link text of :func:`link_text`. Without the key,
-someone who can write the database cannot make a row that verifies. Attempts
-written before the key existed carry the plain SHA-256 of the same text
-(``key=None``); ``cat-server verify`` accepts those only up to the attempt id
-``CAT_CHAIN_UNKEYED_UNTIL`` (admin/scores.py, docs/admin.md).
+was written) and ``hash`` = HMAC-SHA256, under the centre's chain key, of the
+link text of :func:`link_text`. Without the key, someone who can write the
+database cannot make a row that verifies. The chain starts at the attempt's
+:func:`genesis`, set as its ``chain_head`` when the attempt is made: an HMAC of
+whose attempt it is (registration number, sitting, exam), so an attempt moved
+to another candidate no longer verifies. Attempts written before the key
+existed carry the plain SHA-256 of the same text (``key=None``), and before
+the binding they start at 64 zeros; ``cat-server verify`` accepts those only
+up to the attempt ids ``CAT_CHAIN_UNKEYED_UNTIL`` and
+``CAT_CHAIN_UNBOUND_UNTIL`` (admin/scores.py, docs/admin.md).
 
 The key: ``CAT_CHAIN_KEY`` (>= 32 bytes, its UTF-8 bytes as written), else the
 file ``chain_key`` in the instance folder, made once (64 hex digits, mode 600)
@@ -24,16 +28,19 @@ from pathlib import Path
 
 from flask import current_app
 
+from .. import keystrength
+
 GENESIS = "0" * 64
 KEY_FILE = "chain_key"
 MIN_KEY_BYTES = 32
 # TESTING apps without CHAIN_KEY: public, so it signs nothing that matters
 TEST_KEY = b"cat-server test chain key: public, never for real exams"
-_HEAD = "cat-server chain head"  # what a head signature's text starts with
+_HEAD = "cat-server chain head v2"  # what a head signature's text starts with
+_GENESIS = "cat-server chain genesis"  # what a genesis' text starts with
 
 
 class ChainKeyError(RuntimeError):
-    """The chain key is missing, too short or unreadable: the server cannot chain answers."""
+    """The chain key is missing, too short, patterned, the secret key or unreadable: no chaining."""
 
 
 def init_app(app) -> None:
@@ -48,11 +55,27 @@ def init_app(app) -> None:
         key = key.encode() if isinstance(key, str) else key
         if len(key) < MIN_KEY_BYTES:
             raise ChainKeyError(f"CAT_CHAIN_KEY is shorter than {MIN_KEY_BYTES} bytes.")
+        if not app.testing and (weak := keystrength.weakness(key)):
+            raise ChainKeyError(
+                f"CAT_CHAIN_KEY is too easy to guess: {weak}. Make one with\n"
+                f"    {keystrength.MAKE_A_KEY}"
+            )
     elif app.testing:
         source, key = "the public test key", TEST_KEY
     else:
         path = Path(app.instance_path) / KEY_FILE
         source, key = str(path), key_from_file(path).encode()
+    secret = app.config.get("SECRET_KEY")
+    if (
+        not app.testing
+        and secret
+        and key == (secret.encode() if isinstance(secret, str) else secret)
+    ):
+        raise ChainKeyError(
+            f"The chain key ({source}) is the secret key: whoever holds the cookie key "
+            "could forge answers that verify. Give CAT_CHAIN_KEY a key of its own:\n"
+            f"    {keystrength.MAKE_A_KEY}"
+        )
     app.extensions["cat_chain_key"] = key
     app.extensions["cat_chain_key_source"] = f"{source}, id {key_id(key)}"
 
@@ -122,6 +145,39 @@ def chain_hash(
     return hmac.digest(key, text, "sha256").hex()
 
 
-def head_signature(key: bytes, attempt_id: int, n: int, head: str) -> str:
-    """HMAC-SHA256 of ``"cat-server chain head\\n<attempt id>\\n<n>\\n<head>"``: a score export's proof."""
-    return hmac.new(key, f"{_HEAD}\n{attempt_id}\n{n}\n{head}".encode(), hashlib.sha256).hexdigest()
+def genesis(
+    key: bytes, attempt_id: int, registration_no: str, sitting_id: int, exam_id: int
+) -> str:
+    """The first link's ``prev_hash``: whose attempt this is, under the key.
+
+    HMAC-SHA256 of ``"cat-server chain genesis\\n<attempt id>\\n<registration
+    number>\\n<sitting id>\\n<exam id>"`` in lower-case hex (docs/formats.md).
+    """
+    text = f"{_GENESIS}\n{attempt_id}\n{registration_no}\n{sitting_id}\n{exam_id}"
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def genesis_of(attempt) -> str:
+    """:func:`genesis` of an ``Attempt`` as its candidate and sitting now stand."""
+    sitting = attempt.sitting
+    return genesis(
+        chain_key(), attempt.id, attempt.candidate.registration_no, sitting.id, sitting.exam_id
+    )
+
+
+def head_signature(
+    key: bytes,
+    attempt_id: int,
+    registration_no: str,
+    sitting_id: int,
+    exam_id: int,
+    n: int,
+    head: str,
+) -> str:
+    """A score export's proof: HMAC-SHA256 of whose attempt, how many links and the last.
+
+    The text: ``"cat-server chain head v2\\n<attempt id>\\n<registration number>
+    \\n<sitting id>\\n<exam id>\\n<n>\\n<head>"`` (docs/formats.md).
+    """
+    text = f"{_HEAD}\n{attempt_id}\n{registration_no}\n{sitting_id}\n{exam_id}\n{n}\n{head}"
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()

@@ -17,12 +17,60 @@ from flask import current_app
 from .. import txn
 from ..errors import NotInProgress, Paused, SectionTimeUp, TimeUp
 from ..extensions import db
-from ..models import Attempt, Heartbeat, Response, audit, utcnow
-from .sections import end_section_on_time, finish, lock_attempt, shift_deadlines
+from ..models import Attempt, AuditEvent, Heartbeat, Response, Sitting, audit, utcnow
+from .catalog import current_section
+from .sections import (
+    end_section_on_time,
+    finish,
+    lock_attempt,
+    shift_deadlines,
+    start_section_clock,
+)
 from .signals import announce_seat
 from .views import attempt_state, push_state
 
 HEARTBEAT_NAME = "server"
+
+
+def sitting_deadline(sitting: Sitting, duration_s: int):
+    """When the sitting's own time ends: its start plus the exam's time, plus the
+    sitting-wide pauses and the server downtime credited since (the moves every
+    on-time attempt's deadline got). A pause still running is not in it: resuming
+    moves every paused attempt's deadline, a late one's too."""
+    rows = db.session.execute(
+        db.select(AuditEvent.action, AuditEvent.data).where(
+            AuditEvent.sitting_id == sitting.id,
+            AuditEvent.action.in_(("sitting_resumed", "downtime_credit")),
+            AuditEvent.at >= sitting.started_at,
+        )
+    ).all()
+    paused = sum(
+        float(data.get("paused_s", 0)) for action, data in rows if action == "sitting_resumed"
+    )
+    gaps = {
+        data.get("since"): float(data.get("seconds", 0))
+        for action, data in rows
+        if action == "downtime_credit"
+    }  # one row per attempt for one gap
+    return sitting.started_at + timedelta(seconds=duration_s + paused + sum(gaps.values()))
+
+
+def start_late(attempt: Attempt, sitting: Sitting, duration_s: int, now) -> None:
+    """A late login of an exam that gives only what is left: the deadline is the sitting's."""
+    end = max(now, sitting_deadline(sitting, duration_s))
+    if end >= attempt.deadline_at:
+        return
+    lost = (attempt.deadline_at - end).total_seconds()
+    attempt.deadline_at = end
+    start_section_clock(attempt, current_section(attempt), now)
+    audit(
+        "server",
+        "late_login",
+        sitting_id=attempt.sitting_id,
+        attempt_id=attempt.id,
+        late_s=round(lost, 1),
+        deadline=end.isoformat(),
+    )
 
 
 def check_running(attempt: Attempt):

@@ -111,6 +111,12 @@ class ExamNamespace(Namespace):
         return {"ok": True, "n": n}
 
     @acked
+    def on_call_proctor(self, data=None):
+        """ "Minta bantuan / Call proctor": the seat lights up on the consoles until acknowledged."""
+        new = txn.run(presence.call_proctor, session_attempt_id(), session_token())
+        return {"ok": True, "new": new}
+
+    @acked
     def on_sync(self, data=None):
         """Re-sync: the full state with the server's remaining seconds."""
         attempt = db.session.get(Attempt, session_attempt_id())

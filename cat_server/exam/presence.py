@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import txn
 from ..errors import AlreadyConnected, SessionEnded
 from ..extensions import db
-from ..models import Attempt, audit, utcnow
+from ..models import Attempt, AuditEvent, audit, utcnow
 from . import sessions
 from .sections import lock_attempt
 from .signals import announce_seat
@@ -93,3 +93,36 @@ def note_focus_lost(attempt_id: int, token=sessions.BY_SERVER) -> int:
     txn.commit()
     announce_seat(*seat)
     return n
+
+
+def call_proctor(attempt_id: int, token=sessions.BY_SERVER) -> bool:
+    """The candidate presses "Minta bantuan": audited; the seat lights up on every console.
+
+    It stays lit until a proctor acknowledges it (``help_acknowledged``, the
+    proctor side). Return False if a request is already waiting: a second
+    press writes nothing.
+    """
+    attempt = lock_attempt(attempt_id)
+    sessions.check_token(attempt, token)
+    last = db.session.execute(
+        db.select(AuditEvent.action)
+        .where(
+            AuditEvent.attempt_id == attempt.id,
+            AuditEvent.action.in_(("help_requested", "help_acknowledged")),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if last == "help_requested":
+        txn.rollback()
+        return False
+    seat = (attempt.sitting_id, attempt.candidate_id)
+    audit(
+        f"candidate:{attempt.candidate_id}",
+        "help_requested",
+        sitting_id=seat[0],
+        attempt_id=attempt.id,
+    )
+    txn.commit()
+    announce_seat(*seat)
+    return True

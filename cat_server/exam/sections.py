@@ -19,10 +19,11 @@ from ..models import Attempt, Exam, ExamSection, ItemExposure, Presentation, aud
 from .catalog import (
     adaptive_pool,
     cached_exam,
+    check_version,
     current_section,
+    draw_fixed_form,
     exam_id_of,
     exam_sections,
-    fixed_form,
 )
 
 _LOCK_ATTEMPT = db.select(Attempt).where(Attempt.id == db.bindparam("id")).with_for_update()
@@ -121,10 +122,12 @@ def begin_section(attempt: Attempt, index: int, now, finish_reason: str = "compl
     """
     exam = cached_exam(exam_id_of(attempt))
     sections = exam_sections(exam.id)
+    check_version()  # items are chosen now: none retired before this
     while index <= len(sections):
         section = sections[index - 1]
         attempt.section_index = index
         attempt.section_first_seq = attempt.n_presented + 1
+        attempt.form = None
         if section.mode == "adaptive":
             pool = adaptive_pool(exam, section)
             rng = np.random.default_rng([attempt.seed, section.id, 0])
@@ -133,7 +136,7 @@ def begin_section(attempt: Attempt, index: int, now, finish_reason: str = "compl
             )
             first = [] if step.item is None else [pool.item_ids[step.item]]
         else:
-            form = fixed_form(attempt, exam, section)
+            form = attempt.form = draw_fixed_form(attempt, exam, section)  # kept to its end
             first = form if section.navigable else form[:1]
         if first:
             db.session.execute(

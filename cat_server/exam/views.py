@@ -15,8 +15,9 @@ from .catalog import (
     exam_id_of,
     exam_length,
     exam_sections,
-    public_item,
     section_length,
+    shown_choice,
+    shown_item,
 )
 from .payloads import PROTOCOL_VERSION
 
@@ -118,7 +119,7 @@ def _section_view(attempt: Attempt, sections, full: bool, next_item: int | None)
             ).scalar_one()
         )
         view["section"]["answered"] = attempt.next_seq - attempt.section_first_seq
-        view.update(seq=attempt.next_seq, item=public_item(presented))
+        view.update(seq=attempt.next_seq, item=shown_item(attempt, section, presented))
         return view
     rows = db.session.execute(
         db.select(Presentation.seq, Presentation.item_id, Presentation.marked)
@@ -126,28 +127,38 @@ def _section_view(attempt: Attempt, sections, full: bool, next_item: int | None)
         .order_by(Presentation.seq)
     ).all()
     answers = {}
-    for seq, choice in db.session.execute(
-        db.select(Response.seq, Response.choice)
+    for seq, item_id, choice in db.session.execute(
+        db.select(Response.seq, Response.item_id, Response.choice)
         .where(Response.attempt_id == attempt.id, Response.seq >= attempt.section_first_seq)
         .order_by(Response.n)
     ):
-        answers[str(seq)] = choice  # the latest row per seq wins
+        # the latest row per seq wins; shown as this attempt labels the options
+        answers[str(seq)] = shown_choice(attempt, section, item_id, choice)
     view["section"]["answered"] = len(answers)
     current = next((r for r in rows if str(r.seq) not in answers), None)
     view.update(
         seq=current.seq if current else None,
-        item=public_item(current.item_id) if current else None,
+        item=shown_item(attempt, section, current.item_id) if current else None,
         answers=answers,
         marked=[r.seq for r in rows if r.marked],
     )
     if full:
-        view["items"] = [{"seq": r.seq, "item": public_item(r.item_id)} for r in rows]
+        view["items"] = [
+            {"seq": r.seq, "item": shown_item(attempt, section, r.item_id)} for r in rows
+        ]
     return view
 
 
 def result_of(attempt: Attempt) -> dict:
     exam = cached_exam(exam_id_of(attempt))
     scores = attempt.section_scores or {}
+    if exam.result_view == "total":  # the total and pass/fail only
+        return {
+            "sections": [],
+            "total": attempt.total_score,
+            "pass_total": exam.pass_total,
+            "passed": attempt.passed,
+        }
     return {
         "sections": [
             {

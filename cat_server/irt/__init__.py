@@ -9,14 +9,20 @@ Public API (stable; see docs/engine.md):
   :class:`CatState`, :func:`step`, :class:`StepResult`, :func:`posterior`;
 * ability: :func:`eap`, :func:`map_estimate`, :func:`mle`, :func:`wle`,
   :func:`estimate`;
-* calibration: :func:`calibrate`, :class:`CalibrationResult`, :func:`item_fit`;
-* simulation: :func:`simulate_cat`, :func:`sympson_hetter_parameters`.
+* calibration: :func:`calibrate`, :class:`CalibrationResult`, :func:`item_fit`,
+  :func:`s_x2`;
+* simulation: :func:`simulate_cat`, :func:`sympson_hetter_parameters`;
+* fixed forms: :func:`score_distribution`, :func:`eapsum_table`, :class:`SumScoreTable`;
+* linking: :func:`link_scales`, :class:`Linking`, :func:`transform` (module
+  :mod:`.linking`, loaded on first use: it needs ``scipy.optimize``, which
+  ``import cat_server.irt`` does not pay for).
 """
 
 from .bank import ACTIVE, PRETEST, RETIRED, Bank, prepare_bank
 from .calibration import CalibrationResult, calibrate, item_fit
 from .engine import CatConfig, CatState, StepResult, posterior, step, step_from_responses
 from .estimation import eap, estimate, map_estimate, mle, wle
+from .fit import s_x2
 from .models import (
     DICHOTOMOUS,
     GPCM,
@@ -31,6 +37,7 @@ from .models import (
     simulate_responses,
     test_information,
 )
+from .scoring import SumScoreTable, eapsum_table, score_distribution
 from .simulation import simulate_cat, sympson_hetter_parameters
 from .stopping import ci_decision, sprt_decision
 
@@ -47,9 +54,11 @@ __all__ = [
     "CatState",
     "Items",
     "StepResult",
+    "SumScoreTable",
     "calibrate",
     "ci_decision",
     "eap",
+    "eapsum_table",
     "estimate",
     "info_4pl",
     "item_fit",
@@ -62,6 +71,8 @@ __all__ = [
     "prob_4pl",
     "prob_gpcm",
     "prob_grm",
+    "s_x2",
+    "score_distribution",
     "simulate_cat",
     "simulate_responses",
     "sprt_decision",
@@ -71,3 +82,14 @@ __all__ = [
     "test_information",
     "wle",
 ]
+
+_LAZY = {"link_scales", "Linking", "transform"}
+
+
+def __getattr__(name):
+    # PEP 562: linking pulls in scipy.optimize (~0.3 s); load it when first asked for
+    if name in _LAZY:
+        from . import linking
+
+        return getattr(linking, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

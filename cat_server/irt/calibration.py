@@ -1,6 +1,6 @@
 r"""Item calibration by marginal maximum likelihood (Bock–Aitkin EM).
 
-:func:`calibrate` estimates 1PL, 2PL, 3PL, GRM or GPCM parameters from a
+:func:`calibrate` estimates 1PL, 2PL, 3PL, 4PL, GRM or GPCM parameters from a
 response matrix with missing cells (``-1``), optionally with fixed anchor
 items (fixed-item-parameter calibration of pretest items).
 
@@ -32,19 +32,19 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit, logit, logsumexp
+from scipy.special import logsumexp
 
-from .fit import item_fit
-from .models import DICHOTOMOUS, GPCM, GRM, Items
+from .fit import item_fit, s_x2
+from .models import DICHOTOMOUS, Items
 from .optim import H_STEP, newton, squarem, update_common_slope
+from .parameters import Spec, initial, objective
 
-MODELS = ("1pl", "2pl", "3pl", "grm", "gpcm")
-_LOGA = (np.log(0.05), np.log(8.0))
+MODELS = ("1pl", "2pl", "3pl", "4pl", "grm", "gpcm")
 
 
 @dataclass
 class CalibrationResult:
-    """Result of :func:`calibrate`.
+    r"""Result of :func:`calibrate`.
 
     Attributes
     ----------
@@ -60,10 +60,21 @@ class CalibrationResult:
     converged : bool
     latent_mean, latent_sd : float
     fit : dict of str to ndarray
-        ``"infit"`` and ``"outfit"`` mean squares per item (EAP abilities).
+        ``"infit"`` and ``"outfit"`` mean squares per item (EAP abilities);
+        ``"s_x2"``, ``"s_x2_df"``, ``"s_x2_p"``: Orlando–Thissen item fit of
+        the dichotomous items (:func:`~cat_server.irt.fit.s_x2`; NaN for
+        polytomous items).
     seconds : float
     history : list of float
         Marginal log-likelihood per iteration.
+    n_parameters : int
+        Free parameters: item parameters estimated (a common 1PL slope once)
+        plus the latent mean and SD when estimated.
+    n_persons : int
+        Rows of the response matrix (the :math:`N` of the BIC).
+    aic, bic : float
+        :math:`-2\log L + 2k` and :math:`-2\log L + k \log N` with
+        :math:`k` = ``n_parameters`` (Akaike 1974; Schwarz 1978), as mirt reports.
     """
 
     items: Items
@@ -77,126 +88,16 @@ class CalibrationResult:
     fit: dict = field(default_factory=dict)
     seconds: float = 0.0
     history: list = field(default_factory=list)
+    n_parameters: int = 0
+    n_persons: int = 0
 
+    @property
+    def aic(self):
+        return -2.0 * self.log_likelihood + 2.0 * self.n_parameters
 
-class _Spec:
-    """Transformed-parameter layout of one model."""
-
-    def __init__(self, model, n_cat, D, c_prior, a_prior):
-        self.model = model
-        self.n_cat = n_cat
-        self.D = D
-        self.c_prior = c_prior
-        self.a_prior = a_prior
-        self.m = int(n_cat.max()) - 1
-        self.code = {"grm": GRM, "gpcm": GPCM}.get(model, DICHOTOMOUS)
-        if model in ("1pl", "2pl"):
-            self.P = 2
-        elif model == "3pl":
-            self.P = 3
-        else:
-            self.P = 1 + self.m
-        J = n_cat.shape[0]
-        self.active = np.ones((J, self.P), dtype=bool)
-        if self.code != DICHOTOMOUS:
-            self.active[:, 1:] = np.arange(self.m)[None, :] < (n_cat[:, None] - 1)
-        if model == "1pl":
-            self.active[:, 0] = False  # the common slope is updated separately
-
-    def items(self, xi):
-        J = xi.shape[0]
-        a = np.exp(np.clip(xi[:, 0], *_LOGA))
-        one, zero = np.ones(J), np.zeros(J)
-        if self.code == DICHOTOMOUS:
-            b = -xi[:, 1] / a
-            c = expit(xi[:, 2]) if self.model == "3pl" else zero
-            thr = np.full((J, 1), np.nan)
-            return Items(np.zeros(J, np.int8), a, b, c, one, thr, np.full(J, 2), self.D)
-        raw = xi[:, 1:]
-        if self.code == GRM:
-            steps = np.concatenate([raw[:, :1], np.exp(np.clip(raw[:, 1:], -10, 3))], axis=1)
-            thr = np.cumsum(steps, axis=1)
-        else:
-            thr = raw.copy()
-        thr = np.where(self.active[:, 1:], thr, np.nan)
-        code = np.full(J, self.code, np.int8)
-        return Items(code, a, zero, zero, one, thr, self.n_cat, self.D)
-
-    def natural(self, xi):
-        """Natural parameters as a (J, P) matrix: a, b, [c] or a, b_1..b_m."""
-        it = self.items(xi)
-        if self.code == DICHOTOMOUS:
-            cols = [it.a, it.b] + ([it.c] if self.model == "3pl" else [])
-            return np.stack(cols, axis=1)
-        return np.concatenate([it.a[:, None], it.thresholds], axis=1)
-
-    def from_items(self, it):
-        J = it.n_items
-        xi = np.zeros((J, self.P))
-        xi[:, 0] = np.log(it.a)
-        if self.code == DICHOTOMOUS:
-            xi[:, 1] = -it.a * it.b
-            if self.model == "3pl":
-                xi[:, 2] = logit(np.clip(it.c, 1e-4, 0.99))
-            return xi
-        thr = it.thresholds[:, : self.m]
-        if thr.shape[1] < self.m:
-            thr = np.pad(thr, ((0, 0), (0, self.m - thr.shape[1])), constant_values=np.nan)
-        if self.code == GRM:
-            d = np.diff(np.nan_to_num(thr), axis=1)
-            xi[:, 1] = thr[:, 0]
-            xi[:, 2:] = np.log(np.maximum(d, 1e-3))
-        else:
-            xi[:, 1:] = np.nan_to_num(thr)
-        return np.where(self.active | (np.arange(self.P) == 0), xi, 0.0)
-
-    def log_prior(self, xi):
-        out = np.zeros(xi.shape[0])
-        if self.model == "3pl" and self.c_prior is not None:
-            al, be = self.c_prior
-            c = expit(xi[:, 2])
-            out += (al - 1) * np.log(c) + (be - 1) * np.log1p(-c)
-        if self.a_prior is not None:
-            mu, sd = self.a_prior
-            out -= 0.5 * ((xi[:, 0] - mu) / sd) ** 2
-        return out
-
-    def log_table(self, xi, grid):
-        """log P, shape (J, K, Q)."""
-        return np.log(np.maximum(self.items(xi).probs(grid), 1e-300)).transpose(1, 2, 0)
-
-
-def _objective(spec, xi, r, grid):
-    lp = spec.log_table(xi, grid)
-    K = r.shape[1]
-    return (r * lp[:, :K]).sum(axis=(1, 2)) + spec.log_prior(xi)
-
-
-def _initial(model, x, n_cat, observed):
-    J = x.shape[1]
-    m = int(n_cat.max()) - 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if model in ("1pl", "2pl", "3pl"):
-            p = ((x == 1) & observed).sum(0) / np.maximum(observed.sum(0), 1)
-            p = np.clip(p, 0.02, 0.98)
-            xi = np.zeros((J, 2 if model != "3pl" else 3))
-            xi[:, 1] = logit(p) * 1.2
-            if model == "3pl":
-                xi[:, 0] = np.log(1.2)
-                xi[:, 2] = logit(0.15)
-            return xi
-        xi = np.zeros((J, 1 + m))
-        thr = np.zeros((J, m))
-        for k in range(1, m + 1):
-            pk = ((x >= k) & observed).sum(0) / np.maximum(observed.sum(0), 1)
-            thr[:, k - 1] = -logit(np.clip(pk, 0.02, 0.98))
-        thr = np.maximum.accumulate(thr + np.arange(m) * 1e-2, axis=1)
-        if model == "grm":
-            xi[:, 1] = thr[:, 0]
-            xi[:, 2:] = np.log(np.maximum(np.diff(thr, axis=1), 0.05))
-        else:
-            xi[:, 1:] = thr
-        return xi
+    @property
+    def bic(self):
+        return -2.0 * self.log_likelihood + self.n_parameters * float(np.log(self.n_persons))
 
 
 class _Responses:
@@ -313,6 +214,7 @@ def calibrate(
     tol=1e-4,
     c_prior=(5.0, 17.0),
     a_prior=None,
+    d_prior=(20.0, 2.0),
     anchors=None,
     estimate_latent=None,
     compute_se=True,
@@ -326,9 +228,10 @@ def calibrate(
     ----------
     responses : ndarray of int, shape (n_persons, n_items)
         Scores ``0 .. m``, ``-1`` for not presented.
-    model : {"1pl", "2pl", "3pl", "grm", "gpcm"}
+    model : {"1pl", "2pl", "3pl", "4pl", "grm", "gpcm"}
         ``"1pl"`` estimates one common slope; ``"3pl"`` uses a
-        :math:`\mathrm{Beta}(\alpha, \beta)` prior on ``c``.
+        :math:`\mathrm{Beta}(\alpha, \beta)` prior on ``c``; ``"4pl"`` adds
+        the upper asymptote ``d`` with a Beta prior too.
     D : float, default 1.0
         Scaling constant of the reported parameters.
     n_cat : ndarray of int, shape (n_items,), optional
@@ -340,10 +243,12 @@ def calibrate(
     tol : float, default 1e-4
         Convergence: largest change of a natural parameter made by one EM step.
     c_prior : (float, float) or None, default (5, 17)
-        Beta prior of the lower asymptote (3PL; mean 0.23).
+        Beta prior of the lower asymptote (3PL, 4PL; mean 0.23).
     a_prior : (float, float) or None
         Normal prior (mean, sd) on :math:`\log a`; default ``(0, 0.5)`` for
-        the 3PL, none otherwise.
+        the 3PL and 4PL, none otherwise.
+    d_prior : (float, float) or None, default (20, 2)
+        Beta prior of the upper asymptote (4PL; mode 0.95, mean 0.91).
     anchors : dict of int to Items-row, optional
         ``{column: items_row}`` where ``items_row`` is an :class:`Items` of one
         item (or ``(items, index)``): these columns keep their parameters.
@@ -404,7 +309,7 @@ def calibrate(
         def names(j):
             return repr(ids[j])
 
-    if model in ("1pl", "2pl", "3pl"):
+    if model in ("1pl", "2pl", "3pl", "4pl"):
         if x.max() > 1:
             raise ValueError("Dichotomous models need 0/1 scores.")
         n_cat = np.full(J, 2)
@@ -413,14 +318,14 @@ def calibrate(
         n_cat = np.maximum(seen, 2) if n_cat is None else np.asarray(n_cat, dtype=np.int64)
         if (x >= n_cat).any():
             raise ValueError("A score is above the item's highest category.")
-    if a_prior is None and model == "3pl":
+    if a_prior is None and model in ("3pl", "4pl"):
         a_prior = (0.0, 0.5)
-    spec = _Spec(model, n_cat, D, c_prior, a_prior)
+    spec = Spec(model, n_cat, D, c_prior, a_prior, d_prior)
     K = int(n_cat.max())
 
     observed = x >= 0
     fixed = np.zeros(J, dtype=bool)
-    xi = _initial(model, x, n_cat, observed)
+    xi = initial(model, x, n_cat, observed)
     del observed
     if anchors:
         for col, row in anchors.items():
@@ -449,7 +354,7 @@ def calibrate(
             sd = float(np.sqrt(max(float(n_q @ grid**2) / N - mu * mu, 1e-4)))
 
         def f(z, r=r):
-            return _objective(spec, z, r, grid)
+            return objective(spec, z, r, grid)
 
         new, _ = newton(f, xi, active_free, n_steps=3)
         if model == "1pl":
@@ -507,6 +412,19 @@ def calibrate(
     items = spec.items(xi)
     se = _standard_errors(spec, xi, data, log_prior_of(mu, sd), grid, free) if compute_se else {}
     fit = item_fit(x, items, eap)
+    per_item = np.where(free, spec.active.sum(axis=1), 0)
+    n_par = int(per_item.sum()) + int(model == "1pl" and free.any()) + 2 * int(estimate_latent)
+    fit.update(
+        s_x2(
+            x,
+            items,
+            latent_mean=mu,
+            latent_sd=sd,
+            n_quad=n_quad,
+            quad_range=quad_range,
+            n_parameters=per_item,
+        )
+    )
     return CalibrationResult(
         items=items,
         se=se,
@@ -519,6 +437,8 @@ def calibrate(
         fit=fit,
         seconds=time.perf_counter() - t0,
         history=history,
+        n_parameters=n_par,
+        n_persons=N,
     )
 
 
@@ -590,7 +510,9 @@ def _standard_errors(spec, xi, data, log_prior, grid, free):
     se[np.isnan(nat0)] = np.nan
     if spec.code == DICHOTOMOUS:
         out = {"a": se[:, 0], "b": se[:, 1]}
-        if spec.model == "3pl":
+        if spec.guess:
             out["c"] = se[:, 2]
+        if spec.slip:
+            out["d"] = se[:, 3]
         return out
     return {"a": se[:, 0], "b": se[:, 1:]}

@@ -32,14 +32,16 @@ from .models import MODEL_CODES, make_items
 class InputError(ValueError):
     """Bad input file; ``str()`` names the file row and column."""
 
-    def __init__(self, message, row=None, column=None):
+    def __init__(self, message, row=None, column=None, line=None):
         where = []
+        if line is not None:  # files with no header row: the plain file line
+            where.append(f"line {line}")
         if row is not None:
             where.append(f"row {row}")
         if column is not None:
             where.append(f"column {column}")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
-        self.row = row
+        self.row = row if line is None else line
         self.column = column
 
 
@@ -83,7 +85,7 @@ def read_responses(path, model="2pl", max_score=None):
     ----------
     path : str or path-like
     model : str
-        ``1pl``/``2pl``/``3pl`` require 0/1; ``grm``/``gpcm`` integers >= 0.
+        ``1pl``/``2pl``/``3pl``/``4pl`` require 0/1; ``grm``/``gpcm`` integers >= 0.
     max_score : int, optional
         Highest allowed category score (polytomous).
 
@@ -109,7 +111,7 @@ def read_responses(path, model="2pl", max_score=None):
         raise InputError("no item columns", row=1)
     if not body:
         raise InputError("no response rows (only a header)", row=2)
-    dich = model in ("1pl", "2pl", "3pl", "rasch")
+    dich = model in ("1pl", "2pl", "3pl", "4pl", "rasch")
     hi = 1 if dich else max_score
     x = np.full((len(body), len(item_id)), -1, dtype=np.int64)
     pids = []
@@ -260,6 +262,110 @@ def read_bank(path):
     return res
 
 
+def read_thetas(path):
+    r"""Read true abilities for ``simulate --thetas``: one number a line.
+
+    The first line may be a header. A file of several comma-separated columns
+    (e.g. ``person_id,theta``) needs a header with a ``theta`` column. Blank
+    lines are skipped. Errors name the file line: ``line 7: 'abc' is not a
+    number``.
+
+    Returns
+    -------
+    ndarray of shape (n_examinees,)
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            text = fh.read()
+    except UnicodeDecodeError:
+        raise InputError("the file is not UTF-8 text") from None
+    try:
+        rows = [(i + 1, r) for i, r in enumerate(csv.reader(_io.StringIO(text)))]
+    except csv.Error as e:
+        raise InputError(f"the CSV cannot be read: {e}") from None
+    rows = [(line, [c.strip() for c in r]) for line, r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise InputError("the file is empty: expected one theta a line")
+    col = 0
+    first_line, first = rows[0]
+    try:
+        [float(c) for c in first]
+        header = False
+    except ValueError:
+        header = True
+    if header:
+        names = [c.lower() for c in first]
+        if len(first) > 1 or names[0] not in ("theta", "thetas", "ability"):
+            if "theta" not in names:
+                raise InputError(
+                    f"the header {','.join(first)!r} has no 'theta' column "
+                    "(expected one theta a line, or a header with a theta column)",
+                    line=first_line,
+                )
+            col = names.index("theta")
+        rows = rows[1:]
+    elif len(first) > 1:
+        raise InputError(
+            f"{len(first)} values on one line; give one theta a line, "
+            "or a header naming the 'theta' column",
+            line=first_line,
+        )
+    out = np.empty(len(rows))
+    for k, (line, r) in enumerate(rows):
+        if len(r) <= col:
+            raise InputError(f"no value in column {col + 1} ('theta')", line=line)
+        cell = r[col]
+        where = None if len(r) == 1 else f"{col + 1} ('theta')"
+        try:
+            v = float(cell)
+        except ValueError:
+            raise InputError(f"{cell!r} is not a number", line=line, column=where) from None
+        if not math.isfinite(v):
+            raise InputError(f"{cell!r} is not a finite number", line=line, column=where)
+        out[k] = v
+    if not out.size:
+        raise InputError("no thetas after the header")
+    return out
+
+
+def relink_csv(path, A, B):
+    r"""The text of a bank/params CSV with its parameters moved by a linking.
+
+    ``a`` and ``se_a`` are divided by :math:`A`; ``b``, ``b1..bk`` become
+    :math:`A b + B` and their ``se_*`` columns are multiplied by :math:`A`;
+    every other column and every row are kept as they are. Validate the file
+    with :func:`read_bank` first.
+    """
+    header, body = _read_rows(path)
+    low = [h.lower() for h in header]
+
+    def kind(h):
+        if h == "a":
+            return "a"
+        if h == "se_a":
+            return "se_a"
+        if h == "b" or (h[:1] == "b" and h[1:].isdigit()):
+            return "b"
+        if h == "se_b" or (h[:4] == "se_b" and h[4:].isdigit()):
+            return "se_b"
+        return None
+
+    cols = [(i, kind(h)) for i, h in enumerate(low) if kind(h)]
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for line, row in body:
+        row = list(row)
+        for i, k in cols:
+            if i >= len(row) or not row[i].strip():
+                continue
+            v = _num(row[i], line, f"{i + 1} ({header[i]!r})")
+            v = {"a": v / A, "se_a": v / A, "b": A * v + B, "se_b": A * v}[k]
+            row[i] = f"{v:.10g}"
+        w.writerow(row)
+    return buf.getvalue()
+
+
 def items_from_bank_dict(data, D=1.0):
     """:class:`Items` from :func:`read_bank` output."""
     return make_items(
@@ -286,8 +392,9 @@ def format_params(item_id, result):
     r"""CSV text of a :class:`~cat_server.irt.calibration.CalibrationResult`.
 
     Dichotomous: ``item_id, model, a, b, c, d, se_a, se_b, se_c, infit,
-    outfit``; polytomous: ``item_id, model, a, b1..bk, se_a, se_b1..se_bk,
-    infit, outfit``. Empty cells for NaN (unused categories, fixed anchors).
+    outfit, s_x2, s_x2_df, s_x2_p`` (the 4PL adds ``se_d`` after ``se_c``); polytomous: ``item_id, model, a,
+    b1..bk, se_a, se_b1..se_bk, infit, outfit``. Empty cells for NaN (unused
+    categories, fixed anchors' SEs, S-X2 without complete response rows).
     """
     it, se = result.items, result.se
     buf = _io.StringIO()
@@ -296,17 +403,24 @@ def format_params(item_id, result):
     def f(v):
         return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.6g}"
 
-    if result.model in ("1pl", "2pl", "3pl"):
+    if result.model in ("1pl", "2pl", "3pl", "4pl"):
+        four = result.model == "4pl"
         w.writerow(
-            ["item_id", "model", "a", "b", "c", "d", "se_a", "se_b", "se_c", "infit", "outfit"]
+            ["item_id", "model", "a", "b", "c", "d", "se_a", "se_b", "se_c"]
+            + (["se_d"] if four else [])
+            + ["infit", "outfit", "s_x2", "s_x2_df", "s_x2_p"]
         )
+        nan = np.full(len(item_id), np.nan)
+        sx2 = [result.fit.get(k, nan) for k in ("s_x2", "s_x2_df", "s_x2_p")]
         for j, iid in enumerate(item_id):
             se_c = se["c"][j] if "c" in se else (0.0 if se else None)
             w.writerow(
                 [iid, result.model]
                 + [f(float(v)) for v in (it.a[j], it.b[j], it.c[j], it.d[j])]
                 + [f(float(se["a"][j])) if se else "", f(float(se["b"][j])) if se else "", f(se_c)]
+                + ([f(float(se["d"][j])) if se else ""] if four else [])
                 + [f(float(result.fit["infit"][j])), f(float(result.fit["outfit"][j]))]
+                + [f(float(v[j])) for v in sx2]
             )
     else:
         m = it.thresholds.shape[1]

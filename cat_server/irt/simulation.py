@@ -103,7 +103,14 @@ def simulate_cat(
     enemies, selection, exposure) on ``(block, n_items)`` arrays. Configurations
     whose rules depend on the candidates before (``max_exposure_rate``) or
     that seed pretest items or use KL selection run :func:`step` candidate by
-    candidate instead. Exposure rate of item :math:`j`: :math:`r_j = c_j / N`.
+    candidate instead.
+
+    Runs pair: the answers (one uniform draw per candidate and item) and the
+    attempt seeds are drawn from ``rng`` block by block in the same order
+    whatever ``cfg`` says; the random choices of the exposure rules come from
+    a child stream (``rng.spawn``). Two runs given generators seeded alike
+    therefore test the same candidates with the same answers, with and without
+    exposure control. Exposure rate of item :math:`j`: :math:`r_j = c_j / N`.
     Test overlap is the expected share of a test shared by two random
     candidates,
 
@@ -120,6 +127,10 @@ def simulate_cat(
         and not (cfg.pretest_rate > 0 and cfg.pretest_max > 0)
         and cfg.selection in ("mfi", "pwi")
     )
+    # answers and attempt seeds come from ``rng`` in the same order whatever the
+    # rules; the draws of randomesque/progressive/pretest seeding from a child
+    # stream, so runs with and without exposure control meet the same candidates
+    picks = _child(rng)
     counts = np.zeros(bank.n_items)
     est = np.zeros(n)
     se = np.zeros(n)
@@ -133,7 +144,7 @@ def simulate_cat(
         resp = simulate_responses(theta[start:stop], gen, rng)
         seeds = rng.integers(2**62, size=stop - start)
         run = _run_block if vectorised else _run_loop
-        out = run(bank, cfg, resp, seeds, rng, counts, start)
+        out = run(bank, cfg, resp, seeds, picks, counts, start)
         est[start:stop], se[start:stop], length[start:stop] = out["theta"], out["se"], out["n_op"]
         for r, k in zip(*np.unique(out["reason"], return_counts=True), strict=True):
             reasons[str(r)] = reasons.get(str(r), 0) + int(k)
@@ -183,6 +194,14 @@ def simulate_cat(
             "exposure": rates,
         }
     return report
+
+
+def _child(rng):
+    """An independent generator derived from ``rng`` without drawing from it."""
+    try:
+        return rng.spawn(1)[0]
+    except (AttributeError, TypeError, ValueError):  # no SeedSequence: one draw instead
+        return np.random.default_rng(rng.bit_generator.random_raw())
 
 
 def _final(bank, items, scores, method):
@@ -498,7 +517,16 @@ def _choose_rows(bank, score, cfg, rng, progress, seeds, offset):
 
 
 def sympson_hetter_parameters(
-    bank, cfg, rng, *, r_max=0.25, n_examinees=1000, n_rounds=8, theta=None
+    bank,
+    cfg,
+    rng,
+    *,
+    r_max=0.25,
+    n_examinees=1000,
+    n_rounds=8,
+    theta=None,
+    theta_mean=0.0,
+    theta_sd=1.0,
 ):
     r"""Sympson–Hetter exposure parameters by iterated simulation.
 
@@ -511,8 +539,11 @@ def sympson_hetter_parameters(
     r_max : float, default 0.25
         Target ceiling of the exposure rate.
     n_examinees : int
-        Candidates per round, abilities :math:`N(0, 1)` unless ``theta``.
+        Candidates per round, abilities drawn from
+        :math:`N(\text{theta\_mean}, \text{theta\_sd}^2)` unless ``theta``.
     n_rounds : int
+    theta : ndarray, optional
+        Fixed abilities used in every round instead of draws.
 
     Returns
     -------
@@ -525,10 +556,17 @@ def sympson_hetter_parameters(
     administration rate :math:`P(A_j)` of the previous round,
 
     .. math:: K_j \leftarrow \begin{cases} 1 & P(S_j) \le r \\ r / P(S_j) & P(S_j) > r \end{cases}
+
+    The parameters hold exposure near ``r_max`` on average over candidates like
+    those of the rounds, not exactly: a new sample's maximum rate lands a few
+    points above ``r_max`` (docs/engine.md). ``CatConfig(max_exposure_rate=r)``
+    is the hard ceiling. The CLI (``simulate --exposure sympson-hetter:R``)
+    calls this function with these defaults, so both compute the same
+    parameters.
     """
     k = np.ones(bank.n_items)
     for _ in range(n_rounds):
-        th = rng.standard_normal(n_examinees) if theta is None else np.asarray(theta)
+        th = rng.normal(theta_mean, theta_sd, n_examinees) if theta is None else np.asarray(theta)
         run = dataclasses.replace(cfg, exposure="sympson-hetter", sh_k=k)
         rep = simulate_cat(bank, run, th, rng, return_details=True)
         p_a = rep["details"]["exposure"]

@@ -16,8 +16,8 @@ from ..errors import MAX_ID, BadPayload, Forbidden, NotFound, NotInProgress
 from ..exam import attempts
 from ..exam import sessions as candidate_sessions
 from ..extensions import db
-from ..models import Candidate, Incident, audit
-from . import board, feed, interventions
+from ..models import Attempt, AuditEvent, Candidate, Incident, audit, utcnow
+from . import board, feed, interventions, service
 from .service import get_watchable
 
 INCIDENT_CATEGORIES = ("power", "network", "hardware", "health", "misconduct", "other")
@@ -308,6 +308,57 @@ def note_incident(user, action: ActionIn) -> Incident:
     if candidate is not None:
         feed.seat_changed(action.sitting, candidate.id)
     return incident
+
+
+def acknowledge(user, data) -> dict:
+    """A proctor has looked at a seat's flag (or answered its help request): who and when, audited.
+
+    ``{sitting, candidate, flag, note?}``: the flag stays on the tile, muted, and
+    leaves the "Perlu dicek" count; a help request goes out. A count flag
+    (focus_lost, many_moves) comes back when the count grows past the
+    acknowledged one.
+    """
+    if not isinstance(data, dict):
+        raise BadPayload()
+    sitting_id = _int(data, "sitting", low=0)
+    candidate_id = _int(data, "candidate", low=0)
+    flag = data.get("flag")
+    if flag not in service.FLAGS:
+        raise BadPayload(
+            "Tanda tidak dikenal.",
+            f"Unknown flag; expected one of {', '.join(service.FLAGS)}.",
+            field="flag",
+        )
+    note = data.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_TEXT):
+        raise BadPayload(field="note")
+    get_watchable(sitting_id, user)
+    attempt_id = _attempt_id(sitting_id, candidate_id)
+    attempt = db.session.get(Attempt, attempt_id)
+    value = None
+    if flag == "focus_lost":
+        value = attempt.n_focus_lost
+    elif flag == "many_moves":
+        value = db.session.execute(
+            db.select(db.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.attempt_id == attempt_id, AuditEvent.action == "seat_moved")
+        ).scalar_one()
+    at = utcnow()
+    audit(
+        actor_of(user),
+        "help_acknowledged" if flag == "help" else "flag_acknowledged",
+        sitting_id=sitting_id,
+        attempt_id=attempt_id,
+        reason=note.strip() if note and note.strip() else None,
+        candidate=candidate_id,
+        flag=flag,
+        by=user.username,
+        value=value,
+    )
+    db.session.commit()
+    feed.seat_changed(sitting_id, candidate_id)
+    return {"flag": flag, "by": user.username, "at": at.isoformat()}
 
 
 def configure_board(user, sitting_id: int, enabled: bool, fields, reason: str) -> dict:

@@ -16,12 +16,13 @@ from flask_socketio import Namespace, join_room
 from ..errors import BadPayload, NotFound, is_id
 from ..exam import catalog
 from ..extensions import db, socketio
-from ..models import Attempt, Candidate, Exam, Seat, Sitting, audit
+from ..models import Attempt, Candidate, Exam, Seat, Sitting, audit, utcnow
 from ..realtime import acked
 
 # what a board row may show, in display order
 FIELDS = ("seat", "registration_no", "name", "sections", "total", "passed", "progress")
 DEFAULT_FIELDS = ["seat", "registration_no", "name", "sections", "total", "passed"]
+RECENT_S = 180  # an attempt finished this recently is "new" on the board
 
 bp = Blueprint("board", __name__)
 
@@ -108,6 +109,8 @@ def board_snapshot(sitting_id: int) -> dict:
         for s in catalog.exam_sections(exam.id)
     ]
     rows = []
+    now = utcnow()
+    recent = []  # (finished_at, row index) of the attempts finished in the last RECENT_S
     query = (
         db.select(Candidate, Seat.label, Attempt)
         .join(Attempt, Attempt.candidate_id == Candidate.id)
@@ -140,6 +143,12 @@ def board_snapshot(sitting_id: int) -> dict:
             elif field == "progress":
                 row["progress"] = {"answered": attempt.n_answered, "total": attempt.n_items}
         row["status"] = attempt.status  # waiting | in_progress | finished
+        if (
+            finished
+            and attempt.finished_at
+            and (now - attempt.finished_at).total_seconds() < RECENT_S
+        ):
+            recent.append((attempt.finished_at, len(rows)))
         rows.append(row)
     snapshot = {
         "sitting": {
@@ -152,6 +161,8 @@ def board_snapshot(sitting_id: int) -> dict:
         "sections": sections if "sections" in fields else [],
         "pass_total": exam.pass_total,
         "rows": rows,
+        # newly finished rows (indices into rows), the newest first: the board shows them first
+        "recent": [i for _, i in sorted(recent, reverse=True)],
     }
     db.session.rollback()  # read-only
     return snapshot

@@ -148,6 +148,11 @@ class ProctorNamespace(Namespace):
         return {"ok": True, "incident": incident.id}
 
     @acked
+    def on_acknowledge(self, data):
+        """A proctor has seen a seat's flag or help request: {sitting, candidate, flag, note?}."""
+        return {"ok": True, **actions.acknowledge(current_user, data)}
+
+    @acked
     def on_configure_board(self, data):
         """Admin only: {sitting, enabled, fields?, reason}."""
         action = ActionIn.parse(data)

@@ -41,7 +41,7 @@ def incident_report(sitting_id):
     return render_template(
         "proctor/report.html",
         sitting=sitting,
-        rows=report.report_rows(sitting.id),
+        rows=report.in_words(report.report_rows(sitting.id)),
         printed_at=utcnow(),
     )
 

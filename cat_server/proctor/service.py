@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
+
 from flask_login import current_user
 
 from .. import lockout
@@ -23,6 +26,21 @@ from . import personfit
 
 STATUSES = ("absent", "waiting", "answering", "paused", "disconnected", "finished")
 MANY_MOVES = 2  # seat moves from which a seat is flagged
+# every flag a proctor can acknowledge: the snapshot's own and the console's clock-based ones
+FLAGS = (
+    "help",
+    "disconnected",
+    "idle",
+    "fast",
+    "many_moves",
+    "focus_lost",
+    "person_fit",
+    "locked_out",
+)
+# flags about the live seat only: gone once the attempt is finished
+LIVE_ONLY = ("help", "disconnected", "idle", "fast", "locked_out")
+# audit actions the snapshot reads per attempt (seat moves, help requests, acknowledgements)
+NOTE_ACTIONS = ("seat_moved", "help_requested", "help_acknowledged", "flag_acknowledged")
 
 
 def is_staff(user) -> bool:
@@ -76,7 +94,7 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
     rows = db.session.execute(query).all()
     attempt_ids = [a.id for _, _, a in rows if a is not None]
     last_answers = _last_answers(attempt_ids)
-    moves = _moves(sitting_id, attempt_ids)
+    notes = _notes(sitting_id, attempt_ids)
     fits = personfit.lz_of_attempts_cached(
         {
             a.id: a.n_responses
@@ -104,9 +122,12 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
                     "code": current.code,
                     "name": current.name,
                 }
-        n_moves = moves.get(attempt.id, 0) if attempt else 0
+        note = notes.get(attempt.id, _Notes()) if attempt else _Notes()
+        n_moves = note.moves
         focus_lost = attempt.n_focus_lost if attempt else 0
         flags = []
+        if note.help_at is not None:
+            flags.append("help")
         if n_moves >= MANY_MOVES:
             flags.append("many_moves")
         if focus_lost:
@@ -117,6 +138,16 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
         locked = lockouts.get(candidate.registration_no)
         if locked is not None:
             flags.append("locked_out")
+        finished = attempt is not None and attempt.status == "finished"
+        if finished:  # nothing live is left to look at: only what the record keeps
+            flags = [f for f in flags if f not in LIVE_ONLY]
+        counted = {"focus_lost": focus_lost, "many_moves": n_moves}
+        acks = {
+            flag: {"by": ack["by"], "at": _iso(ack["at"])}
+            for flag, ack in note.acks.items()
+            # a count that grew since the acknowledgement is something new to look at
+            if ack.get("value") is None or ack["value"] >= counted.get(flag, 0)
+        }
         last_answer = last_answers.get(attempt.id) if attempt else None
         seats.append(
             {
@@ -143,9 +174,11 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
                 "lz": fit,
                 "lockout": locked,
                 "flags": flags,
+                "help_at": _iso(note.help_at),
+                "acks": acks,
             }
         )
-    counts = dict.fromkeys(STATUSES, 0)
+    counts = dict.fromkeys((*STATUSES, "to_start", "unfinished"), 0)
     for status, n in _status_counts(sitting_id):
         counts[status] += n
     # read before the rollback: after it the sitting would be loaded again (one
@@ -205,21 +238,46 @@ def _last_answers(attempt_ids) -> dict:
     return {a: t for a, t in rows if t is not None}  # max() keeps the UTC column type
 
 
-def _moves(sitting_id: int, attempt_ids) -> dict:
-    """attempt id -> approved seat moves (from the audit log)."""
+@dataclass
+class _Notes:
+    """What the audit log says about one attempt for the grid."""
+
+    moves: int = 0  # approved seat moves
+    help_at: datetime | None = None  # a help request no proctor has acknowledged yet
+    acks: dict = field(default_factory=dict)  # flag -> {"by", "at", "value"}, the latest
+
+
+def _notes(sitting_id: int, attempt_ids) -> dict[int, _Notes]:
+    """attempt id -> its seat moves, open help request and flag acknowledgements: one read."""
     if not attempt_ids:
         return {}
-    return dict(
-        db.session.execute(
-            db.select(AuditEvent.attempt_id, db.func.count())
-            .where(
-                AuditEvent.sitting_id == sitting_id,
-                AuditEvent.action == "seat_moved",
-                AuditEvent.attempt_id.in_(attempt_ids),
-            )
-            .group_by(AuditEvent.attempt_id)
-        ).all()
+    notes: dict[int, _Notes] = {}
+    rows = db.session.execute(
+        db.select(AuditEvent.attempt_id, AuditEvent.action, AuditEvent.at, AuditEvent.data)
+        .where(
+            AuditEvent.sitting_id == sitting_id,
+            AuditEvent.action.in_(NOTE_ACTIONS),
+            AuditEvent.attempt_id.in_(attempt_ids),
+        )
+        .order_by(AuditEvent.id)
     )
+    for attempt_id, action, at, data in rows:
+        note = notes.setdefault(attempt_id, _Notes())
+        data = data or {}
+        if action == "seat_moved":
+            note.moves += 1
+        elif action == "help_requested":
+            note.help_at = note.help_at or at  # the first unanswered press: waiting since then
+        elif action == "help_acknowledged":
+            note.help_at = None
+            note.acks["help"] = {"by": data.get("by"), "at": at}
+        else:
+            note.acks[data.get("flag")] = {
+                "by": data.get("by"),
+                "at": at,
+                "value": data.get("value"),
+            }
+    return notes
 
 
 def _status_counts(sitting_id: int):
@@ -239,6 +297,11 @@ def _status_counts(sitting_id: int):
     present = 0
     for status, no_socket, running, n in rows:
         present += n
+        # what "Mulai ujian" and "Akhiri sesi" will act on, whatever the connection
+        if status == "waiting":
+            yield "to_start", n
+        if status != "finished":
+            yield "unfinished", n
         if status == "finished":
             yield "finished", n
         elif not running:

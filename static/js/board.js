@@ -1,12 +1,15 @@
 // The public score board for the waiting hall TV. Read-only: it watches the
 // sitting on /board and re-renders from every `board` message (a full
-// snapshot). Rows are ranked by total, shown a page at a time, the pages
-// turning every few seconds. Protocol: docs/protocol.md, namespace /board.
+// snapshot). Finished rows are ranked by total, the newly finished first and
+// highlighted; running seats are never ranked among them (a count, or unranked
+// rows after the ranking when the board shows progress). As many rows a page as
+// the screen's height holds, the pages turning every few seconds.
+// Protocol: docs/protocol.md, namespace /board.
 (function () {
   'use strict';
 
   var config = JSON.parse(document.getElementById('board-config').textContent);
-  var ROWS_PER_PAGE = 12;
+  var rowsPerPage = 12; // set from the screen's height once a row is drawn (fitRows)
   var PAGE_MS = 10000;
   // the words come translated from the page (Flask-Babel)
   var HEADINGS = config.strings.headings;
@@ -21,7 +24,9 @@
     clock: document.getElementById('board-clock'),
     pageNo: document.getElementById('board-page-no'),
     exam: document.getElementById('board-exam'),
-    sitting: document.getElementById('board-sitting')
+    sitting: document.getElementById('board-sitting'),
+    main: document.getElementById('board-main'),
+    running: document.getElementById('board-running')
   };
   var board = null;
   var page = 0;
@@ -66,12 +71,33 @@
     return cols;
   }
 
-  function ranked(rows) {
-    return rows.map(function (row, i) { return [row, i]; }).sort(function (a, b) {
-      var ta = typeof a[0].total === 'number' ? a[0].total : -1;
-      var tb = typeof b[0].total === 'number' ? b[0].total : -1;
-      return tb - ta || a[1] - b[1];
-    }).map(function (x) { return x[0]; });
+  // [{row, rank, fresh}]: the newly finished first (newest first), then the finished by total
+  // (equal totals share a rank), then, only if the board shows progress, the running seats unranked
+  function ranked(data) {
+    var finished = [];
+    var running = [];
+    data.rows.forEach(function (row, i) {
+      if (row.status === 'finished') finished.push({row: row, i: i});
+      else running.push({row: row, i: i, rank: null});
+    });
+    finished.sort(function (a, b) {
+      var ta = typeof a.row.total === 'number' ? a.row.total : -Infinity;
+      var tb = typeof b.row.total === 'number' ? b.row.total : -Infinity;
+      return tb - ta || a.i - b.i;
+    });
+    finished.forEach(function (x, k) {
+      var prev = finished[k - 1];
+      x.rank = prev && prev.row.total === x.row.total ? prev.rank : k + 1;
+    });
+    var recent = data.recent || [];
+    var fresh = recent.map(function (i) {
+      return finished.filter(function (x) { return x.i === i; })[0];
+    }).filter(Boolean);
+    fresh.forEach(function (x) { x.fresh = true; });
+    var rest = finished.filter(function (x) { return !x.fresh; });
+    var shown = fresh.concat(rest);
+    if (data.fields.indexOf('progress') >= 0) shown = shown.concat(running);
+    return {rows: shown, running: running.length};
   }
 
   function render(data) {
@@ -92,8 +118,11 @@
 
   function draw() {
     if (!board) return;
-    var rows = ranked(board.rows);
-    var pages = Math.max(1, Math.ceil(rows.length / ROWS_PER_PAGE));
+    var order = ranked(board);
+    var rows = order.rows;
+    el.running.textContent = order.running ? config.strings.running.replace('%(n)s', order.running) : '';
+    el.running.hidden = !order.running;
+    var pages = Math.max(1, Math.ceil(rows.length / rowsPerPage));
     if (page >= pages) page = 0;
     el.pageNo.textContent = pages > 1 ? config.strings.page.replace('%(n)s', page + 1).replace('%(of)s', pages) : '';
     el.empty.hidden = rows.length > 0;
@@ -101,12 +130,14 @@
     var marks = {};
     board.sections.forEach(function (s) { marks[s.code] = s.pass_mark; });
     var fragment = document.createDocumentFragment();
-    rows.slice(page * ROWS_PER_PAGE, (page + 1) * ROWS_PER_PAGE).forEach(function (row, i) {
-      var tr = make('tr', 'st-' + row.status);
+    rows.slice(page * rowsPerPage, (page + 1) * rowsPerPage).forEach(function (entry) {
+      var row = entry.row;
+      var tr = make('tr', 'st-' + row.status + (entry.fresh ? ' fresh' : ''));
       cols.forEach(function (col) {
         var td;
         if (col === 'rank') {
-          td = make('td', 'c-rank', page * ROWS_PER_PAGE + i + 1);
+          td = make('td', 'c-rank', entry.rank === null ? '—' : entry.rank);
+          if (entry.fresh) td.appendChild(make('span', 'new-badge', config.strings.new));
         } else if (col.indexOf('section:') === 0) {
           var code = col.slice(8);
           var score = row.sections ? row.sections[code] : null;
@@ -131,7 +162,26 @@
     });
     el.rows.textContent = '';
     el.rows.appendChild(fragment);
+    fitRows();
   }
+
+  // as many rows as the screen's height holds under the heading: a 720p set shows fewer, a 1080p more
+  var fitting = false;
+  function fitRows() {
+    var first = el.rows.firstElementChild;
+    if (!first || fitting) return;
+    var rowH = first.getBoundingClientRect().height;
+    var top = el.rows.getBoundingClientRect().top;
+    var bottom = el.main.getBoundingClientRect().bottom;
+    var fit = Math.max(3, Math.floor((bottom - top) / rowH));
+    if (fit !== rowsPerPage) {
+      rowsPerPage = fit;
+      fitting = true; // one redraw with the new count, no loop
+      draw();
+      fitting = false;
+    }
+  }
+  window.addEventListener('resize', function () { draw(); });
 
   setInterval(function () { page += 1; draw(); }, PAGE_MS);
   // the centre's wall clock, in its zone as the server names it ("14:30:05 WIB"),

@@ -1086,6 +1086,38 @@
     else if (document.hasFocus()) focusBack();
   });
 
+  // --- calling a proctor ("Minta bantuan", or Alt+B): the seat lights up on the consoles ---
+
+  var helpButton = document.getElementById('help-button');
+  var helpStatus = document.getElementById('help-status');
+  var HELP_QUIET_MS = 60000; // the button rests a minute after a call: one press, one light
+
+  function callProctor() {
+    if (helpButton.disabled) return;
+    helpButton.disabled = true;
+    socket.timeout(ACK_TIMEOUT_MS).emit('call_proctor', function (err, ack) {
+      if (err || !ack || !ack.ok) {
+        helpButton.disabled = false;
+        helpStatus.textContent = t('help_failed');
+        helpStatus.hidden = false;
+        return;
+      }
+      helpStatus.textContent = helpStatus.getAttribute('data-sent') || helpStatus.textContent;
+      helpStatus.hidden = false;
+      setTimeout(function () { helpButton.disabled = false; helpStatus.hidden = true; }, HELP_QUIET_MS);
+    });
+  }
+
+  helpStatus.setAttribute('data-sent', helpStatus.textContent);
+  helpButton.addEventListener('click', callProctor);
+  document.addEventListener('keydown', function (event) {
+    // Alt+B (Bantuan): the item keys are plain letters, so an Alt chord never answers
+    if (event.altKey && !event.ctrlKey && !event.metaKey && (event.key === 'b' || event.key === 'B' || event.code === 'KeyB')) {
+      event.preventDefault();
+      callProctor();
+    }
+  });
+
   // --- countdown and time warnings ------------------------------------------------
 
   function formatTime(seconds) {

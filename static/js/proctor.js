@@ -15,7 +15,9 @@
   var STATUS_WORDS = T.status;
   var SITTING_WORDS = T.sitting;
   // each flag is an icon of the page's SVG sprite (#icon-<flag>), never a font glyph
-  var FLAG_ICONS = ['disconnected', 'idle', 'fast', 'many_moves', 'focus_lost', 'person_fit', 'locked_out'];
+  var FLAG_ICONS = ['help', 'disconnected', 'idle', 'fast', 'many_moves', 'focus_lost', 'person_fit', 'locked_out'];
+  // flags about the live seat: a finished attempt drops them (the server drops its own)
+  var LIVE_ONLY = ['help', 'disconnected', 'idle', 'fast', 'locked_out'];
   var FLAG_WORDS = T.flags;
   var FAST_MIN_ANSWERS = 5;
   var FAST_RATIO = 1 / 3; // seconds per answer below a third of the sitting's median
@@ -34,7 +36,9 @@
     pause_sitting: {title: T.actions.pause_sitting},
     resume_sitting: {title: T.actions.resume_sitting},
     extend_sitting: {title: T.actions.extend_sitting, minutes: true},
-    end_sitting: {title: T.actions.end_sitting, danger: true}
+    end_sitting: {title: T.actions.end_sitting, danger: true, counts: true},
+    start_sitting: {title: T.actions.start_sitting, counts: true, optional: true},
+    acknowledge: {title: T.actions.acknowledge, optional: true, flag: true}
   };
 
   function $(id) { return document.getElementById(id); }
@@ -51,6 +55,9 @@
     list: $('seat-list'),
     listBody: $('seat-list-body'),
     conn: $('conn-indicator'),
+    updated: $('last-update'),
+    sortLabel: $('sort-label'),
+    roomMode: $('view-room'),
     filter: $('filter'),
     sort: $('sort'),
     viewGrid: $('view-grid'),
@@ -71,15 +78,15 @@
   var pending = null; // {action, candidate}
 
   // a flag's icon with its words as label and tooltip (an unknown flag: '!')
-  function flagIcon(flag) {
-    var label = FLAG_WORDS[flag] || flag;
+  function flagIcon(flag, acked) {
+    var label = (FLAG_WORDS[flag] || flag) + (acked ? ' — ' + T.acked_short : '');
     if (FLAG_ICONS.indexOf(flag) < 0) {
       var mark = make('span', 'flag', '!');
       mark.title = label;
       return mark;
     }
     var svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-    svg.setAttribute('class', 'icon icon-' + flag);
+    svg.setAttribute('class', 'icon icon-' + flag + (acked ? ' acked' : ''));
     svg.setAttribute('role', 'img');
     svg.setAttribute('aria-label', label);
     var title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
@@ -88,6 +95,15 @@
     use.setAttribute('href', '#icon-' + flag);
     svg.appendChild(title);
     svg.appendChild(use);
+    return svg;
+  }
+
+  // the status as a shape (room mode): hourglass, play, pause, warning, tick, dashed ring
+  function statusShape() {
+    var svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('class', 'icon seat-shape');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.appendChild(document.createElementNS('http://www.w3.org/2000/svg', 'use'));
     return svg;
   }
 
@@ -154,19 +170,20 @@
     });
   }
 
-  el.start.addEventListener('click', function () {
-    if (!window.confirm(T.confirm_start)) return;
-    el.start.disabled = true;
-    send('start_sitting', {sitting: config.sitting}, function (ack) {
-      el.start.disabled = false;
-      if (!ack.ok) showMessage(ack); else hideMessage();
-    });
-  });
+  // "Mulai ujian" asks in the page's own dialog (not the browser's), saying how many start
+  el.start.addEventListener('click', function () { openAction('start_sitting', null); });
 
   // --- rendering -------------------------------------------------------------
 
+  var lastCounts = null;
+  var lastUpdate = null; // server time of the last snapshot or update
+
   function apply(payload) {
-    if (payload.server_time) clockOffset = Date.parse(payload.server_time) - Date.now();
+    if (payload.server_time) {
+      clockOffset = Date.parse(payload.server_time) - Date.now();
+      lastUpdate = Date.parse(payload.server_time);
+      el.updated.textContent = T.updated_at.replace('%(time)s', clockText(lastUpdate));
+    }
     if (payload.sitting) renderSitting(payload.sitting);
     if (payload.counts) renderCounts(payload.counts);
     var seats = payload.seats || [];
@@ -181,6 +198,7 @@
       });
       el.grid.appendChild(fragment);
       el.grid.classList.toggle('dense', seats.length > DENSE_FROM);
+      fitRoom();
     } else {
       seats.forEach(function (seat) {
         var isNew = !tiles[seat.candidate];
@@ -211,6 +229,7 @@
   }
 
   function renderCounts(counts) {
+    lastCounts = counts;
     STATUSES.forEach(function (status) {
       var node = $('count-' + status);
       if (node) node.textContent = String(counts[status] || 0);
@@ -235,13 +254,17 @@
         section: make('span', 'seat-section'),
         clock: make('span', 'seat-clock'),
         examTime: make('span', 'seat-exam-time'),
-        flags: make('span', 'seat-flags')
+        flags: make('span', 'seat-flags'),
+        shape: statusShape()
       };
       parts.time.appendChild(parts.section);
       parts.time.appendChild(parts.clock);
       var top = make('span', 'seat-top');
       top.appendChild(parts.label);
       top.appendChild(parts.word);
+      top.appendChild(parts.shape);
+      // in the top line's flow: a long status word (English) gives way, never lies under the icons
+      top.appendChild(parts.flags);
       var bottom = make('span', 'seat-bottom');
       bottom.appendChild(parts.answered);
       bottom.appendChild(parts.time);
@@ -252,7 +275,6 @@
       node.appendChild(parts.bar);
       node.appendChild(bottom);
       node.appendChild(parts.examTime);
-      node.appendChild(parts.flags);
       tile = tiles[seat.candidate] = {node: node, parts: parts, at: 0, running: false, flags: []};
       var id = seat.candidate;
       node.addEventListener('click', function () { select(id); });
@@ -268,8 +290,15 @@
     tile.node.className = 'seat st-' + status; // filter, flag and selection classes follow in refresh()
     tile.node.setAttribute('data-testid', 'seat-' + label);
     tile.node.setAttribute('data-status', status);
-    p.label.textContent = label;
+    // "PC-" before every number: room mode shows the number alone, big
+    var prefix = /^[^0-9]*/.exec(label)[0];
+    if (p.label.textContent !== label) {
+      p.label.textContent = '';
+      if (prefix && prefix !== label) p.label.appendChild(make('span', 'seat-prefix', prefix));
+      p.label.appendChild(document.createTextNode(prefix && prefix !== label ? label.slice(prefix.length) : label));
+    }
     p.word.textContent = STATUS_WORDS[status];
+    p.shape.firstChild.setAttribute('href', '#st-' + status);
     p.name.textContent = seat.name;
     p.reg.textContent = seat.registration_no;
     var total = seat.total || 0;
@@ -323,20 +352,42 @@
       var own = pace(seat);
       if (typical !== null && own !== null && own < typical * FAST_RATIO) flags.push('fast');
       (seat.flags || []).forEach(function (flag) { flags.push(flag); });
-      if (flags.join() !== tile.flags.join()) {
-        tile.flags = flags;
-        tile.parts.flags.textContent = '';
-        flags.forEach(function (f) { tile.parts.flags.appendChild(flagIcon(f)); });
-        tile.parts.flags.setAttribute('data-flags', flags.join(' '));
+      if (seat.status === 'finished') {
+        flags = flags.filter(function (f) { return LIVE_ONLY.indexOf(f) < 0; });
       }
-      tile.node.classList.toggle('flagged', flags.length > 0);
+      var open = flags.filter(function (f) { return !acked(seat, f); });
+      var key = flags.join() + '|' + open.join();
+      if (key !== tile.flagKey) {
+        tile.flagKey = key;
+        tile.flags = flags;
+        tile.open = open;
+        tile.parts.flags.textContent = '';
+        flags.forEach(function (f) { tile.parts.flags.appendChild(flagIcon(f, open.indexOf(f) < 0)); });
+        tile.parts.flags.setAttribute('data-flags', flags.join(' '));
+        tile.parts.flags.setAttribute('data-open', open.join(' '));
+      }
+      tile.node.classList.toggle('flagged', open.length > 0);
+      var help = open.indexOf('help') >= 0;
+      tile.node.classList.toggle('help', help);
+      tile.parts.shape.firstChild.setAttribute('href', help ? '#icon-help' : '#st-' + tile.status);
       var time = timeText(tile);
       tile.node.title = (seat.seat || '') + ' — ' + seat.name + ' (' + seat.registration_no + ') — ' +
         STATUS_WORDS[tile.status] + (time ? ' — ' + time : '') +
         (flags.length ? ' — ' + flags.map(function (f) { return FLAG_WORDS[f]; }).join('; ') : '');
-      if (flags.length) flagged += 1;
+      if (open.length) flagged += 1;
     });
+    // only what still needs a look: acknowledged flags stay on the tile, muted, but count no more
     $('count-flagged').textContent = String(flagged);
+  }
+
+  // has a proctor acknowledged this flag, and does the acknowledgement still hold?
+  function acked(seat, flag) {
+    var ack = seat.acks && seat.acks[flag];
+    if (!ack || flag === 'help') return false; // an open help request is never "seen" until answered
+    var at = Date.parse(ack.at);
+    if (flag === 'idle') return at >= Date.parse(seat.last_answer_at || seat.started_at || 0);
+    if (flag === 'disconnected') return at >= Date.parse(seat.last_seen || 0);
+    return true;
   }
 
   // --- filter, list view, selection --------------------------------------------
@@ -344,7 +395,7 @@
   function matches(tile) {
     var filter = el.filter.value;
     if (!filter) return true;
-    if (filter === 'flagged') return tile.flags.length > 0;
+    if (filter === 'flagged') return (tile.open || []).length > 0;
     return tile.status === filter;
   }
 
@@ -367,8 +418,8 @@
       case 'remaining':
         var left = primaryLeft(tile, performance.now());
         return left === null ? Infinity : left;
-      case 'last_seen': return seat.last_seen ? Date.parse(seat.last_seen) : Infinity;
-      case 'flags': return -tile.flags.length;
+      case 'last_seen': var seen = lastActivity(seat); return seen === null ? Infinity : seen;
+      case 'flags': return -(tile.open || []).length * 100 - tile.flags.length;
       default: return 0;
     }
   }
@@ -397,11 +448,11 @@
       row.appendChild(status);
       row.appendChild(make('td', 'num', seat.total ? seat.answered + '/' + seat.total : '–'));
       row.appendChild(make('td', 'num', timeText(tile)));
-      row.appendChild(make('td', 'num', seat.last_seen ? ago(now - Date.parse(seat.last_seen)) : '—'));
+      row.appendChild(make('td', 'num', seenText(seat, now)));
       var flagCell = make('td', 'flags');
       tile.flags.forEach(function (f, i) {
         if (i) flagCell.appendChild(document.createTextNode(', '));
-        var icon = flagIcon(f);
+        var icon = flagIcon(f, (tile.open || []).indexOf(f) < 0);
         icon.setAttribute('aria-hidden', 'true'); // its words follow
         flagCell.appendChild(icon);
         flagCell.appendChild(document.createTextNode(' ' + FLAG_WORDS[f]));
@@ -412,6 +463,28 @@
     });
     el.listBody.textContent = '';
     el.listBody.appendChild(fragment);
+  }
+
+  // the seat's last activity: its latest answer or its socket's last connect or disconnect
+  function lastActivity(seat) {
+    var times = [seat.last_seen, seat.last_answer_at].filter(Boolean).map(Date.parse);
+    return times.length ? Math.max.apply(null, times) : null;
+  }
+
+  function seenText(seat, now) {
+    var seen = lastActivity(seat);
+    if (seen === null) return '—';
+    var text = ago(now - seen);
+    if (seat.total) text += ' · ' + T.n_answered.replace('%(n)s', seat.answered);
+    return text;
+  }
+
+  // a time a person reads, on the centre's clock ("14:02:11 WIB"), whatever this computer's zone
+  function clockText(ms) {
+    var here = new Date(ms + config.zone.offset_min * 60000);
+    function two(n) { return (n < 10 ? '0' : '') + n; }
+    return two(here.getUTCHours()) + ':' + two(here.getUTCMinutes()) + ':' + two(here.getUTCSeconds()) +
+      ' ' + config.zone.label;
   }
 
   function ago(ms) {
@@ -427,8 +500,57 @@
     el.list.hidden = which !== 'list';
     el.viewGrid.setAttribute('aria-pressed', String(which === 'grid'));
     el.viewList.setAttribute('aria-pressed', String(which === 'list'));
+    // sorting orders the list only: the grid keeps the room's seat order
+    el.sortLabel.hidden = which !== 'list';
+    if (which !== 'grid' && roomMode) setRoomMode(false);
     renderList();
   }
+
+  // --- room mode: every seat on one screen, sized to fill it ---------------------
+
+  var ROOM_ASPECT = 1.55; // a tile's width over its height, as near as the screen allows
+  var roomMode = false;
+
+  function setRoomMode(on) {
+    roomMode = on;
+    try { window.localStorage.setItem('proctor-room-mode', on ? '1' : ''); } catch (e) { /* private mode */ }
+    document.body.classList.toggle('room-mode', on);
+    el.roomMode.setAttribute('aria-pressed', String(on));
+    if (on && view !== 'grid') setView('grid');
+    fitRoom();
+    placePanel();
+  }
+
+  // the column count that gives the biggest tiles for this many seats in the space left under the header
+  function fitRoom() {
+    if (!roomMode || view !== 'grid') {
+      el.grid.style.removeProperty('grid-template-columns');
+      el.grid.style.removeProperty('grid-auto-rows');
+      el.grid.style.removeProperty('--tile-h');
+      return;
+    }
+    var n = Math.max(1, order.length);
+    var gap = 4;
+    var top = el.grid.getBoundingClientRect().top + window.scrollY;
+    var width = el.grid.clientWidth;
+    var height = window.innerHeight - top - 8;
+    var best = null;
+    for (var cols = 1; cols <= n; cols++) {
+      var rows = Math.ceil(n / cols);
+      var w = (width - (cols - 1) * gap) / cols;
+      var h = (height - (rows - 1) * gap) / rows;
+      var size = Math.min(w / ROOM_ASPECT, h); // the tile's height at the aspect it can keep
+      if (!best || size > best.size) best = {cols: cols, size: size, h: h};
+    }
+    var tileH = Math.floor(Math.min(best.h, best.size * 1.35));
+    el.grid.style.gridTemplateColumns = 'repeat(' + best.cols + ', minmax(0, 1fr))';
+    el.grid.style.gridAutoRows = tileH + 'px';
+    el.grid.style.setProperty('--tile-h', tileH + 'px');
+    // too low for a second line: the number and the shape say it all
+    el.grid.classList.toggle('room-small', tileH < 44);
+  }
+  window.addEventListener('resize', fitRoom);
+  el.roomMode.addEventListener('click', function () { setRoomMode(!roomMode); });
 
   el.viewGrid.addEventListener('click', function () { setView('grid'); });
   el.viewList.addEventListener('click', function () { setView('list'); });
@@ -501,10 +623,8 @@
       ? section.code + ' — ' + section.name + ' (' + section.index + '/' + section.count + ')' : '—';
     $('panel-section-time-label').hidden = $('panel-section-time').hidden = sectionLeft === null;
     $('panel-section-time').textContent = sectionLeft === null ? '' : formatTime(sectionLeft);
-    $('panel-seen').textContent = seat.last_seen ? ago(serverNow() - Date.parse(seat.last_seen)) : '—';
-    $('panel-flags').textContent = (tile.flags.length
-      ? tile.flags.map(function (f) { return FLAG_WORDS[f]; }).join('; ') : '—') +
-      (typeof seat.lz === 'number' ? ' (lz ' + seat.lz.toFixed(2) + ')' : '');
+    $('panel-seen').textContent = seenText(seat, serverNow());
+    renderPanelFlags(tile);
     $('panel-lockout-label').hidden = $('panel-lockout').hidden = !seat.lockout;
     $('panel-lockout').textContent = seat.lockout ? lockoutText(seat.lockout) : '';
     var running = seat.status === 'answering' || seat.status === 'disconnected' || seat.status === 'paused';
@@ -526,6 +646,40 @@
       button.hidden = (action === 'pause_seat' && seat.paused) || (action === 'resume_seat' && !seat.paused) ||
         (action === 'lift_lockout' && !seat.lockout);
       button.disabled = !enabled;
+    });
+  }
+
+  // each flag with its words; an open one has "Sudah dicek" beside it, a seen one says who and when
+  function renderPanelFlags(tile) {
+    var seat = tile.seat;
+    var box = $('panel-flags');
+    var key = tile.flagKey + '|' + JSON.stringify(seat.acks || {}) + '|' + seat.lz;
+    if (box.getAttribute('data-key') === key) return;
+    box.setAttribute('data-key', key);
+    box.textContent = '';
+    // the last help call stays in the panel, answered, with who went and when
+    var shown = tile.flags.slice();
+    if (seat.acks && seat.acks.help && shown.indexOf('help') < 0) shown.unshift('help');
+    if (!shown.length) box.textContent = '—';
+    shown.forEach(function (flag) {
+      var line = make('div', 'panel-flag');
+      line.setAttribute('data-flag', flag);
+      var icon = flagIcon(flag);
+      icon.setAttribute('aria-hidden', 'true');
+      line.appendChild(icon);
+      line.appendChild(make('span', null, ' ' + FLAG_WORDS[flag] +
+        (flag === 'person_fit' && typeof seat.lz === 'number' ? ' (lz ' + seat.lz.toFixed(2) + ')' : '')));
+      if ((tile.open || []).indexOf(flag) >= 0) {
+        var button = make('button', 'button small', flag === 'help' ? T.answer_help : T.ack);
+        button.type = 'button';
+        button.setAttribute('data-testid', 'ack-' + flag);
+        button.addEventListener('click', function () { openAction('acknowledge', selected, flag); });
+        line.appendChild(button);
+      } else if (seat.acks && seat.acks[flag]) {
+        line.appendChild(make('span', 'ack-who', T.acked_by.replace('%(who)s', seat.acks[flag].by)
+          .replace('%(time)s', clockText(Date.parse(seat.acks[flag].at)))));
+      }
+      box.appendChild(line);
     });
   }
 
@@ -559,9 +713,9 @@
     });
   }
 
-  function openAction(action, candidate) {
+  function openAction(action, candidate, flag) {
     var spec = ACTIONS[action];
-    pending = {action: action, candidate: spec.seat || candidate !== undefined ? candidate : undefined};
+    pending = {action: action, candidate: spec.seat || candidate !== undefined ? candidate : undefined, flag: flag};
     var seat = candidate !== undefined && candidate !== null && tiles[candidate] ? tiles[candidate].seat : null;
     $('action-title').textContent = spec.title;
     $('action-target').textContent = seat
@@ -570,9 +724,9 @@
     $('field-minutes').hidden = !spec.minutes;
     $('field-seat').hidden = !spec.newSeat;
     $('field-category').hidden = !spec.category;
-    $('reason-label').textContent = spec.text
-      ? T.note_label
-      : T.reason_label;
+    $('reason-label').textContent = spec.text ? T.note_label : spec.optional ? T.optional_label : T.reason_label;
+    $('action-effect').textContent = effectText(action, flag);
+    $('action-effect').hidden = !$('action-effect').textContent;
     el.form.reason.value = '';
     el.form.seat.value = '';
     if (spec.newSeat) offerFreeSeats();
@@ -581,6 +735,17 @@
     $('action-submit').disabled = false;
     el.dialog.showModal();
     el.form.reason.focus();
+  }
+
+  // what the action will do, in numbers, before it is sent
+  function effectText(action, flag) {
+    var c = lastCounts || {};
+    if (action === 'end_sitting') {
+      return T.end_sitting_effect.replace('%(n)s', c.unfinished || 0).replace('%(done)s', c.finished || 0);
+    }
+    if (action === 'start_sitting') return T.start_effect.replace('%(n)s', c.to_start || 0);
+    if (action === 'acknowledge') return FLAG_WORDS[flag] || flag;
+    return '';
   }
 
   el.panel.querySelectorAll('[data-action]').forEach(function (button) {
@@ -602,12 +767,16 @@
     if (!pending) return;
     var spec = ACTIONS[pending.action];
     var text = el.form.reason.value.trim();
-    if (!text) {
+    if (!text && !spec.optional) {
       showActionError({message: T.reason_required});
       return;
     }
     var payload = {sitting: config.sitting};
-    if (spec.text) payload.text = text; else payload.reason = text;
+    if (spec.flag) {
+      payload.flag = pending.flag;
+      if (text) payload.note = text;
+    } else if (spec.text) payload.text = text;
+    else if (text || !spec.optional) payload.reason = text;
     if (pending.candidate !== null && pending.candidate !== undefined) payload.candidate = pending.candidate;
     if (spec.minutes) payload.minutes = parseInt(el.form.minutes.value, 10);
     if (spec.newSeat) {
@@ -633,6 +802,15 @@
       }
       el.dialog.close();
       pending = null;
+      hideMessage();
+      if (action === 'acknowledge' && tiles[payload.candidate]) {
+        // at once on this screen; the feed brings it to every other console of the sitting
+        var seat = tiles[payload.candidate].seat;
+        seat.acks = Object.assign({}, seat.acks, {});
+        seat.acks[payload.flag] = {by: ack.by, at: ack.at};
+        if (payload.flag === 'help') seat.flags = (seat.flags || []).filter(function (f) { return f !== 'help'; });
+        refresh();
+      }
       if (action === 'reset_pin') {
         el.pin.textContent = T.new_pin.replace('%(pin)s', ack.pin);
         el.pin.hidden = false;
@@ -735,10 +913,12 @@
 
   // --- messages and connection -------------------------------------------------
 
+  // offline, the grid is dimmed and says since when its data is: nothing on it moves any more
   function setConnection(online) {
     el.conn.textContent = online ? T.connected : T.reconnecting;
     el.conn.className = 'conn-indicator ' + (online ? 'online' : 'offline');
     document.body.classList.toggle('stale', !online);
+    el.updated.hidden = online || lastUpdate === null;
   }
 
   function showMessage(ack) {
@@ -755,4 +935,5 @@
   function hideMessage() {
     el.message.hidden = true;
   }
+  try { if (window.localStorage.getItem('proctor-room-mode')) setRoomMode(true); } catch (e) { /* private mode */ }
 })();

@@ -213,11 +213,6 @@ def test_answers_in_any_order_changes_and_repeats(url, skd, stations):
     assert "expected_seq" in wrong and "state" in wrong
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocol.md § state: 'acks of `answer`/`mark` are `full: false` and leave `items` "
-    "out' - the ack of a repeated answer is full: true with items",
-)
 def test_the_ack_of_a_repeated_answer_is_not_full(url, skd, stations):
     station = skd_station(url, skd, stations)
     state = running(station)
@@ -227,11 +222,6 @@ def test_the_ack_of_a_repeated_answer_is_not_full(url, skd, stations):
     assert repeat["state"]["full"] is False and "items" not in repeat["state"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocol.md § state: 'acks of `answer`/`mark` are `full: false` and leave `items` "
-    "out' - the ack of `mark` is full: true with items",
-)
 def test_the_ack_of_mark_is_not_full(url, skd, stations):
     station = skd_station(url, skd, stations)
     state = running(station)
@@ -302,11 +292,6 @@ def test_mark_while_paused_is_refused(url, skd, proctor, stations):
     assert station.call("sync")["state"]["marked"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocol.md § More error codes: '`section_over` | `seq` belongs to a section that has "
-    "ended (or not begun)' - a seq of the next, not yet begun section gets wrong_seq",
-)
 def test_a_seq_of_a_section_not_begun_is_section_over(url, skd, stations):
     station = skd_station(url, skd, stations)
     state = running(station)

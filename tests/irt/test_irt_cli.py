@@ -78,7 +78,7 @@ def test_register_adds_both_commands():
         pass
 
     register(main)
-    assert set(main.commands) == {"calibrate", "simulate"}
+    assert set(main.commands) == {"calibrate", "simulate", "eapsum", "link"}
 
 
 @pytest.mark.parametrize("person", [True, False])

@@ -140,3 +140,60 @@ def test_many_candidates_use_memory_by_block_not_by_candidate():
         tracemalloc.stop()
     assert rep["n"] == 20_000 and rep["rmse"] < 0.6
     assert peak < 64 * 2**20, peak  # before: > 300 MB (the matrix and WLE on all rows at once)
+
+
+def answers_by_item(details):
+    return [
+        dict(zip(i.tolist(), s.tolist(), strict=True))
+        for i, s in zip(details["items"], details["scores"], strict=True)
+    ]
+
+
+def test_runs_with_and_without_exposure_control_meet_the_same_candidates():
+    # the answers are drawn from the generator in the same order whatever the
+    # exposure rule: an item two runs both gave a candidate got the same answer
+    bank = make_bank(300, seed=5)
+    theta = np.random.default_rng(1).normal(size=400)
+    runs = [
+        irt.simulate_cat(bank, cfg, theta, np.random.default_rng(8), return_details=True)
+        for cfg in (
+            irt.CatConfig(max_length=20),
+            irt.CatConfig(max_length=20, exposure="randomesque", randomesque_k=8),
+            irt.CatConfig(max_length=20, max_exposure_rate=0.2),  # candidate by candidate
+        )
+    ]
+    plain, *others = [answers_by_item(r["details"]) for r in runs]
+    shared = 0
+    for other in others:
+        for a, b in zip(plain, other, strict=True):
+            common = a.keys() & b.keys()
+            shared += len(common)
+            assert all(a[j] == b[j] for j in common)
+    assert shared > 2000  # many items in common, so the check has teeth
+    assert runs[1]["max_exposure"] < runs[0]["max_exposure"]
+
+
+def test_exposure_ceiling_holds_exactly_and_sympson_hetter_on_average():
+    # max_exposure_rate is a hard ceiling: an item is given only while its rate
+    # among the candidates before is under r, so no final rate exceeds
+    # ceil(r (N - 1)) / N (= r when r N is a whole number). Sympson-Hetter
+    # parameters, computed on other simulated candidates, hold r only on average.
+    bank = make_bank(300, seed=5)
+    n, r = 600, 0.25
+    theta = np.random.default_rng(2).normal(size=n)
+    capped = irt.simulate_cat(
+        bank, irt.CatConfig(max_length=25, max_exposure_rate=r), theta, np.random.default_rng(3)
+    )
+    assert capped["max_exposure"] <= np.ceil(r * (n - 1)) / n + 1e-12
+    plain = irt.simulate_cat(bank, irt.CatConfig(max_length=25), theta, np.random.default_rng(3))
+    k = irt.sympson_hetter_parameters(
+        bank, irt.CatConfig(max_length=25), np.random.default_rng(4), r_max=r
+    )
+    sh = irt.simulate_cat(
+        bank,
+        irt.CatConfig(max_length=25, exposure="sympson-hetter", sh_k=k),
+        theta,
+        np.random.default_rng(3),
+    )
+    assert plain["max_exposure"] > 0.6
+    assert r - 0.02 < sh["max_exposure"] < r + 0.08

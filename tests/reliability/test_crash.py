@@ -29,7 +29,7 @@ import pytest
 import requests
 import socketio as sio_client
 
-from cat_server.exam.chain import GENESIS
+from cat_server.exam.chain import genesis
 from cat_server.extensions import db
 from cat_server.models import Attempt, Presentation, Response
 from tests.conftest import PIN, make_sitting, make_user
@@ -41,6 +41,7 @@ ROUNDS = int(os.environ.get("CAT_RELIABILITY_ROUNDS", "3"))
 SEATS = int(os.environ.get("CAT_RELIABILITY_SEATS", "10"))
 SEED = int(os.environ.get("CAT_RELIABILITY_SEED", "9"))
 ACK_TIMEOUT = 4.0
+CHAIN_KEY = b"crash-test chain key, 32 bytes or more"
 
 
 def choice_for(seat: int, seq: int) -> str:
@@ -147,7 +148,7 @@ def test_kill_9_at_random_moments_loses_no_acked_answer_and_stores_none_twice(
         sitting_id = make_sitting(
             n_candidates=SEATS, n_items=n_items, duration_s=4 * 3600, proctor=make_user()
         )
-    server = LiveServer(db_url, tmp_path / "server.log").start()
+    server = LiveServer(db_url, tmp_path / "server.log", CHAIN_KEY=CHAIN_KEY.decode()).start()
     seats, stop = [], threading.Event()
     figures = {"rounds": ROUNDS, "seats": SEATS, "seed": SEED, "backend": db_url.split(":")[0]}
     try:
@@ -221,7 +222,9 @@ def test_kill_9_at_random_moments_loses_no_acked_answer_and_stores_none_twice(
                 if not any(r.item_id == item and r.choice == choice for r in got):
                     lost += 1
             assert attempt.n_answered == len(by_seq) == len(rows)
-            prev = GENESIS
+            sitting = attempt.sitting
+            whose = (attempt.candidate.registration_no, sitting.id, sitting.exam_id)
+            prev = genesis(CHAIN_KEY, attempt.id, *whose)  # the server's key
             for row in rows:
                 assert row.prev_hash == prev, f"chain broken at {attempt.id}/{row.n}"
                 prev = row.hash

@@ -35,6 +35,7 @@ from cat_server.extensions import db
 from cat_server.models import Attempt
 from tests.conftest import PIN, make_sitting, make_user
 from tests.live import (
+    ROOT,
     LiveServer,
     cookie_header,
     csrf_token,
@@ -279,3 +280,71 @@ def test_password_hashing_runs_below_the_event_loops_priority():
     assert seen["nice"] == security.HASH_NICE > 0
     # only that thread: the caller (the event loop, in the server) keeps its priority
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == 0
+
+
+FLOOD_OF_VERIFIES = r"""
+from gevent import monkey
+monkey.patch_all()
+import json, sys, threading, time
+import gevent
+from flask import Flask
+from cat_server import security
+
+app = Flask("flood")
+app.config["HASH_THREADS"] = int(sys.argv[1])
+lock, state = threading.Lock(), {"now": 0, "most": 0}
+
+def verify(_):
+    with lock:
+        state["now"] += 1
+        state["most"] = max(state["most"], state["now"])
+    end = time.perf_counter() + 0.05  # a PIN verify's CPU, busy, off the GIL's way enough
+    while time.perf_counter() < end:
+        pass
+    with lock:
+        state["now"] -= 1
+    return True
+
+def login():
+    with app.app_context():
+        security._off_the_loop(verify, None)
+
+gaps, ticking = [], True
+def tick():
+    last = time.perf_counter()
+    while ticking:
+        gevent.sleep(0.01)
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+
+ticker = gevent.spawn(tick)
+gevent.joinall([gevent.spawn(login) for _ in range(16)])
+ticking = False
+ticker.join()
+print(json.dumps({"most": state["most"], "ticks": len(gaps)}))
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_flood_of_verifies_keeps_at_most_hash_threads_cores_hashing(threads):
+    """16 logins at once verify HASH_THREADS at a time (default 1), beside the event loop.
+
+    With one thread a core per process is left to the event loop and the database
+    however many logins arrive (issue 16; before, one per core: on the 2-core
+    box, both cores hashing under a login flood).
+    """
+    from cat_server.config import Defaults
+
+    assert Defaults.HASH_THREADS == 1
+    result = subprocess.run(
+        [sys.executable, "-c", FLOOD_OF_VERIFIES, str(threads)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    done = json.loads(result.stdout.strip().splitlines()[-1])
+    assert done["most"] == threads, done
+    assert done["ticks"] > 0, done  # the loop kept running beside the pool

@@ -7,6 +7,11 @@ CLI. A spreadsheet must run none of it: in CSV a cell starting with
 ``= + - @``, tab or CR gets a leading apostrophe (OWASP's CSV injection rule),
 reversibly; in XLSX it is a text cell marked "quote prefix" (text even when
 edited), never a formula. Numbers stay numbers, and JSON stays exact.
+
+A spreadsheet may also cut a cell where the writer did not: an Indonesian
+locale at ``;``, an import dialog at tab, a reader ignoring quotes at any comma
+or line break. So each CSV is read those ways too, and no piece may start a
+formula (issue 16, second attack: ``Budi;=cmd|...``).
 """
 
 from __future__ import annotations
@@ -31,18 +36,18 @@ from tests.test_admin import sit_exam
 
 ADMIN = ("admin", "admin-pass-1")
 HOSTILE = {
-    "item_codes": ['=HYPERLINK("http://evil.example","klik")', "-1+2", "@SUM(A1)"],
-    "stem": "=1+1 adalah ...",
+    "item_codes": ['=HYPERLINK("http://evil.example","klik")', "-1+2", "K1;@SUM(A1)"],
+    "stem": "=1+1 adalah ...; =HYPERLINK(1)\n-2+3",
     # (no CR in bank text: the bank CSV writer leaves a bare CR unquoted, a bug of its own)
-    "options": ["+62811", "-5", "\tTAB", "@A1", "=A1"],
+    "options": ["+62811", "-5;=1+1", "\tTAB", "@A1,=2", "=A1\t+1"],
     "section": "=SEC",
-    "exam": "+Ujian",
-    "sitting": "=Sesi",
-    "names": ["=cmd|' /C calc'!A0", "\r-2+3"],
-    "registration_nos": ["+62811", "@2026"],
-    "seat": "@PC",
-    "incident": "=1+1 pingsan",
-    "enemy_group": "-grp",
+    "exam": "+Ujian;-1",
+    "sitting": "Sesi 1;=1+1",
+    "names": ["=cmd|' /C calc'!A0", "Budi;=cmd|' /C calc'!A0\r-2+3"],
+    "registration_nos": ["+62811", "2026;@1"],
+    "seat": "PC\t=1",
+    "incident": "pingsan;=1+1, -2+3",
+    "enemy_group": "-grp;=1",
 }
 
 
@@ -104,13 +109,31 @@ def csv_cells(text: str) -> list[str]:
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # "-0.25": a number, no formula
 
 
+def starts_a_formula(cell: str) -> bool:
+    cell = cell.lstrip(" ")
+    return cell.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(cell)
+
+
 def csv_problems(name: str, text: str, *must_hold: str) -> list[str]:
-    """Cells (header included) that start a formula, and hostile values lost on the way."""
+    """Cells (header included) that start a formula, and hostile values lost on the way.
+
+    Read as written (comma), as a semicolon or tab locale reads it, and cut at
+    every separator whatever the quotes.
+    """
     cells = csv_cells(text)
-    found = [
-        f"{name}: formula cell {c!r}"
-        for c in cells
-        if c.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(c)
+    found = [f"{name}: formula cell {c!r}" for c in cells if starts_a_formula(c)]
+    body = text.lstrip("\ufeff")
+    for sep in (";", "\t"):
+        found += [
+            f"{name}: formula cell {c!r} where {sep!r} separates"
+            for row in csv.reader(io.StringIO(body, newline=""), delimiter=sep)
+            for c in row
+            if starts_a_formula(c)
+        ]
+    found += [
+        f"{name}: formula piece {p!r} ignoring quotes"
+        for p in re.split("[,;\t\r\n]", body)
+        if starts_a_formula(p)
     ]
     restored = {restore_cell(c) for c in cells}
     return found + [f"{name}: lost {v!r}" for v in must_hold if v not in restored]
@@ -164,7 +187,7 @@ def test_every_export_neutralises_formula_cells(app, admin, hostile, runner, tmp
     # JSON is no spreadsheet: exact
     items = json.loads(admin.get(f"/admin/banks/{bank_id}/export.json").data)["items"]
     assert [i["item_id"] for i in items] == HOSTILE["item_codes"]
-    assert items[0]["stem"] == HOSTILE["stem"] and items[0]["option_b"] == "-5"
+    assert items[0]["stem"] == HOSTILE["stem"] and items[0]["option_b"] == "-5;=1+1"
     response = admin.get(f"/proctor/sittings/{sitting_id}/report.csv")
     problems += csv_problems("incidents.csv", response.get_data(as_text=True), HOSTILE["incident"])
 
@@ -216,12 +239,31 @@ def test_the_pins_csv_header_and_cells_go_through_the_same_rule(app):
     assert csv_problems("pins.csv", out.getvalue(), "+62811", "=X", "-S", "@A1") == []
 
 
-@given(st.text())
+@given(st.text() | st.text(alphabet="=+-@\t\r\n,; 'a1"))
 def test_safe_cell_never_starts_a_formula_and_restore_cell_undoes_it(text):
     safe = safe_cell(text)
     assert not safe.startswith(FORMULA_STARTS)
+    assert spreadsheet.formula_cuts(safe) == []  # nor after any separator
     assert restore_cell(safe) == text
-    assert safe == text or safe == "'" + text
+    assert safe.replace("'", "") == text.replace("'", "")  # only apostrophes added
+
+
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        (";=cmd|' /C calc'!A0", ";'=cmd|' /C calc'!A0"),
+        ("Budi;=1+1", "Budi;'=1+1"),
+        ("Budi; -1+2", "Budi; '-1+2"),
+        ("a,@SUM(1)", "a,'@SUM(1)"),
+        ("a\t+1", "a\t'+1"),
+        ("baris\n=1", "baris\n'=1"),
+        ("Siti Rahmawati, S.Pd.", "Siti Rahmawati, S.Pd."),  # nothing to defuse
+        ("a;'=1", "a;''=1"),  # an apostrophe already there: one more, so it restores
+    ],
+)
+def test_a_formula_after_a_separator_is_defused(text, safe):
+    """Issue 16, second attack: ``;=cmd`` became a formula in a semicolon locale."""
+    assert safe_cell(text) == safe and restore_cell(safe) == text
 
 
 def test_a_user_with_a_formula_name_is_safe_in_the_incident_report(app, admin):

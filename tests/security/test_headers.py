@@ -58,6 +58,8 @@ def check_headers(response, *, store=False):
     assert response.headers["Referrer-Policy"] in ("same-origin", "no-referrer"), path
     if not store:
         assert "no-store" in response.headers.get("Cache-Control", ""), path
+    content_type = response.headers.get("Content-Type", "")
+    assert content_type.lower().count("charset") <= 1, (path, content_type)
 
 
 @pytest.fixture
@@ -124,6 +126,12 @@ def test_every_kind_of_answer_carries_the_security_headers(app, seeded):
         f"/admin/scores/export.xlsx?sitting={sitting_id}",
     ):
         check_headers(admin.get(path))
+    # CSV downloads say their charset once (it was "text/csv; charset=utf-8; charset=utf-8")
+    for client, path in (
+        (admin, f"/admin/scores/export.csv?sitting={sitting_id}"),
+        (proctor, f"/proctor/sittings/{sitting_id}/report.csv"),
+    ):
+        assert client.get(path).headers["Content-Type"] == "text/csv; charset=utf-8", path
     slips = admin.post(f"/admin/sittings/{sitting_id}/pins", data={"reason": "slip hilang"})
     assert slips.status_code == 200 and b"slip-pin" in slips.data
     check_headers(slips)
@@ -162,8 +170,40 @@ def test_gunicorn_answers_without_its_server_header_and_with_ours(app, db_url, t
         static = requests.get(server.url + "/static/css/app.css", timeout=10)
         assert "Server" not in static.headers
         check_headers(static, store=True)
+        # requests gunicorn itself refuses before the app runs: its own error page, now
+        # with our headers, no Server, and the request's text not echoed
+        for raw, status in (
+            (b"GET /<script>alert(1)</script> HTTP/1.1 extra\r\nHost: x\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),
+            (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Many: 1\r\n" * 200 + b"\r\n", 431),
+        ):
+            head, body = raw_answer(server.port, raw)
+            lines = head.split("\r\n")
+            assert lines[0].startswith(f"HTTP/1.1 {status} "), lines[0]
+            headers = requests.structures.CaseInsensitiveDict(
+                line.split(": ", 1) for line in lines[1:] if ": " in line
+            )
+            assert "Server" not in headers, head
+            answer = requests.Response()
+            answer.headers, answer.url = headers, raw[:40]
+            check_headers(answer)
+            assert headers["Content-Type"] == "text/html; charset=utf-8"
+            assert b"script" not in body and b"X-Big" not in body, body
     finally:
         server.stop()
+
+
+def raw_answer(port: int, raw: bytes) -> tuple[str, bytes]:
+    """Send ``raw`` as it is; the answer's head (text) and body, read to the close."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(raw)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.decode("latin-1"), body
 
 
 # ------------------------------------------------------------------ Chromium

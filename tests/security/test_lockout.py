@@ -316,6 +316,8 @@ def test_unknown_numbers_are_limited_like_known_ones(app, sitting):
 
 
 def test_failed_logins_and_lock_outs_are_audited_counted_per_window(app, sitting):
+    # 100 failures from one address: the spray budget (30, section (c)) out of the way
+    app.config["LOGIN_FAILURES_PER_ADDRESS"] = "1000 per hour"
     client = app.test_client()
     numbers = [f"2026{n:04d}" for n in range(1, 21)]  # 3 enrolled, 17 unknown
     for number in numbers:
@@ -355,3 +357,69 @@ def test_the_admins_reset_of_a_sittings_pins_lifts_their_lockouts(app):
     assert admin.post("/admin/sittings/1/pins", data={"reason": "slip hilang"}).status_code == 200
     # a new PIN, new odds: the seat may try again (the old PIN is gone anyway)
     assert candidate_login(client, 1, "20260001", PIN, SEAT).status_code == 401
+
+
+# --- (c) per address across accounts: spraying a room ----------------------------------
+
+SPRAY = 30  # CAT_LOGIN_FAILURES_PER_ADDRESS: 30 per hour
+
+
+def test_one_address_spraying_a_room_gets_one_guess_per_account(app):
+    """Past its 30 failures an hour across accounts, an address is refused for the accounts
+    it has failed for, and only those: a room's worth of accounts gets one wrong guess
+    each, not five every five minutes; untouched candidates behind the same (NAT)
+    address still get in; a proctor's lift opens the account to it again."""
+    from cat_server import lockout
+
+    sprayer = "10.0.9.9"
+    with app.app_context():
+        sitting_id = make_sitting(n_candidates=45, proctor=make_user())
+    numbers = [f"2026{i:04d}" for i in range(1, 46)]
+    attacked, untouched = numbers[:40], numbers[40:]
+    client = app.test_client()
+    wrong = iter(WRONG)
+    rounds = []
+    for _ in range(3):  # round robin over the room, as a sprayer would
+        rounds.append(
+            [
+                candidate_login(client, sitting_id, n, next(wrong), sprayer).status_code
+                for n in attacked
+            ]
+        )
+    # round 1: one wrong guess on each (the 31st to 40th on accounts it had not failed for)
+    assert rounds[0] == [401] * 40
+    # after: every account it failed for is closed to it, well before 5 per account
+    assert rounds[1] == rounds[2] == [429] * 40
+    refused = candidate_login(
+        client, sitting_id, attacked[0], PIN, sprayer, headers={"Accept": "application/json"}
+    )
+    assert refused.status_code == 429 and refused.get_json()["scope"] == "spray"
+    # candidates behind the same address whose accounts it never failed for get in
+    for number in untouched:
+        assert (
+            candidate_login(app.test_client(), sitting_id, number, PIN, sprayer).status_code == 302
+        )
+    # an attacked candidate at their own seat gets in
+    assert candidate_login(app.test_client(), sitting_id, attacked[1], PIN, SEAT).status_code == 302
+    # the proctor lifts an account's lock-out: the address may try it again
+    with app.app_context():
+        lockout.lift(lockout.candidate(sitting_id, attacked[2]))
+    assert (
+        candidate_login(app.test_client(), sitting_id, attacked[2], PIN, sprayer).status_code == 302
+    )
+    # audited once, when the address spent its budget
+    rows = audit_rows(app, "login_spraying")
+    assert len(rows) == 1 and rows[0].data["failures"] == SPRAY
+    assert rows[0].actor == f"address:{sprayer}"
+
+
+def test_under_its_budget_an_address_keeps_the_per_account_rules(app, sitting):
+    """29 failures across accounts: nothing more than the five per account and address."""
+    client = app.test_client()
+    wrong = iter(WRONG)
+    codes = [
+        candidate_login(client, sitting, n, next(wrong), GUESSER).status_code
+        for n in ("20260001", "20260002", "20260003")
+        for _ in range(PAIR)
+    ]
+    assert codes == [401] * (3 * PAIR)  # 15 < 30: each account's five, as before

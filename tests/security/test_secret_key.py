@@ -5,15 +5,21 @@ cookie for any attempt id and answer for that candidate without a PIN.
 """
 
 import os
+import secrets
+import string
 
 import pytest
 import requests
+from flask import Flask
 
-from cat_server import PUBLIC_SECRET_KEYS, InsecureSecretKey, create_app
+from cat_server import PUBLIC_SECRET_KEYS, InsecureSecretKey, create_app, keystrength
 from cat_server.cli import demo_secret_key
+from cat_server.exam import chain
+from cat_server.exam.chain import ChainKeyError
 from tests.live import LiveServer
 
-STRONG = "k" * 32
+STRONG = "_Go4ZJuq403G1jxfMFbtfpOPdsKFgmZ7hu3EO_T0myw-QCqRTdn7bbc441UshTvN"  # token_urlsafe(48)
+MAKE_ONE = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
 def production_env(tmp_path, **env) -> dict:
@@ -38,7 +44,78 @@ def test_the_app_refuses_a_missing_public_or_short_key(monkeypatch, tmp_path, ke
     with pytest.raises(InsecureSecretKey) as refused:
         create_app()
     assert says in str(refused.value)
-    assert "secrets.token_hex(32)" in str(refused.value)  # says how to make one
+    assert MAKE_ONE in str(refused.value)  # says how to make one
+
+
+PATTERNED = [
+    "a" * 32,
+    "0123456789" * 4,
+    "rahasia" * 5,  # a short word repeated
+    "rahasia-ujian-" * 3,
+    "abcdefghijklmnopqrstuvwxyzABCDEF",
+    "Password1234567890Password123456",
+    "e2e-" + "0123456789abcdef" * 4,  # this project's own end-to-end key, until it was refused
+    "9876543210" * 4,
+]
+
+
+@pytest.mark.parametrize("key", PATTERNED)
+def test_the_app_refuses_a_patterned_key_however_long(monkeypatch, tmp_path, key):
+    """Issue 16, second attack: 'a' * 32 and '0123456789' * 4 passed the length rule."""
+    monkeypatch.setenv("CAT_SECRET_KEY", key)
+    monkeypatch.setenv("CAT_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    with pytest.raises(InsecureSecretKey) as refused:
+        create_app()
+    assert "CAT_SECRET_KEY is too easy to guess: it follows a pattern" in str(refused.value)
+    assert MAKE_ONE in str(refused.value)
+    monkeypatch.setenv("CAT_SECRET_KEY", STRONG)
+    monkeypatch.setenv("CAT_CHAIN_KEY", key)
+    with pytest.raises(ChainKeyError) as refused:
+        create_app()
+    assert "CAT_CHAIN_KEY is too easy to guess" in str(refused.value)
+    assert MAKE_ONE in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: secrets.token_hex(16),  # 32 hex digits: the shortest random key allowed
+        lambda: secrets.token_hex(32),
+        lambda: secrets.token_urlsafe(24),
+        lambda: secrets.token_urlsafe(48),
+        lambda: "".join(secrets.choice(string.ascii_lowercase) for _ in range(32)),
+        lambda: "".join(secrets.choice(string.digits) for _ in range(40)),
+    ],
+    ids=["hex16", "hex32", "urlsafe24", "urlsafe48", "lower32", "digits40"],
+)
+def test_random_keys_are_never_refused(monkeypatch, tmp_path, make):
+    refused = [key for key in (make() for _ in range(20_000)) if keystrength.weakness(key)]
+    assert refused == []
+    monkeypatch.setenv("CAT_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    for _ in range(3):  # and the app starts with them, as secret and as chain key
+        secret, chain_key = make(), make()
+        monkeypatch.setenv("CAT_SECRET_KEY", secret)
+        monkeypatch.setenv("CAT_CHAIN_KEY", chain_key)
+        app = create_app()
+        assert app.config["SECRET_KEY"] == secret
+        assert app.extensions["cat_chain_key"] == chain_key.encode()
+
+
+def test_the_chain_key_may_not_be_the_secret_key(monkeypatch, tmp_path):
+    """With one key, whoever may sign cookies could also forge answers that verify."""
+    monkeypatch.setenv("CAT_SECRET_KEY", STRONG)
+    monkeypatch.setenv("CAT_CHAIN_KEY", STRONG)
+    monkeypatch.setenv("CAT_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    with pytest.raises(ChainKeyError) as refused:
+        create_app()
+    assert "The chain key (CAT_CHAIN_KEY) is the secret key" in str(refused.value)
+    assert MAKE_ONE in str(refused.value)
+    monkeypatch.delenv("CAT_CHAIN_KEY")  # the instance file's key: never the secret key either
+    (tmp_path / "chain_key").write_text(STRONG + "\n")
+    app = Flask("key-test", instance_path=str(tmp_path))
+    app.config["SECRET_KEY"] = STRONG
+    with pytest.raises(ChainKeyError, match=f"The chain key \\({tmp_path}/chain_key\\) is the"):
+        chain.init_app(app)
 
 
 def test_a_long_random_key_starts(monkeypatch, tmp_path):
@@ -66,7 +143,7 @@ def test_gunicorn_as_the_systemd_unit_runs_it_refuses_to_start_without_a_key(tmp
     with pytest.raises(RuntimeError, match="server exited"):
         server.start(timeout=30)
     text = log.read_text()
-    assert "CAT_SECRET_KEY is not set" in text and "token_hex" in text
+    assert "CAT_SECRET_KEY is not set" in text and "token_urlsafe(48)" in text
     with pytest.raises(requests.ConnectionError):
         requests.get(server.url + "/healthz", timeout=1)
 

@@ -361,3 +361,83 @@ def test_script_in_an_item_is_removed_on_import(app, admin, tmp_path):
     with app.app_context():
         stem = db.session.query(Item).one().stem
     assert "<script" not in stem and "alert(1)" not in stem and "<b>Pancasila</b>" in stem
+
+
+# ------------------------------------------------------------------ body limits, CSRF on
+
+
+@pytest.fixture
+def csrf_app(db_url, tmp_path):
+    """The app with CSRF protection on, as in production: the form is parsed before any view."""
+    from cat_server.factory import create_app
+    from tests.conftest import make_config
+
+    app = create_app(make_config(db_url, WTF_CSRF_ENABLED=True, MEDIA_DIR=str(tmp_path / "media")))
+    with app.app_context():
+        db.create_all()
+        if db.engine.dialect.name == "postgresql":
+            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            db.session.execute(db.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+        make_user(ADMIN[0], "admin", ADMIN[1])
+        make_user()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def csrf_login(client, path, fields):
+    from tests.live import csrf_token
+
+    token = csrf_token(client.get(path).get_data(as_text=True))
+    return client.post(path, data={**fields, "csrf_token": token})
+
+
+def test_an_admin_uploads_a_5_mib_bank_and_a_login_of_5_mib_is_413(csrf_app, tmp_path):
+    app = csrf_app
+    admin = app.test_client()
+    response = csrf_login(admin, "/login", {"username": ADMIN[0], "password": ADMIN[1]})
+    assert response.status_code == 302
+    from tests.live import csrf_token
+
+    token = csrf_token(admin.get("/admin/banks").get_data(as_text=True))
+    picture = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * (5 * 4096)  # 5 MiB
+    text = HEADER + GOOD_ROWS[0] + "media/peta.png\n"
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("bank.csv", text)
+        z.writestr("media/peta.png", picture)
+    data = archive.getvalue()
+    assert len(data) > 5 << 20
+    response = admin.post(
+        "/admin/banks",
+        data={"name": "Bank Besar", "file": (io.BytesIO(data), "bank.zip"), "csrf_token": token},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    with app.app_context():
+        bank = db.session.query(ItemBank).one()
+        assert bank.name == "Bank Besar"
+    stored = list((tmp_path / "media").rglob("peta.png"))
+    assert len(stored) == 1 and stored[0].stat().st_size == len(picture)
+
+    # the same 5 MiB anywhere else is 413: a login, an upload page for a proctor or nobody
+    with app.app_context():
+        sitting_id = make_sitting(n_candidates=1)
+    big = {"registration_no": "x" * (5 << 20), "pin": PIN}
+    assert app.test_client().post(f"/exam/{sitting_id}/", data=big).status_code == 413
+    assert app.test_client().post("/login", data={"username": "x" * (5 << 20)}).status_code == 413
+    upload_form = {"name": "x", "file": (io.BytesIO(data), "bank.zip")}
+    assert app.test_client().post("/admin/banks", data=upload_form).status_code == 413
+    proctor = app.test_client()
+    assert (
+        csrf_login(
+            proctor, "/login", {"username": "pengawas", "password": "rahasia-123"}
+        ).status_code
+        == 302
+    )
+    upload_form = {"name": "x", "file": (io.BytesIO(data), "bank.zip")}
+    assert proctor.post("/admin/banks", data=upload_form).status_code == 413
+    # an admin's non-upload page keeps the small limit too
+    assert admin.post("/admin/exams", data={"name": "x" * (5 << 20)}).status_code == 413

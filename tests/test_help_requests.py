@@ -1,0 +1,192 @@
+"""Help requests and acknowledged flags (issue 19): the candidate calls a proctor, every console of
+the sitting shows it until one proctor acknowledges it, with who and when in the audit log."""
+
+import secrets
+import threading
+import time
+
+import pytest
+import requests
+import socketio as sio_client
+
+from cat_server.extensions import db
+from cat_server.models import AuditEvent
+from cat_server.proctor import feed
+from tests.conftest import PIN, make_config, make_sitting, make_user
+from tests.live import LiveServer, cookie_header, http_login
+from tests.test_live_server import Workstation
+from tests.test_proctor_actions import act, attempt_of, room  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("quick_hashes")
+
+NS = "/proctor"
+
+
+def seat_of(r, reg):
+    """The seat as a proctor's console has it after the next feed flush."""
+    with r.app.app_context():
+        feed.flush()
+    messages = [m for m in r.psock.get_received(NS) if m["name"] == "seats"]
+    snapshot = act(r, "watch")  # the full snapshot, as a console (re)opening gets it
+    seats = {s["candidate"]: s for s in snapshot["seats"]}
+    return seats[r.candidates[reg]], messages
+
+
+def test_a_help_request_lights_the_seat_until_a_proctor_acknowledges_it(room):  # noqa: F811
+    r = room
+    cand = r.socks["20260001"]
+    ack = cand.emit("call_proctor", namespace="/exam", callback=True)
+    assert ack == {"ok": True, "new": True}
+    seat, messages = seat_of(r, "20260001")
+    assert "help" in seat["flags"] and seat["help_at"]
+    # the coalesced feed carried the lit seat to the console without a reload
+    assert any("help" in s["flags"] for m in messages for s in m["args"][0]["seats"]), (
+        "the console was not told"
+    )
+    # a second press while waiting writes nothing
+    assert cand.emit("call_proctor", namespace="/exam", callback=True) == {"ok": True, "new": False}
+    with r.app.app_context():
+        assert (
+            db.session.execute(
+                db.select(db.func.count()).where(AuditEvent.action == "help_requested")
+            ).scalar_one()
+            == 1
+        )
+
+    done = act(r, "acknowledge", "20260001", flag="help")
+    assert done["ok"] and done["by"] == "pengawas" and done["flag"] == "help"
+    seat, _ = seat_of(r, "20260001")
+    assert "help" not in seat["flags"] and seat["help_at"] is None
+    assert seat["acks"]["help"]["by"] == "pengawas"
+    with r.app.app_context():
+        event = db.session.execute(
+            db.select(AuditEvent).where(AuditEvent.action == "help_acknowledged")
+        ).scalar_one()
+        assert event.actor == f"user:{r.proctor_id}"
+        assert event.attempt_id == attempt_of(r, "20260001").id
+    # a new press after the answer lights it again
+    assert cand.emit("call_proctor", namespace="/exam", callback=True)["new"] is True
+    seat, _ = seat_of(r, "20260001")
+    assert "help" in seat["flags"]
+
+
+def test_an_acknowledged_flag_stays_quiet_until_there_is_more_to_see(room):  # noqa: F811
+    r = room
+    cand = r.socks["20260002"]
+    assert cand.emit("focus_lost", namespace="/exam", callback=True)["ok"]
+    seat, _ = seat_of(r, "20260002")
+    assert "focus_lost" in seat["flags"] and seat["acks"] == {}
+    done = act(r, "acknowledge", "20260002", flag="focus_lost", note="Peserta menutup notifikasi")
+    assert done["ok"]
+    seat, _ = seat_of(r, "20260002")
+    assert "focus_lost" in seat["flags"]  # still on record on the tile
+    assert seat["acks"]["focus_lost"]["by"] == "pengawas"  # but looked at: not counted
+    with r.app.app_context():
+        event = db.session.execute(
+            db.select(AuditEvent).where(AuditEvent.action == "flag_acknowledged")
+        ).scalar_one()
+        assert event.reason == "Peserta menutup notifikasi"
+        assert event.data["flag"] == "focus_lost" and event.data["by"] == "pengawas"
+    assert cand.emit("focus_lost", namespace="/exam", callback=True)["n"] == 2
+    seat, _ = seat_of(r, "20260002")
+    assert "focus_lost" not in seat["acks"]  # a new switch: to be looked at again
+
+    # unknown flags, seats without an attempt and foreign sittings are refused, nothing written
+    assert act(r, "acknowledge", "20260002", flag="bogus")["field"] == "flag"
+    assert act(r, "acknowledge", "20260003", flag="idle")["error"] == "not_found"
+
+
+def test_a_finished_seat_drops_the_live_only_flags(room):  # noqa: F811
+    r = room
+    cand = r.socks["20260001"]
+    assert cand.emit("call_proctor", namespace="/exam", callback=True)["new"]
+    assert cand.emit("focus_lost", namespace="/exam", callback=True)["ok"]
+    assert act(r, "end_attempt", "20260001", reason="Peserta sakit")["ok"]
+    seat, _ = seat_of(r, "20260001")
+    assert seat["status"] == "finished"
+    assert seat["flags"] == ["focus_lost"]  # the record stays; the help call is over
+
+
+@pytest.mark.slow
+def test_a_help_request_on_one_process_lights_the_console_on_another(pg_url, redis_url, tmp_path):
+    from cat_server import create_app
+
+    app = create_app(make_config(pg_url))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        sitting_id = make_sitting(n_items=3, n_candidates=2, proctor=make_user())
+        make_user("pengawas2")
+        from cat_server.models import Sitting, User
+
+        sitting = db.session.get(Sitting, sitting_id)
+        sitting.proctors.append(
+            db.session.execute(db.select(User).where(User.username == "pengawas2")).scalar_one()
+        )
+        db.session.commit()
+    channel = f"cat-test-{secrets.token_hex(4)}"
+    a = LiveServer(pg_url, tmp_path / "a.log", REDIS_URL=redis_url, SOCKETIO_CHANNEL=channel)
+    b = LiveServer(pg_url, tmp_path / "b.log", REDIS_URL=redis_url, SOCKETIO_CHANNEL=channel)
+    a.start(), b.start()
+    consoles = []
+    try:
+        candidate = requests.Session()
+        url = f"{a.url}/exam/{sitting_id}/"
+        assert (
+            http_login(candidate, url, {"registration_no": "20260001", "pin": PIN}).status_code
+            == 302
+        )
+        station = Workstation(a.url, cookie_header(candidate))
+        station.wait_state(lambda s: s["status"] == "waiting")
+        for server, user in ((a, "pengawas"), (b, "pengawas2")):  # one console on each process
+            staff = requests.Session()
+            http_login(staff, f"{server.url}/login", {"username": user, "password": "rahasia-123"})
+            seen, got = [], threading.Event()
+            client = sio_client.Client(reconnection=False)
+            client.on(
+                "seats",
+                lambda m, seen=seen, got=got: (seen.extend(m["seats"]), got.set()),
+                namespace=NS,
+            )
+            client.connect(
+                server.url,
+                namespaces=[NS],
+                headers={"Cookie": cookie_header(staff)},
+                transports=["websocket"],
+            )
+            assert client.call("watch", {"sitting": sitting_id}, namespace=NS)["ok"]
+            consoles.append((client, seen, got))
+
+        assert station.sio.call("call_proctor", namespace="/exam")["new"] is True
+
+        def wait_for(console, lit):
+            client, seen, got = console
+            deadline = time.monotonic() + 5
+            while not any(s["seat"] == "PC-01" and ("help" in s["flags"]) == lit for s in seen):
+                assert time.monotonic() < deadline, f"help={lit} never reached the console: {seen}"
+                got.wait(0.2)
+                got.clear()
+            seen.clear()
+
+        for console in consoles:
+            wait_for(console, True)
+        # acknowledged on process B: the console on A goes quiet too
+        client_b = consoles[1][0]
+        seat = next(
+            s
+            for s in client_b.call("watch", {"sitting": sitting_id}, namespace=NS)["seats"]
+            if s["seat"] == "PC-01"
+        )
+        ack = client_b.call(
+            "acknowledge",
+            {"sitting": sitting_id, "candidate": seat["candidate"], "flag": "help"},
+            namespace=NS,
+        )
+        assert ack["ok"] and ack["by"] == "pengawas2"
+        wait_for(consoles[0], False)
+        station.sio.disconnect()
+    finally:
+        for client, _, _ in consoles:
+            client.disconnect()
+        a.stop()
+        b.stop()
