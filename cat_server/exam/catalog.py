@@ -112,19 +112,13 @@ def exam_id_of(attempt: Attempt) -> int:
 
 
 def public_item(item_id: int) -> dict:
-    """The item as a candidate's browser may see it, built once per process.
-
-    The page renders stem and options as HTML, so they are sanitised again here
-    with the importer's own rules: whatever wrote the row (an import, a script,
-    a restored dump), no script or event handler reaches a workstation.
-    """
+    """The item as a candidate may see it, once per process; its HTML sanitised again (issue 19)."""
     cache = _cache("public_items")
     public = cache.get(item_id)
-    if public is None:
+    if public is None:  # the page renders stem and options as HTML, whatever wrote the row
         public = cached_item(item_id).to_public()
-        public["stem"] = sanitize_html(public["stem"])
-        for option in public["options"]:
-            option["text"] = sanitize_html(option["text"])
+        options = [{**o, "text": sanitize_html(o["text"])} for o in public["options"]]
+        public = {**public, "stem": sanitize_html(public["stem"]), "options": options}
         cache[item_id] = public
     return public
 
