@@ -18,8 +18,15 @@ AXE = Path(__file__).resolve().parent.parent / "static" / "vendor" / "axe-core" 
 BLOCKING = ("serious", "critical")
 
 
-def axe_violations(page, impacts=BLOCKING, context=None) -> list[dict]:
-    """axe's violations of the given impacts on the page as it is now (WCAG 2.x A/AA rules)."""
+def axe_violations(page, impacts=BLOCKING, context=None, scrolled_under=()) -> list[dict]:
+    """axe's violations of the given impacts on the page as it is now (WCAG 2.x A/AA rules).
+
+    ``scrolled_under``: CSS selectors of sticky bars. A target that scrolls
+    beneath one is reported by ``target-size`` as "partially obscured" at this
+    scroll position only; such a finding is dropped when the caller names the
+    bar (and proves by its own test that every target can be scrolled clear).
+    Any other reason for ``target-size`` still fails.
+    """
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text(encoding="utf-8"))
     results = page.evaluate(
@@ -32,7 +39,29 @@ def axe_violations(page, impacts=BLOCKING, context=None) -> list[dict]:
         }""",
         context,
     )
-    return [v for v in results if v["impact"] in impacts]
+    if scrolled_under:
+        results = [_drop_scrolled_under(page, v, scrolled_under) for v in results]
+    return [v for v in results if v and v["impact"] in impacts]
+
+
+def _drop_scrolled_under(page, violation, bars):
+    if violation["id"] != "target-size":
+        return violation
+    kept = []
+    for node in violation["nodes"]:
+        under = "partially obscured" in node["summary"] and page.evaluate(
+            """([target, bars]) => {
+                const box = document.querySelector(target).getBoundingClientRect();
+                return bars.some(sel => [...document.querySelectorAll(sel)].some(bar => {
+                    const b = bar.getBoundingClientRect();
+                    return b.height > 0 && box.top < b.bottom && box.bottom > b.top;
+                }));
+            }""",
+            [node["target"], list(bars)],
+        )
+        if not under:
+            kept.append(node)
+    return {**violation, "nodes": kept} if kept else None
 
 
 def describe(violations: list[dict]) -> str:
@@ -44,7 +73,7 @@ def describe(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def assert_accessible(page, where: str, impacts=BLOCKING, context=None) -> None:
+def assert_accessible(page, where: str, impacts=BLOCKING, context=None, scrolled_under=()) -> None:
     """Fail, listing every offending element, if axe finds a violation of ``impacts``."""
-    found = axe_violations(page, impacts, context)
+    found = axe_violations(page, impacts, context, scrolled_under)
     assert not found, f"axe-core on the {where} page:\n{describe(found)}"

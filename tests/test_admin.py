@@ -535,6 +535,7 @@ ADMIN_GETS = [
     "/admin/banks",
     "/admin/banks/1",
     "/admin/banks/1/export.csv",
+    "/admin/items/1/preview",
     "/admin/exams",
     "/admin/exams/build",
     "/admin/exams/1/build",

@@ -22,6 +22,7 @@ from flask_login import current_user
 from .. import spreadsheet, staff_sessions
 from ..bodies import large_upload
 from ..errors import MAX_ID, Forbidden, NotFound
+from ..exam.catalog import public_item
 from ..extensions import db, limiter, login_manager
 from ..itembank.formats import FORMATS, BankFormatError
 from ..localtime import parse_local, to_local
@@ -196,6 +197,15 @@ def item_status(item_id):
     )
     flash(f"{item.code}: status {item.status}", "info")
     return redirect(url_for("admin.bank_detail", bank_id=item.bank_id) + f"#item-{item.id}")
+
+
+@bp.route("/items/<int:item_id>/preview")
+def item_preview(item_id):
+    """The item as a workstation shows it: the same sanitised HTML, markup and stylesheet."""
+    item = db.session.get(Item, item_id) if item_id <= MAX_ID else None
+    if item is None:
+        raise NotFound()
+    return render_template("admin/item_preview.html", item=item, public=public_item(item.id))
 
 
 # --- exams ------------------------------------------------------------------

@@ -21,6 +21,7 @@ from flask import current_app
 
 from .. import irt
 from ..extensions import db
+from ..itembank.service import sanitize_html
 from ..models import Attempt, CatalogVersion, Exam, ExamSection, Item, Sitting
 
 # the caches that hold items or what is built from them (not exams, sections, sittings)
@@ -111,11 +112,14 @@ def exam_id_of(attempt: Attempt) -> int:
 
 
 def public_item(item_id: int) -> dict:
-    """The item as a candidate's browser may see it, built once per process."""
+    """The item as a candidate may see it, once per process; its HTML sanitised again (issue 19)."""
     cache = _cache("public_items")
     public = cache.get(item_id)
-    if public is None:
-        public = cache[item_id] = cached_item(item_id).to_public()
+    if public is None:  # the page renders stem and options as HTML, whatever wrote the row
+        public = cached_item(item_id).to_public()
+        options = [{**o, "text": sanitize_html(o["text"])} for o in public["options"]]
+        public = {**public, "stem": sanitize_html(public["stem"]), "options": options}
+        cache[item_id] = public
     return public
 
 

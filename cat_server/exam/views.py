@@ -72,9 +72,28 @@ def attempt_state(attempt: Attempt, full: bool = True, next_item: int | None = N
         state.update(_section_view(attempt, sections, full, next_item))
     elif attempt.status == "finished":
         state["finish_reason"] = attempt.finish_reason
+        state["n_items"] = _items_of(attempt, exam, sections)
         if exam.show_result:
             state["result"] = result_of(attempt)
     return state
+
+
+def _items_of(attempt: Attempt, exam: Exam, sections) -> int:
+    """How many items the finished attempt had: those presented, plus those never reached.
+
+    A section the attempt completed counts what it presented (an adaptive one
+    may stop early); one cut short by the clock or the proctor counts its full
+    length, and so do the sections after it: their items are blank, not absent.
+    """
+    if attempt.finish_reason == "completed":
+        return attempt.n_presented
+    if not attempt.section_index:  # ended before it began
+        return exam_length(exam.id)
+    index = min(attempt.section_index, len(sections))
+    current = sections[index - 1]
+    shown = attempt.n_presented - attempt.section_first_seq + 1
+    rest = sum(section_length(exam, s) for s in sections[index:])
+    return attempt.n_presented + max(0, section_length(exam, current) - shown) + rest
 
 
 def _section_view(attempt: Attempt, sections, full: bool, next_item: int | None) -> dict:

@@ -33,11 +33,18 @@
     progressFill: byId('progress-fill'),
     countdown: byId('countdown'),
     countdownLabel: byId('countdown-label'),
+    clocks: byId('exam-clocks'),
+    examClock: byId('exam-clock'),
+    examClockLabel: byId('exam-clock-label'),
+    examCountdown: byId('exam-countdown'),
     adaptiveNote: byId('adaptive-note'),
     navigator: byId('navigator'),
     strip: byId('item-strip'),
     sectionAnswered: byId('section-answered'),
     itemNumber: byId('item-number'),
+    itemMain: byId('item-main'),
+    topbar: document.querySelector('.topbar'),
+    moreBelow: byId('more-below'),
     stem: byId('item-stem'),
     media: byId('item-media'),
     options: byId('options'),
@@ -58,6 +65,11 @@
     dialogUnanswered: byId('finish-unanswered'),
     dialogMarked: byId('finish-marked'),
     dialogConfirm: byId('finish-confirm'),
+    dialogTitle: byId('finish-dialog-title'),
+    dialogLast: byId('finish-dialog-last'),
+    dialogNote: byId('finish-dialog-note'),
+    reviewUnanswered: byId('review-unanswered'),
+    reviewMarked: byId('review-marked'),
     dialogCancel: byId('finish-cancel'),
     blocked: byId('blocked'),
     blockedTitle: byId('blocked-title'),
@@ -65,6 +77,8 @@
     pausedTime: byId('paused-time'),
     blockedRetry: byId('blocked-retry'),
     finishReason: byId('finish-reason'),
+    finishCount: byId('finish-count'),
+    resultTable: byId('result-table'),
     result: byId('result'),
     resultRows: byId('result-rows'),
     resultTotal: byId('result-total'),
@@ -92,6 +106,9 @@
   // current section has a time limit of its own (`section_remaining_s`)
   var clockKey = null;
   var lastZeroSync = 0;
+  // the exam's own clock, shown beside a timed section's clock
+  var examDeadline = null;
+  var examPausedLeft = null;
   var warned = {};
   var warningTimer = null;
   var blocked = false;
@@ -498,7 +515,15 @@
       deadline = null;
       clockKey = null;
     }
+    if (sectionClock && typeof next.remaining_s === 'number') {
+      examDeadline = performance.now() + next.remaining_s * 1000;
+      examPausedLeft = next.paused ? next.remaining_s : null;
+    } else {
+      examDeadline = null;
+    }
     el.countdownLabel.hidden = !sectionClock;
+    el.examClockLabel.hidden = sectionClock;
+    el.examClock.hidden = !sectionClock;
     el.countdown.setAttribute('aria-label', t(sectionClock ? 'section_time' : 'exam_time'));
     render();
     pump();
@@ -553,6 +578,7 @@
     if (!state) return;
     var status = state.status;
     if (status !== 'waiting' && status !== 'in_progress' && status !== 'finished') return;
+    var screenBefore = el.screen.getAttribute('data-status');
     showScreen(status === 'in_progress' && state.paused ? 'paused' : status);
     if (status === 'in_progress' && state.paused) {
       if (el.dialog.open) el.dialog.close();
@@ -560,10 +586,17 @@
       renderSections();
       if (isNavigable()) renderNavigable();
       else renderLinear();
+      var idle = !document.activeElement || document.activeElement === document.body;
+      if (screenBefore !== 'in_progress' && idle) el.itemNumber.focus(); // keys work at once
     } else {
       renderedKey = null;
       stripKey = null;
       if (el.dialog.open) el.dialog.close();
+    }
+    el.clocks.hidden = status !== 'in_progress';
+    if (status === 'in_progress') {
+      fitScrollPadding(); // the clocks may have just made the header taller
+      updateMoreBelow();
     }
     if (status === 'finished') renderFinished();
     renderOffline();
@@ -599,7 +632,10 @@
     if (key === renderedKey) return false;
     var hadFocus = el.options.contains(document.activeElement);
     renderedKey = key;
-    el.stem.textContent = item.stem;
+    // Stems and options are HTML (docs/formats.md): sanitised on import and again
+    // by the server before they are sent (exam/catalog.py public_item), and the
+    // page's Content-Security-Policy runs no inline script or handler either.
+    el.stem.innerHTML = item.stem;
     renderMedia(item);
     el.options.textContent = '';
     item.options.forEach(function (option) {
@@ -608,14 +644,22 @@
       button.setAttribute('role', 'radio');
       button.setAttribute('data-testid', 'option-' + option.label);
       button.setAttribute('data-choice', option.label);
-      button.appendChild(make('span', 'option-label', option.label));
-      button.appendChild(make('span', 'option-text', option.text));
+      var label = make('span', 'option-label', option.label);
+      label.setAttribute('aria-hidden', 'true');
+      button.appendChild(label);
+      var text = make('span', 'option-text');
+      text.innerHTML = option.text;
+      button.appendChild(text);
+      // a screen reader hears "A. Pembukaan UUD 1945", not "APembukaan UUD 1945"
+      button.setAttribute('aria-label', option.label + '. ' + text.textContent.replace(/\s+/g, ' ').trim());
       button.addEventListener('click', function () {
         choose(option.label);
       });
       el.options.appendChild(button);
     });
     window.scrollTo(0, 0);
+    fitScrollPadding();
+    updateMoreBelow();
     if (hadFocus) el.itemNumber.focus(); // the old option is gone; read the new item from its number
     return true;
   }
@@ -710,7 +754,9 @@
         button.type = 'button';
         button.setAttribute('data-seq', String(seq));
         button.setAttribute('data-testid', 'strip-' + (seq - section.first_seq + 1));
-        button.addEventListener('click', goTo.bind(null, seq));
+        // the number opens its item and hands the focus to it: Enter then moves on
+        // and A-E answer it (the button keeps neither)
+        button.addEventListener('click', function (target) { goTo(target, true); }.bind(null, seq));
         el.strip.appendChild(button);
       }
     }
@@ -759,6 +805,8 @@
       // "saved" only for an item that has an answer: an untouched one says so
       el.navSaving.textContent = sending ? t('saving') : chosen ? t('saved') : t('not_answered');
       el.navSaving.classList.toggle('pending', sending);
+      el.navSaving.classList.toggle('saved', !sending && !!chosen);
+      el.navSaving.classList.toggle('unanswered', !sending && !chosen);
     } else {
       el.submit.disabled = busy || !selected || !state.item;
       el.saving.hidden = !busy;
@@ -774,6 +822,7 @@
 
   function choose(choice) {
     if (!state || state.status !== 'in_progress' || state.paused) return;
+    showOption(el.options.querySelector('[data-choice="' + choice + '"]'));
     if (isNavigable()) {
       var item = items[current];
       if (!item || finishQueued() || !hasOption(choice)) return;
@@ -798,12 +847,15 @@
     enqueue({kind: 'answer', seq: state.seq, item: state.item.id, choice: selected});
   }
 
-  function goTo(seq) {
+  // focusItem: the focus goes to the item (its number heading), so Enter moves on
+  // and A-E answer it, whatever button was pressed to get here
+  function goTo(seq, focusItem) {
     if (!isNavigable()) return;
     var section = state.section;
     if (seq < section.first_seq || seq > section.last_seq) return;
     current = seq;
     render();
+    if (focusItem) el.itemNumber.focus();
   }
 
   function toggleMark() {
@@ -815,26 +867,65 @@
     if (!isNavigable() || finishQueued()) return;
     var section = state.section;
     var counts = sectionCounts(section);
+    // the last section: finishing it ends the whole exam, and the dialog says so
+    var last = typeof section.count === 'number' && section.index >= section.count;
+    el.dialogTitle.textContent = t(last ? 'finish_exam_title' : 'finish_section_title');
+    el.dialogLast.hidden = !last;
+    el.dialogNote.hidden = last;
+    el.dialogConfirm.textContent = t(last ? 'finish_exam_confirm' : 'finish_section_confirm');
+    el.dialog.classList.toggle('last', last);
+    renderReview(section);
     el.dialogSection.textContent = section.name;
     el.dialogUnanswered.textContent = String(counts.unanswered);
     el.dialogMarked.textContent = String(counts.marked);
     el.dialogUnanswered.parentNode.classList.toggle('attention', counts.unanswered > 0);
     el.dialogMarked.parentNode.classList.toggle('attention', counts.marked > 0);
     el.dialog.showModal();
-    el.dialogCancel.focus();
+    // the safe choice has the focus; the dialog shows from its title (zoomed in,
+    // it may be taller than the screen and scroll)
+    el.dialogCancel.focus({preventScroll: true});
+    el.dialog.scrollTop = 0;
+  }
+
+  // The unanswered and marked items as numbers: one press closes the dialog and opens it.
+  function renderReview(section) {
+    var lists = {unanswered: el.reviewUnanswered, marked: el.reviewMarked};
+    Object.keys(lists).forEach(function (kind) {
+      var list = lists[kind];
+      list.textContent = '';
+      for (var seq = section.first_seq; seq <= section.last_seq; seq++) {
+        if (kind === 'unanswered' ? answerOf(seq) : !markedOf(seq)) continue;
+        var n = seq - section.first_seq + 1;
+        var button = make('button', 'review-item strip-item ' + (kind === 'marked' ? 'marked' : ''), n);
+        button.type = 'button';
+        button.setAttribute('data-testid', 'review-' + kind + '-' + n);
+        button.setAttribute('aria-label', t('review_item', {n: n}) + ', ' + t(kind));
+        button.addEventListener('click', function (target) {
+          el.dialog.close();
+          goTo(target, true);
+        }.bind(null, seq));
+        list.appendChild(button);
+      }
+      list.parentNode.hidden = !list.children.length;
+    });
   }
 
   el.submit.addEventListener('click', submit);
-  el.prev.addEventListener('click', function () { goTo(current - 1); });
-  el.next.addEventListener('click', function () { goTo(current + 1); });
-  el.mark.addEventListener('click', toggleMark);
+  el.prev.addEventListener('click', function () { goTo(current - 1, true); });
+  el.next.addEventListener('click', function () { goTo(current + 1, true); });
+  el.mark.addEventListener('click', function () {
+    toggleMark();
+    el.itemNumber.focus();
+  });
   el.finishSection.addEventListener('click', openFinishDialog);
   el.dialogCancel.addEventListener('click', function () { el.dialog.close(); });
-  el.dialogConfirm.addEventListener('click', function () {
+  function confirmFinish() {
     el.dialog.close();
     if (!isNavigable()) return;
     enqueue({kind: 'finish', section: state.section.index});
-  });
+  }
+
+  el.dialogConfirm.addEventListener('click', confirmFinish);
 
   document.addEventListener('keydown', function (event) {
     if (event.altKey || event.ctrlKey || event.metaKey) return;
@@ -855,7 +946,9 @@
       return;
     }
     var letter = event.key && event.key.length === 1 ? event.key.toUpperCase() : '';
-    if (LETTERS.indexOf(letter) >= 0 && hasOption(letter)) {
+    // A-E answer only the item the focus is in (or nothing focused): not while the
+    // focus rests on a strip number, the finish button or the language switch
+    if (LETTERS.indexOf(letter) >= 0 && hasOption(letter) && focusInItem(target)) {
       event.preventDefault();
       choose(letter);
       return;
@@ -873,24 +966,43 @@
     }
   });
 
+  function focusInItem(target) {
+    return !target || target === document.body || target === document.documentElement ||
+      el.itemMain.contains(target);
+  }
+
   function renderFinished() {
     var result = state.result;
     var reasons = {time_up: 'finished_time_up', ended_by_proctor: 'finished_by_proctor'};
     el.finishReason.textContent = t(reasons[state.finish_reason] || 'finished_completed');
+    // what was answered of what the attempt had: never "all answered" with blanks left
+    var items = typeof state.n_items === 'number' ? state.n_items : state.total;
+    var blank = Math.max(0, items - state.answered);
+    el.finishCount.textContent = t('finished_count', {answered: state.answered, items: items}) +
+      ' ' + (blank ? t('finished_blank', {n: blank}) : t('finished_all'));
+    el.finishCount.classList.toggle('has-blank', blank > 0);
     el.result.hidden = !result;
     if (!result) return;
+    // a verdict only where a pass mark exists (`passed` is true when there is none)
+    var judged = result.pass_total !== null && result.pass_total !== undefined;
+    (result.sections || []).forEach(function (section) {
+      if (section.pass_mark !== null && section.pass_mark !== undefined) judged = true;
+    });
+    el.resultTable.classList.toggle('no-pass-marks', !judged);
     el.resultRows.textContent = '';
     (result.sections || []).forEach(function (section) {
       var row = document.createElement('tr');
       row.appendChild(make('td', null, section.name));
       row.appendChild(make('td', 'num', section.score));
-      row.appendChild(make('td', 'num', dash(section.pass_mark)));
-      row.appendChild(passedCell(section.passed, 'td'));
+      row.appendChild(make('td', 'num pm', dash(section.pass_mark)));
+      var marked = section.pass_mark !== null && section.pass_mark !== undefined;
+      row.appendChild(passedCell(marked ? section.passed : null, 'td', 'pm'));
       el.resultRows.appendChild(row);
     });
     el.resultTotal.textContent = dash(result.total);
     el.resultPassTotal.textContent = dash(result.pass_total);
-    var overall = passedCell(result.passed, 'th');
+    var overall = passedCell(judged ? result.passed : null, 'th', 'pm');
+    overall.setAttribute('data-testid', 'result-passed');
     el.resultPassed.replaceWith(overall);
     overall.id = 'result-passed';
     el.resultPassed = overall;
@@ -900,8 +1012,8 @@
     return value === null || value === undefined ? '—' : String(value);
   }
 
-  function passedCell(passed, tag) {
-    var cell = make(tag, 'verdict');
+  function passedCell(passed, tag, extra) {
+    var cell = make(tag, 'verdict ' + (extra || ''));
     if (passed === true || passed === false) {
       cell.classList.add(passed ? 'pass' : 'fail');
       cell.textContent = passed ? t('passed') : t('not_passed');
@@ -910,6 +1022,48 @@
     }
     return cell;
   }
+
+  // --- zoom: every option can be brought out from under the sticky header and bar ---
+
+  // scrolling (into view, to a focused option) stops clear of the sticky header
+  // above and the sticky button bar below, whatever height zoom gives them
+  function fitScrollPadding() {
+    var root = document.documentElement.style;
+    root.scrollPaddingTop = (el.topbar.offsetHeight + 8) + 'px';
+    var bar = el.navActions.hidden ? 0 : el.navActions.offsetHeight;
+    // and clear of the "more below" hint that hangs above the bar
+    root.scrollPaddingBottom = (bar ? bar + el.moreBelow.offsetHeight + 48 : 8) + 'px';
+  }
+
+  function showOption(option) {
+    if (option) option.scrollIntoView({block: 'nearest'});
+  }
+
+  // "more options below": shown while the last option is under the bar or off screen
+  function updateMoreBelow() {
+    var options = el.options.querySelectorAll('.option');
+    var last = options.length ? options[options.length - 1] : null;
+    var hidden = false;
+    if (last && !el.navActions.hidden && state && state.status === 'in_progress') {
+      var limit = el.navActions.getBoundingClientRect().top;
+      hidden = last.getBoundingClientRect().bottom > limit + 1;
+    }
+    el.moreBelow.hidden = !hidden;
+  }
+
+  el.options.addEventListener('focusin', function (event) {
+    var option = event.target.closest && event.target.closest('.option');
+    if (option) showOption(option);
+  });
+  window.addEventListener('scroll', updateMoreBelow, {passive: true});
+  window.addEventListener('resize', function () {
+    fitScrollPadding();
+    updateMoreBelow();
+  });
+  el.moreBelow.addEventListener('click', function () {
+    var options = el.options.querySelectorAll('.option');
+    if (options.length) showOption(options[options.length - 1]);
+  });
 
   // --- leaving the exam window: counted for the proctor (the server keeps the tally) ---
 
@@ -985,6 +1139,11 @@
     el.countdown.textContent = formatTime(left);
     el.pausedTime.textContent = formatTime(left);
     el.countdown.classList.toggle('low', Math.ceil(left) < LOW_TIME_S);
+    if (examDeadline !== null) {
+      var examLeft = examPausedLeft !== null ? examPausedLeft : (examDeadline - performance.now()) / 1000;
+      el.examCountdown.textContent = formatTime(examLeft);
+      el.examCountdown.classList.toggle('low', Math.ceil(examLeft) < LOW_TIME_S);
+    }
     checkWarnings(left);
     if (left <= 0 && pausedLeft === null && socket.connected) {
       // the server finishes the attempt and sends `state`; ask if it has not arrived
