@@ -574,6 +574,22 @@ def test_the_workstation_reports_focus_loss_and_the_seat_is_flagged(room):
     assert by_seat["PC-01"]["flags"] == []
 
 
+def test_a_flood_of_focus_losses_is_counted_exactly_in_few_audit_rows(room):
+    """The outsider's second check: each focus_lost wrote an audit row, ~170 a second."""
+    r, sock = room, room.socks["20260002"]
+    for _ in range(300):
+        sock.emit("focus_lost", namespace="/exam", callback=True)
+    _, by_seat = seats(r)
+    assert by_seat["PC-02"]["focus_lost"] == 300
+    with r.app.app_context():
+        rows = db.session.execute(
+            db.select(db.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "focus_lost")
+        ).scalar_one()
+    assert rows == 50 + 3  # the first 50, then at 64, 128 and 256
+
+
 def test_the_seat_snapshot_carries_what_the_flags_need(room):
     r = room
     sock = r.socks["20260001"]
