@@ -208,6 +208,8 @@ def test_ended_by_the_proctor_says_how_many_were_answered_with_the_verdict(
     )
     # TKP never begun: 0 of its pass mark 6, so the whole exam is not passed
     expect(page.get_by_test_id("result-passed")).to_have_text("TIDAK LULUS")
+    # no "Minta bantuan" on the end screen: a finished seat's call would reach no console
+    expect(page.get_by_test_id("help-button")).to_be_hidden()
     page.screenshot(path=str(shots / "candidate-result-ended-by-proctor.png"))
     page.context.close()
 

@@ -190,3 +190,17 @@ def test_a_help_request_on_one_process_lights_the_console_on_another(pg_url, red
             client.disconnect()
         a.stop()
         b.stop()
+
+
+def test_a_finished_candidate_is_not_promised_a_proctor(room):  # noqa: F811
+    """The outsider walk: on the end screen "Pengawas dipanggil" showed, and no console lit up
+    (a finished seat drops its help light). Now the call is refused and the page hides the button."""
+    r = room
+    cand = r.socks["20260001"]
+    assert act(r, "end_attempt", "20260001", reason="Selesai lebih awal") == {"ok": True}
+    ack = cand.emit("call_proctor", namespace="/exam", callback=True)
+    assert ack["ok"] is False and ack["error"] == "not_in_progress"
+    with r.app.app_context():
+        assert not db.session.execute(
+            db.select(AuditEvent).where(AuditEvent.action == "help_requested")
+        ).first()

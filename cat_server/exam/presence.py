@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import txn
-from ..errors import AlreadyConnected, SessionEnded
+from ..errors import AlreadyConnected, NotInProgress, SessionEnded
 from ..extensions import db
 from ..models import Attempt, AuditEvent, audit, utcnow
 from . import sessions
@@ -141,6 +141,8 @@ def call_proctor(attempt_id: int, token=sessions.BY_SERVER) -> bool:
     """
     attempt = lock_attempt(attempt_id)
     sessions.check_token(attempt, token)
+    if attempt.status == "finished":  # the consoles drop a finished seat's help light
+        raise NotInProgress(state=attempt_state(attempt))
     last = db.session.execute(
         db.select(AuditEvent.action)
         .where(

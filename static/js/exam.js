@@ -599,6 +599,9 @@
       updateMoreBelow();
     }
     if (status === 'finished') renderFinished();
+    // a finished attempt's seat leaves the consoles' help lights: no button that promises a proctor
+    var help = document.getElementById('help-button');
+    if (help) help.hidden = status === 'finished';
     renderOffline();
     tick();
   }
