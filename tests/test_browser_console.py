@@ -77,8 +77,10 @@ def test_start_and_end_ask_in_the_page_dialog_saying_how_many(browser, small_roo
     page.get_by_test_id("start-button").click()
     dialog = page.get_by_test_id("action-dialog")
     expect(dialog).to_be_visible()
+    # both logged in over HTTP only, no exam page connected: the dialog says their clocks start too
     expect(page.get_by_test_id("action-effect")).to_have_text(
-        "2 peserta yang menunggu mulai mengerjakan sekarang; waktu mereka berjalan."
+        "2 peserta yang menunggu mulai mengerjakan sekarang; waktu mereka berjalan. "
+        "2 di antaranya sedang tidak terhubung; waktu mereka juga berjalan."
     )
     page.get_by_test_id("action-submit").click()  # a note is optional for the routine start
     expect(page.get_by_test_id("sitting-status")).to_have_text("Berjalan")

@@ -31,8 +31,12 @@ def test_watch_gives_every_seat_with_its_status(app, sitting_id, candidate, proc
         "finished": 0,
         # what "Mulai ujian" would start and "Akhiri sesi" would end (issue 19)
         "to_start": 1,
+        "to_start_offline": 0,
         "unfinished": 1,
     }
+    _, sock = candidate
+    sock.disconnect(namespace="/exam")  # logged in, page closed: "Mulai ujian" starts it too
+    assert watch(proctor_socket, sitting_id)["counts"]["to_start_offline"] == 1
 
 
 def test_changes_reach_the_proctor_coalesced_into_one_message(

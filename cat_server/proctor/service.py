@@ -178,7 +178,7 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
                 "acks": acks,
             }
         )
-    counts = dict.fromkeys((*STATUSES, "to_start", "unfinished"), 0)
+    counts = dict.fromkeys((*STATUSES, "to_start", "to_start_offline", "unfinished"), 0)
     for status, n in _status_counts(sitting_id):
         counts[status] += n
     # read before the rollback: after it the sitting would be loaded again (one
@@ -300,6 +300,8 @@ def _status_counts(sitting_id: int):
         # what "Mulai ujian" and "Akhiri sesi" will act on, whatever the connection
         if status == "waiting":
             yield "to_start", n
+            if no_socket:  # logged in, but the page is not connected: its clock starts too
+                yield "to_start_offline", n
         if status != "finished":
             yield "unfinished", n
         if status == "finished":

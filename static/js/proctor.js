@@ -743,7 +743,12 @@
     if (action === 'end_sitting') {
       return T.end_sitting_effect.replace('%(n)s', c.unfinished || 0).replace('%(done)s', c.finished || 0);
     }
-    if (action === 'start_sitting') return T.start_effect.replace('%(n)s', c.to_start || 0);
+    if (action === 'start_sitting') {
+      var effect = T.start_effect.replace('%(n)s', c.to_start || 0);
+      // logged in but not connected: their clocks start as well (the outsider walk)
+      if (c.to_start_offline) effect += ' ' + T.start_offline.replace('%(k)s', c.to_start_offline);
+      return effect;
+    }
     if (action === 'acknowledge') return FLAG_WORDS[flag] || flag;
     return '';
   }
