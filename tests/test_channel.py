@@ -4,7 +4,7 @@ import time
 
 import redis
 
-from cat_server.factory import create_app
+from cat_server.factory import socketio_channel
 from tests.conftest import make_config
 
 
@@ -14,8 +14,12 @@ def with_db(url: str, number: int) -> str:
 
 
 def channel_of(tmp_path, redis_url, **extra):
-    app = create_app(make_config(f"sqlite:///{tmp_path / 'c.db'}", REDIS_URL=redis_url, **extra))
-    return app.config["SOCKETIO_CHANNEL"]
+    # the factory's own rule, without an app: an app made here with a Redis URL would leave
+    # the process-wide Socket.IO server on a message queue, and every later in-process test
+    # client would refuse to run ("Test client cannot be used with a message queue")
+    return socketio_channel(
+        make_config(f"sqlite:///{tmp_path / 'c.db'}", REDIS_URL=redis_url, **extra)
+    )
 
 
 def test_deployments_on_two_redis_dbs_do_not_hear_each_other(tmp_path, redis_url):

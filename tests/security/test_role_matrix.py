@@ -103,6 +103,27 @@ ROUTES = {
     ("admin.exams_page", "POST"): admin_only(EMPTY_FORM),
     ("admin.exam_board", "POST"): admin_only("302 /admin/exams"),
     ("admin.item_status", "POST"): admin_only(400),  # no status: nothing changes
+    ("admin.item_preview", "GET"): admin_only(200),
+    ("admin.exam_builder_page", "GET"): admin_only(200),
+    ("admin.exam_builder_page", "POST"): admin_only(EMPTY_FORM),
+    ("admin.exam_export", "GET"): admin_only(200),
+    ("admin.exam_import", "POST"): admin_only({400, 422}),  # no file: the problem is named
+    # the JSON API takes a bearer token only: no cookie of any role opens it (tests/test_api.py)
+    **{
+        (f"api.{name}", method): every(401)
+        for name, method in [
+            ("bank_list", "GET"),
+            ("bank_import", "POST"),
+            ("exam_list", "GET"),
+            ("exam_detail", "GET"),
+            ("sitting_list", "GET"),
+            ("sitting_create", "POST"),
+            ("candidates_import", "POST"),
+            ("score_export", "GET"),
+        ]
+    },
+    # the centre's monitoring: the test client is on loopback, which CAT_METRICS_ALLOW admits
+    ("metrics", "GET"): every(200),
     ("admin.scores_page", "GET"): admin_only(200),
     ("admin.scores_export", "GET"): admin_only(200),
     ("admin.responses_export", "GET"): admin_only(200),
@@ -150,6 +171,7 @@ PROCTOR_ORDER = [
     "reset_pin",
     "end_session",
     "note_incident",
+    "acknowledge",
     "configure_board",
     "end_attempt",
     "end_sitting",
@@ -165,6 +187,7 @@ EVENTS = {
     ("/exam", "finish_section"): {"candidate": "bad_payload"},
     ("/exam", "focus_lost"): {"candidate": OK},  # no attempt field: the session's own
     ("/exam", "sync"): {"candidate": OK},
+    ("/exam", "call_proctor"): {"candidate": OK},  # no attempt field: the session's own
     ("/board", "watch"): every(OK),  # sitting A shows a board; B's is off (checked below)
     **{
         ("/proctor", event): {"proctor_b": FORBIDDEN, "proctor_a": OK, "admin": OK}
@@ -301,6 +324,7 @@ def payloads(ids, foreign_attempt, foreign_item, sitting="sitting_id") -> dict:
         ("/exam", "finish_section"): {"attempt": foreign_attempt, "section": 1},
         ("/exam", "focus_lost"): {},
         ("/exam", "sync"): {},
+        ("/exam", "call_proctor"): {},
         ("/board", "watch"): {"sitting": a},
         ("/proctor", "watch"): {"sitting": a},
         ("/proctor", "open_check_in"): action,
@@ -318,6 +342,7 @@ def payloads(ids, foreign_attempt, foreign_item, sitting="sitting_id") -> dict:
         ("/proctor", "reset_pin"): seat,
         ("/proctor", "end_session"): seat,
         ("/proctor", "note_incident"): {"sitting": a, "category": "other", "text": "uji"},
+        ("/proctor", "acknowledge"): {**seat, "flag": "help"},
         ("/proctor", "configure_board"): {**action, "enabled": True},
         ("/proctor", "end_attempt"): seat,
         ("/proctor", "end_sitting"): action,
@@ -422,7 +447,7 @@ def test_every_socket_event_answers_each_role_as_the_table_says(app):
         assert ack["error"] == "not_found", (role, ack)
     # A's proctor on A naming B's candidate (a seat of another sitting): not_found, B unchanged
     seat_events = [e for e in PROCTOR_ORDER if "candidate" in payloads(ids, 0, 0)["/proctor", e]]
-    assert len(seat_events) == 8, seat_events
+    assert len(seat_events) == 9, seat_events
     for event in seat_events + ["note_incident"]:
         data = {
             **payloads(ids, 0, 0)["/proctor", event],

@@ -109,8 +109,9 @@ def read_bank(
         # The parsers underneath (openpyxl, json, zipfile, ElementTree, csv) meet hostile
         # bytes with whatever exception they hit first (IndexError, RecursionError, ...):
         # each is a problem of this file, for the problem list, not a server error. (Logged
-        # at INFO: at WARNING the traceback would land on the terminal of load-bank.)
-        logger.info("%s: unreadable %s upload", name, fmt, exc_info=True)
+        # at DEBUG: the centre's log is at INFO, and the traceback would land on the
+        # terminal of load-bank.)
+        logger.debug("%s: unreadable %s upload", name, fmt, exc_info=True)
         reason = str(error) or type(error).__name__
         raise Problems(name).fail(f"{_UNREADABLE[fmt]} ({reason[:300]})") from None
 
