@@ -229,17 +229,7 @@ def credit_downtime(now=None, min_gap_s: float | None = None) -> float:
         .all()
     )
     for attempt in attempts:
-        shift_deadlines(attempt, timedelta(seconds=gap))
-        audit(
-            "server",
-            "downtime_credit",
-            sitting_id=attempt.sitting_id,
-            attempt_id=attempt.id,
-            reason="server was down",
-            seconds=round(gap, 1),
-            since=alive_at.isoformat(),
-            deadline=attempt.deadline_at.isoformat(),
-        )
+        _credit(attempt, gap, alive_at, "server was down")
     last.beat_at = now
     credited = db.session.get(Heartbeat, CREDITED_NAME)
     if credited is None:
@@ -273,18 +263,23 @@ def credit_lost_process(attempt: Attempt, since, now=None) -> float:
         or attempt.deadline_at <= since
     ):
         return 0.0
+    _credit(attempt, gap, since, "server process died")
+    return gap
+
+
+def _credit(attempt: Attempt, gap: float, since, reason: str) -> None:
+    """Shift the attempt's deadlines by ``gap`` seconds lost since ``since``; audited."""
     shift_deadlines(attempt, timedelta(seconds=gap))
     audit(
         "server",
         "downtime_credit",
         sitting_id=attempt.sitting_id,
         attempt_id=attempt.id,
-        reason="server process died",
+        reason=reason,
         seconds=round(gap, 1),
         since=since.isoformat(),
         deadline=attempt.deadline_at.isoformat(),
     )
-    return gap
 
 
 def _last_seen_alive(beat_at):
