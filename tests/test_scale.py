@@ -88,7 +88,7 @@ def test_an_answer_costs_a_fixed_small_number_of_sql_statements(app):
 
 
 def test_an_answer_does_not_walk_the_section_pool(app, monkeypatch):
-    """A fixed form is drawn once per process, not on every answer.
+    """A fixed form is drawn when its section begins (and stored), not on every answer.
 
     Drawing walks the whole pool for enemy groups; on every answer that was a
     third of an answer's CPU at 150 items (docs/PERFORMANCE.md, issue 22).

@@ -38,21 +38,7 @@ def _family(model: str) -> str:
 
 def irt_items(items: list[Item]):
     """The engine's parameter arrays for these items, in order."""
-    m = max((len(i.thresholds or ()) for i in items), default=0)
-    thresholds = None
-    if m:
-        thresholds = np.full((len(items), m), np.nan)
-        for row, item in enumerate(items):
-            for k, t in enumerate(item.thresholds or ()):
-                thresholds[row, k] = t
-    return irt.make_items(
-        a=[i.a for i in items],
-        b=[i.b if i.b is not None else 0.0 for i in items],
-        c=[i.c for i in items],
-        d=[i.d for i in items],
-        model=[i.model for i in items],
-        thresholds=thresholds,
-    )
+    return irt.make_items(**catalog.item_parameters(items))
 
 
 def _category(item: Item, score: int) -> int:

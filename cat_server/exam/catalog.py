@@ -25,7 +25,7 @@ from ..itembank.service import sanitize_html
 from ..models import Attempt, CatalogVersion, Exam, ExamSection, Item, Sitting
 
 # the caches that hold items or what is built from them (not exams, sections, sittings)
-_ITEM_CACHES = ("items", "public_items", "pools", "adaptive", "lengths", "form_lengths", "forms")
+_ITEM_CACHES = ("items", "public_items", "pools", "adaptive", "lengths", "form_lengths")
 _LOCK = 0x63617431  # the advisory lock of item changes ("cat1")
 _VERSION = db.select(CatalogVersion.version).where(CatalogVersion.id == 1)
 
@@ -228,8 +228,8 @@ def adaptive_pool(exam: Exam, section: ExamSection) -> AdaptivePool:
     return cache[section.id]
 
 
-def engine_bank(items: list[Item]) -> irt.Bank:
-    """The engine's bank of ``items`` (in that order): parameters, tags, enemy groups."""
+def item_parameters(items: list[Item]) -> dict:
+    """The engine's parameter arrays of ``items`` (in that order), thresholds NaN-padded."""
     width = max((len(i.thresholds or []) for i in items), default=0)
     thresholds = None
     if width:
@@ -237,13 +237,20 @@ def engine_bank(items: list[Item]) -> irt.Bank:
         for j, item in enumerate(items):
             if item.thresholds:
                 thresholds[j, : len(item.thresholds)] = item.thresholds
-    return irt.prepare_bank(
+    return dict(
         a=[i.a for i in items],
         b=[i.b if i.b is not None else 0.0 for i in items],
         c=[i.c for i in items],
         d=[i.d for i in items],
         model=[i.model for i in items],
         thresholds=thresholds,
+    )
+
+
+def engine_bank(items: list[Item]) -> irt.Bank:
+    """The engine's bank of ``items`` (in that order): parameters, tags, enemy groups."""
+    return irt.prepare_bank(
+        **item_parameters(items),
         item_id=[str(i.id) for i in items],
         section=[i.section for i in items],
         enemy_group=[i.enemy_group for i in items],
@@ -299,13 +306,6 @@ def exam_length(exam_id: int) -> int:
     return cache[exam_id]
 
 
-# Drawn forms kept per process: one per section (unshuffled) or per attempt and
-# section (shuffled). Drawing walks the whole pool for enemy groups, which cost
-# a third of an answer's CPU when it ran on every answer; 20,000 forms of 110
-# items are ~20 MB at most, and a full cache simply starts over.
-FORMS_CACHED = 20_000
-
-
 def fixed_form(attempt: Attempt, exam: Exam, section: ExamSection) -> list[int]:
     """The attempt's items for its current fixed section: the form it drew when it began.
 
@@ -326,18 +326,6 @@ def draw_fixed_form(attempt: Attempt, exam: Exam, section: ExamSection) -> list[
     """
     choice = section.selection or {}
     kind = choice.get("type", "pool")
-    cache = _cache("forms")
-    # the same form for every attempt unless it is drawn at random
-    key = (section.id, attempt.seed if section.shuffle or kind == "forms" else None)
-    form = cache.get(key)
-    if form is None:
-        if len(cache) >= FORMS_CACHED:
-            cache.clear()
-        form = cache[key] = tuple(_draw(attempt, exam, section, choice, kind))
-    return list(form)
-
-
-def _draw(attempt: Attempt, exam: Exam, section: ExamSection, choice: dict, kind: str) -> list[int]:
     rng = np.random.default_rng([attempt.seed, section.id])
     if kind == "per_tag":
         return _per_tag_form(exam, section, choice["counts"], rng)
