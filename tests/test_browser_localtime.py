@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from playwright.sync_api import expect
 
 from cat_server.extensions import db
 from cat_server.models import Sitting
@@ -81,7 +82,8 @@ def test_the_board_clock_is_the_centres_not_the_screens(browser, server):
         viewport={"width": 1920, "height": 1080}, timezone_id="America/New_York"
     )
     page.goto(f"{server.url}/board/{server.sitting_id}")
-    page.wait_for_function("document.getElementById('board-clock').textContent !== ''")
+    # not wait_for_function: its polling evals a string, which the page's CSP refuses
+    expect(page.locator("#board-clock")).not_to_have_text("")
     text = page.locator("#board-clock").inner_text()
     shown = re.fullmatch(r"(\d\d):(\d\d):(\d\d) WIB", text)
     assert shown, text

@@ -192,9 +192,9 @@ def test_an_image_item_and_a_section_clock_through_downtime_to_its_end(
         expect(page.get_by_test_id("section-name")).to_have_text("Tes Intelegensia Umum")
         image = page.locator("#item-media img")
         expect(image).to_be_visible()
-        page.wait_for_function(
-            "document.querySelector('#item-media img').naturalWidth === 520", timeout=10000
-        )
+        # the picture really loaded (not wait_for_function: its polling evals a string,
+        # which the page's CSP refuses once the first check fails)
+        expect(image).to_have_js_property("naturalWidth", 520, timeout=10000)
         expect(page.get_by_test_id("countdown-label")).to_be_visible()
         countdown = page.get_by_test_id("countdown")
         expect(countdown).to_have_text(re.compile(r"^(10:00|09:5\d)$"))
