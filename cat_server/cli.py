@@ -16,6 +16,7 @@ from .admin import banks
 from .admin import commands as admin_commands
 from .api import commands as api_commands
 from .itembank.formats import BankFormatError
+from .sealed import commands as sealed_commands
 
 
 def _create_app():
@@ -47,6 +48,7 @@ def init_app(app):
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(api_commands.api_token)
+    app.cli.add_command(sealed_commands.keys_group)
 
 
 @click.command("load-bank")
