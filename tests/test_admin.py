@@ -181,9 +181,10 @@ def test_media_come_in_a_zip_checked_for_unsafe_paths(app, admin, tmp_path):
     assert response.status_code == 422
     assert "unsafe path" in problems_of(response)[0][3]
     assert n_banks(app) == (0, 0)
-    good = zip_of({"bank.csv": text, "media/peta.png": b"\x89PNG"})
+    png = b"\x89PNG\r\n\x1a\n" + bytes(8)
+    good = zip_of({"bank.csv": text, "media/peta.png": png})
     assert upload(admin, good, "bank.zip").status_code == 302
-    assert (tmp_path / "media" / "bank-1" / "media" / "peta.png").read_bytes() == b"\x89PNG"
+    assert (tmp_path / "media" / "bank-1" / "media" / "peta.png").read_bytes() == png
 
 
 def test_retiring_an_item_is_audited_with_the_reason(app, admin):

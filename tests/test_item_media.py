@@ -44,7 +44,7 @@ def test_a_candidate_gets_the_media_of_presented_items_only(app, media_sitting):
     shown = client.get(f"/exam/media/{ids['TIU1']}")
     assert shown.status_code == 200 and shown.data == PNG
     assert shown.mimetype == "image/png"
-    assert shown.headers["Cache-Control"] == "private, max-age=3600"
+    assert shown.headers["Cache-Control"] == "private, no-store"
     assert shown.headers["X-Content-Type-Options"] == "nosniff"
     assert client.get(f"/exam/media/{ids['TIU2']}").status_code == 404  # not presented yet
     assert client.get(f"/exam/media/{ids['TIU3']}").status_code == 404

@@ -154,9 +154,15 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
         # read_member never reads past a member's declared size, so a lying header cannot
         # fill the disk, and any damage comes back as a BankFormatError naming the member
         for path, info in media.items():
+            content = read_member(archive, info, filename)
+            if (expected := media_content_problem(path, content)) is not None:
+                bad(path, expected)
+                continue
             target = staging / path
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(read_member(archive, info, filename))
+            target.write_bytes(content)
+        if problems:
+            raise BankFormatError(problems[:50], len(problems))
         bank_info = bank_files[0]
         bank = import_bank(
             io.BytesIO(read_member(archive, bank_info, filename)),
@@ -175,6 +181,36 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return bank
+
+
+def _riff(kind: bytes):
+    return lambda head: head[:4] == b"RIFF" and head[8:12] == kind
+
+
+# What each media type's first bytes must be: a browser is never handed HTML,
+# script or SVG that calls itself an image (the extension decides the type served).
+MEDIA_SIGNATURES = {
+    ".png": ("a PNG image", lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
+    ".jpg": ("a JPEG image", lambda head: head.startswith(b"\xff\xd8\xff")),
+    ".jpeg": ("a JPEG image", lambda head: head.startswith(b"\xff\xd8\xff")),
+    ".gif": ("a GIF image", lambda head: head[:6] in (b"GIF87a", b"GIF89a")),
+    ".webp": ("a WebP image", _riff(b"WEBP")),
+    ".mp3": (
+        "an MP3 file",
+        lambda head: head.startswith(b"ID3") or (head[:1] == b"\xff" and head[1:2] >= b"\xe0"),
+    ),
+    ".ogg": ("an Ogg file", lambda head: head.startswith(b"OggS")),
+    ".wav": ("a WAV file", _riff(b"WAVE")),
+    ".m4a": ("an M4A (MP4 audio) file", lambda head: head[4:8] == b"ftyp"),
+}
+
+
+def media_content_problem(path: str, content: bytes) -> str | None:
+    """Why ``content`` is not what its extension says (None when it is)."""
+    what, matches = MEDIA_SIGNATURES[os.path.splitext(path)[1].lower()]
+    if matches(content[:16]):
+        return None
+    return f"the file's content is not {what}, as its name says (it starts with {content[:8]!r})"
 
 
 def _ensure(path: Path) -> Path:

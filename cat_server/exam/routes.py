@@ -59,10 +59,11 @@ def item_media(item_id):
     staff = current_user if current_user.is_authenticated else None
     path, mimetype = views.item_media(item_id, session.get("attempt_id"), staff=staff)
     db.session.rollback()
-    # A bank's files never change (a new import is a new bank folder): the
-    # workstation may keep them an hour; "private" keeps shared proxies out.
-    response = send_file(path, mimetype=mimetype, conditional=True, max_age=3600)
-    response.headers["Cache-Control"] = "private, max-age=3600"
+    # Never kept on the workstation: a shared seat's browser cache must not hold
+    # the items of an earlier sitting for the next candidate to find (no-store);
+    # a revisit within the attempt fetches the file again (ETag still answers 304).
+    response = send_file(path, mimetype=mimetype, conditional=True, max_age=None)
+    response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     # send_file names the file (Content-Disposition); its name can say what it shows
     response.headers.pop("Content-Disposition", None)

@@ -408,7 +408,7 @@ def test_an_adaptive_section(url, world, proctor, stations):
 
 def test_item_media(url, world, proctor, stations):
     # § HTTP, GET /exam/media/<item>: "200 with the file, its content type (`image/png`, ...,
-    # `audio/mpeg`, ...), `Cache-Control: private, max-age=3600`, `ETag`/`Last-Modified` (a
+    # `audio/mpeg`, ...), `Cache-Control: private, no-store`, `ETag`/`Last-Modified` (a
     # revalidation gets 304); **only** for an item already presented to this login's attempt
     # **while it runs** (not while waiting for the start ...; not after the end) — any other item
     # (not presented yet, another candidate's, without media) is 404; without a candidate login
@@ -426,7 +426,7 @@ def test_item_media(url, world, proctor, stations):
     image = first.http.get(f"{url}/exam/media/{items['M1']}")
     assert image.status_code == 200 and image.content == tiny_png()
     assert image.headers["Content-Type"] == "image/png"
-    assert image.headers["Cache-Control"] == "private, max-age=3600"
+    assert image.headers["Cache-Control"] == "private, no-store"
     assert "Content-Disposition" not in image.headers
     assert not any("kunci" in f"{k}: {v}" for k, v in image.headers.items())
     etag, modified = image.headers["ETag"], image.headers["Last-Modified"]

@@ -451,3 +451,18 @@ def test_an_admin_uploads_a_5_mib_bank_and_a_login_of_5_mib_is_413(csrf_app, tmp
     assert proctor.post("/admin/banks", data=upload_form).status_code == 413
     # an admin's non-upload page keeps the small limit too
     assert admin.post("/admin/exams", data={"name": "x" * (5 << 20)}).status_code == 413
+
+
+@pytest.mark.parametrize(
+    "member, content",
+    [
+        ("media/peta.png", b"<html><script>alert(document.cookie)</script></html>"),
+        ("media/peta.jpg", b"\x89PNG\r\n\x1a\n" + bytes(8)),  # a PNG is not a JPEG either
+        ("media/soal.mp3", b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
+    ],
+)
+def test_a_media_file_whose_content_is_not_its_type_is_refused_naming_it(
+    app, admin, tmp_path, member, content
+):
+    data = zip_of({"bank.csv": HEADER + GOOD_ROWS[0] + "\n", member: content})
+    rejected(upload(admin, data, "bank.zip"), app, tmp_path, member, "content is not")
