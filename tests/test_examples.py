@@ -50,3 +50,19 @@ def test_a_media_folder_left_by_an_earlier_database_does_not_stop_an_import(app)
         served = media_root() / "bank-1" / "media" / "tiu102-grafik.png"
         assert served.read_bytes() == (EXAMPLES / "media" / "tiu102-grafik.png").read_bytes()
         assert [p.name for p in media_root().glob("bank-1.stale-*")]
+
+
+def test_the_shipped_exam_example_imports_over_the_shipped_bank(app, runner, tmp_path):
+    """docs/deploy/README.md step 13: load the example bank as "Bank Contoh", import the exam."""
+    bank = runner.invoke(
+        args=["load-bank", str(EXAMPLES / "item_bank_example.zip"), "--name", "Bank Contoh"]
+    )
+    assert bank.exit_code == 0, bank.output
+    exam = runner.invoke(args=["exam", "import", str(EXAMPLES / "exam_example.json")])
+    assert exam.exit_code == 0, exam.output
+    with app.app_context():
+        from cat_server.models import Exam
+
+        made = db.session.query(Exam).one()
+        assert made.name == "Contoh SKD (5 soal)"
+        assert [s.code for s in made.sections] == ["TWK", "TIU", "TKP"]
