@@ -57,5 +57,9 @@ def trust_proxies(app) -> None:
 
 def init_limiter(app) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", "cat-server")
+    # Two deployments on one Redis (a training server beside the live one) keep their
+    # counters apart as they keep their messages apart: the prefix is the channel's name.
+    app.config.setdefault(
+        "RATELIMIT_KEY_PREFIX", app.config.get("SOCKETIO_CHANNEL") or "cat-server"
+    )
     limiter.init_app(app)

@@ -46,3 +46,17 @@ def test_a_named_channel_wins(tmp_path, redis_url):
         "upt-jakarta"
     )
     assert channel_of(tmp_path, with_db(redis_url, 0)) == "cat-server"
+
+
+def test_two_deployments_on_one_redis_keep_their_login_counters_apart(tmp_path):
+    """Rate-limit and lock-out keys carry the deployment's channel name, as its messages do."""
+    from cat_server import create_app
+    from tests.conftest import make_config
+
+    def prefix(**extra):
+        app = create_app(make_config(f"sqlite:///{tmp_path / 'p.db'}", **extra))
+        return app.config["RATELIMIT_KEY_PREFIX"]
+
+    assert prefix(SOCKETIO_CHANNEL="upt-live") == "upt-live"
+    assert prefix(SOCKETIO_CHANNEL="upt-latihan") == "upt-latihan"
+    assert prefix() == "cat-server"
