@@ -1,4 +1,4 @@
-"""Item fit: infit/outfit mean squares and the Orlando–Thissen S-X2 of each item."""
+"""Item fit: infit/outfit mean squares and the Orlando–Thissen S-X2 of each item (and its polytomous form)."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def s_x2(
     n_parameters=None,
     min_expected=1.0,
 ):
-    r"""Orlando–Thissen :math:`S\text{-}X^2` item fit of the dichotomous items.
+    r"""Orlando–Thissen :math:`S\text{-}X^2` item fit, and Kang–Chen's form of it for polytomous items.
 
     Parameters
     ----------
@@ -127,23 +127,23 @@ def s_x2(
         Scores, ``-1`` missing; only persons who answered every item are used
         (the summed score needs the whole form).
     items : Items
-        The calibrated items (polytomous items count in the summed score but
-        get no statistic).
+        The calibrated items, dichotomous and polytomous.
     latent_mean, latent_sd : float
         Normal latent distribution of the calibration.
     n_parameters : int or ndarray of int, optional
-        Estimated parameters per item (df = groups − parameters); default
-        2 for every item (use 3 for the 3PL, 1 for the Rasch model, 0 for
-        fixed anchors).
+        Estimated parameters per item (df = groups × (categories − 1) −
+        parameters); default 2 for a dichotomous item and its number of
+        categories for a polytomous one (a slope and a threshold per step);
+        use 3 for the 3PL, 1 for the Rasch model, 0 for fixed anchors.
     min_expected : float, default 1.0
-        Adjacent score groups are merged until each group's expected numbers
-        of right and wrong answers both reach this (mirt's ``mincell``).
+        Adjacent score groups are merged until each group's expected number
+        in every category (right and wrong) reaches this (mirt's ``mincell``).
 
     Returns
     -------
     dict
         ``"s_x2"``, ``"s_x2_df"``, ``"s_x2_p"``, each of shape (n_items,);
-        NaN for polytomous items and where ``df < 1``.
+        the p-value NaN where ``df < 1``.
 
     Notes
     -----
@@ -164,16 +164,28 @@ def s_x2(
 
     referred to :math:`\chi^2_{df}` (``scipy.special.chdtrc``, the survival
     function of ``scipy.stats.chi2`` without importing ``scipy.stats``).
+
+    A polytomous item scored :math:`0..m_j` (Kang & Chen, 2008) has an
+    expected proportion per category,
+    :math:`E_{jks} = \int P_{jk}(\theta) L^{(-j)}(s - k \mid \theta) \phi\, d\theta
+    / \int L(s \mid \theta) \phi\, d\theta`, and
+    :math:`S\text{-}X^2_j = \sum_g \sum_k N_g (O_{jkg} - E_{jkg})^2 / E_{jkg}` over
+    the categories possible in group :math:`g`, with
+    :math:`df = \sum_g (\text{categories}_g - 1) - n_{\text{par}}`.
+    :math:`L^{(-j)}` is the Lord–Wingersky recursion over the other items, run
+    once per polytomous item.
     """
     x = np.asarray(responses)
     J = x.shape[1]
     out = {k: np.full(J, np.nan) for k in ("s_x2", "s_x2_df", "s_x2_p")}
     x = x[(x >= 0).all(axis=1)]
     dich = np.flatnonzero(items.model == DICHOTOMOUS)
-    if x.shape[0] < 2 or not dich.size:
+    poly = np.flatnonzero(items.model != DICHOTOMOUS)
+    if x.shape[0] < 2:
         return out
-    n_par = np.broadcast_to(np.asarray(2 if n_parameters is None else n_parameters), (J,))
     n_cat = np.asarray(items.n_cat)
+    default = np.where(items.model == DICHOTOMOUS, 2, n_cat)
+    n_par = np.broadcast_to(np.asarray(default if n_parameters is None else n_parameters), (J,))
     S = int((n_cat - 1).sum())
     total = x.sum(axis=1, dtype=np.int64)
     n_s = np.bincount(total, minlength=S + 1).astype(float)
@@ -186,6 +198,10 @@ def s_x2(
     probs = items.probs(grid)
     full = score_distribution(probs, n_cat)
     denom = w @ full  # (S + 1,)
+    for j in poly:
+        _polytomous(out, j, x, total, n_s, probs, n_cat, w, denom, int(n_par[j]), min_expected)
+    if not dich.size:
+        return out
     # P(right on j and the others sum to s - 1) / P(S = s), for s = 1..S - 1:
     # the zero and perfect scores tell nothing
     joint = right_given_rest(probs[:, dich, :2], full, w)
@@ -200,6 +216,44 @@ def s_x2(
         if df >= 1:
             out["s_x2_p"][j] = float(chdtrc(df, stat))
     return out
+
+
+def _polytomous(out, j, x, total, n_s, probs, n_cat, w, denom, n_par, min_expected):
+    """Kang–Chen S-X2 of polytomous item ``j``, written into ``out``."""
+    S = n_s.size - 1
+    m = int(n_cat[j]) - 1
+    others = np.delete(np.arange(n_cat.size), j)
+    rest = score_distribution(probs[:, others, :], n_cat[others])  # (Q, S - m + 1)
+    expected = np.zeros((m + 1, S + 1))
+    observed = np.zeros((m + 1, S + 1))
+    for k in range(m + 1):
+        expected[k, k : k + rest.shape[1]] = (w * probs[:, j, k]) @ rest
+        observed[k] = np.bincount(total, weights=x[:, j] == k, minlength=S + 1)
+    expected = expected[:, 1:S] / np.maximum(denom[1:S], 1e-300)  # the extremes tell nothing
+    n, observed = n_s[1:S], observed[:, 1:S]
+    groups, cur = [], np.zeros((3, m + 1))  # persons, observed, expected per category
+    for s in range(S - 1):
+        cur[0] += n[s]
+        cur[1] += observed[:, s]
+        cur[2] += n[s] * expected[:, s]
+        possible = cur[2] > 0
+        if cur[0][0] > 0 and (cur[2][possible] >= min_expected).all() and possible.sum() > 1:
+            groups.append(cur)
+            cur = np.zeros((3, m + 1))
+    if cur[0][0] > 0:
+        if groups:  # a sparse tail joins the last group
+            groups[-1] = groups[-1] + cur
+        else:
+            groups.append(cur)
+    stat, df = 0.0, -n_par
+    for _, o_g, e_g in groups:
+        possible = e_g > 1e-12
+        stat += float((((o_g - e_g) ** 2)[possible] / e_g[possible]).sum())
+        df += int(possible.sum()) - 1
+    out["s_x2"][j] = stat
+    out["s_x2_df"][j] = df
+    if df >= 1:
+        out["s_x2_p"][j] = float(chdtrc(df, stat))
 
 
 def _grouped_chi2(n, o, e, min_expected):

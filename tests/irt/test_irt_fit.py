@@ -44,7 +44,7 @@ def test_aic_counts_polytomous_categories_and_the_latent_moments_with_anchors():
     assert res.n_parameters == 4 * 4 + 3  # a and three thresholds; a and two
     anchored = irt.calibrate(x, "grm", anchors={0: (items, 0), 1: (items, 1)}, compute_se=False)
     assert anchored.n_parameters == 3 * 4 + 2  # the latent mean and SD are free now
-    assert np.isnan(anchored.fit["s_x2"]).all()  # S-X2 is for dichotomous items
+    assert np.isfinite(anchored.fit["s_x2"]).all()  # polytomous items get their S-X2 too
 
 
 def test_s_x2_flags_the_planted_misfitting_item_and_only_it():
@@ -164,3 +164,21 @@ def test_calibrate_cli_takes_the_4pl(tmp_path):
     assert "(32 parameters, 1500 persons)" in res.output
     header, *rows = out.read_text().splitlines()
     assert ",se_c,se_d,infit," in header and all(r.split(",")[1] == "4pl" for r in rows)
+
+
+@pytest.mark.parametrize("model", ["grm", "gpcm"])
+def test_polytomous_s_x2_follows_its_chi_square_and_flags_a_planted_misfit(model):
+    """Kang & Chen's S-X2 (TKP items scored 1-5 are polytomous): no longer NaN."""
+    g = np.random.default_rng(6)
+    thr = np.sort(g.normal(size=(15, 3)), axis=1)
+    items = irt.make_items(g.uniform(0.8, 1.8, 15), model=model, thresholds=thr)
+    theta = g.normal(size=4000)
+    x = irt.simulate_responses(theta, items, g)
+    fit = s_x2(x, items, n_parameters=0, min_expected=5)
+    ratio = fit["s_x2"] / fit["s_x2_df"]
+    assert 0.85 < ratio.mean() < 1.15 and (fit["s_x2_df"] >= 5).all()
+    # a little liberal with sparse categories: at most one fitting item of 15 below 0.001
+    assert 0.3 < np.nanmean(fit["s_x2_p"]) < 0.7 and (fit["s_x2_p"] < 0.001).sum() <= 1
+    x[:, 4] = g.integers(0, 4, size=4000)  # answered at random, whatever the ability
+    flagged = s_x2(x, items, n_parameters=0, min_expected=5)["s_x2_p"]
+    assert np.nanargmin(flagged) == 4 and flagged[4] < 1e-6
