@@ -16,7 +16,7 @@ import pytest
 from cat_server.exam import attempts, presence
 from cat_server.extensions import db
 from cat_server.localtime import local_clock
-from cat_server.models import Attempt, AuditEvent, Candidate, Exam, Sitting
+from cat_server.models import Attempt, AuditEvent, Candidate, Exam, Sitting, utcnow
 from tests.conftest import PIN
 from tests.live import proctor_call
 from tests.test_browser_console import SIZES, small_room, start  # noqa: F401 (fixture)
@@ -146,3 +146,62 @@ def test_the_proctor_sees_who_came_late_and_the_time_they_got(browser, small_roo
     expect(row.locator("td").nth(7)).to_have_text(
         f"mulai {started} WIB, terlambat 12 mnt; mendapat 18 mnt (sisa waktu sesi)"
     )
+
+
+@pytest.fixture
+def board_room(small_room):  # noqa: F811
+    """The small room with its board on: PC-01 and PC-02 finished 20 minutes ago with 40 and 25
+    points, PC-03 ended by the proctor a moment ago with nothing answered, PC-04 answering."""
+    from cat_server.proctor import interventions
+
+    server = small_room
+    with server.app.app_context():
+        sitting = db.session.get(Sitting, server.sitting_id)
+        db.session.get(Exam, sitting.exam_id).board_enabled = True
+        db.session.commit()
+        for reg in ("20260003", "20260004"):
+            server.attempts[reg] = attempts.login_candidate(server.sitting_id, reg, PIN).id
+    start(server)
+    with server.app.app_context():
+        for reg, total in (("20260001", 40), ("20260002", 25)):
+            attempt = db.session.get(Attempt, server.attempts[reg])
+            attempt.status, attempt.finish_reason = "finished", "completed"
+            attempt.finished_at = utcnow() - timedelta(minutes=20)
+            attempt.total_score, attempt.section_scores = total, {"TWK": total}
+            attempt.passed = True
+        db.session.commit()
+        interventions.end_attempt(server.attempts["20260003"], "user:1", "Peserta sakit")
+    return server
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1366, 768), (1920, 1080)], ids=str)
+def test_the_board_ranks_by_score_and_says_when_the_sitting_has_ended(browser, board_room, size):  # noqa: F811
+    from playwright.sync_api import expect
+
+    server = board_room
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.goto(f"{server.url}/board/{server.sitting_id}")
+    rows = page.locator("#board-rows tr")
+    expect(rows).to_have_count(3)  # the finished only: PC-04 is still answering
+    # ranked by score: the zero just ended by the proctor is new, highlighted, and last
+    expect(rows.locator("td.c-total")).to_have_text(["40", "25", "0"])
+    expect(rows.locator("td.c-rank")).to_have_text(["1", "2", re.compile(r"^3\s*BARU$")])
+    expect(rows.nth(2)).to_have_class(re.compile(r"\bfresh\b"))
+    expect(rows.nth(0)).not_to_have_class(re.compile(r"\bfresh\b"))
+    expect(page.get_by_test_id("board-running")).to_have_text("1 masih mengerjakan")
+    live = page.get_by_test_id("board-live")
+    expect(live).to_have_text("LANGSUNG")
+    # a TV 3 m away: the footer as large as the rows' text, not 14 px
+    foot = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('.board-foot')).fontSize)"
+    )
+    assert foot >= 20, foot
+    ack = proctor_call(server.url, server.sitting_id, "end_sitting", reason="Waktu habis")
+    assert ack["ok"], ack
+    expect(live).to_have_text("SESI SELESAI")
+    expect(live).to_have_class(re.compile(r"\bended\b"))
+    expect(rows).to_have_count(4)  # PC-04 finished too, by the end
+    shoot(page, "board-ended-1366x768.png", size)
+    page.goto(f"{server.url}/board/{server.sitting_id}?lang=en")
+    expect(live).to_have_text("SITTING ENDED")
+    page.close()
