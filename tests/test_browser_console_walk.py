@@ -20,7 +20,13 @@ from cat_server.models import Attempt, AuditEvent, Candidate, Exam, Sitting, utc
 from tests.conftest import PIN
 from tests.live import proctor_call
 from tests.test_browser_console import SIZES, small_room, start  # noqa: F401 (fixture)
-from tests.test_browser_proctor import SHOTS, browser, console  # noqa: F401 (fixture)
+from tests.test_browser_proctor import (  # noqa: F401 (fixtures)
+    N_SEATS,
+    SHOTS,
+    big_room,
+    browser,
+    console,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -205,3 +211,104 @@ def test_the_board_ranks_by_score_and_says_when_the_sitting_has_ended(browser, b
     page.goto(f"{server.url}/board/{server.sitting_id}?lang=en")
     expect(live).to_have_text("SITTING ENDED")
     page.close()
+
+
+def on_top(page, testid):
+    """Is the element on the screen and the topmost thing at its centre (nothing lies over it)?"""
+    return page.evaluate(
+        """id => { const n = document.querySelector(`[data-testid="${id}"]`);
+            const b = n.getBoundingClientRect(), x = b.x + b.width / 2, y = b.y + b.height / 2;
+            return b.width > 0 && b.left >= 0 && b.top >= 0 && b.right <= innerWidth &&
+                b.bottom <= innerHeight && n.contains(document.elementFromPoint(x, y)); }""",
+        testid,
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_room_mode_keeps_start_pause_extend_and_end_in_reach(browser, small_room, size):  # noqa: F811
+    from playwright.sync_api import expect
+
+    server = small_room
+    page = console(browser, server, *size)
+    page.get_by_test_id("view-room").click()
+    expect(page.get_by_test_id("start-button")).to_be_visible()
+    assert on_top(page, "start-button")
+    page.get_by_test_id("start-button").click()
+    page.get_by_test_id("action-submit").click()
+    expect(page.get_by_test_id("sitting-status")).to_have_text("Berjalan")
+    menu = page.get_by_test_id("sitting-menu")
+    expect(menu).to_have_text("Tindakan sesi")
+    assert on_top(page, "sitting-menu")
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    for action in ("pause-sitting", "extend-sitting", "note-sitting", "end-sitting"):
+        expect(page.get_by_test_id(action)).to_be_visible()
+        assert on_top(page, action), f"{action} is off the screen or covered"
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("end-sitting")).to_be_hidden()
+    menu.click()
+    page.get_by_test_id("extend-sitting").click()  # the menu closes, the dialog asks
+    expect(page.get_by_test_id("action-dialog")).to_be_visible()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    page.get_by_test_id("action-minutes").fill("5")
+    page.get_by_test_id("action-reason").fill("Gangguan listrik")
+    page.get_by_test_id("action-submit").click()
+    expect(page.locator("#proctor-notice")).to_contain_text("Tambah waktu semua peserta")
+    menu.click()
+    page.get_by_test_id("end-sitting").click()
+    page.get_by_test_id("action-reason").fill("Selesai")
+    page.get_by_test_id("action-submit").click()
+    expect(page.get_by_test_id("sitting-status")).to_have_text("Selesai")
+    expect(menu).to_be_hidden()  # nothing left to do to an ended sitting
+    expect(page.get_by_test_id("view-room")).to_have_attribute("aria-pressed", "true")
+
+
+def under_panel(page, selector):
+    """The testids (or texts) of the elements matching ``selector`` that the seat panel covers."""
+    return page.evaluate(
+        """sel => { const p = document.getElementById('seat-panel').getBoundingClientRect();
+            return [...document.querySelectorAll(sel)].filter(n => {
+                const b = n.getBoundingClientRect();
+                return b.width && b.left < p.right && b.right > p.left && b.top < p.bottom && b.bottom > p.top;
+            }).map(n => n.dataset.testid || n.textContent.trim()); }""",
+        selector,
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_seat_panel_lies_beside_the_seats_never_over_them(browser, big_room, size):  # noqa: F811
+    """The outsider walk: the panel covered the list's columns and tiles, and at 1920x1080 its
+    own seat. Now the grid, the list and the room mode end where the panel begins."""
+    from playwright.sync_api import expect
+
+    server = big_room
+    width, height = size
+    page = console(browser, server, width, height)
+    expect(page.locator(".seat")).to_have_count(N_SEATS)
+    seats = ("PC-01", "PC-16", "PC-150", "PC-300")
+    for seat in seats:  # the grid
+        page.get_by_test_id(f"seat-{seat}").click()
+        expect(page.get_by_test_id("seat-panel")).to_be_visible()
+        assert under_panel(page, ".seat") == [], f"grid, {seat}"
+    page.get_by_test_id("view-list").click()  # the list: no column under the panel
+    for seat in seats:
+        page.get_by_test_id(f"row-{seat}").click()
+        assert under_panel(page, "#seat-list th, #seat-list td") == [], f"list, {seat}"
+    page.get_by_test_id("row-PC-03").click()
+    page.evaluate("window.scrollTo(0, 0)")
+    shoot(page, "proctor-panel-list-1366x768.png", size)
+    page.get_by_test_id("view-grid").click()
+    page.get_by_test_id("view-room").click()  # room mode: every seat still on the one screen
+    for seat in seats:
+        page.get_by_test_id(f"seat-{seat}").click()
+        expect(page.get_by_test_id("seat-panel")).to_be_visible()
+        page.wait_for_timeout(100)
+        assert under_panel(page, ".seat") == [], f"room mode, {seat}"
+        off = page.evaluate("""() => [...document.querySelectorAll('.seat')].filter(t => {
+            const b = t.getBoundingClientRect();
+            return b.right > innerWidth + 0.5 || b.bottom > innerHeight + 0.5; }).length""")
+        assert off == 0, f"room mode with the panel open: {off} seats off the screen"
+    shoot(page, "proctor-room-panel-1366x768.png", size)
+    page.locator("#panel-close").click()
+    expect(page.get_by_test_id("seat-panel")).to_be_hidden()
+    page.get_by_test_id("view-room").click()

@@ -472,6 +472,16 @@ def test_room_mode_shows_all_300_seats_their_state_and_the_counts_on_one_screen(
     assert live_only == 0
     if os.environ.get("CAT_SCREENSHOTS"):
         page.screenshot(path=str(SHOTS / f"proctor-room-300-{width}x{height}.png"))
+    # the header stays one line, the sitting's actions in it behind "Tindakan sesi"
+    menu = page.get_by_test_id("sitting-menu").bounding_box()
+    room = page.get_by_test_id("view-room").bounding_box()
+    assert abs(menu["y"] - room["y"]) < 8, "the header took a second line"
+    page.get_by_test_id("sitting-menu").click()
+    for action in ("pause-sitting", "extend-sitting", "note-sitting", "end-sitting"):
+        assert not outside(page.get_by_test_id(action).bounding_box(), view), action
+    if os.environ.get("CAT_SCREENSHOTS") and width == 1366:
+        page.screenshot(path=str(SHOTS / "proctor-room-300-actions-1366x768.png"))
+    page.keyboard.press("Escape")
     # the panel docks on the far side: the tile it is about stays in sight
     for seat in ("PC-01", "PC-20", "PC-150", "PC-300"):
         tile = page.get_by_test_id(f"seat-{seat}")
