@@ -4,7 +4,8 @@ tile, the list, the panel and the report, the board ranked by score and saying w
 has ended, and the seat panel beside, never over, the seats; at 1366x768 and 1920x1080.
 
 ``CAT_SCREENSHOTS=1`` also writes docs/screenshots/proctor-late-1366x768.png,
-proctor-report-1366x768.png, proctor-panel-list-1366x768.png and board-ended-1366x768.png.
+proctor-report-1366x768.png, proctor-panel-list-1366x768.png, proctor-room-panel-1366x768.png
+and board-ended-1366x768.png.
 """
 
 import os

@@ -2,8 +2,8 @@
 and a seat's section clock (a section with its own time limit) beside the exam's.
 
 ``CAT_SCREENSHOTS=1`` also writes docs/screenshots/proctor-grid-300.png, proctor-action.png,
-board.png, proctor-section-clock.png, proctor-room-300-1366x768.png, proctor-room-300-1920x1080.png
-and board-1280x720.png / board-1366x768.png.
+board.png, proctor-section-clock.png, proctor-room-300-1366x768.png, proctor-room-300-1920x1080.png,
+proctor-room-300-actions-1366x768.png and board-1280x720.png / board-1366x768.png.
 """
 
 import os
