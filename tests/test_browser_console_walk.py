@@ -18,6 +18,7 @@ from cat_server.exam import attempts, presence
 from cat_server.extensions import db
 from cat_server.localtime import local_clock
 from cat_server.models import Attempt, AuditEvent, Candidate, Exam, Sitting, utcnow
+from tests.a11y import assert_accessible
 from tests.conftest import PIN
 from tests.live import proctor_call
 from tests.test_browser_console import SIZES, small_room, start  # noqa: F401 (fixture)
@@ -245,6 +246,7 @@ def test_room_mode_keeps_start_pause_extend_and_end_in_reach(browser, small_room
     for action in ("pause-sitting", "extend-sitting", "note-sitting", "end-sitting"):
         expect(page.get_by_test_id(action)).to_be_visible()
         assert on_top(page, action), f"{action} is off the screen or covered"
+    assert_accessible(page, f"room mode with the sitting's actions open, {size}")
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("end-sitting")).to_be_hidden()
     menu.click()
