@@ -153,6 +153,10 @@ def print_demo_listing(base: str, url: str, sittings) -> None:
         click.echo(f"\n{name}: {exam}")
         click.echo(f"  Workstation (peserta): {base}/exam/{sitting_id}/")
         click.echo(f"  Proctor (pengawas):    {base}/proctor/sittings/{sitting_id}")
+        click.echo(
+            f"  Score board (papan skor): {base}/board/{sitting_id}"
+            f"  (off: an admin turns it on at {base}/admin/exams)"
+        )
         click.echo("  Candidates (registration no, PIN, seat, name):")
         blueprint = BLUEPRINTS[name]
         for row in demo_candidates(blueprint["seats"], blueprint["prefix"]):

@@ -319,8 +319,12 @@ def test_a_late_login_gets_the_full_time_or_what_is_left_of_the_sitting(
     assert state["status"] == "in_progress"
     assert abs(state["remaining_s"] - left_min * 60) < 30
     with app.app_context():
-        actions = db.session.execute(db.select(AuditEvent.action)).scalars().all()
-    assert ("late_login" in actions) == (late_login == "remaining")
+        late = db.session.execute(
+            db.select(AuditEvent).where(AuditEvent.action == "late_login")
+        ).scalar_one()  # either way the proctor is told who came late and what time they got
+        assert abs(late.data["late_s"] - 10 * 60) < 30
+        assert abs(late.data["granted_s"] - left_min * 60) < 30
+        assert late.data["mode"] == late_login
 
 
 @pytest.mark.parametrize("result", ["sections", "total", "none"])

@@ -84,8 +84,7 @@ def login_candidate(sitting_id: int, registration_no: str, pin: str) -> Attempt:
         begin_section(attempt, 1, utcnow())
         if sitting.status == "started" and attempt.status == "waiting":
             start_clock(attempt, sitting.exam, utcnow())
-            if sitting.exam.late_login == "remaining":
-                start_late(attempt, sitting, sitting.exam.duration_s, attempt.started_at)
+            start_late(attempt, sitting, sitting.exam, attempt.started_at)
             if sitting.paused_at is not None:  # joins a paused room: the clock waits too
                 attempt.paused_at = attempt.started_at
     begin(attempt, utcnow())  # the cookie takes attempt.session_token

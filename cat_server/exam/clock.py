@@ -17,7 +17,7 @@ from flask import current_app
 from .. import txn
 from ..errors import NotInProgress, Paused, SectionTimeUp, TimeUp
 from ..extensions import db
-from ..models import Attempt, AuditEvent, Heartbeat, Response, Sitting, audit, utcnow
+from ..models import Attempt, AuditEvent, Exam, Heartbeat, Response, Sitting, audit, utcnow
 from .catalog import current_section
 from .sections import (
     end_section_on_time,
@@ -57,21 +57,24 @@ def sitting_deadline(sitting: Sitting, duration_s: int):
     return sitting.started_at + timedelta(seconds=duration_s + paused + sum(gaps.values()))
 
 
-def start_late(attempt: Attempt, sitting: Sitting, duration_s: int, now) -> None:
-    """A late login of an exam that gives only what is left: the deadline is the sitting's."""
-    end = max(now, sitting_deadline(sitting, duration_s))
-    if end >= attempt.deadline_at:
-        return
-    lost = (attempt.deadline_at - end).total_seconds()
-    attempt.deadline_at = end
-    start_section_clock(attempt, current_section(attempt), now)
+def start_late(attempt: Attempt, sitting: Sitting, exam: Exam, now) -> None:
+    """A login after the sitting started: audited as late, with how late and the time it got
+    (the proctor's tile and the incident report say it). An exam that gives a late login only
+    what is left (``Exam.late_login == "remaining"``) ends it with the sitting's own time."""
+    if exam.late_login == "remaining":
+        end = max(now, sitting_deadline(sitting, exam.duration_s))
+        if end < attempt.deadline_at:
+            attempt.deadline_at = end
+            start_section_clock(attempt, current_section(attempt), now)
     audit(
         "server",
         "late_login",
         sitting_id=attempt.sitting_id,
         attempt_id=attempt.id,
-        late_s=round(lost, 1),
-        deadline=end.isoformat(),
+        late_s=round(max(0.0, (now - sitting.started_at).total_seconds()), 1),
+        granted_s=round((attempt.deadline_at - now).total_seconds(), 1),
+        mode=exam.late_login,
+        deadline=attempt.deadline_at.isoformat(),
     )
 
 

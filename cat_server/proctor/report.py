@@ -1,4 +1,4 @@
-"""The incident report of a sitting: every proctor action, extension and incident note."""
+"""The incident report of a sitting: every proctor action, help call, late login and incident note."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 from flask_babel import gettext as _
 
 from ..extensions import db
-from ..localtime import iso_local
+from ..localtime import iso_local, local_clock, zone_label
 from ..models import Attempt, AuditEvent, Candidate, Incident, Seat, User
 from ..spreadsheet import safe_cell
 
@@ -32,6 +32,9 @@ LABELS = {
     "help_acknowledged": "help call answered",
     "flag_acknowledged": "flag checked",
 }
+# what the candidates and the server did that the report names too: each help call (with
+# who answered it and when: one row, not two) and each login after the start
+OTHER_ACTIONS = ("help_requested", "late_login")
 DETAIL_KEYS = (
     "minutes",
     "paused_s",
@@ -59,13 +62,32 @@ def report_rows(sitting_id: int) -> list[dict]:
         if attempt_id is not None:
             people[("a", attempt_id)] = person
     rows = []
+    calls = {}  # attempt id -> its help call's row still waiting for a proctor
     events = db.session.execute(
         db.select(AuditEvent)
-        .where(AuditEvent.sitting_id == sitting_id, AuditEvent.action.in_(LABELS))
+        .where(
+            AuditEvent.sitting_id == sitting_id,
+            AuditEvent.action.in_((*LABELS, *OTHER_ACTIONS)),
+        )
         .order_by(AuditEvent.at, AuditEvent.id)
     ).scalars()
     for event in events:
         data = event.data or {}
+        person = people.get(("a", event.attempt_id)) or ("", "", "")
+        if event.action in OTHER_ACTIONS:
+            row = _candidate_row(event, person)
+            rows.append(row)
+            if event.action == "help_requested":
+                calls[event.attempt_id] = row
+            continue
+        if event.action == "help_acknowledged" and event.attempt_id in calls:
+            row = calls.pop(event.attempt_id)
+            row["data"].update(
+                answered_by=users.get(event.actor, event.actor), answered_at=event.at
+            )
+            row["reason"] = event.reason or ""
+            row["detail"] = _csv_detail(row["data"])
+            continue
         if event.action == "attempt_paused" and data.get("by") == "sitting":
             continue  # the sitting's own row says it; one row per seat would drown the report
         if event.action in ("attempt_resumed", "time_extended", "attempt_ended") and (
@@ -136,6 +158,10 @@ def _words() -> dict:
         "board_configured": _("Papan skor diatur"),
         "help_acknowledged": _("Panggilan bantuan didatangi"),
         "flag_acknowledged": _("Tanda sudah dicek"),
+        "help_requested": _("Peserta minta bantuan pengawas"),
+        "late_login": _("Peserta datang terlambat"),
+        "candidate": _("peserta"),
+        "server": _("server"),
         "power": _("Listrik"),
         "network": _("Jaringan"),
         "hardware": _("Perangkat"),
@@ -175,16 +201,98 @@ def _detail_words(data: dict) -> str:
         parts.append(_("kolom: %(f)s", f=", ".join(data["fields"] or [])))
     if "flag" in data:
         parts.append(_flag_words().get(data["flag"], data["flag"]))
+    if "called_at" in data:
+        if data.get("answered_at") is None:
+            parts.append(_("belum didatangi"))
+        else:
+            waited = (data["answered_at"] - data["called_at"]).total_seconds()
+            parts.append(
+                _(
+                    "didatangi %(who)s pukul %(time)s (%(wait)s setelah dipanggil)",
+                    who=data["answered_by"],
+                    time=f"{local_clock(data['answered_at'])} {zone_label()}",
+                    wait=_duration_words(waited),
+                )
+            )
+    if "started_at" in data:
+        parts.append(
+            _(
+                "mulai %(time)s, terlambat %(late)s",
+                time=f"{local_clock(data['started_at'])[:5]} {zone_label()}",
+                late=_duration_words(data.get("late_s") or 0),
+            )
+        )
+        granted = _duration_words(data.get("granted_s") or 0)
+        if data.get("mode") == "remaining":
+            parts.append(_("mendapat %(time)s (sisa waktu sesi)", time=granted))
+        else:
+            parts.append(_("mendapat %(time)s (waktu penuh)", time=granted))
     return "; ".join(parts)
+
+
+def _duration_words(seconds: float) -> str:
+    """95 -> "1 mnt 35 dtk"; 5400 -> "90 mnt": minutes, and seconds below ten minutes."""
+    seconds = max(0, round(seconds))
+    minutes, rest = divmod(seconds, 60)
+    if not minutes:
+        return _("%(n)s dtk", n=rest)
+    if rest and minutes < 10:
+        return _("%(m)s mnt %(s)s dtk", m=minutes, s=rest)
+    return _("%(n)s mnt", n=minutes + (rest >= 30))
 
 
 def in_words(rows: list[dict]) -> list[dict]:
     """The rows for the page: what happened and its details in the page's language."""
     words = _words()
     return [
-        {**row, "what": words.get(row["action"], row["what"]), "detail": _detail_words(row["data"])}
+        {
+            **row,
+            "what": words.get(row["action"], row["what"]),
+            "who": words.get(row["who"], row["who"])
+            if row["kind"] in ("help", "late")
+            else row["who"],
+            "detail": _detail_words(row["data"]),
+        }
         for row in rows
     ]
+
+
+def _candidate_row(event: AuditEvent, person: tuple) -> dict:
+    """A help call (its answer is merged in later) or a late login, as a report row."""
+    seat, reg, name = person
+    data = event.data or {}
+    if event.action == "late_login":
+        kind, what = "late", "late login"
+        data = {
+            "started_at": event.at,
+            "late_s": data.get("late_s"),
+            "granted_s": data.get("granted_s"),
+            "mode": data.get("mode"),
+        }
+    else:
+        kind, what, data = "help", "help call", {"called_at": event.at}
+    return {
+        "at": event.at,
+        "kind": kind,
+        "what": what,
+        "action": event.action,
+        "data": data,
+        "who": "candidate" if kind == "help" else "server",
+        "seat": seat,
+        "registration_no": reg,
+        "candidate": name,
+        "reason": "",
+        "detail": _csv_detail(data),
+    }
+
+
+def _csv_detail(data: dict) -> str:
+    """The CSV's detail of a help call or a late login: key=value, times with their offset."""
+    return ", ".join(
+        f"{k}={iso_local(v) if hasattr(v, 'tzinfo') else v}"
+        for k, v in data.items()
+        if v is not None and k not in ("called_at", "started_at")
+    )
 
 
 def report_csv(rows: list[dict]) -> str:

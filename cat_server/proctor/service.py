@@ -39,8 +39,15 @@ FLAGS = (
 )
 # flags about the live seat only: gone once the attempt is finished
 LIVE_ONLY = ("help", "disconnected", "idle", "fast", "locked_out")
-# audit actions the snapshot reads per attempt (seat moves, help requests, acknowledgements)
-NOTE_ACTIONS = ("seat_moved", "help_requested", "help_acknowledged", "flag_acknowledged")
+# audit actions the snapshot reads per attempt (seat moves, help requests, acknowledgements,
+# a login after the start)
+NOTE_ACTIONS = (
+    "seat_moved",
+    "help_requested",
+    "help_acknowledged",
+    "flag_acknowledged",
+    "late_login",
+)
 
 
 def is_staff(user) -> bool:
@@ -176,6 +183,10 @@ def sitting_snapshot(sitting_id: int, candidate_ids=None) -> dict:
                 "flags": flags,
                 "help_at": _iso(note.help_at),
                 "acks": acks,
+                # came after the start: when, how late, and the time the exam gave them
+                "late": {"started_at": _iso(attempt.started_at), **note.late}
+                if note.late
+                else None,
             }
         )
     counts = dict.fromkeys((*STATUSES, "to_start", "to_start_offline", "unfinished"), 0)
@@ -245,6 +256,7 @@ class _Notes:
     moves: int = 0  # approved seat moves
     help_at: datetime | None = None  # a help request no proctor has acknowledged yet
     acks: dict = field(default_factory=dict)  # flag -> {"by", "at", "value"}, the latest
+    late: dict | None = None  # logged in after the start: {"late_s", "granted_s", "mode"}
 
 
 def _notes(sitting_id: int, attempt_ids) -> dict[int, _Notes]:
@@ -268,6 +280,8 @@ def _notes(sitting_id: int, attempt_ids) -> dict[int, _Notes]:
             note.moves += 1
         elif action == "help_requested":
             note.help_at = note.help_at or at  # the first unanswered press: waiting since then
+        elif action == "late_login":
+            note.late = {k: data.get(k) for k in ("late_s", "granted_s", "mode")}
         elif action == "help_acknowledged":
             note.help_at = None
             note.acks["help"] = {"by": data.get("by"), "at": at}

@@ -1,7 +1,7 @@
 // The public score board for the waiting hall TV. Read-only: it watches the
 // sitting on /board and re-renders from every `board` message (a full
-// snapshot). Finished rows are ranked by total, the newly finished first and
-// highlighted; running seats are never ranked among them (a count, or unranked
+// snapshot). Finished rows are ranked by total, the newly finished highlighted
+// where they rank; running seats are never ranked among them (a count, or unranked
 // rows after the ranking when the board shows progress). As many rows a page as
 // the screen's height holds, the pages turning every few seconds.
 // Protocol: docs/protocol.md, namespace /board.
@@ -71,13 +71,16 @@
     return cols;
   }
 
-  // [{row, rank, fresh}]: the newly finished first (newest first), then the finished by total
-  // (equal totals share a rank), then, only if the board shows progress, the running seats unranked
+  // [{row, rank, fresh}]: the finished ranked by total (equal totals share a rank, then seat
+  // order), the newly finished highlighted where their score puts them (a zero just ended by
+  // the proctor is not news for page 1); then, only if the board shows progress, the running
+  // seats, unranked
   function ranked(data) {
     var finished = [];
     var running = [];
+    var recent = data.recent || [];
     data.rows.forEach(function (row, i) {
-      if (row.status === 'finished') finished.push({row: row, i: i});
+      if (row.status === 'finished') finished.push({row: row, i: i, fresh: recent.indexOf(i) >= 0});
       else running.push({row: row, i: i, rank: null});
     });
     finished.sort(function (a, b) {
@@ -89,13 +92,7 @@
       var prev = finished[k - 1];
       x.rank = prev && prev.row.total === x.row.total ? prev.rank : k + 1;
     });
-    var recent = data.recent || [];
-    var fresh = recent.map(function (i) {
-      return finished.filter(function (x) { return x.i === i; })[0];
-    }).filter(Boolean);
-    fresh.forEach(function (x) { x.fresh = true; });
-    var rest = finished.filter(function (x) { return !x.fresh; });
-    var shown = fresh.concat(rest);
+    var shown = finished;
     if (data.fields.indexOf('progress') >= 0) shown = shown.concat(running);
     return {rows: shown, running: running.length};
   }
@@ -105,6 +102,10 @@
     el.off.hidden = true;
     el.exam.textContent = data.sitting.exam;
     el.sitting.textContent = data.sitting.name + (data.sitting.room ? ' · ' + data.sitting.room : '');
+    // LIVE while the sitting runs; once it has ended the board says so (the scores are final)
+    var ended = data.sitting.status === 'ended';
+    el.live.textContent = ended ? config.strings.ended : config.strings.live;
+    el.live.classList.toggle('ended', ended);
     var cols = columns(data);
     var head = make('tr');
     cols.forEach(function (col) {

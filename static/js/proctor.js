@@ -49,6 +49,7 @@
     start: $('start-button'),
     checkIn: $('check-in-button'),
     sittingActions: $('sitting-actions'),
+    sittingMenu: $('sitting-menu-button'),
     message: $('proctor-message'),
     notice: $('proctor-notice'),
     grid: $('seat-grid'),
@@ -96,6 +97,34 @@
     svg.appendChild(title);
     svg.appendChild(use);
     return svg;
+  }
+
+  // a late login's clock, labelled with how late
+  function lateMark(label) {
+    var svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('class', 'icon icon-late late-mark');
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', label);
+    var title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
+    title.textContent = label;
+    var use = document.createElementNS('http://www.w3.org/2000/svg', 'use');
+    use.setAttribute('href', '#icon-late');
+    svg.appendChild(title);
+    svg.appendChild(use);
+    return svg;
+  }
+
+  // 95 s: "1 mnt 35 dtk"? No: late by whole minutes ("12 mnt"), seconds only under one
+  function lateText(seconds) {
+    var s = Math.max(0, Math.round(seconds || 0));
+    return s < 60 ? T.late.s.replace('%(n)s', s) : T.late.min.replace('%(n)s', Math.round(s / 60));
+  }
+
+  // "mulai 09:12 WIB · terlambat 12 mnt · mendapat 18 mnt (sisa waktu sesi)"
+  function latePanelText(late) {
+    var got = lateText(late.granted_s) + ' (' + (late.mode === 'remaining' ? T.late.remaining : T.late.full) + ')';
+    return T.late.panel.replace('%(time)s', clockText(Date.parse(late.started_at), true))
+      .replace('%(late)s', lateText(late.late_s)).replace('%(got)s', got);
   }
 
   // the status as a shape (room mode): hourglass, play, pause, warning, tick, dashed ring
@@ -222,6 +251,7 @@
     el.start.hidden = data.status !== 'open';
     el.checkIn.hidden = data.status !== 'scheduled';
     el.sittingActions.hidden = data.status === 'ended' || data.status === 'scheduled';
+    el.sittingMenu.hidden = el.sittingActions.hidden;
     var running = data.status === 'started';
     el.sittingActions.querySelector('[data-action=pause_sitting]').hidden = !running || data.paused;
     el.sittingActions.querySelector('[data-action=resume_sitting]').hidden = !running || !data.paused;
@@ -356,23 +386,28 @@
         flags = flags.filter(function (f) { return LIVE_ONLY.indexOf(f) < 0; });
       }
       var open = flags.filter(function (f) { return !acked(seat, f); });
-      var key = flags.join() + '|' + open.join();
+      var late = seat.late ? lateText(seat.late.late_s) : '';
+      var key = flags.join() + '|' + open.join() + '|' + late;
       if (key !== tile.flagKey) {
         tile.flagKey = key;
         tile.flags = flags;
         tile.open = open;
         tile.parts.flags.textContent = '';
+        // came late: a clock, not a flag (nothing to check), before the flags
+        if (late) tile.parts.flags.appendChild(lateMark(T.late.short.replace('%(late)s', late)));
         flags.forEach(function (f) { tile.parts.flags.appendChild(flagIcon(f, open.indexOf(f) < 0)); });
         tile.parts.flags.setAttribute('data-flags', flags.join(' '));
         tile.parts.flags.setAttribute('data-open', open.join(' '));
       }
       tile.node.classList.toggle('flagged', open.length > 0);
+      tile.node.classList.toggle('late', !!seat.late);
       var help = open.indexOf('help') >= 0;
       tile.node.classList.toggle('help', help);
       tile.parts.shape.firstChild.setAttribute('href', help ? '#icon-help' : '#st-' + tile.status);
       var time = timeText(tile);
       tile.node.title = (seat.seat || '') + ' — ' + seat.name + ' (' + seat.registration_no + ') — ' +
         STATUS_WORDS[tile.status] + (time ? ' — ' + time : '') +
+        (late ? ' — ' + T.late.short.replace('%(late)s', late) : '') +
         (flags.length ? ' — ' + flags.map(function (f) { return FLAG_WORDS[f]; }).join('; ') : '');
       if (open.length) flagged += 1;
     });
@@ -396,6 +431,7 @@
     var filter = el.filter.value;
     if (!filter) return true;
     if (filter === 'flagged') return (tile.open || []).length > 0;
+    if (filter === 'late') return !!tile.seat.late;
     return tile.status === filter;
   }
 
@@ -445,6 +481,15 @@
       var status = make('td');
       status.appendChild(make('span', 'dot st-' + tile.status));
       status.appendChild(document.createTextNode(STATUS_WORDS[tile.status]));
+      if (seat.late) {
+        var lateNote = make('span', 'late-note');
+        var mark = lateMark('');
+        mark.setAttribute('aria-hidden', 'true'); // its words follow
+        mark.removeAttribute('role');
+        lateNote.appendChild(mark);
+        lateNote.appendChild(document.createTextNode(' ' + T.late.short.replace('%(late)s', lateText(seat.late.late_s))));
+        status.appendChild(lateNote);
+      }
       row.appendChild(status);
       row.appendChild(make('td', 'num', seat.total ? seat.answered + '/' + seat.total : '–'));
       row.appendChild(make('td', 'num', timeText(tile)));
@@ -480,11 +525,11 @@
   }
 
   // a time a person reads, on the centre's clock ("14:02:11 WIB"), whatever this computer's zone
-  function clockText(ms) {
+  function clockText(ms, minutes) {
     var here = new Date(ms + config.zone.offset_min * 60000);
     function two(n) { return (n < 10 ? '0' : '') + n; }
-    return two(here.getUTCHours()) + ':' + two(here.getUTCMinutes()) + ':' + two(here.getUTCSeconds()) +
-      ' ' + config.zone.label;
+    return two(here.getUTCHours()) + ':' + two(here.getUTCMinutes()) +
+      (minutes ? '' : ':' + two(here.getUTCSeconds())) + ' ' + config.zone.label;
   }
 
   function ago(ms) {
@@ -503,6 +548,7 @@
     // sorting orders the list only: the grid keeps the room's seat order
     el.sortLabel.hidden = which !== 'list';
     if (which !== 'grid' && roomMode) setRoomMode(false);
+    fitRoom();
     renderList();
   }
 
@@ -517,6 +563,7 @@
     document.body.classList.toggle('room-mode', on);
     el.roomMode.setAttribute('aria-pressed', String(on));
     if (on && view !== 'grid') setView('grid');
+    if (!on) toggleSittingMenu(false);
     fitRoom();
     placePanel();
   }
@@ -552,6 +599,22 @@
   window.addEventListener('resize', fitRoom);
   el.roomMode.addEventListener('click', function () { setRoomMode(!roomMode); });
 
+  // room mode: start, pause all, extend all, note and end stay one press away, in a menu
+  // under "Tindakan sesi" that drops over the grid and closes once an action is chosen
+  function toggleSittingMenu(open) {
+    el.sittingMenu.parentNode.classList.toggle('menu-open', open);
+    el.sittingMenu.setAttribute('aria-expanded', String(open));
+  }
+  el.sittingMenu.addEventListener('click', function () {
+    toggleSittingMenu(el.sittingMenu.getAttribute('aria-expanded') !== 'true');
+  });
+  document.addEventListener('keydown', function (event) {
+    if (event.key === 'Escape' && el.sittingMenu.getAttribute('aria-expanded') === 'true') {
+      toggleSittingMenu(false);
+      el.sittingMenu.focus();
+    }
+  });
+
   el.viewGrid.addEventListener('click', function () { setView('grid'); });
   el.viewList.addEventListener('click', function () { setView('list'); });
   el.filter.addEventListener('change', refresh);
@@ -573,13 +636,21 @@
   function select(id) {
     selected = id;
     el.pin.hidden = true;
-    // keep the selected tile in sight: the panel docks on the other side of the screen
-    var rect = tiles[id].node.getBoundingClientRect();
-    if (view === 'grid') el.panel.classList.toggle('dock-left', rect.left > window.innerWidth / 2);
     renderPanel();
     placePanel();
     applyFilter();
     renderList();
+  }
+
+  // The open panel takes a column of its own at the right: the grid, the list and the room
+  // narrow to what is left (room mode refits every seat into it), so it never lies over a
+  // tile, its own seat's included, nor over the list's columns.
+  function showPanel(open) {
+    if (el.panel.hidden === !open) return;
+    el.panel.hidden = !open;
+    document.body.classList.toggle('panel-open', open);
+    fitRoom();
+    placePanel();
   }
 
   // the panel starts below the header (counts, sitting actions, view bar; the
@@ -597,16 +668,16 @@
 
   $('panel-close').addEventListener('click', function () {
     selected = null;
-    el.panel.hidden = true;
+    showPanel(false);
     applyFilter();
     renderList();
   });
 
   function renderPanel() {
     var tile = selected !== null ? tiles[selected] : null;
-    if (!tile) { el.panel.hidden = true; return; }
+    if (!tile) { showPanel(false); return; }
     var seat = tile.seat;
-    el.panel.hidden = false;
+    showPanel(true);
     el.panel.setAttribute('data-status', tile.status);
     $('panel-seat').textContent = (seat.seat || '—') + ' · ' + STATUS_WORDS[tile.status];
     $('panel-name').textContent = seat.name;
@@ -624,6 +695,8 @@
     $('panel-section-time-label').hidden = $('panel-section-time').hidden = sectionLeft === null;
     $('panel-section-time').textContent = sectionLeft === null ? '' : formatTime(sectionLeft);
     $('panel-seen').textContent = seenText(seat, serverNow());
+    $('panel-late-label').hidden = $('panel-late').hidden = !seat.late;
+    $('panel-late').textContent = seat.late ? latePanelText(seat.late) : '';
     renderPanelFlags(tile);
     $('panel-lockout-label').hidden = $('panel-lockout').hidden = !seat.lockout;
     $('panel-lockout').textContent = seat.lockout ? lockoutText(seat.lockout) : '';
@@ -761,6 +834,7 @@
   el.checkIn.addEventListener('click', function () { openAction('open_check_in', null); });
   el.sittingActions.querySelectorAll('[data-action]').forEach(function (button) {
     button.addEventListener('click', function () {
+      toggleSittingMenu(false);
       openAction(button.getAttribute('data-action'), null);
     });
   });
