@@ -739,7 +739,15 @@ def test_limits_are_shared_through_redis_by_every_process(app, db_url, redis_url
     username = f"pengawas-{secrets.token_hex(4)}"
     # REDIS_URL would also start the Socket.IO queue, which the test client refuses;
     # init_limiter takes REDIS_URL as the storage (checked at the end), as this does.
-    apps = [create_app(make_config(db_url, RATELIMIT_STORAGE_URI=redis_url)) for _ in range(2)]
+    # a prefix of its own: the per-address counts of 127.0.0.1 in this Redis are shared
+    # with any other test run on the machine
+    prefix = f"test-{secrets.token_hex(4)}"
+    apps = [
+        create_app(
+            make_config(db_url, RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_KEY_PREFIX=prefix)
+        )
+        for _ in range(2)
+    ]
     with apps[0].app_context():
         make_user(username)
     for i in range(5):
