@@ -237,34 +237,6 @@ def pretest_counts(app, attempts: list[int]) -> list[int]:
     return [counts.get(a, 0) for a in attempts]
 
 
-def test_the_builders_adaptive_exam_measures_like_the_engines_own_simulation(app, quick_hashes):
-    """Acceptance (b): 200 candidates through the server, RMSE of theta within 0.05 of the
-    engine's simulation of the same settings, the same candidates and answers."""
-    started = time.perf_counter()
-    _admin, truth, exam_id = build_adaptive_exam(app)
-    pool, true_items, _codes = pool_and_truth(app, exam_id, truth)
-    cfg = pool.config
-    assert (cfg.min_length, cfg.max_length, cfg.se_target) == (15, 40, 0.3)
-    assert (cfg.exposure, cfg.randomesque_k, cfg.pretest_max) == ("randomesque", 5, 3)
-    assert cfg.content == {"TWK": 0.5, "TIU": 0.5}
-    n = 200
-    theta = np.random.default_rng(1).normal(size=n)
-    answers = simulate_responses(theta, true_items, np.random.default_rng(2))
-    attempts = sit(app, add_sitting(app, exam_id, n, "B"), n, "B", answers, pool)
-    server = rmse(final_thetas(app, attempts), theta)
-    simulated = irt.simulate_cat(
-        pool.bank, cfg, theta, np.random.default_rng(2), true_items=true_items
-    )
-    print(
-        f"\nacceptance (b) on {app.config['DATABASE_URL'].split(':')[0]}: RMSE server "
-        f"{server:.3f}, engine simulation {simulated['rmse']:.3f}, mean length "
-        f"{simulated['mean_length']:.1f}; {time.perf_counter() - started:.1f} s"
-    )
-    assert abs(server - simulated["rmse"]) < 0.05
-    assert server < 0.4
-    assert pretest_counts(app, attempts) == [3] * n  # seeded, never more
-
-
 def eap_of(pool, attempt_id: int, operational_only: bool) -> float:
     """The EAP of the attempt's answers by today's parameters: all of them, or those not
     presented as pretest items (computed here, not read from the server)."""
@@ -284,25 +256,45 @@ def eap_of(pool, attempt_id: int, operational_only: bool) -> float:
     return irt.posterior(pool.bank, state)[0]
 
 
-def test_pretest_items_are_seeded_unscored_calibrated_from_collected_answers_and_go_live(
+def test_the_builders_adaptive_exam_measures_like_the_engine_and_its_pretest_items_go_live(
     app, quick_hashes
 ):
-    """Acceptance: after 500 candidates, calibrating the pretest items from the collected
-    answers recovers their b (RMSE < 0.3); accepting makes them operational.
+    """Acceptance (b) and the pretest acceptance, on one run of candidates through exam (b).
 
-    500 candidates on SQLite (about a minute); 200 on PostgreSQL, whose answer round trips
-    make a candidate about twice as slow in-process (500 would take 2.5 minutes there):
-    the same path, fewer answers per pretest item, the same bound.
+    (b): RMSE of theta within 0.05 of the engine's simulation of the same settings (the
+    same candidates, the same answers). Pretest: calibrating the pretest items from the
+    collected answers recovers their b (RMSE < 0.3); accepting makes them operational.
+
+    500 candidates on SQLite (about a minute on a quiet machine); 200 on PostgreSQL, whose
+    answer round trips make each candidate about twice as slow in-process (500 would take
+    over two minutes there): the same path, fewer answers per pretest item, the same bounds.
     """
     started = time.perf_counter()
     admin, truth, exam_id = build_adaptive_exam(app)
     pool, true_items, codes = pool_and_truth(app, exam_id, truth)
+    cfg = pool.config  # the builder's settings, as the engine gets them
+    assert (cfg.min_length, cfg.max_length, cfg.se_target) == (15, 40, 0.3)
+    assert (cfg.exposure, cfg.randomesque_k, cfg.pretest_max) == ("randomesque", 5, 3)
+    assert cfg.content == {"TWK": 0.5, "TIU": 0.5}
     n = 500 if app.config["DATABASE_URL"].startswith("sqlite") else 200
     theta = np.random.default_rng(3).normal(size=n)
     answers = simulate_responses(theta, true_items, np.random.default_rng(4))
     looks = set()
     attempts = sit(app, add_sitting(app, exam_id, n, "P"), n, "P", answers, pool, looks)
     driven = time.perf_counter() - started
+
+    # (b): the engine's simulation draws these very answers from the same generator
+    server = rmse(final_thetas(app, attempts), theta)
+    simulated = irt.simulate_cat(
+        pool.bank, cfg, theta, np.random.default_rng(4), true_items=true_items
+    )
+    print(
+        f"\n{app.config['DATABASE_URL'].split(':')[0]}: {n} candidates in {driven:.1f} s; "
+        f"RMSE of theta: server {server:.3f}, engine simulation {simulated['rmse']:.3f} "
+        f"(mean length {simulated['mean_length']:.1f} + 3 pretest)"
+    )
+    assert abs(server - simulated["rmse"]) < 0.05
+    assert server < 0.4
 
     # three pretest items each, spread over the first 15 + 3 positions, looking like any other
     assert pretest_counts(app, attempts) == [3] * n
@@ -338,8 +330,7 @@ def test_pretest_items_are_seeded_unscored_calibrated_from_collected_answers_and
     true_b = np.array([truth[c][1] for c in sorted(rows)])
     b_rmse = rmse(new_b, true_b)
     print(
-        f"\npretest on {app.config['DATABASE_URL'].split(':')[0]}: {n} candidates in "
-        f"{driven:.1f} s, b RMSE {b_rmse:.3f} (answers per item "
+        f"pretest b RMSE {b_rmse:.3f} (answers per item "
         f"{[rows[c]['n'] for c in sorted(rows)]}), new b {np.round(new_b, 2).tolist()}, "
         f"true b {true_b.tolist()}"
     )
