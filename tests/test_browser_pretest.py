@@ -82,7 +82,9 @@ def test_an_admin_seeds_pretest_items_and_activates_them_from_the_collected_answ
         expect(page.locator("#s1-pretest_items")).to_have_value("3")
         expect(page.locator("#s1-content")).to_have_value("TWK: 0.5, TIU: 0.5")
         if shoot:  # the adaptive settings of the section, with the pretest count
-            page.evaluate("document.querySelector('#s1-start_theta').scrollIntoView()")
+            page.evaluate(
+                "document.querySelector('#s1-start_theta').closest('fieldset').scrollIntoView()"
+            )
             page.screenshot(path=str(SHOTS / "admin-exam-builder-adaptive.png"))
 
         with app.app_context():

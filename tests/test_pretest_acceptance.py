@@ -265,9 +265,10 @@ def test_the_builders_adaptive_exam_measures_like_the_engine_and_its_pretest_ite
     same candidates, the same answers). Pretest: calibrating the pretest items from the
     collected answers recovers their b (RMSE < 0.3); accepting makes them operational.
 
-    500 candidates on SQLite (about a minute on a quiet machine); 200 on PostgreSQL, whose
-    answer round trips make each candidate about twice as slow in-process (500 would take
-    over two minutes there): the same path, fewer answers per pretest item, the same bounds.
+    500 candidates on SQLite (about a minute on a quiet machine); 200 on PostgreSQL, where
+    the round trips of an adaptive answer's dozen statements make each candidate two to
+    three times as slow in-process (500 would take two and a half minutes or more): the
+    same path, fewer answers per pretest item, the same bounds.
     """
     started = time.perf_counter()
     admin, truth, exam_id = build_adaptive_exam(app)
