@@ -363,6 +363,9 @@ class Presentation(db.Model):
     section_id: Mapped[int] = mapped_column(sa.ForeignKey("exam_section.id"))
     presented_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     marked: Mapped[bool] = mapped_column(default=False)  # "ragu-ragu": marked for review
+    # a pretest item seeded into an adaptive section: its answer is stored (for
+    # calibration) but never scored; kept here because the item's status changes later
+    pretest: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     __table_args__ = (sa.UniqueConstraint("attempt_id", "seq"),)
 

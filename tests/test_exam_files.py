@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from cat_server.admin.exam_builder import save_exam_document
+from cat_server.admin.exam_builder import export_exam_file, save_exam_document
 from cat_server.admin.sittings import FormProblems
 from cat_server.demo import BLUEPRINTS, DEMO_BANK
 from cat_server.extensions import db, socketio
@@ -480,3 +480,34 @@ def test_sympson_hetter_parameters_are_computed_on_saving_and_used_in_delivery(a
         sitting_id = sitting_for(exams[0].id, 1)
     codes = presented_codes(app, sitting_id, 1)[0]
     assert len(codes) == 1 and codes[0].startswith("TWK")
+
+
+def test_pretest_items_per_candidate_round_trip_and_need_the_banks_pretest_items(app):
+    """``adaptive.pretest.items``: saved, exported as given; more than the pool's pretest
+    items (the demo bank has one TWK and one TIU) is refused with the count it has."""
+    with app.app_context():
+        demo_exams()
+        doc = skd_document()
+        doc["name"] = "Adaptif dengan uji coba"
+        doc["sections"] = [
+            {
+                "code": "KD",
+                "name": "Adaptif",
+                "navigation": "adaptive",
+                "pool": ["TWK", "TIU"],
+                "adaptive": {
+                    "exposure": {"method": "none"},
+                    "stopping": {"min_items": 5, "max_items": 10, "se_target": 0.3},
+                    "pretest": {"items": 2},
+                },
+            }
+        ]
+        exam = save_exam_document(doc, "test")
+        exported = json.loads(export_exam_file(exam.id))
+        assert exported["sections"][0]["adaptive"]["pretest"] == {"items": 2}
+        doc["sections"][0]["adaptive"]["pretest"] = {"items": 3}
+        with pytest.raises(FormProblems) as error:
+            save_exam_document(doc, "test")
+        ((where, message),) = error.value.problems
+        assert where == "sections[1].adaptive.pretest.items"
+        assert "3" in message and "2" in message and "pretest" in message

@@ -5,8 +5,9 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from cat_server import security
-from cat_server.exam import chain, clock
+from cat_server import irt, security
+from cat_server.admin import banks
+from cat_server.exam import catalog, chain, clock
 from cat_server.extensions import db, socketio
 from cat_server.models import (
     Attempt,
@@ -334,3 +335,63 @@ def test_items_of_later_sections_are_never_sent(app):
     sent = [state] + [emit(sock, "sync")["state"]]
     ids = {entry["item"]["id"] for s in sent for entry in s.get("items", [])}
     assert ids and not ids & tkp_ids
+
+
+def test_a_pretest_item_stays_unscored_in_an_attempt_that_met_it_before_it_went_live(app):
+    """The attempt answered the pretest item as such; the item becomes active mid-attempt
+    (calibration accepted). Its answer still does not count for this attempt: the ability
+    is the EAP of the operational answers alone, by the presentation's stored flag."""
+    rng = np.random.default_rng(11)
+    items = [
+        dict(
+            code=f"AD{j:03d}",
+            section="TWK",
+            model="2pl",
+            a=float(rng.uniform(1.2, 2.0)),
+            b=float(rng.normal()),
+            key="A",
+        )
+        for j in range(40)
+    ]
+    items.append(dict(code="UJI", section="TWK", model="2pl", a=2.5, b=-3.0, key="A"))
+    items[-1]["status"] = "pretest"
+    sections = [
+        dict(
+            code="TWK",
+            name="Adaptif",
+            mode="adaptive",
+            n_items=8,
+            min_items=8,
+            engine={"pretest": 1},
+        )
+    ]
+    with app.app_context():
+        sitting_id = build_sitting(sections, items)
+        pretest_id = db.session.execute(db.select(Item.id).where(Item.code == "UJI")).scalar()
+    _, sock = connect(app, sitting_id)
+    state = last_event(sock, "state", "/exam")
+    assert state["section"]["max_items"] == 9  # 8 operational + the pretest item
+    seen, went_live = [], False
+    while state["status"] == "in_progress":
+        item = state["item"]["id"]
+        seen.append(item)
+        # every answer wrong: the pretest item (b = -3, a = 2.5) would pull theta far down
+        ack = emit(
+            sock, "answer", attempt=state["attempt"], seq=state["seq"], item=item, choice="B"
+        )
+        assert ack["ok"], ack
+        state = ack["state"]
+        if item == pretest_id and state["status"] == "in_progress":
+            with app.app_context():
+                banks.set_item_status(pretest_id, "active", "admin", "kalibrasi diterima")
+            went_live = True
+    assert pretest_id in seen and len(seen) == 9 and went_live
+    with app.app_context():
+        attempt = db.session.query(Attempt).one()
+        pool = catalog.adaptive_pool(
+            catalog.cached_exam(catalog.exam_id_of(attempt)), catalog.current_section(attempt)
+        )
+        operational = [pool.index[i] for i in seen if i != pretest_id]
+        state_op = irt.CatState.from_responses(pool.bank, operational, [0] * len(operational))
+        assert attempt.theta == pytest.approx(irt.posterior(pool.bank, state_op)[0], abs=1e-9)
+        assert attempt.n_answered == 9

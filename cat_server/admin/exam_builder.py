@@ -7,6 +7,7 @@ same words. An exam is saved whole or not at all.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 
@@ -96,7 +97,8 @@ def sympson_hetter(bank_id: int, section: ExamSection) -> ExamSection:
     ids = [i.id for i in items]
     k = irt.simulation.sympson_hetter_parameters(
         catalog.engine_bank(items),
-        catalog.engine_config(section, ids),
+        # pretest items are never in an exposure count: the simulation goes without them
+        dataclasses.replace(catalog.engine_config(section, ids), pretest_max=0),
         np.random.default_rng(SH_SEED),
         r_max=engine["r_max"],
         n_examinees=SH_EXAMINEES,
@@ -167,6 +169,8 @@ def exam_document(exam: Exam) -> dict:
                 },
                 "score": "scaled",
             }
+            if engine.get("pretest"):
+                doc["adaptive"]["pretest"] = {"items": engine["pretest"]}
         else:
             kind = selection.get("type", "pool")
             sel = {"type": kind}
@@ -277,6 +281,8 @@ def form_document(form, bank_name: str | None, bank_version: int | None) -> dict
                 },
                 "score": "scaled",
             }
+            if field("pretest_items").strip() not in ("", "0"):
+                doc["adaptive"]["pretest"] = {"items": _number(field("pretest_items"))}
         else:
             kind = field("selection", "pool")
             selection = {"type": kind}
@@ -341,6 +347,7 @@ def document_form(doc: dict) -> dict:
             put("min_items", stop["min_items"])
             put("max_items", stop["max_items"])
             put("se_target", stop["se_target"])
+            put("pretest_items", (ad.get("pretest") or {}).get("items", 0))
             if stop["classification"]:
                 put("classification", stop["classification"]["method"])
                 put("cut", stop["classification"]["cut"])

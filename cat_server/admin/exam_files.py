@@ -95,6 +95,16 @@ class _Bank:
             key=lambda i: i.position,
         )
 
+    def pretest(self, tags) -> list[Item]:
+        """The pretest items of these tags that the engine can hold (provisional parameters)."""
+        return [
+            i
+            for i in self.items
+            if i.section in tags
+            and i.status == "pretest"
+            and (i.thresholds if i.model in ("grm", "gpcm") else i.b is not None)
+        ]
+
 
 def fit(items) -> int:
     """How many of ``items`` can share an attempt: one item of each enemy group."""
@@ -249,6 +259,7 @@ def _read_section(check: _Check, sdoc: dict, where: str, items: _Bank | None, to
                 _("bagian adaptif memilih soalnya sendiri: hapus selection dan shuffle_items"),
             )
         section.update(_read_adaptive(check, sdoc, where, available, tags))
+        section["engine"] |= _read_pretest(check, sdoc, where, items, tags)
         return section
     if "adaptive" in sdoc:
         check.bad(
@@ -471,6 +482,34 @@ def _read_adaptive(check, sdoc, where, available, tags) -> dict:
         content=content,
         engine=engine,
     )
+
+
+MAX_PRETEST = 20
+
+
+def _read_pretest(check, sdoc, where, items, tags) -> dict:
+    """``adaptive.pretest``: ``{"items": n}`` pretest items of the pool seeded into each attempt."""
+    where = f"{where}.adaptive"
+    pretest = check.get(sdoc.get("adaptive"), "pretest", where, dict, None)
+    if pretest is None:
+        return {}
+    n = check.get(pretest, "items", f"{where}.pretest", int, 0, low=0, high=MAX_PRETEST)
+    if not n:
+        return {}
+    if items is not None:
+        have = len(items.pretest(tags))
+        if have < n:
+            check.bad(
+                f"{where}.pretest.items",
+                _(
+                    "%(n)s soal uji coba diminta per peserta, bank hanya punya %(have)s soal "
+                    "berstatus pretest bertag %(tags)s",
+                    n=n,
+                    have=have,
+                    tags=", ".join(tags),
+                ),
+            )
+    return {"pretest": n}
 
 
 def _read_content(check, ad, where, available, tags, max_items):

@@ -93,6 +93,18 @@ _LATEST_RESPONSE = (
 )
 
 
+# an adaptive section's answers in order, each with whether it was a seeded pretest item
+_SECTION_ANSWERS = (
+    db.select(Response.item_id, Response.choice, Presentation.pretest)
+    .join(
+        Presentation,
+        (Presentation.attempt_id == Response.attempt_id) & (Presentation.seq == Response.seq),
+    )
+    .where(Response.attempt_id == db.bindparam("attempt"), Response.seq >= db.bindparam("first"))
+    .order_by(Response.n)
+)
+
+
 # inline: no RETURNING of the new id (nobody reads it), so they can be pipelined
 _INSERT_RESPONSE = Response.__table__.insert().inline()
 
@@ -339,15 +351,21 @@ def _advance_adaptive(attempt: Attempt, section: ExamSection, now) -> bool:
     check_version()  # a retired item is never picked again, on any process
     pool = adaptive_pool(cached_exam(exam_id_of(attempt)), section)
     rows = db.session.execute(
-        db.select(Response.item_id, Response.choice)
-        .where(Response.attempt_id == attempt.id, Response.seq >= attempt.section_first_seq)
-        .order_by(Response.n)
+        _SECTION_ANSWERS, {"attempt": attempt.id, "first": attempt.section_first_seq}
     ).all()
     db.session.flush()
     indices = [pool.index[r.item_id] for r in rows]
     scores = [engine_score(cached_item(r.item_id), r.choice) for r in rows]
     rng = np.random.default_rng([attempt.seed, section.id, len(rows)])
-    step = irt.step_from_responses(pool.bank, indices, scores, pool.config, rng, seed=attempt.seed)
+    step = irt.step_from_responses(
+        pool.bank,
+        indices,
+        scores,
+        pool.config,
+        rng,
+        pretest=[r.pretest for r in rows],  # as presented: the item's status may change since
+        seed=attempt.seed,
+    )
     attempt.theta, attempt.se = float(step.theta), float(step.se)
     scaled = int(round(min(100.0, max(0.0, 50.0 + 10.0 * step.theta))))
     scores_by_section = dict(attempt.section_scores or {})
@@ -356,7 +374,7 @@ def _advance_adaptive(attempt: Attempt, section: ExamSection, now) -> bool:
     attempt.section_scores = scores_by_section
     if step.item is not None:
         item_id = pool.item_ids[step.item]
-        attempt.next_seq = present(attempt, item_id, section, now)
+        attempt.next_seq = present(attempt, item_id, section, now, pretest=step.pretest)
         count_exposure([item_id])
         return False
     audit(

@@ -199,21 +199,31 @@ class AdaptivePool:
     config: irt.CatConfig
 
 
+def pretest_count(section: ExamSection) -> int:
+    """Pretest items an adaptive section seeds into each attempt (unscored; 0: none)."""
+    return int((section.engine or {}).get("pretest", 0)) if section.mode == "adaptive" else 0
+
+
 def adaptive_pool(exam: Exam, section: ExamSection) -> AdaptivePool:
     """The section's active items, and its retired ones marked so the engine never picks them.
 
     Retired ones stay in the bank so that an attempt that answered one before
-    it was retired still has its ability estimated from it.
+    it was retired still has its ability estimated from it. A section that
+    seeds pretest items has the pool's pretest items too (the engine picks
+    them only at an attempt's pretest slots).
     """
     cache = _cache("adaptive")
     if section.id not in cache:
+        statuses = (
+            ("active", "retired", "pretest") if pretest_count(section) else ("active", "retired")
+        )
         ids = (
             db.session.execute(
                 db.select(Item.id)
                 .where(
                     Item.bank_id == exam.bank_id,
                     Item.section.in_(section.pool_tags),
-                    Item.status.in_(("active", "retired")),
+                    Item.status.in_(statuses),
                 )
                 .order_by(Item.position)
             )
@@ -288,13 +298,15 @@ def engine_config(section: ExamSection, item_ids: list[int]) -> irt.CatConfig:
         selection=engine.get("selection", "mfi"),
         classification=classification.get("method"),
         cut=classification.get("cut"),
+        pretest_max=pretest_count(section),
+        pretest_spread=True,
     )
 
 
 def section_length(exam: Exam, section: ExamSection) -> int:
     """Items a candidate meets at most in the section (fixed: capped by the pool and enemy groups)."""
-    if section.mode == "adaptive":
-        return section.n_items
+    if section.mode == "adaptive":  # pretest items come on top, looking like any other
+        return section.n_items + pretest_count(section)
     return fixed_form_length(exam, section)
 
 

@@ -54,8 +54,13 @@ def start_clock(attempt: Attempt, exam: Exam, now) -> None:
     )
 
 
-def present(attempt: Attempt, item_id: int, section: ExamSection, now, writes=None) -> int:
-    """Present ``item_id`` at the next seq; ``writes``: append the INSERT there instead of running it."""
+def present(
+    attempt: Attempt, item_id: int, section: ExamSection, now, writes=None, pretest=False
+) -> int:
+    """Present ``item_id`` at the next seq; ``writes``: append the INSERT there instead of running it.
+
+    ``pretest``: a seeded pretest item (stored as such: never scored).
+    """
     attempt.n_presented += 1
     run_or_queue(
         writes,
@@ -67,6 +72,7 @@ def present(attempt: Attempt, item_id: int, section: ExamSection, now, writes=No
             section_id=section.id,
             presented_at=now,
             marked=False,
+            pretest=bool(pretest),
         ),
     )
     return attempt.n_presented
@@ -135,9 +141,11 @@ def begin_section(attempt: Attempt, index: int, now, finish_reason: str = "compl
                 pool.bank, irt.CatState.new(pool.bank, seed=attempt.seed), pool.config, rng
             )
             first = [] if step.item is None else [pool.item_ids[step.item]]
+            pretest = step.pretest
         else:
             form = attempt.form = draw_fixed_form(attempt, exam, section)  # kept to its end
             first = form if section.navigable else form[:1]
+            pretest = False
         if first:
             db.session.execute(
                 INSERT_PRESENTATION,
@@ -148,6 +156,7 @@ def begin_section(attempt: Attempt, index: int, now, finish_reason: str = "compl
                         item_id=item_id,
                         section_id=section.id,
                         presented_at=now,
+                        pretest=pretest,
                     )
                     for k, item_id in enumerate(first, start=1)
                 ],

@@ -20,7 +20,15 @@ Public API (stable; see docs/engine.md):
 
 from .bank import ACTIVE, PRETEST, RETIRED, Bank, prepare_bank
 from .calibration import CalibrationResult, calibrate, item_fit
-from .engine import CatConfig, CatState, StepResult, posterior, step, step_from_responses
+from .engine import (
+    CatConfig,
+    CatState,
+    StepResult,
+    posterior,
+    pretest_slots,
+    step,
+    step_from_responses,
+)
 from .estimation import eap, estimate, map_estimate, mle, wle
 from .fit import s_x2
 from .models import (
@@ -76,6 +84,7 @@ __all__ = [
     "simulate_cat",
     "simulate_responses",
     "sprt_decision",
+    "pretest_slots",
     "step",
     "step_from_responses",
     "sympson_hetter_parameters",

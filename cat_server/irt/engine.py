@@ -65,6 +65,11 @@ class CatConfig:
         Probability, at each step, of seeding a pretest item (while fewer than
         ``pretest_max`` were given).
     pretest_max : int
+    pretest_spread : bool
+        Instead of ``pretest_rate``: exactly ``pretest_max`` pretest items, at
+        positions drawn from the attempt's seed (:func:`pretest_slots`) within
+        the first ``min_length + pretest_max`` presentations, so that the
+        stopping rules (all but time) never cut one off.
     """
 
     min_length: int = 0
@@ -87,6 +92,7 @@ class CatConfig:
     content: dict | None = None
     pretest_rate: float = 0.0
     pretest_max: int = 0
+    pretest_spread: bool = False
 
     def __post_init__(self):
         if self.max_length < 1 or self.min_length > self.max_length:
@@ -319,6 +325,34 @@ def _sprt_ll(cfg, bank, state):
     return float(ll[0]), float(ll[1])
 
 
+def pretest_slots(cfg, seed):
+    r"""Positions (0-based: items presented before) of an attempt's pretest items.
+
+    ``cfg.pretest_max`` distinct positions drawn from the attempt ``seed``
+    among the first :math:`W` presentations, :math:`W = \max(L_{min}, n) + n`
+    (``min_length``, ``pretest_max``). With :math:`L_{min} \ge n` the
+    :math:`k`-th (0-based) lies at or before :math:`L_{min} + k`, where the
+    test cannot have stopped yet (it owes the pretest item first), so all
+    :math:`n` are given. Empty unless ``cfg.pretest_spread``.
+    """
+    n = int(cfg.pretest_max)
+    if not cfg.pretest_spread or n <= 0:
+        return frozenset()
+    width = max(int(cfg.min_length), n) + n
+    draw = np.random.default_rng([int(seed) & (2**63 - 1), 0x707265])  # "pre"
+    return frozenset(int(k) for k in draw.choice(width, size=n, replace=False))
+
+
+def _pretest_due(cfg, state, rng):
+    """True if this step seeds a pretest item: its slot came, or the rate's draw says so."""
+    n_pre = len(state.pretest) - state.n_operational
+    if cfg.pretest_max <= 0 or n_pre >= cfg.pretest_max:
+        return False
+    if cfg.pretest_spread:
+        return len(state.items) in pretest_slots(cfg, state.seed)
+    return cfg.pretest_rate > 0 and rng.random() < cfg.pretest_rate
+
+
 def step(bank, state, cfg, rng, *, elapsed=None, exposure_rates=None):
     r"""Estimate ability and choose the next item (or stop).
 
@@ -345,7 +379,8 @@ def step(bank, state, cfg, rng, *, elapsed=None, exposure_rates=None):
     Notes
     -----
     Order: EAP update; stopping rules; pretest seeding with probability
-    ``cfg.pretest_rate``; eligible pool (active, not given, no enemy of a given
+    ``cfg.pretest_rate`` (``cfg.pretest_spread``: at the attempt's slots, before
+    every stopping rule but time); eligible pool (active, not given, no enemy of a given
     item, under the exposure ceiling); content balancing; selection criterion;
     exposure rule.
     """
@@ -359,15 +394,16 @@ def step(bank, state, cfg, rng, *, elapsed=None, exposure_rates=None):
         minima_met=_minima_met(cfg, bank, state),
         sprt_ll=_sprt_ll(cfg, bank, state),
     )
-    if reason is not None:
+    owed = cfg.pretest_spread and reason != stopping.TIME
+    if reason is not None and not owed:
         return StepResult(theta, se, None, reason)
-
-    n_pre = len(state.pretest) - state.n_operational
-    if cfg.pretest_rate > 0 and n_pre < cfg.pretest_max and rng.random() < cfg.pretest_rate:
+    if _pretest_due(cfg, state, rng):
         pool = sel.eligible_mask(bank, state.items, state.enemy_groups, bank.pretest)
         cand = np.flatnonzero(pool)
         if cand.size:
             return StepResult(theta, se, int(cand[rng.integers(cand.size)]), None, True)
+    if reason is not None:
+        return StepResult(theta, se, None, reason)
 
     blocked = state.blocked
     if blocked is None:

@@ -124,7 +124,7 @@ def simulate_cat(
         block = int(np.clip(2**18 // max(bank.n_items, 1), 16, 1024))
     vectorised = (
         cfg.max_exposure_rate is None
-        and not (cfg.pretest_rate > 0 and cfg.pretest_max > 0)
+        and not ((cfg.pretest_rate > 0 or cfg.pretest_spread) and cfg.pretest_max > 0)
         and cfg.selection in ("mfi", "pwi")
     )
     # answers and attempt seeds come from ``rng`` in the same order whatever the

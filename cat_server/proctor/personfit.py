@@ -14,7 +14,7 @@ from flask import current_app
 from .. import irt
 from ..exam import catalog
 from ..extensions import db
-from ..models import Attempt, Response
+from ..models import Attempt, Presentation, Response
 
 MIN_ITEMS = 10  # no lz before this many scored answers
 THRESHOLD = -2.0  # flag below this
@@ -79,7 +79,11 @@ def lz_of_attempts(attempt_ids) -> dict[int, float]:
     latest: dict[int, dict[int, tuple[int, str]]] = {}
     for attempt_id, seq, item_id, choice in db.session.execute(
         db.select(Response.attempt_id, Response.seq, Response.item_id, Response.choice)
-        .where(Response.attempt_id.in_(attempt_ids))
+        .join(
+            Presentation,
+            (Presentation.attempt_id == Response.attempt_id) & (Presentation.seq == Response.seq),
+        )
+        .where(Response.attempt_id.in_(attempt_ids), Presentation.pretest.is_(False))
         .order_by(Response.attempt_id, Response.n)
     ):
         if seq >= open_from.get(attempt_id, seq + 1):

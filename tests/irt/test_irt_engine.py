@@ -155,6 +155,25 @@ def test_pretest_items_are_seeded_and_not_scored(bank, rng):
     assert_allclose(only.log_lik, state.log_lik)
 
 
+def test_spread_pretest_gives_exactly_n_at_positions_that_vary_and_stopping_never_cuts_them(bank):
+    """An SE target met early still waits for the owed pretest items; never more than n."""
+    cfg = irt.CatConfig(
+        min_length=8, max_length=30, se_target=0.6, pretest_max=3, pretest_spread=True
+    )
+    where = set()
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        state, res = run_test(bank, cfg, rng, theta=float(rng.normal()))
+        flags = np.array(state.pretest)
+        positions = np.flatnonzero(flags)
+        assert flags.sum() == 3 and all(bank.pretest[state.items[k]] for k in positions)
+        assert set(positions) == irt.pretest_slots(cfg, state.seed)
+        assert positions.max() < cfg.min_length + 3
+        where |= set(positions.tolist())
+        assert state.n_operational >= cfg.min_length and res.stop_reason == "se"
+    assert len(where) >= 8  # spread over the window, not always the same places
+
+
 def test_bank_exhausted():
     bank = make_bank(12)
     state, res = run_test(bank, irt.CatConfig(max_length=50), np.random.default_rng(0))
