@@ -153,7 +153,13 @@ def send(delivery: ResultDelivery, endpoint: str, now: datetime) -> bool:
         delivery.status, delivery.acknowledged_at = "acknowledged", now
         delivery.receipt = json.dumps(reply, sort_keys=True)
         delivery.next_try_at, delivery.last_error = None, None
-        audit("server", "results_acknowledged", sitting_id=delivery.sitting_id, **reply)
+        audit(
+            "server",
+            "results_acknowledged",
+            sitting_id=delivery.sitting_id,
+            sha256=delivery.sha256,
+            national=reply.get("status"),
+        )
         db.session.commit()
         return True
     why = reply.get("message_en") or reply.get("message") or answer.reason

@@ -227,7 +227,7 @@ def _again(before: ResultBundle, sha256: str, where: str) -> Outcome:
         "results_refused",
         reason=message,
         centre=before.centre,
-        sitting=before.sitting_ref,
+        sitting_ref=before.sitting_ref,
         sha256=sha256,
     )
     db.session.commit()
