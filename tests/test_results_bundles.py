@@ -173,9 +173,10 @@ def edit_a_score(path: Path, to: int) -> Path:
     assert text[start : start + len(str(score))] == str(score)
     edited = path.with_name("edited-" + path.name)
     edited.write_text(text[:start] + str(to) + text[start + len(str(score)) :])
-    assert json.loads(edited.read_text())["body"]["attempts"][0]["scores"]["sections"][0][
-        "score"
-    ] == to
+    assert (
+        json.loads(edited.read_text())["body"]["attempts"][0]["scores"]["sections"][0]["score"]
+        == to
+    )
     return edited
 
 

@@ -201,4 +201,3 @@ def delivery_of(sitting_id: int) -> ResultDelivery | None:
 
 def file_name(delivery: ResultDelivery) -> str:
     return f"hasil-{results.centre_id()}-sesi-{delivery.sitting_id}.json"
-

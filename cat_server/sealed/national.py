@@ -214,9 +214,7 @@ def _bundle(centre: str, sitting_ref: int) -> ResultBundle | None:
 
 def _again(before: ResultBundle, sha256: str, where: str) -> Outcome:
     if before.sha256 == sha256:
-        return Outcome(
-            "already", before.centre, before.sitting_ref, sha256, 0, before.imported_at
-        )
+        return Outcome("already", before.centre, before.sitting_ref, sha256, 0, before.imported_at)
     message = (
         f"{where}: centre {before.centre} sent sitting {before.sitting_ref} before "
         f"(imported {iso_local(before.imported_at)}, SHA-256 {before.sha256[:16]}…); "

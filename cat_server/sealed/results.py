@@ -419,7 +419,9 @@ def _score_problems(attempt: dict, exam: dict) -> list[str]:
         code, score = s["code"], s["score"]
         total += score
         if modes.get(code, {}).get("mode") != "adaptive" and score != sums.get(code, 0):
-            found.append(f"section {code} score {score}, but its responses give {sums.get(code, 0)}")
+            found.append(
+                f"section {code} score {score}, but its responses give {sums.get(code, 0)}"
+            )
         if modes.get(code, {}).get("mode") == "adaptive" and not 0 <= score <= 100:
             found.append(f"section {code} scaled score {score} is outside 0..100")
         if s["pass_mark"] is not None:
@@ -430,6 +432,10 @@ def _score_problems(attempt: dict, exam: dict) -> list[str]:
         found.append(f"total {scores['total']}, but its sections add up to {total}")
     if exam.get("pass_total") is not None:
         passed = passed and scores["total"] >= exam["pass_total"]
-    if attempt["status"] == "finished" and scores["passed"] is not None and scores["passed"] != passed:
+    if (
+        attempt["status"] == "finished"
+        and scores["passed"] is not None
+        and scores["passed"] != passed
+    ):
         found.append(f"passed={scores['passed']}, but its scores and pass marks give {passed}")
     return found

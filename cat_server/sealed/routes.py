@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask import Response as HttpResponse
-from flask import url_for
 from flask_login import current_user
 
 from ..errors import Forbidden
