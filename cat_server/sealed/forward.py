@@ -99,7 +99,12 @@ def bundle_ended_sittings() -> int:
     ).scalars()
     made = 0
     for sitting_id in list(ended):
-        bundle_for(sitting_id)
+        try:
+            bundle_for(sitting_id)
+        except results.BundleProblem as problem:  # no signing key yet: said, tried next round
+            db.session.rollback()
+            current_app.logger.warning("no result bundle for sitting %s: %s", sitting_id, problem)
+            continue
         made += 1
     return made
 
