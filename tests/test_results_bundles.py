@@ -246,3 +246,25 @@ def test_a_sitting_that_is_not_over_has_no_bundle(new_url, tmp_path):
     assert not (tmp_path / "x.json").exists()
     with app.app_context():
         assert forward.delivery_of(sitting_id) is None
+
+
+def test_the_admin_button_downloads_the_file_the_cli_writes(new_url, tmp_path):
+    app, sitting_id, bundle, _ = centre_with_bundle(new_url, tmp_path, "UPT-MEDAN", n_sitting=1)
+    admin = app.test_client()
+    assert login_staff(admin, "kepala").status_code == 302
+    listing = admin.get("/admin/results/").get_data(as_text=True)
+    assert f'data-sitting="{sitting_id}"' in listing and "Unduh bundel" in listing
+    assert "Menunggu kirim" in listing and "Diekspor" in listing  # no national URL: the USB way
+    answer = admin.post(f"/admin/results/{sitting_id}/export")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Disposition"] == (
+        f'attachment; filename="hasil-UPT-MEDAN-sesi-{sitting_id}.json"'
+    )
+    assert answer.data == bundle.read_bytes()  # one bundle per sitting: USB and WAN alike
+
+    with app.app_context():
+        make_user("pengawas")
+    proctor = app.test_client()
+    assert login_staff(proctor).status_code == 302
+    assert proctor.get("/admin/results/").status_code == 403
+    assert proctor.post(f"/admin/results/{sitting_id}/export").status_code == 403
