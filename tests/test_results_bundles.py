@@ -27,6 +27,9 @@ from tests.test_sections import build_sitting
 
 pytestmark = pytest.mark.usefixtures("quick_hashes")
 
+# pass marks on two of the three sections: pass/fail is in the bundle and checked
+MARKED = [dict(SECTIONS[0], pass_mark=10), SECTIONS[1], dict(SECTIONS[2], pass_mark=4)]
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def new_url(request, tmp_path):
@@ -62,7 +65,7 @@ def run_sitting(app, n_sitting=2, n_absent=0) -> int:
     """A sitting whose candidates answer through /exam; a proctor then ends it through /proctor."""
     with app.app_context():
         make_user("kepala", role="admin")
-        sitting_id = build_sitting(SECTIONS, TWK + TIU + TKP, n_candidates=n_sitting + n_absent)
+        sitting_id = build_sitting(MARKED, TWK + TIU + TKP, n_candidates=n_sitting + n_absent)
     for i in range(1, n_sitting + 1):
         assert sit_mixed_exam(app, sitting_id, f"R{i}", f"pc-{i}")["status"] == "finished"
     end_sitting(app, sitting_id)
@@ -132,6 +135,10 @@ def test_two_centres_bundles_verify_and_merge_on_a_third_instance(two_centres, t
     assert first["chain"]["verified_at_centre"] is True
     assert len(first["responses"]) == first["chain"]["n"] == 11
     assert [s["code"] for s in first["scores"]["sections"]] == ["TWK", "TIU", "TKP"]
+    twk, tiu, tkp = first["scores"]["sections"]
+    assert twk["pass_mark"] == 10 and twk["passed"] == (twk["score"] >= 10)
+    assert tiu["pass_mark"] is None and tiu["passed"] is None
+    assert first["scores"]["passed"] == (twk["passed"] and tkp["passed"])
 
     result = cli(national, "results", "import", jakarta, makassar)
     assert result.exit_code == 0, result.output
