@@ -10,6 +10,7 @@ delivered once and acknowledged.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 
 import pytest
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from cat_server.extensions import db
 from cat_server.sealed import forward
 from cat_server.sealed.national import NationalScore, ResultBundle
-from tests.live import LiveServer, free_port
+from tests.live import LiveServer, free_port, one_backend_in_ci
 from tests.test_results_bundles import cli, instance, run_sitting
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("quick_hashes")]
@@ -29,6 +30,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("quick_hashes")]
 def national_db(db_url, request, tmp_path):
     if db_url.startswith("sqlite"):
         return f"sqlite:///{tmp_path / 'national.db'}"
+    return request.getfixturevalue("new_pg_database")()
+
+
+@pytest.fixture
+def centre_db(db_url, request, tmp_path):
+    """A fresh database of the parametrised backend for a centre that runs as a server."""
+    if db_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'centre.db'}"
     return request.getfixturevalue("new_pg_database")()
 
 
@@ -109,3 +118,62 @@ def test_bundles_wait_out_a_wan_outage_then_arrive_once(app, national_db, tmp_pa
         assert 'data-status="acknowledged"' in page(app, "/proctor/")
     finally:
         server.stop()
+
+
+def test_a_live_centre_sends_by_itself_through_an_outage(db_url, centre_db, national_db, tmp_path):
+    """Both sides real servers: the centre's own background task sends, nobody calls it."""
+    one_backend_in_ci(db_url)
+    chain = secrets.token_hex(32)
+    centre = instance(centre_db, tmp_path, "UPT-SURABAYA", CHAIN_KEY=chain)
+    assert cli(centre, "keys", "create").exit_code == 0
+    public = tmp_path / "surabaya.pub"
+    public.write_text(cli(centre, "keys", "export-public").output)
+    sitting_id = run_sitting(centre, n_sitting=2)
+    national = instance(national_db, tmp_path, "national")
+    assert cli(national, "keys", "trust-centre", "UPT-SURABAYA", public).exit_code == 0
+
+    port = free_port()
+    office = LiveServer(
+        national_db,
+        tmp_path / "national.log",
+        port=port,
+        CENTRE_KEYS_DIR=tmp_path / "national" / "keys" / "centres",
+    )
+    server = LiveServer(
+        centre_db,
+        tmp_path / "centre.log",
+        CHAIN_KEY=chain,
+        CENTRE_ID="UPT-SURABAYA",
+        CENTRE_KEY_FILE=tmp_path / "UPT-SURABAYA" / "keys" / "centre-ed25519.pem",
+        NATIONAL_URL=f"http://127.0.0.1:{port}",
+        RESULTS_FORWARD_S=0.3,
+        RESULTS_RETRY_S=0.5,
+        RESULTS_RETRY_MAX_S=1,
+    ).start()
+    try:
+        delivery = wait_for(centre, sitting_id, lambda d: d is not None and d.n_tries >= 2)
+        assert delivery.status == "pending"  # the WAN is down: tried, and tried again
+        office.start()
+        delivery = wait_for(centre, sitting_id, lambda d: d.status == "acknowledged")
+        tries = delivery.n_tries
+        time.sleep(1.5)  # rounds go by: an acknowledged bundle is not sent again
+        assert wait_for(centre, sitting_id, lambda d: True).n_tries == tries
+        with national.app_context():
+            assert db.session.query(NationalScore).count() == 2
+            assert db.session.query(ResultBundle).one().sha256 == delivery.sha256
+    finally:
+        server.stop()
+        office.stop()
+
+
+def wait_for(app, sitting_id, predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        with app.app_context():
+            delivery = forward.delivery_of(sitting_id)
+            if predicate(delivery):
+                db.session.expunge_all()
+                return delivery
+            db.session.remove()
+        assert time.monotonic() < deadline, f"no such delivery in {timeout} s: {delivery}"
+        time.sleep(0.2)
