@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from cat_server import create_app
 from cat_server.extensions import db, socketio
-from cat_server.models import AuditEvent, Incident
+from cat_server.models import Attempt, AuditEvent, Incident, Response
 from cat_server.sealed import forward
 from cat_server.sealed.national import NationalScore, ResultBundle
 from tests.conftest import login_staff, make_config, make_user
@@ -275,3 +275,46 @@ def test_the_admin_button_downloads_the_file_the_cli_writes(new_url, tmp_path):
     assert login_staff(proctor).status_code == 302
     assert proctor.get("/admin/results/").status_code == 403
     assert proctor.post(f"/admin/results/{sitting_id}/export").status_code == 403
+
+
+def test_an_answer_changed_in_the_centres_database_is_named_in_its_signed_bundle(new_url, tmp_path):
+    """An insider makes a wrong answer right, scores made to agree: the chain tells."""
+    app = instance(new_url("centre"), tmp_path, "UPT-DEPOK")
+    assert cli(app, "keys", "create").exit_code == 0
+    sitting_id = run_sitting(app, n_sitting=1)
+    with app.app_context():
+        row = db.session.query(Response).filter_by(attempt_id=1, n=5).one()  # seq 1, D: 0
+        attempt = db.session.get(Attempt, 1)
+        row.choice, row.score = "A", 5
+        attempt.total_score += 5
+        attempt.section_scores = {
+            **attempt.section_scores,
+            "TWK": attempt.section_scores["TWK"] + 5,
+        }
+        db.session.commit()
+    bundle = tmp_path / "depok.json"
+    assert cli(app, "results", "export", "--sitting", sitting_id, "--out", bundle).exit_code == 0
+    result = cli(app, "results", "verify", bundle)
+    assert result.exit_code == 1
+    assert "attempt 1 (registration R1): its chain did not verify at the centre" in result.output
+    assert "signature does not match" not in result.output  # signed as it stood
+
+
+def test_trusting_a_centre_never_replaces_or_doubles_a_key(new_url, tmp_path):
+    national = instance(new_url("national"), tmp_path, "national")
+    for name in ("a", "b"):
+        assert cli(national, "keys", "create", "--out", tmp_path / f"{name}.pem").exit_code == 0
+        public = cli(national, "keys", "export-public", "--key", tmp_path / f"{name}.pem")
+        (tmp_path / f"{name}.pub").write_text(public.output)
+    assert cli(national, "keys", "trust-centre", "UPT-A", tmp_path / "a.pub").exit_code == 0
+    again = cli(national, "keys", "trust-centre", "UPT-A2", tmp_path / "a.pub")
+    assert again.exit_code == 2 and "trusted already, as centre UPT-A" in again.output
+    other = cli(national, "keys", "trust-centre", "UPT-A", tmp_path / "b.pub")
+    assert other.exit_code == 2 and "trusted already with another key" in other.output
+    bad = cli(national, "keys", "trust-centre", "../etc", tmp_path / "b.pub")
+    assert bad.exit_code == 2 and "is no centre name" in bad.output
+    assert sorted(p.name for p in (tmp_path / "national" / "keys" / "centres").iterdir()) == [
+        "UPT-A.pub"
+    ]
+    table = cli(national, "results", "table", "--out", tmp_path / "scores.ods")
+    assert table.exit_code == 2 and "name a .csv or .xlsx file" in table.output

@@ -263,14 +263,24 @@ def _attempt(attempt: Attempt, sections: list[ExamSection], responses: list[dict
 
 
 def _verified_at_centre(attempt: Attempt, responses: list[dict]) -> bool:
-    """Every link's HMAC recomputes under the centre's chain key, from the attempt's genesis."""
-    key, prev = chain_key(), genesis_of(attempt)
+    """Every link's HMAC recomputes under the centre's chain key, from the attempt's genesis.
+
+    As ``cat-server verify`` (admin/scores.py): attempts up to ``CHAIN_UNKEYED_UNTIL``
+    may carry plain SHA-256 links, up to ``CHAIN_UNBOUND_UNTIL`` start at 64 zeros.
+    """
+    config = current_app.config
+    unkeyed = attempt.id <= int(config.get("CHAIN_UNKEYED_UNTIL") or 0)
+    unbound = unkeyed or attempt.id <= int(config.get("CHAIN_UNBOUND_UNTIL") or 0)
+    first = responses[0]["prev_hash"] if responses else (attempt.chain_head or GENESIS)
+    key, prev = chain_key(), GENESIS if unbound and first == GENESIS else genesis_of(attempt)
     for r in responses:
         at = datetime.fromisoformat(r["answered_at"])
-        expected = chain_hash(
-            prev, attempt.id, r["seq"], r["item_id"], r["choice"], r["score"], at, key=key
-        )
-        if r["prev_hash"] != prev or not hmac.compare_digest(expected, r["hash"]):
+        fields = (prev, attempt.id, r["seq"], r["item_id"], r["choice"], r["score"], at)
+        keyed = chain_hash(*fields, key=key)
+        plain = chain_hash(*fields, key=None) if unkeyed else None
+        if r["prev_hash"] != prev or not (
+            hmac.compare_digest(keyed, r["hash"]) or (plain is not None and plain == r["hash"])
+        ):
             return False
         prev = r["hash"]
     return prev == (attempt.chain_head or GENESIS) and len(responses) == attempt.n_responses
