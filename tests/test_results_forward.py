@@ -177,3 +177,31 @@ def wait_for(app, sitting_id, predicate, timeout=30.0):
             db.session.remove()
         assert time.monotonic() < deadline, f"no such delivery in {timeout} s: {delivery}"
         time.sleep(0.2)
+
+
+def test_a_bundle_another_process_is_sending_is_skipped(app, db_url, tmp_path):
+    """PostgreSQL, several processes: the row a process holds while it sends is not sent twice."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("one process per SQLite database: nobody else sends")
+    import psycopg
+
+    app.config.update(
+        CENTRE_KEY_FILE=str(tmp_path / "centre.pem"),
+        NATIONAL_URL=f"http://127.0.0.1:{free_port()}",  # nobody there
+    )
+    assert cli(app, "keys", "create").exit_code == 0
+    sitting_id = run_sitting(app, n_sitting=1)
+    with app.app_context():
+        forward.bundle_for(sitting_id)
+    other = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://", 1))
+    try:
+        other.execute("SELECT id FROM result_delivery FOR UPDATE")  # the other process's send
+        with app.app_context():
+            assert forward.send_due() == 0
+            assert forward.delivery_of(sitting_id).n_tries == 0
+        other.rollback()  # its send is over
+        with app.app_context():
+            forward.send_due()
+            assert forward.delivery_of(sitting_id).n_tries == 1
+    finally:
+        other.close()

@@ -115,20 +115,25 @@ def send_due(now: datetime | None = None) -> int:
     if not url:
         return 0
     now = now or utcnow()
-    due = (
-        db.session.execute(
-            db.select(ResultDelivery)
-            .where(
-                ResultDelivery.status != "acknowledged",
-                sa.or_(ResultDelivery.next_try_at.is_(None), ResultDelivery.next_try_at <= now),
-            )
-            .order_by(ResultDelivery.id)
-        )
-        .scalars()
-        .all()
+    is_due = sa.and_(
+        ResultDelivery.status != "acknowledged",
+        sa.or_(ResultDelivery.next_try_at.is_(None), ResultDelivery.next_try_at <= now),
     )
+    due = db.session.execute(
+        db.select(ResultDelivery.id).where(is_due).order_by(ResultDelivery.id)
+    ).scalars()
     acknowledged = 0
-    for delivery in due:
+    for delivery_id in list(due):
+        # one process sends a bundle at a time: the others (PostgreSQL, several
+        # processes) skip the row it holds until its send is committed
+        delivery = db.session.execute(
+            db.select(ResultDelivery)
+            .where(ResultDelivery.id == delivery_id, is_due)
+            .with_for_update(skip_locked=True)
+        ).scalar_one_or_none()
+        if delivery is None:
+            db.session.rollback()
+            continue
         acknowledged += send(delivery, url.rstrip("/") + "/api/v1/results", now)
     return acknowledged
 
