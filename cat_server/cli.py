@@ -49,6 +49,7 @@ def init_app(app):
     app.cli.add_command(restore_command)
     app.cli.add_command(api_commands.api_token)
     app.cli.add_command(sealed_commands.keys_group)
+    app.cli.add_command(sealed_commands.results_group)
 
 
 @click.command("load-bank")

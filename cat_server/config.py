@@ -34,6 +34,18 @@ class Defaults:
     # A heartbeat row every few seconds; a longer gap at start-up is downtime,
     # credited back to every attempt that was running.
     HEARTBEAT_INTERVAL = 5.0
+    # Signed result bundles (docs/results.md). CENTRE_ID names this centre in them
+    # (e.g. "UPT-BKN-JAKARTA"). With NATIONAL_URL (https://...), ended sittings'
+    # bundles are sent by themselves to <url>/api/v1/results every RESULTS_FORWARD_S,
+    # a failed send tried again after RESULTS_RETRY_S, doubling up to RESULTS_RETRY_MAX_S.
+    CENTRE_ID = ""
+    NATIONAL_URL = ""
+    RESULTS_FORWARD_S = 5.0
+    RESULTS_RETRY_S = 30.0
+    RESULTS_RETRY_MAX_S = 900.0
+    RESULTS_SEND_TIMEOUT = 30.0
+    # the largest bundle the national endpoint reads (300 seats x 110 answers: ~15 MiB)
+    RESULTS_MAX_BUNDLE = 128 * 1024 * 1024
     # Redis pub/sub channel joining the processes of one centre's server (also the
     # prefix of its live-socket keys and its feed channel). Pub/sub ignores the
     # Redis db number, so empty = "cat-server" on db 0 and "cat-server-db<N>" on

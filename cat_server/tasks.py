@@ -10,6 +10,7 @@ from . import live_sockets, metrics, refusals, socket_limits, staff_sessions
 from .exam import clock, presence
 from .extensions import socketio
 from .proctor import feed, sessions
+from .sealed import forward
 
 
 def start_background_tasks(app) -> None:
@@ -38,6 +39,8 @@ def start_background_tasks(app) -> None:
         socketio.start_background_task(_beat_process, app)
     socketio.start_background_task(_note_consoles, app)
     socketio.start_background_task(_audit_refusals, app)
+    if app.config["NATIONAL_URL"]:
+        socketio.start_background_task(_forward_results, app)
 
 
 def _audit_refusals(app) -> None:
@@ -49,6 +52,17 @@ def _audit_refusals(app) -> None:
                 refusals.flush(app)
         except Exception:
             app.logger.exception("auditing refusals failed")
+
+
+def _forward_results(app) -> None:
+    """Bundle ended sittings and send them to CAT_NATIONAL_URL until acknowledged (forward.py)."""
+    while True:
+        socketio.sleep(float(app.config["RESULTS_FORWARD_S"]))
+        try:
+            with app.app_context():
+                forward.run_once()
+        except Exception:
+            app.logger.exception("forwarding result bundles failed")
 
 
 def _note_consoles(app) -> None:

@@ -532,6 +532,7 @@ def test_verify_names_a_tampered_response_row(app, admin, runner):
 
 
 ADMIN_GETS = [
+    "/admin/results/",
     "/admin/",
     "/admin/banks",
     "/admin/banks/1",
@@ -574,6 +575,7 @@ ADMIN_POSTS = [
     "/admin/users/1/password",
     "/admin/users/1/active",
     "/admin/sittings/1/proctors",
+    "/admin/results/1/export",  # sitting 1 is not over: back to the page, told why
 ]
 
 

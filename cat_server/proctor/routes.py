@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 
 from ..errors import Forbidden
 from ..models import utcnow
+from ..sealed import forward
 from . import actions, bp, report, service
 
 IDLE_S = 300  # no answer for 5 minutes while answering
@@ -16,7 +17,10 @@ DISCONNECTED_S = 30
 def index():
     if not service.is_staff(current_user):
         raise Forbidden()
-    return render_template("proctor/index.html", sittings=service.visible_sittings(current_user))
+    sittings = service.visible_sittings(current_user)
+    # what became of each ended sitting's signed results (pending / sent / acknowledged)
+    deliveries = {d.sitting_id: d for _, d in forward.deliveries() if d is not None}
+    return render_template("proctor/index.html", sittings=sittings, deliveries=deliveries)
 
 
 @bp.route("/sittings/<int:sitting_id>")
@@ -31,7 +35,10 @@ def sitting(sitting_id):
         "categories": list(actions.INCIDENT_CATEGORIES),
         "board": sitting.exam.board_enabled,
     }
-    return render_template("proctor/sitting.html", sitting=sitting, config=config)
+    delivery = forward.delivery_of(sitting.id) if sitting.status == "ended" else None
+    return render_template(
+        "proctor/sitting.html", sitting=sitting, config=config, delivery=delivery
+    )
 
 
 @bp.route("/sittings/<int:sitting_id>/report")

@@ -139,6 +139,11 @@ ROUTES = {
     ("admin.user_password", "POST"): admin_only(EMPTY_FORM),
     ("admin.user_role", "POST"): admin_only(EMPTY_FORM),
     ("admin.verify", "POST"): admin_only(200),  # the audit chain check
+    # signed result bundles (docs/results.md): sitting A is not over, so no bundle: told why
+    ("results.results_page", "GET"): admin_only(200),
+    ("results.export", "POST"): admin_only("302 /admin/results/"),
+    # the national endpoint: only a bundle's signature counts; an empty body is no bundle
+    ("results_api.receive", "POST"): every(422),
 }
 
 # Requests that end the role's session: tried last for each role.
