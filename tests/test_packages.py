@@ -9,6 +9,7 @@ import pytest
 
 from cat_server.exam.attempts import start_sitting
 from cat_server.extensions import db, socketio
+from cat_server.itembank.service import import_bank
 from cat_server.models import (
     AuditEvent,
     Candidate,
@@ -244,6 +245,10 @@ def test_wrong_codes_are_refused_each_saying_why_and_nothing_is_stored(
     assert "WIB" in result.output
     after = rows(app)
     assert after["PackageRelease"] == 1 and after["AuditEvent"] == before["AuditEvent"] + 1
+    # typed again: the same release; a wrong code is still refused
+    assert release(runner, sitting_id, good).exit_code == 0
+    assert release(runner, sitting_id, other_slot).exit_code == 2
+    assert rows(app) == after
 
 
 def test_starting_an_unreleased_sitting_is_refused_with_a_clear_message(app, imported):
@@ -323,6 +328,11 @@ def test_before_release_no_stem_is_in_the_database_the_log_or_any_admin_page(
     assert admin.get(f"/admin/items/{item_ids[0]}/preview").status_code == 403
     assert secrets_in(database_bytes(app)) == []
     assert secrets_in(caplog.text.encode()) == []
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # a pg backup is compressed:
+        backup = runner.invoke(args=["backup", str(tmp_path / "backups")])  # pg_dump text above
+        assert backup.exit_code == 0, backup.output
+        copies = list((tmp_path / "backups").iterdir())
+        assert copies and all(secrets_in(c.read_bytes()) == [] for c in copies)
 
     code = code_for(runner, package, issuer)
     assert release(runner, sitting_id, code).exit_code == 0
@@ -344,3 +354,7 @@ def test_before_release_no_stem_is_in_the_database_the_log_or_any_admin_page(
     assert secrets_in(str(state).encode()) == ["TWK001", "TWK001 options"]  # the scan sees them
     assert secrets_in(database_bytes(app)) == []  # and never written in the clear
     assert secrets_in(caplog.text.encode()) == []
+    # the scan would see them: the same bank imported in the clear is found whole
+    with app.app_context():
+        import_bank(tmp_path / "issuer" / "bank.csv", "Bank terbuka")
+    assert len(secrets_in(database_bytes(app))) == 2 * len(STEMS)

@@ -166,13 +166,15 @@ def release(sitting_id: int, typed: str, actor: str) -> PackageRelease:
         raise ReleaseRefused(
             "Sesi ini tidak memakai paket soal tersegel.", "This sitting uses no sealed package."
         )
-    done = db.session.get(PackageRelease, sitting.id)
-    if done is not None:
-        return done
     if sitting.status == "ended":
         raise ReleaseRefused("Sesi ini sudah ditutup.", "This sitting has ended.")
-    secret = parse_code(typed)
     manifest = json.loads(package.manifest)
+    if sitting.package_slot not in manifest["release"]["wraps"]:
+        raise ReleaseRefused(
+            f"Sesi ini tidak menyebut slot paket {package.package_id}; jadwalkan ulang dengan slotnya.",
+            f"This sitting names no slot of package {package.package_id}; schedule it with one.",
+        )
+    secret = parse_code(typed)
     data_key = unwrap(manifest, sitting.package_slot, secret)
     if data_key is None:
         other = next(
@@ -189,6 +191,9 @@ def release(sitting_id: int, typed: str, actor: str) -> PackageRelease:
             f"Kode rilis tidak membuka paket {package.package_id}: bukan kode paket ini.",
             f"The release code does not open package {package.package_id}: not its code.",
         )
+    done = db.session.get(PackageRelease, sitting.id)
+    if done is not None:  # typed again (a second console): the same release, nothing new
+        return done
     row = PackageRelease(
         sitting_id=sitting.id,
         package_id=package.id,
