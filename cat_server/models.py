@@ -494,6 +494,7 @@ class SealedItem(db.Model):
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("item.id"), primary_key=True)
     package_id: Mapped[int] = mapped_column(sa.ForeignKey("exam_package.id"), index=True)
     blob: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    media_blob: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # its image or audio
 
 
 class PackageRelease(db.Model):

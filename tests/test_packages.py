@@ -358,3 +358,51 @@ def test_before_release_no_stem_is_in_the_database_the_log_or_any_admin_page(
     with app.app_context():
         import_bank(tmp_path / "issuer" / "bank.csv", "Bank terbuka")
     assert len(secrets_in(database_bytes(app))) == 2 * len(STEMS)
+
+
+def test_an_items_media_travel_sealed_and_reach_only_the_candidate_it_is_presented_to(
+    app, runner, tmp_path, issuer
+):
+    import zipfile
+
+    from tests.packages_kit import bank_csv, write_inputs
+
+    exam, _ = write_inputs(tmp_path)
+    png = b"\x89PNG\r\n\x1a\n" + b"GRAFIK-RAHASIA-7731" * 50
+    text = bank_csv().replace("item_id,section", "media,item_id,section")
+    lines = text.splitlines()
+    lines = [lines[0]] + ["media/grafik.png," + lines[1]] + ["," + line for line in lines[2:]]
+    bank = tmp_path / "issuer" / "bank.zip"
+    with zipfile.ZipFile(bank, "w") as archive:
+        archive.writestr("bank.csv", "\n".join(lines) + "\n")
+        archive.writestr("media/grafik.png", png)
+    package = tmp_path / "issuer" / "media.catpkg"
+    args = ["package", "build", "--exam", str(exam), "--bank", str(bank), "--issuer-key"]
+    args += [str(issuer), "--out", str(package), "--slot", SLOT, "--id", "MEDIA"]
+    assert runner.invoke(args=args).exit_code == 0
+    assert b"GRAFIK-RAHASIA" not in package.read_bytes()
+    assert runner.invoke(args=["package", "import", str(package)]).exit_code == 0
+    assert b"GRAFIK-RAHASIA" not in database_bytes(app)
+    with app.app_context():
+        make_user("admin", role="admin")
+        exam_id = db.session.execute(db.select(ExamPackage.exam_id)).scalar_one()
+        sitting_id = schedule(exam_id)
+        media_item = db.session.execute(db.select(Item.id).where(Item.code == "TWK001")).scalar()
+    assert release(runner, sitting_id, code_for(runner, package, issuer)).exit_code == 0
+    with app.app_context():
+        db.session.get(Sitting, sitting_id).status = "open"
+        db.session.commit()
+    client = app.test_client()
+    assert login_candidate(client, sitting_id, "20260001").status_code == 302
+    assert client.get(f"/exam/media/{media_item}").status_code == 404  # waiting: not yet
+    with app.app_context():
+        start_sitting(sitting_id, "user:1")
+    sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)
+    state = sock.emit("sync", namespace="/exam", callback=True)["state"]
+    assert state["item"]["id"] == media_item and state["item"]["media"] == "image"
+    got = client.get(f"/exam/media/{media_item}")
+    assert got.status_code == 200 and got.data == png and got.mimetype == "image/png"
+    admin = app.test_client()
+    login_staff(admin, "admin")
+    assert admin.get(f"/exam/media/{media_item}").status_code == 404
+    assert b"GRAFIK-RAHASIA" not in database_bytes(app)

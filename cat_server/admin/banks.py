@@ -82,7 +82,11 @@ def upload_bank(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
     return import_bank(io.BytesIO(data), name, actor, filename=filename, media=set())
 
 
-def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
+def unpack_bank_zip(data: bytes, filename: str):
+    """(the archive, its bank member, {media path: member}), every member checked; BankFormatError.
+
+    Shared by the bank upload and the issuer's sealed package build (admin/packages.py).
+    """
     problems: list[BankFormatProblem] = []
 
     def bad(member, message):
@@ -148,7 +152,11 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
         )
     if problems:
         raise BankFormatError(problems[:50], len(problems))
+    return archive, bank_files[0], media
 
+
+def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
+    archive, bank_info, media = unpack_bank_zip(data, filename)
     staging = Path(tempfile.mkdtemp(prefix="bank-media-", dir=_ensure(media_root())))
     try:
         # read_member never reads past a member's declared size, so a lying header cannot
@@ -157,7 +165,6 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
             target = staging / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(read_member(archive, info, filename))
-        bank_info = bank_files[0]
         bank = import_bank(
             io.BytesIO(read_member(archive, bank_info, filename)),
             name,

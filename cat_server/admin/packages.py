@@ -9,14 +9,18 @@ content still encrypted. docs/packages.md describes the file.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
 from dataclasses import asdict
+from pathlib import Path
 
 from ..extensions import db
 from ..itembank.formats import BankFormatError, read_bank
-from ..itembank.service import sanitize_html
+from ..itembank.formats.qti_format import is_package
+from ..itembank.formats.zips import read_member
+from ..itembank.service import check_media, sanitize_html
 from ..models import ExamPackage, Item, ItemBank, SealedItem, audit
 from ..sealed import keys
 from ..sealed.package import (
@@ -25,11 +29,14 @@ from ..sealed.package import (
     VERSION,
     PackageRefused,
     encrypt_item,
+    encrypt_media,
+    media_part_name,
     part_name,
     read_package,
     write_package,
 )
 from ..sealed.release import make_wraps
+from .banks import unpack_bank_zip
 from .exam_builder import save_exam_document
 from .exam_files import read_exam_document
 from .sittings import FormProblems
@@ -67,15 +74,9 @@ def build_package(
     if not slots or len(set(slots)) != len(slots):
         raise PackageRefused("name each sitting slot once (--slot), at least one")
     try:
-        rows = read_bank(bank_path)
+        rows, media = _read_bank_file(Path(bank_path))
     except BankFormatError as error:
         raise PackageRefused(str(error)) from None
-    with_media = [row.item_id for row in rows if row.media]
-    if with_media:
-        raise PackageRefused(
-            f"items {', '.join(with_media[:5])} have media; packages of format version {VERSION} "
-            "carry text items only (docs/packages.md, future work)"
-        )
     _check_blueprint(exam_doc)
     try:
         read_exam_document(exam_doc, rows=rows)
@@ -103,18 +104,36 @@ def build_package(
         content["option_scores"] = list(row.option_scores) if row.option_scores else None
         secret = {k: content[k] for k in ("model", "a", "b", "c", "d", "thresholds", "stem")}
         secret |= {k: content[k] for k in ("options", "key", "option_scores")}
+        secret["media"] = row.media  # its name may tell what it shows: sealed too
         part = part_name(position)
         parts[part] = encrypt_item(data_key, package_id, row.item_id, secret)
-        manifest["items"].append(
-            {
-                "code": row.item_id,
-                "section": row.section,
-                "status": row.status,
-                "enemy_group": row.enemy_group,
-                "part": part,
-            }
-        )
+        entry = {
+            "code": row.item_id,
+            "section": row.section,
+            "status": row.status,
+            "enemy_group": row.enemy_group,
+            "part": part,
+        }
+        if row.media:
+            entry["media_part"] = media_part_name(position)
+            parts[entry["media_part"]] = encrypt_media(
+                data_key, package_id, row.item_id, media[row.media]
+            )
+        manifest["items"].append(entry)
     return package_id, write_package(manifest, parts, issuer_key)
+
+
+def _read_bank_file(path: Path) -> tuple[list, dict[str, bytes]]:
+    """The bank's rows and its media files' bytes: a bank file, or a zip of one and its media
+    (the zip an admin uploads, checked by the same code)."""
+    if path.suffix.lower() != ".zip" or is_package(data := path.read_bytes()):
+        return read_bank(path), {}
+    archive, bank_info, members = unpack_bank_zip(data, path.name)
+    source = f"{path.name}: {bank_info.filename}"
+    rows = read_bank(io.BytesIO(read_member(archive, bank_info, path.name)), filename=source)
+    check_media(rows, set(members), source)
+    used = {row.media for row in rows if row.media}
+    return rows, {name: read_member(archive, members[name], path.name) for name in used}
 
 
 def import_package(data: bytes, filename: str, actor: str) -> ExamPackage:
@@ -173,7 +192,12 @@ def import_package(data: bytes, filename: str, actor: str) -> ExamPackage:
         db.session.flush()
         for item in items:
             db.session.add(
-                SealedItem(item_id=item.id, package_id=row.id, blob=package.parts[item.code])
+                SealedItem(
+                    item_id=item.id,
+                    package_id=row.id,
+                    blob=package.parts[item.code],
+                    media_blob=package.media.get(item.code),
+                )
             )
         audit(
             actor,

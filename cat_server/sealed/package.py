@@ -62,10 +62,31 @@ def part_name(position: int) -> str:
     return f"items/{position:04d}.bin"
 
 
+def media_part_name(position: int) -> str:
+    return f"media/{position:04d}.bin"
+
+
+def encrypt_media(data_key: bytes, package_id: str, code: str, data: bytes) -> bytes:
+    """12-byte nonce + AES-256-GCM ciphertext of an item's media file, bound to the item."""
+    nonce = os.urandom(12)
+    return nonce + AESGCM(data_key).encrypt(nonce, data, item_aad(package_id, code) + b"|media")
+
+
+def decrypt_media(data_key: bytes, package_id: str, code: str, blob: bytes) -> bytes:
+    try:
+        return AESGCM(data_key).decrypt(
+            blob[:12], blob[12:], item_aad(package_id, code) + b"|media"
+        )
+    except InvalidTag:
+        raise PackageRefused(f"the media of item {code} do not open with this key") from None
+
+
 def write_package(manifest: dict, parts: dict[str, bytes], issuer_key) -> bytes:
     """The package file: the manifest (with each part's SHA-256), its signature, the parts."""
     for entry in manifest["items"]:
         entry["sha256"] = hashlib.sha256(parts[entry["part"]]).hexdigest()
+        if "media_part" in entry:
+            entry["media_sha256"] = hashlib.sha256(parts[entry["media_part"]]).hexdigest()
     body = json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True).encode()
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -84,6 +105,7 @@ class Package:
     signature: bytes
     manifest: dict
     parts: dict[str, bytes]  # item code -> nonce + ciphertext
+    media: dict[str, bytes]  # item code -> nonce + ciphertext of its media file
 
     @property
     def package_id(self) -> str:
@@ -139,18 +161,24 @@ def read_package(data: bytes, issuer_key, where: str = "the package") -> Package
         )
     if manifest.get("issuer") != expected:
         raise PackageRefused(f"{where} names issuer {manifest.get('issuer')}, not {expected}")
-    parts = {}
+    parts, media = {}, {}
     for entry in manifest["items"]:
-        blob = files.get(entry["part"])
-        if blob is None:
-            raise PackageRefused(f"{where} lacks {entry['part']} (item {entry['code']})")
-        if hashlib.sha256(blob).hexdigest() != entry["sha256"]:
-            raise PackageRefused(
-                f"{entry['part']} (item {entry['code']}) in {where} was altered: its SHA-256 "
-                "differs from the signed manifest's"
-            )
-        parts[entry["code"]] = blob
-    return Package(body, signature, manifest, parts)
+        parts[entry["code"]] = _part(files, entry, "part", "sha256", where)
+        if "media_part" in entry:
+            media[entry["code"]] = _part(files, entry, "media_part", "media_sha256", where)
+    return Package(body, signature, manifest, parts, media)
+
+
+def _part(files: dict, entry: dict, name: str, digest: str, where: str) -> bytes:
+    blob = files.get(entry[name])
+    if blob is None:
+        raise PackageRefused(f"{where} lacks {entry[name]} (item {entry['code']})")
+    if hashlib.sha256(blob).hexdigest() != entry[digest]:
+        raise PackageRefused(
+            f"{entry[name]} (item {entry['code']}) in {where} was altered: its SHA-256 "
+            "differs from the signed manifest's"
+        )
+    return blob
 
 
 def _claimed_issuer(body: bytes) -> str | None:

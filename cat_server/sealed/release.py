@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 
@@ -27,9 +28,10 @@ from flask import current_app
 
 from ..errors import ExamError
 from ..extensions import db
+from ..itembank.service import MEDIA_TYPES
 from ..models import ExamPackage, Item, PackageRelease, SealedItem, Sitting, audit
 from . import keys
-from .package import CONTENT, FORMAT, VERSION, decrypt_item
+from .package import CONTENT, FORMAT, VERSION, decrypt_item, decrypt_media
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CODE_BYTES = 10  # 80 bits: 16 characters
@@ -265,4 +267,26 @@ def open_sealed(item: Item) -> Item:
     content = decrypt_item(key, package_id, item.code, blob)
     for name in CONTENT:
         setattr(item, name, content[name])
+    item.media = content.get("media")
     return item
+
+
+def sealed_media(item_id: int) -> tuple[io.BytesIO, str] | None:
+    """(the media file decrypted in memory, its content type) of a sealed item; None otherwise.
+
+    Raises NotReleased while no sitting of its package is released.
+    """
+    found = db.session.execute(
+        db.select(SealedItem.blob, SealedItem.media_blob, ExamPackage.id, ExamPackage.package_id)
+        .join(ExamPackage, ExamPackage.id == SealedItem.package_id)
+        .where(SealedItem.item_id == item_id)
+    ).first()
+    if found is None or found.media_blob is None:
+        return None
+    key = data_key(found.id)
+    if key is None:
+        raise NotReleased()
+    code = db.session.get(Item, item_id).code
+    name = decrypt_item(key, found.package_id, code, found.blob)["media"]
+    data = decrypt_media(key, found.package_id, code, found.media_blob)
+    return io.BytesIO(data), MEDIA_TYPES[os.path.splitext(name)[1].lower()]

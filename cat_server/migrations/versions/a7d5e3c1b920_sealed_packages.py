@@ -43,6 +43,7 @@ def upgrade():
         sa.Column('item_id', sa.Integer(), nullable=False),
         sa.Column('package_id', sa.Integer(), nullable=False),
         sa.Column('blob', sa.LargeBinary(), nullable=False),
+        sa.Column('media_blob', sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(['item_id'], ['item.id']),
         sa.ForeignKeyConstraint(['package_id'], ['exam_package.id']),
         sa.PrimaryKeyConstraint('item_id'),
