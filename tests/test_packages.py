@@ -406,3 +406,16 @@ def test_an_items_media_travel_sealed_and_reach_only_the_candidate_it_is_present
     login_staff(admin, "admin")
     assert admin.get(f"/exam/media/{media_item}").status_code == 404
     assert b"GRAFIK-RAHASIA" not in database_bytes(app)
+
+
+def test_a_release_needs_the_centres_key_and_says_so(app, runner, imported, issuer, tmp_path):
+    package, exam_id = imported
+    with app.app_context():
+        sitting_id = schedule(exam_id)
+    app.config["CENTRE_KEY_FILE"] = str(tmp_path / "gone.pem")
+    before = rows(app)
+    result = release(runner, sitting_id, code_for(runner, package, issuer))
+    assert result.exit_code == 2
+    assert "The code is right, but the centre's key is not available" in result.output
+    assert "cat-server keys create" in result.output
+    assert rows(app) == before

@@ -196,11 +196,18 @@ def release(sitting_id: int, typed: str, actor: str) -> PackageRelease:
     done = db.session.get(PackageRelease, sitting.id)
     if done is not None:  # typed again (a second console): the same release, nothing new
         return done
+    try:
+        sealed = keys.seal(f"sitting:{sitting.id}", data_key)
+    except keys.KeyProblem as problem:  # the code was right; the centre cannot keep the key
+        raise ReleaseRefused(
+            f"Kode benar, tetapi kunci pusat tidak tersedia: {problem}.",
+            f"The code is right, but the centre's key is not available: {problem}.",
+        ) from None
     row = PackageRelease(
         sitting_id=sitting.id,
         package_id=package.id,
         slot=sitting.package_slot,
-        sealed_key=keys.seal(f"sitting:{sitting.id}", data_key),
+        sealed_key=sealed,
         released_by=actor,
     )
     db.session.add(row)
@@ -244,7 +251,13 @@ def data_key(package_row_id: int) -> bytes | None:
         ).scalar_one_or_none()
         if row is None:
             return None
-        memory[package_row_id] = keys.unseal(f"sitting:{row.sitting_id}", row.sealed_key)
+        try:
+            memory[package_row_id] = keys.unseal(f"sitting:{row.sitting_id}", row.sealed_key)
+        except keys.KeyProblem as problem:  # another key file than at the release, or none
+            raise NotReleased(
+                f"Rilis paket tersimpan tidak terbuka dengan kunci pusat ini: {problem}.",
+                f"The stored release does not open with this centre's key: {problem}.",
+            ) from None
     return memory[package_row_id]
 
 
