@@ -419,3 +419,14 @@ def test_a_release_needs_the_centres_key_and_says_so(app, runner, imported, issu
     assert "The code is right, but the centre's key is not available" in result.output
     assert "cat-server keys create" in result.output
     assert rows(app) == before
+
+
+def test_no_other_exam_is_saved_on_a_sealed_package_bank(app, runner, imported, tmp_path):
+    """Another exam on the package's bank would draw on sealed placeholders: refused."""
+    _, exam_id = imported
+    path = tmp_path / "copy.json"
+    assert runner.invoke(args=["exam", "export", str(exam_id), str(path)]).exit_code == 0
+    result = runner.invoke(args=["exam", "import", str(path)])
+    assert result.exit_code != 0 and "bank paket tersegel" in result.output
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(Exam)) == 1
