@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from . import engine_cli
 from .admin import banks
 from .admin import commands as admin_commands
+from .admin.package_commands import package_group
 from .api import commands as api_commands
 from .itembank.formats import BankFormatError
 from .sealed import commands as sealed_commands
@@ -50,6 +51,7 @@ def init_app(app):
     app.cli.add_command(api_commands.api_token)
     app.cli.add_command(sealed_commands.keys_group)
     app.cli.add_command(sealed_commands.results_group)
+    app.cli.add_command(package_group)
 
 
 @click.command("load-bank")

@@ -251,6 +251,8 @@ class Sitting(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # set while a proctor has paused the whole sitting (status stays "started")
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # a sealed package's exam: the slot (named in the package) whose release code opens it
+    package_slot: Mapped[str | None] = mapped_column(sa.String(40))
 
     exam: Mapped[Exam] = relationship()
     seats: Mapped[list[Seat]] = relationship(back_populates="sitting", order_by="Seat.position")
@@ -465,3 +467,45 @@ class Incident(db.Model):
             name="category",
         ),
     )
+
+
+class ExamPackage(db.Model):
+    """A sealed exam package as imported: the signed manifest; its items stay encrypted.
+
+    The package's exam and its bank are ordinary rows; the bank's items hold
+    only what the manifest shows in the clear (code, section, status, enemy
+    group), their content is in ``SealedItem`` (docs/packages.md).
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    issuer: Mapped[str] = mapped_column(sa.String(80))  # the issuer key's fingerprint
+    version: Mapped[int]
+    manifest: Mapped[str] = mapped_column(sa.Text)  # the exact bytes the issuer signed
+    signature: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    bank_id: Mapped[int] = mapped_column(sa.ForeignKey("item_bank.id"), unique=True)
+    exam_id: Mapped[int] = mapped_column(sa.ForeignKey("exam.id"), unique=True)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    imported_by: Mapped[str] = mapped_column(sa.String(120))
+
+    exam: Mapped[Exam] = relationship()
+
+
+class SealedItem(db.Model):
+    """One item's content, still encrypted under its package's data key (nonce + AES-GCM)."""
+
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("item.id"), primary_key=True)
+    package_id: Mapped[int] = mapped_column(sa.ForeignKey("exam_package.id"), index=True)
+    blob: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    media_blob: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # its image or audio
+
+
+class PackageRelease(db.Model):
+    """A sitting's release: its package's data key, sealed under the centre's key for it only."""
+
+    sitting_id: Mapped[int] = mapped_column(sa.ForeignKey("sitting.id"), primary_key=True)
+    package_id: Mapped[int] = mapped_column(sa.ForeignKey("exam_package.id"), index=True)
+    slot: Mapped[str] = mapped_column(sa.String(40))
+    sealed_key: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_by: Mapped[str] = mapped_column(sa.String(120))

@@ -555,9 +555,11 @@ ADMIN_GETS = [
     "/admin/banks/1/stats",
     "/admin/banks/1/information.svg",
     "/admin/users",
+    "/admin/packages",
 ]
 ADMIN_POSTS = [
     "/admin/banks",
+    "/admin/packages",
     "/admin/items/1/status",
     "/admin/exams",
     "/admin/exams/1/board",

@@ -7,6 +7,7 @@ bp = Blueprint("admin", __name__)
 from . import (  # noqa: E402,F401  (register on import)
     calibration_routes,
     exam_routes,
+    package_routes,
     routes,
     staff_routes,
 )

@@ -82,7 +82,11 @@ def upload_bank(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
     return import_bank(io.BytesIO(data), name, actor, filename=filename, media=set())
 
 
-def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
+def unpack_bank_zip(data: bytes, filename: str):
+    """(the archive, its bank member, {media path: member}), every member checked; BankFormatError.
+
+    Shared by the bank upload and the issuer's sealed package build (admin/packages.py).
+    """
     problems: list[BankFormatProblem] = []
 
     def bad(member, message):
@@ -146,24 +150,31 @@ def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
             "the zip must hold exactly one bank file (.csv, .json or .xlsx) at its top "
             f"level; found {len(bank_files)}",
         )
+    if not problems:  # the content must be what the name says (an image, a sound)
+        for path, info in media.items():
+            try:
+                with archive.open(info) as member:
+                    head = member.read(16)
+            except Exception:  # damaged: read_member names it when the files are written
+                continue
+            if (expected := media_content_problem(path, head)) is not None:
+                bad(path, expected)
     if problems:
         raise BankFormatError(problems[:50], len(problems))
+    return archive, bank_files[0], media
 
+
+def _upload_zip(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
+    archive, bank_info, media = unpack_bank_zip(data, filename)
     staging = Path(tempfile.mkdtemp(prefix="bank-media-", dir=_ensure(media_root())))
     try:
         # read_member never reads past a member's declared size, so a lying header cannot
         # fill the disk, and any damage comes back as a BankFormatError naming the member
         for path, info in media.items():
             content = read_member(archive, info, filename)
-            if (expected := media_content_problem(path, content)) is not None:
-                bad(path, expected)
-                continue
             target = staging / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
-        if problems:
-            raise BankFormatError(problems[:50], len(problems))
-        bank_info = bank_files[0]
         bank = import_bank(
             io.BytesIO(read_member(archive, bank_info, filename)),
             name,

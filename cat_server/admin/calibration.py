@@ -27,6 +27,7 @@ from ..extensions import db
 from ..irt import io as irt_io
 from ..itembank.formats import DICHOTOMOUS
 from ..models import Attempt, Exam, Item, ItemBank, Presentation, Response, Sitting, audit, utcnow
+from ..sealed.release import package_of_bank
 from .sittings import FormProblems
 
 MODELS = ("1pl", "2pl", "3pl", "4pl", "grm", "gpcm")
@@ -73,6 +74,8 @@ def run_calibration(
     bank = db.session.get(ItemBank, bank_id) if bank_id else None
     if bank is None:
         raise FormProblems([("bank_id", f"no item bank version with id {bank_id}")])
+    if package_of_bank(bank.id) is not None:  # its parameters are the issuer's, and sealed
+        raise FormProblems([("bank_id", f"{bank.name} is a sealed package: the issuer calibrates")])
     if model not in MODELS:
         raise FormProblems([("model", f"choose one of {', '.join(MODELS)}")])
     by_code = {i.code: i for i in bank.items}

@@ -17,6 +17,7 @@ from ..models import (
     Item,
     ItemBank,
 )
+from ..sealed.release import Sealed, package_of_bank
 from . import banks, bp, sittings
 from .routes import _int, actor
 
@@ -96,14 +97,22 @@ def calibration_review(token):
 def bank_stats(bank_id):
     from . import calibration
 
-    bank = banks.get_bank(bank_id)
+    bank = _open_bank(bank_id)
     n_attempts, rows = calibration.item_statistics(bank)
     return render_template("admin/stats.html", bank=bank, n_attempts=n_attempts, rows=rows)
+
+
+def _open_bank(bank_id: int):
+    """The bank, unless a sealed package's: its statistics would need the sealed parameters."""
+    bank = banks.get_bank(bank_id)
+    if package_of_bank(bank.id) is not None:
+        raise Sealed()
+    return bank
 
 
 @bp.route("/banks/<int:bank_id>/information.svg")
 def bank_information(bank_id):
     from . import calibration
 
-    svg = calibration.information_svg(banks.get_bank(bank_id))
+    svg = calibration.information_svg(_open_bank(bank_id))
     return Response(svg, mimetype="image/svg+xml")

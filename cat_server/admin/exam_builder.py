@@ -18,6 +18,7 @@ from ..errors import NotFound
 from ..exam import catalog
 from ..extensions import db
 from ..models import Exam, ExamSection, Item, Sitting, audit
+from ..sealed.release import package_of_bank
 from .exam_files import FORMAT, NAVIGATION, VERSION, read_exam_document
 from .sittings import FormProblems, _
 
@@ -31,8 +32,11 @@ def get_exam(exam_id: int) -> Exam:
     return exam
 
 
-def save_exam_document(doc, actor: str, exam_id: int | None = None) -> Exam:
-    """Create an exam from a document, or replace exam ``exam_id`` while no sitting uses it."""
+def save_exam_document(doc, actor: str, exam_id: int | None = None, commit=True) -> Exam:
+    """Create an exam from a document, or replace exam ``exam_id`` while no sitting uses it.
+
+    ``commit=False``: part of the caller's transaction (a sealed package's import).
+    """
     exam = get_exam(exam_id) if exam_id is not None else None
     if exam is not None:
         used = db.session.scalar(
@@ -52,6 +56,10 @@ def save_exam_document(doc, actor: str, exam_id: int | None = None) -> Exam:
                 ]
             )
     plan = read_exam_document(doc)
+    if commit and package_of_bank(plan.bank.id) is not None:
+        raise FormProblems(
+            [("bank", _("bank paket tersegel hanya dipakai ujian paketnya sendiri"))]
+        )
     if exam is None:
         exam = Exam(**plan.exam)
         db.session.add(exam)
@@ -68,7 +76,8 @@ def save_exam_document(doc, actor: str, exam_id: int | None = None) -> Exam:
         exam.sections.append(sympson_hetter(plan.bank.id, ExamSection(**section)))
     db.session.flush()
     audit(actor, action, exam_id=exam.id, name=exam.name, bank_id=plan.bank.id)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return exam
 
 

@@ -82,10 +82,8 @@ class _Check:
 class _Bank:
     """The bank's items, read once for the checks: by code, and the active ones by tag."""
 
-    def __init__(self, bank: ItemBank):
-        self.items = (
-            db.session.execute(db.select(Item).where(Item.bank_id == bank.id)).scalars().all()
-        )
+    def __init__(self, items):
+        self.items = list(items)
         self.by_code = {i.code: i for i in self.items}
         self.by_id = {i.id: i for i in self.items}
 
@@ -106,14 +104,28 @@ class _Bank:
         ]
 
 
+class _RowItem:
+    """A bank file's row where the checks expect an Item: id, code, section, status, group."""
+
+    def __init__(self, position: int, row):
+        self.id = self.position = position
+        self.code, self.section, self.status = row.item_id, row.section, row.status
+        self.enemy_group, self.model = row.enemy_group, row.model
+        self.b, self.thresholds = row.b, row.thresholds
+
+
 def fit(items) -> int:
     """How many of ``items`` can share an attempt: one item of each enemy group."""
     groups = [i.enemy_group for i in items]
     return sum(1 for g in groups if not g) + len({g for g in groups if g})
 
 
-def read_exam_document(doc) -> ExamPlan:
-    """Check a document against its bank; FormProblems lists every problem, nothing is written."""
+def read_exam_document(doc, rows=None) -> ExamPlan:
+    """Check a document against its bank; FormProblems lists every problem, nothing is written.
+
+    ``rows`` (a bank file's ItemRows, for an issuer building a sealed package):
+    check against them instead; the document names no bank then.
+    """
     check = _Check()
     if not isinstance(doc, dict):
         raise FormProblems([("", _("berkas ujian harus berupa objek JSON"))])
@@ -124,9 +136,11 @@ def read_exam_document(doc) -> ExamPlan:
     name = (check.get(doc, "name", "", str) or "").strip()
     if doc.get("name") is not None and not name:
         check.bad("name", _("beri nama ujian"))
-    bank_doc = check.get(doc, "bank", "", dict) or {}
-    bank_name = check.get(bank_doc, "name", "bank", str)
-    bank_version = check.get(bank_doc, "version", "bank", int, low=1, high=MAX_NUMBER)
+    bank_name = bank_version = None
+    if rows is None:
+        bank_doc = check.get(doc, "bank", "", dict) or {}
+        bank_name = check.get(bank_doc, "name", "bank", str)
+        bank_version = check.get(bank_doc, "version", "bank", int, low=1, high=MAX_NUMBER)
     bank = None
     if bank_name and bank_version:
         bank = db.session.execute(
@@ -153,7 +167,11 @@ def read_exam_document(doc) -> ExamPlan:
     sections_doc = check.get(doc, "sections", "", list) or []
     if doc.get("sections") is not None and not sections_doc:
         check.bad("sections", _("beri paling sedikit satu bagian"))
-    items = _Bank(bank) if bank is not None else None
+    items = None
+    if bank is not None:
+        items = _Bank(db.session.execute(db.select(Item).where(Item.bank_id == bank.id)).scalars())
+    elif rows is not None:  # ids are positions: the check only needs them to be distinct
+        items = _Bank([_RowItem(n, row) for n, row in enumerate(rows, start=1)])
     sections, codes, group_section = [], set(), {}
     for number, sdoc in enumerate(sections_doc, start=1):
         where = f"sections[{number}]"
@@ -189,7 +207,7 @@ def read_exam_document(doc) -> ExamPlan:
         raise FormProblems(check.problems)
     exam = dict(
         name=name,
-        bank_id=bank.id,
+        bank_id=bank.id if bank is not None else None,
         duration_s=total_min * 60,
         show_result=result != "none",
         result_view="total" if result == "total" else "sections",

@@ -36,7 +36,9 @@ from ..models import (
     Sitting,
     User,
 )
+from ..sealed.release import Sealed, package_of_bank
 from . import banks, bp, scores, sittings
+from .packages import package_summary, packages
 
 AUDIT_PAGE = 100
 
@@ -178,6 +180,7 @@ def bank_detail(bank_id):
         sections=sections,
         section=section,
         formats=FORMATS,
+        package=package_of_bank(bank.id),
     )
 
 
@@ -186,6 +189,8 @@ def bank_export(bank_id, fmt):
     if fmt not in FORMATS:
         raise NotFound()
     bank = banks.get_bank(bank_id)
+    if package_of_bank(bank.id) is not None:
+        raise Sealed()
     slug = _slug(bank.name) or "bank"
     return _download(banks.export_file(bank, fmt), f"{slug}-v{bank.version}.{fmt}", fmt)
 
@@ -205,6 +210,8 @@ def item_preview(item_id):
     item = db.session.get(Item, item_id) if item_id <= MAX_ID else None
     if item is None:
         raise NotFound()
+    if package_of_bank(item.bank_id) is not None:  # not even once released: Sealed
+        raise Sealed()
     return render_template("admin/item_preview.html", item=item, public=public_item(item.id))
 
 
@@ -294,6 +301,7 @@ def sittings_page():
                 parse_local(request.form.get("scheduled_at")),  # typed in the centre's zone
                 [_int(p, 0) for p in request.form.getlist("proctors")],
                 actor(),
+                slot=request.form.get("package_slot", "").strip() or None,
             )
         except sittings.FormProblems as error:
             db.session.rollback()
@@ -331,6 +339,7 @@ def _sittings_template(**extra):
         counts=counts,
         exams=exams,
         proctors=proctors,
+        package_slots=sorted({s for p in packages() for s in package_summary(p)["slots"]}),
         form=request.form,
         **{"problems": [], "errors": None, "n_problems": 0, **extra},
     )

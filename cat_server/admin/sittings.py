@@ -31,6 +31,7 @@ from ..models import (
     User,
     audit,
 )
+from ..sealed.release import package_slots
 
 CANDIDATE_COLUMNS = ("registration_no", "name", "birth_date", "sitting", "seat")
 REQUIRED_CANDIDATE_COLUMNS = ("registration_no", "name", "sitting", "seat")
@@ -232,7 +233,9 @@ def create_sitting(
     scheduled_at: datetime | None,
     proctor_ids: list[int],
     actor: str,
+    slot: str | None = None,
 ) -> Sitting:
+    """Schedule a sitting; one of a sealed package's exam names the package's slot (``slot``)."""
     problems = []
     exam = db.session.get(Exam, exam_id) if exam_id else None
     if exam is None:
@@ -249,6 +252,21 @@ def create_sitting(
     if problems:
         raise FormProblems(problems)
     sitting = Sitting(exam=exam, name=name.strip(), room=room.strip(), scheduled_at=scheduled_at)
+    slots = package_slots(exam.id)
+    if slots is not None and slot not in slots:
+        raise FormProblems(
+            [
+                (
+                    "package_slot",
+                    f"the exam is a sealed package's: name one of its slots, {', '.join(slots)}",
+                )
+            ]
+        )
+    if slots is None and slot:
+        raise FormProblems(
+            [("package_slot", "only a sealed package's exam has slots; leave it empty")]
+        )
+    sitting.package_slot = slot
     sitting.proctors.extend(proctors)
     db.session.add(sitting)
     db.session.flush()
@@ -260,6 +278,7 @@ def create_sitting(
         room=sitting.room,
         scheduled_at=scheduled_at.isoformat(),
         proctors=[p.username for p in proctors],
+        slot=slot,
     )
     db.session.commit()
     return sitting

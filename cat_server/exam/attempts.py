@@ -17,6 +17,7 @@ from ..errors import (
 )
 from ..extensions import db
 from ..models import Attempt, Candidate, Presentation, Sitting, audit, utcnow
+from ..sealed.release import require_release
 from .catalog import check_version, current_section, exam_length, exam_sections
 from .chain import chain_key, genesis
 from .clock import check_running, start_late
@@ -101,6 +102,7 @@ def open_check_in(sitting_id: int, actor: str, reason: str) -> Sitting:
         raise NotInProgress(
             "Check-in sesi ini sudah dibuka.", "Check-in of this sitting is already open."
         )
+    require_release(sitting)  # candidates' first items are drawn at login
     sitting.status = "open"
     audit(actor, "check_in_opened", sitting_id=sitting.id, reason=reason)
     db.session.commit()
@@ -121,6 +123,7 @@ def start_sitting(sitting_id: int, actor: str, reason: str | None = None) -> Sit
         raise NotInProgress(
             "Sesi ini sudah dimulai atau ditutup.", "This sitting has already started or ended."
         )
+    require_release(sitting)
     now = utcnow()
     sitting.status = "started"
     sitting.started_at = now

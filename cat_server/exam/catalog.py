@@ -23,6 +23,7 @@ from .. import irt
 from ..extensions import db
 from ..itembank.service import sanitize_html
 from ..models import Attempt, CatalogVersion, Exam, ExamSection, Item, Sitting
+from ..sealed.release import open_sealed
 
 # the caches that hold items or what is built from them (not exams, sections, sittings)
 _ITEM_CACHES = ("items", "public_items", "pools", "adaptive", "lengths", "form_lengths")
@@ -77,7 +78,8 @@ def cached_item(item_id: int) -> Item:
     if item is None:
         item = db.session.get(Item, item_id)
         db.session.expunge(item)
-        cache[item_id] = item
+        # a sealed package's item: its content decrypted here, in memory only (NotReleased before)
+        cache[item_id] = open_sealed(item)
     return item
 
 

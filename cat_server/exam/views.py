@@ -10,6 +10,7 @@ from ..errors import Forbidden, NotFound
 from ..extensions import db, socketio
 from ..itembank.service import media_file
 from ..models import Attempt, Exam, Item, Presentation, Response, Sitting, sitting_proctor, utcnow
+from ..sealed.release import package_of_bank, sealed_media
 from .catalog import (
     cached_exam,
     exam_id_of,
@@ -182,7 +183,7 @@ def push_state(attempt: Attempt) -> None:
 
 
 def item_media(item_id: int, attempt_id: int | None, staff=None):
-    """(path, content type) of an item's media file, for a page that may show it.
+    """(path, or a sealed item's file decrypted in memory; content type) of an item's media.
 
     A candidate gets only the media of an item already presented to their own
     attempt, and only while it runs: not while waiting for the start (the
@@ -210,7 +211,9 @@ def item_media(item_id: int, attempt_id: int | None, staff=None):
         ).first()
         if presented is None:
             raise NotFound()
-    found = media_file(item) if item is not None else None
+    if staff is not None and item is not None and package_of_bank(item.bank_id) is not None:
+        raise NotFound()  # a sealed package's media: only to the candidates it is presented to
+    found = (sealed_media(item_id) or media_file(item)) if item is not None else None
     if found is None:
         raise NotFound()
     return found

@@ -12,6 +12,7 @@ from ..errors import BadPayload, is_id
 from ..exam import attempts
 from ..extensions import db, socketio
 from ..realtime import DB_UNAVAILABLE, AckedNamespace, acked
+from ..sealed.release import release
 from . import actions, feed, service, sessions
 from .actions import ActionIn
 
@@ -54,6 +55,16 @@ class ProctorNamespace(AckedNamespace):
     def on_open_check_in(self, data):
         """Open check-in of a scheduled sitting: {sitting, reason}."""
         actions.open_check_in(current_user, ActionIn.parse(data))
+        return {"ok": True}
+
+    @acked
+    def on_release_package(self, data):
+        """Release the sitting's sealed package with the issuer's code: {sitting, code}."""
+        sitting = service.get_watchable(_sitting_id(data))
+        code = data.get("code")
+        if not isinstance(code, str) or len(code) > 64:
+            raise BadPayload(field="code")
+        release(sitting.id, code, f"user:{current_user.id}")
         return {"ok": True}
 
     @acked

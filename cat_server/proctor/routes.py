@@ -1,11 +1,14 @@
 """Proctor pages. Thin: services do the work."""
 
-from flask import Response, current_app, render_template
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..errors import Forbidden
 from ..models import utcnow
 from ..sealed import forward
+from ..sealed.release import ReleaseRefused, release, release_status
 from . import actions, bp, report, service
 
 IDLE_S = 300  # no answer for 5 minutes while answering
@@ -37,8 +40,26 @@ def sitting(sitting_id):
     }
     delivery = forward.delivery_of(sitting.id) if sitting.status == "ended" else None
     return render_template(
-        "proctor/sitting.html", sitting=sitting, config=config, delivery=delivery
+        "proctor/sitting.html",
+        sitting=sitting,
+        config=config,
+        delivery=delivery,
+        package=release_status(sitting),
     )
+
+
+@bp.route("/sittings/<int:sitting_id>/release", methods=["POST"])
+@login_required
+def release_package(sitting_id):
+    """The proctor types the issuer's release code; refused codes store nothing."""
+    sitting = service.get_watchable(sitting_id)
+    try:
+        release(sitting.id, request.form.get("code", ""), actions.actor_of(current_user))
+    except ReleaseRefused as refused:
+        flash(refused.message_en if str(get_locale()) == "en" else refused.message, "error")
+    else:
+        flash(_("Paket dibuka untuk sesi ini; check-in dan mulai ujian kini bisa."), "info")
+    return redirect(url_for("proctor.sitting", sitting_id=sitting.id))
 
 
 @bp.route("/sittings/<int:sitting_id>/report")

@@ -85,11 +85,17 @@ ROUTES = {
     ("proctor.sitting", "GET"): staff_only(proctor_b=403),
     ("proctor.incident_report", "GET"): staff_only(proctor_b=403),
     ("proctor.incident_report_csv", "GET"): staff_only(proctor_b=403),
+    # sitting A has no sealed package: refused with a message, back to the console
+    ("proctor.release_package", "POST"): staff_only(
+        proctor_b=403, proctor_a="302 /proctor/sittings/{A}", admin="302 /proctor/sittings/{A}"
+    ),
     # administration
     ("admin.dashboard", "GET"): admin_only(200),
     ("admin.audit_page", "GET"): admin_only(200),
     ("admin.banks_page", "GET"): admin_only(200),
     ("admin.banks_page", "POST"): admin_only(EMPTY_FORM),
+    ("admin.packages_page", "GET"): admin_only(200),
+    ("admin.packages_page", "POST"): admin_only(EMPTY_FORM),
     ("admin.bank_detail", "GET"): admin_only(200),
     ("admin.bank_export", "GET"): admin_only(200),
     ("admin.bank_information", "GET"): admin_only(200),
@@ -161,6 +167,7 @@ CONNECT = {
 # the order proctor events are tried in (the sitting is ended last)
 PROCTOR_ORDER = [
     "watch",
+    "release_package",
     "open_check_in",
     "start_sitting",
     "pause_seat",
@@ -332,6 +339,7 @@ def payloads(ids, foreign_attempt, foreign_item, sitting="sitting_id") -> dict:
         ("/exam", "call_proctor"): {},
         ("/board", "watch"): {"sitting": a},
         ("/proctor", "watch"): {"sitting": a},
+        ("/proctor", "release_package"): {"sitting": a, "code": "XXXX-XXXX-XXXX-XXXX-XX"},
         ("/proctor", "open_check_in"): action,
         ("/proctor", "start_sitting"): action,
         ("/proctor", "pause_seat"): seat,

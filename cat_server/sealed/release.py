@@ -1,0 +1,305 @@
+"""Release codes and released keys: a sitting's package key, from the proctor's code to memory.
+
+The issuer derives one code per (package, slot) from its private key
+(:func:`release_code`): 80 random-looking bits in Crockford base32 plus two
+check characters. The package carries, for each slot, the data key wrapped
+under scrypt(code) (:func:`make_wraps`). At the centre :func:`release`
+checks the code's check characters (a typo), opens the sitting's slot wrap
+(a wrong code, or one of another slot, is refused with nothing stored), keeps
+the key sealed under the centre's key for that sitting only and in this
+process's memory. :func:`open_sealed` gives a cached item its content from
+that key; a restarted process unseals it again from the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from flask import current_app
+
+from ..errors import ExamError
+from ..extensions import db
+from ..itembank.service import MEDIA_TYPES
+from ..models import ExamPackage, Item, PackageRelease, SealedItem, Sitting, audit
+from . import keys
+from .package import CONTENT, FORMAT, VERSION, decrypt_item, decrypt_media
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+CODE_BYTES = 10  # 80 bits: 16 characters
+CHECK_CHARS = 2  # 10 bits: a typo passes unnoticed once in 1024
+KDF = {"name": "scrypt", "n": 2**15, "r": 8, "p": 1}  # 32 MiB and ~0.1 s a guess
+
+
+class ReleaseRefused(ExamError):
+    status = 422
+    code = "release_refused"
+
+
+class NotReleased(ExamError):
+    status = 409
+    code = "not_released"
+    message = "Paket soal sesi ini belum dibuka: masukkan kode rilis dari penerbit terlebih dahulu."
+    message_en = (
+        "This sitting's sealed package is not released: enter the issuer's release code first."
+    )
+
+
+def _context(package_id: str, slot: str) -> bytes:
+    return f"{FORMAT} v{VERSION}|{package_id}|slot|{slot}".encode()
+
+
+def _encode(data: bytes) -> str:
+    number, n_chars = int.from_bytes(data, "big"), len(data) * 8 // 5
+    return "".join(ALPHABET[(number >> 5 * (n_chars - 1 - i)) & 31] for i in range(n_chars))
+
+
+def _check(body: str) -> str:
+    digest = int.from_bytes(hashlib.sha256(b"cat-server release check|" + body.encode()).digest())
+    return "".join(ALPHABET[(digest >> (251 - 5 * i)) & 31] for i in range(CHECK_CHARS))
+
+
+def release_code(issuer_key, package_id: str, slot: str) -> str:
+    """The issuer's code for one slot of one package: ``XXXX-XXXX-XXXX-XXXX-CC``."""
+    raw = issuer_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    secret = HKDF(
+        hashes.SHA256(), CODE_BYTES, salt=None, info=b"release code|" + _context(package_id, slot)
+    ).derive(raw)
+    text = _encode(secret) + _check(_encode(secret))
+    return "-".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def parse_code(typed: str) -> bytes:
+    """The code's 80 bits; ReleaseRefused when it is malformed or its check characters differ."""
+    text = "".join(typed.split()).replace("-", "").upper()
+    text = text.translate(str.maketrans("OIL", "011"))
+    bad = sorted({c for c in text if c not in ALPHABET})
+    n_chars = CODE_BYTES * 8 // 5 + CHECK_CHARS
+    if bad or len(text) != n_chars:
+        raise ReleaseRefused(
+            f"Kode rilis harus {n_chars} huruf/angka (tanpa I, L, O, U); "
+            f"yang diketik: {len(text)} karakter{' dengan ' + ''.join(bad) if bad else ''}.",
+            f"A release code has {n_chars} letters and digits (no U); got {len(text)}"
+            f"{' with ' + ''.join(bad) if bad else ''}.",
+        )
+    body, check = text[:-CHECK_CHARS], text[-CHECK_CHARS:]
+    if _check(body) != check:
+        raise ReleaseRefused(
+            "Kode rilis salah ketik (karakter pemeriksa tidak cocok); baca ulang kodenya.",
+            "The release code has a typo (its check characters do not match); read it again.",
+        )
+    number = sum(ALPHABET.index(c) << 5 * (len(body) - 1 - i) for i, c in enumerate(body))
+    return number.to_bytes(CODE_BYTES, "big")
+
+
+def _wrap_key(secret: bytes, package_id: str, slot: str, kdf: dict) -> bytes:
+    salt = hashlib.sha256(b"release salt|" + _context(package_id, slot)).digest()
+    return Scrypt(salt=salt, length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]).derive(secret)
+
+
+def make_wraps(issuer_key, data_key: bytes, package_id: str, slots: list[str]) -> dict:
+    """The manifest's ``release`` field: the data key wrapped under each slot's code."""
+    wraps = {}
+    for slot in slots:
+        secret = parse_code(release_code(issuer_key, package_id, slot))
+        nonce = os.urandom(12)
+        box = AESGCM(_wrap_key(secret, package_id, slot, KDF))
+        blob = nonce + box.encrypt(nonce, data_key, _context(package_id, slot))
+        wraps[slot] = base64.b64encode(blob).decode()
+    return {"kdf": dict(KDF), "wraps": wraps}
+
+
+def unwrap(manifest: dict, slot: str, secret: bytes) -> bytes | None:
+    """The data key if ``secret`` is the slot's code, else None."""
+    release = manifest["release"]
+    blob = base64.b64decode(release["wraps"][slot])
+    box = AESGCM(_wrap_key(secret, manifest["package_id"], slot, release["kdf"]))
+    try:
+        return box.decrypt(blob[:12], blob[12:], _context(manifest["package_id"], slot))
+    except InvalidTag:
+        return None
+
+
+class Sealed(ExamError):
+    status = 403
+    code = "sealed"
+    message = "Isi soal paket tersegel tidak dapat dibuka di pusat ujian: hanya kode dan jumlahnya."
+    message_en = (
+        "A sealed package's item content is not available at the centre: only codes and counts."
+    )
+
+
+def package_of_bank(bank_id: int) -> ExamPackage | None:
+    """The package whose items fill this bank, or None for an ordinary bank."""
+    return db.session.execute(
+        db.select(ExamPackage).where(ExamPackage.bank_id == bank_id)
+    ).scalar_one_or_none()
+
+
+def package_slots(exam_id: int) -> list[str] | None:
+    """The slots of the package whose exam this is (None: an ordinary exam)."""
+    manifest = db.session.execute(
+        db.select(ExamPackage.manifest).where(ExamPackage.exam_id == exam_id)
+    ).scalar_one_or_none()
+    return None if manifest is None else [s["id"] for s in json.loads(manifest)["slots"]]
+
+
+def package_of(sitting: Sitting) -> ExamPackage | None:
+    return db.session.execute(
+        db.select(ExamPackage).where(ExamPackage.exam_id == sitting.exam_id)
+    ).scalar_one_or_none()
+
+
+def release(sitting_id: int, typed: str, actor: str) -> PackageRelease:
+    """Check the code against the sitting's slot; seal the key for this sitting; audit. All or nothing."""
+    sitting = db.session.get(Sitting, sitting_id)
+    package = package_of(sitting) if sitting is not None else None
+    if package is None:
+        raise ReleaseRefused(
+            "Sesi ini tidak memakai paket soal tersegel.", "This sitting uses no sealed package."
+        )
+    if sitting.status == "ended":
+        raise ReleaseRefused("Sesi ini sudah ditutup.", "This sitting has ended.")
+    manifest = json.loads(package.manifest)
+    if sitting.package_slot not in manifest["release"]["wraps"]:
+        raise ReleaseRefused(
+            f"Sesi ini tidak menyebut slot paket {package.package_id}; jadwalkan ulang dengan slotnya.",
+            f"This sitting names no slot of package {package.package_id}; schedule it with one.",
+        )
+    secret = parse_code(typed)
+    data_key = unwrap(manifest, sitting.package_slot, secret)
+    if data_key is None:
+        other = next(
+            (s for s in manifest["release"]["wraps"] if s != sitting.package_slot
+             and unwrap(manifest, s, secret) is not None),
+            None,
+        )  # fmt: skip
+        if other is not None:
+            raise ReleaseRefused(
+                f"Kode ini untuk slot {other}, bukan slot sesi ini ({sitting.package_slot}).",
+                f"This code is for slot {other}, not this sitting's slot ({sitting.package_slot}).",
+            )
+        raise ReleaseRefused(
+            f"Kode rilis tidak membuka paket {package.package_id}: bukan kode paket ini.",
+            f"The release code does not open package {package.package_id}: not its code.",
+        )
+    done = db.session.get(PackageRelease, sitting.id)
+    if done is not None:  # typed again (a second console): the same release, nothing new
+        return done
+    try:
+        sealed = keys.seal(f"sitting:{sitting.id}", data_key)
+    except keys.KeyProblem as problem:  # the code was right; the centre cannot keep the key
+        raise ReleaseRefused(
+            f"Kode benar, tetapi kunci pusat tidak tersedia: {problem}.",
+            f"The code is right, but the centre's key is not available: {problem}.",
+        ) from None
+    row = PackageRelease(
+        sitting_id=sitting.id,
+        package_id=package.id,
+        slot=sitting.package_slot,
+        sealed_key=sealed,
+        released_by=actor,
+    )
+    db.session.add(row)
+    audit(
+        actor,
+        "package_released",
+        sitting_id=sitting.id,
+        package=package.package_id,
+        slot=sitting.package_slot,
+    )
+    db.session.commit()
+    _memory()[package.id] = data_key
+    return row
+
+
+def release_status(sitting: Sitting) -> dict | None:
+    """For the console: the sitting's package id, slot and release row (None: no package)."""
+    package = package_of(sitting)
+    if package is None:
+        return None
+    released = db.session.get(PackageRelease, sitting.id)
+    return {"package_id": package.package_id, "slot": sitting.package_slot, "released": released}
+
+
+def require_release(sitting: Sitting) -> None:
+    """NotReleased if the sitting's exam is a sealed package not released for it."""
+    if package_of(sitting) is not None and db.session.get(PackageRelease, sitting.id) is None:
+        raise NotReleased()
+
+
+def _memory() -> dict:
+    return current_app.extensions.setdefault("cat_package_keys", {})
+
+
+def data_key(package_row_id: int) -> bytes | None:
+    """The package's data key: from this process's memory, or unsealed from a sitting's release."""
+    memory = _memory()
+    if package_row_id not in memory:
+        row = db.session.execute(
+            db.select(PackageRelease).where(PackageRelease.package_id == package_row_id).limit(1)
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        try:
+            memory[package_row_id] = keys.unseal(f"sitting:{row.sitting_id}", row.sealed_key)
+        except keys.KeyProblem as problem:  # another key file than at the release, or none
+            raise NotReleased(
+                f"Rilis paket tersimpan tidak terbuka dengan kunci pusat ini: {problem}.",
+                f"The stored release does not open with this centre's key: {problem}.",
+            ) from None
+    return memory[package_row_id]
+
+
+def open_sealed(item: Item) -> Item:
+    """A detached item of a sealed package gets its content, decrypted in memory only.
+
+    Raises NotReleased while no sitting of its package is released. Other items pass unchanged.
+    """
+    found = db.session.execute(
+        db.select(SealedItem.blob, ExamPackage.id, ExamPackage.package_id)
+        .join(ExamPackage, ExamPackage.id == SealedItem.package_id)
+        .where(SealedItem.item_id == item.id)
+    ).first()
+    if found is None:
+        return item
+    blob, package_row_id, package_id = found
+    key = data_key(package_row_id)
+    if key is None:
+        raise NotReleased()
+    content = decrypt_item(key, package_id, item.code, blob)
+    for name in CONTENT:
+        setattr(item, name, content[name])
+    item.media = content.get("media")
+    return item
+
+
+def sealed_media(item_id: int) -> tuple[io.BytesIO, str] | None:
+    """(the media file decrypted in memory, its content type) of a sealed item; None otherwise.
+
+    Raises NotReleased while no sitting of its package is released.
+    """
+    found = db.session.execute(
+        db.select(SealedItem.blob, SealedItem.media_blob, ExamPackage.id, ExamPackage.package_id)
+        .join(ExamPackage, ExamPackage.id == SealedItem.package_id)
+        .where(SealedItem.item_id == item_id)
+    ).first()
+    if found is None or found.media_blob is None:
+        return None
+    key = data_key(found.id)
+    if key is None:
+        raise NotReleased()
+    code = db.session.get(Item, item_id).code
+    name = decrypt_item(key, found.package_id, code, found.blob)["media"]
+    data = decrypt_media(key, found.package_id, code, found.media_blob)
+    return io.BytesIO(data), MEDIA_TYPES[os.path.splitext(name)[1].lower()]
