@@ -17,6 +17,7 @@ from .admin import commands as admin_commands
 from .admin.package_commands import package_group
 from .api import commands as api_commands
 from .itembank.formats import BankFormatError
+from .results import commands as results_commands
 from .sealed import commands as sealed_commands
 
 
@@ -50,7 +51,7 @@ def init_app(app):
     app.cli.add_command(restore_command)
     app.cli.add_command(api_commands.api_token)
     app.cli.add_command(sealed_commands.keys_group)
-    app.cli.add_command(sealed_commands.results_group)
+    app.cli.add_command(results_commands.results_group)  # also adds keys trust-centre
     app.cli.add_command(package_group)
 
 

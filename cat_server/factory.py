@@ -107,10 +107,10 @@ def create_app(test_config=None, *, command_line=False):
 
     app.register_blueprint(api.bp, url_prefix="/api/v1")  # docs/api.md: bearer tokens
     app.register_blueprint(proctor.board.bp)  # /board/<sitting>: public, read-only
-    from .sealed import routes as sealed_routes
+    from .results import routes as results_routes
 
-    app.register_blueprint(sealed_routes.bp, url_prefix="/admin/results")  # docs/results.md
-    app.register_blueprint(sealed_routes.api_bp)  # POST /api/v1/results: signed bundles
+    app.register_blueprint(results_routes.bp, url_prefix="/admin/results")  # docs/results.md
+    app.register_blueprint(results_routes.api_bp)  # POST /api/v1/results: signed bundles
     proctor.feed.init_app(app)  # the exam side's announced seats reach the proctor screens
     proctor.sessions.init_app(app)  # a staff logout ends the user's open consoles
     staff_sessions.init_app(app)  # staff activity, by the server's clock (idle time-out)

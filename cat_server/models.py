@@ -214,6 +214,11 @@ class ExamSection(db.Model):
     exam: Mapped[Exam] = relationship(back_populates="sections")
 
     @property
+    def pretest_items(self) -> int:
+        """Pretest items an adaptive section seeds into each attempt (unscored; 0: none)."""
+        return int((self.engine or {}).get("pretest", 0)) if self.mode == "adaptive" else 0
+
+    @property
     def pool_tags(self) -> list[str]:
         """The item tags this section draws from: ``code``, or ``"TWK,TIU"`` for a mixed pool.
 

@@ -10,7 +10,7 @@ from . import live_sockets, metrics, refusals, socket_limits, staff_sessions
 from .exam import clock, presence
 from .extensions import socketio
 from .proctor import feed, sessions
-from .sealed import forward
+from .results import forward
 
 
 def start_background_tasks(app) -> None:

@@ -18,7 +18,8 @@ import pytest
 
 from cat_server.extensions import db
 from cat_server.models import Sitting, utcnow
-from cat_server.sealed import forward, results
+from cat_server.results import bundle as results
+from cat_server.results import forward
 from tests.a11y import assert_accessible
 from tests.live import LiveServer
 from tests.test_browser import ARGS, CHROMIUM

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from cat_server import create_app
 from cat_server.extensions import db, socketio
 from cat_server.models import Attempt, AuditEvent, Incident, Response
-from cat_server.sealed import forward
-from cat_server.sealed.national import NationalScore, ResultBundle
+from cat_server.results import forward
+from cat_server.results.national import NationalScore, ResultBundle
 from tests.conftest import login_staff, make_config, make_user
 from tests.test_chain import SECTIONS, TIU, TKP, TWK, sit_mixed_exam
 from tests.test_sections import build_sitting

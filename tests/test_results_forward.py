@@ -18,8 +18,8 @@ import requests
 import sqlalchemy as sa
 
 from cat_server.extensions import db
-from cat_server.sealed import forward
-from cat_server.sealed.national import NationalScore, ResultBundle
+from cat_server.results import forward
+from cat_server.results.national import NationalScore, ResultBundle
 from tests.live import LiveServer, free_port, one_backend_in_ci
 from tests.test_results_bundles import cli, instance, run_sitting
 

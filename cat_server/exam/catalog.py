@@ -201,11 +201,6 @@ class AdaptivePool:
     config: irt.CatConfig
 
 
-def pretest_count(section: ExamSection) -> int:
-    """Pretest items an adaptive section seeds into each attempt (unscored; 0: none)."""
-    return int((section.engine or {}).get("pretest", 0)) if section.mode == "adaptive" else 0
-
-
 def adaptive_pool(exam: Exam, section: ExamSection) -> AdaptivePool:
     """The section's active items, and its retired ones marked so the engine never picks them.
 
@@ -217,7 +212,7 @@ def adaptive_pool(exam: Exam, section: ExamSection) -> AdaptivePool:
     cache = _cache("adaptive")
     if section.id not in cache:
         statuses = (
-            ("active", "retired", "pretest") if pretest_count(section) else ("active", "retired")
+            ("active", "retired", "pretest") if section.pretest_items else ("active", "retired")
         )
         ids = (
             db.session.execute(
@@ -300,7 +295,7 @@ def engine_config(section: ExamSection, item_ids: list[int]) -> irt.CatConfig:
         selection=engine.get("selection", "mfi"),
         classification=classification.get("method"),
         cut=classification.get("cut"),
-        pretest_max=pretest_count(section),
+        pretest_max=section.pretest_items,
         pretest_spread=True,
     )
 
@@ -308,7 +303,7 @@ def engine_config(section: ExamSection, item_ids: list[int]) -> irt.CatConfig:
 def section_length(exam: Exam, section: ExamSection) -> int:
     """Items a candidate meets at most in the section (fixed: capped by the pool and enemy groups)."""
     if section.mode == "adaptive":  # pretest items come on top, looking like any other
-        return section.n_items + pretest_count(section)
+        return section.n_items + section.pretest_items
     return fixed_form_length(exam, section)
 
 

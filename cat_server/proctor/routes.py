@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from ..errors import Forbidden
 from ..models import utcnow
-from ..sealed import forward
+from ..results import forward
 from ..sealed.release import ReleaseRefused, release, release_status
 from . import actions, bp, report, service
 

@@ -1,6 +1,6 @@
 """The national office's side: trusted centre keys, and bundles merged into one score table.
 
-A bundle is taken only when it verifies (results.verify) against the key
+A bundle is taken only when it verifies (bundle.verify) against the key
 trusted for its centre (``cat-server keys trust-centre``). Its identity is
 (centre, the centre's sitting id); the SHA-256 of its canonical body tells a
 re-import (the same bundle: nothing changes) from a changed one (refused,
@@ -22,7 +22,8 @@ from .. import spreadsheet
 from ..extensions import db
 from ..localtime import iso_local
 from ..models import UTCDateTime, audit, utcnow
-from . import keys, results
+from ..sealed import keys
+from . import bundle
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
@@ -159,11 +160,11 @@ def centre_of(document: dict):
 def import_bundle(data: bytes, where: str, via: str = "file") -> Outcome:
     """Verify and merge one bundle; the same bundle again is a no-op, a changed one is Refused."""
     try:
-        document = results.parse(data, where)
-    except results.BundleProblem as problem:
+        document = bundle.parse(data, where)
+    except bundle.BundleProblem as problem:
         raise Refused(str(problem)) from None
     centre, key = centre_of(document)
-    checked = results.verify(data, where, trusted=key)
+    checked = bundle.verify(data, where, trusted=key)
     if not checked.ok:
         raise Refused(f"{where} does not verify: " + "; ".join(checked.problems))
     body = checked.body
@@ -171,7 +172,7 @@ def import_bundle(data: bytes, where: str, via: str = "file") -> Outcome:
     before = _bundle(centre, sitting_ref)
     if before is not None:
         return _again(before, checked.sha256, where)
-    bundle = ResultBundle(
+    stored = ResultBundle(
         centre=centre,
         centre_fingerprint=checked.fingerprint,
         centre_claimed_id=str(body["centre"]["id"])[:200],
@@ -182,11 +183,11 @@ def import_bundle(data: bytes, where: str, via: str = "file") -> Outcome:
         n_attempts=len(body["attempts"]),
         via=via,
     )
-    db.session.add(bundle)
+    db.session.add(stored)
     db.session.flush()
     exam = body["sitting"]["exam"]["name"]
     for attempt in body["attempts"]:
-        db.session.add(_row(bundle, exam, attempt))
+        db.session.add(_row(stored, exam, attempt))
     audit(
         "national",
         "results_imported",

@@ -35,7 +35,7 @@ from ..models import (
     Sitting,
     utcnow,
 )
-from . import keys
+from ..sealed import keys
 
 FORMAT = "cat-server-results"
 VERSION = 1

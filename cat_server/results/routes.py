@@ -17,7 +17,7 @@ from flask_login import current_user
 
 from ..errors import Forbidden
 from ..extensions import csrf, db, login_manager
-from . import forward, national, results
+from . import bundle, forward, national
 
 bp = Blueprint("results", __name__)
 api_bp = Blueprint("results_api", __name__)
@@ -39,7 +39,7 @@ def results_page():
         "admin/results.html",
         deliveries=forward.deliveries(),
         national_url=current_app.config.get("NATIONAL_URL"),
-        centre=results.centre_id(),
+        centre=bundle.centre_id(),
     )
 
 
@@ -48,7 +48,7 @@ def export(sitting_id):
     """The admin's export button: the sitting's signed bundle as a download (for a USB stick)."""
     try:
         delivery = forward.export(sitting_id, f"user:{current_user.id}")
-    except results.BundleProblem as problem:
+    except bundle.BundleProblem as problem:
         db.session.rollback()
         flash(f"Bundel tidak dibuat / No bundle: {problem}.", "error")
         return redirect(url_for(".results_page"))

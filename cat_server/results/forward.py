@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ..models import Sitting, UTCDateTime, audit, utcnow
-from . import results
+from . import bundle
 
 STATUSES = ("pending", "sent", "acknowledged")
 
@@ -63,10 +63,10 @@ def bundle_for(sitting_id: int, actor: str = "server") -> ResultDelivery:
     ).scalar_one_or_none()
     if delivery is not None:
         return delivery
-    data = results.build(sitting_id)
-    body = results.parse(data, "the new bundle")["body"]
+    data = bundle.build(sitting_id)
+    body = bundle.parse(data, "the new bundle")["body"]
     delivery = ResultDelivery(
-        sitting_id=sitting_id, bundle=data, sha256=results.body_sha256(body), status="pending"
+        sitting_id=sitting_id, bundle=data, sha256=bundle.body_sha256(body), status="pending"
     )
     db.session.add(delivery)
     audit(actor, "results_bundled", sitting_id=sitting_id, sha256=delivery.sha256)
@@ -101,7 +101,7 @@ def bundle_ended_sittings() -> int:
     for sitting_id in list(ended):
         try:
             bundle_for(sitting_id)
-        except results.BundleProblem as problem:  # no signing key yet: said, tried next round
+        except bundle.BundleProblem as problem:  # no signing key yet: said, tried next round
             db.session.rollback()
             current_app.logger.warning("no result bundle for sitting %s: %s", sitting_id, problem)
             continue
@@ -210,4 +210,4 @@ def delivery_of(sitting_id: int) -> ResultDelivery | None:
 
 
 def file_name(delivery: ResultDelivery) -> str:
-    return f"hasil-{results.centre_id()}-sesi-{delivery.sitting_id}.json"
+    return f"hasil-{bundle.centre_id()}-sesi-{delivery.sitting_id}.json"
