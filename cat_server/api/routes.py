@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request, url_for
 
-from ..admin import banks, scores, sittings
+from ..admin import banks, exam_builder, scores, sittings
+from ..admin.sittings import _
 from ..errors import MAX_ID, ExamError, Forbidden, NotFound
 from ..extensions import csrf, db
 from ..itembank.formats import BankFormatError
@@ -177,10 +178,43 @@ def exam_list():
 
 @bp.get("/exams/<int:exam_id>")
 def exam_detail(exam_id):
-    exam = db.session.get(Exam, exam_id) if exam_id <= MAX_ID else None
-    if exam is None:
+    """The exam file (docs/formats.md), the very text ``cat-server exam export`` writes."""
+    if exam_id > MAX_ID:
         raise NotFound()
-    return {"ok": True, "exam": _exam(exam)}
+    return Response(exam_builder.export_exam_file(exam_id), mimetype="application/json")
+
+
+@bp.post("/exams")
+def exam_import():
+    """A new exam from an exam file: checked like ``cat-server exam import``, all or nothing."""
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        data, filename = upload.read(), upload.filename
+    else:
+        data, filename = request.get_data(cache=False), request.args.get("filename") or "exam.json"
+    try:
+        if not data:
+            raise sittings.FormProblems(
+                [
+                    (
+                        "file",
+                        _("kirim berkas ujian sebagai isi permintaan atau field multipart 'file'"),
+                    )
+                ]
+            )
+        exam = exam_builder.import_exam_file(data, filename, _actor())
+    except sittings.FormProblems as error:
+        db.session.rollback()
+        body = error.to_dict() | {"error": "invalid_exam"}
+        body["message"] = "Berkas ujian tidak dapat dipakai; tidak ada yang disimpan."
+        body["message_en"] = "The exam file cannot be used; nothing was stored."
+        body["problems"] = [
+            {"file": filename, "field": where, "message": message}
+            for where, message in error.problems
+        ]
+        return body, 422
+    location = url_for("api.exam_detail", exam_id=exam.id)
+    return {"ok": True, "exam": _exam(exam)}, 201, {"Location": location}
 
 
 # --- sittings and candidates ------------------------------------------------
