@@ -115,7 +115,10 @@ def test_a_bad_exam_file_gets_the_cli_s_words_and_nothing_is_saved(app, runner, 
     )
 
     english = requests.post(
-        f"{api}?filename=skd.json&lang=en", data=json.dumps(bad_document()), headers=auth, timeout=30
+        f"{api}?filename=skd.json&lang=en",
+        data=json.dumps(bad_document()),
+        headers=auth,
+        timeout=30,
     ).json()
     assert "sections[1].selection.n" in {p["field"] for p in english["problems"]}
     assert any("500 items asked" in p["message"] for p in english["problems"]), english

@@ -50,3 +50,11 @@ def test_a_media_folder_left_by_an_earlier_database_does_not_stop_an_import(app)
         served = media_root() / "bank-1" / "media" / "tiu102-grafik.png"
         assert served.read_bytes() == (EXAMPLES / "media" / "tiu102-grafik.png").read_bytes()
         assert [p.name for p in media_root().glob("bank-1.stale-*")]
+
+
+def test_the_shipped_exam_example_imports_on_the_demo(app, runner):
+    with app.app_context():
+        seed_demo()
+    result = runner.invoke(args=["exam", "import", str(EXAMPLES / "exam_example.json")])
+    assert result.exit_code == 0, result.output
+    assert "SKD CPNS 2026 (contoh)" in result.output

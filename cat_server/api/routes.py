@@ -102,17 +102,28 @@ def _id(value) -> int | None:
     return number if 0 < number <= MAX_ID else None
 
 
+def _body(default_name: str = "") -> tuple[bytes, str]:
+    """A file as multipart ``file``, else the raw body (named by ``?filename=``), whatever
+    its Content-Type: ``curl --data-binary`` says form-urlencoded, and parsing it as a form
+    would leave no body to read."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is not None and upload.filename:
+            return upload.read(), upload.filename
+        return b"", default_name
+    return request.get_data(cache=False, parse_form_data=False), (
+        request.args.get("filename") or default_name
+    )
+
+
 def _upload() -> tuple[bytes, str]:
     """A file as multipart ``file``, or the raw body with ``?filename=``."""
-    upload = request.files.get("file")
-    if upload is not None and upload.filename:
-        return upload.read(), upload.filename
-    name = request.args.get("filename", "")
-    if not name or not request.content_length:
+    data, name = _body()
+    if not name or not data:
         raise sittings.FormProblems(
             [("file", "send the file as multipart field 'file', or as the body with ?filename=")]
         )
-    return request.get_data(cache=False), name
+    return data, name
 
 
 # --- banks ------------------------------------------------------------------
@@ -187,11 +198,7 @@ def exam_detail(exam_id):
 @bp.post("/exams")
 def exam_import():
     """A new exam from an exam file: checked like ``cat-server exam import``, all or nothing."""
-    upload = request.files.get("file")
-    if upload is not None and upload.filename:
-        data, filename = upload.read(), upload.filename
-    else:
-        data, filename = request.get_data(cache=False), request.args.get("filename") or "exam.json"
+    data, filename = _body("exam.json")
     try:
         if not data:
             raise sittings.FormProblems(
