@@ -467,7 +467,7 @@ def test_round_trip_import_deliver_export_read_back(app, admin):
     assert row["TWK_pass_mark"] == "5" and row["items_answered"] == "3"
     assert row["status"] == "finished" and row["started_at"] and row["finished_at"]
     xlsx = admin.get(f"/admin/scores/export.xlsx?sitting={sitting_id}")
-    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.data)).active
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.data))["scores"]  # the CSV's rows
     values = list(sheet.iter_rows(values_only=True))
     assert dict(zip(values[0], values[1], strict=True))["chain_hash"] == row["chain_hash"]
     wide = admin.get(f"/admin/scores/responses.csv?sitting={sitting_id}").data.decode()
@@ -489,10 +489,11 @@ def test_score_cells_that_look_like_formulas_are_escaped(app, admin):
     assert row["name"] == '\'=HYPERLINK("http://evil.example","klik")'
     assert row["registration_no"] == "'+62811"
     data = admin.get(f"/admin/scores/export.xlsx?sitting={sitting_id}").data
-    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
-    cell = sheet["B2"]  # XLSX: the exact text, a text cell with the quote prefix (spreadsheet.py)
-    assert cell.value == '=HYPERLINK("http://evil.example","klik")'
-    assert cell.data_type == "s" and cell.quotePrefix
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    # XLSX: the exact text, a text cell with the quote prefix (spreadsheet.py), on both sheets
+    for cell in (book["scores"]["B2"], book.active["C8"]):
+        assert cell.value == '=HYPERLINK("http://evil.example","klik")'
+        assert cell.data_type == "s" and cell.quotePrefix
 
 
 def test_verify_names_a_tampered_response_row(app, admin, runner):

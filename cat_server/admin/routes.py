@@ -36,7 +36,7 @@ from ..models import (
     Sitting,
     User,
 )
-from . import banks, bp, scores, sittings
+from . import banks, bp, score_sheet, scores, sittings
 
 AUDIT_PAGE = 100
 
@@ -443,7 +443,10 @@ def scores_export(fmt):
         raise NotFound()
     attempts, label = _selected_attempts()
     header, rows = scores.score_rows(attempts)
-    data = scores.to_csv(header, rows) if fmt == "csv" else scores.to_xlsx(header, rows)
+    if fmt == "csv":
+        data = scores.to_csv(header, rows)
+    else:
+        data = score_sheet.workbook(attempts, header, rows)
     return _download(data, f"scores-{label}.{fmt}", fmt)
 
 
