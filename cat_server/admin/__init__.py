@@ -9,4 +9,5 @@ from . import (  # noqa: E402,F401  (register on import)
     exam_routes,
     routes,
     staff_routes,
+    words,
 )

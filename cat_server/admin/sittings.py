@@ -80,8 +80,12 @@ def parse_sections(text: str) -> list[tuple[str, str, int, int | None, int | Non
             problems.append(
                 (
                     "sections",
-                    f"line {number}: expected 'CODE, name, n_items"
-                    f"[, pass_mark[, minutes]]', got {line.strip()!r}",
+                    _(
+                        "baris %(n)s: harus 'KODE, nama, jumlah soal[, nilai ambang[, menit]]', "
+                        "tertulis %(line)s",
+                        n=number,
+                        line=repr(line.strip()),
+                    ),
                 )
             )
             continue
@@ -93,29 +97,41 @@ def parse_sections(text: str) -> list[tuple[str, str, int, int | None, int | Non
             problems.append(
                 (
                     "sections",
-                    f"line {number}: n_items, pass_mark and minutes must "
-                    f"be whole numbers, got {line.strip()!r}",
+                    _(
+                        "baris %(n)s: jumlah soal, nilai ambang dan menit harus bilangan bulat, "
+                        "tertulis %(line)s",
+                        n=number,
+                        line=repr(line.strip()),
+                    ),
                 )
             )
             continue
         if any(v is not None and abs(v) > MAX_ID for v in (n_items, pass_mark, minutes)):
-            problems.append(("sections", f"line {number}: a number is too large, got {line!r}"))
+            problems.append(
+                (
+                    "sections",
+                    _("baris %(n)s: angka terlalu besar, tertulis %(line)s", n=number, line=repr(line)),
+                )
+            )
             continue
         if n_items < 1:
-            problems.append(("sections", f"line {number}: n_items must be at least 1"))
+            problems.append(("sections", _("baris %(n)s: jumlah soal paling sedikit 1", n=number)))
             continue
         if minutes is not None and minutes < 1:
             problems.append(
                 (
                     "sections",
-                    f"line {number}: minutes must be at least 1 "
-                    "(leave it empty for the whole exam's time only)",
+                    _(
+                        "baris %(n)s: menit paling sedikit 1 (kosongkan bila hanya memakai "
+                        "waktu seluruh ujian)",
+                        n=number,
+                    ),
                 )
             )
             continue
         sections.append((parts[0], parts[1], n_items, pass_mark, minutes))
     if not sections and not problems:
-        problems.append(("sections", "give at least one section"))
+        problems.append(("sections", _("beri paling sedikit satu bagian")))
     if problems:
         raise FormProblems(problems)
     return sections
@@ -135,15 +151,18 @@ def create_exam(
     """An exam blueprint over one bank version; every section must have enough active items."""
     problems = []
     if not name.strip():
-        problems.append(("name", "give the exam a name"))
+        problems.append(("name", _("beri nama ujian")))
     bank = db.session.get(ItemBank, bank_id) if bank_id else None
     if bank is None:
-        problems.append(("bank_id", "choose an item bank version"))
+        problems.append(("bank_id", _("pilih versi bank soal")))
     if duration_min is None or not 1 <= duration_min <= MAX_EXAM_MINUTES:
         problems.append(
             (
                 "duration_min",
-                f"duration must be a whole number of minutes, 1 to {MAX_EXAM_MINUTES}",
+                _(
+                    "durasi harus bilangan bulat menit, 1 sampai %(max)s",
+                    max=MAX_EXAM_MINUTES,
+                ),
             )
         )
     try:
@@ -153,12 +172,17 @@ def create_exam(
         sections = []
     if bank is not None:
         section_of_group: dict[str, str] = {}
-        for code, _, n_items, _, minutes in sections:
+        for code, _name, n_items, _mark, minutes in sections:
             if minutes is not None and duration_min is not None and minutes > duration_min:
                 problems.append(
                     (
                         "sections",
-                        f"section {code}: {minutes} minutes is more than the exam's {duration_min}",
+                        _(
+                            "bagian %(code)s: %(minutes)s menit melebihi waktu ujian %(total)s",
+                            code=code,
+                            minutes=minutes,
+                            total=duration_min,
+                        ),
                     )
                 )
             groups = (
@@ -178,25 +202,41 @@ def create_exam(
                     problems.append(
                         (
                             "sections",
-                            f"enemy group {group!r} has items in sections {other} and {code}: "
-                            "one attempt could meet both; move them into one section",
+                            _(
+                                "kelompok musuh %(group)s ada di bagian %(a)s dan %(b)s: satu "
+                                "peserta bisa mendapat keduanya; pindahkan ke satu bagian",
+                                group=repr(group),
+                                a=other,
+                                b=code,
+                            ),
                         )
                     )
             if len(groups) < n_items:
                 problems.append(
                     (
                         "sections",
-                        f"section {code}: {n_items} items asked, the bank "
-                        f"has {len(groups)} active {code} items",
+                        _(
+                            "bagian %(code)s: %(n)s soal diminta, bank punya %(have)s soal "
+                            "aktif %(code)s",
+                            code=code,
+                            n=n_items,
+                            have=len(groups),
+                        ),
                     )
                 )
             elif fit < n_items:
                 problems.append(
                     (
                         "sections",
-                        f"section {code}: {n_items} items asked, but only {fit} of the "
-                        f"{len(groups)} active {code} items can share an attempt "
-                        "(items of one enemy group never do)",
+                        _(
+                            "bagian %(code)s: %(n)s soal diminta, tetapi hanya %(fit)s dari "
+                            "%(have)s soal aktif %(code)s bisa bersama dalam satu ujian (satu "
+                            "soal per kelompok musuh)",
+                            code=code,
+                            n=n_items,
+                            fit=fit,
+                            have=len(groups),
+                        ),
                     )
                 )
     if problems:
@@ -236,16 +276,19 @@ def create_sitting(
     problems = []
     exam = db.session.get(Exam, exam_id) if exam_id else None
     if exam is None:
-        problems.append(("exam_id", "choose an exam"))
+        problems.append(("exam_id", _("pilih ujian")))
     if not name.strip():
-        problems.append(("name", "give the sitting a name"))
+        problems.append(("name", _("beri nama sesi")))
     if scheduled_at is None:
         problems.append(
-            ("scheduled_at", f"give the date and time (YYYY-MM-DD HH:MM, {zone_label()})")
+            (
+                "scheduled_at",
+                _("isi tanggal dan jam (YYYY-MM-DD HH:MM, %(zone)s)", zone=zone_label()),
+            )
         )
     proctors = [db.session.get(User, i) for i in proctor_ids]
     if any(p is None or p.role != "proctor" for p in proctors):
-        problems.append(("proctors", "unknown proctor chosen"))
+        problems.append(("proctors", _("pengawas yang dipilih tidak dikenal")))
     if problems:
         raise FormProblems(problems)
     sitting = Sitting(exam=exam, name=name.strip(), room=room.strip(), scheduled_at=scheduled_at)
