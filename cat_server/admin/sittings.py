@@ -110,7 +110,11 @@ def parse_sections(text: str) -> list[tuple[str, str, int, int | None, int | Non
             problems.append(
                 (
                     "sections",
-                    _("baris %(n)s: angka terlalu besar, tertulis %(line)s", n=number, line=repr(line)),
+                    _(
+                        "baris %(n)s: angka terlalu besar, tertulis %(line)s",
+                        n=number,
+                        line=repr(line),
+                    ),
                 )
             )
             continue
