@@ -32,7 +32,7 @@ class Unauthorized(ExamError):
 
 @bp.before_request
 def authenticate():
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    scheme, _sep, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized()
     user, why = user_for(secret.strip())
