@@ -391,9 +391,7 @@ def test_cli_import_candidates_prints_pins_or_exits_2(app, admin, runner, tmp_pa
     assert [r["seat"] for r in rows] == ["PC-01", "PC-02"] and all(len(r["pin"]) == 6 for r in rows)
     again = runner.invoke(args=["import-candidates", str(good)])
     assert again.exit_code == 2
-    assert (
-        "peserta.csv, row 2, column registration_no: 2026100001 is already enrolled" in again.stderr
-    )
+    assert "peserta.csv, row 2, column registration_no: 2026100001 sudah terdaftar" in again.stderr
 
 
 # --- delivery, export, chains ---------------------------------------------------

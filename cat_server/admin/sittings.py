@@ -358,7 +358,11 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
     try:
         rows = list(reader)
     except csv.Error as e:  # e.g. a cell longer than the csv module's field limit
-        bad(None, None, f"the CSV cannot be read near line {reader.line_num}: {e}")
+        bad(
+            None,
+            None,
+            _("CSV tidak terbaca dekat baris %(n)s: %(error)s", n=reader.line_num, error=e),
+        )
         fail()
     header = [h.strip().lower() for h in rows[0]]
     for position, column in enumerate(header, start=1):
@@ -367,26 +371,41 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
             bad(
                 1,
                 column or f"#{position}",
-                f"unknown column {column!r} (column {position} of the header)"
+                _(
+                    "kolom %(column)s tidak dikenal (kolom ke-%(n)s di judul)",
+                    column=repr(column),
+                    n=position,
+                )
+                + "; "
                 + (
-                    f"; did you mean {guess[0]}?"
+                    _("maksudnya %(guess)s?", guess=repr(guess[0]))
                     if guess
-                    else f"; expected {', '.join(CANDIDATE_COLUMNS)}"
+                    else _(
+                        "yang dikenal: %(columns)s", columns=", ".join(map(repr, CANDIDATE_COLUMNS))
+                    )
                 ),
             )
         elif header.count(column) > 1 and header.index(column) != position - 1:
-            bad(1, column, f"column {column} appears twice in the header")
+            bad(1, column, _("kolom %(column)s muncul dua kali di judul", column=repr(column)))
     for column in REQUIRED_CANDIDATE_COLUMNS:
         if column not in header:
-            bad(1, column, f"required column {column} is missing")
+            bad(1, column, _("kolom wajib %(column)s tidak ada", column=repr(column)))
     if problems:
         fail()
     body = [(n, r) for n, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
     if not body:
-        bad(2, None, "no candidates: the file has only a header")
+        bad(2, None, _("tidak ada peserta: berkas hanya berisi judul"))
         fail()
     if len(body) > MAX_CANDIDATE_ROWS:
-        bad(None, None, f"{len(body)} candidates; at most {MAX_CANDIDATE_ROWS} in one file")
+        bad(
+            None,
+            None,
+            _(
+                "%(n)s peserta; paling banyak %(max)s dalam satu berkas",
+                n=len(body),
+                max=MAX_CANDIDATE_ROWS,
+            ),
+        )
         fail()
 
     sittings_by_key = {}
@@ -413,21 +432,30 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
             bad(
                 number,
                 None,
-                f"{len(raw)} cells for {len(header)} columns (a cell with a comma must be quoted)",
+                _(
+                    "%(cells)s sel untuk %(columns)s kolom (sel yang berisi koma harus diberi "
+                    "tanda kutip)",
+                    cells=len(raw),
+                    columns=len(header),
+                ),
             )
             continue
         values = {c: v.strip() for c, v in zip(header, raw, strict=True)}
         before = len(problems)
         reg = values["registration_no"]
         if not reg:
-            bad(number, "registration_no", "registration number is empty")
+            bad(number, "registration_no", _("nomor peserta kosong"))
         elif len(reg) > 40 or any(ch.isspace() for ch in reg):
-            bad(number, "registration_no", f"expected 1-40 characters without spaces, got {reg!r}")
+            bad(
+                number,
+                "registration_no",
+                _("harus 1-40 karakter tanpa spasi, tertulis %(value)s", value=repr(reg)),
+            )
         name = values["name"]
         if not name:
-            bad(number, "name", "name is empty")
+            bad(number, "name", _("nama kosong"))
         elif len(name) > 200:
-            bad(number, "name", "name is longer than 200 characters")
+            bad(number, "name", _("nama lebih dari 200 karakter"))
         birth = values.get("birth_date") or None
         if birth:
             try:
@@ -438,36 +466,54 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
                 bad(
                     number,
                     "birth_date",
-                    f"expected a date YYYY-MM-DD, got {values['birth_date']!r}",
+                    _(
+                        "harus tanggal YYYY-MM-DD, tertulis %(value)s",
+                        value=repr(values["birth_date"]),
+                    ),
                 )
         sitting = sittings_by_key.get(values["sitting"]) or sittings_by_key.get(
             values["sitting"].casefold()
         )
         if not values["sitting"]:
-            bad(number, "sitting", "sitting is empty; give the sitting's id or name")
+            bad(number, "sitting", _("sesi kosong; isi ID atau nama sesi"))
         elif sitting is None:
-            bad(number, "sitting", f"no sitting with id or name {values['sitting']!r}")
+            bad(
+                number,
+                "sitting",
+                _("tidak ada sesi dengan ID atau nama %(value)s", value=repr(values["sitting"])),
+            )
         elif sitting.status == "ended":
-            bad(number, "sitting", f"sitting {sitting.name!r} has ended")
+            bad(number, "sitting", _("sesi %(name)s sudah berakhir", name=repr(sitting.name)))
         seat = values["seat"]
         if not seat:
-            bad(number, "seat", "seat is empty")
+            bad(number, "seat", _("kursi kosong"))
         elif len(seat) > 20:
-            bad(number, "seat", f"seat label is longer than 20 characters: {seat!r}")
+            bad(
+                number,
+                "seat",
+                _("label kursi lebih dari 20 karakter: %(value)s", value=repr(seat)),
+            )
         if sitting is not None and reg:
             key = (sitting.id, reg.casefold())
             if key in enrolled:
                 bad(
                     number,
                     "registration_no",
-                    f"{reg} is already enrolled in sitting {sitting.name!r}",
+                    _(
+                        "%(reg)s sudah terdaftar di sesi %(name)s",
+                        reg=reg,
+                        name=repr(sitting.name),
+                    ),
                 )
             elif key in seen_reg:
                 bad(
                     number,
                     "registration_no",
-                    f"duplicate registration number {reg}: row {seen_reg[key]} has it "
-                    "for the same sitting",
+                    _(
+                        "nomor peserta %(reg)s ganda: baris %(row)s memakainya untuk sesi yang sama",
+                        reg=reg,
+                        row=seen_reg[key],
+                    ),
                 )
             else:
                 seen_reg[key] = number
@@ -477,13 +523,21 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
                 bad(
                     number,
                     "seat",
-                    f"seat {seat} of sitting {sitting.name!r} already has a candidate",
+                    _(
+                        "kursi %(seat)s di sesi %(name)s sudah ada pesertanya",
+                        seat=seat,
+                        name=repr(sitting.name),
+                    ),
                 )
             elif key in seen_seat:
                 bad(
                     number,
                     "seat",
-                    f"seat {seat} is given twice: row {seen_seat[key]} has it in the same sitting",
+                    _(
+                        "kursi %(seat)s disebut dua kali: baris %(row)s memakainya di sesi yang sama",
+                        seat=seat,
+                        row=seen_seat[key],
+                    ),
                 )
             else:
                 seen_seat[key] = number
