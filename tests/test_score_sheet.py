@@ -157,3 +157,21 @@ def test_a_proctor_s_name_and_sheet_names_excel_takes(app, sitting_id):
     book = export(app, sitting_id)
     assert book.sheetnames[0] == "Sesi 1-2- -pagi- gelombang pert"
     assert len(book.sheetnames[0]) <= 31
+
+
+def test_a_date_range_gets_a_sheet_a_sitting(app, sitting_id, runner, tmp_path):
+    with app.app_context():
+        other = make_sitting(n_candidates=1, name="Sesi Siang")
+    sit_exam(app, other, "20260001", PIN, ["A", "B", "C"])
+    path = tmp_path / "minggu.xlsx"
+    made = runner.invoke(
+        args=["export-scores", "--from", "2026-01-01", "--to", "2030-12-31", "--format", "xlsx"]
+        + ["-o", str(path)]
+    )
+    assert made.exit_code == 0, made.output
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Sesi Pagi", "Sesi Siang", "scores"]
+    assert rows(book["Sesi Siang"])[7][:2] == (1, "20260001")
+    assert len(rows(book["scores"])) == 1 + 3  # every attempt of both, once
+    for sheet in book.worksheets[:2]:
+        assert sheet.print_title_rows == "$7:$7" and sheet.page_setup.fitToWidth == 1
