@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -95,6 +96,9 @@ INDONESIAN = set(
     tambah akun peran kata sandi ubah pilih harus wajib diisi terjadwal berjalan
     dibuka jejak terbaru halaman saring kejadian rantai utuh integritas""".split()
 )
+CATALOGUE = Path(__file__).resolve().parent.parent / (
+    "cat_server/translations/en/LC_MESSAGES/messages.po"
+)
 HIDDEN = {"script", "style", "code", "textarea"}
 VOID = {"input", "br", "img", "meta", "link", "hr", "source", "col", "area", "wbr"}
 SPOKEN = ("placeholder", "title", "aria-label", "alt")
@@ -118,7 +122,7 @@ class VisibleText(HTMLParser):
             self.hidden
             or tag in HIDDEN
             or "stem" in (attrs.get("class") or "").split()
-            or attrs.get("data-testid") == "item-preview"
+            or attrs.get("data-testid") in ("item-preview", "lang-switch")  # each in its own
         )
         if not skip:
             self.parts += [attrs[a] for a in SPOKEN if attrs.get(a)]
@@ -136,13 +140,24 @@ class VisibleText(HTMLParser):
             self.parts.append(data)
 
 
-def visible(html: str, data: list[str]) -> str:
+def visible_parts(html: str, data: list[str]) -> list[str]:
+    """Each text node and spoken attribute, with what people typed taken out."""
     parser = VisibleText()
     parser.feed(html)
-    text = "\n".join(parser.parts)
-    for value in data:  # longest first: a name inside another is taken with it
-        text = text.replace(value, " ")
+    parts = []
+    for part in parser.parts:
+        for value in data:  # longest first: a name inside another is taken with it
+            part = part.replace(value, " ")
+        parts.append(part)
+    return parts
+
+
+def unquoted(text: str) -> str:
     return re.sub(r"'[^'\n]*'", " ", text)  # a quoted value or column name, as typed
+
+
+def visible(html: str, data: list[str]) -> str:
+    return unquoted("\n".join(visible_parts(html, data)))
 
 
 def typed_data() -> list[str]:
@@ -161,6 +176,42 @@ def typed_data() -> list[str]:
     ):
         values |= {v for v in db.session.execute(db.select(column)).scalars() if v}
     return sorted(values, key=len, reverse=True)
+
+
+# names and codes that are no language's words: IRT methods and models, file names, actors
+TECHNICAL = set(
+    """Sympson Hetter Kullback Leibler randomesque gpcm grm pl pb csv docs engine md demo
+    user data""".split()
+)
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
+
+
+def catalogue(lang: str) -> list[re.Pattern]:
+    """Every text of the catalogue in ``lang`` as a pattern (a placeholder: any value),
+    longest first, so a sentence is taken whole before its words are."""
+    from babel.messages.pofile import read_po
+
+    with open(CATALOGUE, "rb") as f:
+        texts = {m.id if lang == "id" else m.string for m in read_po(f) if m.id and m.string}
+    texts = sorted(texts, key=lambda t: len(PLACEHOLDER.sub("", t)), reverse=True)
+    return [
+        re.compile(
+            r"(?<!\w)" + r"[^\n]*?".join(re.escape(p) for p in PLACEHOLDER.split(t)) + r"(?!\w)"
+        )
+        for t in texts
+        if len(t) > 1
+    ]
+
+
+def words_not_from_the_catalogue(parts: list[str], texts: list[re.Pattern]) -> set[str]:
+    left = set()
+    for part in parts:
+        for text in texts:
+            if not part.strip():
+                break
+            part = text.sub(" ", part)
+        left |= set(re.findall(r"[A-Za-z]{2,}", unquoted(part)))
+    return {w for w in left if not w.isupper() and w not in TECHNICAL}
 
 
 def foreign_words(text: str, words: set[str]) -> set[str]:
@@ -236,3 +287,36 @@ def test_an_item_is_previewed_after_its_status_changed(app, admin):
     page = admin.get("/admin/items/1/preview")
     assert page.status_code == 200
     assert "Bank Soal Demo SKD" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_every_word_on_an_admin_page_comes_from_the_catalogue(app, admin, lang):
+    """Stricter than a list of words: each visible text of every page and refusal, with what people typed taken out,
+    is made of texts of the catalogue in the page's language (gettext's, so translated),
+    numbers, codes and IRT names; a sentence written straight into a template is found.
+    Error pages (404) carry their own pair of sentences (errors.py) and are left out."""
+    texts = catalogue(lang)
+    admin.get(f"/admin/?lang={lang}")
+    found = {}
+    for path, form in [*((p, None) for p in PAGES), *POSTS]:
+        if form is None:
+            response = admin.get(path)
+        else:
+            if form.get("file") == "data-2026.csv":
+                form = {"file": (io.BytesIO(BAD_CANDIDATES), "data-2026.csv")}
+            response = admin.post(path, data=form, follow_redirects=True)
+            path = f"POST {path}"
+        if response.status_code == 404:
+            continue
+        with app.app_context():
+            parts = visible_parts(response.get_data(as_text=True), typed_data())
+        if left := words_not_from_the_catalogue(parts, texts):
+            found[path] = sorted(left)
+    assert not found, f"words outside the catalogue on the {lang} pages: {found}"
+
+
+def test_the_catalogue_check_sees_a_sentence_left_out_of_gettext():
+    texts = catalogue("id")
+    assert not words_not_from_the_catalogue(["Belum ada sesi.", "Jadwalkan sesi"], texts)
+    left = words_not_from_the_catalogue(["Belum ada sesi yang cocok."], texts)
+    assert {"yang", "cocok"} <= left
