@@ -67,6 +67,9 @@ class Defaults:
     # named (WIB, WITA, WIT); stored times stay UTC. A name that is no zone stops
     # the start. Asia/Makassar = WITA, Asia/Jayapura = WIT.
     TIMEZONE = "Asia/Jakarta"
+    # The centre's name as printed on score sheets (the head of the list and the signature
+    # place): say which UPT, e.g. CAT_CENTRE_NAME="UPT BKN Medan".
+    CENTRE_NAME = "UPT BKN"
     # Login limits (cat_server/lockout.py; Redis storage when REDIS_URL is set). A
     # whole centre may sit behind one NAT address, so the per-IP limit lets 600+
     # logins a minute through. Failures only: past the per-address-and-account

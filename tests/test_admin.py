@@ -119,9 +119,9 @@ def test_a_bad_bank_lists_every_problem_and_writes_nothing(app, admin, fmt):
     data = {"csv": text.encode(), "xlsx": xlsx_of(text), "json": json_of(text)}[fmt]
     response = upload(admin, data, f"bank.{fmt}")
     assert response.status_code == 422
-    assert "nothing was imported" in response.get_data(as_text=True)
+    assert "tidak ada yang diimpor" in response.get_data(as_text=True)
     found = {(row, column) for _, row, column, _ in problems_of(response)}
-    unit = "item" if fmt == "json" else "row"
+    unit = "soal" if fmt == "json" else "baris"  # the page is in Indonesian
     first = 2 if fmt == "json" else 3  # JSON numbers items from 1, CSV rows from the header
     assert found == {
         (f"{unit} {first}", "a"),
@@ -167,7 +167,7 @@ def test_media_come_in_a_zip_checked_for_unsafe_paths(app, admin, tmp_path):
     text = HEADER + GOOD_ROWS[0] + "media/peta.png\n"  # the last, empty cell is media
     response = upload(admin, text.encode(), "bank.csv")
     assert response.status_code == 422
-    assert [(r, c) for _, r, c, _ in problems_of(response)] == [("row 2", "media")]
+    assert [(r, c) for _, r, c, _ in problems_of(response)] == [("baris 2", "media")]
 
     def zip_of(files):
         out = io.BytesIO()
@@ -199,7 +199,7 @@ def test_retiring_an_item_is_audited_with_the_reason(app, admin):
         assert db.session.get(Item, item_id).status == "retired"
         event = db.session.query(AuditEvent).filter_by(action="item_status").one()
         assert event.reason == "soal bocor" and event.actor.startswith("user:")
-    assert ">retired<" in admin.get("/admin/banks/1").get_data(as_text=True)
+    assert ">pensiun<" in admin.get("/admin/banks/1").get_data(as_text=True)
 
 
 # --- sittings and candidates ----------------------------------------------------
@@ -371,11 +371,11 @@ def test_a_bad_candidates_file_lists_every_problem_and_enrols_nobody(app, admin)
     )
     assert response.status_code == 422
     assert {(r, c) for _, r, c, _ in problems_of(response)} == {
-        ("row 2", "birth_date"),
-        ("row 3", "registration_no"),
-        ("row 4", "name"),
-        ("row 4", "sitting"),
-        ("row 5", "seat"),
+        ("baris 2", "birth_date"),
+        ("baris 3", "registration_no"),
+        ("baris 4", "name"),
+        ("baris 4", "sitting"),
+        ("baris 5", "seat"),
     }
     with app.app_context():
         assert db.session.query(Candidate).count() == 0
@@ -392,9 +392,7 @@ def test_cli_import_candidates_prints_pins_or_exits_2(app, admin, runner, tmp_pa
     assert [r["seat"] for r in rows] == ["PC-01", "PC-02"] and all(len(r["pin"]) == 6 for r in rows)
     again = runner.invoke(args=["import-candidates", str(good)])
     assert again.exit_code == 2
-    assert (
-        "peserta.csv, row 2, column registration_no: 2026100001 is already enrolled" in again.stderr
-    )
+    assert "peserta.csv, row 2, column registration_no: 2026100001 sudah terdaftar" in again.stderr
 
 
 # --- delivery, export, chains ---------------------------------------------------
@@ -433,7 +431,7 @@ def test_new_pins_for_a_sitting_never_touch_a_candidate_who_has_started(app, adm
     state = current_state(sock)
     again = admin.post(f"/admin/sittings/{sitting_id}/pins", data={"reason": "slip hilang"})
     page = again.get_data(as_text=True)
-    assert "1 already started, PIN kept" in page
+    assert "1 peserta sudah mulai, PIN tetap" in page
     slips = re.findall(r'class="slip-pin"><code>(\d{6})</code>', page)
     assert len(slips) == 1  # only the candidate still waiting gets a new slip
     ack = answer(sock, state, "A")
@@ -468,7 +466,7 @@ def test_round_trip_import_deliver_export_read_back(app, admin):
     assert row["TWK_pass_mark"] == "5" and row["items_answered"] == "3"
     assert row["status"] == "finished" and row["started_at"] and row["finished_at"]
     xlsx = admin.get(f"/admin/scores/export.xlsx?sitting={sitting_id}")
-    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.data)).active
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.data))["scores"]  # the CSV's rows
     values = list(sheet.iter_rows(values_only=True))
     assert dict(zip(values[0], values[1], strict=True))["chain_hash"] == row["chain_hash"]
     wide = admin.get(f"/admin/scores/responses.csv?sitting={sitting_id}").data.decode()
@@ -490,10 +488,11 @@ def test_score_cells_that_look_like_formulas_are_escaped(app, admin):
     assert row["name"] == '\'=HYPERLINK("http://evil.example","klik")'
     assert row["registration_no"] == "'+62811"
     data = admin.get(f"/admin/scores/export.xlsx?sitting={sitting_id}").data
-    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
-    cell = sheet["B2"]  # XLSX: the exact text, a text cell with the quote prefix (spreadsheet.py)
-    assert cell.value == '=HYPERLINK("http://evil.example","klik")'
-    assert cell.data_type == "s" and cell.quotePrefix
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    # XLSX: the exact text, a text cell with the quote prefix (spreadsheet.py), on both sheets
+    for cell in (book["scores"]["B2"], book.active["C8"]):
+        assert cell.value == '=HYPERLINK("http://evil.example","klik")'
+        assert cell.data_type == "s" and cell.quotePrefix
 
 
 def test_verify_names_a_tampered_response_row(app, admin, runner):
@@ -784,14 +783,14 @@ def test_the_audit_view_keeps_staff_actions_in_reach_of_a_flood_of_candidate_eve
             audit("candidate:3", "focus_lost", n=n)
         db.session.commit()
     everything = admin.get("/admin/audit").get_data(as_text=True)
-    assert "<code>time_extended<" not in everything  # 100 a page: the flood fills the first one
+    assert ">time_extended</code>" not in everything  # 100 a page: the flood fills the first one
     staff = admin.get("/admin/audit?who=staff").get_data(as_text=True)
     assert "time_extended" in staff and "listrik padam" in staff and "focus_lost" not in staff
     assert "time_extended" in admin.get("/admin/audit?action=time_extended").get_data(as_text=True)
     page, seen = "/admin/audit?who=candidates", 0
     while page:
         html = admin.get(page).get_data(as_text=True)
-        seen += html.count("<code>focus_lost</code>")
+        seen += html.count(">focus_lost</code>")
         found = re.search(r'href="(/admin/audit\?[^"]*before=\d+[^"]*)"', html)
         page = found.group(1).replace("&amp;", "&") if found else None
     assert seen == 500  # every row reachable, page by page, none twice

@@ -118,7 +118,8 @@ def test_a_responses_file_naming_unknown_items_is_refused(app, rng):
         content_type="multipart/form-data",
     )
     assert response.status_code == 422
-    assert "wide.csv: columns not in Bank Kalibrasi v1: XX99" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "wide.csv: kolom yang tidak ada di Bank Kalibrasi v1: XX99" in page
 
 
 def test_item_statistics_from_delivered_attempts(app):

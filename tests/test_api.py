@@ -150,3 +150,16 @@ def test_the_cli_makes_lists_and_revokes_tokens(app, runner):
     assert client.get("/api/v1/banks", headers=bearer(secret)).status_code == 401
     refused = runner.invoke(args=["api-token", "create", "--user", "nobody", "--name", "x"])
     assert refused.exit_code == 2 and "no user" in refused.output
+
+
+def test_a_body_sent_as_curl_sends_it_is_read(app, client, token):
+    """``curl --data-binary @bank.csv`` labels the body form-urlencoded; it is still the file."""
+    data = (
+        (EXAMPLES / "item_bank_example.csv").read_bytes().replace(b"media/tiu102-grafik.png", b"")
+    )
+    made = client.post(
+        "/api/v1/banks?name=Bank%20Curl&filename=bank.csv",
+        data=data,
+        headers={**bearer(token), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert made.status_code == 201, made.json

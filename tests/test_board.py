@@ -147,7 +147,7 @@ def test_the_admin_form_turns_the_board_on_with_chosen_fields_audited(app, sitti
         data={"enabled": "1", "fields": ["seat", "total"], "reason": "keluarga menunggu di aula"},
         follow_redirects=True,
     )
-    assert "score board saved" in saved.get_data(as_text=True)
+    assert "papan skor aktif" in saved.get_data(as_text=True)  # the admin's language: id
     with app.app_context():
         (event,) = (
             db.session.execute(db.select(AuditEvent).where(AuditEvent.action == "board_configured"))

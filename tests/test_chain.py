@@ -400,7 +400,7 @@ def test_score_exports_carry_signed_heads_that_the_documented_program_checks(
         ).exit_code
         == 0
     )
-    values = list(openpyxl.load_workbook(xlsx).active.iter_rows(values_only=True))
+    values = list(openpyxl.load_workbook(xlsx)["scores"].iter_rows(values_only=True))
     first = dict(zip(values[0], values[1], strict=True))
     assert (first["attempt_id"], first["chain_n"]) == (1, 11)
     assert first["chain_signature"] == rows[0]["chain_signature"]

@@ -58,7 +58,7 @@ def test_the_shipped_exam_example_imports_over_the_shipped_bank(app, runner, tmp
         args=["load-bank", str(EXAMPLES / "item_bank_example.zip"), "--name", "Bank Contoh"]
     )
     assert bank.exit_code == 0, bank.output
-    exam = runner.invoke(args=["exam", "import", str(EXAMPLES / "exam_example.json")])
+    exam = runner.invoke(args=["exam", "import", str(EXAMPLES / "exam_for_item_bank_example.json")])
     assert exam.exit_code == 0, exam.output
     with app.app_context():
         from cat_server.models import Exam
@@ -66,3 +66,11 @@ def test_the_shipped_exam_example_imports_over_the_shipped_bank(app, runner, tmp
         made = db.session.query(Exam).one()
         assert made.name == "Contoh SKD (5 soal)"
         assert [s.code for s in made.sections] == ["TWK", "TIU", "TKP"]
+
+
+def test_the_shipped_exam_example_imports_on_the_demo(app, runner):
+    with app.app_context():
+        seed_demo()
+    result = runner.invoke(args=["exam", "import", str(EXAMPLES / "exam_example.json")])
+    assert result.exit_code == 0, result.output
+    assert "SKD CPNS 2026 (contoh)" in result.output

@@ -239,7 +239,8 @@ def test_the_scores_page_range_is_in_local_days(app):
     sheet = admin.get("/admin/scores/export.xlsx?from=2026-12-06T00:30&to=2026-12-06T01:30")
     import openpyxl
 
-    values = list(openpyxl.load_workbook(io.BytesIO(sheet.data)).active.iter_rows(values_only=True))
+    book = openpyxl.load_workbook(io.BytesIO(sheet.data))
+    values = list(book["scores"].iter_rows(values_only=True))
     row = dict(zip(values[0], values[1], strict=True))
     assert len(values) == 2 and row["started_at"] == "2026-12-06T01:00:00+07:00"
 

@@ -184,9 +184,9 @@ def test_the_exam_form_takes_section_minutes(app):
         )
         assert [s.time_limit_min for s in exam.sections] == [8, None]
         for bad, words in (
-            ("TWK, Tes, 3, 10, 0", "minutes must be at least 1"),
-            ("TWK, Tes, 3, 10, lima", "whole numbers"),
-            ("TWK, Tes, 3, 10, 25", "more than the exam's 20"),
+            ("TWK, Tes, 3, 10, 0", "menit paling sedikit 1"),
+            ("TWK, Tes, 3, 10, lima", "bilangan bulat"),
+            ("TWK, Tes, 3, 10, 25", "melebihi waktu ujian 20"),
         ):
             with pytest.raises(FormProblems) as error:
                 admin_sittings.create_exam("Ujian", bank_id, 20, bad, None, "user:1")

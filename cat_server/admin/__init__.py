@@ -10,4 +10,5 @@ from . import (  # noqa: E402,F401  (register on import)
     package_routes,
     routes,
     staff_routes,
+    words,
 )

@@ -28,7 +28,7 @@ from ..irt import io as irt_io
 from ..itembank.formats import DICHOTOMOUS
 from ..models import Attempt, Exam, Item, ItemBank, Presentation, Response, Sitting, audit, utcnow
 from ..sealed.release import package_of_bank
-from .sittings import FormProblems
+from .sittings import FormProblems, _
 
 MODELS = ("1pl", "2pl", "3pl", "4pl", "grm", "gpcm")
 
@@ -73,18 +73,22 @@ def run_calibration(
     """Calibrate the bank's pretest items of ``model``'s family; save and return the proposal."""
     bank = db.session.get(ItemBank, bank_id) if bank_id else None
     if bank is None:
-        raise FormProblems([("bank_id", f"no item bank version with id {bank_id}")])
+        raise FormProblems(
+            [("bank_id", _("tidak ada versi bank soal dengan id %(id)s", id=bank_id))]
+        )
     if package_of_bank(bank.id) is not None:  # its parameters are the issuer's, and sealed
-        raise FormProblems([("bank_id", f"{bank.name} is a sealed package: the issuer calibrates")])
+        raise FormProblems(
+            [("bank_id", _("%(name)s adalah paket tersegel: penerbit yang mengkalibrasi", name=bank.name))]
+        )
     if model not in MODELS:
-        raise FormProblems([("model", f"choose one of {', '.join(MODELS)}")])
+        raise FormProblems([("model", _("salah satu dari %(options)s", options=", ".join(MODELS)))])
     by_code = {i.code: i for i in bank.items}
     if upload is not None:
         with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as f:
             f.write(upload)
         try:
             max_score = None if _family(model) == "dichotomous" else 4
-            _, codes, x = irt_io.read_responses(f.name, model, max_score)
+            _persons, codes, x = irt_io.read_responses(f.name, model, max_score)
         except (irt_io.InputError, ValueError) as error:
             raise FormProblems([("file", f"{filename}: {error}")]) from None
         finally:
@@ -97,14 +101,19 @@ def run_calibration(
                 [
                     (
                         "file",
-                        f"{filename}: columns not in {bank.name} "
-                        f"v{bank.version}: {', '.join(unknown[:20])}",
+                        _(
+                            "%(file)s: kolom yang tidak ada di %(bank)s v%(version)s: %(codes)s",
+                            file=filename,
+                            bank=bank.name,
+                            version=bank.version,
+                            codes=", ".join(unknown[:20]),
+                        ),
                     )
                 ]
             )
         source = filename
     else:
-        _, codes, x = collected_matrix(bank)
+        _persons, codes, x = collected_matrix(bank)
         source = "collected responses"
     family = _family(model)
     keep = [j for j, c in enumerate(codes) if _family(by_code[c].model) == family]
@@ -117,13 +126,23 @@ def run_calibration(
             [
                 (
                     "bank_id",
-                    f"no responses to {family} pretest items of "
-                    f"{bank.name} v{bank.version} in {source}",
+                    _(
+                        "tidak ada jawaban untuk soal pretest %(family)s dari %(bank)s "
+                        "v%(version)s di %(source)s",
+                        family={"dichotomous": _("dikotomus"), "polytomous": _("politomus")}.get(
+                            family, family
+                        ),
+                        bank=bank.name,
+                        version=bank.version,
+                        source=_("jawaban terkumpul")
+                        if source == "collected responses"
+                        else source,
+                    ),
                 )
             ]
         )
     if x.shape[0] < 2:
-        raise FormProblems([("bank_id", "fewer than two persons answered these items")])
+        raise FormProblems([("bank_id", _("kurang dari dua orang menjawab soal-soal ini"))])
     anchor_items = [by_code[codes[j]] for j in range(len(codes)) if j not in free]
     anchors_arr = irt_items(anchor_items) if anchor_items else None
     anchor_cols = [j for j in range(len(codes)) if j not in free]
@@ -247,17 +266,19 @@ def accept(token: str, item_ids: list[int], actor: str, reason: str | None = Non
     """
     proposal = load_proposal(token)
     if proposal.get("accepted_at"):
-        raise FormProblems([("token", "this calibration run was already accepted")])
+        raise FormProblems([("token", _("hasil kalibrasi ini sudah diterima"))])
     chosen = [r for r in proposal["items"] if r["item_id"] in set(item_ids)]
     if not chosen:
-        raise FormProblems([("items", "choose at least one item to accept")])
+        raise FormProblems([("items", _("pilih paling sedikit satu soal untuk diterima"))])
     if not (reason or "").strip():
-        raise FormProblems([("reason", "alasan wajib diisi / a reason is required")])
+        raise FormProblems([("reason", _("isi alasannya (dicatat di log audit)"))])
     catalog.move_version()
     for row in chosen:
         item = db.session.get(Item, row["item_id"])
         if item is None or item.bank_id != proposal["bank_id"]:
-            raise FormProblems([("items", f"item {row['code']} is no longer in the bank")])
+            raise FormProblems(
+                [("items", _("soal %(code)s tidak ada lagi di bank", code=row["code"]))]
+            )
         new = row["new"]
         item.model, item.a, item.b, item.c = new["model"], new["a"], new["b"], new["c"]
         item.d = new.get("d", 1.0)  # proposals before the 4PL had no d: 1PL-3PL, d = 1
@@ -315,7 +336,7 @@ def item_statistics(bank: ItemBank) -> tuple[int, list[dict]]:
     rows = []
     for item in bank.items:
         got = responses.get(item.id, [])
-        scores = np.array([s for _, s in got], dtype=float)
+        scores = np.array([s for _code, s in got], dtype=float)
         rest = np.array([totals.get(a, 0) - s for a, s in got], dtype=float)
         if item.option_scores:
             lo, hi = min(item.option_scores), max(item.option_scores)

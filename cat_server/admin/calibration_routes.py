@@ -10,6 +10,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 
 from ..bodies import large_upload
 from ..extensions import db
@@ -85,7 +86,7 @@ def calibration_review(token):
             db.session.rollback()
             problems, status = error.problems, 422
         else:
-            flash(f"{n} soal diaktifkan dengan parameter baru. / {n} items activated.", "info")
+            flash(_("%(n)s soal diaktifkan dengan parameter baru.", n=n), "info")
             return redirect(url_for("admin.bank_detail", bank_id=proposal["bank_id"]))
     bank = banks.get_bank(proposal["bank_id"])
     return render_template(

@@ -70,7 +70,7 @@ def export_scores_command(sitting_id, date_from, date_to, fmt, responses, respon
     """
     from .. import spreadsheet
     from ..localtime import parse_local
-    from . import scores
+    from . import score_sheet, scores
 
     def day(text, name, end_of_day=False):
         when = parse_local(text, end_of_day=end_of_day) if len(text) == 10 else None
@@ -93,7 +93,10 @@ def export_scores_command(sitting_id, date_from, date_to, fmt, responses, respon
             f.write(spreadsheet.csv_bytes(header, rows, bom=False))
     else:
         header, rows = scores.score_rows(attempts)
-        data = scores.to_csv(header, rows) if fmt == "csv" else scores.to_xlsx(header, rows)
+        if fmt == "csv":
+            data = scores.to_csv(header, rows)
+        else:
+            data = score_sheet.workbook(attempts, header, rows)
         with open(output, "wb") as f:
             f.write(data)
     click.echo(f"Wrote {len(rows)} rows to {output}.")

@@ -17,6 +17,8 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import spreadsheet, staff_sessions
@@ -37,7 +39,7 @@ from ..models import (
     User,
 )
 from ..sealed.release import Sealed, package_of_bank
-from . import banks, bp, scores, sittings
+from . import banks, bp, score_sheet, scores, sittings
 from .packages import package_summary, packages
 
 AUDIT_PAGE = 100
@@ -47,6 +49,11 @@ MIME = {
     "json": "application/json",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+
+
+def said(error) -> str:
+    """An ExamError's sentence in the page's language (it carries both)."""
+    return error.message_en if str(get_locale()) == "en" and error.message_en else error.message
 
 
 def actor() -> str:
@@ -63,7 +70,7 @@ def require_admin():
     if not current_user.is_authenticated:
         if not staff_sessions.timed_out():
             return login_manager.unauthorized()
-        flash("Sesi admin berakhir karena tidak aktif. / Session timed out.", "error")
+        flash(_("Sesi admin berakhir karena tidak aktif; masuk lagi."), "error")
         # back to the same page after logging in again (a GET only: a form is not resent)
         back = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("auth.login", next=back))
@@ -139,7 +146,7 @@ def banks_page():
         upload = request.files.get("file")
         name = request.form.get("name", "")
         if upload is None or not upload.filename:
-            flash("Pilih berkas bank soal. / Choose a bank file.", "error")
+            flash(_("Pilih berkas bank soal."), "error")
             status = 422
         else:
             try:
@@ -149,9 +156,14 @@ def banks_page():
                 errors, n_problems, status = error.errors, error.n_problems, 422
             else:
                 flash(
-                    f"Diimpor / Imported: {len(bank.items)} soal, {bank.name} v{bank.version}"
+                    _(
+                        "Diimpor: %(n)s soal, %(name)s v%(version)s.",
+                        n=len(bank.items),
+                        name=bank.name,
+                        version=bank.version,
+                    )
                     + (
-                        f" ({bank.n_sanitized} dibersihkan dari HTML berbahaya / sanitised)"
+                        " " + _("%(n)s soal dibersihkan dari HTML berbahaya.", n=bank.n_sanitized)
                         if bank.n_sanitized
                         else ""
                     ),
@@ -200,7 +212,8 @@ def item_status(item_id):
     item = banks.set_item_status(
         item_id, request.form.get("status", ""), actor(), request.form.get("reason", "").strip()
     )
-    flash(f"{item.code}: status {item.status}", "info")
+    words = {"active": _("aktif"), "pretest": _("pretest"), "retired": _("pensiun")}
+    flash(_("Soal %(code)s kini %(status)s.", code=item.code, status=words[item.status]), "info")
     return redirect(url_for("admin.bank_detail", bank_id=item.bank_id) + f"#item-{item.id}")
 
 
@@ -212,7 +225,9 @@ def item_preview(item_id):
         raise NotFound()
     if package_of_bank(item.bank_id) is not None:  # not even once released: Sealed
         raise Sealed()
-    return render_template("admin/item_preview.html", item=item, public=public_item(item.id))
+    public = public_item(item.id)  # a first read caches the item detached: read it again
+    item = db.session.get(Item, item_id)
+    return render_template("admin/item_preview.html", item=item, public=public)
 
 
 # --- exams ------------------------------------------------------------------
@@ -235,7 +250,7 @@ def exams_page():
             db.session.rollback()
             problems, status = error.problems, 422
         else:
-            flash("Ujian dibuat. / Exam created.", "info")
+            flash(_("Ujian dibuat."), "info")
             return redirect(url_for("admin.exams_page"))
     exams = db.session.execute(db.select(Exam).order_by(Exam.id.desc())).scalars().all()
     bank_versions = (
@@ -275,14 +290,16 @@ def exam_board(exam_id):
         )
     except BadPayload as error:
         db.session.rollback()
-        flash(f"{exam.name}: {error.message} / {error.message_en}", "error")
+        flash(f"{exam.name}: {said(error)}", "error")
     else:
         for sitting_id in db.session.execute(
             db.select(Sitting.id).where(Sitting.exam_id == exam.id, Sitting.status != "ended")
         ).scalars():
             feed.seat_changed(sitting_id)  # open boards re-render (or go dark) now
-        state = "aktif / on" if settings["enabled"] else "mati / off"
-        flash(f"{exam.name}: papan skor {state} / score board saved.", "info")
+        if settings["enabled"]:
+            flash(_("%(exam)s: papan skor aktif.", exam=exam.name), "info")
+        else:
+            flash(_("%(exam)s: papan skor mati.", exam=exam.name), "info")
     return redirect(url_for("admin.exams_page") + f"#board-{exam.id}")
 
 
@@ -307,7 +324,7 @@ def sittings_page():
             db.session.rollback()
             problems, status = error.problems, 422
         else:
-            flash("Sesi dijadwalkan. / Sitting scheduled.", "info")
+            flash(_("Sesi dijadwalkan."), "info")
             return redirect(url_for("admin.sitting_detail", sitting_id=sitting.id))
     return _sittings_template(problems=problems), status
 
@@ -383,7 +400,7 @@ def _sitting_template(sitting_id, problems=(), failed=None):
 def candidates_import():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        flash("Pilih berkas CSV peserta. / Choose a candidates CSV file.", "error")
+        flash(_("Pilih berkas CSV peserta."), "error")
         return _sittings_template(), 422
     try:
         created = sittings.import_candidates(upload.read(), upload.filename, actor())
@@ -408,9 +425,9 @@ def sitting_pins(sitting_id):
         db.select(db.func.count()).select_from(Candidate).where(Candidate.sitting_id == sitting_id)
     )
     kept = everyone - len(slips)  # begun or finished: their PINs stay (sittings.reset_pins)
-    title = f"PIN baru / New PINs: {len(slips)}"
+    title = _("PIN baru: %(n)s", n=len(slips))
     if kept:
-        title += f" — {kept} peserta sudah mulai, PIN tetap / {kept} already started, PIN kept"
+        title += " — " + _("%(n)s peserta sudah mulai, PIN tetap", n=kept)
     return render_template("admin/slips.html", slips=slips, title=title)
 
 
@@ -431,7 +448,7 @@ def _selected_attempts():
     date_from = parse_local(request.args.get("from", ""))
     date_to = parse_local(request.args.get("to", ""))
     if sitting_id is None and date_from is None and date_to is None:
-        raise sittings.FormProblems([("sitting", "choose a sitting or a date range")])
+        raise sittings.FormProblems([("sitting", _("pilih sesi atau rentang tanggal"))])
     if sitting_id is not None:
         sittings.get_sitting(sitting_id)
         label = f"sitting-{sitting_id}"
@@ -452,7 +469,10 @@ def scores_export(fmt):
         raise NotFound()
     attempts, label = _selected_attempts()
     header, rows = scores.score_rows(attempts)
-    data = scores.to_csv(header, rows) if fmt == "csv" else scores.to_xlsx(header, rows)
+    if fmt == "csv":
+        data = scores.to_csv(header, rows)
+    else:
+        data = score_sheet.workbook(attempts, header, rows)
     return _download(data, f"scores-{label}.{fmt}", fmt)
 
 

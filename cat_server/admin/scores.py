@@ -143,11 +143,6 @@ def to_csv(header, rows) -> bytes:
     return spreadsheet.csv_bytes(header, rows)
 
 
-def to_xlsx(header, rows, title="scores") -> bytes:
-    """Formula-safe XLSX (spreadsheet.py): text cells, never formulas."""
-    return spreadsheet.xlsx_bytes(header, rows, title)
-
-
 def wide_responses(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
     """One row a person, one column an item (0/1, or category 0..k-1), empty where not shown.
 
@@ -443,7 +438,9 @@ def _export_rows(data: bytes, filename: str) -> list[dict]:
     if filename.lower().endswith(".xlsx"):
         import openpyxl
 
-        sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True).active
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+        # the rows are the sheet "scores" (score_sheet.py); before the print sheets, the only one
+        sheet = book["scores"] if "scores" in book.sheetnames else book.active
         header, *values = list(sheet.iter_rows(values_only=True))
         return [dict(zip(header, v, strict=False)) for v in values]
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))

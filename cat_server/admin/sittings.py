@@ -81,8 +81,12 @@ def parse_sections(text: str) -> list[tuple[str, str, int, int | None, int | Non
             problems.append(
                 (
                     "sections",
-                    f"line {number}: expected 'CODE, name, n_items"
-                    f"[, pass_mark[, minutes]]', got {line.strip()!r}",
+                    _(
+                        "baris %(n)s: harus 'KODE, nama, jumlah soal[, nilai ambang[, menit]]', "
+                        "tertulis %(line)s",
+                        n=number,
+                        line=repr(line.strip()),
+                    ),
                 )
             )
             continue
@@ -94,29 +98,45 @@ def parse_sections(text: str) -> list[tuple[str, str, int, int | None, int | Non
             problems.append(
                 (
                     "sections",
-                    f"line {number}: n_items, pass_mark and minutes must "
-                    f"be whole numbers, got {line.strip()!r}",
+                    _(
+                        "baris %(n)s: jumlah soal, nilai ambang dan menit harus bilangan bulat, "
+                        "tertulis %(line)s",
+                        n=number,
+                        line=repr(line.strip()),
+                    ),
                 )
             )
             continue
         if any(v is not None and abs(v) > MAX_ID for v in (n_items, pass_mark, minutes)):
-            problems.append(("sections", f"line {number}: a number is too large, got {line!r}"))
+            problems.append(
+                (
+                    "sections",
+                    _(
+                        "baris %(n)s: angka terlalu besar, tertulis %(line)s",
+                        n=number,
+                        line=repr(line),
+                    ),
+                )
+            )
             continue
         if n_items < 1:
-            problems.append(("sections", f"line {number}: n_items must be at least 1"))
+            problems.append(("sections", _("baris %(n)s: jumlah soal paling sedikit 1", n=number)))
             continue
         if minutes is not None and minutes < 1:
             problems.append(
                 (
                     "sections",
-                    f"line {number}: minutes must be at least 1 "
-                    "(leave it empty for the whole exam's time only)",
+                    _(
+                        "baris %(n)s: menit paling sedikit 1 (kosongkan bila hanya memakai "
+                        "waktu seluruh ujian)",
+                        n=number,
+                    ),
                 )
             )
             continue
         sections.append((parts[0], parts[1], n_items, pass_mark, minutes))
     if not sections and not problems:
-        problems.append(("sections", "give at least one section"))
+        problems.append(("sections", _("beri paling sedikit satu bagian")))
     if problems:
         raise FormProblems(problems)
     return sections
@@ -136,15 +156,18 @@ def create_exam(
     """An exam blueprint over one bank version; every section must have enough active items."""
     problems = []
     if not name.strip():
-        problems.append(("name", "give the exam a name"))
+        problems.append(("name", _("beri nama ujian")))
     bank = db.session.get(ItemBank, bank_id) if bank_id else None
     if bank is None:
-        problems.append(("bank_id", "choose an item bank version"))
+        problems.append(("bank_id", _("pilih versi bank soal")))
     if duration_min is None or not 1 <= duration_min <= MAX_EXAM_MINUTES:
         problems.append(
             (
                 "duration_min",
-                f"duration must be a whole number of minutes, 1 to {MAX_EXAM_MINUTES}",
+                _(
+                    "durasi harus bilangan bulat menit, 1 sampai %(max)s",
+                    max=MAX_EXAM_MINUTES,
+                ),
             )
         )
     try:
@@ -154,12 +177,17 @@ def create_exam(
         sections = []
     if bank is not None:
         section_of_group: dict[str, str] = {}
-        for code, _, n_items, _, minutes in sections:
+        for code, _name, n_items, _mark, minutes in sections:
             if minutes is not None and duration_min is not None and minutes > duration_min:
                 problems.append(
                     (
                         "sections",
-                        f"section {code}: {minutes} minutes is more than the exam's {duration_min}",
+                        _(
+                            "bagian %(code)s: %(minutes)s menit melebihi waktu ujian %(total)s",
+                            code=code,
+                            minutes=minutes,
+                            total=duration_min,
+                        ),
                     )
                 )
             groups = (
@@ -179,25 +207,41 @@ def create_exam(
                     problems.append(
                         (
                             "sections",
-                            f"enemy group {group!r} has items in sections {other} and {code}: "
-                            "one attempt could meet both; move them into one section",
+                            _(
+                                "kelompok musuh %(group)s ada di bagian %(a)s dan %(b)s: satu "
+                                "peserta bisa mendapat keduanya; pindahkan ke satu bagian",
+                                group=repr(group),
+                                a=other,
+                                b=code,
+                            ),
                         )
                     )
             if len(groups) < n_items:
                 problems.append(
                     (
                         "sections",
-                        f"section {code}: {n_items} items asked, the bank "
-                        f"has {len(groups)} active {code} items",
+                        _(
+                            "bagian %(code)s: %(n)s soal diminta, bank punya %(have)s soal "
+                            "aktif %(code)s",
+                            code=code,
+                            n=n_items,
+                            have=len(groups),
+                        ),
                     )
                 )
             elif fit < n_items:
                 problems.append(
                     (
                         "sections",
-                        f"section {code}: {n_items} items asked, but only {fit} of the "
-                        f"{len(groups)} active {code} items can share an attempt "
-                        "(items of one enemy group never do)",
+                        _(
+                            "bagian %(code)s: %(n)s soal diminta, tetapi hanya %(fit)s dari "
+                            "%(have)s soal aktif %(code)s bisa bersama dalam satu ujian (satu "
+                            "soal per kelompok musuh)",
+                            code=code,
+                            n=n_items,
+                            fit=fit,
+                            have=len(groups),
+                        ),
                     )
                 )
     if problems:
@@ -239,16 +283,19 @@ def create_sitting(
     problems = []
     exam = db.session.get(Exam, exam_id) if exam_id else None
     if exam is None:
-        problems.append(("exam_id", "choose an exam"))
+        problems.append(("exam_id", _("pilih ujian")))
     if not name.strip():
-        problems.append(("name", "give the sitting a name"))
+        problems.append(("name", _("beri nama sesi")))
     if scheduled_at is None:
         problems.append(
-            ("scheduled_at", f"give the date and time (YYYY-MM-DD HH:MM, {zone_label()})")
+            (
+                "scheduled_at",
+                _("isi tanggal dan jam (YYYY-MM-DD HH:MM, %(zone)s)", zone=zone_label()),
+            )
         )
     proctors = [db.session.get(User, i) for i in proctor_ids]
     if any(p is None or p.role != "proctor" for p in proctors):
-        problems.append(("proctors", "unknown proctor chosen"))
+        problems.append(("proctors", _("pengawas yang dipilih tidak dikenal")))
     if problems:
         raise FormProblems(problems)
     sitting = Sitting(exam=exam, name=name.strip(), room=room.strip(), scheduled_at=scheduled_at)
@@ -330,7 +377,11 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
     try:
         rows = list(reader)
     except csv.Error as e:  # e.g. a cell longer than the csv module's field limit
-        bad(None, None, f"the CSV cannot be read near line {reader.line_num}: {e}")
+        bad(
+            None,
+            None,
+            _("CSV tidak terbaca dekat baris %(n)s: %(error)s", n=reader.line_num, error=e),
+        )
         fail()
     header = [h.strip().lower() for h in rows[0]]
     for position, column in enumerate(header, start=1):
@@ -339,26 +390,41 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
             bad(
                 1,
                 column or f"#{position}",
-                f"unknown column {column!r} (column {position} of the header)"
+                _(
+                    "kolom %(column)s tidak dikenal (kolom ke-%(n)s di judul)",
+                    column=repr(column),
+                    n=position,
+                )
+                + "; "
                 + (
-                    f"; did you mean {guess[0]}?"
+                    _("maksudnya %(guess)s?", guess=repr(guess[0]))
                     if guess
-                    else f"; expected {', '.join(CANDIDATE_COLUMNS)}"
+                    else _(
+                        "yang dikenal: %(columns)s", columns=", ".join(map(repr, CANDIDATE_COLUMNS))
+                    )
                 ),
             )
         elif header.count(column) > 1 and header.index(column) != position - 1:
-            bad(1, column, f"column {column} appears twice in the header")
+            bad(1, column, _("kolom %(column)s muncul dua kali di judul", column=repr(column)))
     for column in REQUIRED_CANDIDATE_COLUMNS:
         if column not in header:
-            bad(1, column, f"required column {column} is missing")
+            bad(1, column, _("kolom wajib %(column)s tidak ada", column=repr(column)))
     if problems:
         fail()
     body = [(n, r) for n, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
     if not body:
-        bad(2, None, "no candidates: the file has only a header")
+        bad(2, None, _("tidak ada peserta: berkas hanya berisi judul"))
         fail()
     if len(body) > MAX_CANDIDATE_ROWS:
-        bad(None, None, f"{len(body)} candidates; at most {MAX_CANDIDATE_ROWS} in one file")
+        bad(
+            None,
+            None,
+            _(
+                "%(n)s peserta; paling banyak %(max)s dalam satu berkas",
+                n=len(body),
+                max=MAX_CANDIDATE_ROWS,
+            ),
+        )
         fail()
 
     sittings_by_key = {}
@@ -385,21 +451,30 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
             bad(
                 number,
                 None,
-                f"{len(raw)} cells for {len(header)} columns (a cell with a comma must be quoted)",
+                _(
+                    "%(cells)s sel untuk %(columns)s kolom (sel yang berisi koma harus diberi "
+                    "tanda kutip)",
+                    cells=len(raw),
+                    columns=len(header),
+                ),
             )
             continue
         values = {c: v.strip() for c, v in zip(header, raw, strict=True)}
         before = len(problems)
         reg = values["registration_no"]
         if not reg:
-            bad(number, "registration_no", "registration number is empty")
+            bad(number, "registration_no", _("nomor peserta kosong"))
         elif len(reg) > 40 or any(ch.isspace() for ch in reg):
-            bad(number, "registration_no", f"expected 1-40 characters without spaces, got {reg!r}")
+            bad(
+                number,
+                "registration_no",
+                _("harus 1-40 karakter tanpa spasi, tertulis %(value)s", value=repr(reg)),
+            )
         name = values["name"]
         if not name:
-            bad(number, "name", "name is empty")
+            bad(number, "name", _("nama kosong"))
         elif len(name) > 200:
-            bad(number, "name", "name is longer than 200 characters")
+            bad(number, "name", _("nama lebih dari 200 karakter"))
         birth = values.get("birth_date") or None
         if birth:
             try:
@@ -410,36 +485,54 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
                 bad(
                     number,
                     "birth_date",
-                    f"expected a date YYYY-MM-DD, got {values['birth_date']!r}",
+                    _(
+                        "harus tanggal YYYY-MM-DD, tertulis %(value)s",
+                        value=repr(values["birth_date"]),
+                    ),
                 )
         sitting = sittings_by_key.get(values["sitting"]) or sittings_by_key.get(
             values["sitting"].casefold()
         )
         if not values["sitting"]:
-            bad(number, "sitting", "sitting is empty; give the sitting's id or name")
+            bad(number, "sitting", _("sesi kosong; isi ID atau nama sesi"))
         elif sitting is None:
-            bad(number, "sitting", f"no sitting with id or name {values['sitting']!r}")
+            bad(
+                number,
+                "sitting",
+                _("tidak ada sesi dengan ID atau nama %(value)s", value=repr(values["sitting"])),
+            )
         elif sitting.status == "ended":
-            bad(number, "sitting", f"sitting {sitting.name!r} has ended")
+            bad(number, "sitting", _("sesi %(name)s sudah berakhir", name=repr(sitting.name)))
         seat = values["seat"]
         if not seat:
-            bad(number, "seat", "seat is empty")
+            bad(number, "seat", _("kursi kosong"))
         elif len(seat) > 20:
-            bad(number, "seat", f"seat label is longer than 20 characters: {seat!r}")
+            bad(
+                number,
+                "seat",
+                _("label kursi lebih dari 20 karakter: %(value)s", value=repr(seat)),
+            )
         if sitting is not None and reg:
             key = (sitting.id, reg.casefold())
             if key in enrolled:
                 bad(
                     number,
                     "registration_no",
-                    f"{reg} is already enrolled in sitting {sitting.name!r}",
+                    _(
+                        "%(reg)s sudah terdaftar di sesi %(name)s",
+                        reg=reg,
+                        name=repr(sitting.name),
+                    ),
                 )
             elif key in seen_reg:
                 bad(
                     number,
                     "registration_no",
-                    f"duplicate registration number {reg}: row {seen_reg[key]} has it "
-                    "for the same sitting",
+                    _(
+                        "nomor peserta %(reg)s ganda: baris %(row)s memakainya untuk sesi yang sama",
+                        reg=reg,
+                        row=seen_reg[key],
+                    ),
                 )
             else:
                 seen_reg[key] = number
@@ -449,13 +542,21 @@ def import_candidates(data: bytes | str, filename: str, actor: str) -> list[NewC
                 bad(
                     number,
                     "seat",
-                    f"seat {seat} of sitting {sitting.name!r} already has a candidate",
+                    _(
+                        "kursi %(seat)s di sesi %(name)s sudah ada pesertanya",
+                        seat=seat,
+                        name=repr(sitting.name),
+                    ),
                 )
             elif key in seen_seat:
                 bad(
                     number,
                     "seat",
-                    f"seat {seat} is given twice: row {seen_seat[key]} has it in the same sitting",
+                    _(
+                        "kursi %(seat)s disebut dua kali: baris %(row)s memakainya di sesi yang sama",
+                        seat=seat,
+                        row=seen_seat[key],
+                    ),
                 )
             else:
                 seen_seat[key] = number

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request, url_for
 
-from ..admin import banks, scores, sittings
+from ..admin import banks, exam_builder, scores, sittings
+from ..admin.sittings import _
 from ..errors import MAX_ID, ExamError, Forbidden, NotFound
 from ..extensions import csrf, db
 from ..itembank.formats import BankFormatError
@@ -31,7 +32,7 @@ class Unauthorized(ExamError):
 
 @bp.before_request
 def authenticate():
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    scheme, _sep, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized()
     user, why = user_for(secret.strip())
@@ -101,17 +102,28 @@ def _id(value) -> int | None:
     return number if 0 < number <= MAX_ID else None
 
 
+def _body(default_name: str = "") -> tuple[bytes, str]:
+    """A file as multipart ``file``, else the raw body (named by ``?filename=``), whatever
+    its Content-Type: ``curl --data-binary`` says form-urlencoded, and parsing it as a form
+    would leave no body to read."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is not None and upload.filename:
+            return upload.read(), upload.filename
+        return b"", default_name
+    return request.get_data(cache=False, parse_form_data=False), (
+        request.args.get("filename") or default_name
+    )
+
+
 def _upload() -> tuple[bytes, str]:
     """A file as multipart ``file``, or the raw body with ``?filename=``."""
-    upload = request.files.get("file")
-    if upload is not None and upload.filename:
-        return upload.read(), upload.filename
-    name = request.args.get("filename", "")
-    if not name or not request.content_length:
+    data, name = _body()
+    if not name or not data:
         raise sittings.FormProblems(
             [("file", "send the file as multipart field 'file', or as the body with ?filename=")]
         )
-    return request.get_data(cache=False), name
+    return data, name
 
 
 # --- banks ------------------------------------------------------------------
@@ -177,10 +189,39 @@ def exam_list():
 
 @bp.get("/exams/<int:exam_id>")
 def exam_detail(exam_id):
-    exam = db.session.get(Exam, exam_id) if exam_id <= MAX_ID else None
-    if exam is None:
+    """The exam file (docs/formats.md), the very text ``cat-server exam export`` writes."""
+    if exam_id > MAX_ID:
         raise NotFound()
-    return {"ok": True, "exam": _exam(exam)}
+    return Response(exam_builder.export_exam_file(exam_id), mimetype="application/json")
+
+
+@bp.post("/exams")
+def exam_import():
+    """A new exam from an exam file: checked like ``cat-server exam import``, all or nothing."""
+    data, filename = _body("exam.json")
+    try:
+        if not data:
+            raise sittings.FormProblems(
+                [
+                    (
+                        "file",
+                        _("kirim berkas ujian sebagai isi permintaan atau field multipart 'file'"),
+                    )
+                ]
+            )
+        exam = exam_builder.import_exam_file(data, filename, _actor())
+    except sittings.FormProblems as error:
+        db.session.rollback()
+        body = error.to_dict() | {"error": "invalid_exam"}
+        body["message"] = "Berkas ujian tidak dapat dipakai; tidak ada yang disimpan."
+        body["message_en"] = "The exam file cannot be used; nothing was stored."
+        body["problems"] = [
+            {"file": filename, "field": where, "message": message}
+            for where, message in error.problems
+        ]
+        return body, 422
+    location = url_for("api.exam_detail", exam_id=exam.id)
+    return {"ok": True, "exam": _exam(exam)}, 201, {"Location": location}
 
 
 # --- sittings and candidates ------------------------------------------------

@@ -456,13 +456,13 @@ CANDIDATE_CASES = {
     "utf-16": (lambda: candidates().encode("utf-16"), ["utf-16"]),
     "utf-16-without-bom": (lambda: candidates().encode("utf-16-le"), ["utf-16"]),
     "nul-in-a-name": (lambda: candidates("Budi\x00Santoso").encode(), ["nul"]),
-    "ragged-rows": (lambda: (CANDIDATES_HEADER + "2026100001,Budi\n").encode(), ["cells for"]),
+    "ragged-rows": (lambda: (CANDIDATES_HEADER + "2026100001,Budi\n").encode(), ["sel untuk"]),
     "10000-char-name": (lambda: candidates("B" * 10_000).encode(), ["200"]),
     "200000-char-cell": (
         lambda: candidates('"' + "B" * 200_000 + '"').encode(),
-        ["cannot be read"],
+        ["tidak terbaca"],
     ),
-    "unterminated-quote": (lambda: candidates('"Budi').encode(), ["row 2"]),
+    "unterminated-quote": (lambda: candidates('"Budi').encode(), ["2 sel untuk 5 kolom"]),
     "an-xlsx-named-csv": (good_xlsx, ["xlsx"]),
 }
 

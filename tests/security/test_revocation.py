@@ -195,7 +195,7 @@ def test_resetting_a_sittings_pins_leaves_a_running_candidate_and_the_seat_reset
     assert login_staff(admin, "kepala").status_code == 302
     copy = copy_of(r.app, r.client)
     done = admin.post(f"/admin/sittings/{r.sitting}/pins", data={"reason": "slip PIN bocor"})
-    assert done.status_code == 200 and "PIN kept" in done.get_data(as_text=True)
+    assert done.status_code == 200 and "PIN tetap" in done.get_data(as_text=True)
     assert r.sock.is_connected(EXAM)
     r.seat_act("reset_pin")
     assert not r.sock.is_connected(EXAM)
