@@ -44,6 +44,8 @@ PAGES = [
     "/admin/calibration",
     "/admin/calibration/no-such-run",
     "/admin/users",
+    "/admin/packages",
+    "/admin/results/",  # the result bundles' page (its own blueprint, in the admin's menu)
 ]
 DOWNLOADS = {  # files, not pages: the score workbook has its own test (test_score_sheet.py)
     "admin.bank_export",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cat_server.admin import banks, sittings
+from cat_server.admin import banks, candidates
 from cat_server.demo import seed_demo
 from cat_server.extensions import db
 from cat_server.models import Candidate
@@ -29,7 +29,7 @@ def test_the_shipped_candidates_example_enrols_on_the_demo(app):
     data = (EXAMPLES / "candidates_example.csv").read_bytes()
     with app.app_context():
         seed_demo()
-        created = sittings.import_candidates(data, "candidates_example.csv", "test")
+        created = candidates.import_candidates(data, "candidates_example.csv", "test")
         assert len(created) == data.count(b"\n") - 1
         assert db.session.query(Candidate).filter(
             Candidate.registration_no.in_([c.registration_no for c in created])

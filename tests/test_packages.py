@@ -287,7 +287,7 @@ def test_before_release_no_stem_is_in_the_database_the_log_or_any_admin_page(
         data={"file": (io.BytesIO(flip(package.read_bytes(), 60)), "pkg.catpkg")},
         content_type="multipart/form-data",
     )
-    assert bad.status_code == 422 and "nothing stored" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "tidak ada yang disimpan" in bad.get_data(as_text=True)
     page = admin.post(
         "/admin/packages",
         data={"file": (io.BytesIO(package.read_bytes()), "pkg.catpkg")},

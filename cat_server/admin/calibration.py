@@ -78,7 +78,15 @@ def run_calibration(
         )
     if package_of_bank(bank.id) is not None:  # its parameters are the issuer's, and sealed
         raise FormProblems(
-            [("bank_id", _("%(name)s adalah paket tersegel: penerbit yang mengkalibrasi", name=bank.name))]
+            [
+                (
+                    "bank_id",
+                    _(
+                        "%(name)s adalah paket tersegel: penerbit yang mengkalibrasi",
+                        name=bank.name,
+                    ),
+                )
+            ]
         )
     if model not in MODELS:
         raise FormProblems([("model", _("salah satu dari %(options)s", options=", ".join(MODELS)))])

@@ -25,7 +25,7 @@ def import_candidates_command(path, pins_out):
     import os
 
     from ..itembank.formats import BankFormatError
-    from .sittings import import_candidates, write_pins_csv
+    from .candidates import import_candidates, write_pins_csv
 
     with open(path, "rb") as f:
         data = f.read()

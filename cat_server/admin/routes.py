@@ -39,7 +39,7 @@ from ..models import (
     User,
 )
 from ..sealed.release import Sealed, package_of_bank
-from . import banks, bp, score_sheet, scores, sittings
+from . import banks, bp, candidates, score_sheet, scores, sittings
 from .packages import package_summary, packages
 
 AUDIT_PAGE = 100
@@ -369,7 +369,7 @@ def sitting_detail(sitting_id):
 
 def _sitting_template(sitting_id, problems=(), failed=None):
     sitting = sittings.get_sitting(sitting_id)
-    candidates = (
+    enrolled = (
         db.session.execute(
             db.select(Candidate)
             .where(Candidate.sitting_id == sitting.id)
@@ -388,7 +388,7 @@ def _sitting_template(sitting_id, problems=(), failed=None):
     return render_template(
         "admin/sitting.html",
         sitting=sitting,
-        candidates=candidates,
+        candidates=enrolled,
         proctors=proctors,
         problems=list(problems),
         failed=failed,
@@ -403,7 +403,7 @@ def candidates_import():
         flash(_("Pilih berkas CSV peserta."), "error")
         return _sittings_template(), 422
     try:
-        created = sittings.import_candidates(upload.read(), upload.filename, actor())
+        created = candidates.import_candidates(upload.read(), upload.filename, actor())
     except BankFormatError as error:
         db.session.rollback()
         return _sittings_template(errors=error.errors, n_problems=error.n_problems), 422
@@ -417,14 +417,14 @@ def candidates_import():
 @bp.route("/sittings/<int:sitting_id>/pins", methods=["POST"])
 def sitting_pins(sitting_id):
     try:
-        slips = sittings.reset_pins(sitting_id, actor(), request.form.get("reason"))
+        slips = candidates.reset_pins(sitting_id, actor(), request.form.get("reason"))
     except sittings.FormProblems as error:
         db.session.rollback()
         return _sitting_template(sitting_id, problems=error.problems, failed="pins"), 422
     everyone = db.session.scalar(
         db.select(db.func.count()).select_from(Candidate).where(Candidate.sitting_id == sitting_id)
     )
-    kept = everyone - len(slips)  # begun or finished: their PINs stay (sittings.reset_pins)
+    kept = everyone - len(slips)  # begun or finished: their PINs stay (candidates.reset_pins)
     title = _("PIN baru: %(n)s", n=len(slips))
     if kept:
         title += " — " + _("%(n)s peserta sudah mulai, PIN tetap", n=kept)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Response, current_app, g, request, url_for
 
-from ..admin import banks, exam_builder, scores, sittings
+from ..admin import banks, candidates, exam_builder, scores, sittings
 from ..admin.sittings import _
 from ..errors import MAX_ID, ExamError, Forbidden, NotFound
 from ..extensions import csrf, db
@@ -290,7 +290,7 @@ def sitting_create():
 def candidates_import():
     """The candidates CSV of docs/formats.md; the reply carries each new PIN, once."""
     data, filename = _upload()
-    created = sittings.import_candidates(data, filename, _actor())
+    created = candidates.import_candidates(data, filename, _actor())
     return {
         "ok": True,
         "candidates": [

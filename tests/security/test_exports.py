@@ -141,9 +141,10 @@ def csv_problems(name: str, text: str, *must_hold: str) -> list[str]:
 
 def xlsx_problems(name: str, data: bytes, *must_hold: str) -> list[str]:
     """Formula cells, text starting like one without the quote prefix, and values lost."""
-    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    book = openpyxl.load_workbook(io.BytesIO(data))
     found, values = [], set()
-    for row in sheet.iter_rows():
+    # every sheet: the score workbook's print sheet as well as its data sheet
+    for row in (row for sheet in book.worksheets for row in sheet.iter_rows()):
         for cell in row:
             values.add(cell.value)
             if cell.data_type == "f" or (
@@ -232,7 +233,7 @@ def test_numbers_stay_numbers(app, admin, hostile):
 
 
 def test_the_pins_csv_header_and_cells_go_through_the_same_rule(app):
-    from cat_server.admin.sittings import NewCandidate, write_pins_csv
+    from cat_server.admin.candidates import NewCandidate, write_pins_csv
 
     out = io.StringIO()
     write_pins_csv([NewCandidate("+62811", "=X", None, 1, "-S", "R", None, "@A1", "123456")], out)

@@ -298,7 +298,7 @@ def test_formula_text_from_imports_is_escaped_in_every_export(app, admin, tmp_pa
 
 
 def test_the_pins_csv_escapes_formulas(tmp_path):
-    from cat_server.admin.sittings import NewCandidate, write_pins_csv
+    from cat_server.admin.candidates import NewCandidate, write_pins_csv
 
     out = io.StringIO()
     write_pins_csv(
