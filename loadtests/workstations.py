@@ -284,9 +284,13 @@ class Seat:
             )
             lost.cancel()
             if future in done:
-                self.stats["rtt_ms"].append((time.perf_counter() - t0) * 1000)
+                # ended when the ack was handed to its callback, not when this coroutine
+                # woke: the wake-up waits for the simulator's own busy loop, which is
+                # neither the server's nor the network's time
+                t_ack, reply = future.result()
+                self.stats["rtt_ms"].append((t_ack - t0) * 1000)
                 self.stats["rtt_at"].append(time.time())  # when it came: latency over time
-                return future.result()[0]
+                return reply[0]
             self.stats["counts"]["resends"] += 1  # no ack: same seq again (idempotent)
         self.stats["counts"]["errors"] += 1
         self.stats["counts"]["error:no_ack"] += 1
@@ -296,7 +300,7 @@ class Seat:
 def _resolve(future, *args):
     # bound to its own emit: a late ack of an earlier try must not answer this one
     if not future.done():
-        future.set_result(args)
+        future.set_result((time.perf_counter(), args))
 
 
 # --- one client process -----------------------------------------------------
@@ -602,6 +606,8 @@ def run(args):
         "counts": dict(sorted(counts.items())),
         "t_go": round(t_go, 3),  # wall clock of the answering window, for server CPU figures
         "t_end": round(t_go + args.duration, 3),
+        # the last ack: answers sent before t_end are acknowledged after it
+        "t_last_ack": round(max(total["rtt_at"]), 3) if total["rtt_at"] else None,
         **latency_over_time(total["rtt_ms"], total["rtt_at"], t_go),
     }
     if os.environ.get("CAT_LOAD_RTT_DUMP"):  # every round trip, for a latency-over-time plot
