@@ -191,3 +191,14 @@ class Nginx:
                     if upstream and upstream != "-":
                         seen.setdefault(match.group(1), set()).add(upstream)
         return seen
+
+    def last_upstream_by_address(self, path_part: str = "/socket.io/") -> dict[str, str]:
+        """Client address -> the process (host:port) that answered its last logged request."""
+        last: dict[str, str] = {}
+        for line in self.access_log.read_text().splitlines():
+            match = re.match(r"(\S+) .* upstream=(.+)$", line) if path_part in line else None
+            if match:
+                tried = [u for u in re.split(r", | : ", match.group(2)) if u and u != "-"]
+                if tried:
+                    last[match.group(1)] = tried[-1]
+        return last
