@@ -13,8 +13,9 @@ through nginx sees the whole box. Without it each process shows only its own
 values. Counters of a process that is gone stay in the sum (a counter never
 goes back); its gauges are dropped when a new process starts (``start``).
 
-The answer path pays an increment and a histogram observation: no statement,
-no lock beyond prometheus_client's own.
+The answer path pays an increment and a histogram observation (under gevent
+made by a short greenlet, once the ack is written): no statement, no lock
+beyond prometheus_client's own.
 """
 
 from __future__ import annotations
