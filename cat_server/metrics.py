@@ -27,7 +27,6 @@ import os
 import time
 from pathlib import Path
 
-import gevent
 from flask import Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
@@ -153,13 +152,13 @@ def answer_acked(read: float) -> None:
     """
     ANSWERS.inc()
     if socketio.async_mode == "gevent":
-        gevent.spawn(_observe_after_write, read)
+        socketio.start_background_task(_observe_after_write, read)
     else:
         ACK_SECONDS.observe(time.perf_counter() - read)
 
 
 def _observe_after_write(read: float) -> None:
-    gevent.sleep(0)
+    socketio.sleep(0)
     ACK_SECONDS.observe(time.perf_counter() - read)
 
 

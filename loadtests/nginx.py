@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -170,6 +171,10 @@ class Nginx:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("nginx did not listen in time")
+
+    def reload(self) -> None:
+        """``systemctl reload nginx``: SIGHUP to the master (new workers, the old ones drain)."""
+        self.process.send_signal(signal.SIGHUP)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
