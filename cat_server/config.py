@@ -134,7 +134,5 @@ class Defaults:
     METRICS_ALLOW = "127.0.0.1,::1"
     METRICS_TOKEN = ""
     # The log (logs.py): "plain" lines (key=value after time, zone and level) or "json",
-    # one object a line. An expected refusal (a foreign origin) is one line per this
-    # many seconds per origin, with the count of those not shown.
+    # one object a line.
     LOG_FORMAT = "plain"
-    LOG_REPEAT_WINDOW = 60.0

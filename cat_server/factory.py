@@ -8,7 +8,7 @@ from flask import Flask, request
 from flask_babel import get_locale
 from sqlalchemy import event
 
-from . import bodies, headers, keystrength, localtime
+from . import bodies, headers, keystrength, localtime, metrics
 from .errors import IdConverter
 from .extensions import babel, csrf, db, login_manager, migrate, socketio, trust_proxies
 
@@ -64,6 +64,7 @@ def create_app(test_config=None, *, command_line=False):
         cors_allowed_origins=None,
         ping_interval=app.config["SOCKETIO_PING_INTERVAL"],
         ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"],
+        serializer=metrics.StampedPacket,  # answers carry when they were read (ack latency)
     )
     from . import logs, txn
     from .realtime import SocketSessionInterface, match_socket_path
@@ -83,7 +84,6 @@ def create_app(test_config=None, *, command_line=False):
         cli,
         errors,
         exam,
-        metrics,
         proctor,
         refusals,
         socket_limits,

@@ -6,7 +6,8 @@ the sitting, the seat and the attempt named: ``grep 'seat=PC-041'`` follows one
 workstation through a day. ``CAT_LOG_FORMAT=json`` writes one JSON object a
 line instead (``jq 'select(.seat == "PC-041")'``). Times are in the centre's
 zone, with their label. Expected conditions (a refused foreign origin, the
-greenlets gevent ends at shutdown) are one line each, never a traceback.
+greenlets gevent ends at shutdown) are one line each, never a traceback; a
+foreign origin's line is its audit row's (refusals.py), one per address and minute.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 import logging
 import sys
 import threading
-import time
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -79,10 +79,10 @@ def init_app(app) -> None:
     as_json = str(app.config.get("LOG_FORMAT") or "plain").lower() == "json"
     formatter = Formatter(localtime.check_zone(app.config["TIMEZONE"]), _label(app), as_json)
     engineio = logging.getLogger("engineio.server")
-    if not any(isinstance(f, ForeignOrigins) for f in engineio.filters):
-        engineio.addFilter(ForeignOrigins(float(app.config.get("LOG_REPEAT_WINDOW", 60))))
-    if engineio.level > logging.INFO or engineio.level == logging.NOTSET:
-        engineio.setLevel(logging.INFO)  # its repeats come at INFO: ForeignOrigins decides
+    if not any(isinstance(f, EngineioQuiet) for f in engineio.filters):
+        engineio.addFilter(EngineioQuiet())
+    if engineio.level > logging.WARNING or engineio.level == logging.NOTSET:
+        engineio.setLevel(logging.WARNING)  # its warnings are worth a line; EngineioQuiet decides
     if not app.config.get("TESTING"):
         app.logger.removeHandler(default_handler)
         app.logger.handlers[:] = [h for h in app.logger.handlers if not isinstance(h, _Ours)]
@@ -101,43 +101,19 @@ def init_app(app) -> None:
         event.listen(Session, "after_rollback", _rolled_back)
 
 
-class ForeignOrigins(logging.Filter):
-    """python-engineio logs a refused origin once, then only at INFO: hidden for good.
+class EngineioQuiet(logging.Filter):
+    """engine.io's log without its refused-origin lines and its INFO chatter; its errors pass.
 
-    Here each origin gets one WARNING line per window (``CAT_LOG_REPEAT_WINDOW``
-    seconds), saying how many were refused since; the other INFO chatter of
-    engine.io stays out, its errors pass as they are.
+    A refused foreign origin is counted and audited (refusals.py): one row per
+    address and minute, with the origins and the count, and that row is logged
+    like every audited event. engine.io's own line for it (ERROR once, then
+    INFO) would be a second line for the same refusal.
     """
 
-    def __init__(self, window_s: float):
-        super().__init__()
-        self.window_s = window_s
-        self.seen: dict = {}  # origin -> (monotonic time of its last line, refused since)
-        self.lock = threading.Lock()
-
     def filter(self, record):
-        message = record.getMessage()
-        if " is not an accepted origin" not in message:
-            return record.levelno >= logging.WARNING
-        origin = message.split(" is not an accepted origin", 1)[0]
-        now = time.monotonic()
-        with self.lock:
-            last, hidden = self.seen.get(origin, (None, 0))
-            if last is not None and now - last < self.window_s:
-                self.seen[origin] = (last, hidden + 1)
-                return False
-            self.seen[origin] = (now, 0)
-        since = f"; {hidden} more refused in the last {self.window_s:.0f} s" if hidden else ""
-        record.levelno, record.levelname = logging.WARNING, "WARNING"
-        record.msg = (
-            f"refused a socket from a foreign origin {origin} (not this server's address"
-            f"{since}; next line for it in {self.window_s:.0f} s at most)"
-        )
-        record.args = ()
-        record.cat_fields = event_fields(
-            "origin_refused", origin=origin, **({"hidden": hidden} if hidden else {})
-        )
-        return True
+        if " is not an accepted origin" in record.getMessage():
+            return False
+        return record.levelno >= logging.WARNING
 
 
 def _label(app) -> str:

@@ -73,7 +73,12 @@ class SocketGuard:
         if hasattr(body, "close"):
             body.close()
         if b"Not an accepted origin" in data:
-            refusals.count(self.app, refusals.FOREIGN_ORIGIN, environ.get("REMOTE_ADDR"))
+            refusals.count(
+                self.app,
+                refusals.FOREIGN_ORIGIN,
+                environ.get("REMOTE_ADDR"),
+                origin=environ.get("HTTP_ORIGIN"),
+            )
         return [data]
 
     def _refusal(self, address):

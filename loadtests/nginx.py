@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -171,6 +172,10 @@ class Nginx:
                 time.sleep(0.1)
         raise RuntimeError("nginx did not listen in time")
 
+    def reload(self) -> None:
+        """``systemctl reload nginx``: SIGHUP to the master (new workers, the old ones drain)."""
+        self.process.send_signal(signal.SIGHUP)
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -191,3 +196,14 @@ class Nginx:
                     if upstream and upstream != "-":
                         seen.setdefault(match.group(1), set()).add(upstream)
         return seen
+
+    def last_upstream_by_address(self, path_part: str = "/socket.io/") -> dict[str, str]:
+        """Client address -> the process (host:port) that answered its last logged request."""
+        last: dict[str, str] = {}
+        for line in self.access_log.read_text().splitlines():
+            match = re.match(r"(\S+) .* upstream=(.+)$", line) if path_part in line else None
+            if match:
+                tried = [u for u in re.split(r", | : ", match.group(2)) if u and u != "-"]
+                if tried:
+                    last[match.group(1)] = tried[-1]
+        return last

@@ -284,9 +284,16 @@ class Seat:
             )
             lost.cancel()
             if future in done:
-                self.stats["rtt_ms"].append((time.perf_counter() - t0) * 1000)
+                # ended when the ack was handed to its callback, not when this coroutine
+                # woke: the wake-up waits for the simulator's own busy loop, which is
+                # neither the server's nor the network's time
+                t_ack, reply = future.result()
+                self.stats["rtt_ms"].append((t_ack - t0) * 1000)
+                ws = getattr(self.sio.eio, "ws", None)
+                if getattr(ws, "read_at", None) and ws.written_at:
+                    self.stats["wire_ms"].append((ws.read_at - ws.written_at) * 1000)
                 self.stats["rtt_at"].append(time.time())  # when it came: latency over time
-                return future.result()[0]
+                return reply[0]
             self.stats["counts"]["resends"] += 1  # no ack: same seq again (idempotent)
         self.stats["counts"]["errors"] += 1
         self.stats["counts"]["error:no_ack"] += 1
@@ -296,7 +303,45 @@ class Seat:
 def _resolve(future, *args):
     # bound to its own emit: a late ack of an earlier try must not answer this one
     if not future.done():
-        future.set_result(args)
+        future.set_result((time.perf_counter(), args))
+
+
+def stamped_websocket_class():
+    """aiohttp's websocket, noting when an answer is written and its ack read (``wire_ms``).
+
+    ``rtt_ms`` runs from the ``emit`` call to the ack's callback, and so holds two
+    hand-offs inside this simulator's own event loop (to python-engineio's writer
+    task, and from its reader to a task per message), which wait when the loop or
+    the machine is busy. The time between the answer's frame being written and
+    the ack's frame being read is what the network and the server took: the
+    figure ``/metrics`` should match. Passed to aiohttp as ``ws_response_class``
+    (its public hook); a seat has one answer in flight, matched by its ack id.
+    """
+    import aiohttp
+
+    class StampedWebSocket(aiohttp.ClientWebSocketResponse):
+        answer_id = None
+        written_at = read_at = None
+
+        async def send_str(self, data, compress=None):
+            if data.startswith(_ANSWER_PREFIX):
+                self.answer_id = data[len(_ANSWER_PREFIX) :].split("[", 1)[0]
+                self.written_at, self.read_at = time.perf_counter(), None
+            return await super().send_str(data, compress)
+
+        async def receive(self, timeout=None):
+            message = await super().receive(timeout)
+            data = message.data
+            if isinstance(data, str) and data.startswith(_ACK_PREFIX) and self.answer_id:
+                if data[len(_ACK_PREFIX) :].split("[", 1)[0] == self.answer_id:
+                    self.read_at = time.perf_counter()
+            return message
+
+    return StampedWebSocket
+
+
+_ANSWER_PREFIX = "42/exam,"  # engine.io message (4) of a Socket.IO event (2) in /exam
+_ACK_PREFIX = "43/exam,"  # ... of an ack (3)
 
 
 # --- one client process -----------------------------------------------------
@@ -308,6 +353,7 @@ def new_stats():
         "connect_ms": [],
         "rtt_ms": [],
         "rtt_at": [],
+        "wire_ms": [],
         "ack_times": [],
         "counts": Counter(),
     }
@@ -335,6 +381,7 @@ async def run_seats(rows, args, control):
     tls = ssl.create_default_context(cafile=args.cafile) if args.cafile else True
     connectors = {}
     timeout = aiohttp.ClientTimeout(total=60)
+    websocket_class = stamped_websocket_class()
 
     def session(address):
         if address not in connectors:
@@ -345,6 +392,7 @@ async def run_seats(rows, args, control):
             connector_owner=False,
             timeout=timeout,
             cookie_jar=aiohttp.CookieJar(unsafe=True),
+            ws_response_class=websocket_class,
         )
 
     try:
@@ -516,6 +564,7 @@ def merge(parts):
             "connect_ms",
             "rtt_ms",
             "rtt_at",
+            "wire_ms",
             "first_item_ms",
             "resume_ms",
             "acked",
@@ -596,12 +645,18 @@ def run(args):
         "login_phase_s": round(t_ready - t_begin, 1),
         "login_p99_ms": percentile(total["login_ms"], 99),
         "max_ms": round(max(total["rtt_ms"]), 2) if total["rtt_ms"] else None,
+        # frame written to ack frame read: the round trip less this simulator's own loop
+        "wire_p50_ms": percentile(total["wire_ms"], 50),
+        "wire_p99_ms": percentile(total["wire_ms"], 99),
+        "wire_n": len(total["wire_ms"]),
         "think_time_s": args.think_time,
         "duration_s": args.duration,
         "procs": n,
         "counts": dict(sorted(counts.items())),
         "t_go": round(t_go, 3),  # wall clock of the answering window, for server CPU figures
         "t_end": round(t_go + args.duration, 3),
+        # the last ack: answers sent before t_end are acknowledged after it
+        "t_last_ack": round(max(total["rtt_at"]), 3) if total["rtt_at"] else None,
         **latency_over_time(total["rtt_ms"], total["rtt_at"], t_go),
     }
     if os.environ.get("CAT_LOAD_RTT_DUMP"):  # every round trip, for a latency-over-time plot

@@ -1,6 +1,7 @@
 """The shipped nginx.conf, read as text: what tests/test_nginx_layout.py cannot see (issue 23)."""
 
 import re
+import subprocess
 from pathlib import Path
 
 from cat_server.config import Defaults
@@ -38,3 +39,38 @@ def test_every_proxied_location_passes_the_host_with_its_port():
         # nginx drops the outer proxy_set_header of a location that sets any of its own
         assert "proxy_set_header Host $http_host;" in body, body
         assert "X-Forwarded-Proto $scheme" in body, body
+
+
+ROOT = NGINX_CONF.parent.parent.parent
+DEPLOY_README = NGINX_CONF.parent / "README.md"
+
+
+def test_the_deploy_guide_links_what_an_administrator_sets_up_in_its_steps():
+    """Monitoring and the backup timer are reached from the install steps, not left beside them."""
+    text = DEPLOY_README.read_text()
+    linked = set(re.findall(r"\]\(([^)#\s]+)\)", text))
+    shipped = {p.name for p in NGINX_CONF.parent.iterdir()} - {"README.md"}
+    assert shipped <= linked, shipped - linked  # every shipped file, in the table at least
+    steps = text.split("## Part A", 1)[1].split("## Part B", 1)[0]
+    backups = steps.split("### 10. Backups", 1)[1].split("\n### ", 1)[0]
+    assert "](cat-server-backup.timer)" in backups
+    assert "systemctl enable --now cat-server-backup.timer" in backups
+    assert "cron" not in backups  # one schedule: the shipped timer, not a second one beside it
+    assert "](monitoring.md)" in steps
+
+
+def test_nothing_in_the_repository_sets_or_recommends_ip_hash():
+    """ip_hash hashes a /24 into one bucket: mentions only say why not (../shared/DESIGN.md still
+    does, outside the repository)."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for name in tracked:
+        path = ROOT / name
+        if not path.is_file() or path.suffix not in {".md", ".conf", ".py", ".yml", ".toml", ""}:
+            continue
+        text = path.read_text(errors="replace")
+        assert not re.search(r"^\s*ip_hash\s*;", text, re.M), name
+        for paragraph in re.split(r"\n\s*\n", text):
+            if "ip_hash" in paragraph and name != "tests/test_deploy_config.py":
+                assert re.search(r"\b(would|not|did)\b", paragraph), (name, paragraph)

@@ -84,6 +84,55 @@ def test_answers_latency_and_seats_are_counted_without_a_statement_more(app):
     assert value(after, "cat_process_resident_memory_bytes") > 10e6
 
 
+def test_ack_latency_is_timed_by_the_server_whatever_the_client_sends(app):
+    """The read stamp travels in the payload: a client's own value for it is overwritten."""
+    from cat_server import metrics
+
+    with app.app_context():
+        sitting_id = make_sitting(n_candidates=1, n_items=3, proctor=make_user())
+    client = app.test_client()
+    assert login_candidate(client, sitting_id, "20260001").status_code == 302
+    with app.app_context():
+        from cat_server.exam import attempts
+
+        attempts.start_sitting(sitting_id, "test")
+    sock = socketio.test_client(app, namespace="/exam", flask_test_client=client)
+    state = [e for e in sock.get_received("/exam") if e["name"] == "state"][-1]["args"][0]
+    before = samples(app.test_client().get("/metrics").text)
+    answer = {
+        "attempt": state["attempt"],
+        "seq": state["seq"],
+        "item": state["item"]["id"],
+        "choice": "A",
+        metrics.READ_AT: 0.0,  # "read" at the epoch of perf_counter: hours of latency
+    }
+    ack = sock.emit("answer", answer, namespace="/exam", callback=True)
+    assert ack["ok"] and ack["state"]["seq"] == state["seq"] + 1, ack
+    sock.disconnect(namespace="/exam")
+    after = samples(app.test_client().get("/metrics").text)
+    assert (
+        value(after, "cat_answer_ack_seconds_count") - value(before, "cat_answer_ack_seconds_count")
+        == 1
+    )
+    took = value(after, "cat_answer_ack_seconds_sum") - value(before, "cat_answer_ack_seconds_sum")
+    assert 0 < took < 5, took
+
+
+def test_ack_latency_counts_the_wait_between_the_packets_read_and_its_handler():
+    """What the client waits for starts when its packet is read, not when a greenlet runs it."""
+    import time
+
+    from cat_server import metrics
+
+    read = metrics.StampedPacket(encoded_packet='2/exam,7["answer",{"seq":3,"choice":"A"}]')
+    payload = read.data[1]
+    time.sleep(0.2)  # the hand-off to the handler's greenlet, on a busy loop
+    assert time.perf_counter() - metrics.read_at(payload) >= 0.2
+    assert payload == {"seq": 3, "choice": "A"}  # the handler sees the payload as sent
+    for other in ('2/exam,8["mark",{"seq":3}]', '2/proctor,9["answer",{"seq":3}]'):
+        assert metrics.READ_AT not in metrics.StampedPacket(encoded_packet=other).data[1]
+
+
 @pytest.mark.slow
 def test_one_scrape_sums_every_process_of_the_box(pg_url, redis_url, tmp_path):
     from cat_server import create_app

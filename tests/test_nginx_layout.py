@@ -8,7 +8,9 @@ shows: websockets upgrade through nginx; one subnet's seats spread over both
 processes; the proctor on one process sees the seats of the other; every
 acknowledged answer is stored once; killing one process moves its workstations to
 the other, where they resume at the same item with every acknowledged answer and
-the seconds they were offline credited.
+the seconds they were offline credited. When the dead process is back, the operator's
+way to spread the seats again (docs/RELIABILITY.md: pause the sitting, reload
+nginx, resume) brings every seat back to its own process, costing nobody time.
 """
 
 from __future__ import annotations
@@ -302,15 +304,23 @@ def test_the_shipped_nginx_layout_spreads_seats_and_survives_a_dead_process(
         server.start()
     nginx = Nginx(tmp_path / "nginx", [s.port for s in servers]).start()
     by_upstream = {f"127.0.0.1:{s.port}": s for s in servers}
+
+    def restart(upstream):
+        """The dead process comes back on its port, as systemd restarts it."""
+        port = by_upstream[upstream].port
+        again = LiveServer(pg_url, tmp_path / f"again-{port}.log", port=port, **env)
+        servers.append(again.start())
+        return again
+
     try:
-        asyncio.run(_drive(nginx, servers, by_upstream, sitting_id, pg_url, n_seats))
+        asyncio.run(_drive(nginx, by_upstream, restart, sitting_id, pg_url, n_seats))
     finally:
         nginx.stop()
         for server in servers:
             server.stop()
 
 
-async def _drive(nginx, servers, by_upstream, sitting_id, pg_url, n_seats):
+async def _drive(nginx, by_upstream, restart, sitting_id, pg_url, n_seats):
     stations = [
         Station(
             nginx.url,
@@ -322,6 +332,7 @@ async def _drive(nginx, servers, by_upstream, sitting_id, pg_url, n_seats):
         for i in range(n_seats)
     ]
     proctor = Proctor(nginx.url, sitting_id, "127.0.9.9")
+    console = Proctor(nginx.url, sitting_id, "127.0.9.9")  # the same console, reopened
     try:
         await _gather([s.login() for s in stations])
         await _gather([s.connect() for s in stations])
@@ -410,9 +421,70 @@ async def _drive(nginx, servers, by_upstream, sitting_id, pg_url, n_seats):
                 break
             await asyncio.sleep(0.2)
         assert all(proctor.seats[s.seat]["answered"] == len(s.acked) for s in stations)
+
+        # -- the dead process comes back; websockets stay on the survivor (nothing moves a
+        #    seat by itself). The operator's way (docs/RELIABILITY.md): pause the sitting,
+        #    `systemctl reload nginx` (its old workers end their connections after
+        #    worker_shutdown_timeout; every seat reconnects through the new ones, each to
+        #    its own process), wait for every seat, resume. Reloading the survivor instead
+        #    would cut its long-polls from the upstream side: nginx would skip it for
+        #    fail_timeout and send its own seats, reconnecting meanwhile, elsewhere.
+        restart(victim)
+        assert (await proctor.call("pause_sitting", reason="seats back to both processes"))["ok"]
+        for s in stations:  # the paused countdown: what was left when the pause began
+            await s.wait_state(lambda st: st.get("paused") is True)
+        before_reload = {s.seat: (dict(s.state), s.connects) for s in stations}
+        nginx.reload()
+        # every websocket is cut and reconnects; a polling seat's next request goes to its
+        # own process through the new workers (a session there goes on; one on the other
+        # process is unknown there, so the seat reconnects)
+        deadline = time.monotonic() + 60
+        websockets = [s for s in stations if s.transport == "websocket"]
+        while not all(s.connects > before_reload[s.seat][1] for s in websockets) or not all(
+            s.connected.is_set() for s in stations
+        ):
+            waiting = [
+                s.seat
+                for s in stations
+                if not s.connected.is_set()
+                or (s in websockets and s.connects == before_reload[s.seat][1])
+            ]
+            assert time.monotonic() < deadline, f"not back after the reload: {waiting}"
+            await asyncio.sleep(0.2)
+        # past the time a dead worker's seats would be credited: nothing died here
+        await asyncio.sleep(5.0)
+        await console.open()
+        t_resume = time.time()
+        assert (await console.call("resume_sitting", reason="seats back to both processes"))["ok"]
+        for s in stations:
+            await s.wait_state(lambda st: st["status"] == "in_progress" and not st.get("paused"))
+            was, _ = before_reload[s.seat]
+            assert (s.state["seq"], s.state["answered"]) == (was["seq"], was["answered"]), s.seat
+            assert s.state["answered"] == len(s.acked)
+            # The pause gave the time back and the reload took none, nothing on top of it:
+            # what was left when the pause began, less the time the clock has run since
+            # the resume (at most until this state came)
+            ran = s.state_at - t_resume
+            assert -0.5 - ran <= s.state["remaining_s"] - was["remaining_s"] <= 1.0, (
+                s.seat,
+                s.state["remaining_s"],
+                was["remaining_s"],
+                ran,
+            )
+        await asyncio.gather(*(s.answer_for(3.0) for s in stations))
     finally:
         await asyncio.gather(*(s.close() for s in stations), return_exceptions=True)
-        await asyncio.gather(proctor.close(), return_exceptions=True)
+        await asyncio.gather(proctor.close(), console.close(), return_exceptions=True)
+
+    # -- after the reload every seat was back on the process it started on (its last
+    #    request there; a websocket is logged when it closes, at the end)
+    last = nginx.last_upstream_by_address()
+    astray = {
+        s.seat: (s.transport, home[s.seat], last[s.address])
+        for s in stations
+        if last[s.address] != home[s.seat]
+    }
+    assert not astray, (astray, nginx.access_log.read_text()[-6000:])
 
     # -- the websockets went through nginx (a websocket is logged when it closes)
     log = nginx.access_log.read_text()

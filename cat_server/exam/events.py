@@ -1,7 +1,5 @@
 """Socket.IO namespace /exam: one room per attempt. Thin: services do the work."""
 
-import time
-
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, join_room
 
@@ -113,10 +111,10 @@ class ExamNamespace(AckedNamespace):
     @acked
     def on_answer(self, data):
         """Store one answer; the ack is the next state, sent only after the commit."""
-        started = time.perf_counter()
+        read = metrics.read_at(data)  # the packet's arrival, not this greenlet's start
         attempt_id, answer = session_attempt_id(), payloads.AnswerIn.parse(data)
         reply = txn.run(answers.record_answer, attempt_id, answer, session_token())
-        metrics.answer_acked(started)
+        metrics.answer_acked(read)
         return reply
 
     @acked

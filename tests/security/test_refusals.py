@@ -93,6 +93,7 @@ def test_a_thousand_foreign_origin_sockets_are_one_audit_row_with_their_count(ap
     written = rows(app, refusals.FOREIGN_ORIGIN)
     assert sum(data["refused"] for _, data in written) == 1000
     assert len(written) <= 2 and {actor for actor, _ in written} == {"address:127.0.0.1"}
+    assert all(data["origins"] == [EVIL] for _, data in written)  # whose page it was
     admin = app.test_client()
     assert login_staff(admin, *ADMIN).status_code == 302
     page = admin.get(f"/admin/audit?action={refusals.FOREIGN_ORIGIN}").get_data(as_text=True)
@@ -104,6 +105,6 @@ def test_counts_survive_a_database_that_refuses_the_write(app):
     tally.count(refusals.LOGIN_BUSY, "10.1.1.1", now=1000.0)
     tally.count(refusals.LOGIN_BUSY, "10.1.1.1", now=1001.0)
     tally.count(refusals.LOGIN_BUSY, "10.1.1.1", now=1075.0)  # the next minute
-    assert sorted(n for _, n in tally.take(1070.0)) == [2]  # only the ended minute
-    assert sorted(n for _, n in tally.take(2000.0)) == [1]
+    assert sorted(n for _, n, _ in tally.take(1070.0)) == [2]  # only the ended minute
+    assert sorted(n for _, n, _ in tally.take(2000.0)) == [1]
     assert tally.take(3000.0) == []
