@@ -88,6 +88,8 @@ def _off_the_loop(function, *args):
     return _hash_pool(_pool_size()).apply(_lowered, (function, *args))
 
 
+off_the_loop = _off_the_loop  # sealed/release.py runs a release code's scrypt there too
+
 HASH_NICE = 10
 _pool = None
 _lowered_threads: set[int] = set()

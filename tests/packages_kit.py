@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 from cat_server.extensions import db
 from cat_server.models import Candidate, Seat, Sitting
@@ -21,6 +22,21 @@ STEMS = {
 }
 KEYS = {"TWK001": "A", "TWK002": "B", "TWK003": "C", "TIU001": "D", "TIU002": "A",
         "TIU003": "B", "TIU004": "C"}  # fmt: skip
+
+
+# each slot is bound to its start: S1 opens now (its release window is open for the tests),
+# S2 three hours on; the offset is WIB's, as the issuer writes it
+_NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+STARTS = {
+    "2026-12-07-S1": _NOW + timedelta(minutes=5),
+    "2026-12-07-S2": _NOW + timedelta(hours=3),
+}
+
+
+def slot_arg(slot: str, start: datetime | None = None) -> str:
+    """``--slot``'s value: the slot and its start with the WIB offset."""
+    start = start or STARTS[slot]
+    return f"{slot}={start.astimezone(timezone(timedelta(hours=7))).isoformat()}"
 
 
 def bank_csv() -> str:
@@ -88,13 +104,15 @@ def write_inputs(tmp_path, doc=None):
     return exam, bank
 
 
-def build(runner, tmp_path, issuer, *, slots=("2026-12-07-S1", "2026-12-07-S2"), name="pkg"):
+def build(
+    runner, tmp_path, issuer, *, slots=("2026-12-07-S1", "2026-12-07-S2"), name="pkg", starts=None
+):
     exam, bank = write_inputs(tmp_path)
     out = tmp_path / "issuer" / f"{name}.catpkg"
     args = ["package", "build", "--exam", str(exam), "--bank", str(bank)]
     args += ["--issuer-key", str(issuer), "--out", str(out), "--id", name.upper()]
     for slot in slots:
-        args += ["--slot", slot]
+        args += ["--slot", slot_arg(slot, (starts or {}).get(slot))]
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
     return out

@@ -10,6 +10,7 @@ import pytest
 from cat_server.exam.attempts import start_sitting
 from cat_server.extensions import db, socketio
 from cat_server.itembank.service import import_bank
+from cat_server.localtime import to_local
 from cat_server.models import (
     AuditEvent,
     Candidate,
@@ -24,6 +25,7 @@ from cat_server.models import (
 from tests.conftest import PIN, last_event, login_candidate, login_staff, make_user, quick_hash
 from tests.packages_kit import (
     KEYS,
+    STARTS,
     STEMS,
     build,
     code_for,
@@ -31,6 +33,7 @@ from tests.packages_kit import (
     schedule,
     secrets_in,
     setup_keys,
+    slot_arg,
 )
 
 pytestmark = pytest.mark.usefixtures("quick_hashes")
@@ -217,7 +220,7 @@ def release(runner, sitting_id, code):
     return runner.invoke(args=["package", "release", "--sitting", str(sitting_id), "--code", code])
 
 
-def test_wrong_codes_are_refused_each_saying_why_and_nothing_is_stored(
+def test_wrong_codes_are_refused_each_saying_why_audited_without_the_code(
     app, runner, tmp_path, imported, issuer
 ):
     package, exam_id = imported
@@ -228,27 +231,42 @@ def test_wrong_codes_are_refused_each_saying_why_and_nothing_is_stored(
     other_slot = code_for(runner, package, issuer, OTHER_SLOT)
     other_package = code_for(runner, build(runner, tmp_path, issuer, name="lain"), issuer)
     before = rows(app)
-    for code, why in [
-        (typo, "has a typo"),
-        (good[:-3], "has 18 letters and digits"),
-        (other_slot, f"for slot {OTHER_SLOT}, not this sitting's slot ({SLOT})"),
-        (other_package, "does not open package PKG"),
-    ]:
+    for n, (code, why) in enumerate(
+        [
+            (typo, "has a typo"),
+            (good[:-3], "has 18 letters and digits"),
+            (other_slot, f"for slot {OTHER_SLOT}, not this sitting's slot ({SLOT})"),
+            (other_package, "does not open package PKG"),
+        ],
+        start=1,
+    ):
         result = release(runner, sitting_id, code)
         assert result.exit_code == 2, result.output
-        assert why in result.output and "nothing stored" in result.output
-        assert rows(app) == before
+        assert why in result.output and "Not released" in result.output
+        assert rows(app) == {**before, "AuditEvent": before["AuditEvent"] + n}
+    with app.app_context():
+        wrong = (
+            db.session.execute(
+                db.select(AuditEvent).where(AuditEvent.action == "package_code_refused")
+            )
+            .scalars()
+            .all()
+        )
+    assert [(e.actor, e.sitting_id) for e in wrong] == [("cli", sitting_id)] * 4
+    assert [e.reason for e in wrong] == ["typo", "typo", f"slot {OTHER_SLOT}", "wrong"]
+    for code in (good, typo, other_slot, other_package):  # the audit never keeps a code
+        assert not any(code.replace("-", "") in str(e.data).replace("-", "") for e in wrong)
     # read out over the phone: lower case, spaces, O for 0 still open it
     spoken = good.lower().replace("-", " ").replace("0", "o")
     result = release(runner, sitting_id, spoken)
     assert result.exit_code == 0, result.output
     assert "WIB" in result.output
     after = rows(app)
-    assert after["PackageRelease"] == 1 and after["AuditEvent"] == before["AuditEvent"] + 1
-    # typed again: the same release; a wrong code is still refused
+    assert after["PackageRelease"] == 1 and after["AuditEvent"] == before["AuditEvent"] + 5
+    # typed again: the same release; a wrong code is still refused (and audited)
     assert release(runner, sitting_id, good).exit_code == 0
     assert release(runner, sitting_id, other_slot).exit_code == 2
-    assert rows(app) == after
+    assert rows(app) == {**after, "AuditEvent": after["AuditEvent"] + 1}
 
 
 def test_starting_an_unreleased_sitting_is_refused_with_a_clear_message(app, imported):
@@ -302,8 +320,10 @@ def test_before_release_no_stem_is_in_the_database_the_log_or_any_admin_page(
         item_ids = (
             db.session.execute(db.select(Item.id).where(Item.bank_id == bank_id)).scalars().all()
         )
+    with app.app_context():
+        at = to_local(STARTS[SLOT]).strftime("%Y-%m-%d %H:%M")
     form = {"exam_id": exam_id, "name": "Sesi 1", "room": "R1", "proctors": proctor_id,
-            "scheduled_at": "2026-12-07 08:00"}  # fmt: skip
+            "scheduled_at": at}  # fmt: skip
     refused = admin.post("/admin/sittings", data=form)
     assert refused.status_code == 422 and "name one of its slots" in refused.get_data(as_text=True)
     made = admin.post("/admin/sittings", data={**form, "package_slot": SLOT})
@@ -378,7 +398,7 @@ def test_an_items_media_travel_sealed_and_reach_only_the_candidate_it_is_present
         archive.writestr("media/grafik.png", png)
     package = tmp_path / "issuer" / "media.catpkg"
     args = ["package", "build", "--exam", str(exam), "--bank", str(bank), "--issuer-key"]
-    args += [str(issuer), "--out", str(package), "--slot", SLOT, "--id", "MEDIA"]
+    args += [str(issuer), "--out", str(package), "--slot", slot_arg(SLOT), "--id", "MEDIA"]
     assert runner.invoke(args=args).exit_code == 0
     assert b"GRAFIK-RAHASIA" not in package.read_bytes()
     assert runner.invoke(args=["package", "import", str(package)]).exit_code == 0

@@ -38,7 +38,13 @@ def package_group():
 @click.option("--exam", "exam_file", type=FILE, required=True, help="The exam file (JSON).")
 @click.option("--bank", "bank_file", type=FILE, required=True, help="The bank (CSV/JSON/XLSX/QTI).")
 @click.option("--issuer-key", type=FILE, required=True, help="The issuer's private key (PEM).")
-@click.option("--slot", "slots", multiple=True, required=True, help="A sitting slot (repeat).")
+@click.option(
+    "--slot",
+    "slots",
+    multiple=True,
+    required=True,
+    help="A sitting slot and its start: ID=2026-12-07T08:00+07:00 (repeat).",
+)
 @click.option("--id", "package_id", help="The package id (default: a random PKG-...).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def build_command(exam_file, bank_file, issuer_key, slots, package_id, out):
@@ -97,7 +103,7 @@ def _print(summary: dict) -> None:
     click.echo(
         f"Package {summary['package_id']} (issuer {summary['issuer']}): exam {summary['exam_id']} "
         f"{summary['exam_name']!r}, {summary['n_items']} items, {summary['minutes']} minutes, "
-        f"slots {', '.join(summary['slots'])}"
+        f"slots {', '.join(f'{s} ({w})' for s, w in summary['slot_starts'].items())}"
     )
     for section in summary["sections"]:
         click.echo(f"  {section['code']}: {section['name']} ({section['navigation']})")
@@ -120,7 +126,7 @@ def release_command(sitting_id, code):
     try:
         row = release(sitting_id, code, "cli")
     except ExamError as error:
-        click.echo(f"Not released, nothing stored: {error.message_en}", err=True)
+        click.echo(f"Not released: {error.message_en}", err=True)
         sys.exit(2)
     sitting = db.session.get(Sitting, sitting_id)
     click.echo(

@@ -33,6 +33,7 @@ from ..sealed.package import (
     media_part_name,
     part_name,
     read_package,
+    slot_start,
     write_package,
 )
 from ..sealed.release import make_wraps
@@ -68,11 +69,11 @@ def build_package(
     encrypts every item; each slot gets its release wrap.
     """
     package_id = package_id or f"PKG-{secrets.token_hex(6).upper()}"
+    starts = parse_slots(slots)
+    slots = list(starts)
     for name, value in [("package id", package_id), *(("slot", s) for s in slots)]:
         if not ID_PATTERN.match(value):
             raise PackageRefused(f"{name} {value!r}: 1 to 40 letters, digits, '.', '_' or '-'")
-    if not slots or len(set(slots)) != len(slots):
-        raise PackageRefused("name each sitting slot once (--slot), at least one")
     try:
         rows, media = _read_bank_file(Path(bank_path))
     except BankFormatError as error:
@@ -91,7 +92,7 @@ def build_package(
         "issuer": keys.fingerprint(issuer_key.public_key()),
         "cipher": "AES-256-GCM",
         "exam": blueprint,
-        "slots": [{"id": slot} for slot in slots],
+        "slots": [{"id": slot, "starts_at": starts[slot].isoformat()} for slot in slots],
         "items": [],
         "release": make_wraps(issuer_key, data_key, package_id, slots),
     }
@@ -121,6 +122,25 @@ def build_package(
             )
         manifest["items"].append(entry)
     return package_id, write_package(manifest, parts, issuer_key)
+
+
+def parse_slots(specs) -> dict:
+    """``ID=START`` each (START: ISO 8601 with an offset) -> {id: aware start}; PackageRefused if not."""
+    starts = {}
+    for spec in specs:
+        ident, _, when = str(spec).partition("=")
+        start = slot_start(when.strip())
+        if start is None:
+            raise PackageRefused(
+                f"--slot {spec!r}: write ID=START with the start's offset, e.g. "
+                "2026-12-07-S1=2026-12-07T08:00+07:00 (the slot is bound to that time)"
+            )
+        if ident in starts:
+            raise PackageRefused(f"--slot {ident} is named twice")
+        starts[ident] = start
+    if not starts:
+        raise PackageRefused("name each sitting slot once (--slot ID=START), at least one")
+    return starts
 
 
 def _read_bank_file(path: Path) -> tuple[list, dict[str, bytes]]:
@@ -230,6 +250,7 @@ def package_summary(row: ExamPackage) -> dict:
         "exam_name": exam.get("name"),
         "minutes": (exam.get("time") or {}).get("total_minutes"),
         "slots": [s["id"] for s in manifest["slots"]],
+        "slot_starts": {s["id"]: s["starts_at"] for s in manifest["slots"]},
         "n_items": len(manifest["items"]),
         "sections": [
             {

@@ -22,7 +22,7 @@ from ..models import (
     User,
     audit,
 )
-from ..sealed.release import package_slots
+from ..sealed.release import check_slot_time, package_slots
 
 
 class FormProblems(BadPayload):
@@ -296,6 +296,8 @@ def create_sitting(
                 )
             ]
         )
+    if slots is not None and (why := check_slot_time(slot, slots[slot], scheduled_at)):
+        raise FormProblems([("package_slot", why)])
     if slots is None and slot:
         raise FormProblems(
             [("package_slot", "only a sealed package's exam has slots; leave it empty")]

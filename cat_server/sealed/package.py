@@ -18,6 +18,7 @@ import os
 import re
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -116,12 +117,62 @@ class Package:
         return [slot["id"] for slot in self.manifest["slots"]]
 
 
+def slot_start(text) -> datetime | None:
+    """A slot's signed ``starts_at``: ISO 8601 with an offset (``2026-12-07T08:00+07:00``); else None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def slot_starts(manifest: dict) -> dict[str, datetime]:
+    """Each slot's id and its start (aware), from a verified manifest."""
+    return {slot["id"]: slot_start(slot["starts_at"]) for slot in manifest["slots"]}
+
+
+def _strict_int(value, where: str, low: int, high: int) -> None:
+    # bool is an int in Python and 1.0 == 1: neither is a manifest integer
+    if type(value) is not int or not low <= value <= high:
+        raise PackageRefused(f"{where} is {value!r}; expected an integer from {low} to {high}")
+
+
+def _check_fields(manifest: dict, where: str) -> None:
+    """The signed manifest's shape: slots with a start, a bounded KDF, strict integers."""
+    slots = manifest.get("slots")
+    if not isinstance(slots, list) or not slots:
+        raise PackageRefused(f"{where}: the manifest names no slots")
+    for number, slot in enumerate(slots, start=1):
+        ident = slot.get("id") if isinstance(slot, dict) else None
+        if not isinstance(ident, str) or not ID_PATTERN.match(ident):
+            raise PackageRefused(f"{where}: slots[{number}].id is {ident!r}; expected a slot name")
+        if slot_start(slot.get("starts_at")) is None:
+            raise PackageRefused(
+                f"{where}: slots[{number}] ({ident}).starts_at is {slot.get('starts_at')!r}; "
+                "expected ISO 8601 with an offset, e.g. 2026-12-07T08:00+07:00"
+            )
+    kdf = (manifest.get("release") or {}).get("kdf")
+    if not isinstance(kdf, dict) or kdf.get("name") != "scrypt":
+        raise PackageRefused(f"{where}: release.kdf is not scrypt")
+    _strict_int(kdf.get("n"), f"{where}: release.kdf.n", 2**14, 2**17)
+    if kdf["n"] & (kdf["n"] - 1):
+        raise PackageRefused(f"{where}: release.kdf.n is {kdf['n']}; expected a power of two")
+    _strict_int(kdf.get("r"), f"{where}: release.kdf.r", 1, 16)
+    _strict_int(kdf.get("p"), f"{where}: release.kdf.p", 1, 4)
+    items = manifest.get("items")
+    if not isinstance(items, list) or not all(isinstance(e, dict) for e in items):
+        raise PackageRefused(f"{where}: the manifest's items are not a list of objects")
+
+
 def read_package(data: bytes, issuer_key, where: str = "the package") -> Package:
     """Verify ``data`` against the issuer's public key; PackageRefused names the first failed check.
 
     Order: a readable zip; the signature over the manifest's bytes (nothing in
-    the manifest is believed before); the format and version; every item part
-    present with the SHA-256 the manifest signs.
+    the manifest is believed before); the format and version (a strict
+    integer); the issuer; the slots' starts and the KDF's integers; every item
+    part present with the SHA-256 the manifest signs; no member it does not name.
     """
     if len(data) > MAX_PACKAGE_BYTES:
         raise PackageRefused(f"{where} is larger than {MAX_PACKAGE_BYTES // 2**20} MiB")
@@ -153,7 +204,8 @@ def read_package(data: bytes, issuer_key, where: str = "the package") -> Package
     manifest = json.loads(body)
     if manifest.get("format") != FORMAT:
         raise PackageRefused(f"{where} is not a {FORMAT} file (format {manifest.get('format')!r})")
-    if manifest.get("version") != VERSION:
+    version = manifest.get("version")
+    if type(version) is not int or version != VERSION:  # true and 1.0 equal 1 in Python
         raise PackageRefused(
             f"{where} has format version {manifest.get('version')!r}; this server reads "
             f"version {VERSION} only: update cat-server or ask the issuer for a version-{VERSION} "
@@ -161,11 +213,18 @@ def read_package(data: bytes, issuer_key, where: str = "the package") -> Package
         )
     if manifest.get("issuer") != expected:
         raise PackageRefused(f"{where} names issuer {manifest.get('issuer')}, not {expected}")
+    _check_fields(manifest, where)
     parts, media = {}, {}
     for entry in manifest["items"]:
         parts[entry["code"]] = _part(files, entry, "part", "sha256", where)
         if "media_part" in entry:
             media[entry["code"]] = _part(files, entry, "media_part", "media_sha256", where)
+    named = {MANIFEST, SIGNATURE}
+    named |= {e[k] for e in manifest["items"] for k in ("part", "media_part") if k in e}
+    extra = sorted(set(files) - named)
+    if extra:  # nothing rides along unsigned
+        shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        raise PackageRefused(f"{where} holds files the signed manifest does not name: {shown}")
     return Package(body, signature, manifest, parts, media)
 
 

@@ -17,7 +17,9 @@ import base64
 import hashlib
 import io
 import json
+import math
 import os
+from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,19 +31,41 @@ from flask import current_app
 from ..errors import ExamError
 from ..extensions import db
 from ..itembank.service import MEDIA_TYPES
-from ..models import ExamPackage, Item, PackageRelease, SealedItem, Sitting, audit
+from ..localtime import format_local
+from ..models import (
+    AuditEvent,
+    Exam,
+    ExamPackage,
+    Item,
+    PackageRelease,
+    SealedItem,
+    Sitting,
+    audit,
+    utcnow,
+)
+from ..security import off_the_loop
 from . import keys
-from .package import CONTENT, FORMAT, VERSION, decrypt_item, decrypt_media
+from .package import CONTENT, FORMAT, VERSION, decrypt_item, decrypt_media, slot_starts
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CODE_BYTES = 10  # 80 bits: 16 characters
 CHECK_CHARS = 2  # 10 bits: a typo passes unnoticed once in 1024
 KDF = {"name": "scrypt", "n": 2**15, "r": 8, "p": 1}  # 32 MiB and ~0.1 s a guess
+SLOT_MARGIN = timedelta(minutes=60)  # a sitting starts, and a code opens, this near its slot
+WRONG_PER_SITTING = 5  # wrong codes (typos included) a sitting takes per WRONG_WINDOW
+WRONG_PER_ACTOR = 10  # and one account (or the CLI) across sittings
+WRONG_WINDOW = timedelta(minutes=10)
+WRONG_CODE = "package_code_refused"  # the audit action of a wrong code; the code is never kept
 
 
 class ReleaseRefused(ExamError):
     status = 422
     code = "release_refused"
+
+
+class TooManyWrongCodes(ReleaseRefused):
+    status = 429
+    code = "too_many_wrong_codes"
 
 
 class NotReleased(ExamError):
@@ -146,12 +170,74 @@ def package_of_bank(bank_id: int) -> ExamPackage | None:
     ).scalar_one_or_none()
 
 
-def package_slots(exam_id: int) -> list[str] | None:
-    """The slots of the package whose exam this is (None: an ordinary exam)."""
+def package_slots(exam_id: int) -> dict[str, datetime] | None:
+    """The slots of the package whose exam this is and their signed starts (None: an ordinary exam)."""
     manifest = db.session.execute(
         db.select(ExamPackage.manifest).where(ExamPackage.exam_id == exam_id)
     ).scalar_one_or_none()
-    return None if manifest is None else [s["id"] for s in json.loads(manifest)["slots"]]
+    return None if manifest is None else slot_starts(json.loads(manifest))
+
+
+def check_slot_time(slot: str, start: datetime, scheduled_at: datetime) -> str | None:
+    """Why a sitting at ``scheduled_at`` may not take ``slot`` (starting at ``start``); None if it may."""
+    if abs(scheduled_at - start) <= SLOT_MARGIN:
+        return None
+    minutes = int(SLOT_MARGIN.total_seconds() // 60)
+    return (
+        f"slot {slot} starts at {format_local(start)}; a sitting of it starts within "
+        f"{minutes} minutes of that, not at {format_local(scheduled_at)}"
+    )
+
+
+def _check_window(sitting: Sitting, start: datetime, now: datetime) -> None:
+    """ReleaseRefused unless now is within (slot start - margin, start + exam time + margin)."""
+    exam = db.session.get(Exam, sitting.exam_id)
+    opens = start - SLOT_MARGIN
+    closes = start + timedelta(seconds=exam.duration_s) + SLOT_MARGIN
+    if opens <= now <= closes:
+        return
+    slot, first, last = sitting.package_slot, format_local(opens), format_local(closes)
+    if now < opens:
+        raise ReleaseRefused(
+            f"Slot {slot} belum dimulai: kode rilis dapat dimasukkan dari {first} sampai {last}.",
+            f"Slot {slot} has not begun: its release code is accepted from {first} to {last}.",
+        )
+    raise ReleaseRefused(
+        f"Slot {slot} sudah lewat (kode rilis berlaku sampai {last}); kode slot lama tidak "
+        "membuka sesi baru: minta paket dan slot baru dari penerbit.",
+        f"Slot {slot} is over (its release code was accepted until {last}); an old slot's "
+        "code opens no new sitting: ask the issuer for a new package and slot.",
+    )
+
+
+def _check_budget(sitting_id: int, actor: str, now: datetime) -> None:
+    """ReleaseRefused (429, with the wait) after too many wrong codes for the sitting or the actor."""
+    since = now - WRONG_WINDOW
+    recent = db.select(AuditEvent.at).where(AuditEvent.action == WRONG_CODE, AuditEvent.at > since)
+    for where, limit in (
+        (AuditEvent.sitting_id == sitting_id, WRONG_PER_SITTING),
+        (AuditEvent.actor == actor, WRONG_PER_ACTOR),
+    ):
+        times = db.session.execute(recent.where(where).order_by(AuditEvent.at)).scalars().all()
+        if len(times) >= limit:
+            wait = times[len(times) - limit] + WRONG_WINDOW - now
+            minutes = max(1, math.ceil(wait.total_seconds() / 60))
+            window = int(WRONG_WINDOW.total_seconds() // 60)
+            raise TooManyWrongCodes(
+                f"Terlalu banyak kode rilis salah ({limit} dalam {window} menit): coba lagi "
+                f"dalam {minutes} menit, dan baca ulang kodenya dengan penerbit.",
+                f"Too many wrong release codes ({limit} in {window} minutes): try again in "
+                f"{minutes} minutes, and read the code back with the issuer.",
+                retry_after=minutes * 60,
+            )
+
+
+def _refused(sitting: Sitting, actor: str, refusal: ReleaseRefused, kind: str):
+    """Audit a wrong code (who, when, sitting, why; never the code), commit, and raise it."""
+    db.session.rollback()
+    audit(actor, WRONG_CODE, sitting_id=sitting.id, reason=kind, slot=sitting.package_slot)
+    db.session.commit()
+    raise refusal
 
 
 def package_of(sitting: Sitting) -> ExamPackage | None:
@@ -161,7 +247,12 @@ def package_of(sitting: Sitting) -> ExamPackage | None:
 
 
 def release(sitting_id: int, typed: str, actor: str) -> PackageRelease:
-    """Check the code against the sitting's slot; seal the key for this sitting; audit. All or nothing."""
+    """Check the code against the sitting's slot; seal the key for this sitting; audit. All or nothing.
+
+    Refused outside the slot's window (start - 60 min to start + exam time + 60 min) and after
+    WRONG_PER_SITTING wrong codes in WRONG_WINDOW (WRONG_PER_ACTOR for one account); every
+    wrong code, a typo included, is audited without the code.
+    """
     sitting = db.session.get(Sitting, sitting_id)
     package = package_of(sitting) if sitting is not None else None
     if package is None:
@@ -176,22 +267,40 @@ def release(sitting_id: int, typed: str, actor: str) -> PackageRelease:
             f"Sesi ini tidak menyebut slot paket {package.package_id}; jadwalkan ulang dengan slotnya.",
             f"This sitting names no slot of package {package.package_id}; schedule it with one.",
         )
-    secret = parse_code(typed)
-    data_key = unwrap(manifest, sitting.package_slot, secret)
+    now = utcnow()
+    _check_window(sitting, slot_starts(manifest)[sitting.package_slot], now)
+    _check_budget(sitting.id, actor, now)
+    try:
+        secret = parse_code(typed)
+    except ReleaseRefused as typo:  # cheap (no scrypt), but counted: a typo is a wrong code
+        _refused(sitting, actor, typo, "typo")
+    # scrypt (32 MiB, ~0.1 s of CPU) beside the event loop, as argon2 is: a guess stalls no seat
+    data_key = off_the_loop(unwrap, manifest, sitting.package_slot, secret)
     if data_key is None:
         other = next(
             (s for s in manifest["release"]["wraps"] if s != sitting.package_slot
-             and unwrap(manifest, s, secret) is not None),
+             and off_the_loop(unwrap, manifest, s, secret) is not None),
             None,
         )  # fmt: skip
         if other is not None:
-            raise ReleaseRefused(
-                f"Kode ini untuk slot {other}, bukan slot sesi ini ({sitting.package_slot}).",
-                f"This code is for slot {other}, not this sitting's slot ({sitting.package_slot}).",
+            _refused(
+                sitting,
+                actor,
+                ReleaseRefused(
+                    f"Kode ini untuk slot {other}, bukan slot sesi ini ({sitting.package_slot}).",
+                    f"This code is for slot {other}, not this sitting's slot "
+                    f"({sitting.package_slot}).",
+                ),
+                f"slot {other}",
             )
-        raise ReleaseRefused(
-            f"Kode rilis tidak membuka paket {package.package_id}: bukan kode paket ini.",
-            f"The release code does not open package {package.package_id}: not its code.",
+        _refused(
+            sitting,
+            actor,
+            ReleaseRefused(
+                f"Kode rilis tidak membuka paket {package.package_id}: bukan kode paket ini.",
+                f"The release code does not open package {package.package_id}: not its code.",
+            ),
+            "wrong",
         )
     done = db.session.get(PackageRelease, sitting.id)
     if done is not None:  # typed again (a second console): the same release, nothing new
