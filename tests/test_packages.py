@@ -34,6 +34,7 @@ from tests.packages_kit import (
     secrets_in,
     setup_keys,
     slot_arg,
+    write_inputs,
 )
 
 pytestmark = pytest.mark.usefixtures("quick_hashes")
@@ -450,3 +451,173 @@ def test_no_other_exam_is_saved_on_a_sealed_package_bank(app, runner, imported, 
     assert result.exit_code != 0 and "bank paket tersegel" in result.output
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(Exam)) == 1
+
+
+def resign(package, tmp_path, issuer, change, extra=None):
+    """The package with its manifest changed by ``change(manifest)`` and signed again by the
+    issuer (a signed but malformed package), plus ``extra`` members."""
+    import json
+    import zipfile
+
+    from cat_server.sealed import keys
+
+    key = keys.read_private_key(issuer)
+    out = tmp_path / "resigned.catpkg"
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(out, "w") as dst:
+        manifest = json.loads(src.read("manifest.json"))
+        change(manifest)
+        body = json.dumps(manifest).encode()
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "manifest.json":
+                data = body
+            elif info.filename == "manifest.sig":
+                data = key.sign(body)
+            dst.writestr(info.filename, data)
+        for name, data in (extra or {}).items():
+            dst.writestr(name, data)
+    return out
+
+
+def _set(path, value):
+    def change(manifest):
+        *parents, last = path
+        node = manifest
+        for key in parents:
+            node = node[key]
+        node[last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        (_set(["version"], True), "format version True; this server reads version 1 only"),
+        (_set(["version"], 1.0), "format version 1.0; this server reads version 1 only"),
+        (_set(["release", "kdf", "n"], 32768.0), "release.kdf.n is 32768.0; expected an integer"),
+        (_set(["release", "kdf", "r"], True), "release.kdf.r is True; expected an integer"),
+        (_set(["release", "kdf", "n"], 2**30), "release.kdf.n is 1073741824; expected an integer"),
+        (_set(["slots", 0, "starts_at"], "2026-12-07T08:00"), "starts_at is '2026-12-07T08:00'"),
+    ],
+)
+def test_a_signed_manifest_with_a_number_of_the_wrong_type_is_refused(
+    app, runner, tmp_path, issuer, change, why
+):
+    package = resign(build(runner, tmp_path, issuer), tmp_path, issuer, change)
+    before = rows(app)
+    result = runner.invoke(args=["package", "import", str(package)])
+    assert result.exit_code == 2 and why in result.output, result.output
+    assert rows(app) == before
+
+
+def test_a_package_with_a_member_the_manifest_does_not_name_is_refused(
+    app, runner, tmp_path, issuer
+):
+    package = build(runner, tmp_path, issuer)
+    smuggled = resign(package, tmp_path, issuer, lambda m: None, {"items/9999.bin": b"x" * 40})
+    before = rows(app)
+    result = runner.invoke(args=["package", "import", str(smuggled)])
+    assert result.exit_code == 2
+    assert "holds files the signed manifest does not name: items/9999.bin" in result.output
+    assert rows(app) == before
+    # the same package re-signed without the extra member is fine
+    clean = resign(package, tmp_path, issuer, lambda m: None)
+    assert runner.invoke(args=["package", "import", str(clean)]).exit_code == 0
+
+
+def test_a_slot_is_built_with_its_start_or_not_at_all(runner, tmp_path, issuer):
+    exam, bank = write_inputs(tmp_path)
+    args = ["package", "build", "--exam", str(exam), "--bank", str(bank), "--issuer-key"]
+    args += [str(issuer), "--out", str(tmp_path / "x.catpkg")]
+    for slot in (SLOT, f"{SLOT}=2026-12-07T08:00", f"{SLOT}=besok pagi"):
+        result = runner.invoke(args=[*args, "--slot", slot])
+        assert result.exit_code == 2 and "write ID=START with the start's offset" in result.output
+    assert not (tmp_path / "x.catpkg").exists()
+    result = runner.invoke(args=[*args, "--slot", f"{SLOT}=2026-12-07T08:00+07:00"])
+    assert result.exit_code == 0, result.output
+    summary = runner.invoke(args=["package", "import", str(tmp_path / "x.catpkg")])
+    assert f"slots {SLOT} (2026-12-07T08:00:00+07:00)" in summary.output, summary.output
+
+
+def test_an_old_slots_code_opens_no_sitting_scheduled_months_later(app, runner, tmp_path, issuer):
+    """The tester's attack: slot S1 ended; a new sitting named S1 months later, the old code."""
+    from datetime import timedelta
+
+    from cat_server.admin.sittings import FormProblems, create_sitting
+    from cat_server.models import utcnow
+
+    now = utcnow()
+    starts = {SLOT: now - timedelta(days=90), OTHER_SLOT: now + timedelta(hours=3)}
+    package = build(runner, tmp_path, issuer, starts=starts)
+    assert runner.invoke(args=["package", "import", str(package)]).exit_code == 0
+    old_code = code_for(runner, package, issuer)
+    with app.app_context():
+        exam_id = db.session.execute(db.select(ExamPackage.exam_id)).scalar_one()
+        proctor = make_user()
+        with pytest.raises(FormProblems) as refused:
+            create_sitting(exam_id, "Sesi Ulang", "R1", now, [proctor.id], "test", slot=SLOT)
+        ((field, message),) = refused.value.problems
+        assert field == "package_slot" and "harus mulai dalam 60 menit" in message, message
+        # within the hour of its slot's start a sitting is scheduled as before
+        on_time = create_sitting(exam_id, "Sesi 2", "R1", starts[OTHER_SLOT] + timedelta(
+            minutes=30), [proctor.id], "test", slot=OTHER_SLOT).id  # fmt: skip
+        stale = schedule(exam_id, slot=SLOT)  # a row made otherwise (an old one, a restore)
+    before = rows(app)
+    result = release(runner, stale, old_code)
+    assert result.exit_code == 2 and f"Slot {SLOT} is over" in result.output, result.output
+    assert "an old slot's code opens no new sitting" in result.output
+    early = release(runner, on_time, code_for(runner, package, issuer, OTHER_SLOT))
+    assert early.exit_code == 2 and f"Slot {OTHER_SLOT} has not begun" in early.output
+    assert "WIB" in early.output  # the window, in the centre's zone
+    assert rows(app) == before  # no release, and a refused time is no wrong code
+
+
+def test_wrong_codes_are_limited_per_sitting_and_per_account_and_audited(
+    app, runner, imported, issuer
+):
+    """Over the proctor's Socket.IO console: 5 wrong codes a sitting (typos count), 10 an
+    account, per 10 minutes; then even the right code waits, told how long."""
+    from datetime import timedelta
+
+    package, exam_id = imported
+    with app.app_context():
+        proctor = make_user()
+        sittings = [schedule(exam_id, proctor=proctor, n_candidates=0) for _ in range(3)]
+        proctor_id = proctor.id
+    good = code_for(runner, package, issuer)
+    typo = good[:3] + ("X" if good[3] != "X" else "Y") + good[4:]
+    wrong = code_for(runner, package, issuer, OTHER_SLOT)  # right form, wrong slot: scrypt
+    staff = app.test_client()
+    login_staff(staff)
+    console = socketio.test_client(app, namespace="/proctor", flask_test_client=staff)
+
+    def send(sitting, code):
+        return proctor_call(console, "release_package", sitting=sitting, code=code)
+
+    first, second, third = sittings
+    for code in [wrong, typo, typo, typo, typo]:
+        ack = send(first, code)
+        assert ack["ok"] is False and ack["error"] == "release_refused", ack
+    locked = send(first, good)
+    assert locked["error"] == "too_many_wrong_codes", locked
+    assert "coba lagi dalam 10 menit" in locked["message"]
+    assert "try again in 10 minutes" in locked["message_en"]
+    for _ in range(5):  # another sitting has its own 5, the account's 10 then run out
+        assert send(second, typo)["error"] == "release_refused"
+    assert send(third, good)["error"] == "too_many_wrong_codes"
+    with app.app_context():
+        audited = (
+            db.session.execute(
+                db.select(AuditEvent).where(AuditEvent.action == "package_code_refused")
+            )
+            .scalars()
+            .all()
+        )
+        assert len(audited) == 10 and {e.actor for e in audited} == {f"user:{proctor_id}"}
+        assert [e.sitting_id for e in audited] == [first] * 5 + [second] * 5
+        assert db.session.scalar(db.select(db.func.count()).select_from(PackageRelease)) == 0
+        for event in audited:  # ten minutes pass
+            event.at -= timedelta(minutes=11)
+        db.session.commit()
+    assert send(first, good) == {"ok": True}

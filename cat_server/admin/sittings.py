@@ -12,7 +12,7 @@ from flask_babel import gettext
 
 from ..errors import MAX_ID, BadPayload, NotFound
 from ..extensions import db
-from ..localtime import zone_label
+from ..localtime import format_local, zone_label
 from ..models import (
     Exam,
     ExamSection,
@@ -22,7 +22,7 @@ from ..models import (
     User,
     audit,
 )
-from ..sealed.release import check_slot_time, package_slots
+from ..sealed.release import SLOT_MARGIN, package_slots, slot_time_fits
 
 
 class FormProblems(BadPayload):
@@ -296,7 +296,15 @@ def create_sitting(
                 )
             ]
         )
-    if slots is not None and (why := check_slot_time(slot, slots[slot], scheduled_at)):
+    if slots is not None and not slot_time_fits(slots[slot], scheduled_at):
+        why = _(
+            "slot %(slot)s dimulai %(start)s: sesinya harus mulai dalam %(minutes)s menit "
+            "dari waktu itu, bukan %(when)s",
+            slot=slot,
+            start=format_local(slots[slot]),
+            minutes=int(SLOT_MARGIN.total_seconds() // 60),
+            when=format_local(scheduled_at),
+        )
         raise FormProblems([("package_slot", why)])
     if slots is None and slot:
         raise FormProblems(

@@ -237,6 +237,7 @@ def _sitting(sitting: Sitting, n_candidates: int) -> dict:
         "scheduled_at": _when(sitting.scheduled_at),
         "candidates": n_candidates,
         "proctors": [u.id for u in sitting.proctors],
+        "package_slot": sitting.package_slot,
     }
 
 
@@ -275,6 +276,9 @@ def sitting_create():
     proctors = body.get("proctors") or []
     if not isinstance(proctors, list):
         raise sittings.FormProblems([("proctors", "a list of user ids")])
+    slot = body.get("package_slot")
+    if slot is not None and not isinstance(slot, str):
+        raise sittings.FormProblems([("package_slot", "a slot name of the exam's package")])
     sitting = sittings.create_sitting(
         _id(body.get("exam_id")) or 0,
         str(body.get("name") or ""),
@@ -282,6 +286,7 @@ def sitting_create():
         when,
         [_id(p) or 0 for p in proctors],
         _actor(),
+        slot=(slot or "").strip() or None,
     )
     return {"ok": True, "sitting": _sitting(sitting, 0)}, 201
 

@@ -178,15 +178,9 @@ def package_slots(exam_id: int) -> dict[str, datetime] | None:
     return None if manifest is None else slot_starts(json.loads(manifest))
 
 
-def check_slot_time(slot: str, start: datetime, scheduled_at: datetime) -> str | None:
-    """Why a sitting at ``scheduled_at`` may not take ``slot`` (starting at ``start``); None if it may."""
-    if abs(scheduled_at - start) <= SLOT_MARGIN:
-        return None
-    minutes = int(SLOT_MARGIN.total_seconds() // 60)
-    return (
-        f"slot {slot} starts at {format_local(start)}; a sitting of it starts within "
-        f"{minutes} minutes of that, not at {format_local(scheduled_at)}"
-    )
+def slot_time_fits(start: datetime, scheduled_at: datetime) -> bool:
+    """Whether a sitting at ``scheduled_at`` may take a slot starting at ``start`` (SLOT_MARGIN)."""
+    return abs(scheduled_at - start) <= SLOT_MARGIN
 
 
 def _check_window(sitting: Sitting, start: datetime, now: datetime) -> None:
