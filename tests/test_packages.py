@@ -4,6 +4,7 @@ every refusal leaves nothing stored; nothing readable at the centre before the r
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 
@@ -542,7 +543,6 @@ def test_a_slot_is_built_with_its_start_or_not_at_all(runner, tmp_path, issuer):
 
 def test_an_old_slots_code_opens_no_sitting_scheduled_months_later(app, runner, tmp_path, issuer):
     """The tester's attack: slot S1 ended; a new sitting named S1 months later, the old code."""
-    from datetime import timedelta
 
     from cat_server.admin.sittings import FormProblems, create_sitting
     from cat_server.models import utcnow
@@ -578,7 +578,6 @@ def test_wrong_codes_are_limited_per_sitting_and_per_account_and_audited(
 ):
     """Over the proctor's Socket.IO console: 5 wrong codes a sitting (typos count), 10 an
     account, per 10 minutes; then even the right code waits, told how long."""
-    from datetime import timedelta
 
     package, exam_id = imported
     with app.app_context():
@@ -621,3 +620,37 @@ def test_wrong_codes_are_limited_per_sitting_and_per_account_and_audited(
             event.at -= timedelta(minutes=11)
         db.session.commit()
     assert send(first, good) == {"ok": True}
+
+
+def test_the_api_schedules_a_packages_sitting_with_its_slot_as_the_page_does(app, imported):
+    from cat_server.api.tokens import create_token
+
+    _, exam_id = imported
+    with app.app_context():
+        make_user("admin", role="admin")
+        proctor_id = make_user().id
+        token = create_token("admin", "jadwal", actor="test")[1]
+        start = to_local(STARTS[SLOT]).strftime("%Y-%m-%dT%H:%M")
+        months_later = (to_local(STARTS[SLOT]) + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"exam_id": exam_id, "name": "Sesi API", "room": "Lab 1", "proctors": [proctor_id]}
+
+    def post(**fields):
+        return client.post("/api/v1/sittings", json={**body, **fields}, headers=headers)
+
+    made = post(scheduled_at=start, package_slot=SLOT)
+    assert made.status_code == 201, made.json
+    assert made.json["sitting"]["package_slot"] == SLOT
+    for fields, why in [
+        ({"scheduled_at": start}, "name one of its slots"),
+        ({"scheduled_at": start, "package_slot": "2030-01-01-S9"}, "name one of its slots"),
+        ({"scheduled_at": months_later, "package_slot": SLOT}, "harus mulai dalam 60 menit"),
+        ({"scheduled_at": start, "package_slot": 7}, "a slot name of the exam's package"),
+    ]:
+        refused = post(**fields)
+        assert refused.status_code == 422, refused.json
+        ((problem,),) = [refused.json["problems"]]
+        assert problem["field"] == "package_slot" and why in problem["message"], problem
+    listed = client.get("/api/v1/sittings", headers=headers).json["sittings"]
+    assert [s["package_slot"] for s in listed] == [SLOT]
