@@ -103,7 +103,7 @@ def _print(summary: dict) -> None:
     click.echo(
         f"Package {summary['package_id']} (issuer {summary['issuer']}): exam {summary['exam_id']} "
         f"{summary['exam_name']!r}, {summary['n_items']} items, {summary['minutes']} minutes, "
-        f"slots {', '.join(f'{s} ({w})' for s, w in summary['slot_starts'].items())}"
+        f"slots {', '.join(f'{s} ({format_local(w)})' for s, w in summary['slot_starts'].items())}"
     )
     for section in summary["sections"]:
         click.echo(f"  {section['code']}: {section['name']} ({section['navigation']})")

@@ -34,6 +34,7 @@ from ..sealed.package import (
     part_name,
     read_package,
     slot_start,
+    slot_starts,
     write_package,
 )
 from ..sealed.release import make_wraps
@@ -250,7 +251,7 @@ def package_summary(row: ExamPackage) -> dict:
         "exam_name": exam.get("name"),
         "minutes": (exam.get("time") or {}).get("total_minutes"),
         "slots": [s["id"] for s in manifest["slots"]],
-        "slot_starts": {s["id"]: s["starts_at"] for s in manifest["slots"]},
+        "slot_starts": slot_starts(manifest),
         "n_items": len(manifest["items"]),
         "sections": [
             {
