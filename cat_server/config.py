@@ -45,7 +45,7 @@ class Defaults:
     RESULTS_RETRY_MAX_S = 900.0
     RESULTS_SEND_TIMEOUT = 30.0
     # the largest bundle the national endpoint reads (300 seats x 110 answers: ~15 MiB)
-    RESULTS_MAX_BUNDLE = 128 * 1024 * 1024
+    RESULTS_MAX_BUNDLE = 64 * 1024 * 1024  # ~4 times the largest sitting's
     # Redis pub/sub channel joining the processes of one centre's server (also the
     # prefix of its live-socket keys and its feed channel). Pub/sub ignores the
     # Redis db number, so empty = "cat-server" on db 0 and "cat-server-db<N>" on
