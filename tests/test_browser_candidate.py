@@ -406,6 +406,8 @@ def test_a_banner_never_moves_the_item_and_both_clocks_stay_labelled_on_screen(
     banner = page.get_by_test_id("time-warning")
     expect(banner).to_contain_text("Waktu ditambah 5 menit oleh pengawas")
     assert (stem.bounding_box(), options.bounding_box()) == before  # not a pixel moved
+    for code in ("TWK", "TKP"):  # beside the section tabs, never over them
+        assert not hidden_under(page, page.get_by_test_id(f"section-tab-{code}")), code
     page.screenshot(path=str(shots / f"candidate-time-added-{screen}.png"))
     banner.get_by_role("button").click()
     expect(banner).to_be_hidden()
@@ -418,6 +420,66 @@ def test_a_banner_never_moves_the_item_and_both_clocks_stay_labelled_on_screen(
     for testid in ("countdown", "countdown-label", "exam-countdown", "exam-clock"):
         assert in_view(page, page.get_by_test_id(testid)), testid
     page.screenshot(path=str(shots / f"candidate-clocks-scrolled-{screen}.png"))
+    page.context.close()
+
+
+def hidden_under(page, locator):
+    """What covers the element across its middle line (None: it is in sight)."""
+    return locator.evaluate(
+        """(node) => {
+            const box = node.getBoundingClientRect();
+            const y = box.top + box.height / 2, r = Math.min(box.height / 2, box.width / 4);
+            const points = [[box.left + box.width / 2, y], [box.left + r, y], [box.right - r, y]];
+            for (const [x, y] of points) {
+                const top = document.elementFromPoint(x, y);
+                if (!top || !(node === top || node.contains(top))) return top ? top.id || top.className : 'off screen';
+            }
+            return null;
+        }"""
+    )
+
+
+HELP_SCREENS = {
+    "1366x768": SCREENS["1366x768"],
+    "1024x768": {"viewport": {"width": 1024, "height": 768}},
+}
+
+
+@pytest.mark.parametrize("screen", list(HELP_SCREENS))
+def test_the_candidate_is_told_a_help_call_was_answered_and_no_banner_moves_the_item(
+    app, browser, skd, shots, screen
+):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, skd, HELP_SCREENS[screen])
+    start_sitting(skd)
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 1 dari 5")
+    parts = [page.get_by_test_id(t) for t in ("item-stem", "option-A", "option-E", "section-tabs")]
+
+    def boxes():
+        return [p.bounding_box() for p in parts]
+
+    before = boxes()
+    button, status = page.get_by_test_id("help-button"), page.get_by_test_id("help-status")
+    button.click()
+    expect(status).to_have_text("Pengawas dipanggil — mohon tunggu di tempat.")
+    expect(button).to_be_disabled()
+    assert boxes() == before  # the call's banner moves nothing
+    assert not hidden_under(page, page.get_by_test_id("section-tab-TWK"))
+    page.screenshot(path=str(shots / f"candidate-help-called-{screen}.png"))
+
+    with app.app_context():
+        candidate = db.session.execute(db.select(Candidate.id)).scalar_one()
+    ack = proctor_call(skd, "acknowledge", candidate=candidate, flag="help")
+    assert ack["ok"] is True, ack
+    expect(status).to_have_text("Pengawas sudah melihat permintaan Anda.")
+    expect(button).to_be_enabled()  # the button is back at once, not after its quiet minute
+    assert boxes() == before
+    page.screenshot(path=str(shots / f"candidate-help-answered-{screen}.png"))
+    # a second press is a new call, lit again on the consoles
+    page.keyboard.press("Alt+B")
+    expect(status).to_have_text("Pengawas dipanggil — mohon tunggu di tempat.")
+    assert boxes() == before
     page.context.close()
 
 

@@ -23,6 +23,7 @@
     screen: byId('screen'),
     offline: byId('offline-banner'),
     offlineQueued: byId('offline-queued'),
+    banners: byId('exam-banners'),
     timeWarning: byId('time-warning'),
     timeWarningText: byId('time-warning-text'),
     message: byId('message'),
@@ -598,6 +599,7 @@
       fitScrollPadding(); // the clocks may have just made the header taller
       updateMoreBelow();
     }
+    placeBanners();
     if (status === 'finished') renderFinished();
     // a finished attempt's seat leaves the consoles' help lights: no button that promises a proctor
     var help = document.getElementById('help-button');
@@ -1026,6 +1028,23 @@
     return cell;
   }
 
+  // Banners hang under the header over the page (they never push the item) and
+  // beside the section tabs, never over them: from the tabs' right edge to the
+  // item card's; where that leaves too little room, the whole width.
+  function placeBanners() {
+    var box = el.banners.style;
+    box.left = '';
+    box.right = '';
+    if (!state || state.status !== 'in_progress' || state.paused || el.sectionTabs.hidden) return;
+    var width = document.documentElement.clientWidth;
+    var card = el.sectionTabs.closest('.exam-item').getBoundingClientRect();
+    var left = el.sectionTabs.getBoundingClientRect().right + 12;
+    var right = Math.max(8, width - card.right);
+    if (width - right - left < 280) return;
+    box.left = left + 'px';
+    box.right = right + 'px';
+  }
+
   // --- zoom: every option can be brought out from under the sticky header and bar ---
 
   // scrolling (into view, to a focused option) stops clear of the sticky header
@@ -1062,6 +1081,7 @@
   window.addEventListener('resize', function () {
     fitScrollPadding();
     updateMoreBelow();
+    placeBanners();
   });
   el.moreBelow.addEventListener('click', function () {
     var options = el.options.querySelectorAll('.option');
@@ -1094,6 +1114,19 @@
   var helpButton = document.getElementById('help-button');
   var helpStatus = document.getElementById('help-status');
   var HELP_QUIET_MS = 60000; // the button rests a minute after a call: one press, one light
+  var HELP_ANSWERED_MS = 20000; // "a proctor has seen it" stays this long
+  var helpTimer = null;
+
+  function showHelp(key, quietMs) {
+    helpStatus.textContent = t(key);
+    helpStatus.classList.toggle('answered', key === 'help_answered');
+    helpStatus.hidden = false;
+    clearTimeout(helpTimer);
+    helpTimer = setTimeout(function () {
+      helpButton.disabled = false;
+      helpStatus.hidden = true;
+    }, quietMs);
+  }
 
   function callProctor() {
     if (helpButton.disabled) return;
@@ -1101,17 +1134,20 @@
     socket.timeout(ACK_TIMEOUT_MS).emit('call_proctor', function (err, ack) {
       if (err || !ack || !ack.ok) {
         helpButton.disabled = false;
-        helpStatus.textContent = t('help_failed');
-        helpStatus.hidden = false;
+        showHelp('help_failed', HELP_QUIET_MS);
         return;
       }
-      helpStatus.textContent = helpStatus.getAttribute('data-sent') || helpStatus.textContent;
-      helpStatus.hidden = false;
-      setTimeout(function () { helpButton.disabled = false; helpStatus.hidden = true; }, HELP_QUIET_MS);
+      showHelp('help_sent', HELP_QUIET_MS);
     });
   }
 
-  helpStatus.setAttribute('data-sent', helpStatus.textContent);
+  // a proctor acknowledged the call on the console: say so, and the button is back
+  socket.on('help_answered', function (data) {
+    if (!data || data.attempt !== config.attempt) return;
+    helpButton.disabled = false;
+    showHelp('help_answered', HELP_ANSWERED_MS);
+  });
+
   helpButton.addEventListener('click', callProctor);
   document.addEventListener('keydown', function (event) {
     // Alt+B (Bantuan): the item keys are plain letters, so an Alt chord never answers
