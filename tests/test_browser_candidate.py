@@ -564,3 +564,63 @@ def test_options_are_named_a_dot_text_and_axe_finds_nothing_serious(
     expect(page.get_by_role("radio", name=f"B. {first.options[1]}")).to_be_checked()
     assert_accessible(page, "candidate item, answered", scrolled_under=sticky)
     page.context.close()
+
+
+@pytest.fixture
+def inline_images(app, db_url, tmp_path):
+    """The SKD sitting whose TWK stems hold an inline chart from the bank's media folder."""
+    from tests.test_browser_section_media import RICE, bar_chart_png
+
+    media = tmp_path / "media"
+    with app.app_context():
+        sitting_id = make_skd_sitting(n_twk=5, n_tkp=2)
+        for item in db.session.execute(db.select(Item).where(Item.section == "TWK")).scalars():
+            item.stem = (
+                '<p>Produksi beras 2021–2025:</p><img src="media/grafik.png" alt="Grafik produksi">'
+                '<img src="https://contoh.invalid/x.png" alt="luar">'
+                '<img src="//contoh.invalid/y.png" alt="luar 2"><img src="../bank-1/z.png" alt="naik">'
+                "<p>Tahun berapa produksi tertinggi?</p>"
+            )
+            folder = media / f"bank-{item.bank_id}" / "media"
+        db.session.commit()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "grafik.png").write_bytes(bar_chart_png(RICE))
+    live = LiveServer(db_url, tmp_path / "server.log", MEDIA_DIR=str(media)).start()
+    live.sitting_id = sitting_id
+    yield live
+    live.stop()
+
+
+@pytest.mark.parametrize("screen", ["1366x768"])
+def test_an_inline_image_in_item_html_shows_from_the_banks_media_only(
+    app, browser, inline_images, shots, screen
+):
+    import requests
+    from playwright.sync_api import expect
+
+    page = open_page(browser, inline_images, SCREENS[screen])
+    start_sitting(inline_images)
+    stem = page.get_by_test_id("item-stem")
+    chart = stem.get_by_role("img", name="Grafik produksi")
+    expect(chart).to_be_visible()
+    with app.app_context():
+        attempt = db.session.execute(db.select(Attempt)).scalar_one()
+        first = items_by_seq(attempt.id)[1]
+    # served by its place in the item, never by its path in the bank
+    expect(chart).to_have_attribute("src", f"/exam/media/{first.id}/0")
+    expect(chart).to_have_js_property("complete", True)
+    assert chart.evaluate("(img) => img.naturalWidth") == 520  # loaded, not a broken icon
+    assert "grafik.png" not in page.content()
+    # another site, a scheme-relative URL or a way out of the bank's folder: no source at all
+    for name in ("luar", "luar 2", "naik"):
+        assert stem.get_by_role("img", name=name, exact=True).get_attribute("src") is None, name
+    page.screenshot(path=str(shots / "candidate-item-inline-image.png"))
+    # the same URL for a browser with no running attempt: refused
+    assert requests.get(f"{inline_images.url}/exam/media/{first.id}/0", timeout=10).status_code in (
+        403,
+        404,
+    )
+    # an image the item does not have
+    response = page.request.get(f"{inline_images.url}/exam/media/{first.id}/1")
+    assert response.status == 404
+    page.context.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import Forbidden, NotFound
 from ..extensions import db, socketio
+from ..itembank.inline import image_file
 from ..itembank.service import media_file
 from ..models import Attempt, Exam, Item, Presentation, Response, Sitting, sitting_proctor, utcnow
 from .catalog import (
@@ -191,6 +192,22 @@ def item_media(item_id: int, attempt_id: int | None, staff=None):
     of banks used by sittings they proctor. NotFound otherwise, so nothing
     tells whether an item has media; nobody else: Forbidden.
     """
+    found = media_file(item) if (item := _viewable(item_id, attempt_id, staff)) else None
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def inline_image(item_id: int, n: int, attempt_id: int | None, staff=None):
+    """(path, content type) of the n-th image inside an item's HTML; who may see it as item_media."""
+    found = image_file(item, n) if (item := _viewable(item_id, attempt_id, staff)) else None
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def _viewable(item_id: int, attempt_id: int | None, staff) -> Item | None:
+    """The item if this page may show its media (see item_media); NotFound or Forbidden if not."""
     item = db.session.get(Item, item_id)
     if staff is not None:
         if item is None or not (staff.is_admin or _proctors_bank(staff.id, item.bank_id)):
@@ -210,10 +227,7 @@ def item_media(item_id: int, attempt_id: int | None, staff=None):
         ).first()
         if presented is None:
             raise NotFound()
-    found = media_file(item) if item is not None else None
-    if found is None:
-        raise NotFound()
-    return found
+    return item
 
 
 def _proctors_bank(user_id: int, bank_id: int) -> bool:

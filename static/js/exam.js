@@ -1083,6 +1083,17 @@
     updateMoreBelow();
     placeBanners();
   });
+  // an image that loads late, a header that wraps anew (a clock, a banner's text):
+  // the padding and the hint follow whatever changed the layout
+  el.itemMain.addEventListener('load', updateMoreBelow, true);
+  if (window.ResizeObserver) {
+    var relayout = new ResizeObserver(function () {
+      fitScrollPadding();
+      updateMoreBelow();
+    });
+    relayout.observe(el.topbar);
+    relayout.observe(el.itemMain);
+  }
   el.moreBelow.addEventListener('click', function () {
     var options = el.options.querySelectorAll('.option');
     if (options.length) showOption(options[options.length - 1]);
