@@ -251,6 +251,13 @@ def test_finishing_the_last_section_says_it_ends_the_exam_and_reviews_what_is_le
     expect(page.get_by_test_id("finish-confirm")).to_have_text("Ya, akhiri ujian")
     expect(page.get_by_test_id("review-unanswered-2")).to_be_visible()
     expect(page.get_by_test_id("review-marked-1")).to_be_visible()
+    # the whole exam, not only this section: TWK was closed with 4 of 5 blank
+    twk, tkp = (page.get_by_test_id(f"finish-summary-{code}") for code in ("TWK", "TKP"))
+    expect(twk.locator("td")).to_have_text(["1 dari 5", "4", "0", "Ditutup, tidak dapat diubah"])
+    expect(twk.locator("button, a")).to_have_count(0)  # closed: nothing that looks openable
+    expect(tkp.locator("td")).to_have_text(["1 dari 2", "1", "1", "Bagian ini"])
+    expect(page.get_by_test_id("finish-summary-answered")).to_have_text("2 dari 7")
+    expect(page.get_by_test_id("finish-summary-blank")).to_have_text("5")
     page.screenshot(path=str(shots / f"candidate-finish-last-section-{screen}.png"))
     assert_accessible(page, "candidate review (finish dialog)")
 
@@ -264,6 +271,8 @@ def test_finishing_the_last_section_says_it_ends_the_exam_and_reviews_what_is_le
     expect(page.get_by_test_id("option-B")).to_have_attribute("aria-checked", "true")
     page.keyboard.press("s")
     expect(page.get_by_test_id("review-unanswered").locator("button")).to_have_count(0)
+    expect(page.get_by_test_id("finish-summary-answered")).to_have_text("3 dari 7")
+    expect(twk.locator("td").first).to_have_text("1 dari 5")
     expect(page.get_by_test_id("review-marked-1")).to_be_visible()
     page.keyboard.press("Tab")
     assert focused(page) == "finish-confirm"

@@ -69,6 +69,12 @@
     dialogTitle: byId('finish-dialog-title'),
     dialogLast: byId('finish-dialog-last'),
     dialogNote: byId('finish-dialog-note'),
+    summary: byId('finish-exam-summary'),
+    dialogCounts: byId('finish-counts'),
+    summaryRows: byId('finish-summary-rows'),
+    summaryAnswered: byId('finish-summary-answered'),
+    summaryBlank: byId('finish-summary-blank'),
+    summaryMarked: byId('finish-summary-marked'),
     reviewUnanswered: byId('review-unanswered'),
     reviewMarked: byId('review-marked'),
     dialogCancel: byId('finish-cancel'),
@@ -92,6 +98,7 @@
   var itemsSection = null; // the section index `items` belongs to
   var serverAnswers = {}; // seq -> choice: the server's answer sheet of the section
   var serverMarked = {}; // seq -> true
+  var closedCounts = {}; // section code -> {items, answered, marked}: from full states, never changes
   var current = null; // the seq on screen in a navigable section
   var selected = null; // linear/adaptive: the option chosen but not yet sent
   var renderedKey = null; // "seq:item" of the item on screen
@@ -455,6 +462,9 @@
   function applyState(next, pushed) {
     if (!next || next.attempt !== config.attempt) return;
     state = next;
+    (next.sections || []).forEach(function (s) {
+      if (s.status === 'done' && typeof s.answered === 'number') closedCounts[s.code] = s;
+    });
     var section = sectionOf(next);
     if (section) {
       var index = section.index === undefined ? section.code : section.index;
@@ -880,6 +890,7 @@
     el.dialogConfirm.textContent = t(last ? 'finish_exam_confirm' : 'finish_section_confirm');
     el.dialog.classList.toggle('last', last);
     renderReview(section);
+    renderSummary(last ? counts : null);
     el.dialogSection.textContent = section.name;
     el.dialogUnanswered.textContent = String(counts.unanswered);
     el.dialogMarked.textContent = String(counts.marked);
@@ -890,6 +901,45 @@
     // it may be taller than the screen and scroll)
     el.dialogCancel.focus({preventScroll: true});
     el.dialog.scrollTop = 0;
+  }
+
+  // Before the exam ends: every section's answered, blank and marked items. A
+  // closed section is said to be closed (its items cannot be opened again); the
+  // numbers to open are this section's, in the lists below.
+  function renderSummary(current) {
+    var sections = state.sections || [];
+    el.summary.hidden = !current || sections.length < 2;
+    el.dialogCounts.hidden = !el.summary.hidden; // the table has this section's counts too
+    if (el.summary.hidden) return;
+    el.summaryRows.textContent = '';
+    var total = {items: 0, answered: 0, marked: 0};
+    sections.forEach(function (s) {
+      var counts = s.status === 'current'
+        ? {items: current.count, answered: current.count - current.unanswered, marked: current.marked}
+        : closedCounts[s.code];
+      var row = make('tr', s.status === 'current' ? 'current' : 'closed');
+      row.setAttribute('data-testid', 'finish-summary-' + s.code);
+      var name = make('th', null, s.code);
+      name.scope = 'row';
+      name.title = s.name;
+      row.appendChild(name);
+      if (counts) {
+        row.appendChild(make('td', 'num', t('summary_answered', {answered: counts.answered, items: counts.items})));
+        row.appendChild(make('td', 'num' + (counts.items > counts.answered ? ' attention' : ''),
+          counts.items - counts.answered));
+        row.appendChild(make('td', 'num', counts.marked));
+        total.items += counts.items;
+        total.answered += counts.answered;
+        total.marked += counts.marked;
+      } else {
+        for (var i = 0; i < 3; i++) row.appendChild(make('td', 'num', '…'));
+      }
+      row.appendChild(make('td', 'summary-state', t(s.status === 'current' ? 'summary_current' : 'summary_closed')));
+      el.summaryRows.appendChild(row);
+    });
+    el.summaryAnswered.textContent = t('summary_answered', {answered: total.answered, items: total.items});
+    el.summaryBlank.textContent = String(total.items - total.answered);
+    el.summaryMarked.textContent = String(total.marked);
   }
 
   // The unanswered and marked items as numbers: one press closes the dialog and opens it.
