@@ -502,12 +502,14 @@ def settled_visible(page, locator, timeout_ms=3000):
 
 
 def fully_visible(page, locator):
-    """The element lies between the sticky header and the sticky button bar."""
+    """The element lies between the sticky header and the sticky button bar (either one)."""
     return page.evaluate(
         """(node) => {
             const box = node.getBoundingClientRect();
             const top = document.querySelector('.topbar').getBoundingClientRect().bottom;
-            const bar = document.getElementById('nav-actions').getBoundingClientRect().top;
+            const nav = document.getElementById('nav-actions');
+            const bar = (nav.hidden ? document.getElementById('linear-actions') : nav)
+                .getBoundingClientRect().top;
             return box.top >= top - 0.5 && box.bottom <= bar + 0.5;
         }""",
         locator.element_handle(),
@@ -534,12 +536,62 @@ def test_every_option_can_be_seen_at_100_to_200_percent_zoom(browser, skd, shots
     expect(page.get_by_test_id("more-below")).to_be_hidden()
     page.screenshot(path=str(shots / f"candidate-zoom-{percent}.png"))
     page.mouse.wheel(0, -3000)
-    # and reached with Tab alone. At 200 % an option reached by Tab after the wheel can stay
-    # under the header in the full suite (never when run alone): an open defect of issue 19,
-    # in the session note; the keys above still hold it at 200 %.
-    for letter in "ABCDE" if percent < 200 else "":
+    # and reached with Tab alone, from the top and back up from the bottom
+    for letter in "ABCDE":
         tab_to(page, f"option-{letter}")
         assert settled_visible(page, page.get_by_test_id(f"option-{letter}")), f"Tab {letter}"
+    page.mouse.wheel(0, 3000)
+    for letter in "DCBA":
+        page.keyboard.press("Shift+Tab")
+        assert focused(page) == f"option-{letter}"
+        assert settled_visible(page, page.get_by_test_id(f"option-{letter}")), f"Shift+Tab {letter}"
+    page.context.close()
+
+
+@pytest.fixture
+def adaptive(app, db_url, tmp_path):
+    """One adaptive section of 3 items (tests/test_browser_exam.py make_adaptive_sitting)."""
+    from tests.test_browser_exam import make_adaptive_sitting
+
+    with app.app_context():
+        sitting_id = make_adaptive_sitting()
+    live = LiveServer(db_url, tmp_path / "server.log").start()
+    live.sitting_id = sitting_id
+    yield live
+    live.stop()
+
+
+@pytest.mark.parametrize("percent", [150, 200])
+def test_an_adaptive_item_zoomed_in_keeps_its_send_button_and_says_what_is_below(
+    browser, adaptive, shots, percent
+):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, adaptive, zoomed(percent))
+    start_sitting(adaptive)
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 1 dari 3")
+    submit, last = page.get_by_test_id("submit-answer"), page.get_by_test_id("option-E")
+    assert in_view(page, submit)  # "Jawab & lanjut" on screen before any scrolling
+    assert not fully_visible(page, last)  # zoomed in, E is below ...
+    expect(page.get_by_test_id("more-below")).to_be_visible()  # ... and the page says so
+    assert in_view(page, page.get_by_test_id("more-below"))
+    if percent == 150:
+        page.screenshot(path=str(shots / "candidate-zoom-150-adaptive.png"))
+    for letter in "ABCDE":
+        page.keyboard.press(letter)
+        option = page.get_by_test_id(f"option-{letter}")
+        expect(option).to_have_attribute("aria-checked", "true")
+        assert settled_visible(page, option), f"{letter} at {percent} %"
+        assert in_view(page, submit), letter
+    expect(page.get_by_test_id("more-below")).to_be_hidden()
+    page.mouse.wheel(0, -3000)
+    for letter in "ABCDE":  # Tab alone reaches every option, in sight
+        tab_to(page, f"option-{letter}")
+        assert settled_visible(page, page.get_by_test_id(f"option-{letter}")), f"Tab {letter}"
+    tab_to(page, "submit-answer")
+    assert in_view(page, submit)
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 2 dari 3")
     page.context.close()
 
 

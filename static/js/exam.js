@@ -1097,27 +1097,49 @@
 
   // --- zoom: every option can be brought out from under the sticky header and bar ---
 
+  // the button bar under the item: Berikutnya & co. in a navigable section,
+  // "Jawab & lanjut" in a linear or adaptive one; both stick to the screen's bottom
+  function activeBar() {
+    return el.navActions.hidden ? el.linearActions : el.navActions;
+  }
+
   // scrolling (into view, to a focused option) stops clear of the sticky header
   // above and the sticky button bar below, whatever height zoom gives them
   function fitScrollPadding() {
     var root = document.documentElement.style;
     root.scrollPaddingTop = (el.topbar.offsetHeight + 8) + 'px';
-    var bar = el.navActions.hidden ? 0 : el.navActions.offsetHeight;
-    // and clear of the "more below" hint that hangs above the bar
-    root.scrollPaddingBottom = (bar ? bar + el.moreBelow.offsetHeight + 48 : 8) + 'px';
+    var bar = activeBar();
+    var height = bar.hidden ? 0 : bar.offsetHeight;
+    // and clear of the "more below" hint that hangs above the bar (its height
+    // whether shown or not: showing it must not change where scrolling stops)
+    var hint = 2.6 * parseFloat(window.getComputedStyle(el.moreBelow).fontSize || '16');
+    root.scrollPaddingBottom = (height ? height + hint + 16 : 8) + 'px';
   }
 
+  // Brings an option between the header and the bar. scrollIntoView uses the
+  // scroll padding; the check after it corrects a padding the layout has just
+  // outgrown (a header that wrapped, a late image) and the browser's own focus
+  // scrolling, whichever ran last.
   function showOption(option) {
-    if (option) option.scrollIntoView({block: 'nearest'});
+    if (!option || !option.isConnected) return;
+    fitScrollPadding();
+    option.scrollIntoView({block: 'nearest'});
+    var top = el.topbar.getBoundingClientRect().bottom + 4;
+    var bottom = activeBar().getBoundingClientRect().top - 4;
+    var box = option.getBoundingClientRect();
+    if (box.top < top) window.scrollBy(0, box.top - top);
+    else if (box.bottom > bottom) window.scrollBy(0, Math.min(box.bottom - bottom, box.top - top));
   }
 
   // "more options below": shown while the last option is under the bar or off screen
   function updateMoreBelow() {
     var options = el.options.querySelectorAll('.option');
     var last = options.length ? options[options.length - 1] : null;
+    var bar = activeBar();
+    if (el.moreBelow.parentNode !== bar) bar.appendChild(el.moreBelow); // it hangs above the bar
     var hidden = false;
-    if (last && !el.navActions.hidden && state && state.status === 'in_progress') {
-      var limit = el.navActions.getBoundingClientRect().top;
+    if (last && !bar.hidden && state && state.status === 'in_progress') {
+      var limit = Math.min(bar.getBoundingClientRect().top, window.innerHeight);
       hidden = last.getBoundingClientRect().bottom > limit + 1;
     }
     el.moreBelow.hidden = !hidden;
@@ -1125,7 +1147,12 @@
 
   el.options.addEventListener('focusin', function (event) {
     var option = event.target.closest && event.target.closest('.option');
-    if (option) showOption(option);
+    if (!option) return;
+    showOption(option);
+    // and once more after the browser's own scrolling to the focused element
+    window.requestAnimationFrame(function () {
+      if (document.activeElement === option) showOption(option);
+    });
   });
   window.addEventListener('scroll', updateMoreBelow, {passive: true});
   window.addEventListener('resize', function () {
