@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from ..errors import Forbidden, NotFound
 from ..extensions import db, socketio
-from ..itembank.inline import image_file
-from ..itembank.service import media_file
+from ..itembank.service import image_file, media_file
 from ..models import Attempt, Exam, Item, Presentation, Response, Sitting, sitting_proctor, utcnow
 from .catalog import (
     cached_exam,

@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import posixpath
 import re
-from pathlib import Path
 from urllib.parse import unquote
-
-from ..models import Item
-from .service import MEDIA_TYPES, media_root, sanitize_html
 
 # sanitised HTML quotes every attribute with double quotes (nh3 serialises it so)
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _SRC = re.compile(r'\s+src="([^"]*)"', re.IGNORECASE)
-IMAGE_TYPES = {ext: kind for ext, kind in MEDIA_TYPES.items() if kind.startswith("image/")}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 
 
 def bank_path(src: str) -> str | None:
@@ -30,9 +26,14 @@ def bank_path(src: str) -> str | None:
     if not path or ":" in path or path.startswith(("/", "\\")) or "\\" in path:
         return None
     normal = posixpath.normpath(path)
-    if normal.startswith("..") or Path(normal).suffix.lower() not in IMAGE_TYPES:
+    if normal.startswith("..") or not normal.lower().endswith(IMAGE_SUFFIXES):
         return None
     return normal
+
+
+def image_sources(html: str) -> list[str | None]:
+    """The ``src`` of each image in sanitised item HTML, in order (None: an image without one)."""
+    return [(m.group(1) if (m := _SRC.search(tag)) else None) for tag in _IMG.findall(html)]
 
 
 def link_images(item_id: int, texts: list[str]) -> list[str]:
@@ -50,19 +51,3 @@ def link_images(item_id: int, texts: list[str]) -> list[str]:
         return f"{tag[: src.start(1)]}/exam/media/{item_id}/{n}{tag[src.end(1) :]}"
 
     return [_IMG.sub(relink, text) for text in texts]
-
-
-def image_file(item: Item, n: int) -> tuple[Path, str] | None:
-    """The n-th image of the item's HTML on disk and its type; None if there is none."""
-    texts = [sanitize_html(item.stem), *(sanitize_html(o) for o in item.options)]
-    tags = [tag for text in texts for tag in _IMG.findall(text)]
-    if not 0 <= n < len(tags) or (src := _SRC.search(tags[n])) is None:
-        return None
-    name = bank_path(src.group(1))
-    if name is None:
-        return None
-    folder = (media_root() / f"bank-{item.bank_id}").resolve()
-    path = (folder / name).resolve()
-    if not path.is_relative_to(folder) or not path.is_file():
-        return None
-    return path, IMAGE_TYPES[path.suffix.lower()]
