@@ -484,6 +484,7 @@ def test_the_candidate_is_told_a_help_call_was_answered_and_no_banner_moves_the_
     expect(status).to_have_text("Pengawas sudah melihat permintaan Anda.")
     expect(button).to_be_enabled()  # the button is back at once, not after its quiet minute
     assert boxes() == before
+    assert_accessible(page, "candidate help answered", scrolled_under=(".topbar", "#nav-actions"))
     page.screenshot(path=str(shots / f"candidate-help-answered-{screen}.png"))
     # a second press is a new call, lit again on the consoles
     page.keyboard.press("Alt+B")
