@@ -362,7 +362,9 @@ def parse(data: bytes, where: str) -> dict:
         ) from None
     except DuplicateKey as twice:
         # a person (or another parser) would read the first value, json the last: refused
-        raise BundleProblem(f"{where}: the field {twice.args[0]!r} appears twice in one object")
+        raise BundleProblem(
+            f"{where}: the field {twice.args[0]!r} appears twice in one object"
+        ) from None
     except RecursionError:
         raise BundleProblem(f"{where}: nested deeper than any bundle is") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:

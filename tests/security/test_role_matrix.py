@@ -80,6 +80,8 @@ ROUTES = {
     # staff: any media (this item has none); a candidate: only what was presented to them
     # (nothing yet: 404, so nothing tells whether an item has media); nobody else
     ("exam.item_media", "GET"): {**every(404), "anonymous": 403},
+    # an image inside the item's HTML, by its place: the same rule (this item has none)
+    ("exam.inline_image", "GET"): {**every(404), "anonymous": 403},
     # proctor pages: a proctor of another sitting gets 403
     ("proctor.index", "GET"): staff_only(proctor_b=200),
     ("proctor.sitting", "GET"): staff_only(proctor_b=403),
@@ -245,6 +247,7 @@ def seed(app) -> dict:
             "sitting_b": sitting_b,
             "bank_id": item.bank_id,
             "item_id": item.id,
+            "n": 0,  # the first image inside the item's HTML (it has none)
             "exam_id": sitting.exam_id,
             "user_id": spare.id,
             "fmt": "csv",
