@@ -124,6 +124,7 @@ ROUTES = {
             ("bank_import", "POST"),
             ("exam_list", "GET"),
             ("exam_detail", "GET"),
+            ("exam_import", "POST"),
             ("sitting_list", "GET"),
             ("sitting_create", "POST"),
             ("candidates_import", "POST"),
