@@ -223,7 +223,7 @@ def answer(data: bytes, now: datetime | None = None) -> dict:
         "release_fetched",
         package=body["package_id"],
         slot=body["slot"],
-        sitting=body["sitting"].get("id"),
+        centre_sitting=body["sitting"].get("id"),
         scheduled_at=body["sitting"].get("scheduled_at"),
     )
     db.session.commit()
@@ -265,6 +265,6 @@ def _refuse(centre: str, body: dict, outcome: str, why: str, keep: bool = True) 
         reason=f"{outcome}: {why}",
         package=body["package_id"],
         slot=body["slot"],
-        sitting=body["sitting"].get("id"),
+        centre_sitting=body["sitting"].get("id"),
     )
     db.session.commit()
