@@ -1,7 +1,7 @@
 """issuer: issuer_request, the nonces of centres' release requests (fetched release codes)
 
 Revision ID: b8e1f4a9c237
-Revises: f4c2b9e7a310
+Revises: a7d5e3c1b920
 Create Date: 2026-12-06 20:10:00.000000
 
 """
@@ -13,7 +13,7 @@ import cat_server.models  # noqa: F401  (UTCDateTime)
 
 # revision identifiers, used by Alembic.
 revision = 'b8e1f4a9c237'
-down_revision = 'f4c2b9e7a310'
+down_revision = 'a7d5e3c1b920'
 branch_labels = None
 depends_on = None
 
