@@ -52,27 +52,37 @@ def centre(app, runner, tmp_path):
     return issuer_key, package, exam_id
 
 
-@pytest.fixture
-def issuer(app, centre, issuer_db, tmp_path):
-    """The issuer's live server: slot S1 starts in 10 minutes, S2 in 2 hours (window: 30 min)."""
-    issuer_key, _, _ = centre
-    office = instance(issuer_db, tmp_path, "issuer")
+def trust_at_issuer(app, office, tmp_path) -> None:
+    """The issuer trusts this centre's key as UPT-JAKARTA."""
     public = tmp_path / "jakarta.pub"
     with app.app_context():
         public.write_bytes(keys.public_pem(keys.centre_public_key()))
     assert cli(office, "keys", "trust-centre", "UPT-JAKARTA", public).exit_code == 0
+
+
+def calendar_for(tmp_path):
+    """The issuer's calendar: slot S1 starts in 10 minutes, S2 in 2 hours (window: 30 min)."""
     calendar = tmp_path / "issuer" / "calendar.csv"
     soon = (utcnow() + timedelta(minutes=10)).isoformat()  # with its offset, +00:00
     later = (utcnow() + timedelta(hours=2)).astimezone(_wib()).replace(tzinfo=None).isoformat()
     calendar.write_text(
         f"package_id,slot,starts_at\nPKG,{SOON},{soon}\nPKG,{LATER},{later}\n", encoding="utf-8"
     )
+    return calendar
+
+
+@pytest.fixture
+def issuer(app, centre, issuer_db, tmp_path):
+    """The issuer's live server, trusting this centre, with the calendar above."""
+    issuer_key, _, _ = centre
+    office = instance(issuer_db, tmp_path, "issuer")
+    trust_at_issuer(app, office, tmp_path)
     server = LiveServer(
         issuer_db,
         tmp_path / "issuer.log",
         CENTRE_KEYS_DIR=tmp_path / "issuer" / "keys" / "centres",
         ISSUER_PRIVATE_KEY_FILE=issuer_key,
-        ISSUER_SCHEDULE=calendar,
+        ISSUER_SCHEDULE=calendar_for(tmp_path),
     ).start()
     app.config["ISSUER_URL"] = server.url
     yield office, server
