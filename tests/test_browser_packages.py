@@ -1,9 +1,10 @@
 """Headless Chromium: the proctor types the issuer's release code on the console; a typo is
 refused in words and the check-in stays shut; the right code opens it; the admin's packages
-page shows what a centre may see.
+page shows what a centre may see. With the WAN down a fetch from the issuer says so; once
+the issuer answers, one click releases the sitting.
 
-``CAT_SCREENSHOTS=1`` also writes docs/screenshots/package-release-console.png, package-fetch-console.png and
-admin-packages.png (1366x768).
+``CAT_SCREENSHOTS=1`` also writes docs/screenshots/package-release-console.png,
+package-fetch-console.png and admin-packages.png (1366x768).
 """
 
 import os

@@ -269,3 +269,19 @@ def test_with_the_wan_down_the_proctor_is_told_and_the_typed_code_still_works(ap
         assert db.session.get(PackageRelease, sitting_id) is not None
         assert db.session.get(Sitting, sitting_id).package_slot == SOON
     assert [a.data["via"] for a in audits(app, "package_released")] == ["typed"]
+
+
+def test_an_unreadable_calendar_is_named_by_row_and_column_and_gives_no_code(app, tmp_path, caplog):
+    from cat_server.issuer import releases
+
+    calendar = tmp_path / "calendar.csv"
+    calendar.write_text(f"package_id,slot,starts_at\nPKG,{SOON},besok pagi\n", encoding="utf-8")
+    app.config.update(ISSUER_SCHEDULE=str(calendar))
+    with app.app_context(), pytest.raises(releases.Refused) as refused:
+        releases.schedule()
+    assert refused.value.status == 503 and "calendar is unreadable" in refused.value.message_en
+    assert f"{calendar}, row 2, column starts_at: 'besok pagi' is no time" in caplog.text
+    calendar.write_text(f"package_id,slot,starts_at\nPKG,{SOON},2026-12-07 08:00\n")
+    with app.app_context():
+        start = releases.schedule()[("PKG", SOON)]
+    assert start.isoformat() == "2026-12-07T01:00:00+00:00"  # 08:00 WIB, the issuer's zone
