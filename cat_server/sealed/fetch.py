@@ -38,7 +38,7 @@ def fetch_release(sitting_id: int, actor: str) -> PackageRelease:
         )
     sitting = db.session.get(Sitting, sitting_id)
     package = package_of(sitting) if sitting is not None else None
-    if package is None or not sitting.package_slot:
+    if package is None or not sitting.package_slot or sitting.status == "ended":
         return release(sitting_id, "", actor, via="fetched")  # its own refusal, said the same way
     done = db.session.get(PackageRelease, sitting.id)
     if done is not None:
