@@ -160,8 +160,12 @@ def package_of(sitting: Sitting) -> ExamPackage | None:
     ).scalar_one_or_none()
 
 
-def release(sitting_id: int, typed: str, actor: str) -> PackageRelease:
-    """Check the code against the sitting's slot; seal the key for this sitting; audit. All or nothing."""
+def release(sitting_id: int, typed: str, actor: str, via: str = "typed") -> PackageRelease:
+    """Check the code against the sitting's slot; seal the key for this sitting; audit. All or nothing.
+
+    ``via`` says how the code came: ``typed`` by the proctor or ``fetched`` from the issuer
+    (sealed/fetch.py); both take this same path.
+    """
     sitting = db.session.get(Sitting, sitting_id)
     package = package_of(sitting) if sitting is not None else None
     if package is None:
@@ -217,6 +221,7 @@ def release(sitting_id: int, typed: str, actor: str) -> PackageRelease:
         sitting_id=sitting.id,
         package=package.package_id,
         slot=sitting.package_slot,
+        via=via,
     )
     db.session.commit()
     _memory()[package.id] = data_key

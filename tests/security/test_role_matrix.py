@@ -91,6 +91,10 @@ ROUTES = {
     ("proctor.release_package", "POST"): staff_only(
         proctor_b=403, proctor_a="302 /proctor/sittings/{A}", admin="302 /proctor/sittings/{A}"
     ),
+    # fetching the code from the issuer: the same (no issuer URL here: told so, back)
+    ("proctor.fetch_package_release", "POST"): staff_only(
+        proctor_b=403, proctor_a="302 /proctor/sittings/{A}", admin="302 /proctor/sittings/{A}"
+    ),
     # administration
     ("admin.dashboard", "GET"): admin_only(200),
     ("admin.audit_page", "GET"): admin_only(200),
@@ -153,6 +157,8 @@ ROUTES = {
     ("results.export", "POST"): admin_only("302 /admin/results/"),
     # the national endpoint: only a bundle's signature counts; an empty body is no bundle
     ("results_api.receive", "POST"): every(422),
+    # the issuer's release endpoint: only a request's signature counts; this is no issuer
+    ("issuer_api.answer_release", "POST"): every(404),
 }
 
 # Requests that end the role's session: tried last for each role.
