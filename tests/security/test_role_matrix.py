@@ -110,6 +110,8 @@ ROUTES = {
     ("admin.exam_board", "POST"): admin_only("302 /admin/exams"),
     ("admin.item_status", "POST"): admin_only(400),  # no status: nothing changes
     ("admin.item_preview", "GET"): admin_only(200),
+    ("admin.section_preview", "GET"): admin_only(200),
+    ("admin.bank_preview", "GET"): admin_only(200),
     ("admin.exam_builder_page", "GET"): admin_only(200),
     ("admin.exam_builder_page", "POST"): admin_only(EMPTY_FORM),
     ("admin.exam_export", "GET"): admin_only(200),
@@ -122,6 +124,7 @@ ROUTES = {
             ("bank_import", "POST"),
             ("exam_list", "GET"),
             ("exam_detail", "GET"),
+            ("exam_import", "POST"),
             ("sitting_list", "GET"),
             ("sitting_create", "POST"),
             ("candidates_import", "POST"),
@@ -250,6 +253,7 @@ def seed(app) -> dict:
             "fmt": "csv",
             "token": "no-such-run",
             "filename": "css/app.css",
+            "position": 1,
         }
 
 
