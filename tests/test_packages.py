@@ -339,7 +339,10 @@ def test_before_release_no_stem_is_in_the_database_the_log_or_any_admin_page(
     assert release(runner, sitting_id, code).exit_code == 0
     assert not secrets_in(admin.get(f"/admin/banks/{bank_id}").get_data())
     assert admin.get(f"/admin/items/{item_ids[0]}/preview").status_code == 403
-    for preview in (f"/admin/exams/{exam_id}/sections/1/preview", f"/admin/banks/{bank_id}/preview"):
+    for preview in (
+        f"/admin/exams/{exam_id}/sections/1/preview",
+        f"/admin/banks/{bank_id}/preview",
+    ):
         refused = admin.get(preview)  # a whole section no more than one item, even once released
         assert refused.status_code == 403 and not secrets_in(refused.get_data()), preview
     with app.app_context():
