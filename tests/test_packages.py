@@ -345,6 +345,9 @@ def test_before_release_no_stem_is_in_the_database_the_log_or_any_admin_page(
     ):
         refused = admin.get(preview)  # a whole section no more than one item, even once released
         assert refused.status_code == 403 and not secrets_in(refused.get_data()), preview
+    for page in (f"/admin/exams/{exam_id}/build", "/admin/exams", f"/admin/banks/{bank_id}"):
+        text = admin.get(page).get_data(as_text=True)  # no section preview link to refuse
+        assert "sections/1/preview" not in text and f"banks/{bank_id}/preview" not in text, page
     with app.app_context():
         sitting = db.session.get(Sitting, sitting_id)
         sitting.status = "open"
