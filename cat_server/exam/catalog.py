@@ -300,7 +300,9 @@ def engine_config(section: ExamSection, item_ids: list[int]) -> irt.CatConfig:
         classification=classification.get("method"),
         cut=classification.get("cut"),
         pretest_max=section.pretest_items,
-        pretest_spread=True,
+        # a number: at positions drawn per attempt; a rate: each item pretest with that chance
+        pretest_rate=section.pretest_rate,
+        pretest_spread=not section.pretest_rate,
     )
 
 

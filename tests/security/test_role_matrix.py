@@ -116,6 +116,8 @@ ROUTES = {
     ("admin.exam_board", "POST"): admin_only("302 /admin/exams"),
     ("admin.item_status", "POST"): admin_only(400),  # no status: nothing changes
     ("admin.item_preview", "GET"): admin_only(200),
+    ("admin.section_preview", "GET"): admin_only(200),
+    ("admin.bank_preview", "GET"): admin_only(200),
     ("admin.exam_builder_page", "GET"): admin_only(200),
     ("admin.exam_builder_page", "POST"): admin_only(EMPTY_FORM),
     ("admin.exam_export", "GET"): admin_only(200),
@@ -260,6 +262,7 @@ def seed(app) -> dict:
             "fmt": "csv",
             "token": "no-such-run",
             "filename": "css/app.css",
+            "position": 1,
         }
 
 
