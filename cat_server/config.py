@@ -40,12 +40,25 @@ class Defaults:
     # a failed send tried again after RESULTS_RETRY_S, doubling up to RESULTS_RETRY_MAX_S.
     CENTRE_ID = ""
     NATIONAL_URL = ""
+    # Fetching a sealed package's release code (docs/packages.md). At a centre:
+    # ISSUER_URL (https://...) offers "fetch from the issuer" next to the typed code.
+    ISSUER_URL = ""
+    ISSUER_FETCH_TIMEOUT = 10.0
+    # On the issuer's own instance: its private key (0600) and release calendar
+    # (CSV package_id,slot,starts_at); a slot's code is given from RELEASE_BEFORE_S
+    # before its start to RELEASE_AFTER_S after, to a request at most
+    # REQUEST_MAX_AGE_S old (or ahead: the centre's clock) and never seen before.
+    ISSUER_PRIVATE_KEY_FILE = ""
+    ISSUER_SCHEDULE = ""
+    ISSUER_RELEASE_BEFORE_S = 1800.0
+    ISSUER_RELEASE_AFTER_S = 4 * 3600.0
+    ISSUER_REQUEST_MAX_AGE_S = 300.0
     RESULTS_FORWARD_S = 5.0
     RESULTS_RETRY_S = 30.0
     RESULTS_RETRY_MAX_S = 900.0
     RESULTS_SEND_TIMEOUT = 30.0
     # the largest bundle the national endpoint reads (300 seats x 110 answers: ~15 MiB)
-    RESULTS_MAX_BUNDLE = 128 * 1024 * 1024
+    RESULTS_MAX_BUNDLE = 64 * 1024 * 1024  # ~4 times the largest sitting's
     # Redis pub/sub channel joining the processes of one centre's server (also the
     # prefix of its live-socket keys and its feed channel). Pub/sub ignores the
     # Redis db number, so empty = "cat-server" on db 0 and "cat-server-db<N>" on

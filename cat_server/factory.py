@@ -111,6 +111,9 @@ def create_app(test_config=None, *, command_line=False):
 
     app.register_blueprint(results_routes.bp, url_prefix="/admin/results")  # docs/results.md
     app.register_blueprint(results_routes.api_bp)  # POST /api/v1/results: signed bundles
+    from .issuer import routes as issuer_routes
+
+    app.register_blueprint(issuer_routes.api_bp)  # POST /api/v1/releases: issuer mode only
     proctor.feed.init_app(app)  # the exam side's announced seats reach the proctor screens
     proctor.sessions.init_app(app)  # a staff logout ends the user's open consoles
     staff_sessions.init_app(app)  # staff activity, by the server's clock (idle time-out)

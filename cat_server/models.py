@@ -6,6 +6,7 @@ SQLite and with zone on PostgreSQL, always returned zone-aware.
 
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import UTC, datetime
 
@@ -176,6 +177,15 @@ class Exam(db.Model):
     )
 
 
+def pretest_cap(n_items: int, rate: float) -> int:
+    r"""Most pretest items of a section seeding at ``rate``: :math:`\lceil n r / (1 - r) \rceil`.
+
+    With :math:`n` operational items, a share :math:`r` of all presented items is
+    :math:`n r / (1 - r)` pretest items; the cap is that, rounded up.
+    """
+    return math.ceil(round(n_items * rate / (1.0 - rate), 9))
+
+
 class ExamSection(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     exam_id: Mapped[int] = mapped_column(sa.ForeignKey("exam.id"), index=True)
@@ -214,9 +224,24 @@ class ExamSection(db.Model):
     exam: Mapped[Exam] = relationship(back_populates="sections")
 
     @property
+    def pretest_rate(self) -> float:
+        """Share of an adaptive section's items that are pretest, drawn item by item (0: none)."""
+        return (
+            float((self.engine or {}).get("pretest_rate", 0.0)) if self.mode == "adaptive" else 0.0
+        )
+
+    @property
     def pretest_items(self) -> int:
-        """Pretest items an adaptive section seeds into each attempt (unscored; 0: none)."""
-        return int((self.engine or {}).get("pretest", 0)) if self.mode == "adaptive" else 0
+        """Pretest items an adaptive section seeds into each attempt, at most (unscored; 0: none).
+
+        A number (``engine["pretest"]``), or with a rate what ``n_items`` operational
+        items bring at that share (:func:`pretest_cap`).
+        """
+        if self.mode != "adaptive":
+            return 0
+        if self.pretest_rate:
+            return pretest_cap(self.n_items, self.pretest_rate)
+        return int((self.engine or {}).get("pretest", 0))
 
     @property
     def pool_tags(self) -> list[str]:

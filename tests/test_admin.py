@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
+import html
 import io
 import json
 import re
@@ -868,3 +869,29 @@ def test_the_response_log_has_every_stored_answer_in_written_order_with_its_hash
     )
     assert done.exit_code == 0, done.output
     assert out.read_bytes().decode("utf-8-sig") == text
+
+
+def test_an_inline_image_must_come_in_the_zip_and_stay_inside_it(app, admin, tmp_path):
+    app.config["MEDIA_DIR"] = str(tmp_path / "media")
+    row = (
+        'TWK903,TWK,2pl,1,0,,,,,,,"Grafik: <img src=""media/grafik.png"" alt=""grafik"">",'
+        '"<img src=""//contoh.invalid/a.png"">",Dua,,,,A,,,,,,,,\n'
+    )
+
+    def zip_of(files):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            for name, data in files.items():
+                z.writestr(name, data)
+        return out.getvalue()
+
+    response = upload(admin, zip_of({"bank.csv": HEADER + row}), "bank.zip")
+    assert response.status_code == 422
+    found = [(r, c, html.unescape(m)) for _, r, c, m in problems_of(response)]
+    assert [(r, c) for r, c, _ in found] == [("row 2", "stem"), ("row 2", "option_a")]
+    assert "'media/grafik.png' is not in the upload" in found[0][2]
+    assert "expected a relative path inside the .zip" in found[1][2]
+    assert n_banks(app) == (0, 0)  # nothing half-written
+    fixed = HEADER + row.replace("//contoh.invalid/a.png", "media/grafik.png")
+    good = zip_of({"bank.csv": fixed, "media/grafik.png": b"\x89PNG"})
+    assert upload(admin, good, "bank.zip").status_code == 302

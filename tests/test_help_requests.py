@@ -53,8 +53,13 @@ def test_a_help_request_lights_the_seat_until_a_proctor_acknowledges_it(room):  
             == 1
         )
 
+    cand.get_received("/exam")  # what came before the answer
     done = act(r, "acknowledge", "20260001", flag="help")
     assert done["ok"] and done["by"] == "pengawas" and done["flag"] == "help"
+    # the candidate's page is told, once (docs/protocol.md, "Calling a proctor")
+    told = [m for m in cand.get_received("/exam") if m["name"] == "help_answered"]
+    with r.app.app_context():
+        assert [m["args"][0]["attempt"] for m in told] == [attempt_of(r, "20260001").id]
     seat, _ = seat_of(r, "20260001")
     assert "help" not in seat["flags"] and seat["help_at"] is None
     assert seat["acks"]["help"]["by"] == "pengawas"
@@ -64,6 +69,8 @@ def test_a_help_request_lights_the_seat_until_a_proctor_acknowledges_it(room):  
         ).scalar_one()
         assert event.actor == f"user:{r.proctor_id}"
         assert event.attempt_id == attempt_of(r, "20260001").id
+    assert act(r, "acknowledge", "20260001", flag="help")["ok"]  # nothing waiting: not told
+    assert not [m for m in cand.get_received("/exam") if m["name"] == "help_answered"]
     # a new press after the answer lights it again
     assert cand.emit("call_proctor", namespace="/exam", callback=True)["new"] is True
     seat, _ = seat_of(r, "20260001")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "cat_server"
-ROOMS = {"exam", "proctor", "admin", "itembank", "irt", "api", "sealed", "results"}
+ROOMS = {"exam", "proctor", "admin", "itembank", "irt", "api", "sealed", "results", "issuer"}
 # above every room: the app factory and the entry points that start the app
 APP_LAYER = {"", "factory", "cli", "wsgi", "demo", "loadseed", "engine_cli", "tasks", "gclog"}
 EXAM_MODULE_MAX = 420

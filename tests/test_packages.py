@@ -341,6 +341,7 @@ def test_before_release_no_stem_is_in_the_database_the_log_or_any_admin_page(
         "/admin/calibration", "/admin/users", "/admin/packages", "/proctor/",
         f"/proctor/sittings/{sitting_id}", f"/proctor/sittings/{sitting_id}/report",
         *(f"/admin/items/{i}/preview" for i in item_ids),
+        f"/admin/exams/{exam_id}/sections/1/preview", f"/admin/banks/{bank_id}/preview",
         *(f"/admin/banks/{bank_id}/export.{fmt}" for fmt in ("csv", "json", "xlsx")),
     ]  # fmt: skip
     for url in urls:
@@ -360,6 +361,15 @@ def test_before_release_no_stem_is_in_the_database_the_log_or_any_admin_page(
     assert release(runner, sitting_id, code).exit_code == 0
     assert not secrets_in(admin.get(f"/admin/banks/{bank_id}").get_data())
     assert admin.get(f"/admin/items/{item_ids[0]}/preview").status_code == 403
+    for preview in (
+        f"/admin/exams/{exam_id}/sections/1/preview",
+        f"/admin/banks/{bank_id}/preview",
+    ):
+        refused = admin.get(preview)  # a whole section no more than one item, even once released
+        assert refused.status_code == 403 and not secrets_in(refused.get_data()), preview
+    for page in (f"/admin/exams/{exam_id}/build", "/admin/exams", f"/admin/banks/{bank_id}"):
+        text = admin.get(page).get_data(as_text=True)  # no section preview link to refuse
+        assert "sections/1/preview" not in text and f"banks/{bank_id}/preview" not in text, page
     with app.app_context():
         sitting = db.session.get(Sitting, sitting_id)
         sitting.status = "open"

@@ -318,3 +318,50 @@ def test_trusting_a_centre_never_replaces_or_doubles_a_key(new_url, tmp_path):
     ]
     table = cli(national, "results", "table", "--out", tmp_path / "scores.ods")
     assert table.exit_code == 2 and "name a .csv or .xlsx file" in table.output
+
+
+def test_one_centre_cannot_re_sign_anothers_results_as_its_own(two_centres, tmp_path):
+    """Outsider attack: Makassar re-signed Jakarta's body with its own key and fingerprint."""
+    from cat_server.results import bundle as results
+    from cat_server.sealed import keys
+
+    (_, _, jakarta, _), (makassar_app, _, _, _), national = two_centres
+    document = json.loads(jakarta.read_text())
+    body = document["body"]
+    with makassar_app.app_context():
+        private = keys.centre_private_key()
+        body["centre"]["key_fingerprint"] = keys.fingerprint(private.public_key())
+        forged = results.encode(
+            body,
+            private.sign(results.DOMAIN + results.canonical(body)),
+            keys.public_pem(private.public_key()).decode(),
+        )
+    path = tmp_path / "jakarta-resigned-by-makassar.json"
+    path.write_bytes(forged)
+    assert cli(national, "results", "verify", path).exit_code == 0  # a sound signature ...
+    refused = cli(national, "results", "import", path)
+    assert refused.exit_code == 1  # ... by a centre that says it is another
+    assert "says it comes from 'UPT-JAKARTA'" in refused.output
+    assert "trusted as 'UPT-MAKASSAR'" in refused.output
+    assert national_rows(national) == []
+
+
+@pytest.mark.parametrize(
+    "edit, why",
+    [
+        (lambda t: t.replace('"total": ', '"total": 99,\n"total": ', 1), "appears twice"),
+        (lambda t: t.replace('"body": {', '"note": "R1 didiskualifikasi",\n"body": {', 1),
+         "unsigned fields beside the body: note"),
+        (lambda t: t.replace('"alg": ', '"note": "x",\n"alg": ', 1), "unknown fields in the signature"),
+        (lambda t: "[" * 100000 + "]" * 100000, "nested deeper"),
+    ],
+)  # fmt: skip
+def test_what_a_parser_or_a_person_reads_differently_is_refused(two_centres, tmp_path, edit, why):
+    """Outsider attack: a duplicated "total" verified OK (json keeps the last, a reader the first)."""
+    (_, _, jakarta, jakarta_pub), _, national = two_centres
+    path = tmp_path / "edited.json"
+    path.write_text(edit(jakarta.read_text()))
+    verified = cli(national, "results", "verify", path, "--centre-key", jakarta_pub)
+    assert verified.exit_code != 0 and why in verified.output, verified.output
+    assert cli(national, "results", "import", path).exit_code == 1
+    assert national_rows(national) == []

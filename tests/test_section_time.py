@@ -295,3 +295,27 @@ def test_the_proctor_feed_carries_each_seats_section_clock(app):
         one = db.session.get(Attempt, attempt_id).candidate_id
     assert statements([one]) == statements(everyone) == statements(None) == SNAPSHOT_STATEMENTS
     proctor.disconnect(namespace="/proctor")
+
+
+def test_a_closed_sections_counts_come_in_full_states_for_the_last_review(app):
+    """docs/protocol.md: a done section carries items, answered, marked (issue 19, defect 5)."""
+    sitting_id = timed_sitting(app)
+    _, sock = connect(app, sitting_id)
+    state = last_event(sock, "state", "/exam")
+    items = {e["seq"]: e["item"] for e in state["items"]}
+    attempt_id = state["attempt"]
+    assert emit(sock, "answer", attempt=attempt_id, seq=1, item=items[1]["id"], choice="A")["ok"]
+    assert emit(sock, "mark", attempt=attempt_id, seq=2, marked=True)["ok"]
+    with app.app_context():
+        sock.get_received("/exam")
+        assert clock.finish_expired(now=the_attempt().section_deadline_at + timedelta(seconds=1))
+    pushed = last_event(sock, "state", "/exam")  # TWK closed by its clock, 2 of 3 blank
+    twk, tkp = pushed["sections"]
+    assert (twk["status"], twk["items"], twk["answered"], twk["marked"]) == ("done", 3, 1, 1)
+    assert "answered" not in tkp  # the current section's counts come from its answer sheet
+    first = pushed["items"][0]
+    ack = emit(
+        sock, "answer", attempt=attempt_id, seq=first["seq"], item=first["item"]["id"], choice="B"
+    )
+    assert ack["ok"] and not ack["state"]["full"]
+    assert "answered" not in ack["state"]["sections"][0]  # never changes: full states only

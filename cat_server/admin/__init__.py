@@ -8,6 +8,7 @@ from . import (  # noqa: E402,F401  (register on import)
     calibration_routes,
     exam_routes,
     package_routes,
+    preview_routes,
     routes,
     staff_routes,
     words,

@@ -178,7 +178,9 @@ def exam_document(exam: Exam) -> dict:
                 },
                 "score": "scaled",
             }
-            if engine.get("pretest"):
+            if engine.get("pretest_rate"):
+                doc["adaptive"]["pretest"] = {"rate": engine["pretest_rate"]}
+            elif engine.get("pretest"):
                 doc["adaptive"]["pretest"] = {"items": engine["pretest"]}
         else:
             kind = selection.get("type", "pool")
@@ -292,6 +294,9 @@ def form_document(form, bank_name: str | None, bank_version: int | None) -> dict
             }
             if field("pretest_items").strip() not in ("", "0"):
                 doc["adaptive"]["pretest"] = {"items": _number(field("pretest_items"))}
+            if field("pretest_rate").strip() not in ("", "0"):  # both: the file check says so
+                pretest = doc["adaptive"].setdefault("pretest", {})
+                pretest["rate"] = _number(field("pretest_rate"), float)
         else:
             kind = field("selection", "pool")
             selection = {"type": kind}
@@ -357,6 +362,7 @@ def document_form(doc: dict) -> dict:
             put("max_items", stop["max_items"])
             put("se_target", stop["se_target"])
             put("pretest_items", (ad.get("pretest") or {}).get("items", 0))
+            put("pretest_rate", (ad.get("pretest") or {}).get("rate", ""))
             if stop["classification"]:
                 put("classification", stop["classification"]["method"])
                 put("cut", stop["classification"]["cut"])

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..extensions import db
-from ..models import Item, ItemBank
+from ..models import Item, ItemBank, pretest_cap
 from .sittings import MAX_EXAM_MINUTES, FormProblems, _
 
 FORMAT = "cat-server-exam"
@@ -277,7 +277,7 @@ def _read_section(check: _Check, sdoc: dict, where: str, items: _Bank | None, to
                 _("bagian adaptif memilih soalnya sendiri: hapus selection dan shuffle_items"),
             )
         section.update(_read_adaptive(check, sdoc, where, available, tags))
-        section["engine"] |= _read_pretest(check, sdoc, where, items, tags)
+        section["engine"] |= _read_pretest(check, sdoc, where, items, tags, section["n_items"])
         return section
     if "adaptive" in sdoc:
         check.bad(
@@ -503,22 +503,35 @@ def _read_adaptive(check, sdoc, where, available, tags) -> dict:
 
 
 MAX_PRETEST = 20
+MAX_PRETEST_RATE = 0.5
 
 
-def _read_pretest(check, sdoc, where, items, tags) -> dict:
-    """``adaptive.pretest``: ``{"items": n}`` pretest items of the pool seeded into each attempt."""
+def _read_pretest(check, sdoc, where, items, tags, n_items) -> dict:
+    """``adaptive.pretest``: ``{"items": n}`` pretest items of the pool seeded into each
+    attempt, or ``{"rate": r}``: about that share of each attempt's items are pretest."""
     where = f"{where}.adaptive"
     pretest = check.get(sdoc.get("adaptive"), "pretest", where, dict, None)
     if pretest is None:
         return {}
-    n = check.get(pretest, "items", f"{where}.pretest", int, 0, low=0, high=MAX_PRETEST)
+    if "items" in pretest and "rate" in pretest:
+        check.bad(f"{where}.pretest", _("isi items atau rate, tidak keduanya"))
+        return {}
+    rate = check.get(
+        pretest, "rate", f"{where}.pretest", float, 0.0, low=0.0, high=MAX_PRETEST_RATE
+    )
+    if rate:
+        n = pretest_cap(n_items or 1, rate)
+        field, settings = f"{where}.pretest.rate", {"pretest_rate": rate}
+    else:
+        n = check.get(pretest, "items", f"{where}.pretest", int, 0, low=0, high=MAX_PRETEST)
+        field, settings = f"{where}.pretest.items", {"pretest": n}
     if not n:
         return {}
     if items is not None:
         have = len(items.pretest(tags))
         if have < n:
             check.bad(
-                f"{where}.pretest.items",
+                field,
                 _(
                     "%(n)s soal uji coba diminta per peserta, bank hanya punya %(have)s soal "
                     "berstatus pretest bertag %(tags)s",
@@ -527,7 +540,7 @@ def _read_pretest(check, sdoc, where, items, tags) -> dict:
                     tags=", ".join(tags),
                 ),
             )
-    return {"pretest": n}
+    return settings
 
 
 def _read_content(check, ad, where, available, tags, max_items):

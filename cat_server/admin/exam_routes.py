@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..models import ItemBank
+from ..sealed.release import package_of_bank
 from . import bp, exam_builder, sittings
 from .routes import _int, actor
 
@@ -57,6 +58,8 @@ def exam_builder_page(exam_id):
         n_sections=n_sections,
         banks=_banks(),
         problems=problems,
+        # a sealed package's sections are never previewed (their items stay sealed)
+        sealed=exam is not None and package_of_bank(exam.bank_id) is not None,
     ), status
 
 

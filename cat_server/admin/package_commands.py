@@ -14,6 +14,7 @@ from ..extensions import db
 from ..localtime import format_local
 from ..models import Sitting
 from ..sealed import keys
+from ..sealed.fetch import fetch_release
 from ..sealed.package import PackageRefused, read_package
 from ..sealed.release import release, release_code
 from .packages import build_package, import_package, package_summary, packages
@@ -119,17 +120,23 @@ def list_command():
 
 @package_group.command("release")
 @click.option("--sitting", "sitting_id", type=int, required=True, help="The sitting's id.")
-@click.option("--code", prompt="Release code", help="The code the issuer read out.")
+@click.option("--code", help="The code the issuer read out (asked for when neither is given).")
+@click.option("--fetch", is_flag=True, help="Fetch the code from the issuer (CAT_ISSUER_URL).")
 @with_appcontext
-def release_command(sitting_id, code):
-    """Release a sitting's sealed package with the issuer's code (audited)."""
+def release_command(sitting_id, code, fetch):
+    """Release a sitting's sealed package with the issuer's code, typed or fetched (audited)."""
+    if fetch and code:
+        click.echo("Give --code or --fetch, not both.", err=True)
+        sys.exit(2)
+    if not fetch and code is None:
+        code = click.prompt("Release code")
     try:
-        row = release(sitting_id, code, "cli")
+        row = fetch_release(sitting_id, "cli") if fetch else release(sitting_id, code, "cli")
     except ExamError as error:
         click.echo(f"Not released: {error.message_en}", err=True)
         sys.exit(2)
     sitting = db.session.get(Sitting, sitting_id)
     click.echo(
         f"Sitting {sitting.id} ({sitting.name}, slot {row.slot}) released at "
-        f"{format_local(row.released_at)}."
+        f"{format_local(row.released_at)}{' (fetched from the issuer)' if fetch else ''}."
     )

@@ -33,6 +33,7 @@ from ..models import (
     AuditEvent,
     Candidate,
     Exam,
+    ExamPackage,
     Item,
     ItemBank,
     Sitting,
@@ -268,6 +269,8 @@ def exams_page():
         form=request.form,
         board_fields=board.FIELDS,
         board_fields_of=board.fields_of,
+        # a sealed package's exam is never previewed (its items stay sealed)
+        sealed_exams=set(db.session.execute(db.select(ExamPackage.exam_id)).scalars()),
     ), status
 
 

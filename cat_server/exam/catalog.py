@@ -21,6 +21,7 @@ from flask import current_app
 
 from .. import irt
 from ..extensions import db
+from ..itembank.inline import link_images
 from ..itembank.service import sanitize_html
 from ..models import Attempt, CatalogVersion, Exam, ExamSection, Item, Sitting
 from ..sealed.release import open_sealed
@@ -119,8 +120,11 @@ def public_item(item_id: int) -> dict:
     public = cache.get(item_id)
     if public is None:  # the page renders stem and options as HTML, whatever wrote the row
         public = cached_item(item_id).to_public()
-        options = [{**o, "text": sanitize_html(o["text"])} for o in public["options"]]
-        public = {**public, "stem": sanitize_html(public["stem"]), "options": options}
+        texts = [public["stem"], *(o["text"] for o in public["options"])]
+        # an inline image is served by its place in the item, never by its path in the bank
+        stem, *texts = link_images(item_id, [sanitize_html(text) for text in texts])
+        options = [{**o, "text": text} for o, text in zip(public["options"], texts, strict=True)]
+        public = {**public, "stem": stem, "options": options}
         cache[item_id] = public
     return public
 
@@ -296,7 +300,9 @@ def engine_config(section: ExamSection, item_ids: list[int]) -> irt.CatConfig:
         classification=classification.get("method"),
         cut=classification.get("cut"),
         pretest_max=section.pretest_items,
-        pretest_spread=True,
+        # a number: at positions drawn per attempt; a rate: each item pretest with that chance
+        pretest_rate=section.pretest_rate,
+        pretest_spread=not section.pretest_rate,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import txn
 from ..errors import AlreadyConnected, NotInProgress, SessionEnded
-from ..extensions import db
+from ..extensions import db, socketio
 from ..models import Attempt, AuditEvent, audit, utcnow
 from . import sessions
 from .clock import credit_lost_process
@@ -143,16 +143,7 @@ def call_proctor(attempt_id: int, token=sessions.BY_SERVER) -> bool:
     sessions.check_token(attempt, token)
     if attempt.status == "finished":  # the consoles drop a finished seat's help light
         raise NotInProgress(state=attempt_state(attempt))
-    last = db.session.execute(
-        db.select(AuditEvent.action)
-        .where(
-            AuditEvent.attempt_id == attempt.id,
-            AuditEvent.action.in_(("help_requested", "help_acknowledged")),
-        )
-        .order_by(AuditEvent.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    if last == "help_requested":
+    if help_waiting(attempt.id):
         txn.rollback()
         return False
     seat = (attempt.sitting_id, attempt.candidate_id)
@@ -165,3 +156,27 @@ def call_proctor(attempt_id: int, token=sessions.BY_SERVER) -> bool:
     txn.commit()
     announce_seat(*seat)
     return True
+
+
+def help_waiting(attempt_id: int) -> bool:
+    """True while the attempt's last help request has not been acknowledged."""
+    last = db.session.execute(
+        db.select(AuditEvent.action)
+        .where(
+            AuditEvent.attempt_id == attempt_id,
+            AuditEvent.action.in_(("help_requested", "help_acknowledged")),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return last == "help_requested"
+
+
+def tell_help_answered(attempt_id: int, at) -> None:
+    """Tell the candidate's page (after the commit) that a proctor has seen the help request."""
+    socketio.emit(
+        "help_answered",
+        {"attempt": attempt_id, "at": at.isoformat()},
+        namespace="/exam",
+        to=f"attempt:{attempt_id}",
+    )

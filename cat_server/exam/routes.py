@@ -59,6 +59,10 @@ def item_media(item_id):
     staff = current_user if current_user.is_authenticated else None
     path, mimetype = views.item_media(item_id, session.get("attempt_id"), staff=staff)
     db.session.rollback()
+    return _media_response(path, mimetype)
+
+
+def _media_response(path, mimetype):
     # Never kept on the workstation: a shared seat's browser cache must not hold
     # the items of an earlier sitting for the next candidate to find (no-store);
     # a revisit within the attempt fetches the file again (ETag still answers 304).
@@ -68,6 +72,15 @@ def item_media(item_id):
     # send_file names the file (Content-Disposition); its name can say what it shows
     response.headers.pop("Content-Disposition", None)
     return response
+
+
+@bp.route("/exam/media/<int:item_id>/<int:n>")
+def inline_image(item_id, n):
+    """The n-th image inside an item's HTML (stem, then options): as item_media, by place."""
+    staff = current_user if current_user.is_authenticated else None
+    path, mimetype = views.inline_image(item_id, n, session.get("attempt_id"), staff=staff)
+    db.session.rollback()
+    return _media_response(path, mimetype)
 
 
 @bp.route("/exam/<int:sitting_id>/logout", methods=["POST"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errors import Forbidden, NotFound
 from ..extensions import db, socketio
-from ..itembank.service import media_file
+from ..itembank.service import image_file, media_file
 from ..models import Attempt, Exam, Item, Presentation, Response, Sitting, sitting_proctor, utcnow
 from ..sealed.release import package_of_bank, sealed_media
 from .catalog import (
@@ -71,6 +71,10 @@ def attempt_state(attempt: Attempt, full: bool = True, next_item: int | None = N
             else max(0.0, round((attempt.section_deadline_at - clock).total_seconds(), 1))
         )
         state.update(_section_view(attempt, sections, full, next_item))
+        if full and attempt.section_index > 1:  # closed sections never change: full states only
+            counts = _closed_counts(attempt, exam, sections)
+            for entry, s in zip(state["sections"], sections, strict=True):
+                entry.update(counts.get(s.id, {}))
     elif attempt.status == "finished":
         state["finish_reason"] = attempt.finish_reason
         state["n_items"] = _items_of(attempt, exam, sections)
@@ -95,6 +99,44 @@ def _items_of(attempt: Attempt, exam: Exam, sections) -> int:
     shown = attempt.n_presented - attempt.section_first_seq + 1
     rest = sum(section_length(exam, s) for s in sections[index:])
     return attempt.n_presented + max(0, section_length(exam, current) - shown) + rest
+
+
+def _closed_counts(attempt: Attempt, exam: Exam, sections) -> dict[int, dict]:
+    """section id -> {items, answered, marked} of each section the attempt has closed.
+
+    ``items``: what the section presented (an adaptive one may stop early), or,
+    for a fixed one, its whole form (the clock may have closed it half seen: the
+    rest is blank, not absent).
+    """
+    closed = sections[: attempt.section_index - 1]
+    before = Presentation.seq < attempt.section_first_seq
+    marked = db.func.sum(db.case((Presentation.marked, 1), else_=0))
+    shown = {
+        section_id: (n, int(m or 0))
+        for section_id, n, m in db.session.execute(
+            db.select(Presentation.section_id, db.func.count(), marked)
+            .where(Presentation.attempt_id == attempt.id, before)
+            .group_by(Presentation.section_id)
+        )
+    }
+    answered = dict(
+        db.session.execute(
+            db.select(Presentation.section_id, db.func.count(db.distinct(Response.seq)))
+            .join(
+                Response,
+                (Response.attempt_id == Presentation.attempt_id)
+                & (Response.seq == Presentation.seq),
+            )
+            .where(Presentation.attempt_id == attempt.id, before)
+            .group_by(Presentation.section_id)
+        ).all()
+    )
+    counts = {}
+    for s in closed:
+        n, m = shown.get(s.id, (0, 0))
+        items = n if s.mode == "adaptive" else max(n, section_length(exam, s))
+        counts[s.id] = {"items": items, "answered": answered.get(s.id, 0), "marked": m}
+    return counts
 
 
 def _section_view(attempt: Attempt, sections, full: bool, next_item: int | None) -> dict:
@@ -192,6 +234,23 @@ def item_media(item_id: int, attempt_id: int | None, staff=None):
     of banks used by sittings they proctor. NotFound otherwise, so nothing
     tells whether an item has media; nobody else: Forbidden.
     """
+    item = _viewable(item_id, attempt_id, staff)
+    found = (sealed_media(item_id) or media_file(item)) if item is not None else None
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def inline_image(item_id: int, n: int, attempt_id: int | None, staff=None):
+    """(path, content type) of the n-th image inside an item's HTML; who may see it as item_media."""
+    found = image_file(item, n) if (item := _viewable(item_id, attempt_id, staff)) else None
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def _viewable(item_id: int, attempt_id: int | None, staff) -> Item | None:
+    """The item if this page may show its media (see item_media); NotFound or Forbidden if not."""
     item = db.session.get(Item, item_id)
     if staff is not None:
         if item is None or not (staff.is_admin or _proctors_bank(staff.id, item.bank_id)):
@@ -213,10 +272,7 @@ def item_media(item_id: int, attempt_id: int | None, staff=None):
             raise NotFound()
     if staff is not None and item is not None and package_of_bank(item.bank_id) is not None:
         raise NotFound()  # a sealed package's media: only to the candidates it is presented to
-    found = (sealed_media(item_id) or media_file(item)) if item is not None else None
-    if found is None:
-        raise NotFound()
-    return found
+    return item
 
 
 def _proctors_bank(user_id: int, bank_id: int) -> bool:

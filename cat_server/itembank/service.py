@@ -12,6 +12,7 @@ from flask import current_app
 from ..extensions import db
 from ..models import Item, ItemBank, audit
 from .formats import BankFormatError, BankFormatProblem, ItemRow, read_bank, write_bank
+from .inline import bank_path, image_sources
 
 # What item text may keep: inline emphasis, lists, tables and images; no
 # scripts, styles, event handlers, links or foreign URL schemes.
@@ -84,6 +85,24 @@ def media_file(item: Item) -> tuple[Path, str] | None:
     if mimetype is None or not path.is_relative_to(folder) or not path.is_file():
         return None
     return path, mimetype
+
+
+def image_file(item: Item, n: int) -> tuple[Path, str] | None:
+    """The n-th image inside the item's HTML (stem, then options) on disk and its type.
+
+    None if the item has no such image, its ``src`` is not a path inside the
+    bank (itembank/inline.py), or the file is gone.
+    """
+    texts = [sanitize_html(item.stem), *(sanitize_html(o) for o in item.options)]
+    sources = [src for text in texts for src in image_sources(text)]
+    name = bank_path(sources[n] or "") if 0 <= n < len(sources) else None
+    if name is None:
+        return None
+    folder = (media_root() / f"bank-{item.bank_id}").resolve()
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder) or not path.is_file():
+        return None
+    return path, MEDIA_TYPES[path.suffix.lower()]
 
 
 def sanitize_html(text: str) -> str:
@@ -180,20 +199,44 @@ def check_bank_name(name: str, filename: str) -> str:
 
 
 def check_media(rows: list[ItemRow], media: set[str], filename: str) -> None:
-    """Every media reference names a file that comes with the bank (BankFormatError otherwise)."""
+    """Every media reference, ``media`` or an inline image, names a file that comes with the bank.
+
+    BankFormatError (file, row, column) otherwise.
+    """
     json_file = filename.lower().endswith(".json")
-    problems = [
-        BankFormatProblem(
-            filename,
-            number,
-            "media",
-            f"media file {row.media!r} is not in the upload; "
-            "upload a .zip holding the bank file and its media files",
-            unit="item" if json_file else "row",
-        )
-        for number, row in enumerate(rows, start=1 if json_file else 2)
-        if row.media and row.media not in media
-    ]
+    unit = "item" if json_file else "row"
+    problems = []
+    for number, row in enumerate(rows, start=1 if json_file else 2):
+        if row.media and row.media not in media:
+            problems.append(
+                BankFormatProblem(
+                    filename,
+                    number,
+                    "media",
+                    f"media file {row.media!r} is not in the upload; "
+                    "upload a .zip holding the bank file and its media files",
+                    unit=unit,
+                )
+            )
+        columns = [("stem", row.stem)] + [
+            (f"option_{'abcde'[i]}", text) for i, text in enumerate(row.options)
+        ]
+        for column, text in columns:
+            for src in image_sources(sanitize_html(text)):
+                if src is None:
+                    continue
+                name = bank_path(src)
+                if name is None:
+                    expected = "a relative path inside the .zip, such as media/tiu102.png"
+                    message = f"image src {src!r} is not a file of the bank; expected {expected}"
+                elif name in media:
+                    continue
+                else:
+                    message = (
+                        f"image {src!r} is not in the upload; upload a .zip holding "
+                        "the bank file and its media files"
+                    )
+                problems.append(BankFormatProblem(filename, number, column, message, unit=unit))
     if problems:
         raise BankFormatError(problems[:50], len(problems))
 

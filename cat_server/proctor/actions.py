@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .. import lockout, security
 from ..errors import MAX_ID, BadPayload, Forbidden, NotFound, NotInProgress
-from ..exam import attempts
+from ..exam import attempts, presence
 from ..exam import sessions as candidate_sessions
 from ..extensions import db
 from ..models import Attempt, AuditEvent, Candidate, Incident, audit, utcnow
@@ -344,6 +344,8 @@ def acknowledge(user, data) -> dict:
             .select_from(AuditEvent)
             .where(AuditEvent.attempt_id == attempt_id, AuditEvent.action == "seat_moved")
         ).scalar_one()
+    # the candidate is told only of a request that was waiting (not of a repeated ack)
+    answered = flag == "help" and presence.help_waiting(attempt_id)
     at = utcnow()
     audit(
         actor_of(user),
@@ -358,6 +360,8 @@ def acknowledge(user, data) -> dict:
     )
     db.session.commit()
     feed.seat_changed(sitting_id, candidate_id)
+    if answered:
+        presence.tell_help_answered(attempt_id, at)
     return {"flag": flag, "by": user.username, "at": at.isoformat()}
 
 

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from ..errors import Forbidden
 from ..models import utcnow
 from ..results import forward
+from ..sealed.fetch import fetch_release, issuer_url
 from ..sealed.release import ReleaseRefused, release, release_status
 from . import actions, bp, report, service
 
@@ -45,6 +46,7 @@ def sitting(sitting_id):
         config=config,
         delivery=delivery,
         package=release_status(sitting),
+        can_fetch=bool(issuer_url()),
     )
 
 
@@ -59,6 +61,20 @@ def release_package(sitting_id):
         flash(refused.message_en if str(get_locale()) == "en" else refused.message, "error")
     else:
         flash(_("Paket dibuka untuk sesi ini; check-in dan mulai ujian kini bisa."), "info")
+    return redirect(url_for("proctor.sitting", sitting_id=sitting.id))
+
+
+@bp.route("/sittings/<int:sitting_id>/release/fetch", methods=["POST"])
+@login_required
+def fetch_package_release(sitting_id):
+    """Fetch the release code from the issuer (CAT_ISSUER_URL); the same release as a typed code."""
+    sitting = service.get_watchable(sitting_id)
+    try:
+        fetch_release(sitting.id, actions.actor_of(current_user))
+    except ReleaseRefused as refused:
+        flash(refused.message_en if str(get_locale()) == "en" else refused.message, "error")
+    else:
+        flash(_("Kunci diambil dari penerbit; paket dibuka untuk sesi ini."), "info")
     return redirect(url_for("proctor.sitting", sitting_id=sitting.id))
 
 

@@ -334,18 +334,48 @@ class Checked:
         return not self.problems
 
 
+SIGNATURE_FIELDS = {"alg", "key_fingerprint", "public_key", "value"}
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names one field twice."""
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def parse(data: bytes, where: str) -> dict:
     """The bundle document; BundleProblem naming what is wrong with its shape."""
     try:
-        document = json.loads(data.decode("utf-8"))
+        document = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except UnicodeDecodeError:
         raise BundleProblem(f"{where} is not UTF-8 text") from None
     except json.JSONDecodeError as error:
         raise BundleProblem(
             f"{where}: not JSON at line {error.lineno}, column {error.colno}: {error.msg}"
         ) from None
+    except DuplicateKey as twice:
+        # a person (or another parser) would read the first value, json the last: refused
+        raise BundleProblem(
+            f"{where}: the field {twice.args[0]!r} appears twice in one object"
+        ) from None
+    except RecursionError:
+        raise BundleProblem(f"{where}: nested deeper than any bundle is") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise BundleProblem(f"{where} is not a {FORMAT} file")
+    # only the body is signed: nothing unsigned may ride beside it
+    if extra := sorted(set(document) - {"format", "version", "body", "signature"}):
+        raise BundleProblem(f"{where}: unsigned fields beside the body: {', '.join(extra)}")
+    if isinstance(document.get("signature"), dict) and (
+        extra := sorted(set(document["signature"]) - SIGNATURE_FIELDS)
+    ):
+        raise BundleProblem(f"{where}: unknown fields in the signature: {', '.join(extra)}")
     if document.get("version") != VERSION:
         raise BundleProblem(
             f"{where} is {FORMAT} version {document.get('version')!r}; this server reads {VERSION}"

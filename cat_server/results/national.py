@@ -146,6 +146,13 @@ def centre_of(document: dict):
         raise Refused(str(problem)) from None
     for name, key in trusted_centres().items():
         if keys.raw_public(key) == keys.raw_public(carried):
+            claimed = str((document.get("body") or {}).get("centre", {}).get("id", ""))
+            if claimed != name:  # one centre's results re-signed by another: refused
+                raise Refused(
+                    f"the bundle says it comes from {claimed!r} but is signed by the key "
+                    f"trusted as {name!r}",
+                    status=403,
+                )
             return name, key
     raise Refused(
         f"signed by {keys.fingerprint(carried)}, a key no centre is trusted with here "

@@ -59,14 +59,15 @@ def show():
 
 @keys_group.command("import-issuer")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Replace an issuer key trusted already.")
 @with_appcontext
-def import_issuer(path):
+def import_issuer(path, replace):
     """Trust PATH (a PEM Ed25519 public key) as the national issuer's key.
 
     Compare the fingerprint printed here with the one the issuer gave you by phone or letter.
     """
     try:
-        key = keys.import_issuer_key(path)
+        key = keys.import_issuer_key(path, replace=replace)
     except KeyProblem as problem:
         click.echo(f"Not imported: {problem}.", err=True)
         sys.exit(2)

@@ -128,10 +128,21 @@ def issuer_public_key() -> Ed25519PublicKey:
     return read_public_key(path)
 
 
-def import_issuer_key(source: Path) -> Ed25519PublicKey:
-    """Check ``source`` is an Ed25519 public key and keep it as the issuer's."""
+def import_issuer_key(source: Path, replace: bool = False) -> Ed25519PublicKey:
+    """Check ``source`` is an Ed25519 public key and keep it as the issuer's.
+
+    Another key already trusted is replaced only with ``replace`` (a new issuer
+    key is a rare, deliberate event, checked by its fingerprint).
+    """
     key = read_public_key(source)
     path = issuer_key_path()
+    if path.exists() and not replace:
+        current = read_public_key(path)
+        if raw_public(current) != raw_public(key):
+            raise KeyProblem(
+                f"another issuer key ({fingerprint(current)}) is trusted already; to replace "
+                "it, check the new fingerprint with the issuer and pass --replace"
+            )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.write_bytes(public_pem(key))
     return key

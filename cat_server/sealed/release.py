@@ -240,12 +240,14 @@ def package_of(sitting: Sitting) -> ExamPackage | None:
     ).scalar_one_or_none()
 
 
-def release(sitting_id: int, typed: str, actor: str) -> PackageRelease:
+def release(sitting_id: int, typed: str, actor: str, via: str = "typed") -> PackageRelease:
     """Check the code against the sitting's slot; seal the key for this sitting; audit. All or nothing.
 
-    Refused outside the slot's window (start - 60 min to start + exam time + 60 min) and after
-    WRONG_PER_SITTING wrong codes in WRONG_WINDOW (WRONG_PER_ACTOR for one account); every
-    wrong code, a typo included, is audited without the code.
+    ``via`` says how the code came: ``typed`` by the proctor or ``fetched`` from the issuer
+    (sealed/fetch.py); both take this same path. Refused outside the slot's window (start -
+    60 min to start + exam time + 60 min) and after WRONG_PER_SITTING wrong codes in
+    WRONG_WINDOW (WRONG_PER_ACTOR for one account); every wrong code, a typo included, is
+    audited without the code.
     """
     sitting = db.session.get(Sitting, sitting_id)
     package = package_of(sitting) if sitting is not None else None
@@ -320,6 +322,7 @@ def release(sitting_id: int, typed: str, actor: str) -> PackageRelease:
         sitting_id=sitting.id,
         package=package.package_id,
         slot=sitting.package_slot,
+        via=via,
     )
     db.session.commit()
     _memory()[package.id] = data_key

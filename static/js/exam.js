@@ -23,6 +23,7 @@
     screen: byId('screen'),
     offline: byId('offline-banner'),
     offlineQueued: byId('offline-queued'),
+    banners: byId('exam-banners'),
     timeWarning: byId('time-warning'),
     timeWarningText: byId('time-warning-text'),
     message: byId('message'),
@@ -68,6 +69,12 @@
     dialogTitle: byId('finish-dialog-title'),
     dialogLast: byId('finish-dialog-last'),
     dialogNote: byId('finish-dialog-note'),
+    summary: byId('finish-exam-summary'),
+    dialogCounts: byId('finish-counts'),
+    summaryRows: byId('finish-summary-rows'),
+    summaryAnswered: byId('finish-summary-answered'),
+    summaryBlank: byId('finish-summary-blank'),
+    summaryMarked: byId('finish-summary-marked'),
     reviewUnanswered: byId('review-unanswered'),
     reviewMarked: byId('review-marked'),
     dialogCancel: byId('finish-cancel'),
@@ -91,6 +98,7 @@
   var itemsSection = null; // the section index `items` belongs to
   var serverAnswers = {}; // seq -> choice: the server's answer sheet of the section
   var serverMarked = {}; // seq -> true
+  var closedCounts = {}; // section code -> {items, answered, marked}: from full states, never changes
   var current = null; // the seq on screen in a navigable section
   var selected = null; // linear/adaptive: the option chosen but not yet sent
   var renderedKey = null; // "seq:item" of the item on screen
@@ -454,6 +462,9 @@
   function applyState(next, pushed) {
     if (!next || next.attempt !== config.attempt) return;
     state = next;
+    (next.sections || []).forEach(function (s) {
+      if (s.status === 'done' && typeof s.answered === 'number') closedCounts[s.code] = s;
+    });
     var section = sectionOf(next);
     if (section) {
       var index = section.index === undefined ? section.code : section.index;
@@ -598,6 +609,7 @@
       fitScrollPadding(); // the clocks may have just made the header taller
       updateMoreBelow();
     }
+    placeBanners();
     if (status === 'finished') renderFinished();
     // a finished attempt's seat leaves the consoles' help lights: no button that promises a proctor
     var help = document.getElementById('help-button');
@@ -878,6 +890,7 @@
     el.dialogConfirm.textContent = t(last ? 'finish_exam_confirm' : 'finish_section_confirm');
     el.dialog.classList.toggle('last', last);
     renderReview(section);
+    renderSummary(last ? counts : null);
     el.dialogSection.textContent = section.name;
     el.dialogUnanswered.textContent = String(counts.unanswered);
     el.dialogMarked.textContent = String(counts.marked);
@@ -888,6 +901,45 @@
     // it may be taller than the screen and scroll)
     el.dialogCancel.focus({preventScroll: true});
     el.dialog.scrollTop = 0;
+  }
+
+  // Before the exam ends: every section's answered, blank and marked items. A
+  // closed section is said to be closed (its items cannot be opened again); the
+  // numbers to open are this section's, in the lists below.
+  function renderSummary(current) {
+    var sections = state.sections || [];
+    el.summary.hidden = !current || sections.length < 2;
+    el.dialogCounts.hidden = !el.summary.hidden; // the table has this section's counts too
+    if (el.summary.hidden) return;
+    el.summaryRows.textContent = '';
+    var total = {items: 0, answered: 0, marked: 0};
+    sections.forEach(function (s) {
+      var counts = s.status === 'current'
+        ? {items: current.count, answered: current.count - current.unanswered, marked: current.marked}
+        : closedCounts[s.code];
+      var row = make('tr', s.status === 'current' ? 'current' : 'closed');
+      row.setAttribute('data-testid', 'finish-summary-' + s.code);
+      var name = make('th', null, s.code);
+      name.scope = 'row';
+      name.title = s.name;
+      row.appendChild(name);
+      if (counts) {
+        row.appendChild(make('td', 'num', t('summary_answered', {answered: counts.answered, items: counts.items})));
+        row.appendChild(make('td', 'num' + (counts.items > counts.answered ? ' attention' : ''),
+          counts.items - counts.answered));
+        row.appendChild(make('td', 'num', counts.marked));
+        total.items += counts.items;
+        total.answered += counts.answered;
+        total.marked += counts.marked;
+      } else {
+        for (var i = 0; i < 3; i++) row.appendChild(make('td', 'num', '…'));
+      }
+      row.appendChild(make('td', 'summary-state', t(s.status === 'current' ? 'summary_current' : 'summary_closed')));
+      el.summaryRows.appendChild(row);
+    });
+    el.summaryAnswered.textContent = t('summary_answered', {answered: total.answered, items: total.items});
+    el.summaryBlank.textContent = String(total.items - total.answered);
+    el.summaryMarked.textContent = String(total.marked);
   }
 
   // The unanswered and marked items as numbers: one press closes the dialog and opens it.
@@ -1026,29 +1078,68 @@
     return cell;
   }
 
+  // Banners hang under the header over the page (they never push the item) and
+  // beside the section tabs, never over them: from the tabs' right edge to the
+  // item card's; where that leaves too little room, the whole width.
+  function placeBanners() {
+    var box = el.banners.style;
+    box.left = '';
+    box.right = '';
+    if (!state || state.status !== 'in_progress' || state.paused || el.sectionTabs.hidden) return;
+    var width = document.documentElement.clientWidth;
+    var card = el.sectionTabs.closest('.exam-item').getBoundingClientRect();
+    var left = el.sectionTabs.getBoundingClientRect().right + 12;
+    var right = Math.max(8, width - card.right);
+    if (width - right - left < 280) return;
+    box.left = left + 'px';
+    box.right = right + 'px';
+  }
+
   // --- zoom: every option can be brought out from under the sticky header and bar ---
+
+  // the button bar under the item: Berikutnya & co. in a navigable section,
+  // "Jawab & lanjut" in a linear or adaptive one; both stick to the screen's bottom
+  function activeBar() {
+    return el.navActions.hidden ? el.linearActions : el.navActions;
+  }
 
   // scrolling (into view, to a focused option) stops clear of the sticky header
   // above and the sticky button bar below, whatever height zoom gives them
   function fitScrollPadding() {
     var root = document.documentElement.style;
     root.scrollPaddingTop = (el.topbar.offsetHeight + 8) + 'px';
-    var bar = el.navActions.hidden ? 0 : el.navActions.offsetHeight;
-    // and clear of the "more below" hint that hangs above the bar
-    root.scrollPaddingBottom = (bar ? bar + el.moreBelow.offsetHeight + 48 : 8) + 'px';
+    var bar = activeBar();
+    var height = bar.hidden ? 0 : bar.offsetHeight;
+    // and clear of the "more below" hint that hangs above the bar (its height
+    // whether shown or not: showing it must not change where scrolling stops)
+    var hint = 2.6 * parseFloat(window.getComputedStyle(el.moreBelow).fontSize || '16');
+    root.scrollPaddingBottom = (height ? height + hint + 16 : 8) + 'px';
   }
 
+  // Brings an option between the header and the bar. scrollIntoView uses the
+  // scroll padding; the check after it corrects a padding the layout has just
+  // outgrown (a header that wrapped, a late image) and the browser's own focus
+  // scrolling, whichever ran last.
   function showOption(option) {
-    if (option) option.scrollIntoView({block: 'nearest'});
+    if (!option || !option.isConnected) return;
+    fitScrollPadding();
+    option.scrollIntoView({block: 'nearest'});
+    var top = el.topbar.getBoundingClientRect().bottom + 4;
+    var bottom = activeBar().getBoundingClientRect().top - 4;
+    var box = option.getBoundingClientRect();
+    if (box.top < top) window.scrollBy(0, box.top - top);
+    else if (box.bottom > bottom) window.scrollBy(0, Math.min(box.bottom - bottom, box.top - top));
   }
 
   // "more options below": shown while the last option is under the bar or off screen
   function updateMoreBelow() {
     var options = el.options.querySelectorAll('.option');
     var last = options.length ? options[options.length - 1] : null;
+    var bar = activeBar();
+    if (el.moreBelow.parentNode !== bar) bar.appendChild(el.moreBelow); // it hangs above the bar
     var hidden = false;
-    if (last && !el.navActions.hidden && state && state.status === 'in_progress') {
-      var limit = el.navActions.getBoundingClientRect().top;
+    if (last && !bar.hidden && state && state.status === 'in_progress') {
+      var limit = Math.min(bar.getBoundingClientRect().top, window.innerHeight);
       hidden = last.getBoundingClientRect().bottom > limit + 1;
     }
     el.moreBelow.hidden = !hidden;
@@ -1056,13 +1147,30 @@
 
   el.options.addEventListener('focusin', function (event) {
     var option = event.target.closest && event.target.closest('.option');
-    if (option) showOption(option);
+    if (!option) return;
+    showOption(option);
+    // and once more after the browser's own scrolling to the focused element
+    window.requestAnimationFrame(function () {
+      if (document.activeElement === option) showOption(option);
+    });
   });
   window.addEventListener('scroll', updateMoreBelow, {passive: true});
   window.addEventListener('resize', function () {
     fitScrollPadding();
     updateMoreBelow();
+    placeBanners();
   });
+  // an image that loads late, a header that wraps anew (a clock, a banner's text):
+  // the padding and the hint follow whatever changed the layout
+  el.itemMain.addEventListener('load', updateMoreBelow, true);
+  if (window.ResizeObserver) {
+    var relayout = new ResizeObserver(function () {
+      fitScrollPadding();
+      updateMoreBelow();
+    });
+    relayout.observe(el.topbar);
+    relayout.observe(el.itemMain);
+  }
   el.moreBelow.addEventListener('click', function () {
     var options = el.options.querySelectorAll('.option');
     if (options.length) showOption(options[options.length - 1]);
@@ -1094,6 +1202,19 @@
   var helpButton = document.getElementById('help-button');
   var helpStatus = document.getElementById('help-status');
   var HELP_QUIET_MS = 60000; // the button rests a minute after a call: one press, one light
+  var HELP_ANSWERED_MS = 20000; // "a proctor has seen it" stays this long
+  var helpTimer = null;
+
+  function showHelp(key, quietMs) {
+    helpStatus.textContent = t(key);
+    helpStatus.classList.toggle('answered', key === 'help_answered');
+    helpStatus.hidden = false;
+    clearTimeout(helpTimer);
+    helpTimer = setTimeout(function () {
+      helpButton.disabled = false;
+      helpStatus.hidden = true;
+    }, quietMs);
+  }
 
   function callProctor() {
     if (helpButton.disabled) return;
@@ -1101,17 +1222,20 @@
     socket.timeout(ACK_TIMEOUT_MS).emit('call_proctor', function (err, ack) {
       if (err || !ack || !ack.ok) {
         helpButton.disabled = false;
-        helpStatus.textContent = t('help_failed');
-        helpStatus.hidden = false;
+        showHelp('help_failed', HELP_QUIET_MS);
         return;
       }
-      helpStatus.textContent = helpStatus.getAttribute('data-sent') || helpStatus.textContent;
-      helpStatus.hidden = false;
-      setTimeout(function () { helpButton.disabled = false; helpStatus.hidden = true; }, HELP_QUIET_MS);
+      showHelp('help_sent', HELP_QUIET_MS);
     });
   }
 
-  helpStatus.setAttribute('data-sent', helpStatus.textContent);
+  // a proctor acknowledged the call on the console: say so, and the button is back
+  socket.on('help_answered', function (data) {
+    if (!data || data.attempt !== config.attempt) return;
+    helpButton.disabled = false;
+    showHelp('help_answered', HELP_ANSWERED_MS);
+  });
+
   helpButton.addEventListener('click', callProctor);
   document.addEventListener('keydown', function (event) {
     // Alt+B (Bantuan): the item keys are plain letters, so an Alt chord never answers

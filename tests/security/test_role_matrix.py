@@ -80,6 +80,8 @@ ROUTES = {
     # staff: any media (this item has none); a candidate: only what was presented to them
     # (nothing yet: 404, so nothing tells whether an item has media); nobody else
     ("exam.item_media", "GET"): {**every(404), "anonymous": 403},
+    # an image inside the item's HTML, by its place: the same rule (this item has none)
+    ("exam.inline_image", "GET"): {**every(404), "anonymous": 403},
     # proctor pages: a proctor of another sitting gets 403
     ("proctor.index", "GET"): staff_only(proctor_b=200),
     ("proctor.sitting", "GET"): staff_only(proctor_b=403),
@@ -87,6 +89,10 @@ ROUTES = {
     ("proctor.incident_report_csv", "GET"): staff_only(proctor_b=403),
     # sitting A has no sealed package: refused with a message, back to the console
     ("proctor.release_package", "POST"): staff_only(
+        proctor_b=403, proctor_a="302 /proctor/sittings/{A}", admin="302 /proctor/sittings/{A}"
+    ),
+    # fetching the code from the issuer: the same (no issuer URL here: told so, back)
+    ("proctor.fetch_package_release", "POST"): staff_only(
         proctor_b=403, proctor_a="302 /proctor/sittings/{A}", admin="302 /proctor/sittings/{A}"
     ),
     # administration
@@ -110,6 +116,8 @@ ROUTES = {
     ("admin.exam_board", "POST"): admin_only("302 /admin/exams"),
     ("admin.item_status", "POST"): admin_only(400),  # no status: nothing changes
     ("admin.item_preview", "GET"): admin_only(200),
+    ("admin.section_preview", "GET"): admin_only(200),
+    ("admin.bank_preview", "GET"): admin_only(200),
     ("admin.exam_builder_page", "GET"): admin_only(200),
     ("admin.exam_builder_page", "POST"): admin_only(EMPTY_FORM),
     ("admin.exam_export", "GET"): admin_only(200),
@@ -122,6 +130,7 @@ ROUTES = {
             ("bank_import", "POST"),
             ("exam_list", "GET"),
             ("exam_detail", "GET"),
+            ("exam_import", "POST"),
             ("sitting_list", "GET"),
             ("sitting_create", "POST"),
             ("candidates_import", "POST"),
@@ -150,6 +159,8 @@ ROUTES = {
     ("results.export", "POST"): admin_only("302 /admin/results/"),
     # the national endpoint: only a bundle's signature counts; an empty body is no bundle
     ("results_api.receive", "POST"): every(422),
+    # the issuer's release endpoint: only a request's signature counts; this is no issuer
+    ("issuer_api.answer_release", "POST"): every(404),
 }
 
 # Requests that end the role's session: tried last for each role.
@@ -245,11 +256,13 @@ def seed(app) -> dict:
             "sitting_b": sitting_b,
             "bank_id": item.bank_id,
             "item_id": item.id,
+            "n": 0,  # the first image inside the item's HTML (it has none)
             "exam_id": sitting.exam_id,
             "user_id": spare.id,
             "fmt": "csv",
             "token": "no-such-run",
             "filename": "css/app.css",
+            "position": 1,
         }
 
 
