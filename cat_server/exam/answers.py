@@ -19,7 +19,6 @@ from ..extensions import db
 from ..models import Attempt, ExamSection, Item, Presentation, Response, audit
 from .catalog import (
     adaptive_pool,
-    bank_choice,
     cached_exam,
     cached_item,
     check_version,
@@ -31,6 +30,7 @@ from .catalog import (
 )
 from .chain import GENESIS, chain_hash, chain_key
 from .clock import check_running
+from .options import bank_choice
 from .payloads import AnswerIn
 from .sections import begin_section, count_exposure, present, run_or_queue
 from .sessions import BY_SERVER, check_token

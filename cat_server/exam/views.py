@@ -17,9 +17,8 @@ from .catalog import (
     exam_length,
     exam_sections,
     section_length,
-    shown_choice,
-    shown_item,
 )
+from .options import shown_choice, shown_item
 from .payloads import PROTOCOL_VERSION
 
 _PRESENTED_ITEM = db.select(Presentation.item_id).where(
