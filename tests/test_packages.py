@@ -632,6 +632,31 @@ def test_wrong_codes_are_limited_per_sitting_and_per_account_and_audited(
     assert send(first, good) == {"ok": True}
 
 
+def test_a_release_codes_scrypt_runs_off_the_event_loop(app, runner, imported, issuer, monkeypatch):
+    """Each guess is one scrypt (32 MiB, ~0.1-0.3 s): on the gevent hub it would stall every
+    seat's answers while it ran (tests/test_packages_live.py measures that on a live server)."""
+    from cat_server.sealed import release as release_module
+
+    package, exam_id = imported
+    with app.app_context():
+        proctor = make_user()
+        sitting = schedule(exam_id, proctor=proctor, n_candidates=0)
+    ran = []
+
+    def recorded(function, *args):
+        ran.append(function.__name__)
+        return function(*args)
+
+    monkeypatch.setattr(release_module, "off_the_loop", recorded)
+    staff = app.test_client()
+    login_staff(staff)
+    console = socketio.test_client(app, namespace="/proctor", flask_test_client=staff)
+    ack = proctor_call(
+        console, "release_package", sitting=sitting, code=code_for(runner, package, issuer)
+    )
+    assert ack == {"ok": True} and ran and set(ran) == {"unwrap"}
+
+
 def test_the_api_schedules_a_packages_sitting_with_its_slot_as_the_page_does(app, imported):
     from cat_server.api.tokens import create_token
 

@@ -141,9 +141,10 @@ def test_release_code_guesses_over_a_real_console_are_limited_and_do_not_stall_t
     assert [a["error"] for a in acks] == ["release_refused"] * 5 + ["too_many_wrong_codes"]
     assert "try again in 10 minutes" in acks[-1]["message_en"]
     print(f"6 guesses in {guessing:.2f} s; slowest /healthz meanwhile {slowest[0]:.3f} s")
-    # slowest /healthz over the whole guessing time: 0.21-0.22 measured with scrypt on the
-    # loop (a poll waits out a whole guess), 0.13 beside it
-    assert slowest[0] < guessing / 6
+    # Measured, not asserted: slowest /healthz over the guessing time was 0.21-0.22 with
+    # scrypt on the loop (a poll waits out a whole guess) and 0.13 beside it on a quiet box,
+    # but 0.23 with the fix on a loaded one: too thin to decide a CI run. That scrypt runs
+    # off the loop is asserted in tests/test_packages.py instead.
     with app.app_context():
         audited = db.session.query(AuditEvent).filter_by(action="package_code_refused").all()
         assert [(a.sitting_id, a.reason) for a in audited] == [
