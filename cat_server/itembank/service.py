@@ -12,6 +12,7 @@ from flask import current_app
 from ..extensions import db
 from ..models import Item, ItemBank, audit
 from .formats import BankFormatError, BankFormatProblem, ItemRow, read_bank, write_bank
+from .formats.problems import _
 
 # What item text may keep: inline emphasis, lists, tables and images; no
 # scripts, styles, event handlers, links or foreign URL schemes.
@@ -171,9 +172,13 @@ def check_bank_name(name: str, filename: str) -> str:
     """The name without surrounding spaces; BankFormatError when empty or too long."""
     name = name.strip()
     if not name:
-        message = "give the bank a name"
+        message = _("beri nama bank soal")
     elif len(name) > MAX_NAME:
-        message = f"the bank's name may have at most {MAX_NAME} characters, got {len(name)}"
+        message = _(
+            "nama bank soal paling banyak %(limit)s karakter, ditemukan %(n)s",
+            limit=MAX_NAME,
+            n=len(name),
+        )
     else:
         return name
     raise BankFormatError([BankFormatProblem(filename or "upload", None, None, message)])
@@ -187,8 +192,11 @@ def check_media(rows: list[ItemRow], media: set[str], filename: str) -> None:
             filename,
             number,
             "media",
-            f"media file {row.media!r} is not in the upload; "
-            "upload a .zip holding the bank file and its media files",
+            _(
+                "berkas media %(media)s tidak ada di unggahan; unggah .zip berisi berkas bank "
+                "soal dan berkas medianya",
+                media=repr(row.media),
+            ),
             unit="item" if json_file else "row",
         )
         for number, row in enumerate(rows, start=1 if json_file else 2)
