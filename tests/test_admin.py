@@ -180,7 +180,7 @@ def test_media_come_in_a_zip_checked_for_unsafe_paths(app, admin, tmp_path):
     evil = zip_of({"bank.csv": text, "../../etc/passwd.png": b"x", "media/peta.png": b"png"})
     response = upload(admin, evil, "bank.zip")
     assert response.status_code == 422
-    assert "unsafe path" in problems_of(response)[0][3]
+    assert "path tidak aman" in problems_of(response)[0][3]
     assert n_banks(app) == (0, 0)
     png = b"\x89PNG\r\n\x1a\n" + bytes(8)
     good = zip_of({"bank.csv": text, "media/peta.png": png})

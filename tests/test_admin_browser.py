@@ -74,6 +74,9 @@ def test_admin_uploads_fixes_schedules_and_exports(server, db_url, tmp_path):
         expect(table.locator("tbody tr")).to_have_count(1)
         expect(table.locator("tbody tr td").nth(1)).to_have_text("baris 6")
         expect(table.locator("tbody tr td").nth(2)).to_have_text("key")
+        expect(table.locator("tbody tr td").nth(3)).to_have_text(  # the page's language
+            "diharapkan salah satu A..E yang menunjuk pilihan yang terisi, ditemukan 'F'"
+        )
         expect(page.locator("#problems-title")).to_contain_text("tidak ada yang diimpor")
         if shoot:
             page.screenshot(path=str(SHOTS / "admin-bank-errors.png"), full_page=True)

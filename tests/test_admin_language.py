@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from cat_server.models import (
     User,
 )
 from tests.conftest import login_staff, make_user
+from tests.test_admin import problems_of
 
 # every HTML page of the admin blueprint (a rule missing here fails the walk below)
 PAGES = [
@@ -326,3 +328,164 @@ def test_the_catalogue_check_sees_a_sentence_left_out_of_gettext():
     assert not words_not_from_the_catalogue(["Belum ada sesi.", "Jadwalkan sesi"], texts)
     left = words_not_from_the_catalogue(["Belum ada sesi yang cocok."], texts)
     assert {"yang", "cocok"} <= left
+
+
+# --- an item bank file's problems, in the page's language ---------------------------
+
+BAD_BANK_CSV = (
+    "item_id,section,model,a,b,c,d,b1,stem,option_a,option_b,option_c,key,score_a,score_c,"
+    "stemm,kolom_x\n"
+    "TWK001,TWK,3pl,1.2,abc,0.6,,,Soal satu,Jakarta,Bandung,,F,,,,\n"
+    "twk001,,9pl,,,,,,,Sama,Sama,,A,,,,\n"
+    "TIU001,TIU,gpcm,1,0.5,,,0.2,Soal tiga,A1,A2,,B,1,2,,\n"
+    "TKP 01,TKP,2pl,5,7,,0.9,,Soal empat,P,Q,R,A,3,,,\n"
+    "TKP002,TKP,grm,1,,,,,Soal lima,P,,R,,1,3,,\n"
+    "TIU002,TIU,4pl,1,0,0.3,0.2,,Soal enam,P,Q,,A,,,,,x\n"
+)
+BAD_BANK_JSON = (
+    '[{"item_id": "TWK010", "section": "TWK", "model": "2pl", "a": 1, "b": "nol", '
+    '"stem": "S", "option_a": "P", "option_b": "Q", "key": "A", "KEY": "B", "opsi": 1}, 7, '
+    '{"item_id": "TWK011", "section": ["TWK"], "model": "1pl", "b": 1e999, "stem": "S", '
+    '"option_a": "P", "option_b": "Q", "key": "A"}]'
+)
+
+
+def bad_bank_files() -> dict[str, tuple[str, bytes]]:
+    """Broken bank files of every kind, each with problems of many sorts."""
+    from tests.test_admin_qti import item_xml, package
+
+    png_in_name_only = io.BytesIO()
+    with zipfile.ZipFile(png_in_name_only, "w") as archive:
+        archive.writestr("bank.csv", BAD_BANK_CSV)
+        archive.writestr("../luar.png", b"x")
+        archive.writestr("media/peta.png", b"<html></html>")
+        archive.writestr("media/catatan.exe", b"MZ")
+    return {
+        "csv": ("x1.csv", BAD_BANK_CSV.encode()),
+        "json": ("x2.json", BAD_BANK_JSON.encode()),
+        "utf-16": ("x3.csv", BAD_BANK_CSV.encode("utf-16")),
+        "qti": (
+            "x4.zip",
+            package(
+                {
+                    "a.xml": item_xml("TIU501", max_choices="2"),
+                    "b.xml": item_xml("TIU502", correct="E", label=""),
+                    "c.xml": item_xml("TIU501", choices=("satu",)),
+                },
+                hrefs=["a.xml", "b.xml", "c.xml", "../d.xml", "hilang.xml"],
+            ),
+        ),
+        "qti-item": ("x5.xml", item_xml().replace("imsqti_v2p1", "bukan-qti").encode()),
+        "zip": ("x6.zip", png_in_name_only.getvalue()),
+        "format": ("x7.txt", b"item_id\n"),
+    }
+
+
+# The bank file's column names (docs/formats.md) are codes of the format, as in <code>.
+COLUMN_NAMES = re.compile(r"\b(?:item_id|section|stem|key|model|status|media)\b")
+# More words of the problems, in each language (the page-wide sets hold the pages' words)
+BANK_ENGLISH = set(
+    """expected got must given twice missing empty header value found only needs options
+    option score scores thresholds without gaps unknown duplicate unsafe allowed damaged
+    encrypted save than smaller required""".split()
+)
+BANK_INDONESIAN = set(
+    """diharapkan ditemukan harus diberikan kali kosong nilai hanya butuh pilihan skor ambang
+    tanpa celah dikenal ganda aman diizinkan rusak terenkripsi simpan sebagai lebih kecil
+    wajib diisi paling banyak""".split()
+)
+
+
+def FILE_DATA(lang: str) -> list[str]:  # noqa: N802
+    """File and member names, the lists of codes a problem quotes, and the sentence of how
+    to save a CSV (the end of other sentences, like a value): data, not the page's words."""
+    from cat_server.admin.banks import BANK_EXTENSIONS, MEDIA_EXTENSIONS
+    from cat_server.itembank.formats import COLUMNS
+    from cat_server.itembank.formats.text import SAVE_AS
+
+    names = [name for name, _data in bad_bank_files().values()]
+    names += ["../luar.png", "media/catatan.exe", "media/peta.png", ".exe", "imsmanifest.xml"]
+    names += ["a.xml", "b.xml", "c.xml", "../d.xml", "hilang.xml"]
+    codes = [", ".join(COLUMNS), ", ".join(BANK_EXTENSIONS), ", ".join(MEDIA_EXTENSIONS)]
+    return names + codes + [SAVE_AS.render(None if lang == "en" else str)]
+
+
+@pytest.mark.parametrize("kind", list(bad_bank_files()))
+@pytest.mark.parametrize(
+    "lang, other", [("id", ENGLISH), ("en", INDONESIAN)], ids=["Indonesian", "English"]
+)
+def test_a_bank_files_problems_are_in_the_pages_language(app, admin, kind, lang, other):
+    """Issue 18 item 5: the problems of an uploaded bank file read in the page's language,
+    each still naming file, row, column, what was expected and the value found."""
+    filename, data = bad_bank_files()[kind]
+    admin.get(f"/admin/?lang={lang}")
+    response = admin.post(
+        "/admin/banks",
+        data={"name": "Bank Rusak", "file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    table = html.split('class="table problems-table"', 1)[1].split("</table>", 1)[0]
+    assert filename in table
+    with app.app_context():
+        data_typed = sorted(typed_data() + FILE_DATA(lang), key=len, reverse=True)
+        text = COLUMN_NAMES.sub(" ", visible(html, data_typed))
+        parts = visible_parts(html, data_typed)  # the catalogue's sentences hold the names
+    words = foreign_words(text, other | (BANK_ENGLISH if lang == "id" else BANK_INDONESIAN))
+    assert not words, (sorted(words), table)
+    assert not words_not_from_the_catalogue(parts, catalogue(lang)), table
+
+
+def test_a_bank_files_problems_keep_their_facts_in_both_languages(app, admin):
+    """The same problem, worded twice: file, row, column and the value found stay."""
+    rows = {}
+    for lang in ("id", "en"):
+        admin.get(f"/admin/?lang={lang}")
+        response = admin.post(
+            "/admin/banks",
+            data={"name": "Bank Rusak", "file": (io.BytesIO(BAD_BANK_CSV.encode()), "x1.csv")},
+            content_type="multipart/form-data",
+        )
+        rows[lang] = problems_of(response)
+    assert len(rows["id"]) == len(rows["en"]) > 15
+    assert (
+        "x1.csv",
+        "baris 2",
+        "key",
+        "diharapkan salah satu A..E yang menunjuk pilihan yang terisi, ditemukan &#39;F&#39;",
+    ) in rows["id"]
+    assert (
+        "x1.csv",
+        "row 2",
+        "key",
+        "expected one of A..E naming a non-empty option, got &#39;F&#39;",
+    ) in rows["en"]
+    assert (
+        "x1.csv",
+        "baris 3",
+        "item_id",
+        "item_id &#39;twk001&#39; ganda: baris 2 sudah memakai &#39;TWK001&#39;",
+    ) in rows["id"]
+    assert (
+        "x1.csv",
+        "row 3",
+        "item_id",
+        "duplicate item_id &#39;twk001&#39;: row 2 has &#39;TWK001&#39;",
+    ) in rows["en"]
+    for (file, row, column, _), (file_en, row_en, column_en, _en) in zip(
+        rows["id"], rows["en"], strict=True
+    ):
+        assert (file, row.replace("baris", "row"), column) == (file_en, row_en, column_en)
+
+
+def test_load_bank_prints_the_problems_in_english(app, runner, tmp_path):
+    path = tmp_path / "x1.csv"
+    path.write_text(BAD_BANK_CSV)
+    result = runner.invoke(args=["load-bank", str(path), "--name", "Bank Rusak"])
+    assert result.exit_code == 2
+    assert "x1.csv, row 2, column key: expected one of A..E naming a non-empty option, got 'F'" in (
+        result.stderr
+    )
+    text = COLUMN_NAMES.sub(" ", unquoted(result.stderr.replace("x1.csv", " ")))
+    assert not foreign_words(text, INDONESIAN), sorted(foreign_words(text, INDONESIAN))

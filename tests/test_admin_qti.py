@@ -133,9 +133,9 @@ def test_a_bad_package_lists_every_problem_with_file_and_identifier_and_writes_n
     rows = problems_of(response)
     assert (
         "rusak.zip: imsmanifest.xml",
-        "item R5",
+        "soal R5",
         "resource/@href",
-        "the manifest names &#39;missing.xml&#39;, which is not in the zip",
+        "manifest menyebut &#39;missing.xml&#39;, yang tidak ada di zip",
     ) in rows
     assert counts(app) == (0, 0, 0)
     # the manifest is fixed: now every item's problem is listed, each with file and identifier
@@ -151,15 +151,15 @@ def test_a_bad_package_lists_every_problem_with_file_and_identifier_and_writes_n
     rows = problems_of(upload(admin, data, "rusak.zip"))
     where = {(file, row, column) for file, row, column, _ in rows}
     assert where == {
-        ("rusak.zip: a.xml", "item TIU501", "choiceInteraction/@maxChoices"),
-        ("rusak.zip: b.xml", "item TIU502", "correctResponse"),
-        ("rusak.zip: c.xml", "item TIU503", "assessmentItem/@label"),
-        ("rusak.zip: d.xml", "item TIU501", "assessmentItem/@identifier"),
-        ("rusak.zip: e.xml", "item TIU505", "simpleChoice"),
+        ("rusak.zip: a.xml", "soal TIU501", "choiceInteraction/@maxChoices"),
+        ("rusak.zip: b.xml", "soal TIU502", "correctResponse"),
+        ("rusak.zip: c.xml", "soal TIU503", "assessmentItem/@label"),
+        ("rusak.zip: d.xml", "soal TIU501", "assessmentItem/@identifier"),
+        ("rusak.zip: e.xml", "soal TIU505", "simpleChoice"),
     }, rows
     messages = " | ".join(m for *_, m in rows)
-    assert "expected maxChoices=&#34;1&#34;" in messages or "expected maxChoices" in messages
-    assert "label=" in messages and "duplicate identifier" in messages
+    assert "diharapkan maxChoices=&#34;1&#34;" in messages
+    assert "label=" in messages and "identifier &#39;TIU501&#39; ganda" in messages
     assert counts(app) == (0, 0, 0)
 
 

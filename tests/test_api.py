@@ -93,6 +93,13 @@ def test_bank_import_as_the_body_and_problems_by_row(app, client, token):
     assert refused.status_code == 422 and refused.json["error"] == "invalid_file"
     problem = refused.json["problems"][0]
     assert problem["file"] == "bank.csv" and problem["row"] == 2 and problem["column"] == "b"
+    assert problem["message"] == "diharapkan angka, ditemukan 'abc'"  # the admin pages' words
+    in_english = client.post(
+        "/api/v1/banks?name=Bank%20API&filename=bank.csv&lang=en",
+        data=broken,
+        headers=bearer(token),
+    )
+    assert in_english.json["problems"][0] == {**problem, "message": "expected a number, got 'abc'"}
     listed = client.get("/api/v1/banks", headers=bearer(token)).json["banks"]
     assert [b["version"] for b in listed] == [1]  # nothing half-written
 

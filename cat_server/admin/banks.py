@@ -17,6 +17,7 @@ from .. import spreadsheet
 from ..exam import catalog
 from ..extensions import db
 from ..itembank.formats import BankFormatError, BankFormatProblem, write_bank
+from ..itembank.formats.problems import Message, _
 from ..itembank.formats.qti_format import is_package
 from ..itembank.formats.zips import open_zip, read_member
 from ..itembank.service import export_bank, import_bank, item_rows, media_root
@@ -74,8 +75,10 @@ def upload_bank(data: bytes, filename: str, name: str, actor: str) -> ItemBank:
                     filename or "upload",
                     None,
                     None,
-                    "expected a .csv, .json or .xlsx bank file, a .zip of the bank file and its media, "
-                    "or QTI 2.1 (an item .xml or a content package .zip)",
+                    _(
+                        "diharapkan berkas bank soal .csv, .json atau .xlsx, .zip berisi berkas "
+                        "bank soal dan medianya, atau QTI 2.1 (soal .xml atau paket konten .zip)"
+                    ),
                 )
             ]
         )
@@ -99,7 +102,14 @@ def unpack_bank_zip(data: bytes, filename: str):
         i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
     ]
     if len(members) > MAX_ZIP_MEMBERS:
-        bad(None, f"{len(members)} files in the zip; at most {MAX_ZIP_MEMBERS}")
+        bad(
+            None,
+            _(
+                "%(n)s berkas di dalam zip; paling banyak %(limit)s",
+                n=len(members),
+                limit=MAX_ZIP_MEMBERS,
+            ),
+        )
     bank_files, media = [], {}
     total = 0
     for info in members:
@@ -114,15 +124,20 @@ def unpack_bank_zip(data: bytes, filename: str):
         ):
             bad(
                 member,
-                "unsafe path in the zip (absolute, '..' or backslashes); "
-                "use plain relative paths such as media/tiu102.png",
+                _(
+                    "path tidak aman di dalam zip (absolut, '..' atau garis miring terbalik); "
+                    "pakai path relatif biasa seperti media/tiu102.png"
+                ),
             )
             continue
         if info.file_size > MAX_MEDIA_BYTES:
             bad(
                 member,
-                f"file is {info.file_size // 1024} KiB; at most "
-                f"{MAX_MEDIA_BYTES // (1024 * 1024)} MiB a file",
+                _(
+                    "berkas berukuran %(size)s KiB; paling besar %(limit)s MiB per berkas",
+                    size=info.file_size // 1024,
+                    limit=MAX_MEDIA_BYTES // (1024 * 1024),
+                ),
             )
             continue
         total += info.file_size
@@ -134,21 +149,31 @@ def unpack_bank_zip(data: bytes, filename: str):
         else:
             bad(
                 member,
-                f"file type {ext or '(none)'} is not allowed; bank files "
-                f"{', '.join(BANK_EXTENSIONS)} at the top, media "
-                f"{', '.join(MEDIA_EXTENSIONS)}",
+                _(
+                    "jenis berkas %(ext)s tidak diizinkan; berkas bank soal %(banks)s di "
+                    "tingkat teratas, media %(media)s",
+                    ext=ext or _("(tanpa ekstensi)"),
+                    banks=", ".join(BANK_EXTENSIONS),
+                    media=", ".join(MEDIA_EXTENSIONS),
+                ),
             )
     if total > MAX_ZIP_TOTAL_BYTES:
         bad(
             None,
-            f"the zip unpacks to {total // (1024 * 1024)} MiB; at most "
-            f"{MAX_ZIP_TOTAL_BYTES // (1024 * 1024)} MiB",
+            _(
+                "zip terurai menjadi %(size)s MiB; paling banyak %(limit)s MiB",
+                size=total // (1024 * 1024),
+                limit=MAX_ZIP_TOTAL_BYTES // (1024 * 1024),
+            ),
         )
     if len(bank_files) != 1:
         bad(
             None,
-            "the zip must hold exactly one bank file (.csv, .json or .xlsx) at its top "
-            f"level; found {len(bank_files)}",
+            _(
+                "zip harus berisi tepat satu berkas bank soal (.csv, .json atau .xlsx) di "
+                "tingkat teratas; ditemukan %(n)s",
+                n=len(bank_files),
+            ),
         )
     if not problems:  # the content must be what the name says (an image, a sound)
         for path, info in media.items():
@@ -201,27 +226,31 @@ def _riff(kind: bytes):
 # What each media type's first bytes must be: a browser is never handed HTML,
 # script or SVG that calls itself an image (the extension decides the type served).
 MEDIA_SIGNATURES = {
-    ".png": ("a PNG image", lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
-    ".jpg": ("a JPEG image", lambda head: head.startswith(b"\xff\xd8\xff")),
-    ".jpeg": ("a JPEG image", lambda head: head.startswith(b"\xff\xd8\xff")),
-    ".gif": ("a GIF image", lambda head: head[:6] in (b"GIF87a", b"GIF89a")),
-    ".webp": ("a WebP image", _riff(b"WEBP")),
+    ".png": (_("gambar PNG"), lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
+    ".jpg": (_("gambar JPEG"), lambda head: head.startswith(b"\xff\xd8\xff")),
+    ".jpeg": (_("gambar JPEG"), lambda head: head.startswith(b"\xff\xd8\xff")),
+    ".gif": (_("gambar GIF"), lambda head: head[:6] in (b"GIF87a", b"GIF89a")),
+    ".webp": (_("gambar WebP"), _riff(b"WEBP")),
     ".mp3": (
-        "an MP3 file",
+        _("berkas MP3"),
         lambda head: head.startswith(b"ID3") or (head[:1] == b"\xff" and head[1:2] >= b"\xe0"),
     ),
-    ".ogg": ("an Ogg file", lambda head: head.startswith(b"OggS")),
-    ".wav": ("a WAV file", _riff(b"WAVE")),
-    ".m4a": ("an M4A (MP4 audio) file", lambda head: head[4:8] == b"ftyp"),
+    ".ogg": (_("berkas Ogg"), lambda head: head.startswith(b"OggS")),
+    ".wav": (_("berkas WAV"), _riff(b"WAVE")),
+    ".m4a": (_("berkas M4A (audio MP4)"), lambda head: head[4:8] == b"ftyp"),
 }
 
 
-def media_content_problem(path: str, content: bytes) -> str | None:
+def media_content_problem(path: str, content: bytes) -> Message | None:
     """Why ``content`` is not what its extension says (None when it is)."""
     what, matches = MEDIA_SIGNATURES[os.path.splitext(path)[1].lower()]
     if matches(content[:16]):
         return None
-    return f"the file's content is not {what}, as its name says (it starts with {content[:8]!r})"
+    return _(
+        "isi berkas ini bukan %(what)s seperti kata namanya (diawali %(start)s)",
+        what=what,
+        start=repr(content[:8]),
+    )
 
 
 def _ensure(path: Path) -> Path:

@@ -1,7 +1,10 @@
-"""Audit actions in words, in the page's language (the code stays beside them, for searching)."""
+"""Words in the page's language: audit actions (the code stays beside them, for searching)
+and the problems of an uploaded file."""
 
 from __future__ import annotations
 
+from flask import has_request_context
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from . import bp
@@ -67,6 +70,16 @@ def action_words(action: str) -> str:
     return str(words) if words is not None else action
 
 
+def problem_text(problem) -> str:
+    """A file problem's sentence in the request's language (``?lang=``, the cookie);
+    English outside a request, as the CLI prints it."""
+    return problem.text(_translate if has_request_context() else None)
+
+
+def _translate(msgid: str) -> str:
+    return gettext(msgid)  # no values: flask_babel leaves the %(name)s for Message to fill
+
+
 @bp.app_context_processor
 def _words():
-    return {"action_words": action_words}
+    return {"action_words": action_words, "problem_text": problem_text}

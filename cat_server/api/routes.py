@@ -8,6 +8,7 @@ from flask import Response, current_app, g, request, url_for
 
 from ..admin import banks, candidates, exam_builder, scores, sittings
 from ..admin.sittings import _
+from ..admin.words import problem_text
 from ..errors import MAX_ID, ExamError, Forbidden, NotFound
 from ..extensions import csrf, db
 from ..itembank.formats import BankFormatError
@@ -68,7 +69,7 @@ def file_problems(error):
         "message_en": "The file cannot be used; nothing was stored.",
         "n_problems": error.n_problems,
         "problems": [
-            {"file": p.file, "row": p.row, "column": p.column, "message": p.message}
+            {"file": p.file, "row": p.row, "column": p.column, "message": problem_text(p)}
             for p in error.errors
         ],
     }, 422

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import Item, ItemBank, audit
 from .formats import BankFormatError, BankFormatProblem, ItemRow, read_bank, write_bank
 from .inline import bank_path, image_sources
+from .formats.problems import _
 
 # What item text may keep: inline emphasis, lists, tables and images; no
 # scripts, styles, event handlers, links or foreign URL schemes.
@@ -190,9 +191,13 @@ def check_bank_name(name: str, filename: str) -> str:
     """The name without surrounding spaces; BankFormatError when empty or too long."""
     name = name.strip()
     if not name:
-        message = "give the bank a name"
+        message = _("beri nama bank soal")
     elif len(name) > MAX_NAME:
-        message = f"the bank's name may have at most {MAX_NAME} characters, got {len(name)}"
+        message = _(
+            "nama bank soal paling banyak %(limit)s karakter, ditemukan %(n)s",
+            limit=MAX_NAME,
+            n=len(name),
+        )
     else:
         return name
     raise BankFormatError([BankFormatProblem(filename or "upload", None, None, message)])
@@ -213,8 +218,11 @@ def check_media(rows: list[ItemRow], media: set[str], filename: str) -> None:
                     filename,
                     number,
                     "media",
-                    f"media file {row.media!r} is not in the upload; "
-                    "upload a .zip holding the bank file and its media files",
+                    _(
+                        "berkas media %(media)s tidak ada di unggahan; unggah .zip berisi "
+                        "berkas bank soal dan berkas medianya",
+                        media=repr(row.media),
+                    ),
                     unit=unit,
                 )
             )
@@ -227,14 +235,18 @@ def check_media(rows: list[ItemRow], media: set[str], filename: str) -> None:
                     continue
                 name = bank_path(src)
                 if name is None:
-                    expected = "a relative path inside the .zip, such as media/tiu102.png"
-                    message = f"image src {src!r} is not a file of the bank; expected {expected}"
+                    message = _(
+                        "gambar src %(src)s bukan berkas bank soal ini; diharapkan jalur "
+                        "relatif di dalam .zip, misalnya media/tiu102.png",
+                        src=repr(src),
+                    )
                 elif name in media:
                     continue
                 else:
-                    message = (
-                        f"image {src!r} is not in the upload; upload a .zip holding "
-                        "the bank file and its media files"
+                    message = _(
+                        "gambar %(src)s tidak ada di unggahan; unggah .zip berisi berkas "
+                        "bank soal dan berkas medianya",
+                        src=repr(src),
                     )
                 problems.append(BankFormatProblem(filename, number, column, message, unit=unit))
     if problems:

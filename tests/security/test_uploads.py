@@ -115,7 +115,7 @@ def test_a_zip_bomb_is_refused_fast_without_unpacking_it(app, admin, tmp_path):
     data = zip_bomb()
     assert len(data) < 2 << 20  # a small upload ...
     response, seconds, peak = timed_upload(admin, data, "bank.zip")
-    rejected(response, app, tmp_path, "at most")
+    rejected(response, app, tmp_path, "paling besar")  # the Indonesian page: "at most"
     assert seconds < 2.0 and peak < 64 << 20, (seconds, peak)  # ... refused without unpacking
 
 
@@ -181,7 +181,7 @@ def test_an_xlsx_that_is_a_zip_bomb_is_refused_before_openpyxl_reads_it(app, adm
     data = xlsx_bomb()
     assert len(data) < 2 << 20
     response, seconds, peak = timed_upload(admin, data, "bank.xlsx")
-    rejected(response, app, tmp_path, "unpacks")
+    rejected(response, app, tmp_path, "terurai")  # the Indonesian page: "unpacks"
     assert seconds < 2.0 and peak < 64 << 20, (seconds, peak)
 
 
@@ -465,4 +465,4 @@ def test_a_media_file_whose_content_is_not_its_type_is_refused_naming_it(
     app, admin, tmp_path, member, content
 ):
     data = zip_of({"bank.csv": HEADER + GOOD_ROWS[0] + "\n", member: content})
-    rejected(upload(admin, data, "bank.zip"), app, tmp_path, member, "content is not")
+    rejected(upload(admin, data, "bank.zip"), app, tmp_path, member, "isi berkas ini bukan")

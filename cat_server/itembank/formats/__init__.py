@@ -40,7 +40,7 @@ from .columns import (
 )
 from .csv_format import csv_text, read_csv_records
 from .json_format import json_text, read_json_records
-from .problems import MAX_PROBLEMS, BankFormatError, BankFormatProblem, Problems
+from .problems import MAX_PROBLEMS, BankFormatError, BankFormatProblem, Message, Problems, _
 from .qti_format import read_qti
 from .text import decode_text
 from .validation import validate_all
@@ -66,6 +66,7 @@ __all__ = [  # the names this module had before it became a package, and FORMATS
     "THRESHOLD_COLUMNS",
     "BankFormatError",
     "BankFormatProblem",
+    "Message",
     "ItemRow",
     "read_bank",
     "write_bank",
@@ -78,11 +79,11 @@ FORMATS = ("csv", "json", "xlsx")  # read and written
 QTI_FORMATS = ("xml", "zip")  # read only: a QTI 2.1 item, or a content package (qti_format.py)
 #: What a file of each format is said to be when its parser gives up on it.
 _UNREADABLE = {
-    "csv": "the CSV cannot be read",
-    "json": "this is not readable JSON",
-    "xlsx": "this is not a readable XLSX workbook",
-    "xml": "this is not a readable QTI item",
-    "zip": "this is not a readable QTI content package",
+    "csv": _("CSV tidak terbaca (%(reason)s)"),
+    "json": _("ini bukan JSON yang terbaca (%(reason)s)"),
+    "xlsx": _("ini bukan workbook XLSX yang terbaca (%(reason)s)"),
+    "xml": _("ini bukan soal QTI yang terbaca (%(reason)s)"),
+    "zip": _("ini bukan paket konten QTI yang terbaca (%(reason)s)"),
 }
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ def read_bank(
         # terminal of load-bank.)
         logger.debug("%s: unreadable %s upload", name, fmt, exc_info=True)
         reason = str(error) or type(error).__name__
-        raise Problems(name).fail(f"{_UNREADABLE[fmt]} ({reason[:300]})") from None
+        unreadable = _UNREADABLE[fmt]
+        raise Problems(name).fail(Message(unreadable.msgid, reason=reason[:300])) from None
 
 
 def _read(path_or_file, name: str, fmt: str) -> list[ItemRow]:
@@ -152,10 +154,16 @@ def _format_of(name: str, fmt: str | None) -> str:
     fmt = fmt.lower()
     if fmt not in FORMATS + QTI_FORMATS:
         raise Problems(name).fail(
-            f"unknown file format {fmt!r}; expected a .csv, .json or .xlsx file "
-            "(or a QTI 2.1 .xml item or content package .zip)"
+            _(
+                "format berkas %(format)s tidak dikenal; diharapkan berkas .csv, .json atau "
+                ".xlsx (atau soal QTI 2.1 .xml atau paket konten .zip)",
+                format=repr(fmt),
+            )
             if fmt
-            else "cannot tell the file format from the name; expected .csv, .json or .xlsx"
+            else _(
+                "format berkas tidak dapat ditentukan dari namanya; diharapkan .csv, .json "
+                "atau .xlsx"
+            )
         )
     return fmt
 

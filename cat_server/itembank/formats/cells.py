@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any
 
-from .problems import Problems
+from .problems import Message, Problems, _
 
 
 def is_blank(value: Any) -> bool:
@@ -25,30 +25,41 @@ def text_cell(row: int, column: str, value: Any, problems: Problems) -> str:
     if value is None or isinstance(value, str):
         text = (value or "").strip()
         if (bad := _bad_character(text)) is not None:
-            problems.add(row, column, f"the text holds {bad}, which no cell of a bank may hold")
+            problems.add(
+                row,
+                column,
+                _("teks memuat %(what)s, yang tidak boleh ada di sel bank soal", what=bad),
+            )
         return text
     if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         if hasattr(value, "isoformat"):
             problems.add(
                 row,
                 column,
-                f"the spreadsheet turned this cell into a date ({value}); format the column as Text",
+                _(
+                    "spreadsheet mengubah sel ini menjadi tanggal (%(value)s); "
+                    "format kolomnya sebagai Teks",
+                    value=str(value),
+                ),
             )
         else:
-            problems.add(row, column, f"expected text, got {short(value)}")
+            problems.add(row, column, _("diharapkan teks, ditemukan %(value)s", value=short(value)))
         # The row already fails; keeping the text avoids follow-on complaints about a gap.
         return str(value)
     return text_of(value)
 
 
-def _bad_character(text: str) -> str | None:
+def _bad_character(text: str) -> Message | None:
     """What makes ``text`` unstorable: a NUL (PostgreSQL refuses it) or half a UTF-16 pair."""
     if "\x00" in text:
-        return "a NUL character (byte 0)"
+        return _("karakter NUL (byte 0)")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as e:
-        return f"{text[e.start]!r} (half of a UTF-16 surrogate pair, not a character)"
+        return _(
+            "%(char)s (separuh pasangan surrogate UTF-16, bukan karakter)",
+            char=repr(text[e.start]),
+        )
     return None
 
 
@@ -78,7 +89,7 @@ def number_cell(row: int, column: str, value: Any, problems: Problems) -> float 
     else:
         x = None
     if x is None or not math.isfinite(x):
-        problems.add(row, column, f"expected a number, got {short(value)}")
+        problems.add(row, column, _("diharapkan angka, ditemukan %(value)s", value=short(value)))
         return None
     return x
 
@@ -96,7 +107,11 @@ def score_cell(row: int, column: str, value: Any, problems: Problems) -> int | N
         except ValueError:
             x = None
     if x is None or not math.isfinite(x) or not x.is_integer() or not 1 <= x <= 5:
-        problems.add(row, column, f"expected a whole number from 1 to 5, got {short(value)}")
+        problems.add(
+            row,
+            column,
+            _("diharapkan bilangan bulat 1 sampai 5, ditemukan %(value)s", value=short(value)),
+        )
         return None
     return int(x)
 

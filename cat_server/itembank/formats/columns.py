@@ -6,6 +6,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from .problems import Message, _
+
 DICHOTOMOUS = ("1pl", "2pl", "3pl", "4pl")
 POLYTOMOUS = ("grm", "gpcm")
 MODELS = DICHOTOMOUS + POLYTOMOUS
@@ -36,11 +38,20 @@ MAX_LENGTHS = {"section": 32, "enemy_group": 64, "media": 300}
 Record = tuple[int, dict[str, Any]]
 
 
-def unknown_column_message(name: str, position: int | None = None) -> str:
-    at = f" (column {position} of the header)" if position else ""
+def unknown_column_message(name: str, position: int | None = None) -> Message:
     close = difflib.get_close_matches(name, COLUMNS, n=1, cutoff=0.75)
-    hint = f"; did you mean {close[0]}?" if close else f"; expected {', '.join(COLUMNS)}"
-    return f"unknown column {name!r}{at}{hint}"
+    if close:
+        hint = _("; maksud Anda %(column)s?", column=close[0])
+    else:
+        hint = _("; yang dikenal: %(columns)s", columns=", ".join(COLUMNS))
+    if position:
+        return _(
+            "kolom %(name)s tidak dikenal (kolom ke-%(position)s di baris judul)%(hint)s",
+            name=repr(name),
+            position=position,
+            hint=hint,
+        )
+    return _("kolom %(name)s tidak dikenal%(hint)s", name=repr(name), hint=hint)
 
 
 @dataclass(frozen=True)

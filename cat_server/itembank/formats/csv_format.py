@@ -9,7 +9,7 @@ from typing import Any
 
 from ...spreadsheet import restore_cell
 from .columns import COLUMNS, Record
-from .problems import Problems
+from .problems import Problems, _
 from .table import rows_to_records
 
 
@@ -24,7 +24,15 @@ def read_csv_records(text: str, problems: Problems) -> list[Record]:
             # our own exports defuse formula-like text with an apostrophe: take it off
             yield from ([restore_cell(cell) for cell in row] for row in reader)
         except csv.Error as e:
-            problems.add(None, None, f"the CSV cannot be read near line {reader.line_num}: {e}")
+            problems.add(
+                None,
+                None,
+                _(
+                    "CSV tidak terbaca dekat baris %(n)s: %(error)s",
+                    n=reader.line_num,
+                    error=str(e),
+                ),
+            )
 
     return rows_to_records(rows(), problems)
 

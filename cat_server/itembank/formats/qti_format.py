@@ -30,8 +30,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from .columns import LETTERS, ItemRow
-from .problems import MAX_PROBLEMS, BankFormatError, BankFormatProblem, Problems
-from .validation import validate_item
+from .problems import MAX_PROBLEMS, BankFormatError, BankFormatProblem, Message, Problems, _
+from .validation import section_required, validate_item
 from .zips import DAMAGE, open_zip, read_member
 
 ITEM_RESOURCE_TYPES = ("imsqti_item_xmlv2p1", "imsqti_item_xmlv2p0")
@@ -87,7 +87,12 @@ def read_qti(data: bytes, filename: str) -> list[ItemRow]:
                 collector.add(
                     holder[0],
                     QTI_PLACE["item_id"],
-                    f"duplicate identifier {holder[0]!r}: {first} has {first_id!r}",
+                    _(
+                        "identifier %(id)s ganda: %(first)s sudah memakai %(first_id)s",
+                        id=repr(holder[0]),
+                        first=first,
+                        first_id=repr(first_id),
+                    ),
                 )
             else:
                 first_file_of[folded] = (where, holder[0])
@@ -105,13 +110,16 @@ def _package_documents(data: bytes, filename: str) -> list[tuple[str, bytes]]:
     problems = Problems(filename, "item")
     if len(data) > MAX_PACKAGE_BYTES:
         raise problems.fail(
-            f"the package is {len(data) // (1024 * 1024)} MiB; at most "
-            f"{MAX_PACKAGE_BYTES // (1024 * 1024)} MiB"
+            _(
+                "paket berukuran %(size)s MiB; paling besar %(limit)s MiB",
+                size=len(data) // (1024 * 1024),
+                limit=MAX_PACKAGE_BYTES // (1024 * 1024),
+            )
         )
     archive = open_zip(data, filename)
     names = {i.filename: i for i in archive.infolist() if not i.is_dir()}
     if "imsmanifest.xml" not in names:
-        raise problems.fail("a QTI content package needs imsmanifest.xml at the top of the zip")
+        raise problems.fail(_("paket konten QTI butuh imsmanifest.xml di tingkat teratas zip"))
     manifest = _parse(
         _member(archive, names["imsmanifest.xml"], problems, filename),
         Problems(f"{filename}: imsmanifest.xml", "item"),
@@ -132,11 +140,15 @@ def _package_documents(data: bytes, filename: str) -> list[tuple[str, bytes]]:
             or normal.startswith("..")
         ):
             manifest_problems.add(
-                label, "resource/@href", f"expected a relative path inside the zip, got {href!r}"
+                label,
+                "resource/@href",
+                _("diharapkan path relatif di dalam zip, ditemukan %(href)s", href=repr(href)),
             )
         elif normal not in names:
             manifest_problems.add(
-                label, "resource/@href", f"the manifest names {href!r}, which is not in the zip"
+                label,
+                "resource/@href",
+                _("manifest menyebut %(href)s, yang tidak ada di zip", href=repr(href)),
             )
         else:
             documents.append(
@@ -149,10 +161,17 @@ def _package_documents(data: bytes, filename: str) -> list[tuple[str, bytes]]:
         manifest_problems.add(
             None,
             None,
-            f"the manifest lists no QTI 2.1 item resources (type {ITEM_RESOURCE_TYPES[0]})",
+            _(
+                "manifest tidak mencantumkan resource soal QTI 2.1 (type %(type)s)",
+                type=ITEM_RESOURCE_TYPES[0],
+            ),
         )
     if len(documents) > MAX_ITEMS:
-        manifest_problems.add(None, None, f"{len(documents)} items; at most {MAX_ITEMS}")
+        manifest_problems.add(
+            None,
+            None,
+            _("%(n)s soal; paling banyak %(limit)s", n=len(documents), limit=MAX_ITEMS),
+        )
     manifest_problems.raise_if_any()
     return documents
 
@@ -164,8 +183,12 @@ def _member(
         problems.add(
             None,
             None,
-            f"{info.filename} is {info.file_size // 1024} KiB; an item "
-            f"document may have at most {MAX_XML_BYTES // 1024} KiB",
+            _(
+                "%(name)s berukuran %(size)s KiB; dokumen satu soal paling besar %(limit)s KiB",
+                name=info.filename,
+                size=info.file_size // 1024,
+                limit=MAX_XML_BYTES // 1024,
+            ),
         )
         return b""
     return read_member(archive, info, filename)
@@ -174,16 +197,18 @@ def _member(
 def _parse(xml: bytes, problems: Problems):
     """The document's root element; DTDs, entities and external references refused."""
     if not xml.strip():
-        raise problems.fail("the XML document is empty")
+        raise problems.fail(_("dokumen XML kosong"))
     try:
         return fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
         raise problems.fail(
-            "the XML declares a DOCTYPE or entities, which are not accepted "
-            "(they could read files on the server); remove the <!DOCTYPE ...>"
+            _(
+                "XML ini mendeklarasikan DOCTYPE atau entity, yang tidak diterima "
+                "(bisa membaca berkas di server); hapus <!DOCTYPE ...>"
+            )
         ) from None
     except ParseError as e:
-        raise problems.fail(f"not well-formed XML ({e})") from None
+        raise problems.fail(_("XML tidak well-formed (%(error)s)", error=str(e))) from None
 
 
 def _local(tag: Any) -> str:
@@ -224,7 +249,12 @@ def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> Ite
         return None
     if _local(root.tag) != "assessmentItem":
         problems.add(
-            None, None, f"expected a QTI 2.1 <assessmentItem> document, got <{_local(root.tag)}>"
+            None,
+            None,
+            _(
+                "diharapkan dokumen QTI 2.1 <assessmentItem>, ditemukan <%(tag)s>",
+                tag=_local(root.tag),
+            ),
         )
         return None
     namespace = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else None
@@ -232,8 +262,12 @@ def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> Ite
         problems.add(
             None,
             None,
-            f"expected the QTI 2.1 namespace {QTI_NAMESPACES[1]!r} on <assessmentItem>, "
-            f"got {namespace!r}",
+            _(
+                "diharapkan namespace QTI 2.1 %(expected)s pada <assessmentItem>, "
+                "ditemukan %(namespace)s",
+                expected=repr(QTI_NAMESPACES[1]),
+                namespace=repr(namespace),
+            ),
         )
         return None
     identifier = (root.get("identifier") or "").strip() or None
@@ -241,12 +275,12 @@ def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> Ite
     if identifier:
         identifier_out.append(identifier)
 
-    def bad(place: str | None, message: str) -> None:
+    def bad(place: str | None, message: Message) -> None:
         problems.add(where, place, message)
 
     before = problems.count
     if identifier is None:
-        bad(QTI_PLACE["item_id"], "the assessmentItem needs an identifier (the item_id)")
+        bad(QTI_PLACE["item_id"], _("assessmentItem butuh identifier (item_id)"))
     body = _children(root, "itemBody")
     interactions = _all(root, "choiceInteraction")
     others = sorted(
@@ -256,14 +290,21 @@ def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> Ite
     if others:
         bad(
             "itemBody",
-            f"only single-choice items (one choiceInteraction) are imported; "
-            f"found {', '.join(others)}",
+            _(
+                "hanya soal pilihan tunggal (satu choiceInteraction) yang diimpor; "
+                "ditemukan %(found)s",
+                found=", ".join(others),
+            ),
         )
     if len(body) != 1 or len(interactions) != 1:
         bad(
             "itemBody",
-            f"expected one itemBody with one choiceInteraction, found "
-            f"{len(body)} itemBody and {len(interactions)} choiceInteraction",
+            _(
+                "diharapkan satu itemBody dengan satu choiceInteraction, ditemukan "
+                "%(bodies)s itemBody dan %(interactions)s choiceInteraction",
+                bodies=len(body),
+                interactions=len(interactions),
+            ),
         )
         return None
     interaction = interactions[0]
@@ -271,7 +312,10 @@ def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> Ite
     if max_choices != "1":
         bad(
             "choiceInteraction/@maxChoices",
-            f'expected maxChoices="1" (single choice), got {max_choices!r}',
+            _(
+                'diharapkan maxChoices="1" (pilihan tunggal), ditemukan %(value)s',
+                value=repr(max_choices),
+            ),
         )
     response_id = interaction.get("responseIdentifier") or ""
     declarations = [
@@ -282,15 +326,22 @@ def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> Ite
     if not 2 <= len(choices) <= len(LETTERS):
         bad(
             "simpleChoice",
-            f"expected 2 to {len(LETTERS)} simpleChoice options, found {len(choices)}",
+            _(
+                "diharapkan 2 sampai %(max)s pilihan simpleChoice, ditemukan %(n)s",
+                max=len(LETTERS),
+                n=len(choices),
+            ),
         )
     key = ""
     if len(declarations) != 1:
         bad(
             "responseDeclaration",
-            f"expected one responseDeclaration with identifier "
-            f"{response_id!r} (the choiceInteraction's "
-            f"responseIdentifier), found {len(declarations)}",
+            _(
+                "diharapkan satu responseDeclaration dengan identifier %(id)s "
+                "(responseIdentifier milik choiceInteraction), ditemukan %(n)s",
+                id=repr(response_id),
+                n=len(declarations),
+            ),
         )
     else:
         declaration = declarations[0]
@@ -298,7 +349,10 @@ def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> Ite
         if cardinality != "single":
             bad(
                 "responseDeclaration/@cardinality",
-                f'expected cardinality="single", got {cardinality!r}',
+                _(
+                    'diharapkan cardinality="single", ditemukan %(value)s',
+                    value=repr(cardinality),
+                ),
             )
         values = [
             (v.text or "").strip()
@@ -308,14 +362,20 @@ def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> Ite
         if len(values) != 1:
             bad(
                 "correctResponse",
-                f"expected exactly one correctResponse value naming the "
-                f"right simpleChoice, found {len(values)}",
+                _(
+                    "diharapkan tepat satu nilai correctResponse yang menunjuk simpleChoice "
+                    "yang benar, ditemukan %(n)s",
+                    n=len(values),
+                ),
             )
         elif values[0] not in choice_ids:
             bad(
                 "correctResponse",
-                f"the correct response {values[0]!r} is none of the "
-                f"simpleChoice identifiers {', '.join(choice_ids)}",
+                _(
+                    "jawaban benar %(value)s bukan salah satu identifier simpleChoice %(ids)s",
+                    value=repr(values[0]),
+                    ids=", ".join(choice_ids),
+                ),
             )
         elif choice_ids.index(values[0]) < len(LETTERS):
             key = LETTERS[choice_ids.index(values[0])]
@@ -323,9 +383,11 @@ def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> Ite
         if _local(element.tag) in MEDIA_TAGS:
             bad(
                 "itemBody",
-                f"<{_local(element.tag)}> found: images and other media are not "
-                "imported from QTI yet; use a CSV/XLSX/JSON bank in a .zip with "
-                "its media",
+                _(
+                    "ada <%(tag)s>: gambar dan media lain belum diimpor dari QTI; pakai "
+                    "bank soal CSV/XLSX/JSON dalam .zip bersama medianya",
+                    tag=_local(element.tag),
+                ),
             )
             break
     irt = {}
@@ -339,7 +401,7 @@ def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> Ite
             for v in _children(d, "value")
         ]
         if len(values) != 1:
-            bad(QTI_PLACE[column], "expected one defaultValue/value with the parameter")
+            bad(QTI_PLACE[column], _("diharapkan satu defaultValue/value berisi parameternya"))
         else:
             irt[column] = values[0]
     if problems.count > before:
@@ -372,7 +434,7 @@ def _read_item(xml: bytes, problems: Problems, identifier_out: list[str]) -> Ite
     else:
         record.update({"model": "2pl", "a": "1", "b": "0", "status": "pretest"})
         if irt:
-            bad(QTI_PLACE["b"], "IRT_A or IRT_C given without IRT_B (the difficulty)")
+            bad(QTI_PLACE["b"], _("IRT_A atau IRT_C diberikan tanpa IRT_B (tingkat kesulitan)"))
             return None
     before = problems.count
     item = validate_item(identifier, record, _Relabel(problems))
@@ -391,9 +453,9 @@ class _Relabel:
         return self.problems.count
 
     def add(self, row, column, message) -> None:
-        if column == "section" and "required" in message:
-            message = (
-                "the section is required: put its code in the assessmentItem's label "
-                'attribute, e.g. label="TWK"'
+        if column == "section" and message == section_required():
+            message = _(
+                "section wajib diisi: tulis kodenya di atribut label milik assessmentItem, "
+                'mis. label="TWK"'
             )
         self.problems.add(row, QTI_PLACE.get(column, column), message)

@@ -7,7 +7,7 @@ from typing import Any
 
 from .cells import is_blank, short, text_of
 from .columns import COLUMNS, REQUIRED_COLUMNS, Record, unknown_column_message
-from .problems import Problems
+from .problems import Problems, _
 
 
 def check_header(names: list[str], problems: Problems) -> list[str | None]:
@@ -20,14 +20,14 @@ def check_header(names: list[str], problems: Problems) -> list[str | None]:
             columns.append(None)
             continue
         if name in seen:
-            problems.add(1, name, "this column appears twice in the header")
+            problems.add(1, name, _("kolom ini muncul dua kali di baris judul"))
         elif name not in COLUMNS:
             problems.add(1, name, unknown_column_message(name, position))
         seen.add(name)
         columns.append(name)
     for name in REQUIRED_COLUMNS:
         if name not in seen:
-            problems.add(1, name, "required column is missing from the header")
+            problems.add(1, name, _("kolom wajib ini tidak ada di baris judul"))
     return columns
 
 
@@ -37,10 +37,10 @@ def rows_to_records(
     """Header row then item rows; blank rows are skipped (spreadsheets leave them)."""
     header = next(rows, None)
     if header is None:
-        raise problems.fail("the file is empty")
+        raise problems.fail(_("berkas kosong"))
     if all(is_blank(v) for v in header):
         raise problems.fail(
-            f"row {first_row} must be the header with the column names; it is blank"
+            _("baris %(row)s harus baris judul berisi nama kolom; baris itu kosong", row=first_row)
         )
     columns = check_header([text_of(v) for v in header], problems)
     records: list[Record] = []
@@ -55,12 +55,15 @@ def rows_to_records(
                     problems.add(
                         number,
                         f"#{position + 1}",
-                        f"value {short(value)} is in a column with no header name",
+                        _(
+                            "nilai %(value)s ada di kolom tanpa nama di baris judul",
+                            value=short(value),
+                        ),
                     )
                 continue
             if column in COLUMNS and column not in values:
                 values[column] = value
         records.append((number, values))
     if not records and not problems.count:
-        raise problems.fail("the file has a header but no items")
+        raise problems.fail(_("berkas memiliki baris judul tetapi tidak berisi soal"))
     return records

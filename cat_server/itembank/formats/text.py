@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .problems import Problems
+from .problems import Problems, _
 
-SAVE_AS = "UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"
+SAVE_AS = _("UTF-8 (di Excel: 'CSV UTF-8 (Comma delimited)')")
 
 
 def decode_text(raw: bytes | str, problems: Problems) -> str:
@@ -14,30 +14,49 @@ def decode_text(raw: bytes | str, problems: Problems) -> str:
     else:
         if raw.startswith(b"PK\x03\x04"):
             raise problems.fail(
-                f"this is an XLSX workbook or a zip, not a text file; save the sheet as {SAVE_AS}"
+                _(
+                    "ini workbook XLSX atau zip, bukan berkas teks; simpan sheet-nya sebagai "
+                    "%(save_as)s",
+                    save_as=SAVE_AS,
+                )
             )
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise problems.fail(f"the file is UTF-16 (Excel 'Unicode Text'); save it as {SAVE_AS}")
+            raise problems.fail(
+                _(
+                    "berkas ini UTF-16 (Excel 'Unicode Text'); simpan sebagai %(save_as)s",
+                    save_as=SAVE_AS,
+                )
+            )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             line = raw[: e.start].count(b"\n") + 1
             raise problems.fail(
-                f"the file is not UTF-8 (byte 0x{raw[e.start]:02x} on line {line}); "
-                f"save it as {SAVE_AS}"
+                _(
+                    "berkas ini bukan UTF-8 (byte %(byte)s di baris %(line)s); "
+                    "simpan sebagai %(save_as)s",
+                    byte=f"0x{raw[e.start]:02x}",
+                    line=line,
+                    save_as=SAVE_AS,
+                )
             ) from None
     if "\x00" in text:  # no text file has one; PostgreSQL could not store it either
         line = text.count("\n", 0, text.index("\x00")) + 1
         what = (
-            "UTF-16 without a byte-order mark"
+            _("UTF-16 tanpa penanda urutan byte (BOM)")
             if text.count("\x00") * 3 > len(text)
-            else "damaged or not text"
+            else _("rusak atau bukan teks")
         )
         raise problems.fail(
-            f"the file holds NUL bytes (the first on line {line}): it is {what}; save it as "
-            f"{SAVE_AS}"
+            _(
+                "berkas memuat byte NUL (yang pertama di baris %(line)s): berkas ini %(what)s; "
+                "simpan sebagai %(save_as)s",
+                line=line,
+                what=what,
+                save_as=SAVE_AS,
+            )
         )
     text = text.removeprefix("\ufeff")
     if not text.strip():
-        raise problems.fail("the file is empty")
+        raise problems.fail(_("berkas kosong"))
     return text

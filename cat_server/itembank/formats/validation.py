@@ -22,7 +22,7 @@ from .columns import (
     ItemRow,
     Record,
 )
-from .problems import Problems
+from .problems import Message, Problems, _
 
 
 def validate_all(records: list[Record], problems: Problems) -> list[ItemRow]:
@@ -39,7 +39,21 @@ def validate_all(records: list[Record], problems: Problems) -> list[ItemRow]:
                 problems.add(
                     number,
                     "item_id",
-                    f"duplicate item_id {item_id!r}: {problems.unit} {first} has {first_id!r}",
+                    (
+                        _(
+                            "item_id %(id)s ganda: baris %(first)s sudah memakai %(first_id)s",
+                            id=repr(item_id),
+                            first=first,
+                            first_id=repr(first_id),
+                        )
+                        if problems.unit == "row"
+                        else _(
+                            "item_id %(id)s ganda: soal %(first)s sudah memakai %(first_id)s",
+                            id=repr(item_id),
+                            first=first,
+                            first_id=repr(first_id),
+                        )
+                    ),
                 )
             else:
                 first_row_of[folded] = (number, item_id)
@@ -52,34 +66,53 @@ def validate_item(row: int, values: dict[str, Any], problems: Problems) -> ItemR
     """One item checked against every rule; None (with problems added) when it fails any."""
     before = problems.count
 
-    def bad(column: str | None, message: str) -> None:
+    def bad(column: str | None, message: Message) -> None:
         problems.add(row, column, message)
 
     text = {c: text_cell(row, c, values.get(c), problems) for c in _TEXT_COLUMNS}
 
     item_id = text["item_id"]
     if not item_id:
-        bad("item_id", "item_id is required")
+        bad("item_id", _("item_id wajib diisi"))
     elif len(item_id) > MAX_ID_LENGTH or re.search(r"\s", item_id):
         bad(
             "item_id",
-            f"item_id must be 1-{MAX_ID_LENGTH} characters without spaces, got {item_id!r}",
+            _(
+                "item_id harus 1-%(max)s karakter tanpa spasi, ditemukan %(value)s",
+                max=MAX_ID_LENGTH,
+                value=repr(item_id),
+            ),
         )
     section = text["section"]
     if not section:
-        bad("section", "section is required (a tag such as TWK, TIU or TKP)")
+        bad("section", section_required())
     for column, limit in MAX_LENGTHS.items():
         if len(text[column]) > limit:
-            bad(column, f"{column} may have at most {limit} characters, got {len(text[column])}")
+            bad(
+                column,
+                _(
+                    "%(column)s paling banyak %(limit)s karakter, ditemukan %(n)s",
+                    column=column,
+                    limit=limit,
+                    n=len(text[column]),
+                ),
+            )
 
     model = text["model"].lower()
     if model not in MODELS:
-        bad("model", f"expected one of {', '.join(MODELS)}, got {text['model']!r}")
+        bad(
+            "model",
+            _(
+                "diharapkan salah satu dari %(choices)s, ditemukan %(value)s",
+                choices=", ".join(MODELS),
+                value=repr(text["model"]),
+            ),
+        )
         model = ""
 
     stem = text["stem"]
     if not stem:
-        bad("stem", "stem (the question text) is required")
+        bad("stem", _("stem (teks soal) wajib diisi"))
 
     option_texts = [text[c] for c in OPTION_COLUMNS]
     n_options = 0
@@ -88,17 +121,25 @@ def validate_item(row: int, values: dict[str, Any], problems: Problems) -> ItemR
             if i > n_options:
                 bad(
                     OPTION_COLUMNS[i],
-                    f"options must be filled from A without gaps: option_{LETTERS[n_options].lower()}"
-                    " is empty",
+                    _(
+                        "pilihan harus diisi berurutan dari A tanpa celah: %(column)s kosong",
+                        column=OPTION_COLUMNS[n_options],
+                    ),
                 )
             n_options = i + 1
     options = tuple(v for v in option_texts if v)
     if len(options) < 2:
-        bad("option_b" if option_texts[0] else "option_a", "an item needs at least two options")
+        bad(
+            "option_b" if option_texts[0] else "option_a",
+            _("soal butuh paling sedikit dua pilihan"),
+        )
     seen_options: dict[str, str] = {}
     for i, value in enumerate(option_texts):
         if value and value in seen_options:
-            bad(OPTION_COLUMNS[i], f"same text as option {seen_options[value]}")
+            bad(
+                OPTION_COLUMNS[i],
+                _("teksnya sama dengan pilihan %(letter)s", letter=seen_options[value]),
+            )
         elif value:
             seen_options[value] = LETTERS[i]
 
@@ -106,7 +147,12 @@ def validate_item(row: int, values: dict[str, Any], problems: Problems) -> ItemR
     if status not in STATUSES:
         bad(
             "status",
-            f"expected one of {', '.join(STATUSES)} (or empty for active), got {text['status']!r}",
+            _(
+                "diharapkan salah satu dari %(choices)s (atau kosong untuk active), "
+                "ditemukan %(value)s",
+                choices=", ".join(STATUSES),
+                value=repr(text["status"]),
+            ),
         )
 
     num = {c: number_cell(row, c, values.get(c), problems) for c in ("a", "b", "c", "d")}
@@ -122,45 +168,82 @@ def validate_item(row: int, values: dict[str, Any], problems: Problems) -> ItemR
     if model in DICHOTOMOUS:
         a = _default(num["a"], 1.0 if model == "1pl" else None)
         if a is None and is_blank(values.get("a")):
-            bad("a", f"a (discrimination) is required for {model} items")
+            bad("a", _("a (daya beda) wajib diisi untuk soal %(model)s", model=model))
         b = num["b"]
         if b is None and is_blank(values.get("b")):
-            bad("b", f"b (difficulty) is required for {model} items")
+            bad("b", _("b (tingkat kesulitan) wajib diisi untuk soal %(model)s", model=model))
         c = _default(num["c"], 0.0)
         d = _default(num["d"], 1.0)
         if model in ("1pl", "2pl") and c not in (None, 0.0):
-            bad("c", f"c applies to 3pl and 4pl items; leave it empty for {model}")
+            bad(
+                "c",
+                _("c hanya untuk soal 3pl dan 4pl; kosongkan untuk %(model)s", model=model),
+            )
         if model != "4pl" and d not in (None, 1.0):
-            bad("d", f"d applies to 4pl items; leave it empty for {model}")
+            bad("d", _("d hanya untuk soal 4pl; kosongkan untuk %(model)s", model=model))
         for column, value in zip(
             THRESHOLD_COLUMNS, _values_of(values, THRESHOLD_COLUMNS), strict=True
         ):
             if not is_blank(value):
                 bad(
                     column,
-                    f"thresholds b1..b{MAX_THRESHOLDS} are for grm/gpcm; {model} items use b",
+                    _(
+                        "ambang b1..b%(k)s untuk grm/gpcm; soal %(model)s memakai b",
+                        k=MAX_THRESHOLDS,
+                        model=model,
+                    ),
                 )
         for column, value in zip(SCORE_COLUMNS, _values_of(values, SCORE_COLUMNS), strict=True):
             if not is_blank(value):
-                bad(column, f"option scores are for grm/gpcm items; {model} items use key")
+                bad(
+                    column,
+                    _(
+                        "skor pilihan untuk soal grm/gpcm; soal %(model)s memakai key",
+                        model=model,
+                    ),
+                )
         if not key_text:
-            bad("key", f"key is required for {model} items: one of A..E naming a non-empty option")
+            bad(
+                "key",
+                _(
+                    "key wajib diisi untuk soal %(model)s: salah satu A..E yang menunjuk "
+                    "pilihan yang terisi",
+                    model=model,
+                ),
+            )
         elif len(key_text) == 1 and key_text in LETTERS and option_texts[LETTERS.index(key_text)]:
             key = key_text
         else:
-            bad("key", f"expected one of A..E naming a non-empty option, got {text['key']!r}")
+            bad(
+                "key",
+                _(
+                    "diharapkan salah satu A..E yang menunjuk pilihan yang terisi, "
+                    "ditemukan %(value)s",
+                    value=repr(text["key"]),
+                ),
+            )
     elif model in POLYTOMOUS:
         a = num["a"]
         if a is None and is_blank(values.get("a")):
-            bad("a", f"a (discrimination) is required for {model} items")
+            bad("a", _("a (daya beda) wajib diisi untuk soal %(model)s", model=model))
         for column in ("b", "c", "d"):
             if not is_blank(values.get(column)):
                 bad(
                     column,
-                    f"{column} is for dichotomous items; {model} items use thresholds b1..bk",
+                    _(
+                        "%(column)s untuk soal dikotomus; soal %(model)s memakai ambang b1..bk",
+                        column=column,
+                        model=model,
+                    ),
                 )
         if key_text:
-            bad("key", f"key is for dichotomous items; {model} items use score_a..score_e")
+            bad(
+                "key",
+                _(
+                    "key untuk soal dikotomus; soal %(model)s memakai score_a..score_e",
+                    model=model,
+                ),
+            )
         option_scores, n_categories = _check_scores(scores_raw, option_texts, values, bad)
         thresholds = _check_thresholds(thresholds_raw, values, n_categories, model, bad)
 
@@ -172,9 +255,20 @@ def validate_item(row: int, values: dict[str, Any], problems: Problems) -> ItemR
     ):
         if value is not None and not _in_range(value, low, high, low_open, high_open):
             span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-            bad(column, f"{column} must be in {span}, got {value:g}")
+            bad(
+                column,
+                _(
+                    "%(column)s harus dalam %(span)s, ditemukan %(value)s",
+                    column=column,
+                    span=span,
+                    value=f"{value:g}",
+                ),
+            )
     if c is not None and d is not None and not c < d:
-        bad("d", f"c must be smaller than d, got c={c:g}, d={d:g}")
+        bad(
+            "d",
+            _("c harus lebih kecil dari d, ditemukan c=%(c)s, d=%(d)s", c=f"{c:g}", d=f"{d:g}"),
+        )
 
     if problems.count > before:
         return None
@@ -195,6 +289,11 @@ def validate_item(row: int, values: dict[str, Any], problems: Problems) -> ItemR
         enemy_group=text["enemy_group"] or None,
         media=text["media"] or None,
     )
+
+
+def section_required() -> Message:
+    """The problem of an item without a section (QTI words it for its own place)."""
+    return _("section wajib diisi (tag seperti TWK, TIU atau TKP)")
 
 
 _TEXT_COLUMNS = (
@@ -223,14 +322,14 @@ def _check_scores(scores_raw, option_texts, values, bad) -> tuple[tuple[int, ...
     ):
         if text:
             if is_blank(raw):
-                bad(column, "each non-empty option needs a score from 1 to 5")
+                bad(column, _("setiap pilihan yang terisi butuh skor 1 sampai 5"))
                 ok = False
             elif score is None:
                 ok = False  # reported by score_cell
             else:
                 scores.append(score)
         elif not is_blank(raw):
-            bad(column, "score given for an empty option")
+            bad(column, _("ada skor untuk pilihan yang kosong"))
             ok = False
     if not ok or not scores:
         return None, 0
@@ -238,13 +337,17 @@ def _check_scores(scores_raw, option_texts, values, bad) -> tuple[tuple[int, ...
     top = max(scores)
     missing = [s for s in range(1, top + 1) if s not in used]
     if top < 2:
-        bad("score_a", "the scores must use at least two categories (e.g. 1 and 2)")
+        bad("score_a", _("skor harus memakai paling sedikit dua kategori (mis. 1 dan 2)"))
         return None, 0
     if missing:
         bad(
             "score_a",
-            f"the scores must use every value from 1 to the highest ({top}); "
-            f"missing {', '.join(map(str, missing))}",
+            _(
+                "skor harus memakai setiap nilai dari 1 sampai yang tertinggi (%(top)s); "
+                "yang tidak ada: %(missing)s",
+                top=top,
+                missing=", ".join(map(str, missing)),
+            ),
         )
         return None, 0
     return tuple(scores), top
@@ -257,7 +360,10 @@ def _check_thresholds(thresholds_raw, values, n_categories, model, bad) -> tuple
         last = max(i for i, g in enumerate(given) if g) + 1
         bad(
             f"b{given.index(False) + 1}",
-            f"thresholds must be filled from b1 without gaps (b{last} is given)",
+            _(
+                "ambang harus diisi berurutan dari b1 tanpa celah (b%(last)s terisi)",
+                last=last,
+            ),
         )
         return ()
     if not n_categories:
@@ -268,8 +374,14 @@ def _check_thresholds(thresholds_raw, values, n_categories, model, bad) -> tuple
         column = THRESHOLD_COLUMNS[min(k, expected)]
         bad(
             column,
-            f"{model} items scored 1..{n_categories} need {expected} thresholds "
-            f"b1..b{expected}, got {k}",
+            _(
+                "soal %(model)s berskor 1..%(top)s butuh %(expected)s ambang "
+                "b1..b%(expected)s, ditemukan %(k)s",
+                model=model,
+                top=n_categories,
+                expected=expected,
+                k=k,
+            ),
         )
         return ()
     if any(t is None for t in thresholds_raw[:k]):
@@ -277,13 +389,22 @@ def _check_thresholds(thresholds_raw, values, n_categories, model, bad) -> tuple
     thresholds = tuple(thresholds_raw[:k])
     for i, t in enumerate(thresholds):
         if not -6.0 <= t <= 6.0:
-            bad(THRESHOLD_COLUMNS[i], f"thresholds must be in [-6, 6], got {t:g}")
+            bad(
+                THRESHOLD_COLUMNS[i],
+                _("ambang harus dalam [-6, 6], ditemukan %(value)s", value=f"{t:g}"),
+            )
             return ()
     for i in range(1, k):
         if not thresholds[i] > thresholds[i - 1]:
             bad(
                 THRESHOLD_COLUMNS[i],
-                f"thresholds must increase: b{i + 1}={thresholds[i]:g} is not above b{i}={thresholds[i - 1]:g}",
+                _(
+                    "ambang harus naik: b%(i)s=%(t)s tidak lebih besar dari b%(j)s=%(u)s",
+                    i=i + 1,
+                    t=f"{thresholds[i]:g}",
+                    j=i,
+                    u=f"{thresholds[i - 1]:g}",
+                ),
             )
             return ()
     return thresholds

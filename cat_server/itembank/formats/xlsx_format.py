@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .columns import COLUMNS, Record
-from .problems import Problems
+from .problems import Problems, _
 from .table import rows_to_records
 
 # An XLSX bank unpacks to about 1 KiB an item; 64 MiB is far beyond any real bank.
@@ -22,22 +22,27 @@ def read_xlsx_records(path_or_file, problems: Problems) -> list[Record]:
         import openpyxl
     except ImportError:
         raise problems.fail(
-            "XLSX support needs openpyxl (pip install openpyxl); or save the sheet as CSV UTF-8"
+            _(
+                "membaca XLSX butuh openpyxl (pip install openpyxl); atau simpan sheet-nya "
+                "sebagai CSV UTF-8"
+            )
         ) from None
     import openpyxl.xml
 
     if not openpyxl.xml.DEFUSEDXML:  # without it a workbook's DTD could read local files
-        raise problems.fail("XLSX support needs defusedxml (pip install defusedxml)")
+        raise problems.fail(_("membaca XLSX butuh defusedxml (pip install defusedxml)"))
     _check_xlsx_size(path_or_file, problems)
     try:
         workbook = openpyxl.load_workbook(path_or_file, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many types for a damaged or non-XLSX file
-        raise problems.fail(f"this is not a readable XLSX workbook ({e})") from None
+        raise problems.fail(
+            _("ini bukan workbook XLSX yang terbaca (%(reason)s)", reason=str(e))
+        ) from None
     try:
         sheets = workbook.worksheets  # not chart sheets; a sheet whose part is missing is left out
         if not sheets:
             raise problems.fail(
-                "the workbook has no worksheet; put the items on a sheet named 'items'"
+                _("workbook tidak punya worksheet; taruh soal di sheet bernama 'items'")
             )
         sheet = next((s for s in sheets if s.title == "items"), sheets[0])
         # The size a workbook records can be stale (openpyxl would drop the rows and columns
@@ -56,9 +61,15 @@ def _rows_within_budget(sheet, problems: Problems) -> Iterator[list[Any]]:
         cells += len(row)
         if cells > MAX_XLSX_CELLS:
             raise problems.fail(
-                f"the sheet is too large: more than {MAX_XLSX_CELLS:,} cells by row {number} "
-                f"(it reaches column {len(row)}); a bank needs {len(COLUMNS)} columns, so "
-                "delete the unused columns and rows, or save it as CSV"
+                _(
+                    "sheet terlalu besar: lebih dari %(limit)s sel pada baris %(row)s "
+                    "(sampai kolom %(width)s); bank soal butuh %(n)s kolom, jadi hapus kolom "
+                    "dan baris yang tidak dipakai, atau simpan sebagai CSV",
+                    limit=f"{MAX_XLSX_CELLS:,}",
+                    row=number,
+                    width=len(row),
+                    n=len(COLUMNS),
+                )
             )
         yield list(row)
 
@@ -76,8 +87,12 @@ def _check_xlsx_size(path_or_file, problems: Problems) -> None:
             path_or_file.seek(0)
     if unpacked > MAX_XLSX_UNPACKED:
         raise problems.fail(
-            f"the workbook unpacks to {unpacked // (1024 * 1024)} MiB; at most "
-            f"{MAX_XLSX_UNPACKED // (1024 * 1024)} MiB (save large banks as CSV)"
+            _(
+                "workbook terurai menjadi %(size)s MiB; paling banyak %(limit)s MiB "
+                "(simpan bank soal besar sebagai CSV)",
+                size=unpacked // (1024 * 1024),
+                limit=MAX_XLSX_UNPACKED // (1024 * 1024),
+            )
         )
 
 
@@ -90,7 +105,7 @@ def write_xlsx(records: list[dict[str, Any]], file) -> None:
             if isinstance(file, str | os.PathLike)
             else "<item bank>"
         )
-        raise Problems(name).fail("XLSX support needs openpyxl (pip install openpyxl)") from None
+        raise Problems(name).fail(_("membaca XLSX butuh openpyxl (pip install openpyxl)")) from None
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = "items"

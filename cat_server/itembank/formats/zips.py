@@ -13,7 +13,7 @@ import lzma
 import zipfile
 import zlib
 
-from .problems import BankFormatError, BankFormatProblem
+from .problems import BankFormatError, BankFormatProblem, Message, _
 
 # Methods zipfile can unpack; others (e.g. 99, AES) are refused with a clear sentence.
 METHODS = {
@@ -37,7 +37,7 @@ DAMAGE = (
 )
 
 
-def _fail(file: str, message: str) -> BankFormatError:
+def _fail(file: str, message: Message) -> BankFormatError:
     return BankFormatError([BankFormatProblem(file, None, None, message)])
 
 
@@ -46,7 +46,7 @@ def open_zip(data: bytes, filename: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(io.BytesIO(data))
     except DAMAGE:
-        raise _fail(filename, "not a readable .zip file") from None
+        raise _fail(filename, _("bukan berkas .zip yang terbaca")) from None
 
 
 def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, filename: str) -> bytes:
@@ -57,18 +57,27 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, filename: str) 
     """
     where = f"{filename}: {info.filename}"
     if info.flag_bits & 0x1:
-        raise _fail(where, "the file is encrypted; zip the files again without a password")
+        raise _fail(where, _("berkas ini terenkripsi; zip ulang berkasnya tanpa kata sandi"))
     if info.compress_type not in METHODS:
         raise _fail(
             where,
-            f"compression method {info.compress_type} is not supported; zip the files again "
-            "with the usual method (deflate)",
+            _(
+                "metode kompresi %(method)s tidak didukung; zip ulang berkasnya dengan metode "
+                "biasa (deflate)",
+                method=info.compress_type,
+            ),
         )
     try:
         with archive.open(info) as member:
             data = member.read(info.file_size + 1)
     except DAMAGE as error:
-        raise _fail(where, f"damaged zip: the file does not match its header ({error})") from None
+        raise _fail(
+            where,
+            _(
+                "zip rusak: isi berkas tidak cocok dengan keterangannya di zip (%(error)s)",
+                error=str(error),
+            ),
+        ) from None
     if len(data) > info.file_size:
-        raise _fail(where, "damaged zip: the file is longer than its header says")
+        raise _fail(where, _("zip rusak: berkas lebih panjang daripada yang tercatat di zip"))
     return data
