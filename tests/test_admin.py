@@ -538,6 +538,8 @@ ADMIN_GETS = [
     "/admin/banks/1",
     "/admin/banks/1/export.csv",
     "/admin/items/1/preview",
+    "/admin/banks/1/preview?section=TWK",
+    "/admin/exams/1/sections/1/preview",
     "/admin/exams",
     "/admin/exams/build",
     "/admin/exams/1/build",
@@ -888,10 +890,10 @@ def test_an_inline_image_must_come_in_the_zip_and_stay_inside_it(app, admin, tmp
     response = upload(admin, zip_of({"bank.csv": HEADER + row}), "bank.zip")
     assert response.status_code == 422
     found = [(r, c, html.unescape(m)) for _, r, c, m in problems_of(response)]
-    assert [(r, c) for r, c, _ in found] == [("row 2", "stem"), ("row 2", "option_a")]
-    assert "'media/grafik.png' is not in the upload" in found[0][2]
-    assert "expected a relative path inside the .zip" in found[1][2]
+    assert [(r, c) for r, c, _ in found] == [("baris 2", "stem"), ("baris 2", "option_a")]
+    assert "'media/grafik.png' tidak ada di unggahan" in found[0][2]
+    assert "diharapkan jalur relatif di dalam .zip" in found[1][2]
     assert n_banks(app) == (0, 0)  # nothing half-written
     fixed = HEADER + row.replace("//contoh.invalid/a.png", "media/grafik.png")
-    good = zip_of({"bank.csv": fixed, "media/grafik.png": b"\x89PNG"})
+    good = zip_of({"bank.csv": fixed, "media/grafik.png": b"\x89PNG\r\n\x1a\n" + bytes(8)})
     assert upload(admin, good, "bank.zip").status_code == 302

@@ -12,8 +12,8 @@ from flask import current_app
 from ..extensions import db
 from ..models import Item, ItemBank, audit
 from .formats import BankFormatError, BankFormatProblem, ItemRow, read_bank, write_bank
-from .inline import bank_path, image_sources
 from .formats.problems import _
+from .inline import bank_path, image_sources
 
 # What item text may keep: inline emphasis, lists, tables and images; no
 # scripts, styles, event handlers, links or foreign URL schemes.
