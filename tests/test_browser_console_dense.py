@@ -52,9 +52,7 @@ def seed_room(tmp_path_factory):
         db.session.commit()
     live = LiveServer(db_url, tmp / "server.log").start()
     with app.app_context():
-        ids = [
-            attempts.login_candidate(sitting_id, f"2026{i:04d}", PIN).id for i in range(1, 62)
-        ]
+        ids = [attempts.login_candidate(sitting_id, f"2026{i:04d}", PIN).id for i in range(1, 62)]
         attempts.start_sitting(sitting_id, "user:1", "jadwal")
         for attempt_id in ids[:3] + ids[-1:]:
             attempt = db.session.get(Attempt, attempt_id)
