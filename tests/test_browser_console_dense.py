@@ -4,8 +4,8 @@ grid and in room mode (with its shape and its help hand), status words are short
 mid-word; the seat panel's actions stay in sight; the list keeps its counts in sight; the help
 dialog says what its button said; and the incident report reads as text, in the right plurals.
 
-``CAT_SCREENSHOTS=1`` also writes docs/screenshots/proctor-grid-300.png and
-proctor-room-300-1366x768.png.
+``CAT_SCREENSHOTS=1`` also writes docs/screenshots/proctor-grid-300-seed-1366x768.png and
+proctor-room-300-seed-1366x768.png.
 """
 
 import os
@@ -97,7 +97,7 @@ def test_dense_grid_shows_every_seat_number_whole_and_no_status_word_cut(
     word = page.get_by_test_id("seat-PC-0004").locator(".seat-word")
     expect(word).to_have_text("Putus")
     expect(word).to_have_attribute("title", "Terputus")
-    shoot(page, "proctor-grid-300.png", size)
+    shoot(page, "proctor-grid-300-seed-1366x768.png", size)
     page.get_by_test_id("seat-PC-0061").click()  # the panel open: fewer columns, still whole
     expect(page.get_by_test_id("seat-panel")).to_be_visible()
     assert cut_words(page, ".seat-label") == []
@@ -136,7 +136,7 @@ def test_room_mode_shows_every_number_shape_and_help_hand_whole(browser, seed_ro
         const b = t.getBoundingClientRect();
         return b.right > innerWidth + 0.5 || b.bottom > innerHeight + 0.5; }).length""")
     assert off == 0
-    shoot(page, "proctor-room-300-1366x768.png", size)
+    shoot(page, "proctor-room-300-seed-1366x768.png", size)
     page.get_by_test_id("view-room").click()  # leave room mode for the next page of the test
     page.close()
 
