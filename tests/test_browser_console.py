@@ -251,7 +251,8 @@ def test_english_tiles_keep_flags_clear_of_the_status_word_and_sort_only_in_the_
     page = console(browser, server, *size)
     page.goto(f"{server.url}/proctor/sittings/{server.sitting_id}?lang=en")
     tile = page.get_by_test_id("seat-PC-01")
-    expect(tile.locator(".seat-word")).to_have_text("Disconnected")
+    expect(tile.locator(".seat-word")).to_have_text("Offline")  # short; "Disconnected" in its title
+    expect(tile.locator(".seat-word")).to_have_attribute("title", "Disconnected")
     expect(tile.locator(".seat-flags .icon")).to_have_count(2)
     overlaps = page.evaluate("""() => [...document.querySelectorAll('.seat')].filter(tile => {
         const word = tile.querySelector('.seat-word').getBoundingClientRect();

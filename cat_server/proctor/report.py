@@ -6,6 +6,7 @@ import csv
 import io
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..extensions import db
 from ..localtime import iso_local, local_clock, zone_label
@@ -51,8 +52,9 @@ def report_rows(sitting_id: int) -> list[dict]:
     """Time-ordered rows: staff actions from the audit log, then incident notes merged in."""
     users = {f"user:{u.id}": u.username for u in db.session.execute(db.select(User)).scalars()}
     people = {}
-    for candidate, label, attempt_id in db.session.execute(
-        db.select(Candidate, Seat.label, Attempt.id)
+    finished = {}  # attempt id -> when its exam ended
+    for candidate, label, attempt_id, finished_at in db.session.execute(
+        db.select(Candidate, Seat.label, Attempt.id, Attempt.finished_at)
         .outerjoin(Seat, Candidate.seat_id == Seat.id)
         .outerjoin(Attempt, Attempt.candidate_id == Candidate.id)
         .where(Candidate.sitting_id == sitting_id)
@@ -61,6 +63,7 @@ def report_rows(sitting_id: int) -> list[dict]:
         people[("c", candidate.id)] = person
         if attempt_id is not None:
             people[("a", attempt_id)] = person
+            finished[attempt_id] = finished_at
     rows = []
     calls = {}  # attempt id -> its help call's row still waiting for a proctor
     events = db.session.execute(
@@ -115,6 +118,12 @@ def report_rows(sitting_id: int) -> list[dict]:
                 ),
             }
         )
+    # a call nobody answered before the candidate's exam ended says so, not "not answered yet"
+    for attempt_id, row in calls.items():
+        ended = finished.get(attempt_id)
+        if ended is not None and ended >= row["at"]:
+            row["data"]["ended_unanswered_at"] = ended
+            row["detail"] = _csv_detail(row["data"])
     for incident in db.session.execute(
         db.select(Incident).where(Incident.sitting_id == sitting_id).order_by(Incident.at)
     ).scalars():
@@ -191,7 +200,7 @@ def _detail_words(data: dict) -> str:
     if "paused_s" in data:
         parts.append(_("dijeda %(n)s dtk", n=round(data["paused_s"])))
     if "attempts" in data:
-        parts.append(_("%(n)s peserta", n=data["attempts"]))
+        parts.append(ngettext("%(num)s peserta", "%(num)s peserta", data["attempts"]))
     if "old_seat" in data or "new_seat" in data:
         old, new = data.get("old_seat") or "—", data.get("new_seat") or "—"
         parts.append(_("dari %(old)s ke %(new)s", old=old, new=new))
@@ -202,7 +211,9 @@ def _detail_words(data: dict) -> str:
     if "flag" in data:
         parts.append(_flag_words().get(data["flag"], data["flag"]))
     if "called_at" in data:
-        if data.get("answered_at") is None:
+        if data.get("ended_unanswered_at") is not None:
+            parts.append(_("ujian selesai sebelum didatangi"))
+        elif data.get("answered_at") is None:
             parts.append(_("belum didatangi"))
         else:
             waited = (data["answered_at"] - data["called_at"]).total_seconds()

@@ -227,6 +227,7 @@
       });
       el.grid.appendChild(fragment);
       el.grid.classList.toggle('dense', seats.length > DENSE_FROM);
+      showCommonPrefix(seats);
       fitRoom();
     } else {
       seats.forEach(function (seat) {
@@ -239,6 +240,20 @@
       });
     }
     refresh();
+  }
+
+  // a dense grid drops the prefix every seat shares ("PC-"): "0061" in full beats "PC-00…";
+  // the legend says the prefix
+  function showCommonPrefix(seats) {
+    var prefix = null;
+    seats.forEach(function (seat) {
+      var own = /^[^0-9]*/.exec(seat.seat || '')[0];
+      prefix = prefix === null ? own : prefix === own ? prefix : '';
+    });
+    var shared = el.grid.classList.contains('dense') && prefix ? prefix : '';
+    el.grid.classList.toggle('common-prefix', !!shared);
+    $('legend-prefix').hidden = !shared;
+    $('legend-prefix').textContent = shared ? T.seat_prefix.replace('%(prefix)s', shared) : '';
   }
 
   function renderSitting(data) {
@@ -327,7 +342,9 @@
       if (prefix && prefix !== label) p.label.appendChild(make('span', 'seat-prefix', prefix));
       p.label.appendChild(document.createTextNode(prefix && prefix !== label ? label.slice(prefix.length) : label));
     }
-    p.word.textContent = STATUS_WORDS[status];
+    // a tile has room for a short word only (never an ellipsis mid-word); the full one is its tooltip
+    p.word.textContent = T.status_short[status];
+    p.word.title = STATUS_WORDS[status];
     p.shape.firstChild.setAttribute('href', '#st-' + status);
     p.name.textContent = seat.name;
     p.reg.textContent = seat.registration_no;
@@ -548,6 +565,8 @@
     // sorting orders the list only: the grid keeps the room's seat order
     el.sortLabel.hidden = which !== 'list';
     if (which !== 'grid' && roomMode) setRoomMode(false);
+    document.body.classList.toggle('list-view', which === 'list');
+    measureHead();
     fitRoom();
     renderList();
   }
@@ -574,6 +593,7 @@
       el.grid.style.removeProperty('grid-template-columns');
       el.grid.style.removeProperty('grid-auto-rows');
       el.grid.style.removeProperty('--tile-h');
+      el.grid.style.removeProperty('--tile-w');
       return;
     }
     var n = Math.max(1, order.length);
@@ -593,10 +613,24 @@
     el.grid.style.gridTemplateColumns = 'repeat(' + best.cols + ', minmax(0, 1fr))';
     el.grid.style.gridAutoRows = tileH + 'px';
     el.grid.style.setProperty('--tile-h', tileH + 'px');
+    // the font also fits the width: the longest seat number and its shape always show whole
+    el.grid.style.setProperty('--tile-w', Math.floor((width - (best.cols - 1) * gap) / best.cols) + 'px');
+    el.grid.style.setProperty('--label-ch', String(longestNumber()));
     // too low for a second line: the number and the shape say it all
     el.grid.classList.toggle('room-small', tileH < 44);
   }
   window.addEventListener('resize', fitRoom);
+
+  // room mode shows a seat's number without its prefix ("0061" of "PC-0061")
+  function longestNumber() {
+    var most = 1;
+    order.forEach(function (id) {
+      var label = tiles[id].seat.seat || tiles[id].seat.registration_no || '';
+      var prefix = /^[^0-9]*/.exec(label)[0];
+      most = Math.max(most, (prefix && prefix !== label ? label.length - prefix.length : label.length));
+    });
+    return most;
+  }
   el.roomMode.addEventListener('click', function () { setRoomMode(!roomMode); });
 
   // room mode: start, pause all, extend all, note and end stay one press away, in a menu
@@ -640,6 +674,9 @@
     placePanel();
     applyFilter();
     renderList();
+    // the panel narrows the list and its rows grow taller: the chosen row stays in sight
+    var row = view === 'list' && el.listBody.querySelector('tr.selected');
+    if (row) row.scrollIntoView({block: 'nearest'});
   }
 
   // The open panel takes a column of its own at the right: the grid, the list and the room
@@ -657,6 +694,19 @@
   // counts wrap to a second line at 1366 px), so "Perlu dicek" and the controls
   // stay in sight and in reach while it is open
   var viewBar = document.querySelector('.view-bar');
+  // the list view's sticky head: the view bar sits under the counts, the list's header under
+  // both, and a row scrolled to stops below them (scroll-padding-top)
+  function measureHead() {
+    var root = document.documentElement.style;
+    root.setProperty('--head-h', document.querySelector('.sitting-head').offsetHeight + 'px');
+    root.setProperty('--bar-h', document.querySelector('.view-bar').offsetHeight + 'px');
+  }
+  if (window.ResizeObserver) {
+    var heads = new ResizeObserver(measureHead);
+    heads.observe(document.querySelector('.sitting-head'));
+    heads.observe(document.querySelector('.view-bar'));
+  }
+
   function placePanel() {
     if (el.panel.hidden) return;
     var top = Math.max(16, Math.round(viewBar.getBoundingClientRect().bottom) + 8);
@@ -790,7 +840,8 @@
     var spec = ACTIONS[action];
     pending = {action: action, candidate: spec.seat || candidate !== undefined ? candidate : undefined, flag: flag};
     var seat = candidate !== undefined && candidate !== null && tiles[candidate] ? tiles[candidate].seat : null;
-    $('action-title').textContent = spec.title;
+    // a help call is answered ("Sudah didatangi"), not merely checked: the title says what the button said
+    $('action-title').textContent = action === 'acknowledge' && flag === 'help' ? T.answer_help_title : spec.title;
     $('action-target').textContent = seat
       ? T.seat + ' ' + (seat.seat || '—') + ' — ' + seat.name + ' (' + seat.registration_no + ')'
       : T.whole_sitting + ': ' + (sitting ? sitting.name : '');
