@@ -451,7 +451,24 @@ def hidden_under(page, locator):
 HELP_SCREENS = {
     "1366x768": SCREENS["1366x768"],
     "1024x768": {"viewport": {"width": 1024, "height": 768}},
+    "zoom150": SCREENS["zoom150"],
 }
+
+
+def overlaps(page, testid, others):
+    """The test ids among ``others`` whose boxes intersect the element's (none: it covers nothing)."""
+    box = page.get_by_test_id(testid).bounding_box()
+    hit = []
+    for other in others:
+        o = page.get_by_test_id(other).bounding_box()
+        if o and box["x"] < o["x"] + o["width"] and o["x"] < box["x"] + box["width"]:
+            if box["y"] < o["y"] + o["height"] and o["y"] < box["y"] + box["height"]:
+                hit.append(other)
+    return hit
+
+
+# what a banner must never cover (issue 19, c05/c09/c24/c38 of the outsider's walk)
+UNCOVERED = ("item-stem", "option-A", "section-name", "progress", "section-tabs")
 
 
 @pytest.mark.parametrize("screen", list(HELP_SCREENS))
@@ -475,6 +492,9 @@ def test_the_candidate_is_told_a_help_call_was_answered_and_no_banner_moves_the_
     expect(button).to_be_disabled()
     assert boxes() == before  # the call's banner moves nothing
     assert not hidden_under(page, page.get_by_test_id("section-tab-TWK"))
+    assert overlaps(page, "help-banner", UNCOVERED) == []  # ... and covers nothing
+    for testid in ("item-stem", "section-name", "progress"):
+        assert not hidden_under(page, page.get_by_test_id(testid)), testid
     page.screenshot(path=str(shots / f"candidate-help-called-{screen}.png"))
 
     with app.app_context():
@@ -484,12 +504,106 @@ def test_the_candidate_is_told_a_help_call_was_answered_and_no_banner_moves_the_
     expect(status).to_have_text("Pengawas sudah melihat permintaan Anda.")
     expect(button).to_be_enabled()  # the button is back at once, not after its quiet minute
     assert boxes() == before
+    assert overlaps(page, "help-banner", UNCOVERED) == []
     assert_accessible(page, "candidate help answered", scrolled_under=(".topbar", "#nav-actions"))
     page.screenshot(path=str(shots / f"candidate-help-answered-{screen}.png"))
     # a second press is a new call, lit again on the consoles
     page.keyboard.press("Alt+B")
     expect(status).to_have_text("Pengawas dipanggil — mohon tunggu di tempat.")
     assert boxes() == before
+    page.context.close()
+
+
+def test_the_help_banners_clear_by_themselves_close_by_keyboard_and_never_outlive_the_exam(
+    app, browser, skd, shots
+):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page = open_page(browser, skd, HELP_SCREENS["1024x768"])
+    start_sitting(skd)
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 1 dari 5")
+    with app.app_context():
+        candidate = db.session.execute(db.select(Candidate.id)).scalar_one()
+    banner, status = page.get_by_test_id("help-banner"), page.get_by_test_id("help-status")
+
+    # the proctor's "seen" clears itself after about ten seconds
+    page.keyboard.press("Alt+B")
+    expect(status).to_have_text("Pengawas dipanggil — mohon tunggu di tempat.")
+    assert proctor_call(skd, "acknowledge", candidate=candidate, flag="help")["ok"] is True
+    expect(status).to_have_text("Pengawas sudah melihat permintaan Anda.")
+    page.wait_for_timeout(7000)
+    expect(banner).to_be_visible()  # long enough to be read ...
+    expect(banner).to_be_hidden(timeout=6000)  # ... then gone, 10 s after it came
+
+    # and either banner closes from the keyboard
+    page.keyboard.press("Alt+B")
+    expect(status).to_have_text("Pengawas dipanggil — mohon tunggu di tempat.")
+    tab_to(page, "help-close")
+    expect(page.get_by_test_id("help-close")).to_have_text("Tutup")
+    page.keyboard.press("Enter")
+    expect(banner).to_be_hidden()
+    assert focused(page) == "item-number"  # the keys answer again at once
+    page.keyboard.press("A")
+    expect(page.get_by_test_id("option-A")).to_have_attribute("aria-checked", "true")
+
+    # a call still open when the exam ends: the end screen promises no proctor
+    assert proctor_call(skd, "acknowledge", candidate=candidate, flag="help")["ok"] is True
+    page.keyboard.press("Alt+B")
+    expect(status).to_have_text("Pengawas dipanggil — mohon tunggu di tempat.")
+    assert (
+        proctor_call(skd, "pause_seat", candidate=candidate, reason="listrik padam")["ok"] is True
+    )
+    expect(page.get_by_test_id("paused")).to_be_visible()
+    expect(status).to_be_visible()  # a pause keeps it: the proctor is still coming
+    assert proctor_call(skd, "end_attempt", candidate=candidate, reason="sakit") == {"ok": True}
+    expect(page.get_by_test_id("status-screen")).to_have_attribute("data-status", "finished")
+    expect(banner).to_be_hidden()
+    expect(page.locator("#exam-banners .banner:visible")).to_have_count(0)
+    page.screenshot(path=str(shots / "candidate-end-no-help-banner-1024.png"))
+    page.context.close()
+
+
+@pytest.fixture
+def skd_long(app, db_url, tmp_path):
+    """The SKD-style sitting at its real length for the last section: TWK 30, TKP 45."""
+    with app.app_context():
+        sitting_id = make_skd_sitting(n_twk=30, n_tkp=45)
+    live = LiveServer(db_url, tmp_path / "server.log").start()
+    live.sitting_id = sitting_id
+    yield live
+    live.stop()
+
+
+DIALOG_SCREENS = {
+    "1366x768": SCREENS["1366x768"],
+    "1024x768": HELP_SCREENS["1024x768"],
+    "zoom150": SCREENS["zoom150"],
+}
+
+
+@pytest.mark.parametrize("screen", list(DIALOG_SCREENS))
+def test_the_last_sections_dialog_keeps_its_buttons_on_screen(browser, skd_long, shots, screen):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, skd_long, DIALOG_SCREENS[screen])
+    start_sitting(skd_long)
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 1 dari 30")
+    page.keyboard.press("s")
+    page.get_by_test_id("finish-confirm").click()
+    expect(page.get_by_test_id("section-tab-TKP")).to_have_attribute("data-status", "current")
+    page.keyboard.press("s")
+    expect(page.get_by_test_id("finish-exam-summary")).to_be_visible()
+    height = page.viewport_size["height"]
+    for testid in ("finish-cancel", "finish-confirm"):  # whole, without any scrolling
+        box = page.get_by_test_id(testid).bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= height, (testid, box, height)
+        assert not hidden_under(page, page.get_by_test_id(testid)), testid
+    expect(page.get_by_test_id("finish-dialog-title")).to_be_in_viewport()
+    page.screenshot(path=str(shots / f"candidate-finish-last-long-{screen}.png"))
+    # the body scrolls to its end and the buttons stay where they were
+    before = page.get_by_test_id("finish-confirm").bounding_box()
+    page.get_by_test_id("finish-dialog-body").evaluate("(node) => { node.scrollTop = 1e6; }")
+    assert page.get_by_test_id("finish-confirm").bounding_box() == before
     page.context.close()
 
 
@@ -517,6 +631,18 @@ def fully_visible(page, locator):
     )
 
 
+def pill_in_bar(page, bar):
+    """ "More options below" lies inside the sticky button bar, so it covers no option.
+
+    (An option under the bar is covered by the bar, not by the hint: it scrolls.)
+    """
+    pill = page.get_by_test_id("more-below").bounding_box()
+    box = page.locator(f"#{bar}").bounding_box()
+    return (
+        box["y"] - 0.5 <= pill["y"] and pill["y"] + pill["height"] <= box["y"] + box["height"] + 0.5
+    )
+
+
 @pytest.mark.parametrize("percent", [100, 125, 150, 175, 200])
 def test_every_option_can_be_seen_at_100_to_200_percent_zoom(browser, skd, shots, percent):
     from playwright.sync_api import expect
@@ -529,6 +655,7 @@ def test_every_option_can_be_seen_at_100_to_200_percent_zoom(browser, skd, shots
     expect(page.get_by_test_id("more-below")).to_be_visible(visible=not fully_visible(page, last))
     if percent == 150:
         page.screenshot(path=str(shots / "candidate-zoom-150-hint.png"))
+        assert pill_in_bar(page, "nav-actions")  # over no option (c33, c38)
     for letter in "ABCDE":  # chosen by key: scrolled clear of the header and the bar
         page.keyboard.press(letter)
         option = page.get_by_test_id(f"option-{letter}")
@@ -570,12 +697,13 @@ def test_an_adaptive_item_zoomed_in_keeps_its_send_button_and_says_what_is_below
 
     page = open_page(browser, adaptive, zoomed(percent))
     start_sitting(adaptive)
-    expect(page.get_by_test_id("progress")).to_have_text("Soal 1 dari 3")
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 1 (maks. 3)")
     submit, last = page.get_by_test_id("submit-answer"), page.get_by_test_id("option-E")
     assert in_view(page, submit)  # "Jawab & lanjut" on screen before any scrolling
     assert not fully_visible(page, last)  # zoomed in, E is below ...
     expect(page.get_by_test_id("more-below")).to_be_visible()  # ... and the page says so
     assert in_view(page, page.get_by_test_id("more-below"))
+    assert pill_in_bar(page, "linear-actions")  # over no option
     if percent == 150:
         page.screenshot(path=str(shots / "candidate-zoom-150-adaptive.png"))
     for letter in "ABCDE":
@@ -592,7 +720,7 @@ def test_an_adaptive_item_zoomed_in_keeps_its_send_button_and_says_what_is_below
     tab_to(page, "submit-answer")
     assert in_view(page, submit)
     page.keyboard.press("Enter")
-    expect(page.get_by_test_id("progress")).to_have_text("Soal 2 dari 3")
+    expect(page.get_by_test_id("progress")).to_have_text("Soal 2 (maks. 3)")
     page.context.close()
 
 

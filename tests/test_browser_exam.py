@@ -450,7 +450,7 @@ def test_adaptive_section_goes_forward_only_and_says_why(browser, adaptive, shot
     expect(submit).to_be_disabled()
     stems = []
     for n in range(1, 4):
-        expect(page.get_by_test_id("progress")).to_have_text(f"Soal {n} dari 3")
+        expect(page.get_by_test_id("progress")).to_have_text(f"Soal {n} (maks. 3)")
         stem = page.get_by_test_id("item-stem")
         expect(stem).not_to_have_text("")
         stems.append(stem.inner_text())

@@ -609,11 +609,12 @@
       fitScrollPadding(); // the clocks may have just made the header taller
       updateMoreBelow();
     }
-    placeBanners();
     if (status === 'finished') renderFinished();
     // a finished attempt's seat leaves the consoles' help lights: no button that promises a proctor
+    // nor a banner saying one was called: after the end no proctor comes for it
     var help = document.getElementById('help-button');
     if (help) help.hidden = status === 'finished';
+    if (status === 'finished') document.getElementById('help-banner').hidden = true;
     renderOffline();
     tick();
   }
@@ -708,7 +709,9 @@
     el.keysLinear.hidden = false;
     stripKey = null;
     var number = Math.min(state.answered + 1, state.total);
-    el.progress.textContent = t('item_of', {n: number, total: state.total});
+    // an adaptive section may stop early (SE reached): its total is a maximum, not a length
+    var adaptive = state.section && state.section.mode === 'adaptive';
+    el.progress.textContent = t(adaptive ? 'item_at_most' : 'item_of', {n: number, total: state.total});
     el.itemNumber.textContent = t('item_n', {n: number});
     if (!state.item) {
       // all of this section answered (a client of the simple protocol ends it)
@@ -897,10 +900,10 @@
     el.dialogUnanswered.parentNode.classList.toggle('attention', counts.unanswered > 0);
     el.dialogMarked.parentNode.classList.toggle('attention', counts.marked > 0);
     el.dialog.showModal();
-    // the safe choice has the focus; the dialog shows from its title (zoomed in,
-    // it may be taller than the screen and scroll)
+    // the safe choice has the focus; the body shows from its title (zoomed in or
+    // on the last section it may be taller than the screen and scroll, the buttons stay)
     el.dialogCancel.focus({preventScroll: true});
-    el.dialog.scrollTop = 0;
+    el.dialog.querySelector('.dialog-body').scrollTop = 0;
   }
 
   // Before the exam ends: every section's answered, blank and marked items. A
@@ -1078,23 +1081,6 @@
     return cell;
   }
 
-  // Banners hang under the header over the page (they never push the item) and
-  // beside the section tabs, never over them: from the tabs' right edge to the
-  // item card's; where that leaves too little room, the whole width.
-  function placeBanners() {
-    var box = el.banners.style;
-    box.left = '';
-    box.right = '';
-    if (!state || state.status !== 'in_progress' || state.paused || el.sectionTabs.hidden) return;
-    var width = document.documentElement.clientWidth;
-    var card = el.sectionTabs.closest('.exam-item').getBoundingClientRect();
-    var left = el.sectionTabs.getBoundingClientRect().right + 12;
-    var right = Math.max(8, width - card.right);
-    if (width - right - left < 280) return;
-    box.left = left + 'px';
-    box.right = right + 'px';
-  }
-
   // --- zoom: every option can be brought out from under the sticky header and bar ---
 
   // the button bar under the item: Berikutnya & co. in a navigable section,
@@ -1110,9 +1096,9 @@
     root.scrollPaddingTop = (el.topbar.offsetHeight + 8) + 'px';
     var bar = activeBar();
     var height = bar.hidden ? 0 : bar.offsetHeight;
-    // and clear of the "more below" hint that hangs above the bar (its height
-    // whether shown or not: showing it must not change where scrolling stops)
-    var hint = 2.6 * parseFloat(window.getComputedStyle(el.moreBelow).fontSize || '16');
+    // and clear of the "more below" hint in the bar (its height whether shown
+    // or not: showing it must not change where scrolling stops)
+    var hint = el.moreBelow.hidden ? 2.6 * parseFloat(window.getComputedStyle(el.moreBelow).fontSize || '16') : 0;
     root.scrollPaddingBottom = (height ? height + hint + 16 : 8) + 'px';
   }
 
@@ -1136,7 +1122,7 @@
     var options = el.options.querySelectorAll('.option');
     var last = options.length ? options[options.length - 1] : null;
     var bar = activeBar();
-    if (el.moreBelow.parentNode !== bar) bar.appendChild(el.moreBelow); // it hangs above the bar
+    if (el.moreBelow.parentNode !== bar) bar.appendChild(el.moreBelow); // first in the bar, above its buttons
     var hidden = false;
     if (last && !bar.hidden && state && state.status === 'in_progress') {
       var limit = Math.min(bar.getBoundingClientRect().top, window.innerHeight);
@@ -1158,7 +1144,6 @@
   window.addEventListener('resize', function () {
     fitScrollPadding();
     updateMoreBelow();
-    placeBanners();
   });
   // an image that loads late, a header that wraps anew (a clock, a banner's text):
   // the padding and the hint follow whatever changed the layout
@@ -1200,21 +1185,30 @@
   // --- calling a proctor ("Minta bantuan", or Alt+B): the seat lights up on the consoles ---
 
   var helpButton = document.getElementById('help-button');
+  var helpBanner = document.getElementById('help-banner');
   var helpStatus = document.getElementById('help-status');
   var HELP_QUIET_MS = 60000; // the button rests a minute after a call: one press, one light
-  var HELP_ANSWERED_MS = 20000; // "a proctor has seen it" stays this long
+  var HELP_ANSWERED_MS = 10000; // "a proctor has seen it" stays this long, then clears itself
   var helpTimer = null;
 
   function showHelp(key, quietMs) {
     helpStatus.textContent = t(key);
-    helpStatus.classList.toggle('answered', key === 'help_answered');
-    helpStatus.hidden = false;
+    helpBanner.classList.toggle('answered', key === 'help_answered');
+    helpBanner.hidden = false;
     clearTimeout(helpTimer);
     helpTimer = setTimeout(function () {
       helpButton.disabled = false;
-      helpStatus.hidden = true;
+      hideHelp();
     }, quietMs);
   }
+
+  function hideHelp() {
+    var hadFocus = helpBanner.contains(document.activeElement);
+    helpBanner.hidden = true;
+    if (hadFocus && el.screen.getAttribute('data-status') === 'in_progress') el.itemNumber.focus();
+  }
+
+  byId('help-close').addEventListener('click', hideHelp);
 
   function callProctor() {
     if (helpButton.disabled) return;
