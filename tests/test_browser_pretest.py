@@ -95,7 +95,7 @@ def test_an_admin_seeds_pretest_items_and_activates_them_from_the_collected_answ
         sit(app, add_sitting(app, exam_id, N_CANDIDATES, "S"), N_CANDIDATES, "S", answers, pool)
 
         page.goto(f"{server.url}/admin/calibration")
-        expect(page.locator("#cal-bank")).to_contain_text("6 pretest")
+        expect(page.locator("#cal-bank")).to_contain_text("6 soal pretest")
         page.select_option("#cal-model", "2pl")
         page.click("form.admin-form button[type=submit]")
         expect(page.locator("h1")).to_contain_text("Tinjau kalibrasi")
