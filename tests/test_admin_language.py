@@ -199,8 +199,14 @@ def catalogue(lang: str) -> list[re.Pattern]:
     longest first, so a sentence is taken whole before its words are."""
     from babel.messages.pofile import read_po
 
+    texts = set()
     with open(CATALOGUE, "rb") as f:
-        texts = {m.id if lang == "id" else m.string for m in read_po(f) if m.id and m.string}
+        for m in read_po(f):
+            if not (m.id and m.string):
+                continue
+            found = m.id if lang == "id" else m.string
+            # a plural entry (ngettext) has its singular and plural forms as a tuple
+            texts |= set(found) if isinstance(found, tuple | list) else {found}
     texts = sorted(texts, key=lambda t: len(PLACEHOLDER.sub("", t)), reverse=True)
     return [
         re.compile(

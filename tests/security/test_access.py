@@ -96,6 +96,7 @@ def test_a_candidate_session_reaches_no_staff_route(app):
             "candidate_id": 1,
             "exam_id": 1,
             "user_id": 1,
+            "position": 1,  # a section's place in its exam (the section preview)
         }
         urls = staff_urls(app, ids)
     assert len(urls) >= 20, urls
