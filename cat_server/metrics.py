@@ -24,10 +24,14 @@ import hmac
 import ipaddress
 import logging
 import os
+import socket
+import struct
+import sys
 import time
 from pathlib import Path
 
 from flask import Response, current_app, request
+from gevent.local import local
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
     REGISTRY,
@@ -55,7 +59,7 @@ ACK_BUCKETS = (*(round(m * 10.0**e, 6) for e in range(-3, 1) for m in _E24), 10.
 ANSWERS = Counter("cat_answers", "Answers stored and acknowledged.")
 ACK_SECONDS = Histogram(
     "cat_answer_ack_seconds",
-    "Time from an answer's packet being read off its socket to its ack (after the commit).",
+    "Time from an answer's packet reaching the server's socket to its ack (after the commit).",
     buckets=ACK_BUCKETS,
 )
 BATCH_SIZE = Histogram(
@@ -130,8 +134,91 @@ class StampedPacket(Packet):
             and data[0] == "answer"
             and isinstance(data[1], dict)
         ):
-            data[1][READ_AT] = time.perf_counter()
+            data[1][READ_AT] = received_at()
         return attachments
+
+
+# Linux's SO_TIMESTAMP and SCM_TIMESTAMP (asm-generic; Python's socket has no name for it):
+# each recvmsg then carries the kernel's receive time of the newest data it returns.
+SO_TIMESTAMP = 29
+_TIMESTAMP_SPACE = 64  # room for one struct timeval control message
+_stamped = local()  # per greenlet (per thread without gevent): this websocket's socket
+
+
+class KernelStampedSocket:
+    """A websocket's socket whose reads note when the kernel received the data.
+
+    simple-websocket's reader calls ``recv``; this answers it with ``recvmsg``
+    and keeps the kernel's receive time (``SO_TIMESTAMP``). A frame that came
+    while the event loop was running other greenlets (a handler, a batch
+    commit) waits in the socket until the loop polls: that wait is part of the
+    candidate's round trip, and only the kernel's time shows it. Anything else
+    goes to the socket itself.
+    """
+
+    def __init__(self, sock):
+        self._sock = sock
+        self.received_wall = None
+
+    def recv(self, size, flags=0):
+        data, ancillary, _, _ = self._sock.recvmsg(size, _TIMESTAMP_SPACE, flags)
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP and len(value) >= 16:
+                seconds, micros = struct.unpack("qq", value[:16])
+                self.received_wall = seconds + micros / 1e6
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class KernelStamps:
+    """WSGI wrapper: a websocket request's socket reads with kernel receive times.
+
+    Outside engine.io's own wrapper, so engine.io and simple-websocket see the
+    wrapped socket; the request's greenlet (engine.io's read loop, where
+    python-socketio decodes each packet) keeps it in ``_stamped``. Only gunicorn
+    on Linux; anything else (the test client, polling, another server) is
+    passed through and stamped at decode time, as before.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        sock = environ.get("gunicorn.socket")
+        if (
+            sock is None
+            or not sys.platform.startswith("linux")
+            or environ.get("HTTP_UPGRADE", "").lower() != "websocket"
+        ):
+            return self.wsgi_app(environ, start_response)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
+        except (OSError, AttributeError):
+            return self.wsgi_app(environ, start_response)
+        stamped = environ["gunicorn.socket"] = KernelStampedSocket(sock)
+        _stamped.sock = stamped
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            _stamped.sock = None
+
+
+def received_at() -> float:
+    """``perf_counter`` of when this greenlet's websocket data reached the kernel, else now.
+
+    The kernel's time is the wall clock's; its age, taken from ``time.time()``
+    now, is subtracted from ``perf_counter()`` now. An age under 0 or over 30 s
+    (a clock step) is not trusted.
+    """
+    now = time.perf_counter()
+    stamped = getattr(_stamped, "sock", None)
+    wall = stamped.received_wall if stamped is not None else None
+    if wall is None:
+        return now
+    age = time.time() - wall
+    return now - age if 0.0 <= age < 30.0 else now
 
 
 def read_at(payload) -> float:
@@ -268,6 +355,7 @@ def init_app(app) -> None:
     logging.getLogger("socketio").addHandler(handler)  # RedisManager's publish failures
     app.extensions["cat_metrics_db"] = DatabaseCollector(app)
     app.add_url_rule("/metrics", endpoint="metrics", view_func=view)
+    app.wsgi_app = KernelStamps(app.wsgi_app)  # outside engine.io's wrapper (socketio.init_app)
 
 
 def allowed() -> bool:

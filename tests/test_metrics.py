@@ -1,7 +1,12 @@
 """``/metrics``: the centre's monitoring reads it, nobody else; the figures add up across processes."""
 
+import os
 import secrets
+import signal
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -192,3 +197,71 @@ def test_one_scrape_sums_every_process_of_the_box(pg_url, redis_url, tmp_path):
     finally:
         for server in servers:
             server.stop()
+
+
+def _worker_pid(master_pid: int) -> int:
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_TIMESTAMP is Linux's")
+def test_ack_latency_counts_a_frame_that_waited_in_the_kernel_for_a_busy_server(
+    app, db_url, tmp_path
+):
+    """A frame that arrives while the server's loop cannot run waits in the socket; the
+    candidate waits with it, so the histogram must too (the kernel's receive time, not
+    the moment the server got round to reading it). The worker is stopped for 0.6 s
+    while an answer is in flight: the client's round trip and /metrics both see it."""
+    with app.app_context():
+        sitting_id = make_sitting(n_items=5, n_candidates=1, proctor=make_user())
+    server = LiveServer(db_url, tmp_path / "server.log").start()
+    try:
+        candidate = requests.Session()
+        login = http_login(
+            candidate,
+            f"{server.url}/exam/{sitting_id}/",
+            {"registration_no": "20260001", "pin": PIN},
+        )
+        assert login.status_code == 302
+        station = Workstation(server.url, cookie_header(candidate))
+        assert proctor_call(server.url, sitting_id, "start_sitting") == {"ok": True}
+        state = station.wait_state(lambda s: s["status"] == "in_progress")
+        ack = station.answer(state)  # a quick one first
+        assert ack["ok"], ack
+        # observed once its ack is written, by a greenlet of its own: let it run first
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            text = requests.get(f"{server.url}/metrics", timeout=10).text
+            if value(samples(text), "cat_answer_ack_seconds_count") == 1:
+                break
+            time.sleep(0.05)
+        worker = _worker_pid(server.process.pid)
+        acks = []
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            sent = time.monotonic()
+            caller = threading.Thread(target=lambda: acks.append(station.answer(ack["state"])))
+            caller.start()
+            time.sleep(0.6)
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        caller.join(15)
+        round_trip = time.monotonic() - sent
+        assert acks and acks[0]["ok"], acks
+        assert round_trip >= 0.6
+        scrape = samples(requests.get(f"{server.url}/metrics", timeout=10).text)
+        total = value(scrape, "cat_answer_ack_seconds_count")
+        buckets = {
+            float(dict(labels)["le"]): n
+            for (name, labels), n in scrape.items()
+            if name == "cat_answer_ack_seconds_bucket"
+        }
+        under = max(b for b in buckets if b <= 0.5)
+        quick = buckets[under]
+        assert total == 2
+        assert quick == 1, f"the stopped answer was counted under {under} s"
+        station.sio.disconnect()
+    finally:
+        server.stop()
