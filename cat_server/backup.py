@@ -62,6 +62,10 @@ def backup(dest: Path, keep: int) -> Report:
     partial = final.with_name(final.name + ".partial")
     report = Report(final)
     started = time.perf_counter()
+    # every candidate's PIN hash and answers and every item: the owner's alone, whatever
+    # the umask (SQLite's journal and pg_dump's rewrite keep the file's mode)
+    partial.unlink(missing_ok=True)
+    partial.touch(mode=0o600)
     try:
         if suffix == "sqlite3":
             _sqlite_copy(_sqlite_path(url), partial)

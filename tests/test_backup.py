@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import stat
 import subprocess
 import sys
 import threading
@@ -156,3 +157,17 @@ def test_backup_keeps_n_generations_and_a_bad_copy_never_restores(app, db_url, t
     refused = cat_server("restore", str(bad), db_url=f"sqlite:///{target}", check=False)
     assert refused.returncode == 1 and "not a readable SQLite database" in refused.stderr
     assert not target.exists()
+
+
+def test_a_backup_is_readable_by_its_owner_only(app, db_url, tmp_path):
+    """A backup holds every item, answer and PIN hash: mode 0600 even under a lax umask."""
+    with app.app_context():
+        make_sitting(n_items=3, n_candidates=2, proctor=make_user())
+    dest = tmp_path / "backups"
+    old = os.umask(0o022)  # what a shell or a unit without UMask= gives
+    try:
+        cat_server("backup", str(dest), "--keep", "2", db_url=db_url)
+    finally:
+        os.umask(old)
+    (copy,) = [p for p in dest.iterdir() if p.name.startswith("cat-backup-")]
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600, oct(copy.stat().st_mode)
