@@ -68,3 +68,38 @@ def test_an_installed_package_serves_its_static_files(wheel, tmp_path):
         timeout=120,
     )
     assert run.stdout.strip().endswith("ok"), run.stdout + run.stderr
+
+
+def test_every_module_the_server_imports_is_a_dependency_not_an_extra():
+    """``pip install .`` installs ``dependencies`` only: a module the server or its CLI
+    imports from a test extra (``requests`` did, in results/forward.py and sealed/fetch.py)
+    made every ``cat-server`` command fail on a production install."""
+    import ast
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    base = {
+        re.split(r"[\[=<>!~ ;]", spec, maxsplit=1)[0].lower().replace("_", "-")
+        for spec in project["dependencies"]
+    }
+    stdlib = set(sys.stdlib_module_names)
+    owners = packages_distributions()
+    missing = {}
+    for path in sorted((ROOT / "cat_server").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in stdlib or top in ("cat_server", "__future__"):
+                    continue
+                dists = {d.lower().replace("_", "-") for d in owners.get(top, [top])}
+                if not dists & base:
+                    missing.setdefault(top, path.relative_to(ROOT).as_posix())
+    assert missing == {}, f"imported by the server, not in [project] dependencies: {missing}"
