@@ -563,6 +563,46 @@ def test_the_help_banners_clear_by_themselves_close_by_keyboard_and_never_outliv
     page.context.close()
 
 
+def test_a_reloaded_page_keeps_its_waiting_call_and_learns_an_answer_that_came_while_away(
+    app, browser, skd
+):  # noqa: F811
+    """Issue 19 leftovers, defect 2: the call's banner and resting button survive a reload, and
+    a page that was away when the proctor answered says so when it is back (once)."""
+    from playwright.sync_api import expect
+
+    page = open_page(browser, skd, HELP_SCREENS["1024x768"])
+    start_sitting(skd)
+    progress = page.get_by_test_id("progress")
+    expect(progress).to_have_text("Soal 1 dari 5")
+    exam_url = page.url
+    button, status = page.get_by_test_id("help-button"), page.get_by_test_id("help-status")
+    banner = page.get_by_test_id("help-banner")
+    button.click()
+    expect(status).to_have_text("Pengawas dipanggil — mohon tunggu di tempat.")
+
+    page.reload()  # the call still waits: the page says so and the button still rests
+    expect(progress).to_have_text("Soal 1 dari 5")
+    expect(status).to_have_text("Pengawas dipanggil — mohon tunggu di tempat.")
+    expect(banner).to_be_visible()
+    expect(button).to_be_disabled()
+
+    page.goto("about:blank")  # away (a reload, a crash of the tab) when the proctor comes
+    with app.app_context():
+        candidate = db.session.execute(db.select(Candidate.id)).scalar_one()
+    assert proctor_call(skd, "acknowledge", candidate=candidate, flag="help")["ok"] is True
+    page.goto(exam_url)
+    expect(status).to_have_text("Pengawas sudah melihat permintaan Anda.")
+    expect(banner).to_be_visible()
+    expect(button).to_be_enabled()
+
+    page.reload()  # said once: the next load has nothing to say
+    expect(progress).to_have_text("Soal 1 dari 5")
+    page.wait_for_timeout(500)
+    expect(banner).to_be_hidden()
+    expect(button).to_be_enabled()
+    page.context.close()
+
+
 @pytest.fixture
 def skd_long(app, db_url, tmp_path):
     """The SKD-style sitting at its real length for the last section: TWK 30, TKP 45."""
