@@ -603,6 +603,38 @@ def test_a_reloaded_page_keeps_its_waiting_call_and_learns_an_answer_that_came_w
     page.context.close()
 
 
+def test_a_page_cut_off_when_its_call_is_answered_says_so_when_it_is_back(app, browser, skd):  # noqa: F811
+    """Issue 19 leftovers, defect 2, without a reload: the network drops while the call waits,
+    the proctor answers meanwhile; the page's socket comes back and the page says so."""
+    from types import SimpleNamespace
+
+    from playwright.sync_api import expect
+
+    from tests.netproxy import TcpProxy
+
+    proxy = TcpProxy(skd.port).start()
+    through = SimpleNamespace(url=proxy.url, sitting_id=skd.sitting_id)
+    try:
+        page = open_page(browser, through, HELP_SCREENS["1024x768"])
+        start_sitting(skd)
+        expect(page.get_by_test_id("progress")).to_have_text("Soal 1 dari 5")
+        status = page.get_by_test_id("help-status")
+        page.keyboard.press("Alt+B")
+        expect(status).to_have_text("Pengawas dipanggil — mohon tunggu di tempat.")
+        proxy.cut("reset")
+        expect(page.get_by_test_id("offline-banner")).to_be_visible(timeout=15000)
+        with app.app_context():
+            candidate = db.session.execute(db.select(Candidate.id)).scalar_one()
+        assert proctor_call(skd, "acknowledge", candidate=candidate, flag="help")["ok"] is True
+        proxy.restore()
+        expect(page.get_by_test_id("offline-banner")).to_be_hidden(timeout=30000)
+        expect(status).to_have_text("Pengawas sudah melihat permintaan Anda.")
+        expect(page.get_by_test_id("help-button")).to_be_enabled()
+        page.context.close()
+    finally:
+        proxy.close()
+
+
 def clipped(page, testid):
     """How many pixels of the banner's text its box does not show (0: all of it in sight)."""
     return page.get_by_test_id(testid).evaluate(
