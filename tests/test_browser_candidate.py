@@ -563,6 +563,139 @@ def test_the_help_banners_clear_by_themselves_close_by_keyboard_and_never_outliv
     page.context.close()
 
 
+def test_a_reloaded_page_keeps_its_waiting_call_and_learns_an_answer_that_came_while_away(
+    app, browser, skd
+):  # noqa: F811
+    """Issue 19 leftovers, defect 2: the call's banner and resting button survive a reload, and
+    a page that was away when the proctor answered says so when it is back (once)."""
+    from playwright.sync_api import expect
+
+    page = open_page(browser, skd, HELP_SCREENS["1024x768"])
+    start_sitting(skd)
+    progress = page.get_by_test_id("progress")
+    expect(progress).to_have_text("Soal 1 dari 5")
+    exam_url = page.url
+    button, status = page.get_by_test_id("help-button"), page.get_by_test_id("help-status")
+    banner = page.get_by_test_id("help-banner")
+    button.click()
+    expect(status).to_have_text("Pengawas dipanggil — mohon tunggu di tempat.")
+
+    page.reload()  # the call still waits: the page says so and the button still rests
+    expect(progress).to_have_text("Soal 1 dari 5")
+    expect(status).to_have_text("Pengawas dipanggil — mohon tunggu di tempat.")
+    expect(banner).to_be_visible()
+    expect(button).to_be_disabled()
+
+    page.goto("about:blank")  # away (a reload, a crash of the tab) when the proctor comes
+    with app.app_context():
+        candidate = db.session.execute(db.select(Candidate.id)).scalar_one()
+    assert proctor_call(skd, "acknowledge", candidate=candidate, flag="help")["ok"] is True
+    page.goto(exam_url)
+    expect(status).to_have_text("Pengawas sudah melihat permintaan Anda.")
+    expect(banner).to_be_visible()
+    expect(button).to_be_enabled()
+
+    page.reload()  # said once: the next load has nothing to say
+    expect(progress).to_have_text("Soal 1 dari 5")
+    page.wait_for_timeout(500)
+    expect(banner).to_be_hidden()
+    expect(button).to_be_enabled()
+    page.context.close()
+
+
+def test_a_page_cut_off_when_its_call_is_answered_says_so_when_it_is_back(app, browser, skd):  # noqa: F811
+    """Issue 19 leftovers, defect 2, without a reload: the network drops while the call waits,
+    the proctor answers meanwhile; the page's socket comes back and the page says so."""
+    from types import SimpleNamespace
+
+    from playwright.sync_api import expect
+
+    from tests.netproxy import TcpProxy
+
+    proxy = TcpProxy(skd.port).start()
+    through = SimpleNamespace(url=proxy.url, sitting_id=skd.sitting_id)
+    try:
+        page = open_page(browser, through, HELP_SCREENS["1024x768"])
+        start_sitting(skd)
+        expect(page.get_by_test_id("progress")).to_have_text("Soal 1 dari 5")
+        status = page.get_by_test_id("help-status")
+        page.keyboard.press("Alt+B")
+        expect(status).to_have_text("Pengawas dipanggil — mohon tunggu di tempat.")
+        proxy.cut("reset")
+        expect(page.get_by_test_id("offline-banner")).to_be_visible(timeout=15000)
+        with app.app_context():
+            candidate = db.session.execute(db.select(Candidate.id)).scalar_one()
+        assert proctor_call(skd, "acknowledge", candidate=candidate, flag="help")["ok"] is True
+        proxy.restore()
+        expect(page.get_by_test_id("offline-banner")).to_be_hidden(timeout=30000)
+        expect(status).to_have_text("Pengawas sudah melihat permintaan Anda.")
+        expect(page.get_by_test_id("help-button")).to_be_enabled()
+        page.context.close()
+    finally:
+        proxy.close()
+
+
+def clipped(page, testid):
+    """How many pixels of the banner's text its box does not show (0: all of it in sight)."""
+    return page.get_by_test_id(testid).evaluate(
+        "(node) => Math.max(node.scrollHeight - node.clientHeight, node.scrollWidth - node.clientWidth)"
+    )
+
+
+@pytest.mark.parametrize("screen", ["1024x768", "zoom150"])
+def test_banners_that_wrap_never_move_the_item(app, browser, skd, shots, screen):  # noqa: F811
+    """Issue 19 leftovers, defect 3: the network drops while a help call and a time notice
+    show: three banners, the offline one long enough to wrap at 1024 px; the item stays put,
+    nothing it shows is covered and every banner's text can be read."""
+    from types import SimpleNamespace
+
+    from playwright.sync_api import expect
+
+    from tests.netproxy import TcpProxy
+
+    proxy = TcpProxy(skd.port).start()
+    through = SimpleNamespace(url=proxy.url, sitting_id=skd.sitting_id)
+    try:
+        page = open_page(browser, through, HELP_SCREENS[screen])
+        start_sitting(skd)
+        expect(page.get_by_test_id("progress")).to_have_text("Soal 1 dari 5")
+        parts = [page.get_by_test_id(t) for t in ("item-stem", "option-A", "section-tabs")]
+
+        def boxes():
+            return [p.bounding_box() for p in parts]
+
+        before = boxes()
+        page.get_by_test_id("help-button").click()
+        expect(page.get_by_test_id("help-status")).to_have_text(
+            "Pengawas dipanggil — mohon tunggu di tempat."
+        )
+        with app.app_context():
+            candidate = db.session.execute(db.select(Candidate.id)).scalar_one()
+        assert proctor_call(skd, "extend_seat", candidate=candidate, minutes=5, reason="x") == {
+            "ok": True
+        }
+        expect(page.get_by_test_id("time-warning")).to_contain_text("Waktu ditambah 5 menit")
+        # both wrap to two lines at 1024 px: they grew the row and moved the item by 8.8 px
+        assert boxes() == before, "two banners moved the item"
+        assert [clipped(page, t) <= 1 for t in ("time-warning", "help-banner")] == [True, True]
+        proxy.cut("reset")
+        offline = page.get_by_test_id("offline-banner")
+        expect(offline).to_be_visible(timeout=15000)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(shots / f"candidate-three-banners-{screen}.png"))
+        assert boxes() == before, "the wrapping banners moved the item"
+        assert overlaps(page, "offline-banner", UNCOVERED) == []
+        assert overlaps(page, "help-banner", UNCOVERED) == []
+        for testid in ("offline-banner", "time-warning", "help-banner"):
+            assert clipped(page, testid) <= 1, testid
+        proxy.restore()
+        expect(offline).to_be_hidden(timeout=30000)
+        assert boxes() == before
+        page.context.close()
+    finally:
+        proxy.close()
+
+
 @pytest.fixture
 def skd_long(app, db_url, tmp_path):
     """The SKD-style sitting at its real length for the last section: TWK 30, TKP 45."""

@@ -10,9 +10,9 @@ import requests
 import socketio as sio_client
 
 from cat_server.extensions import db
-from cat_server.models import AuditEvent
+from cat_server.models import AuditEvent, audit
 from cat_server.proctor import feed
-from tests.conftest import PIN, make_config, make_sitting, make_user
+from tests.conftest import PIN, login_staff, make_config, make_sitting, make_user
 from tests.live import LiveServer, cookie_header, http_login
 from tests.test_live_server import Workstation
 from tests.test_proctor_actions import act, attempt_of, room  # noqa: F401 (fixture)
@@ -211,3 +211,93 @@ def test_a_finished_candidate_is_not_promised_a_proctor(room):  # noqa: F811
         assert not db.session.execute(
             db.select(AuditEvent).where(AuditEvent.action == "help_requested")
         ).first()
+
+
+def reconnect(sock):
+    """The page reloads (or its socket is cut and comes back): the `state` of the new connect."""
+    if sock.is_connected("/exam"):
+        sock.get_received("/exam")
+        sock.disconnect(namespace="/exam")
+    sock.connect(namespace="/exam")
+    received = sock.get_received("/exam")
+    (state,) = [m["args"][0] for m in received if m["name"] == "state"]
+    return state, [m["name"] for m in received]
+
+
+def help_rows(r):
+    """The help calls' rows of the sitting's report, as the CSV has them."""
+    client = r.app.test_client()
+    login_staff(client)
+    csv = client.get(f"/proctor/sittings/{r.sitting}/report.csv").get_data(as_text=True)
+    return [line for line in csv.splitlines() if ",help call," in line]
+
+
+def audit_times(r, action):
+    with r.app.app_context():
+        return [
+            at.isoformat()
+            for at in db.session.execute(
+                db.select(AuditEvent.at).where(AuditEvent.action == action).order_by(AuditEvent.id)
+            ).scalars()
+        ]
+
+
+def test_a_page_away_when_its_call_is_answered_learns_it_when_it_connects_again(room):  # noqa: F811
+    """Issue 19 leftovers, defects 1 and 2: a page reloaded while its call waits still knows it
+    waits; a second press from it is the same call; an answer that came while the page was away
+    reaches it with the next connect's `state`; the report has one call, answered."""
+    r = room
+    cand = r.socks["20260001"]
+    assert cand.emit("call_proctor", namespace="/exam", callback=True)["new"] is True
+    (called,) = audit_times(r, "help_requested")
+
+    state, _ = reconnect(cand)  # reloaded while the call waits
+    assert state["help"] == {"called_at": called, "answered_at": None}
+    # the reloaded page's button is back; a press is the call already waiting, not a second one
+    assert cand.emit("call_proctor", namespace="/exam", callback=True) == {"ok": True, "new": False}
+
+    cand.disconnect(namespace="/exam")  # away (reloading, or the network) ...
+    assert act(r, "acknowledge", "20260001", flag="help")["ok"]  # ... when the proctor comes
+    state, names = reconnect(cand)
+    assert "help_answered" not in names  # nothing was sent to a page that was not there ...
+    (answered,) = audit_times(r, "help_acknowledged")
+    assert state["help"] == {"called_at": called, "answered_at": answered}  # ... the state says it
+    sync = cand.emit("sync", namespace="/exam", callback=True)
+    assert sync["state"]["help"] == {"called_at": called, "answered_at": answered}
+
+    (row,) = help_rows(r)  # one call, answered: not a second row "not answered yet"
+    assert "answered_by=pengawas" in row, row
+
+    # a new call after the answer is a new call, waiting again
+    assert cand.emit("call_proctor", namespace="/exam", callback=True)["new"] is True
+    state, _ = reconnect(cand)
+    assert state["help"]["answered_at"] is None
+    assert state["help"]["called_at"] == audit_times(r, "help_requested")[-1] > called
+
+    # the other seat never called; a finished seat's page is promised no proctor
+    assert reconnect(r.socks["20260002"])[0]["help"] is None
+    assert act(r, "end_attempt", "20260001", reason="Selesai")["ok"]
+    assert reconnect(cand)[0]["help"] is None
+
+
+def test_one_answer_answers_every_open_call_of_the_seat_in_the_report(room):  # noqa: F811
+    """However the log came to hold two unanswered calls of a seat (two presses racing on
+    two server processes), the proctor went to the seat once: the report answers both,
+    and the seat's page is told its call was answered."""
+    r = room
+    cand = r.socks["20260001"]
+    assert cand.emit("call_proctor", namespace="/exam", callback=True)["new"] is True
+    with r.app.app_context():  # the second press of the race, past the "already waiting" check
+        attempt = attempt_of(r, "20260001")
+        audit(
+            f"candidate:{attempt.candidate_id}",
+            "help_requested",
+            sitting_id=attempt.sitting_id,
+            attempt_id=attempt.id,
+        )
+        db.session.commit()
+    assert act(r, "acknowledge", "20260001", flag="help")["ok"]
+    rows = help_rows(r)
+    assert len(rows) == 2 and all("answered_by=pengawas" in row for row in rows), rows
+    state, _ = reconnect(cand)
+    assert state["help"]["answered_at"] is not None

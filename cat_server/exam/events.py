@@ -146,7 +146,7 @@ class ExamNamespace(AckedNamespace):
         if attempt is None:
             raise NotFound("Ujian tidak ditemukan.", "Attempt not found.")
         sessions.check_token(attempt, session_token())
-        state = views.attempt_state(attempt)
+        state = presence.with_help(attempt, views.attempt_state(attempt))
         db.session.rollback()
         return {"ok": True, "state": state}
 

@@ -64,9 +64,9 @@ def connect(
     token=sessions.BY_SERVER,
     lost_since=None,
 ) -> tuple[dict, str | None]:
-    """mark_connected, then the full state for the new socket: (state, replaced sid)."""
+    """mark_connected, then the new socket's full state, with ``help``: (state, replaced sid)."""
     attempt, replaced = mark_connected(attempt_id, sid, device, is_live, token, lost_since)
-    return attempt_state(attempt), replaced
+    return with_help(attempt, attempt_state(attempt)), replaced
 
 
 def credit_lost_connection(attempt_id: int, since, until) -> float:
@@ -170,6 +170,39 @@ def help_waiting(attempt_id: int) -> bool:
         .limit(1)
     ).scalar_one_or_none()
     return last == "help_requested"
+
+
+def help_call(attempt_id: int) -> dict | None:
+    """The attempt's last help call, for its page: ``{"called_at", "answered_at"}`` (UTC).
+
+    ``answered_at`` is None while the call waits. A call is the first press after
+    the last answer: presses in between are the same call, and one answer closes it.
+    None if the candidate never called.
+    """
+    call = None
+    for action, at in db.session.execute(
+        db.select(AuditEvent.action, AuditEvent.at)
+        .where(
+            AuditEvent.attempt_id == attempt_id,
+            AuditEvent.action.in_(("help_requested", "help_acknowledged")),
+        )
+        .order_by(AuditEvent.id)
+    ):
+        if action == "help_requested":
+            if call is None or call["answered_at"] is not None:
+                call = {"called_at": at, "answered_at": None}
+        elif call is not None and call["answered_at"] is None:
+            call["answered_at"] = at
+    if call is None:
+        return None
+    return {k: v.isoformat() if v is not None else None for k, v in call.items()}
+
+
+def with_help(attempt: Attempt, state: dict) -> dict:
+    """A full state for a page that (re)connects or re-syncs, with its help call: a page
+    reloaded while its call waited learns both that it waits and when it was answered."""
+    state["help"] = None if attempt.status == "finished" else help_call(attempt.id)
+    return state
 
 
 def tell_help_answered(attempt_id: int, at) -> None:

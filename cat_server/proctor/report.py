@@ -65,7 +65,7 @@ def report_rows(sitting_id: int) -> list[dict]:
             people[("a", attempt_id)] = person
             finished[attempt_id] = finished_at
     rows = []
-    calls = {}  # attempt id -> its help call's row still waiting for a proctor
+    calls = {}  # attempt id -> its help calls' rows still waiting for a proctor
     events = db.session.execute(
         db.select(AuditEvent)
         .where(
@@ -81,15 +81,16 @@ def report_rows(sitting_id: int) -> list[dict]:
             row = _candidate_row(event, person)
             rows.append(row)
             if event.action == "help_requested":
-                calls[event.attempt_id] = row
+                calls.setdefault(event.attempt_id, []).append(row)
             continue
         if event.action == "help_acknowledged" and event.attempt_id in calls:
-            row = calls.pop(event.attempt_id)
-            row["data"].update(
-                answered_by=users.get(event.actor, event.actor), answered_at=event.at
-            )
-            row["reason"] = event.reason or ""
-            row["detail"] = _csv_detail(row["data"])
+            # the proctor came to the seat: every call of it still open is answered
+            for row in calls.pop(event.attempt_id):
+                row["data"].update(
+                    answered_by=users.get(event.actor, event.actor), answered_at=event.at
+                )
+                row["reason"] = event.reason or ""
+                row["detail"] = _csv_detail(row["data"])
             continue
         if event.action == "attempt_paused" and data.get("by") == "sitting":
             continue  # the sitting's own row says it; one row per seat would drown the report
@@ -119,11 +120,12 @@ def report_rows(sitting_id: int) -> list[dict]:
             }
         )
     # a call nobody answered before the candidate's exam ended says so, not "not answered yet"
-    for attempt_id, row in calls.items():
+    for attempt_id, open_rows in calls.items():
         ended = finished.get(attempt_id)
-        if ended is not None and ended >= row["at"]:
-            row["data"]["ended_unanswered_at"] = ended
-            row["detail"] = _csv_detail(row["data"])
+        for row in open_rows:
+            if ended is not None and ended >= row["at"]:
+                row["data"]["ended_unanswered_at"] = ended
+                row["detail"] = _csv_detail(row["data"])
     for incident in db.session.execute(
         db.select(Incident).where(Incident.sitting_id == sitting_id).order_by(Incident.at)
     ).scalars():

@@ -537,6 +537,7 @@
     el.examClock.hidden = !sectionClock;
     el.countdown.setAttribute('aria-label', t(sectionClock ? 'section_time' : 'exam_time'));
     render();
+    applyHelp(next);
     pump();
   }
 
@@ -1210,6 +1211,60 @@
 
   byId('help-close').addEventListener('click', hideHelp);
 
+  // This tab waits for a proctor: kept across a reload (sessionStorage, per tab), so an
+  // answer that came while the page was away is said when the `state` of the next
+  // connect carries it (docs/protocol.md, "Calling a proctor").
+  var HELP_KEY = 'cat-exam-help-waiting:' + config.attempt;
+  var helpWaiting = false; // the same, for a browser without sessionStorage
+  var helpShown = false; // this page has shown the waiting call (a reload has not yet)
+
+  function setHelpWaiting(on) {
+    helpWaiting = on;
+    try {
+      if (on) window.sessionStorage.setItem(HELP_KEY, '1');
+      else window.sessionStorage.removeItem(HELP_KEY);
+    } catch (e) { /* none: the variable alone */ }
+  }
+
+  function isHelpWaiting() {
+    try {
+      if (window.sessionStorage.getItem(HELP_KEY)) return true;
+    } catch (e) { /* none */ }
+    return helpWaiting;
+  }
+
+  function helpAnswered() {
+    setHelpWaiting(false);
+    helpShown = false;
+    helpButton.disabled = false;
+    showHelp('help_answered', HELP_ANSWERED_MS);
+  }
+
+  // the connect's (or a sync's) `state` says the seat's last call: {called_at, answered_at}
+  function applyHelp(next) {
+    if (!('help' in next)) return; // only those states carry it
+    var call = next.help;
+    if (next.status === 'finished' || !call) {
+      setHelpWaiting(false);
+      return;
+    }
+    if (call.answered_at) {
+      if (isHelpWaiting()) helpAnswered(); // answered while this page was away
+      return;
+    }
+    setHelpWaiting(true);
+    if (helpShown) return;
+    // reloaded while the call waits: the banner and the resting button as they were,
+    // for what is left of the call's quiet minute
+    helpShown = true;
+    var since = Date.parse(next.server_time) - Date.parse(call.called_at);
+    var left = HELP_QUIET_MS - (isNaN(since) ? 0 : Math.max(0, since));
+    if (left > 0) {
+      helpButton.disabled = true;
+      showHelp('help_sent', left);
+    }
+  }
+
   function callProctor() {
     if (helpButton.disabled) return;
     helpButton.disabled = true;
@@ -1219,6 +1274,8 @@
         showHelp('help_failed', HELP_QUIET_MS);
         return;
       }
+      setHelpWaiting(true);
+      helpShown = true;
       showHelp('help_sent', HELP_QUIET_MS);
     });
   }
@@ -1226,8 +1283,7 @@
   // a proctor acknowledged the call on the console: say so, and the button is back
   socket.on('help_answered', function (data) {
     if (!data || data.attempt !== config.attempt) return;
-    helpButton.disabled = false;
-    showHelp('help_answered', HELP_ANSWERED_MS);
+    helpAnswered();
   });
 
   helpButton.addEventListener('click', callProctor);
