@@ -711,12 +711,12 @@ def test_scheduling_a_packages_sitting_refuses_in_the_pages_language(app, import
 
     _, exam_id = imported
     with app.app_context():
-        make_user("admin", role="admin")
-        proctor_id = make_user().id
+        make_user("kepala", role="admin")  # names no menu word holds ("Admin", "Pengawas")
+        proctor_id = make_user("budi").id
         plain_exam_id = db.session.get(Sitting, make_sitting(n_candidates=1)).exam_id
         at = to_local(STARTS[SLOT]).strftime("%Y-%m-%d %H:%M")
     admin = app.test_client()
-    login_staff(admin, "admin")
+    login_staff(admin, "kepala")
     admin.get(f"/admin/?lang={lang}")
     form = {"name": "Sesi Paket", "room": "R1", "proctors": proctor_id, "scheduled_at": at}
     says = {
