@@ -631,6 +631,26 @@ def test_the_responses_problems_read_in_english_as_the_engine_writes_them():
         assert english(sentence.msgid) == MESSAGES[code], code
 
 
+def test_the_engine_names_a_responses_files_problem_by_code_and_values(tmp_path):
+    """irt/ imports nothing of the server: its error carries a code, where and the values,
+    for the admin to word; ``str()`` stays the English sentence."""
+    from cat_server.irt.io import InputError, read_responses
+
+    path = tmp_path / "jawaban.csv"
+    path.write_text(BAD_RESPONSES["out-of-range"][0])
+    with pytest.raises(InputError) as caught:
+        read_responses(path)
+    error = caught.value
+    assert (error.code, error.params) == ("score_out_of_range", {"value": 2, "expected": "0 or 1"})
+    assert (error.file, error.unit, error.row, error.column) == (
+        str(path),
+        "row",
+        3,
+        "3 ('TWK002')",
+    )
+    assert str(error) == "row 3, column 3 ('TWK002'): score 2 is out of range (allowed 0 or 1)"
+
+
 def test_calibrate_prints_a_responses_files_problem_in_english(runner, tmp_path):
     from cat_server.engine_cli import calibrate_command
 

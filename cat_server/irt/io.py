@@ -87,7 +87,8 @@ class InputError(ValueError):
 
     def __init__(self, code, row=None, column=None, line=None, **params):
         self.code, self.params = code, params
-        self.message = MESSAGES[code] % params if params else MESSAGES[code]
+        text = MESSAGES.get(code, code)  # a sentence of no code yet: its own words, in English
+        self.message = text % params if params else text
         where = []
         if line is not None:  # files with no header row: the plain file line
             where.append(f"line {line}")
