@@ -524,8 +524,8 @@ def test_verify_names_a_tampered_response_row(app, admin, runner):
     )
     assert " WIB) do not give its stored hash" in bad.stderr  # answered at, in local time
     assert "20260001" not in bad.stderr
-    page = admin.post("/admin/verify").get_data(as_text=True)
-    assert f"row id {row_id}" in page
+    page = admin.post("/admin/verify").get_data(as_text=True)  # in Indonesian, the default
+    assert f"jawaban soal ke-2 (id baris {row_id}): diubah" in page
 
 
 # --- access --------------------------------------------------------------------

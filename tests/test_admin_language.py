@@ -6,6 +6,7 @@ machine codes (<code>) are the data, not the page's words, and are left out."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import zipfile
@@ -191,7 +192,7 @@ TECHNICAL = set(
     """Sympson Hetter Kullback Leibler randomesque gpcm grm pl pb csv docs engine md demo
     user data""".split()
 )
-PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
+PLACEHOLDER = re.compile(r"%\(\w+\)[sdr]")  # %r: a value quoted as Python does
 
 
 def catalogue(lang: str) -> list[re.Pattern]:
@@ -495,3 +496,298 @@ def test_load_bank_prints_the_problems_in_english(app, runner, tmp_path):
     )
     text = COLUMN_NAMES.sub(" ", unquoted(result.stderr.replace("x1.csv", " ")))
     assert not foreign_words(text, INDONESIAN), sorted(foreign_words(text, INDONESIAN))
+
+
+# --- a calibration's responses file: its problems in the page's language -------------
+
+RESPONSES = "person_id,TWK001,TWK002\n"
+# (file, its bytes, the problem line in Indonesian, in English): file, row, column, the
+# value found or what was expected, each in the page's language
+BAD_RESPONSES = {
+    "not-a-number": (
+        RESPONSES + "P1,1,0\nP2,x,1\n",
+        "jawaban.csv: baris 3, kolom 2 ('TWK001'): 'x' bukan angka",
+        "jawaban.csv: row 3, column 2 ('TWK001'): 'x' is not a number",
+    ),
+    "out-of-range": (
+        RESPONSES + "P1,1,0\nP2,0,2\n",
+        "jawaban.csv: baris 3, kolom 3 ('TWK002'): skor 2 di luar rentang (boleh 0 atau 1)",
+        "jawaban.csv: row 3, column 3 ('TWK002'): score 2 is out of range (allowed 0 or 1)",
+    ),
+    "not-whole": (
+        RESPONSES + "P1,1,0\nP2,0.5,1\n",
+        "jawaban.csv: baris 3, kolom 2 ('TWK001'): '0.5' bukan skor bilangan bulat",
+        "jawaban.csv: row 3, column 2 ('TWK001'): '0.5' is not a whole-number score",
+    ),
+    "ragged": (
+        RESPONSES + "P1,1,0\nP2,0\n",
+        "jawaban.csv: baris 3: 2 sel untuk 3 kolom",
+        "jawaban.csv: row 3: 2 cells for 3 columns",
+    ),
+    "constant": (
+        RESPONSES + "P1,1,0\nP2,1,1\n",
+        "jawaban.csv: baris 2-3, kolom 2 ('TWK001'): kolom tetap: setiap jawaban 1, jadi soal "
+        "ini tidak dapat dikalibrasi",
+        "jawaban.csv: row 2-3, column 2 ('TWK001'): constant column: every response is 1, so "
+        "the item cannot be calibrated",
+    ),
+    "no-responses": (
+        RESPONSES + "P1,1,\nP2,0,\n",
+        "jawaban.csv: baris 2-3, kolom 3 ('TWK002'): tidak ada jawaban di kolom soal ini",
+        "jawaban.csv: row 2-3, column 3 ('TWK002'): no responses in this item column",
+    ),
+    "duplicate": (
+        "person_id,TWK001,TWK001\nP1,1,0\n",
+        "jawaban.csv: baris 1, kolom 3 ('TWK001'): kode soal 'TWK001' ganda (juga kolom 2)",
+        "jawaban.csv: row 1, column 3 ('TWK001'): duplicate item id 'TWK001' (also column 2)",
+    ),
+    "empty-column-name": (
+        "person_id,TWK001,\nP1,1,0\n",
+        "jawaban.csv: baris 1, kolom 3: nama kolom kosong",
+        "jawaban.csv: row 1, column 3: empty column name",
+    ),
+    "header-only": (
+        RESPONSES,
+        "jawaban.csv: baris 2: tidak ada baris jawaban (hanya baris judul)",
+        "jawaban.csv: row 2: no response rows (only a header)",
+    ),
+    "no-items": (
+        "person_id\nP1\n",
+        "jawaban.csv: baris 1: tidak ada kolom soal",
+        "jawaban.csv: row 1: no item columns",
+    ),
+    "blank-header": (
+        "\n" + RESPONSES + "P1,1,0\n",
+        "jawaban.csv: baris 1: baris pertama harus baris judul; baris itu kosong",
+        "jawaban.csv: row 1: the first line must be the header; it is blank",
+    ),
+    "empty": ("", "jawaban.csv: berkas kosong", "jawaban.csv: the file is empty"),
+    "utf-16": (
+        (RESPONSES + "P1,1,0\n").encode("utf-16"),
+        "jawaban.csv: berkas bukan teks UTF-8",
+        "jawaban.csv: the file is not UTF-8 text",
+    ),
+    "long-cell": (
+        RESPONSES + 'P1,"' + "1" * 200_000 + '",0\n',
+        "jawaban.csv: baris 2: CSV tidak terbaca: ada sel yang lebih panjang dari 131072 karakter",
+        "jawaban.csv: row 2: the CSV cannot be read: field larger than field limit (131072)",
+    ),
+}
+RESPONSES_ENGLISH = set(
+    """cells columns number whole score range allowed constant every response cannot
+    calibrated responses duplicate empty header first line blank text cannot read field
+    larger limit""".split()
+)
+RESPONSES_INDONESIAN = set(
+    """bukan angka bilangan bulat skor luar rentang boleh atau tetap setiap jawaban jadi
+    dapat dikalibrasi ganda juga kosong judul pertama harus teks terbaca sel panjang
+    karakter""".split()
+)
+
+
+def post_responses(admin, data: str | bytes):
+    data = data.encode() if isinstance(data, str) else data
+    return admin.post(
+        "/admin/calibration",
+        data={"bank_id": "1", "model": "2pl", "file": (io.BytesIO(data), "jawaban.csv")},
+        content_type="multipart/form-data",
+    )
+
+
+@pytest.mark.parametrize("case", list(BAD_RESPONSES))
+@pytest.mark.parametrize(
+    "lang, other", [("id", ENGLISH), ("en", INDONESIAN)], ids=["Indonesian", "English"]
+)
+def test_a_responses_files_problem_is_in_the_pages_language(app, admin, case, lang, other):
+    """Issue 18: a calibration's responses file (read by the engine, irt/io.py) names its
+    problem in the page's language: file, row, column and the value found or expected."""
+    data, indonesian, english = BAD_RESPONSES[case]
+    admin.get(f"/admin/?lang={lang}")
+    response = post_responses(admin, data)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    problems = page.split('class="problems-list"', 1)[1].split("</div>", 1)[0]
+    expected = indonesian if lang == "id" else english
+    assert expected in html.unescape(problems), problems
+    with app.app_context():
+        data_typed = ["jawaban.csv", *typed_data()]  # the file's name is the admin's own
+        words = foreign_words(
+            visible(page, data_typed),
+            other | (RESPONSES_ENGLISH if lang == "id" else RESPONSES_INDONESIAN),
+        )
+        parts = visible_parts(page, data_typed)
+    assert not words, (sorted(words), problems)
+    assert not words_not_from_the_catalogue(parts, catalogue(lang)), problems
+
+
+def test_the_responses_problems_read_in_english_as_the_engine_writes_them():
+    """The English page and the CLI (``cat-server calibrate``) say the same sentence."""
+    from cat_server.admin.words import INPUT_PROBLEMS
+    from cat_server.irt.io import MESSAGES
+    from cat_server.itembank.formats.problems import english
+
+    assert set(INPUT_PROBLEMS) <= set(MESSAGES)
+    for code, sentence in INPUT_PROBLEMS.items():
+        assert english(sentence.msgid) == MESSAGES[code], code
+
+
+def test_the_engine_names_a_responses_files_problem_by_code_and_values(tmp_path):
+    """irt/ imports nothing of the server: its error carries a code, where and the values,
+    for the admin to word; ``str()`` stays the English sentence."""
+    from cat_server.irt.io import InputError, read_responses
+
+    path = tmp_path / "jawaban.csv"
+    path.write_text(BAD_RESPONSES["out-of-range"][0])
+    with pytest.raises(InputError) as caught:
+        read_responses(path)
+    error = caught.value
+    assert (error.code, error.params) == ("score_out_of_range", {"value": 2, "expected": "0 or 1"})
+    assert (error.file, error.unit, error.row, error.column) == (
+        str(path),
+        "row",
+        3,
+        "3 ('TWK002')",
+    )
+    assert str(error) == "row 3, column 3 ('TWK002'): score 2 is out of range (allowed 0 or 1)"
+
+
+def test_calibrate_prints_a_responses_files_problem_in_english(runner, tmp_path):
+    from cat_server.engine_cli import calibrate_command
+
+    path = tmp_path / "jawaban.csv"
+    path.write_text(BAD_RESPONSES["out-of-range"][0])
+    result = runner.invoke(calibrate_command, [str(path), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 2
+    assert "row 3, column 3 ('TWK002'): score 2 is out of range (allowed 0 or 1)" in result.output
+    text = unquoted(result.output.replace(str(path), " "))
+    assert not foreign_words(text, RESPONSES_INDONESIAN), result.output
+
+
+# --- the chain check's page: its problems in the page's language -----------------------
+
+
+@pytest.fixture
+def tampered(app):
+    """Two attempts of 'Sesi Uji': one answer of the first altered, a row of the second
+    deleted; (admin client, the altered row's id)."""
+    from cat_server.models import Response
+    from tests.conftest import PIN, make_sitting
+    from tests.test_admin import sit_exam
+
+    with app.app_context():
+        sitting_id = make_sitting(n_candidates=2)
+        make_user("kepala", "admin", "admin-pass-1")
+    sit_exam(app, sitting_id, "20260001", PIN, ["A", "B", "C"])
+    sit_exam(app, sitting_id, "20260002", PIN, ["E", "E", "E"])
+    with app.app_context():
+        first = db.session.query(Response).filter_by(attempt_id=1, seq=2).one()
+        first.choice, first.score = "C", 5
+        row_id = first.id
+        db.session.delete(db.session.query(Response).filter_by(attempt_id=2, n=2).one())
+        db.session.commit()
+    client = app.test_client()
+    assert login_staff(client, "kepala", "admin-pass-1").status_code == 302
+    return client, row_id
+
+
+CHAIN_ENGLISH = set(
+    """attempt registration response seq altered fields choice answered give stored
+    under chain key unkeyed missing deleted counts but removed added""".split()
+)
+CHAIN_INDONESIAN = set(
+    """ujian peserta nomor jawaban soal diubah isinya pilihan dijawab tidak menghasilkan
+    tersimpan kunci rantai tanpa hilang dihapus mencatat tetapi berisi ditambah""".split()
+)
+
+
+@pytest.mark.parametrize(
+    "lang, other", [("id", ENGLISH), ("en", INDONESIAN)], ids=["Indonesian", "English"]
+)
+def test_the_chain_checks_problems_are_in_the_pages_language(app, tampered, lang, other):
+    """Issue 18: the dashboard's verify button lists each departure of a chain (an altered
+    row, a deleted one, a count that differs) in the page's language, naming the attempt,
+    the candidate, the sitting and the row."""
+    admin, row_id = tampered
+    admin.get(f"/admin/?lang={lang}")
+    page = admin.post("/admin/verify").get_data(as_text=True)
+    problems = html.unescape(page.split('class="problems"', 1)[1].split("</div>", 1)[0])
+    if lang == "id":
+        lines = [
+            "ujian peserta 1 (nomor peserta 20260001, sesi 'Sesi Uji'), jawaban soal ke-2 "
+            f"(id baris {row_id}): diubah: isinya (soal ",
+            " WIB) tidak menghasilkan hash yang tersimpan, baik dengan kunci rantai maupun "
+            "tanpa kunci",
+            "ujian peserta 2 (nomor peserta 20260002, sesi 'Sesi Uji'), jawaban soal ke-3 "
+            "(id baris ",
+            "): n 2 rantai, sebelum baris ini, hilang: ada baris yang dihapus",
+            "ujian peserta 2 (nomor peserta 20260002, sesi 'Sesi Uji'): ujian peserta mencatat "
+            "3 jawaban, tetapi rantainya berisi 2: ada jawaban yang dihapus atau ditambah",
+        ]
+    else:
+        lines = [
+            "attempt 1 (registration 20260001, sitting 'Sesi Uji'), response seq 2 "
+            f"(row id {row_id}): altered: its fields (item ",
+            " WIB) do not give its stored hash, under the chain key or unkeyed",
+            "attempt 2 (registration 20260002, sitting 'Sesi Uji'), response seq 3 (row id ",
+            "): the chain's n 2, before this row, is missing: rows were deleted",
+            "attempt 2 (registration 20260002, sitting 'Sesi Uji'): the attempt counts 3 "
+            "responses but its chain has 2: responses were removed or added",
+        ]
+    assert all(line in problems for line in lines), problems
+    with app.app_context():
+        words = foreign_words(
+            visible(page, typed_data()),
+            other | (CHAIN_ENGLISH if lang == "id" else CHAIN_INDONESIAN),
+        )
+        parts = visible_parts(page, typed_data())
+    assert not words, (sorted(words), problems)
+    assert not words_not_from_the_catalogue(parts, catalogue(lang)), problems
+
+
+def test_verify_prints_the_chains_problems_in_english(app, tampered, runner):
+    result = runner.invoke(args=["verify"])
+    assert result.exit_code == 1
+    assert "attempt 2 (registration 20260002, sitting 'Sesi Uji'): the attempt counts 3 " in (
+        result.stderr
+    )
+    assert not foreign_words(unquoted(result.stderr), CHAIN_INDONESIAN), result.stderr
+
+
+@pytest.mark.parametrize(
+    "lang, other", [("id", ENGLISH), ("en", INDONESIAN)], ids=["Indonesian", "English"]
+)
+def test_an_item_the_responses_cannot_calibrate_is_named_in_the_pages_language(
+    app, admin, lang, other
+):
+    """A pretest GPCM item nobody scored 1 on (irt/calibration.py refuses it): the page says
+    which item, which score and what to do, in the page's language."""
+    from cat_server.models import Item
+
+    with app.app_context():
+        item = db.session.execute(db.select(Item).filter_by(bank_id=1, code="TKP002")).scalar_one()
+        item.status = "pretest"
+        db.session.commit()
+    admin.get(f"/admin/?lang={lang}")
+    response = admin.post(
+        "/admin/calibration",
+        data={
+            "bank_id": "1",
+            "model": "gpcm",
+            "file": (io.BytesIO(b"person_id,TKP001,TKP002\nP1,0,0\nP2,4,2\nP3,2,4\n"), "j.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    problems = html.unescape(page.split('class="problems-list"', 1)[1].split("</div>", 1)[0])
+    assert {
+        "id": "Soal 'TKP002': tidak ada yang mendapat skor 1 (skor 0..4), jadi kedua ambang di "
+        "sebelah kategori itu tidak dapat diestimasi.",
+        "en": "Item 'TKP002': nobody scored 1 (scores 0..4), so the thresholds next to that "
+        "category cannot be estimated.",
+    }[lang] in problems, problems
+    with app.app_context():
+        words = foreign_words(visible(page, typed_data()), other)
+        parts = visible_parts(page, typed_data())
+    assert not words, (sorted(words), problems)
+    assert not words_not_from_the_catalogue(parts, catalogue(lang)), problems

@@ -246,7 +246,7 @@ def test_a_rewritten_row_with_a_recomputed_chain_is_tampered(app, mixed_sitting,
         key_id = chain.key_id(chain.chain_key())
     client = app.test_client()
     assert login_staff(client, "admin", "admin-pass-1").status_code == 302
-    page = client.post("/admin/verify").get_data(as_text=True)  # the dashboard's button
+    page = client.post("/admin/verify?lang=en").get_data(as_text=True)  # the dashboard's button
     assert "(row id 1): " + says.split("(row id 1): ")[1] in page
     assert f"id {key_id}" in page and "Every chain is intact" not in page
 

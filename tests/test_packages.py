@@ -3,6 +3,7 @@ every refusal leaves nothing stored; nothing readable at the centre before the r
 
 from __future__ import annotations
 
+import html
 import io
 from datetime import timedelta
 
@@ -327,7 +328,8 @@ def test_before_release_no_stem_is_in_the_database_the_log_or_any_admin_page(
     form = {"exam_id": exam_id, "name": "Sesi 1", "room": "R1", "proctors": proctor_id,
             "scheduled_at": at}  # fmt: skip
     refused = admin.post("/admin/sittings", data=form)
-    assert refused.status_code == 422 and "name one of its slots" in refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "sebutkan salah satu slotnya" in refused.get_data(as_text=True)
     made = admin.post("/admin/sittings", data={**form, "package_slot": SLOT})
     assert made.status_code == 302, made.get_data(as_text=True)
     with app.app_context():
@@ -678,8 +680,8 @@ def test_the_api_schedules_a_packages_sitting_with_its_slot_as_the_page_does(app
     assert made.status_code == 201, made.json
     assert made.json["sitting"]["package_slot"] == SLOT
     for fields, why in [
-        ({"scheduled_at": start}, "name one of its slots"),
-        ({"scheduled_at": start, "package_slot": "2030-01-01-S9"}, "name one of its slots"),
+        ({"scheduled_at": start}, "sebutkan salah satu slotnya"),
+        ({"scheduled_at": start, "package_slot": "2030-01-01-S9"}, "sebutkan salah satu slotnya"),
         ({"scheduled_at": months_later, "package_slot": SLOT}, "harus mulai dalam 60 menit"),
         ({"scheduled_at": start, "package_slot": 7}, "a slot name of the exam's package"),
     ]:
@@ -689,3 +691,54 @@ def test_the_api_schedules_a_packages_sitting_with_its_slot_as_the_page_does(app
         assert problem["field"] == "package_slot" and why in problem["message"], problem
     listed = client.get("/api/v1/sittings", headers=headers).json["sittings"]
     assert [s["package_slot"] for s in listed] == [SLOT]
+
+
+@pytest.mark.parametrize("lang", ["id", "en"], ids=["Indonesian", "English"])
+def test_scheduling_a_packages_sitting_refuses_in_the_pages_language(app, imported, lang):
+    """Issue 18: the sittings page's refusals of a package's slot, in the page's language:
+    a package's exam without one of its slots, a slot for an exam of no package."""
+    from tests.conftest import make_sitting
+    from tests.test_admin_language import (
+        ENGLISH,
+        INDONESIAN,
+        catalogue,
+        foreign_words,
+        typed_data,
+        visible,
+        visible_parts,
+        words_not_from_the_catalogue,
+    )
+
+    _, exam_id = imported
+    with app.app_context():
+        make_user("kepala", role="admin")  # names no menu word holds ("Admin", "Pengawas")
+        proctor_id = make_user("budi").id
+        plain_exam_id = db.session.get(Sitting, make_sitting(n_candidates=1)).exam_id
+        at = to_local(STARTS[SLOT]).strftime("%Y-%m-%d %H:%M")
+    admin = app.test_client()
+    login_staff(admin, "kepala")
+    admin.get(f"/admin/?lang={lang}")
+    form = {"name": "Sesi Paket", "room": "R1", "proctors": proctor_id, "scheduled_at": at}
+    says = {
+        "id": [
+            f"ujian ini dari paket tersegel: sebutkan salah satu slotnya, {SLOT}, {OTHER_SLOT}",
+            "hanya ujian dari paket tersegel yang punya slot; kosongkan isian ini",
+        ],
+        "en": [
+            f"the exam is a sealed package's: name one of its slots, {SLOT}, {OTHER_SLOT}",
+            "only a sealed package's exam has slots; leave it empty",
+        ],
+    }[lang]
+    for fields, why in zip(
+        [{"exam_id": exam_id}, {"exam_id": plain_exam_id, "package_slot": SLOT}], says, strict=True
+    ):
+        refused = admin.post("/admin/sittings", data={**form, **fields})
+        page = refused.get_data(as_text=True)
+        assert refused.status_code == 422 and why in html.unescape(page), page[-2000:]
+        with app.app_context():
+            data = [SLOT, OTHER_SLOT, *typed_data()]
+            words = foreign_words(visible(page, data), INDONESIAN if lang == "en" else ENGLISH)
+            left = words_not_from_the_catalogue(visible_parts(page, data), catalogue(lang))
+        assert not words and not left, (words, left)
+    with app.app_context():
+        assert not db.session.execute(db.select(Sitting).filter_by(name="Sesi Paket")).first()

@@ -25,10 +25,12 @@ from ..errors import NotFound
 from ..exam import catalog
 from ..extensions import db
 from ..irt import io as irt_io
+from ..irt.calibration import UncalibratableItem
 from ..itembank.formats import DICHOTOMOUS
 from ..models import Attempt, Exam, Item, ItemBank, Presentation, Response, Sitting, audit, utcnow
 from ..sealed.release import package_of_bank
 from .sittings import FormProblems, _
+from .words import input_problem_text, uncalibratable_text
 
 MODELS = ("1pl", "2pl", "3pl", "4pl", "grm", "gpcm")
 
@@ -97,7 +99,9 @@ def run_calibration(
         try:
             max_score = None if _family(model) == "dichotomous" else 4
             _persons, codes, x = irt_io.read_responses(f.name, model, max_score)
-        except (irt_io.InputError, ValueError) as error:
+        except irt_io.InputError as error:  # in the page's language (English in the CLI)
+            raise FormProblems([("file", input_problem_text(error, filename))]) from None
+        except ValueError as error:
             raise FormProblems([("file", f"{filename}: {error}")]) from None
         finally:
             os.unlink(f.name)
@@ -160,6 +164,8 @@ def run_calibration(
         n_cat = np.array([len(by_code[c].option_scores or (0, 1)) for c in codes])
     try:
         result = irt.calibrate(x, model, anchors=anchors, n_cat=n_cat, item_id=list(codes))
+    except UncalibratableItem as error:  # in the page's language (English in the CLI)
+        raise FormProblems([("responses", uncalibratable_text(error))]) from None
     except ValueError as error:
         raise FormProblems([("responses", str(error))]) from None
     rows = []

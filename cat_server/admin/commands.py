@@ -116,7 +116,8 @@ def verify_command(export_path):
     import os
 
     from ..exam.chain import key_source
-    from .scores import check_export, legacy_until, verify_chains
+    from .chains import legacy_until, verify_chains
+    from .scores import check_export
 
     click.echo(f"Chain key: {key_source()}")
     if export_path:

@@ -40,7 +40,7 @@ from ..models import (
     User,
 )
 from ..sealed.release import Sealed, package_of_bank
-from . import banks, bp, candidates, score_sheet, scores, sittings
+from . import banks, bp, candidates, chains, score_sheet, scores, sittings
 from .packages import package_summary, packages
 
 AUDIT_PAGE = 100
@@ -524,7 +524,7 @@ def audit_page():
 
 @bp.route("/verify", methods=["POST"])
 def verify():
-    return render_template("admin/verify.html", **scores.verify_report())
+    return render_template("admin/verify.html", **chains.verify_report())
 
 
 @bp.app_errorhandler(429)

@@ -1,21 +1,20 @@
-"""Score exports (CSV/XLSX, one row an attempt), wide responses for calibration, chain checks."""
+"""Score exports (CSV/XLSX, one row an attempt), wide responses for calibration, an export's
+check against the chains (the chains' own check: chains.py)."""
 
 from __future__ import annotations
 
 import csv
 import hmac
 import io
-from dataclasses import dataclass
 from datetime import datetime
-
-from flask import current_app
 
 from .. import spreadsheet
 from ..errors import MAX_ID
-from ..exam.chain import GENESIS, chain_hash, chain_key, genesis, head_signature, key_source
-from ..extensions import db, socketio
-from ..localtime import SECONDS, format_local, iso_local
+from ..exam.chain import GENESIS, chain_key, head_signature
+from ..extensions import db
+from ..localtime import iso_local
 from ..models import Attempt, AuditEvent, Candidate, Item, Response, Seat, Sitting
+from .chains import verify_chains
 
 
 def select_attempts(
@@ -232,126 +231,6 @@ def response_log(attempts: list[Attempt]) -> tuple[list[str], list[list]]:
     return list(RESPONSE_LOG_HEADER), rows
 
 
-# --- the response chain -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChainProblem:
-    attempt_id: int
-    registration_no: str
-    sitting: str
-    seq: int | None
-    response_id: int | None
-    message: str
-
-    def __str__(self):
-        where = (
-            f"attempt {self.attempt_id} (registration {self.registration_no}, "
-            f"sitting {self.sitting!r})"
-        )
-        if self.seq is not None:
-            where += f", response seq {self.seq} (row id {self.response_id})"
-        return f"{where}: {self.message}"
-
-
-# one attempt's rows in chain order, as plain tuples (an ORM object each cost more CPU)
-_CHAIN_ROWS = (
-    db.select(
-        Response.id,
-        Response.n,
-        Response.seq,
-        Response.item_id,
-        Response.choice,
-        Response.score,
-        Response.answered_at,
-        Response.prev_hash,
-        Response.hash,
-    )
-    .where(Response.attempt_id == db.bindparam("attempt"))
-    .order_by(Response.n)
-)
-
-
-def verify_chains(attempt_ids: list[int] | None = None) -> tuple[int, int, list[ChainProblem]]:
-    """Recompute every attempt's hash chain; return (attempts, responses, problems).
-
-    The chain is checked in the order it was written, ``Response.n`` = 1, 2, ...
-    (not seq order: a navigable section is answered in any order, and a changed
-    answer is a new row for the same seq). Each row's ``prev_hash`` must be the
-    hash of the row before it (64 zeros for the first), each row's fields must
-    give its stored hash, ``n`` must run 1..N without a gap, N must be the
-    attempt's ``n_responses``, and the attempt's ``chain_head`` the last hash.
-    Every departure is a problem naming what it shows: an altered row, a
-    deleted row, reordered rows, a changed chain head.
-
-    The first row's ``prev_hash`` (with no rows, the head) must be the attempt's
-    genesis (``exam.chain.genesis``) for the registration number, sitting and
-    exam it now belongs to: an attempt moved to another candidate is a problem.
-    64 zeros instead (a chain from before the binding) pass only up to
-    ``CHAIN_UNBOUND_UNTIL`` (or ``CHAIN_UNKEYED_UNTIL``).
-
-    Hashes are HMACs under the chain key (exam/chain.py). A row whose hash is
-    the plain, unkeyed SHA-256 of its fields passes only in an attempt up to
-    ``CHAIN_UNKEYED_UNTIL`` (written before the key existed) and before any
-    keyed row; anywhere else it is what someone who can write the database but
-    lacks the key would make, and a problem.
-    """
-    query = (
-        db.select(
-            Attempt.id,
-            Attempt.chain_head,
-            Attempt.n_responses,
-            Candidate.registration_no,
-            Sitting.name,
-            Attempt.sitting_id,
-            Sitting.exam_id,
-        )
-        .join(Candidate, Attempt.candidate_id == Candidate.id)
-        .join(Sitting, Attempt.sitting_id == Sitting.id)
-        .order_by(Attempt.id)
-    )
-    if attempt_ids is not None:
-        query = query.where(Attempt.id.in_(attempt_ids))
-    key, unkeyed_until, unbound_until = chain_key(), *legacy_until()
-    problems: list[ChainProblem] = []
-    n_attempts = n_responses = 0
-    for attempt_id, head, counted, reg, sitting, sitting_id, exam_id in db.session.execute(
-        query
-    ).all():
-        n_attempts += 1
-        socketio.sleep(0)  # a long check lets the exam's sockets in between attempts
-        rows = db.session.execute(_CHAIN_ROWS, {"attempt": attempt_id}).all()
-        n_responses += len(rows)
-        unkeyed = attempt_id <= unkeyed_until
-        start = genesis(key, attempt_id, reg, sitting_id, exam_id)
-        first = rows[0].prev_hash if rows else (head or GENESIS)
-        if first == GENESIS and attempt_id <= unbound_until:
-            start = GENESIS  # a chain from before the binding
-        found = _chain_problems(attempt_id, head or GENESIS, counted, rows, key, unkeyed, start)
-        for r, message in found:
-            seq, row_id = (r.seq, r.id) if r is not None else (None, None)
-            problems.append(ChainProblem(attempt_id, reg, sitting, seq, row_id, message))
-    return n_attempts, n_responses, problems
-
-
-def legacy_until() -> tuple[int, int]:
-    """The highest attempt ids whose chains may be unkeyed, and unbound (docs/admin.md)."""
-    unkeyed = int(current_app.config.get("CHAIN_UNKEYED_UNTIL") or 0)
-    return unkeyed, max(unkeyed, int(current_app.config.get("CHAIN_UNBOUND_UNTIL") or 0))
-
-
-def verify_report() -> dict:
-    """What the dashboard's verify page shows: the counts, the problems, which key, old attempts."""
-    n_attempts, n_responses, problems = verify_chains()
-    return {
-        "n_attempts": n_attempts,
-        "n_responses": n_responses,
-        "problems": problems,
-        "key": key_source(),
-        "unkeyed_until": current_app.config.get("CHAIN_UNKEYED_UNTIL") or 0,
-    }
-
-
 def check_export(data: bytes, filename: str) -> tuple[int, list[str]]:
     """Check a score export against the key and the database: (rows, problems).
 
@@ -444,112 +323,6 @@ def _export_rows(data: bytes, filename: str) -> list[dict]:
         header, *values = list(sheet.iter_rows(values_only=True))
         return [dict(zip(header, v, strict=False)) for v in values]
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-
-
-def _chain_problems(
-    attempt_id: int,
-    head: str,
-    counted: int,
-    rows: list[Response],
-    key: bytes,
-    unkeyed: bool,
-    start: str,
-):
-    """(row or None, message) for each departure of one attempt's rows (in ``n`` order).
-
-    ``unkeyed``: rows with the plain SHA-256 may open this attempt's chain;
-    ``start``: the first row's ``prev_hash`` (the attempt's genesis).
-    """
-    found = []
-    plain = []  # rows with the plain SHA-256 where only keyed ones may be
-    first = rows[0].prev_hash if rows else head
-    if first != start and first not in {r.hash for r in rows}:
-        legacy = first == GENESIS and start != GENESIS
-        found.append(
-            (
-                rows[0] if rows else None,
-                "not this candidate's chain: it does not start at the genesis of this attempt, "
-                "registration number, sitting and exam: the attempt was moved to another "
-                "candidate, the candidate's number, sitting or exam was changed, or its first "
-                "rows were deleted"
-                + (
-                    "; or it began before chains named their candidate (then raise "
-                    "CAT_CHAIN_UNBOUND_UNTIL to its id, docs/admin.md)"
-                    if legacy
-                    else ""
-                ),
-            )
-        )
-        start = first  # the rest is checked as a chain of its own
-    position = {start: 0} | {r.hash: r.n for r in rows}  # where each hash is now
-    prev, expected_n = start, 1
-    for r in rows:
-        if r.n > expected_n:
-            gap = f"n {expected_n}" if r.n == expected_n + 1 else f"n {expected_n} to {r.n - 1}"
-            found.append((r, f"the chain's {gap}, before this row, is missing: rows were deleted"))
-        elif r.n < expected_n:
-            found.append((r, f"n {r.n} appears twice: a row was inserted"))
-        elif r.prev_hash != prev:
-            if position.get(r.prev_hash, r.n) != r.n:
-                found.append(
-                    (
-                        r,
-                        f"out of order: it follows the row now at n {position[r.prev_hash]}, "
-                        f"not n {r.n - 1}: rows were reordered",
-                    )
-                )
-            else:
-                found.append(
-                    (
-                        r,
-                        "its prev_hash is no row's hash: the row before it was altered or "
-                        "deleted, or this row was inserted",
-                    )
-                )
-        fields = (r.prev_hash, attempt_id, r.seq, r.item_id, r.choice, r.score, r.answered_at)
-        if chain_hash(*fields, key=key) == r.hash:
-            unkeyed = False  # once keyed, keyed to the end
-        elif chain_hash(*fields, key=None) == r.hash:
-            if not unkeyed:
-                plain.append(r)
-        else:
-            found.append(
-                (
-                    r,
-                    f"altered: its fields (item {r.item_id}, choice {r.choice}, score {r.score}, "
-                    f"answered at {format_local(r.answered_at, SECONDS)}) do not give its "
-                    "stored hash, under the chain key or unkeyed",
-                )
-            )
-        prev, expected_n = r.hash, r.n + 1
-    if plain:
-        others = f" (and {len(plain) - 1} rows after it)" if len(plain) > 1 else ""
-        found.append(
-            (
-                plain[0],
-                f"unkeyed: this row{others} carries the plain SHA-256 of its fields, which "
-                "anyone who can write the database can recompute, not the HMAC under the "
-                "chain key: a rewrite, unless the attempt was made before the key existed "
-                "(then raise CAT_CHAIN_UNKEYED_UNTIL to its id, docs/admin.md)",
-            )
-        )
-    if head != prev:
-        found.append(
-            (
-                None,
-                "the attempt's chain head is not its last response's hash: the head was "
-                "changed, or responses were removed or added",
-            )
-        )
-    if counted != len(rows):
-        found.append(
-            (
-                None,
-                f"the attempt counts {counted} responses but its chain has {len(rows)}: "
-                "responses were removed or added",
-            )
-        )
-    return found
 
 
 def sittings_for_export():

@@ -292,7 +292,10 @@ def create_sitting(
             [
                 (
                     "package_slot",
-                    f"the exam is a sealed package's: name one of its slots, {', '.join(slots)}",
+                    _(
+                        "ujian ini dari paket tersegel: sebutkan salah satu slotnya, %(slots)s",
+                        slots=", ".join(slots),
+                    ),
                 )
             ]
         )
@@ -308,7 +311,12 @@ def create_sitting(
         raise FormProblems([("package_slot", why)])
     if slots is None and slot:
         raise FormProblems(
-            [("package_slot", "only a sealed package's exam has slots; leave it empty")]
+            [
+                (
+                    "package_slot",
+                    _("hanya ujian dari paket tersegel yang punya slot; kosongkan isian ini"),
+                )
+            ]
         )
     sitting.package_slot = slot
     sitting.proctors.extend(proctors)

@@ -1,5 +1,5 @@
 """Words in the page's language: audit actions (the code stays beside them, for searching)
-and the problems of an uploaded file."""
+and the problems of an uploaded file (a bank's, candidates', a calibration's responses)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from flask import has_request_context
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from ..itembank.formats.problems import Message
+from ..itembank.formats.problems import _ as _m
 from . import bp
 
 ACTIONS = {
@@ -68,6 +70,82 @@ def action_words(action: str) -> str:
     """An audit action in words; an action without words yet shows its code."""
     words = ACTIONS.get(action)
     return str(words) if words is not None else action
+
+
+# The engine's problems of a responses file (irt.io.InputError, by code): each sentence in
+# the catalogue, its English the engine's own (irt.io.MESSAGES, the CLI's), the values the
+# error's ``params``.
+INPUT_PROBLEMS = {
+    "not_utf8": _m("berkas bukan teks UTF-8"),
+    "empty_file": _m("berkas kosong"),
+    "unreadable_csv": _m("CSV tidak terbaca: %(detail)s"),
+    "cell_too_long": _m("CSV tidak terbaca: ada sel yang lebih panjang dari %(expected)s karakter"),
+    "blank_header": _m("baris pertama harus baris judul; baris itu kosong"),
+    "empty_column_name": _m("nama kolom kosong"),
+    "duplicate_column": _m("kode soal %(value)r ganda (juga kolom %(other)s)"),
+    "no_item_columns": _m("tidak ada kolom soal"),
+    "no_response_rows": _m("tidak ada baris jawaban (hanya baris judul)"),
+    "cell_count": _m("%(value)s sel untuk %(expected)s kolom"),
+    "not_a_number": _m("%(value)r bukan angka"),
+    "not_whole": _m("%(value)r bukan skor bilangan bulat"),
+    "score_out_of_range": _m("skor %(value)s di luar rentang (boleh %(expected)s)"),
+    "no_responses": _m("tidak ada jawaban di kolom soal ini"),
+    "constant_column": _m(
+        "kolom tetap: setiap jawaban %(value)s, jadi soal ini tidak dapat dikalibrasi"
+    ),
+}
+ZERO_OR_ONE = _m("0 atau 1")
+
+
+def input_problem_text(error, filename: str) -> str:
+    """An irt.io.InputError of ``filename`` in the request's language: the file, where
+    (row, column) and the problem; English outside a request, as the CLI prints it."""
+    sentence = INPUT_PROBLEMS.get(error.code)
+    if sentence is None:  # a problem of another engine file: the engine's English
+        return f"{filename}: {error}"
+    values = dict(error.params)
+    if values.get("expected") == "0 or 1":  # the one range the engine says in words
+        values["expected"] = ZERO_OR_ONE
+    where = []
+    if error.row is not None:
+        row = error.row
+        where.append(_m("baris %(row)s", row=row) if error.unit == "row" else f"line {row}")
+    if error.column is not None:
+        where.append(_m("kolom %(column)s", column=error.column))
+    parts = [worded(w) if isinstance(w, Message) else str(w) for w in where]
+    problem = worded(Message(sentence.msgid, **values))
+    return f"{filename}: {', '.join(parts)}: {problem}" if parts else f"{filename}: {problem}"
+
+
+# Items the responses cannot calibrate (irt.calibration.UncalibratableItem, by code)
+UNCALIBRATABLE = {
+    "no_response": _m("Soal %(item)s tidak punya jawaban."),
+    "no_variance": _m("Soal %(item)s tidak bervariasi (setiap jawaban %(value)s)."),
+    "empty_category": _m(
+        "Soal %(item)s: tidak ada yang mendapat skor %(value)s (skor 0..%(expected)s), jadi "
+        "ambang di sebelah kategori itu tidak dapat diestimasi. Gabungkan kategori itu dengan "
+        "skor di sebelahnya atau keluarkan soalnya."
+    ),
+    "empty_inner_category": _m(
+        "Soal %(item)s: tidak ada yang mendapat skor %(value)s (skor 0..%(expected)s), jadi "
+        "kedua ambang di sebelah kategori itu tidak dapat diestimasi. Gabungkan kategori itu "
+        "dengan skor di sebelahnya atau keluarkan soalnya."
+    ),
+}
+
+
+def uncalibratable_text(error) -> str:
+    """An irt.calibration.UncalibratableItem in the request's language (English outside)."""
+    code, values = error.code, error.params
+    if code == "empty_category" and 0 < values["value"] < values["expected"]:
+        code = "empty_inner_category"  # a score between two others: both its thresholds
+    sentence = UNCALIBRATABLE.get(code)
+    return str(error) if sentence is None else worded(Message(sentence.msgid, **values))
+
+
+def worded(message: Message) -> str:
+    """A Message in the request's language; English outside a request (the CLI's)."""
+    return message.render(_translate if has_request_context() else None)
 
 
 def problem_text(problem) -> str:

@@ -180,6 +180,31 @@ def _estep(data, lp, log_prior, need_eap=False):
     return r, n_q, total, eap
 
 
+class UncalibratableItem(ValueError):
+    """An item the responses cannot calibrate; ``str()`` says why in English (the CLI's).
+
+    For a caller that words it in its own language: ``code`` (``no_response``,
+    ``no_variance``, ``empty_category``) and ``params``: ``item`` (its name as in the
+    sentence), ``value`` (the one answer, or the score nobody had), ``expected`` (the top
+    score of its categories).
+    """
+
+    MESSAGES = {
+        "no_response": "Item %(item)s has no observed response.",
+        "no_variance": "Item %(item)s has no variance (every answer is %(value)s).",
+        "empty_category": (
+            "Item %(item)s: nobody scored %(value)s (scores 0..%(expected)s), so the "
+            "threshold%(s)s next to that category cannot be estimated. Merge the category "
+            "with a neighbouring score or leave the item out."
+        ),
+    }
+
+    def __init__(self, code, **params):
+        self.code, self.params = code, params
+        s = "s" if code == "empty_category" and 0 < params["value"] < params["expected"] else ""
+        super().__init__(self.MESSAGES[code] % {**params, "s": s})
+
+
 def _check_categories(x, n_cat, free, names):
     """Refuse items with an unobserved score category (its threshold has no finite estimate)."""
     K = int(n_cat.max())
@@ -187,18 +212,13 @@ def _check_categories(x, n_cat, free, names):
     for j in np.flatnonzero(free):
         seen = counts[j, : n_cat[j]]
         if not seen.any():
-            raise ValueError(f"Item {names(j)} has no observed response.")
+            raise UncalibratableItem("no_response", item=names(j))
         if (seen > 0).sum() < 2:
-            raise ValueError(
-                f"Item {names(j)} has no variance (every answer is {int(np.argmax(seen))})."
-            )
+            raise UncalibratableItem("no_variance", item=names(j), value=int(np.argmax(seen)))
         empty = np.flatnonzero(seen == 0)
         if empty.size:
-            k = int(empty[0])
-            raise ValueError(
-                f"Item {names(j)}: nobody scored {k} (scores 0..{n_cat[j] - 1}), so the "
-                f"threshold{'s' if 0 < k < n_cat[j] - 1 else ''} next to that category cannot "
-                "be estimated. Merge the category with a neighbouring score or leave the item out."
+            raise UncalibratableItem(
+                "empty_category", item=names(j), value=int(empty[0]), expected=int(n_cat[j] - 1)
             )
 
 

@@ -19,6 +19,7 @@ Parameters (``calibrate --out``)
 from __future__ import annotations
 
 import csv
+import functools
 import io as _io
 import math
 import os
@@ -28,11 +29,66 @@ import numpy as np
 
 from .models import MODEL_CODES, make_items
 
+# Each problem's code and its English sentence (the CLI's). A caller that speaks another
+# language words the code and its values itself (the admin's calibration page:
+# admin/file_problems.py); the codes and value names stay as they are.
+MESSAGES = {
+    "not_utf8": "the file is not UTF-8 text",
+    "empty_file": "the file is empty",
+    "unreadable_csv": "the CSV cannot be read: %(detail)s",
+    "cell_too_long": "the CSV cannot be read: field larger than field limit (%(expected)s)",
+    "blank_header": "the first line must be the header; it is blank",
+    "empty_column_name": "empty column name",
+    "duplicate_column": "duplicate item id %(value)r (also column %(other)s)",
+    "no_item_columns": "no item columns",
+    "no_response_rows": "no response rows (only a header)",
+    "cell_count": "%(value)s cells for %(expected)s columns",
+    "not_a_number": "%(value)r is not a number",
+    "not_whole": "%(value)r is not a whole-number score",
+    "score_out_of_range": "score %(value)s is out of range (allowed %(expected)s)",
+    "no_responses": "no responses in this item column",
+    "constant_column": (
+        "constant column: every response is %(value)s, so the item cannot be calibrated"
+    ),
+    "value_required": "a value is required",
+    "not_finite": "%(value)r is not a finite number",
+    "missing_column": "missing column %(value)r",
+    "no_items": "no items (only a header)",
+    "empty_item_id": "empty item_id",
+    "duplicate_item": "duplicate item id %(value)r (first on row %(other)s)",
+    "unknown_model": "unknown model %(value)r",
+    "a_not_positive": "a must be > 0",
+    "no_thresholds": "a polytomous item needs b1..bk",
+    "grm_order": "GRM thresholds must increase",
+    "c_d_range": "need 0 <= c < d <= 1",
+    "unknown_status": "unknown status %(value)r",
+    "no_theta_lines": "the file is empty: expected one theta a line",
+    "no_theta_column": (
+        "the header %(value)r has no 'theta' column "
+        "(expected one theta a line, or a header with a theta column)"
+    ),
+    "several_values": (
+        "%(value)s values on one line; give one theta a line, or a header naming the 'theta' column"
+    ),
+    "no_theta_value": "no value in column %(expected)s ('theta')",
+    "no_thetas": "no thetas after the header",
+}
+
 
 class InputError(ValueError):
-    """Bad input file; ``str()`` names the file row and column."""
+    """Bad input file; ``str()`` names the file row and column, in English (the CLI's).
 
-    def __init__(self, message, row=None, column=None, line=None):
+    For a caller that words it in its own language: ``code`` (a key of MESSAGES) and
+    ``params`` (``value``: what the file holds; ``expected``: what was expected, where the
+    sentence names it), ``row`` (a number, or ``"2-9"``: the whole column), ``column``
+    (``"3 ('I2')"``: number and header), ``unit`` ("row", or "line" in a file without a
+    header row), ``file`` (the path read, set by the reader).
+    """
+
+    def __init__(self, code, row=None, column=None, line=None, **params):
+        self.code, self.params = code, params
+        text = MESSAGES.get(code, code)  # a sentence of no code yet: its own words, in English
+        self.message = text % params if params else text
         where = []
         if line is not None:  # files with no header row: the plain file line
             where.append(f"line {line}")
@@ -40,9 +96,26 @@ class InputError(ValueError):
             where.append(f"row {row}")
         if column is not None:
             where.append(f"column {column}")
-        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        super().__init__(f"{', '.join(where)}: {self.message}" if where else self.message)
         self.row = row if line is None else line
+        self.unit = "row" if line is None else "line"
         self.column = column
+        self.file = None
+
+
+def _names_the_file(reader):
+    """``reader(path, ...)``, its InputError naming ``path`` (``file``)."""
+
+    @functools.wraps(reader)
+    def read(path, *args, **kwargs):
+        try:
+            return reader(path, *args, **kwargs)
+        except InputError as error:
+            if error.file is None:
+                error.file = os.fspath(path)
+            raise
+
+    return read
 
 
 def _read_rows(path):
@@ -50,17 +123,20 @@ def _read_rows(path):
         with open(path, newline="", encoding="utf-8-sig") as fh:
             text = fh.read()
     except UnicodeDecodeError:
-        raise InputError("the file is not UTF-8 text") from None
+        raise InputError("not_utf8") from None
     if not text.strip():
-        raise InputError("the file is empty")
+        raise InputError("empty_file")
     reader = csv.reader(_io.StringIO(text))
     try:
         rows = list(reader)
-    except csv.Error as e:  # e.g. a cell longer than the csv module's field limit
-        raise InputError(f"the CSV cannot be read: {e}", row=reader.line_num) from None
+    except csv.Error as e:
+        if "field limit" in str(e):  # a cell longer than the csv module's field limit
+            limit = csv.field_size_limit()
+            raise InputError("cell_too_long", row=reader.line_num, expected=limit) from None
+        raise InputError("unreadable_csv", row=reader.line_num, detail=str(e)) from None
     header = [h.strip() for h in rows[0]]
     if not any(header):
-        raise InputError("the first line must be the header; it is blank", row=1)
+        raise InputError("blank_header", row=1)
     body = [(i + 2, r) for i, r in enumerate(rows[1:]) if any(c.strip() for c in r)]
     return header, body
 
@@ -70,14 +146,13 @@ def _check_header(header):
     for i, h in enumerate(header):
         col = f"{i + 1} ({h!r})" if h else str(i + 1)
         if not h:
-            raise InputError("empty column name", row=1, column=col)
+            raise InputError("empty_column_name", row=1, column=col)
         if h in seen:
-            raise InputError(
-                f"duplicate item id {h!r} (also column {seen[h] + 1})", row=1, column=col
-            )
+            raise InputError("duplicate_column", row=1, column=col, value=h, other=seen[h] + 1)
         seen[h] = i
 
 
+@_names_the_file
 def read_responses(path, model="2pl", max_score=None):
     r"""Read a wide response CSV.
 
@@ -108,16 +183,16 @@ def read_responses(path, model="2pl", max_score=None):
     first = 1 if has_pid else 0
     item_id = header[first:]
     if not item_id:
-        raise InputError("no item columns", row=1)
+        raise InputError("no_item_columns", row=1)
     if not body:
-        raise InputError("no response rows (only a header)", row=2)
+        raise InputError("no_response_rows", row=2)
     dich = model in ("1pl", "2pl", "3pl", "4pl", "rasch")
     hi = 1 if dich else max_score
     x = np.full((len(body), len(item_id)), -1, dtype=np.int64)
     pids = []
     for r, (line, row) in enumerate(body):
         if len(row) != len(header):
-            raise InputError(f"{len(row)} cells for {len(header)} columns", row=line)
+            raise InputError("cell_count", row=line, value=len(row), expected=len(header))
         pids.append(row[0].strip() if has_pid else str(r + 1))
         for j, cell in enumerate(row[first:]):
             cell = cell.strip()
@@ -127,14 +202,18 @@ def read_responses(path, model="2pl", max_score=None):
             try:
                 v = float(cell)
             except ValueError:
-                raise InputError(f"{cell!r} is not a number", row=line, column=col) from None
+                raise InputError("not_a_number", row=line, column=col, value=cell) from None
             if not math.isfinite(v) or v != int(v):
-                raise InputError(f"{cell!r} is not a whole-number score", row=line, column=col)
+                raise InputError("not_whole", row=line, column=col, value=cell)
             v = int(v)
             if v < 0 or (hi is not None and v > hi):
                 allowed = "0 or 1" if dich else f"0..{hi}" if hi is not None else ">= 0"
                 raise InputError(
-                    f"score {v} is out of range (allowed {allowed})", row=line, column=col
+                    "score_out_of_range",
+                    row=line,
+                    column=col,
+                    value=v,
+                    expected=allowed,
                 )
             x[r, j] = v
     for j, name in enumerate(item_id):
@@ -142,13 +221,9 @@ def read_responses(path, model="2pl", max_score=None):
         col = f"{j + first + 1} ({name!r})"
         rows = f"2-{body[-1][0]}"
         if obs.size == 0:
-            raise InputError("no responses in this item column", row=rows, column=col)
+            raise InputError("no_responses", row=rows, column=col)
         if np.unique(obs).size < 2:
-            raise InputError(
-                f"constant column: every response is {obs[0]}, so the item cannot be calibrated",
-                row=rows,
-                column=col,
-            )
+            raise InputError("constant_column", row=rows, column=col, value=int(obs[0]))
     return pids, item_id, x
 
 
@@ -156,17 +231,18 @@ def _num(cell, line, col, default=None):
     cell = (cell or "").strip()
     if not cell:
         if default is None:
-            raise InputError("a value is required", row=line, column=col)
+            raise InputError("value_required", row=line, column=col)
         return default
     try:
         v = float(cell)
     except ValueError:
-        raise InputError(f"{cell!r} is not a number", row=line, column=col) from None
+        raise InputError("not_a_number", row=line, column=col, value=cell) from None
     if not math.isfinite(v):
-        raise InputError(f"{cell!r} is not a finite number", row=line, column=col)
+        raise InputError("not_finite", row=line, column=col, value=cell)
     return v
 
 
+@_names_the_file
 def read_bank(path):
     r"""Read an item-bank CSV into keyword arguments of :func:`prepare_bank`.
 
@@ -186,9 +262,9 @@ def read_bank(path):
     low = [h.lower() for h in header]
     for need in ("item_id", "model"):
         if need not in low:
-            raise InputError(f"missing column {need!r}", row=1)
+            raise InputError("missing_column", row=1, value=need)
     if not body:
-        raise InputError("no items (only a header)", row=2)
+        raise InputError("no_items", row=2)
     pos = {h: i for i, h in enumerate(low)}
     bcols = sorted((h for h in low if h[:1] == "b" and h[1:].isdigit()), key=lambda h: int(h[1:]))
     out = {
@@ -207,28 +283,26 @@ def read_bank(path):
     for line, row in body:
         iid = cell(row, "item_id").strip()
         if not iid:
-            raise InputError("empty item_id", row=line, column=colname("item_id"))
+            raise InputError("empty_item_id", row=line, column=colname("item_id"))
         if iid in seen:
             raise InputError(
-                f"duplicate item id {iid!r} (first on row {seen[iid]})",
-                row=line,
-                column=colname("item_id"),
+                "duplicate_item", row=line, column=colname("item_id"), value=iid, other=seen[iid]
             )
         seen[iid] = line
         model = cell(row, "model").strip().lower()
         if model not in MODEL_CODES:
-            raise InputError(f"unknown model {model!r}", row=line, column=colname("model"))
+            raise InputError("unknown_model", row=line, column=colname("model"), value=model)
         a = _num(cell(row, "a"), line, colname("a"), 1.0 if model in ("1pl", "rasch") else None)
         if a <= 0:
-            raise InputError("a must be > 0", row=line, column=colname("a"))
+            raise InputError("a_not_positive", row=line, column=colname("a"))
         poly = MODEL_CODES[model] != 0
         if poly:
             ks = [_num(cell(row, h), line, colname(h), np.nan) for h in bcols]
             vals = [v for v in ks if not np.isnan(v)]
             if not vals:
-                raise InputError("a polytomous item needs b1..bk", row=line, column=colname("b1"))
+                raise InputError("no_thresholds", row=line, column=colname("b1"))
             if model == "grm" and any(y <= x for x, y in zip(vals, vals[1:], strict=False)):
-                raise InputError("GRM thresholds must increase", row=line, column=colname("b1"))
+                raise InputError("grm_order", row=line, column=colname("b1"))
             thr.append(vals)
             b, c, d = 0.0, 0.0, 1.0
         else:
@@ -236,11 +310,11 @@ def read_bank(path):
             c = _num(cell(row, "c"), line, colname("c"), 0.0)
             d = _num(cell(row, "d"), line, colname("d"), 1.0)
             if not (0 <= c < d <= 1):
-                raise InputError("need 0 <= c < d <= 1", row=line, column=colname("c"))
+                raise InputError("c_d_range", row=line, column=colname("c"))
             thr.append([])
         status = cell(row, "status").strip().lower() or "active"
         if status not in ("active", "operational", "pretest", "retired"):
-            raise InputError(f"unknown status {status!r}", row=line, column=colname("status"))
+            raise InputError("unknown_status", row=line, column=colname("status"), value=status)
         for k, v in (
             ("item_id", iid),
             ("model", model),
@@ -262,6 +336,7 @@ def read_bank(path):
     return res
 
 
+@_names_the_file
 def read_thetas(path):
     r"""Read true abilities for ``simulate --thetas``: one number a line.
 
@@ -278,14 +353,14 @@ def read_thetas(path):
         with open(path, newline="", encoding="utf-8-sig") as fh:
             text = fh.read()
     except UnicodeDecodeError:
-        raise InputError("the file is not UTF-8 text") from None
+        raise InputError("not_utf8") from None
     try:
         rows = [(i + 1, r) for i, r in enumerate(csv.reader(_io.StringIO(text)))]
     except csv.Error as e:
-        raise InputError(f"the CSV cannot be read: {e}") from None
+        raise InputError("unreadable_csv", detail=str(e)) from None
     rows = [(line, [c.strip() for c in r]) for line, r in rows if any(c.strip() for c in r)]
     if not rows:
-        raise InputError("the file is empty: expected one theta a line")
+        raise InputError("no_theta_lines")
     col = 0
     first_line, first = rows[0]
     try:
@@ -297,37 +372,30 @@ def read_thetas(path):
         names = [c.lower() for c in first]
         if len(first) > 1 or names[0] not in ("theta", "thetas", "ability"):
             if "theta" not in names:
-                raise InputError(
-                    f"the header {','.join(first)!r} has no 'theta' column "
-                    "(expected one theta a line, or a header with a theta column)",
-                    line=first_line,
-                )
+                raise InputError("no_theta_column", line=first_line, value=",".join(first))
             col = names.index("theta")
         rows = rows[1:]
     elif len(first) > 1:
-        raise InputError(
-            f"{len(first)} values on one line; give one theta a line, "
-            "or a header naming the 'theta' column",
-            line=first_line,
-        )
+        raise InputError("several_values", line=first_line, value=len(first))
     out = np.empty(len(rows))
     for k, (line, r) in enumerate(rows):
         if len(r) <= col:
-            raise InputError(f"no value in column {col + 1} ('theta')", line=line)
+            raise InputError("no_theta_value", line=line, expected=col + 1)
         cell = r[col]
         where = None if len(r) == 1 else f"{col + 1} ('theta')"
         try:
             v = float(cell)
         except ValueError:
-            raise InputError(f"{cell!r} is not a number", line=line, column=where) from None
+            raise InputError("not_a_number", line=line, column=where, value=cell) from None
         if not math.isfinite(v):
-            raise InputError(f"{cell!r} is not a finite number", line=line, column=where)
+            raise InputError("not_finite", line=line, column=where, value=cell)
         out[k] = v
     if not out.size:
-        raise InputError("no thetas after the header")
+        raise InputError("no_thetas")
     return out
 
 
+@_names_the_file
 def relink_csv(path, A, B):
     r"""The text of a bank/params CSV with its parameters moved by a linking.
 

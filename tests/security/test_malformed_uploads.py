@@ -562,6 +562,16 @@ RESPONSE_CASES = {
 }
 
 
+# the words of the cases on the (Indonesian) calibration page; the CLI's are the English
+RESPONSES_IN_INDONESIAN = {
+    "empty": "kosong",
+    "number": "angka",
+    "cells for": "sel untuk",
+    "header": "judul",
+    "cannot be read": "tidak terbaca",
+}
+
+
 def proposals(app) -> set[str]:
     """The saved calibration proposals (the instance folder outlives a test)."""
     folder = Path(app.instance_path) / "calibration"
@@ -577,7 +587,7 @@ def test_a_malformed_responses_file_gets_the_problem_list(app, admin, sitting, c
         data={"bank_id": "1", "model": "2pl", "file": (io.BytesIO(data()), "jawaban.csv")},
         content_type="multipart/form-data",
     )
-    refused(response, "jawaban.csv", words)
+    refused(response, "jawaban.csv", [RESPONSES_IN_INDONESIAN.get(w, w) for w in words])
     assert proposals(app) == before
 
 
