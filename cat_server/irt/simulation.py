@@ -369,7 +369,7 @@ def _run_block(bank, cfg, resp, seeds, rng, counts, offset):
         rows, p = active[~empty], pick[~empty]
         j = order[p]
         x = resp[rows, j]
-        ll[rows] += bank.log_p[j, x]
+        ll[rows] += bank.log_rows[bank.log_row0[j] + x]
         if sprt:
             ll_cut[rows] += lp_cut[j, x]
         blocked[rows, p] = -np.inf
