@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from irt_testlib import sparse_pretest
 
 from cat_server import irt
 from cat_server.engine_cli import calibrate_command, register, simulate_command
@@ -320,3 +321,24 @@ def test_simulate_mixed_polytomous_bank(tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert json.loads(out.read_text())["mean_length"] == 5
+
+
+def test_calibrate_a_prior_option_bounds_pretest_discriminations(tmp_path):
+    items, x = sparse_pretest(seed=2)
+    path, anchors = tmp_path / "r.csv", tmp_path / "anchors.csv"
+    write_responses(path, x)
+    with open(anchors, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["item_id", "model", "a", "b"])
+        for j in range(30):
+            w.writerow([f"I{j}", "2pl", items.a[j], items.b[j]])
+    top = {}
+    for prior in ("none", "0,0.5"):
+        out = tmp_path / f"params-{prior}.csv"
+        args = [str(path), "--out", str(out), "--anchors", str(anchors), "--a-prior", prior]
+        res = CliRunner().invoke(calibrate_command, args)
+        assert res.exit_code == 0, res.output
+        top[prior] = max(float(r["a"]) for r in list(csv.DictReader(open(out)))[30:])
+    assert top["none"] > 4.5 and top["0,0.5"] < 2.5
+    bad = CliRunner().invoke(calibrate_command, [str(path), "--out", "p.csv", "--a-prior", "0"])
+    assert bad.exit_code == 2 and "--a-prior" in bad.output
