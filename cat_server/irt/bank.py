@@ -81,7 +81,7 @@ class Bank:
         Internal slice ``[start, stop)`` of each section.
     moments : ndarray of shape (n_quad, 3)
         Columns ``1, theta, theta**2`` of the grid: posterior moments in one product.
-    blocked : ndarray of shape (n_items,)
+    blocked : ndarray of float32, shape (n_items,)
         ``0`` for active items, ``-inf`` for the others, in internal order: the
         start of every state's blocked-items vector.
     lists : dict
@@ -326,7 +326,8 @@ def prepare_bank(
     log_rows, log_row0 = tables.log_rows(items, grid)
     info_sorted = tables.info_table(items, info_grid, position)
     moments = np.ascontiguousarray(np.stack([np.ones_like(grid), grid, grid * grid], axis=1))
-    blocked = np.where(st_codes[order] == ACTIVE, 0.0, -np.inf)
+    # float32 like the information table: a step adds it to float32 criteria (no casting)
+    blocked = np.where(st_codes[order] == ACTIVE, 0.0, -np.inf).astype(np.float32)
     lists = {
         "n_cat": items.n_cat.tolist(),
         "status": st_codes.tolist(),

@@ -284,7 +284,7 @@ def _run_block(bank, cfg, resp, seeds, rng, counts, offset):
     prior = bank.log_prior(cfg.prior_mean, cfg.prior_sd)
     ll = np.zeros((b, bank.grid.size))
     # one spare column: the padding of the enemy-group table points there
-    blocked = np.zeros((b, n + 1))
+    blocked = np.zeros((b, n + 1), dtype=bank.blocked.dtype)
     blocked[:, :n] = bank.blocked
     members = _enemy_table(bank)
     sec_counts = np.zeros((b, n_sec), dtype=np.int64)

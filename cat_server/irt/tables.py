@@ -198,7 +198,7 @@ def info_table(items, grid, columns):
     for sel in [p[0] for p in parts] + [rest]:
         buf_of[columns[sel]] = np.arange(start, start + sel.size)
         start += sel.size
-    buf = np.empty(n)
+    buf = np.empty(n, dtype=np.float32)  # each row function ends by writing float32
     state = [
         (sel, fn, v.copy(), f, np.empty(sel.size), np.empty(sel.size)) for sel, fn, v, f in parts
     ]
@@ -210,5 +210,5 @@ def info_table(items, grid, columns):
             fn(v, buf[start : start + sel.size], den, q)
             start += sel.size
         buf[start:] = rest_table[r]
-        out[r] = buf[buf_of]
+        np.take(buf, buf_of, out=out[r])
     return out
