@@ -20,7 +20,17 @@ benchmarks/plain.py and the peer (skipped with a note if not installed):
    peak memory);
 3. 2PL calibration of 20,000 x 100 (a ~ U(0.7, 2.0), b and theta ~ N(0, 1)):
    ``calibrate`` (with and without standard errors), the plain EM and girth's
-   ``twopl_mml``: seconds, EM iterations, RMSE of a and b, peak memory.
+   ``twopl_mml``: seconds, EM iterations, RMSE of a and b, peak memory;
+4. ``prepare_bank`` of a 100,000-item bank as the server has it (TWK 30 % and
+   TIU 35 % 3PL, TKP 35 % GPCM with five score categories; item ids, sections,
+   one item in ten in an enemy group of three, 5 % pretest, 2 % retired;
+   labels as Python lists, as read from the database) against
+   ``plain_bank_tables`` (the same log P and information tables in float64,
+   no sections or enemy groups): seconds, peak memory and the memory the
+   bank keeps;
+5. the ``calibrate`` CLI's reader ``io.read_responses`` on a 20,000 x 100
+   response CSV (``person_id`` + 0/1 cells, every cell answered) against
+   ``numpy.loadtxt`` and the ``csv`` module + ``numpy.array`` on the same file.
 
 The box is usually shared, so every figure is the median of ``--repeats``
 rounds in which the engine and the plain loop run alternately (the order
@@ -52,8 +62,16 @@ import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks.plain import PlainCat, plain_em_2pl, plain_simulate  # noqa: E402
+from benchmarks.plain import (  # noqa: E402
+    PlainCat,
+    plain_bank_tables,
+    plain_em_2pl,
+    plain_read_csv,
+    plain_read_loadtxt,
+    plain_simulate,
+)
 from cat_server import irt  # noqa: E402
+from cat_server.irt import io as irt_io  # noqa: E402
 
 try:  # peers are optional (pip install -e '.[bench]')
     import catsim
@@ -85,15 +103,40 @@ def enemy_groups(n):
     return np.array([f"E{j // 30}-{j % 3}" if j % 10 == 0 else "" for j in range(n)], dtype=object)
 
 
-def peak_bytes(fn, *args, **kwargs):
-    """tracemalloc's peak during ``fn(*args, **kwargs)``, in bytes above the start."""
+def peak_bytes(fn, *args, kept=False, **kwargs):
+    """tracemalloc's peak during ``fn(*args, **kwargs)``, in bytes above the start.
+
+    ``kept=True``: also the bytes still held by the result when it returns.
+    """
+    out = None
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        fn(*args, **kwargs)
-        return tracemalloc.get_traced_memory()[1] - base
+        out = fn(*args, **kwargs)
+        now, peak = tracemalloc.get_traced_memory()
+        return (peak - base, now - base) if kept else peak - base
     finally:
+        del out
         tracemalloc.stop()
+
+
+def interleaved(jobs, repeats, cpu=None):
+    """Seconds of each job, ``repeats`` rounds, the order rotating each round.
+
+    ``cpu``: a dict that receives each job's CPU seconds (``time.process_time``)
+    too, which depend less on what else runs on a shared box.
+    """
+    names = list(jobs)
+    res = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            c0, t0 = time.process_time(), time.perf_counter()
+            jobs[name]()
+            res[name].append(time.perf_counter() - t0)
+            if cpu is not None:
+                cpu.setdefault(name, []).append(time.process_time() - c0)
+    return res
 
 
 # -- 1. one CAT step -----------------------------------------------------------------
@@ -362,6 +405,91 @@ def bench_calibration(n_persons, n_items, repeats, peer_repeats, seed=2):
     return out
 
 
+# -- 4. preparing a large bank ------------------------------------------------------
+
+
+def server_bank(n, seed=4):
+    """Keyword arguments of ``prepare_bank`` for an n-item SKD bank (see the module docstring)."""
+    g = np.random.default_rng(seed)
+    sec = np.array(SECTIONS)[np.searchsorted([0.3, 0.65], g.random(n), side="right")]
+    poly = sec == "TKP"
+    thresholds = np.full((n, 4), np.nan)
+    thresholds[poly] = np.sort(g.normal(0.0, 1.0, (int(poly.sum()), 4)), axis=1)
+    status = g.choice(["active", "pretest", "retired"], size=n, p=[0.93, 0.05, 0.02])
+    return dict(
+        a=g.lognormal(0, 0.3, n),
+        b=np.where(poly, 0.0, g.normal(0, 1, n)),
+        c=np.where(poly, 0.0, g.uniform(0, 0.25, n)),
+        model=np.where(poly, "gpcm", "3pl").tolist(),
+        thresholds=thresholds,
+        item_id=[f"Q{j:06d}" for j in range(n)],
+        section=sec.tolist(),
+        enemy_group=enemy_groups(n).tolist(),
+        status=status.tolist(),
+    )
+
+
+def bench_bank(n_items, repeats):
+    """prepare_bank against plain_bank_tables: seconds (interleaved), peak and kept memory."""
+    kw = server_bank(n_items)
+    poly = np.array(kw["model"]) == "gpcm"
+    args = (kw["a"], kw["b"], kw["c"], poly, kw["thresholds"])
+    cpu = {}
+    res = interleaved(
+        {"engine": lambda: irt.prepare_bank(**kw), "plain": lambda: plain_bank_tables(*args)},
+        repeats,
+        cpu,
+    )
+    out = {"n_items": n_items, "n_gpcm": int(poly.sum()), "rounds_s": res, "cpu_s": cpu}
+    for name, vals in res.items():
+        out[f"{name}_seconds"] = statistics.median(vals)
+        out[f"{name}_cpu_seconds"] = statistics.median(cpu[name])
+    peak, kept = peak_bytes(irt.prepare_bank, kept=True, **kw)
+    out.update(engine_peak_mb=peak / 2**20, engine_kept_mb=kept / 2**20)
+    peak, kept = peak_bytes(plain_bank_tables, *args, kept=True)
+    out.update(plain_peak_mb=peak / 2**20, plain_kept_mb=kept / 2**20)
+    return out
+
+
+# -- 5. reading a response file ------------------------------------------------------
+
+
+def bench_read(n_persons, n_items, repeats, seed=5):
+    """io.read_responses against numpy.loadtxt and csv + numpy.array on one CSV file."""
+    import tempfile
+
+    a, b, x = calibration_data(n_persons, n_items, seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "responses.csv")
+        with open(path, "w") as fh:
+            fh.write(",".join(["person_id"] + [f"I{j:03d}" for j in range(n_items)]) + "\n")
+            for i, row in enumerate(x):
+                fh.write(f"P{i:06d}," + ",".join(map(str, row.tolist())) + "\n")
+        size = os.path.getsize(path)
+        got = {}
+
+        def engine():
+            got["engine"] = irt_io.read_responses(path)[2]
+
+        def loadtxt():
+            got["loadtxt"] = plain_read_loadtxt(path)
+
+        def csv_numpy():
+            got["csv"] = plain_read_csv(path)
+
+        jobs = {"engine": engine, "loadtxt": loadtxt, "csv": csv_numpy}
+        res = interleaved(jobs, repeats)
+        for name in ("loadtxt", "csv"):
+            assert np.array_equal(got[name], got["engine"]), name
+        out = {"n_persons": n_persons, "n_items": n_items, "mb": size / 2**20, "rounds_s": res}
+        for name, vals in res.items():
+            out[f"{name}_seconds"] = statistics.median(vals)
+        out["engine_peak_mb"] = peak_bytes(irt_io.read_responses, path) / 2**20
+        out["loadtxt_peak_mb"] = peak_bytes(plain_read_loadtxt, path) / 2**20
+        out["csv_peak_mb"] = peak_bytes(plain_read_csv, path) / 2**20
+    return out
+
+
 # -- the table -----------------------------------------------------------------------
 
 
@@ -488,6 +616,62 @@ def table(results):
                 "",
             )
         )
+    k = results.get("bank")
+    if k:
+        e, p = k["engine_seconds"], k["plain_seconds"]
+        rows.append(
+            (
+                f"prepare_bank {k['n_items']:,} items ({k['n_gpcm']:,} GPCM)",
+                _fmt(e, "s"),
+                _fmt(p, "s") + " tables",
+                "-",
+                f"{p / e:.2f}x",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "  CPU time",
+                _fmt(k["engine_cpu_seconds"], "s"),
+                _fmt(k["plain_cpu_seconds"], "s"),
+                "",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "  peak / kept memory",
+                f"{k['engine_peak_mb']:.0f} / {k['engine_kept_mb']:.0f} MB",
+                f"{k['plain_peak_mb']:.0f} / {k['plain_kept_mb']:.0f} MB",
+                "",
+                "",
+                "",
+            )
+        )
+    k = results.get("read")
+    if k:
+        e, p, c = k["engine_seconds"], k["loadtxt_seconds"], k["csv_seconds"]
+        rows.append(
+            (
+                f"read responses {k['n_persons']:,} x {k['n_items']} ({k['mb']:.1f} MB)",
+                _fmt(e, "s"),
+                _fmt(p, "s") + " loadtxt",
+                _fmt(c, "s") + " csv+numpy",
+                f"{p / e:.2f}x",
+                f"{c / e:.2f}x",
+            )
+        )
+        rows.append(
+            (
+                "  peak memory",
+                f"{k['engine_peak_mb']:.0f} MB",
+                f"{k['loadtxt_peak_mb']:.0f} MB",
+                f"{k['csv_peak_mb']:.0f} MB",
+                "",
+                "",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for i, row in enumerate(rows):
@@ -514,7 +698,9 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5, help="interleaved rounds (median)")
     ap.add_argument("--peer-repeats", type=int, default=None, help="rounds the peers run in")
     ap.add_argument(
-        "--only", default="step,simulation,calibration", help="comma-separated parts to run"
+        "--only",
+        default="step,simulation,calibration,bank,read",
+        help="comma-separated parts to run",
     )
     ap.add_argument("--json", default=None, help="write the results to this file")
     args = ap.parse_args(argv)
@@ -559,6 +745,17 @@ def main(argv=None):
             "calibration: " + ", ".join(f"{k} {v}" for k, v in r.items() if k != "rounds_s"),
             flush=True,
         )
+    if "bank" in parts:
+        results["bank"] = r = bench_bank(2000 if q else 100_000, repeats)
+        print(
+            "bank: "
+            + ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("rounds_s", "cpu_s")),
+            flush=True,
+        )
+    if "read" in parts:
+        size = (2000, 30) if q else (20000, 100)
+        results["read"] = r = bench_read(*size, repeats)
+        print("read: " + ", ".join(f"{k} {v}" for k, v in r.items() if k != "rounds_s"), flush=True)
     results["machine"]["load_average_end"] = os.getloadavg()
     print()
     print(table(results))

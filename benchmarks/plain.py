@@ -9,10 +9,18 @@ read against "a loop anyone could write" measured in the same run:
 * :func:`plain_simulate`: that step in a loop over candidates and items;
 * :func:`plain_em_2pl`: Bock–Aitkin EM for 2PL marginal maximum likelihood on a
   complete 0/1 matrix (41 nodes on [-6, 6], Newton M-step, tolerance 1e-4 on
-  the parameters: the engine's defaults).
+  the parameters: the engine's defaults);
+* :func:`plain_bank_tables`: the tables ``prepare_bank`` makes (``log P`` on
+  the 61-point posterior grid, information on 321 points of [-6, 6]) for 3PL
+  and GPCM items, each model in one broadcast over all its items, float64;
+* :func:`plain_read_loadtxt`, :func:`plain_read_csv`: a wide 0/1 response
+  CSV with a ``person_id`` column read by ``numpy.loadtxt`` or by the ``csv``
+  module and one ``numpy.array`` call (no checks beyond what those make).
 """
 
 from __future__ import annotations
+
+import csv
 
 import numpy as np
 
@@ -107,3 +115,49 @@ def plain_em_2pl(x, n_quad=41, max_iter=500, tol=1e-4):
         if max(np.abs(a - a_old).max(), b_change) < tol:
             break
     return a, -d / a, n_iter
+
+
+def plain_bank_tables(a, b, c, poly, thresholds):
+    """``log P`` (n, K, 61) and information (321, n) of 3PL items and GPCM items (``poly``).
+
+    ``thresholds``: (n, m) step difficulties of the GPCM items (rows of 3PL items unused).
+    """
+    q, g = np.linspace(-4.0, 4.0, 61), np.linspace(-6.0, 6.0, 321)
+    n, m = thresholds.shape
+    log_p = np.full((n, m + 1, q.size), np.log(1e-300))
+    info = np.empty((g.size, n))
+    d = ~poly
+    a3, b3, c3 = a[d], b[d], c[d]
+    p = c3 + (1 - c3) / (1 + np.exp(-a3 * (q[:, None] - b3)))  # (61, n3)
+    log_p[d, 0], log_p[d, 1] = np.log(1 - p).T, np.log(p).T
+    s = 1 / (1 + np.exp(-a3 * (g[:, None] - b3)))
+    p = c3 + (1 - c3) * s
+    info[:, d] = (a3 * (1 - c3) * s * (1 - s)) ** 2 / (p * (1 - p))
+    ap, thr = a[poly][:, None], thresholds[poly]
+
+    def gpcm(t):  # category probabilities, (len(t), n_poly, m + 1)
+        z = np.cumsum(ap * (t[:, None, None] - thr), axis=-1)
+        z = np.concatenate([np.zeros(z.shape[:-1] + (1,)), z], axis=-1)
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    log_p[poly] = np.log(gpcm(q)).transpose(1, 2, 0)
+    p = gpcm(g)
+    k = np.arange(m + 1)
+    mean = p @ k
+    info[:, poly] = ap[:, 0] ** 2 * (p @ (k * k) - mean * mean)
+    return log_p, info
+
+
+def plain_read_loadtxt(path):
+    """``numpy.loadtxt`` of a complete 0/1 CSV: header skipped, ``person_id`` column left out."""
+    with open(path) as fh:
+        width = len(fh.readline().split(","))
+    return np.loadtxt(path, delimiter=",", skiprows=1, usecols=range(1, width), dtype=np.int64)
+
+
+def plain_read_csv(path):
+    """The ``csv`` module, then one ``numpy.array`` call on the cells (strings to int64)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    return np.array([r[1:] for r in rows[1:]], dtype=np.int64)

@@ -57,11 +57,21 @@ def _anchors(path, item_id, model, D):
     default=None,
     help="Bank/params CSV of fixed operational items (fixed-anchor calibration).",
 )
+@click.option(
+    "--a-prior",
+    "a_prior",
+    default=None,
+    metavar="MEAN,SD|none",
+    help="Lognormal prior on a: log a ~ N(MEAN, SD); BILOG-MG's and mirt's lnorm is 0,0.5. "
+    "'none': no prior. Default: 0,0.5 for 3pl/4pl, none otherwise. Use it when items "
+    "have few answers (pretest items: about 30 each), where a can run away.",
+)
 @click.option("--max-iter", type=int, default=500, show_default=True)
 @click.option("--tol", type=float, default=1e-4, show_default=True)
-def calibrate_command(responses, model, out, D, max_score, anchors, max_iter, tol):
+def calibrate_command(responses, model, out, D, max_score, anchors, a_prior, max_iter, tol):
     """Calibrate items from a wide RESPONSES.csv by marginal maximum likelihood (EM)."""
     model = model.lower()
+    a_prior = _parse_a_prior(a_prior)
     fixed = None
     for path in (responses, anchors):
         if path is None:
@@ -85,6 +95,7 @@ def calibrate_command(responses, model, out, D, max_score, anchors, max_iter, to
             D=D,
             n_cat=n_cat,
             anchors=fixed,
+            a_prior=a_prior,
             max_iter=max_iter,
             tol=tol,
             item_id=item_id,
@@ -109,6 +120,23 @@ def calibrate_command(responses, model, out, D, max_score, anchors, max_iter, to
     elif model in ("1pl", "2pl", "3pl", "4pl"):
         click.echo("S-X2 item fit: not computed (no person answered every item)")
     click.echo(f"wrote {len(item_id)} items to {out} in {res.seconds:.2f} s")
+
+
+def _parse_a_prior(spec):
+    """``--a-prior``: None (the model's default), False (``none``) or (mean, sd) of log a."""
+    if spec is None:
+        return None
+    if spec.strip().lower() in ("none", "off"):
+        return False
+    try:
+        mean, sd = (float(v) for v in spec.split(","))
+    except ValueError:
+        mean, sd = None, 0.0
+    if mean is None or not (np.isfinite(mean) and np.isfinite(sd) and sd > 0):
+        raise click.BadParameter(
+            "use MEAN,SD of log a with SD > 0 (e.g. 0,0.5) or none", param_hint="--a-prior"
+        )
+    return mean, sd
 
 
 def _parse_exposure(spec):

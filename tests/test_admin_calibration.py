@@ -201,3 +201,48 @@ def test_a_4pl_calibration_shows_and_accepts_the_upper_asymptote(app, rng):
             item = db.session.query(Item).filter_by(code=code).one()
             assert item.model == "4pl" and item.status == "active"
             assert 0.8 < item.d < 1.0 and 0.0 < item.c < 0.4
+
+
+def test_pretest_calibration_puts_a_lognormal_prior_on_a(app):
+    """Pretest items with about 30 answers each (one centre): without the prior on a the
+    discriminations run away (5.0 here); the admin's calibration uses log a ~ N(0, 0.5)."""
+    from cat_server.admin import calibration
+
+    rng = np.random.default_rng(2)  # the data of tests/irt/irt_testlib.py::sparse_pretest
+    a, b = rng.lognormal(0, 0.25, 60), rng.normal(0, 1, 60)
+    x = irt.simulate_responses(rng.normal(size=300), irt.make_items(a, b), rng)
+    seen = np.zeros((300, 30), bool)
+    for i in range(300):
+        seen[i, rng.choice(30, 3, replace=False)] = True
+    x[:, 30:][~seen] = -1
+    codes = [f"OP{j:02d}" for j in range(30)] + [f"PRE{j:02d}" for j in range(30)]
+    lines = ["person_id," + ",".join(codes)]
+    lines += [f"P{i}," + ",".join("" if v < 0 else str(v) for v in row) for i, row in enumerate(x)]
+    with app.app_context():
+        bank = ItemBank(name="Bank Pretest", version=1)
+        db.session.add(bank)
+        db.session.flush()
+        for j, code in enumerate(codes):
+            pretest = j >= 30
+            db.session.add(
+                Item(
+                    bank_id=bank.id,
+                    code=code,
+                    position=j + 1,
+                    section="TIU",
+                    model="2pl",
+                    a=1.0 if pretest else float(a[j]),
+                    b=0.0 if pretest else float(b[j]),
+                    stem=f"Soal {code}",
+                    options=["x", "y"],
+                    key="A",
+                    status="pretest" if pretest else "active",
+                )
+            )
+        db.session.commit()
+        upload = ("\n".join(lines) + "\n").encode()
+        proposal = calibration.run_calibration(bank.id, "2pl", "admin", upload=upload)
+        plain = calibration.run_calibration(bank.id, "2pl", "admin", upload=upload, a_prior=None)
+    assert proposal["a_prior"] == [0.0, 0.5] and plain["a_prior"] is None
+    assert max(r["new"]["a"] for r in proposal["items"]) < 2.5
+    assert max(r["new"]["a"] for r in plain["items"]) > 4.5

@@ -33,6 +33,10 @@ from .sittings import FormProblems, _
 from .words import input_problem_text, uncalibratable_text
 
 MODELS = ("1pl", "2pl", "3pl", "4pl", "grm", "gpcm")
+# Lognormal prior on a, log a ~ N(0, 0.5) (BILOG-MG's slope prior, mirt's lnorm(0, 0.5)):
+# a pretest item answered at one centre has a few dozen answers, and without a prior its
+# discrimination can run away (5.8 on 30 answers; tests/irt/test_irt_calibration.py).
+PRETEST_A_PRIOR = (0.0, 0.5)
 
 
 def _family(model: str) -> str:
@@ -71,8 +75,13 @@ def run_calibration(
     actor: str,
     upload: bytes | None = None,
     filename: str = "responses.csv",
+    a_prior: tuple[float, float] | None = PRETEST_A_PRIOR,
 ) -> dict:
-    """Calibrate the bank's pretest items of ``model``'s family; save and return the proposal."""
+    """Calibrate the bank's pretest items of ``model``'s family; save and return the proposal.
+
+    ``a_prior``: (mean, sd) of log a, the lognormal prior on the discriminations
+    (:data:`PRETEST_A_PRIOR` unless told otherwise; ``None``: no prior).
+    """
     bank = db.session.get(ItemBank, bank_id) if bank_id else None
     if bank is None:
         raise FormProblems(
@@ -163,7 +172,14 @@ def run_calibration(
     if family == "polytomous":
         n_cat = np.array([len(by_code[c].option_scores or (0, 1)) for c in codes])
     try:
-        result = irt.calibrate(x, model, anchors=anchors, n_cat=n_cat, item_id=list(codes))
+        result = irt.calibrate(
+            x,
+            model,
+            anchors=anchors,
+            n_cat=n_cat,
+            item_id=list(codes),
+            a_prior=False if a_prior is None else a_prior,
+        )
     except UncalibratableItem as error:  # in the page's language (English in the CLI)
         raise FormProblems([("responses", uncalibratable_text(error))]) from None
     except ValueError as error:
@@ -208,6 +224,7 @@ def run_calibration(
         "source": source,
         "n_persons": int(x.shape[0]),
         "n_anchors": len(anchor_cols),
+        "a_prior": None if a_prior is None or model == "1pl" else list(a_prior),
         "converged": bool(result.converged),
         "n_iter": int(result.n_iter),
         "log_likelihood": round(float(result.log_likelihood), 2),

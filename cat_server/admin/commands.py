@@ -175,9 +175,14 @@ COMMANDS = (import_candidates_command, export_scores_command, verify_command)
     type=click.Path(exists=True, dir_okay=False),
     help="Wide responses CSV (default: the responses collected in live exams).",
 )
+@click.option(
+    "--no-a-prior",
+    is_flag=True,
+    help="No lognormal prior on a (default: log a ~ N(0, 0.5), as BILOG-MG and mirt).",
+)
 @click.option("--accept", is_flag=True, help="Write the new parameters and activate the items.")
 @with_appcontext
-def calibrate_bank_command(bank_id, model, responses, accept):
+def calibrate_bank_command(bank_id, model, responses, no_a_prior, accept):
     """Calibrate a bank version's pretest items with its active items as anchors.
 
     Prints old and new parameters side by side; with --accept the items get the
@@ -196,6 +201,7 @@ def calibrate_bank_command(bank_id, model, responses, accept):
             "cli",
             upload=data,
             filename=os.path.basename(responses) if responses else "responses.csv",
+            a_prior=None if no_a_prior else calibration.PRETEST_A_PRIOR,
         )
     except FormProblems as error:
         for field, message in error.problems:

@@ -4,10 +4,17 @@ r"""A prepared item bank: parameter arrays plus the tables the hot path reads.
 item once on two fixed ability grids so that one CAT step only indexes and
 adds rows:
 
-* ``log_p[j, k, q]``: :math:`\log P_{jk}(\theta_q)` on the quadrature grid
-  used for the posterior (EAP);
+* ``log_rows[log_row0[j] + k, q]``: :math:`\log P_{jk}(\theta_q)` on the
+  quadrature grid used for the posterior (EAP), one row per item and score
+  category (no padding: a 2-category item takes two rows beside a 5-category
+  one), in float64 so that scores do not depend on how the table is stored;
 * ``info_table[g, j]``: Fisher information on a finer grid, interpolated
-  linearly at the current ability for maximum-information selection.
+  linearly at the current ability for maximum-information selection. It is
+  stored in float32: it only ranks items, and at 100,000 items it is the
+  largest table (321 x 100,000: 128 MB instead of 257 MB).
+
+Both tables are filled a block of items at a time, so the temporaries of the
+model functions stay a few MB whatever the size of the bank.
 
 For selection the items are kept internally in *section order* (``order``:
 internal position to bank index, ``position``: the inverse), so the items of a
@@ -22,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import tables
 from .models import Items, make_items
 
 ACTIVE, PRETEST, RETIRED = 0, 1, 2
@@ -49,13 +57,22 @@ class Bank:
         ``ACTIVE`` (0), ``PRETEST`` (1) or ``RETIRED`` (2).
     grid : ndarray of shape (n_quad,)
         Quadrature points of the posterior.
+    log_rows : ndarray of shape (sum of n_cat, n_quad)
+        :math:`\log P_{jk}` on ``grid``: item ``j``'s category ``k`` is row
+        ``log_row0[j] + k``.
+    log_row0 : ndarray of int, shape (n_items,)
+        First row of each item in ``log_rows``.
     log_p : ndarray of shape (n_items, max_cat, n_quad)
+        A padded copy of ``log_rows`` (a property, built when asked for).
     info_grid : ndarray of shape (n_info,)
         Evenly spaced abilities of ``info_table``.
     info_table : ndarray of shape (n_info, n_items)
         Bank order (a property; selection reads ``info_sorted``).
-    info_sorted : ndarray of shape (n_info, n_items)
+    info_sorted : ndarray of float32, shape (n_info, n_items)
         The same table with its columns in section order (``order``).
+    info_quad : ndarray of shape (n_quad, n_items)
+        Information on ``grid`` (posterior-weighted selection; a property,
+        computed on first use and cached).
     order : ndarray of int, shape (n_items,)
         Bank index of each internal (section-ordered) position.
     position : ndarray of int, shape (n_items,)
@@ -64,12 +81,12 @@ class Bank:
         Internal slice ``[start, stop)`` of each section.
     moments : ndarray of shape (n_quad, 3)
         Columns ``1, theta, theta**2`` of the grid: posterior moments in one product.
-    blocked : ndarray of shape (n_items,)
+    blocked : ndarray of float32, shape (n_items,)
         ``0`` for active items, ``-inf`` for the others, in internal order: the
         start of every state's blocked-items vector.
     lists : dict
         Per-item codes as Python lists (``n_cat``, ``status``, ``enemy``,
-        ``section``, ``position``, ``order``) and each enemy group's internal
+        ``section``, ``position``, ``order``, ``log_row0``) and each enemy group's internal
         positions, for the scalar look-ups of one answer.
     cache : dict
         Per-bank cache of :meth:`log_prior` vectors and parsed content rules.
@@ -84,10 +101,10 @@ class Bank:
     enemy_members: dict
     status: np.ndarray
     grid: np.ndarray
-    log_p: np.ndarray
-    info_grid: np.ndarray
+    log_rows: np.ndarray = field(repr=False)
+    log_row0: np.ndarray = field(repr=False)
+    info_grid: np.ndarray = field(repr=False)
     info_sorted: np.ndarray = field(repr=False)
-    info_quad: np.ndarray = field(repr=False)
     operational: np.ndarray = field(repr=False)
     pretest: np.ndarray = field(repr=False)
     index: dict = field(repr=False)
@@ -104,6 +121,24 @@ class Bank:
         return self.items.n_items
 
     @property
+    def log_p(self):
+        """``log P`` padded to shape (n_items, max_cat, n_quad) (a copy; the engine reads ``log_rows``)."""
+        K = self.items.max_cat
+        k = np.minimum(np.arange(K), self.items.n_cat[:, None] - 1)
+        out = self.log_rows[self.log_row0[:, None] + k]
+        out[np.arange(K) >= self.items.n_cat[:, None]] = np.log(1e-300)
+        return out
+
+    @property
+    def info_quad(self):
+        """Information on ``grid``, shape (n_quad, n_items) (computed on first use, cached)."""
+        table = self.cache.get("info_quad")
+        if table is None:
+            table = self.cache["info_quad"] = np.ascontiguousarray(self.items.info(self.grid))
+            table.setflags(write=False)
+        return table
+
+    @property
     def info_table(self):
         """Information table in bank order, shape (n_info, n_items) (a copy)."""
         return self.info_sorted[:, self.position]
@@ -115,7 +150,7 @@ class Bank:
         pos = min(max(pos, 0.0), len(g) - 1.000001)
         i = int(pos)
         f = pos - i
-        return i, np.array((1.0 - f, f))
+        return i, np.array((1.0 - f, f), dtype=self.info_sorted.dtype)
 
     def info_at(self, theta):
         r"""Information of every item at ``theta`` (linear interpolation in the table).
@@ -123,7 +158,13 @@ class Bank:
         Returns
         -------
         ndarray of shape (n_items,)
+
+        Beyond the table (it covers the abilities the posterior mean can reach,
+        ``quad_range``) the information is computed exactly.
         """
+        g = self.info_grid
+        if not g[0] <= theta <= g[-1]:
+            return self.items.info(float(theta))[0]
         i, w = self.info_weights(theta)
         out = np.empty(self.n_items)
         out[self.order] = w @ self.info_sorted[i : i + 2]
@@ -147,6 +188,27 @@ def _codes(values, n, default, what):
     if values.shape != (n,):
         raise ValueError(f"{what} must have one entry per item.")
     return values, values
+
+
+def _labels(values, n, what):
+    """Per-item labels as a Python list (a list stays a list: no numpy string array)."""
+    if isinstance(values, (list, tuple)):
+        if len(values) != n or any(isinstance(v, (list, tuple, np.ndarray)) for v in values[:1]):
+            raise ValueError(f"{what} must have one entry per item.")
+        return list(values)
+    return _codes(values, n, None, what)[0].tolist()
+
+
+def _coded(values, code):
+    """``code(v)`` of each value, worked out once per distinct value (banks repeat a few labels)."""
+    table = {v: code(v) for v in set(values)}
+    return [table[v] for v in values]
+
+
+def _enemy_label(g):
+    if g is None or g != g:  # None or NaN
+        return ""
+    return str(g).strip()
 
 
 def prepare_bank(
@@ -203,56 +265,69 @@ def prepare_bank(
     if items is None:
         items = make_items(a, b, c, d, model=model, thresholds=thresholds, D=D)
     n = items.n_items
-    ids = (
-        np.array([str(i) for i in range(n)], dtype=object)
-        if item_id is None
-        else np.asarray([str(i) for i in item_id], dtype=object)
-    )
+    if item_id is None:
+        ids = np.array([str(i) for i in range(n)], dtype=object)
+    else:
+        ids = np.empty(len(item_id), dtype=object)
+        ids[:] = [str(i) for i in item_id]
     if ids.shape != (n,):
         raise ValueError("item_id must have one entry per item.")
-    if len(set(ids.tolist())) != n:
+    index = dict(zip(ids.tolist(), range(n), strict=True))
+    if len(index) != n:
         raise ValueError("item_id values must be unique.")
 
-    sec, _ = _codes(section, n, "", "section")
-    names = tuple(sorted({str(s) for s in sec.tolist()}))
+    sec = [""] * n if section is None else _labels(section, n, "section")
+    names = tuple(sorted({str(s) for s in set(sec)}))
     lookup = {s: i for i, s in enumerate(names)}
-    sec_idx = np.array([lookup[str(s)] for s in sec.tolist()], dtype=np.int64)
+    sec_idx = np.array(_coded(sec, lambda s: lookup[str(s)]), dtype=np.int64)
     masks = np.zeros((len(names), n), dtype=bool)
     masks[sec_idx, np.arange(n)] = True
 
-    grp, _ = _codes(enemy_group, n, None, "enemy_group")
-    labels = {}
     enemy = np.full(n, -1, dtype=np.int64)
-    for j, g in enumerate(grp.tolist()):
-        if g is None or (isinstance(g, float) and np.isnan(g)) or str(g).strip() == "":
-            continue
-        enemy[j] = labels.setdefault(str(g).strip(), len(labels))
-    members = {g: np.flatnonzero(enemy == g) for g in range(len(labels))}
+    labels = {}
+    if enemy_group is not None:
+        grp = _labels(enemy_group, n, "enemy_group")
+        for j, g in enumerate(_coded(grp, _enemy_label)):
+            if g:
+                enemy[j] = labels.setdefault(g, len(labels))
+    grouped = np.flatnonzero(enemy >= 0)
+    grouped = grouped[np.argsort(enemy[grouped], kind="stable")]
+    cuts = np.searchsorted(enemy[grouped], np.arange(1, len(labels)))
+    members = dict(enumerate(np.split(grouped, cuts))) if labels else {}
 
-    st, _ = _codes(status, n, ACTIVE, "status")
-    if st.dtype.kind in "iu":
-        st_codes = st.astype(np.int8)
+    def status_code(s):
+        if isinstance(s, (int, np.integer)):
+            return int(s)
+        return STATUS_CODES[str(s).strip().lower() or "active"]
+
+    if status is None:
+        st_codes = np.full(n, ACTIVE, dtype=np.int8)
+    elif isinstance(status, np.ndarray) and status.dtype.kind in "iu":
+        st_codes = _codes(status, n, ACTIVE, "status")[0].astype(np.int8)
     else:
         try:
-            st_codes = np.array(
-                [STATUS_CODES[str(s).strip().lower() or "active"] for s in st.tolist()],
-                dtype=np.int8,
-            )
+            st_codes = np.array(_coded(_labels(status, n, "status"), status_code), dtype=np.int8)
         except KeyError as exc:
             raise ValueError(f"Unknown item status {exc.args[0]!r}.") from None
 
     grid = np.linspace(quad_range[0], quad_range[1], n_quad)
-    log_p = np.ascontiguousarray(items.log_probs(grid).transpose(1, 2, 0))
+    # the table keeps the rows the posterior mean can reach (it lies in quad_range),
+    # at the points of the full grid: 214 of 321 rows by default
     info_grid = np.linspace(info_range[0], info_range[1], info_points)
+    first = max(int(np.searchsorted(info_grid, quad_range[0], side="right")) - 1, 0)
+    last = min(int(np.searchsorted(info_grid, quad_range[1], side="left")) + 1, info_points)
+    if last - first >= 2:
+        info_grid = info_grid[first:last]
     order = np.argsort(sec_idx, kind="stable")
     position = np.empty(n, dtype=np.int64)
     position[order] = np.arange(n)
     ends = np.searchsorted(sec_idx[order], np.arange(len(names) + 1))
     bounds = tuple((int(ends[s]), int(ends[s + 1])) for s in range(len(names)))
-    info_sorted = np.ascontiguousarray(items.info(info_grid)[:, order])
-    info_quad = np.ascontiguousarray(items.info(grid))
+    log_rows, log_row0 = tables.log_rows(items, grid)
+    info_sorted = tables.info_table(items, info_grid, position)
     moments = np.ascontiguousarray(np.stack([np.ones_like(grid), grid, grid * grid], axis=1))
-    blocked = np.where(st_codes[order] == ACTIVE, 0.0, -np.inf)
+    # float32 like the information table: a step adds it to float32 criteria (no casting)
+    blocked = np.where(st_codes[order] == ACTIVE, 0.0, -np.inf).astype(np.float32)
     lists = {
         "n_cat": items.n_cat.tolist(),
         "status": st_codes.tolist(),
@@ -260,9 +335,10 @@ def prepare_bank(
         "section": sec_idx.tolist(),
         "position": position.tolist(),
         "order": order.tolist(),
+        "log_row0": log_row0.tolist(),
         "enemy_positions": {g: position[m] for g, m in members.items()},
     }
-    for arr in (log_p, info_sorted, info_quad, moments, blocked, order, position):
+    for arr in (log_rows, log_row0, info_sorted, moments, blocked, order, position):
         arr.setflags(write=False)
     return Bank(
         items=items,
@@ -274,13 +350,13 @@ def prepare_bank(
         enemy_members=members,
         status=st_codes,
         grid=grid,
-        log_p=log_p,
+        log_rows=log_rows,
+        log_row0=log_row0,
         info_grid=info_grid,
         info_sorted=info_sorted,
-        info_quad=info_quad,
         operational=st_codes == ACTIVE,
         pretest=st_codes == PRETEST,
-        index={s: j for j, s in enumerate(ids.tolist())},
+        index=index,
         order=order,
         position=position,
         section_bounds=bounds,

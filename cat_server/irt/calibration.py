@@ -264,9 +264,14 @@ def calibrate(
         Convergence: largest change of a natural parameter made by one EM step.
     c_prior : (float, float) or None, default (5, 17)
         Beta prior of the lower asymptote (3PL, 4PL; mean 0.23).
-    a_prior : (float, float) or None
-        Normal prior (mean, sd) on :math:`\log a`; default ``(0, 0.5)`` for
-        the 3PL and 4PL, none otherwise.
+    a_prior : (float, float), None or False
+        Lognormal prior on the discrimination: :math:`\log a \sim N(\mu,
+        \sigma)` for ``(mu, sigma)``, the M-step maximising the posterior in
+        :math:`\log a` (BILOG-MG's slope prior and mirt's ``lnorm(0, 0.5)``
+        are ``(0, 0.5)``). ``None``: ``(0, 0.5)`` for the 3PL and 4PL, no
+        prior otherwise; ``False``: no prior for any model. It keeps an item
+        answered by a few dozen persons from running away to a large ``a``.
+        Ignored for the 1PL (one common slope, estimated from every item).
     d_prior : (float, float) or None, default (20, 2)
         Beta prior of the upper asymptote (4PL; mode 0.95, mean 0.91).
     anchors : dict of int to Items-row, optional
@@ -340,6 +345,12 @@ def calibrate(
             raise ValueError("A score is above the item's highest category.")
     if a_prior is None and model in ("3pl", "4pl"):
         a_prior = (0.0, 0.5)
+    if a_prior is False or a_prior is None or model == "1pl":
+        a_prior = None
+    else:
+        a_prior = tuple(float(v) for v in a_prior)
+        if len(a_prior) != 2 or not (np.isfinite(a_prior[0]) and a_prior[1] > 0):
+            raise ValueError("a_prior must be (mean, sd) of log a with sd > 0.")
     spec = Spec(model, n_cat, D, c_prior, a_prior, d_prior)
     K = int(n_cat.max())
 

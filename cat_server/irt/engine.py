@@ -178,10 +178,10 @@ class CatState:
         op = ~pre
         n_sec = len(bank.section_names)
         if op.all():
-            log_lik = bank.log_p[idx, sc].sum(axis=0)
+            log_lik = bank.log_rows[bank.log_row0[idx] + sc].sum(axis=0)
             counts = np.bincount(bank.section[idx], minlength=n_sec)
         else:
-            log_lik = bank.log_p[idx[op], sc[op]].sum(axis=0)
+            log_lik = bank.log_rows[bank.log_row0[idx[op]] + sc[op]].sum(axis=0)
             counts = np.bincount(bank.section[idx[op]], minlength=n_sec)
         groups = bank.enemy[idx]
         state = cls(
@@ -245,7 +245,7 @@ class CatState:
             self.enemy_groups.add(g)
             self.blocked[lists["enemy_positions"][g]] = -np.inf
         if not pre:
-            self.log_lik += bank.log_p[j, score]
+            self.log_lik += bank.log_rows[lists["log_row0"][j] + score]
             self.counts[lists["section"][j]] += 1
             self.n_operational += 1
 

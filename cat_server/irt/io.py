@@ -24,6 +24,7 @@ import io as _io
 import math
 import os
 import tempfile
+from itertools import chain
 
 import numpy as np
 
@@ -118,7 +119,13 @@ def _names_the_file(reader):
     return read
 
 
-def _read_rows(path):
+def _open_rows(path):
+    """The stripped header and an iterator of ``(row, cells)`` over the non-blank rows.
+
+    ``row`` is the 1-based record number (header = row 1). A CSV error (e.g. a
+    cell longer than the csv module's field limit) raises :class:`InputError`
+    when the iterator reaches it.
+    """
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             text = fh.read()
@@ -127,18 +134,32 @@ def _read_rows(path):
     if not text.strip():
         raise InputError("empty_file")
     reader = csv.reader(_io.StringIO(text))
-    try:
-        rows = list(reader)
-    except csv.Error as e:
-        if "field limit" in str(e):  # a cell longer than the csv module's field limit
-            limit = csv.field_size_limit()
-            raise InputError("cell_too_long", row=reader.line_num, expected=limit) from None
-        raise InputError("unreadable_csv", row=reader.line_num, detail=str(e)) from None
-    header = [h.strip() for h in rows[0]]
+
+    def records():
+        try:
+            yield from reader
+        except csv.Error as e:
+            if "field limit" in str(e):  # a cell longer than the csv module's field limit
+                limit = csv.field_size_limit()
+                raise InputError("cell_too_long", row=reader.line_num, expected=limit) from None
+            raise InputError("unreadable_csv", row=reader.line_num, detail=str(e)) from None
+
+    rows = records()
+    header = [h.strip() for h in next(rows, [])]
     if not any(header):
         raise InputError("blank_header", row=1)
-    body = [(i + 2, r) for i, r in enumerate(rows[1:]) if any(c.strip() for c in r)]
-    return header, body
+
+    def body():
+        for n, r in enumerate(rows, start=2):
+            if any(c.strip() for c in r):
+                yield n, r
+
+    return header, body()
+
+
+def _read_rows(path):
+    header, body = _open_rows(path)
+    return header, list(body)
 
 
 def _check_header(header):
@@ -177,54 +198,89 @@ def read_responses(path, model="2pl", max_score=None):
         Empty file, duplicate item id, ragged row, non-numeric cell,
         out-of-range score, an item column with no variance.
     """
-    header, body = _read_rows(path)
+    header, body = _open_rows(path)
     _check_header(header)
     has_pid = header[0].lower() in ("person_id", "person", "id")
     first = 1 if has_pid else 0
     item_id = header[first:]
     if not item_id:
         raise InputError("no_item_columns", row=1)
-    if not body:
-        raise InputError("no_response_rows", row=2)
     dich = model in ("1pl", "2pl", "3pl", "4pl", "rasch")
     hi = 1 if dich else max_score
-    x = np.full((len(body), len(item_id)), -1, dtype=np.int64)
-    pids = []
-    for r, (line, row) in enumerate(body):
-        if len(row) != len(header):
-            raise InputError("cell_count", row=line, value=len(row), expected=len(header))
-        pids.append(row[0].strip() if has_pid else str(r + 1))
-        for j, cell in enumerate(row[first:]):
-            cell = cell.strip()
-            if not cell:
-                continue
-            col = f"{j + first + 1} ({item_id[j]!r})"
-            try:
-                v = float(cell)
-            except ValueError:
-                raise InputError("not_a_number", row=line, column=col, value=cell) from None
-            if not math.isfinite(v) or v != int(v):
-                raise InputError("not_whole", row=line, column=col, value=cell)
-            v = int(v)
-            if v < 0 or (hi is not None and v > hi):
-                allowed = "0 or 1" if dich else f"0..{hi}" if hi is not None else ">= 0"
-                raise InputError(
-                    "score_out_of_range",
-                    row=line,
-                    column=col,
-                    value=v,
-                    expected=allowed,
-                )
-            x[r, j] = v
-    for j, name in enumerate(item_id):
-        obs = x[x[:, j] >= 0, j]
-        col = f"{j + first + 1} ({name!r})"
-        rows = f"2-{body[-1][0]}"
-        if obs.size == 0:
+    width, n_items = len(header), len(item_id)
+    lines, pids, ragged = [], [], []
+
+    def item_cells():  # the rows' item cells, up to the first ragged row
+        for line, row in body:
+            if len(row) != width:
+                ragged.append((line, len(row)))
+                return
+            lines.append(line)
+            if has_pid:
+                pids.append(row[0].strip())
+                row = row[first:]
+            yield row
+
+    # every distinct cell text is checked once; a cell is then one C-level dict look-up
+    scores = _Scores(hi, "0 or 1" if dich else f"0..{hi}" if hi is not None else ">= 0")
+    x = np.fromiter(
+        map(scores.__getitem__, chain.from_iterable(item_cells())), dtype=np.int64
+    ).reshape(-1, n_items)
+    bad = np.flatnonzero(x.ravel() < -1)
+    if bad.size:
+        r, j = divmod(int(bad[0]), n_items)
+        code, params = scores.problems[-2 - int(x[r, j])]
+        raise InputError(code, row=lines[r], column=f"{j + first + 1} ({item_id[j]!r})", **params)
+    if ragged:
+        line, n = ragged[0]
+        raise InputError("cell_count", row=line, value=n, expected=width)
+    if not lines:
+        raise InputError("no_response_rows", row=2)
+    seen = x >= 0
+    n_obs = seen.sum(axis=0)
+    low = np.where(seen, x, np.iinfo(np.int64).max).min(axis=0)
+    flat = (n_obs == 0) | (low == x.max(axis=0))
+    if flat.any():
+        j = int(np.argmax(flat))
+        col = f"{j + first + 1} ({item_id[j]!r})"
+        rows = f"2-{lines[-1]}"
+        if n_obs[j] == 0:
             raise InputError("no_responses", row=rows, column=col)
-        if np.unique(obs).size < 2:
-            raise InputError("constant_column", row=rows, column=col, value=int(obs[0]))
+        raise InputError("constant_column", row=rows, column=col, value=int(low[j]))
+    if not has_pid:
+        pids = [str(r + 1) for r in range(len(lines))]
     return pids, item_id, x
+
+
+class _Scores(dict):
+    """Cell text -> score (``-1`` empty); a bad cell maps to ``-2 - k``, ``problems[k]`` says why
+    (an InputError code and its values)."""
+
+    def __init__(self, hi, allowed):
+        super().__init__()
+        self.hi, self.allowed, self.problems = hi, allowed, []
+
+    def __missing__(self, text):
+        self[text] = value = self._score(text.strip())
+        return value
+
+    def _score(self, cell):
+        if not cell:
+            return -1
+        try:
+            v = float(cell)
+        except ValueError:
+            return self._problem("not_a_number", value=cell)
+        if not math.isfinite(v) or v != int(v):
+            return self._problem("not_whole", value=cell)
+        v = int(v)
+        if v < 0 or (self.hi is not None and v > self.hi):
+            return self._problem("score_out_of_range", value=v, expected=self.allowed)
+        return v
+
+    def _problem(self, code, **params):
+        self.problems.append((code, params))
+        return -1 - len(self.problems)
 
 
 def _num(cell, line, col, default=None):

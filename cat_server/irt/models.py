@@ -354,7 +354,9 @@ def make_items(a=None, b=None, c=None, d=None, *, model=None, thresholds=None, D
         if model.dtype.kind in "iu":
             code = model.astype(np.int8)
         else:
-            code = np.array([_model_code(m) for m in model], dtype=np.int8)
+            names = model.tolist()  # a bank repeats a few names: look each up once
+            codes = {m: _model_code(m) for m in set(names)}
+            code = np.array([codes[m] for m in names], dtype=np.int8)
     if thresholds is None:
         thr = np.full((n, 1), np.nan)
     else:

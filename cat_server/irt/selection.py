@@ -180,8 +180,9 @@ def criterion(bank, theta, log_post, method):
         return w @ bank.info_quad
     if method == "kl":
         lp_hat = bank.items.log_probs(np.array([theta]))[0]  # (n_items, K)
-        expected = bank.log_p @ w  # (n_items, K)
-        return (np.exp(lp_hat) * (lp_hat - expected)).sum(axis=1)
+        lp_hat = lp_hat[np.arange(lp_hat.shape[1]) < bank.items.n_cat[:, None]]  # log_rows' order
+        terms = np.exp(lp_hat) * (lp_hat - bank.log_rows @ w)
+        return np.add.reduceat(terms, bank.log_row0)
     raise ValueError(f"Unknown selection method {method!r}.")
 
 

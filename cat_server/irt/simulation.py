@@ -284,7 +284,7 @@ def _run_block(bank, cfg, resp, seeds, rng, counts, offset):
     prior = bank.log_prior(cfg.prior_mean, cfg.prior_sd)
     ll = np.zeros((b, bank.grid.size))
     # one spare column: the padding of the enemy-group table points there
-    blocked = np.zeros((b, n + 1))
+    blocked = np.zeros((b, n + 1), dtype=bank.blocked.dtype)
     blocked[:, :n] = bank.blocked
     members = _enemy_table(bank)
     sec_counts = np.zeros((b, n_sec), dtype=np.int64)
@@ -369,7 +369,7 @@ def _run_block(bank, cfg, resp, seeds, rng, counts, offset):
         rows, p = active[~empty], pick[~empty]
         j = order[p]
         x = resp[rows, j]
-        ll[rows] += bank.log_p[j, x]
+        ll[rows] += bank.log_rows[bank.log_row0[j] + x]
         if sprt:
             ll_cut[rows] += lp_cut[j, x]
         blocked[rows, p] = -np.inf

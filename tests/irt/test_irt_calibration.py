@@ -2,6 +2,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from irt_testlib import sparse_pretest
 from numpy.testing import assert_allclose
 
 from cat_server import irt
@@ -202,3 +203,23 @@ def test_4pl_recovery_with_priors_on_both_asymptotes():
     header, first = text.splitlines()[:2]
     assert header.startswith("item_id,model,a,b,c,d,se_a,se_b,se_c,se_d,infit")
     assert first.split(",")[1] == "4pl" and float(first.split(",")[5]) < 1.0
+
+
+def test_prior_on_a_keeps_pretest_items_with_30_answers_from_running_away():
+    items, x = sparse_pretest(seed=2)
+    anchors = {j: (items, j) for j in range(30)}
+    pre = slice(30, None)
+    free = irt.calibrate(x, "2pl", anchors=anchors, a_prior=False)
+    held = irt.calibrate(x, "2pl", anchors=anchors, a_prior=(0.0, 0.5))
+    assert free.converged and held.converged
+    # no prior: discriminations run away (to 5.0 here, up to the bound 8 with other seeds)
+    assert free.items.a[pre].max() > 4.5
+    assert rmse(free.items.a[pre], items.a[pre]) > 1.0
+    # log a ~ N(0, 0.5), BILOG-MG's and mirt's slope prior: bounded and closer to the truth
+    assert held.items.a[pre].max() < 2.5
+    assert rmse(held.items.a[pre], items.a[pre]) < 0.4
+    assert rmse(held.items.b[pre], items.b[pre]) < 0.6 < rmse(free.items.b[pre], items.b[pre])
+    # the default for the 2PL is no prior; False turns off the 3PL's default one
+    assert_allclose(irt.calibrate(x, "2pl", anchors=anchors).items.a, free.items.a)
+    with pytest.raises(ValueError, match="a_prior"):
+        irt.calibrate(x, "2pl", a_prior=(0.0, 0.0))

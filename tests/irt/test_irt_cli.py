@@ -4,9 +4,11 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from irt_testlib import sparse_pretest
 
 from cat_server import irt
 from cat_server.engine_cli import calibrate_command, register, simulate_command
+from cat_server.irt import io
 
 
 def write_responses(path, x, item_ids=None, person=True):
@@ -171,6 +173,28 @@ BAD = {
     "duplicate": ("person_id,I1,I1\nP1,1,0\nP2,0,1\n", "row 1, column 3 ('I1')", "duplicate"),
     "empty": ("", "", "empty"),
     "ragged": ("person_id,I1,I2\nP1,1,0\nP2,0\n", "row 3", "cells"),
+    # the first problem in the file is the one named
+    "ragged_before_bad_cell": ("person_id,I1,I2\nP1,1,0\nP2,0\nP3,x,1\n", "row 3", "2 cells"),
+    "bad_cell_before_ragged": (
+        "person_id,I1,I2\nP1,1,0\nP2,x,1\nP3,0\n",
+        "row 3, column 2 ('I1')",
+        "'x' is not a number",
+    ),
+    "two_bad_cells": (
+        "person_id,I1,I2\nP1,1,0\nP2,0,7\nP3,y,1\n",
+        "row 3, column 3 ('I2')",
+        "score 7 is out of range (allowed 0 or 1)",
+    ),
+    "not_whole": (
+        "person_id,I1,I2\nP1,1,0\nP2, 0.5 ,1\nP3,0,1\n",
+        "row 3, column 2 ('I1')",
+        "'0.5' is not a whole-number score",
+    ),
+    "bad_after_blank_line": (
+        "person_id,I1,I2\nP1,1,0\n\nP2,1,0\nP3,1,-1\n",
+        "row 5, column 3 ('I2')",
+        "score -1 is out of range",
+    ),
 }
 
 
@@ -185,6 +209,20 @@ def test_calibrate_bad_input_exit_2_and_no_output(tmp_path, case):
     assert res.output.count("Error:") == 1
     assert not out.exists()
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_reader_accepts_spaces_decimals_and_empty_cells_and_skips_blank_rows(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("person_id,I1,I2,I3\nP1, 1 ,0,1.0\n\n,,,\nP2,0,,0\nP3,1,1,\n")
+    pids, item_id, x = io.read_responses(path)
+    assert pids == ["P1", "P2", "P3"] and item_id == ["I1", "I2", "I3"]
+    assert x.tolist() == [[1, 0, 1], [0, -1, 0], [1, 1, -1]]
+    path.write_text("I1,I2\n0,3\n2,1\n")
+    pids, _, x = io.read_responses(path, "gpcm", max_score=3)
+    assert pids == ["1", "2"] and x.tolist() == [[0, 3], [2, 1]]
+    with pytest.raises(io.InputError, match=r"row 3, column 1 \('I1'\): score 4 .*0\.\.3"):
+        path.write_text("I1,I2\n0,3\n4,1\n")
+        io.read_responses(path, "gpcm", max_score=3)
 
 
 def test_simulate_writes_report(tmp_path, bank_csv):
@@ -283,3 +321,24 @@ def test_simulate_mixed_polytomous_bank(tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert json.loads(out.read_text())["mean_length"] == 5
+
+
+def test_calibrate_a_prior_option_bounds_pretest_discriminations(tmp_path):
+    items, x = sparse_pretest(seed=2)
+    path, anchors = tmp_path / "r.csv", tmp_path / "anchors.csv"
+    write_responses(path, x)
+    with open(anchors, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["item_id", "model", "a", "b"])
+        for j in range(30):
+            w.writerow([f"I{j}", "2pl", items.a[j], items.b[j]])
+    top = {}
+    for prior in ("none", "0,0.5"):
+        out = tmp_path / f"params-{prior}.csv"
+        args = [str(path), "--out", str(out), "--anchors", str(anchors), "--a-prior", prior]
+        res = CliRunner().invoke(calibrate_command, args)
+        assert res.exit_code == 0, res.output
+        top[prior] = max(float(r["a"]) for r in list(csv.DictReader(open(out)))[30:])
+    assert top["none"] > 4.5 and top["0,0.5"] < 2.5
+    bad = CliRunner().invoke(calibrate_command, [str(path), "--out", "p.csv", "--a-prior", "0"])
+    assert bad.exit_code == 2 and "--a-prior" in bad.output
