@@ -18,6 +18,7 @@ def test_irt_imports_nothing_from_the_rest_of_cat_server():
         "io",
         "os",
         "tempfile",
+        "functools",
         "itertools",
         "__future__",
     }
