@@ -376,6 +376,11 @@ class Attempt(db.Model):
     # the current fixed section's items in order, drawn when it began: a retire or
     # recalibration meanwhile changes no running form (exam/catalog.py); None: adaptive
     form: Mapped[list | None] = mapped_column(sa.JSON)
+    # what each adaptive section's score was estimated from, signed with the chain key:
+    # {section code: {"items": [[item id, category, model, a, b, c, d, thresholds]], "mac"}}
+    # (exam/scoring.py); a later recalibration changes no finished score's check.
+    # Deferred: only adaptive answers and ``cat-server verify`` read it.
+    score_basis: Mapped[dict | None] = mapped_column(sa.JSON, deferred=True)
 
     candidate: Mapped[Candidate] = relationship(back_populates="attempt")
     sitting: Mapped[Sitting] = relationship()

@@ -115,8 +115,10 @@ def verify_command(export_path):
     """Recompute every attempt's keyed response chain; name any altered row (exit code 1)."""
     import os
 
+    from flask import current_app
+
     from ..exam.chain import key_source
-    from .scores import check_export, legacy_until, verify_chains
+    from .scores import check_export, legacy_until, verify_chains, verify_scores
 
     click.echo(f"Chain key: {key_source()}")
     if export_path:
@@ -129,7 +131,7 @@ def verify_command(export_path):
             sys.exit(1)
         click.echo(
             f"OK: {n_rows} export rows signed by this key; their chains, scores, pass/fail "
-            "and status match the database."
+            "and status match the database, whose scores are those recomputed from the chains."
         )
         return
     unkeyed, unbound = legacy_until()
@@ -140,6 +142,14 @@ def verify_command(export_path):
             f"Attempts up to id {unbound} may carry a chain that does not name its candidate."
         )
     n_attempts, n_responses, problems = verify_chains()
+    n_scored, wrong, unchecked = verify_scores()
+    if unchecked:
+        click.echo(
+            f"{len(unchecked)} adaptive sections of attempts up to id "
+            f"{current_app.config['SCORES_UNKEPT_UNTIL']} have no kept item parameters: "
+            "their scores are taken as stored."
+        )
+    problems = sorted(problems + wrong, key=lambda p: p.attempt_id)
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
@@ -155,7 +165,10 @@ def verify_command(export_path):
                 err=True,
             )
         sys.exit(1)
-    click.echo(f"OK: {n_attempts} attempts, {n_responses} responses; every chain is intact.")
+    click.echo(
+        f"OK: {n_attempts} attempts, {n_responses} responses; every chain is intact, and the "
+        f"scores of the {n_scored} finished attempts are those recomputed from their chains."
+    )
 
 
 COMMANDS = (import_candidates_command, export_scores_command, verify_command)

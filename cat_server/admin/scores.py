@@ -13,6 +13,7 @@ from flask import current_app
 from .. import spreadsheet
 from ..errors import MAX_ID
 from ..exam.chain import GENESIS, chain_hash, chain_key, genesis, head_signature, key_source
+from ..exam.scoring import rescore_all
 from ..extensions import db, socketio
 from ..localtime import SECONDS, format_local, iso_local
 from ..models import Attempt, AuditEvent, Candidate, Item, Response, Seat, Sitting
@@ -340,13 +341,27 @@ def legacy_until() -> tuple[int, int]:
     return unkeyed, max(unkeyed, int(current_app.config.get("CHAIN_UNBOUND_UNTIL") or 0))
 
 
+def verify_scores(attempt_ids: list[int] | None = None):
+    """Recompute finished attempts' scores (exam/scoring.py): (attempts, problems, taken as stored).
+
+    Each stored section score, total, pass/fail and theta that differs from
+    the recomputation from the attempt's chained responses is a problem.
+    """
+    until = int(current_app.config.get("SCORES_UNKEPT_UNTIL") or 0)
+    n, found, unchecked = rescore_all(attempt_ids, until)
+    return n, [ChainProblem(a, reg, s, None, None, says) for a, reg, s, says in found], unchecked
+
+
 def verify_report() -> dict:
     """What the dashboard's verify page shows: the counts, the problems, which key, old attempts."""
     n_attempts, n_responses, problems = verify_chains()
+    n_scored, wrong, unchecked = verify_scores()
     return {
         "n_attempts": n_attempts,
         "n_responses": n_responses,
-        "problems": problems,
+        "n_scored": n_scored,
+        "n_unchecked": len(unchecked),
+        "problems": sorted(problems + wrong, key=lambda p: p.attempt_id),
         "key": key_source(),
         "unkeyed_until": current_app.config.get("CHAIN_UNKEYED_UNTIL") or 0,
     }
@@ -361,7 +376,8 @@ def check_export(data: bytes, filename: str) -> tuple[int, list[str]]:
     this finds a chain cut short since the export, which verifies on its own.
     The scores, pass/fail and status, which the signature does not cover, must
     equal the database's: a total raised in the file, or in the database since
-    the export, is named.
+    the export, is named; and the database's must be those recomputed from the
+    chain (:func:`verify_scores`).
     """
     key, problems = chain_key(), []
     rows = _export_rows(data, filename)
@@ -413,6 +429,8 @@ def check_export(data: bytes, filename: str) -> tuple[int, list[str]]:
                 f"{where}: {column} is {got!r} in the file but {want!r} in the database"
                 for column, got, want in _score_differences(r, attempts[int(attempt_id)])
             ]
+    if ids:
+        problems += [str(p) for p in verify_scores(ids)[1]]
     return len(rows), problems
 
 
