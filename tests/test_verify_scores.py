@@ -12,6 +12,7 @@ sitting changes no verdict (the parameters used are kept, signed, with the attem
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 from datetime import timedelta
@@ -302,9 +303,9 @@ def test_a_recalibration_after_the_sitting_changes_no_verdict(app, runner, hones
 
 
 def change_a_kept_parameter(attempt):
-    basis = attempt.score_basis
+    basis = copy.deepcopy(attempt.score_basis)
     basis["TIU"]["items"][0][4] -= 1.0  # b of the first item: easier, a higher estimate
-    attempt.score_basis = {**basis}
+    attempt.score_basis = basis
     return "section TIU: the item parameters kept for its adaptive score do not carry the chain"
 
 
