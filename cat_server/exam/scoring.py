@@ -23,8 +23,6 @@ from __future__ import annotations
 import hmac
 from types import SimpleNamespace
 
-from sqlalchemy.orm import undefer
-
 from .. import irt
 from ..extensions import db, socketio
 from ..models import Attempt, Candidate, Exam, Presentation, Response, Sitting
@@ -219,7 +217,6 @@ def rescore_all(attempt_ids: list[int] | None = None, unkept_until: int = 0):
         .join(Candidate, Attempt.candidate_id == Candidate.id)
         .join(Sitting, Attempt.sitting_id == Sitting.id)
         .where(Attempt.status == "finished")
-        .options(undefer(Attempt.score_basis))
         .order_by(Attempt.id)
     )
     if attempt_ids is not None:
