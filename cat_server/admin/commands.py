@@ -112,7 +112,11 @@ def export_scores_command(sitting_id, date_from, date_to, fmt, responses, respon
 )
 @with_appcontext
 def verify_command(export_path):
-    """Recompute every attempt's keyed response chain; name any altered row (exit code 1)."""
+    """Recompute every attempt's keyed response chain and every finished attempt's scores.
+
+    Names any altered row, and any stored score, total, pass/fail or theta that
+    is not the one recomputed from the chain (exit code 1).
+    """
     import os
 
     from flask import current_app
