@@ -19,6 +19,10 @@ class Defaults:
     # named their candidate (an upgraded centre's old attempts); later ones must start
     # at their genesis. 0: none (the unkeyed ones are unbound too).
     CHAIN_UNBOUND_UNTIL = 0
+    # Attempts up to this id may lack the item parameters their adaptive sections were
+    # scored with (from before they were kept, exam/scoring.py): verify takes those
+    # sections' scores as stored; later ones must have them. 0: none.
+    SCORES_UNKEPT_UNTIL = 0
     # Empty: a SQLite file in the instance folder (create_app fills it in).
     DATABASE_URL = ""
     REDIS_URL = ""

@@ -376,6 +376,12 @@ class Attempt(db.Model):
     # the current fixed section's items in order, drawn when it began: a retire or
     # recalibration meanwhile changes no running form (exam/catalog.py); None: adaptive
     form: Mapped[list | None] = mapped_column(sa.JSON)
+    # what each adaptive section's score was estimated from, signed with the chain key:
+    # {section code: {"items": [[item id, category, model, a, b, c, d, thresholds]], "mac"}}
+    # (exam/scoring.py); a later recalibration changes no finished score's check.
+    # Loaded with the row (a deferred load cost an adaptive answer 0.8 ms CPU); NULL
+    # for attempts without adaptive sections.
+    score_basis: Mapped[dict | None] = mapped_column(sa.JSON)
 
     candidate: Mapped[Candidate] = relationship(back_populates="attempt")
     sitting: Mapped[Sitting] = relationship()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from ..exam.chain import GENESIS, chain_hash, chain_key, genesis, key_source
+from ..exam.scoring import rescore_all
 from ..extensions import db, socketio
 from ..itembank.formats.problems import Message, _
 from ..localtime import SECONDS, format_local
@@ -131,13 +132,32 @@ def legacy_until() -> tuple[int, int]:
     return unkeyed, max(unkeyed, int(current_app.config.get("CHAIN_UNBOUND_UNTIL") or 0))
 
 
+def verify_scores(attempt_ids: list[int] | None = None):
+    """Recompute finished attempts' scores (exam/scoring.py): (attempts, problems, taken as stored).
+
+    Each stored section score, total, pass/fail and theta that differs from
+    the recomputation from the attempt's chained responses is a problem.
+    """
+    until = int(current_app.config.get("SCORES_UNKEPT_UNTIL") or 0)
+    n, found, unchecked = rescore_all(attempt_ids, until)
+    # the recomputation's sentences are English for now, on every page
+    wrong = [
+        ChainProblem(a, reg, s, None, None, Message("%(what)s", what=says))
+        for a, reg, s, says in found
+    ]
+    return n, wrong, unchecked
+
+
 def verify_report() -> dict:
     """What the dashboard's verify page shows: the counts, the problems, which key, old attempts."""
     n_attempts, n_responses, problems = verify_chains()
+    n_scored, wrong, unchecked = verify_scores()
     return {
         "n_attempts": n_attempts,
         "n_responses": n_responses,
-        "problems": problems,
+        "n_scored": n_scored,
+        "n_unchecked": len(unchecked),
+        "problems": sorted(problems + wrong, key=lambda p: p.attempt_id),
         "key": key_source(),
         "unkeyed_until": current_app.config.get("CHAIN_UNKEYED_UNTIL") or 0,
     }

@@ -112,11 +112,17 @@ def export_scores_command(sitting_id, date_from, date_to, fmt, responses, respon
 )
 @with_appcontext
 def verify_command(export_path):
-    """Recompute every attempt's keyed response chain; name any altered row (exit code 1)."""
+    """Recompute every attempt's keyed response chain and every finished attempt's scores.
+
+    Names any altered row, and any stored score, total, pass/fail or theta that
+    is not the one recomputed from the chain (exit code 1).
+    """
     import os
 
+    from flask import current_app
+
     from ..exam.chain import key_source
-    from .chains import legacy_until, verify_chains
+    from .chains import legacy_until, verify_chains, verify_scores
     from .scores import check_export
 
     click.echo(f"Chain key: {key_source()}")
@@ -130,7 +136,7 @@ def verify_command(export_path):
             sys.exit(1)
         click.echo(
             f"OK: {n_rows} export rows signed by this key; their chains, scores, pass/fail "
-            "and status match the database."
+            "and status match the database, whose scores are those recomputed from the chains."
         )
         return
     unkeyed, unbound = legacy_until()
@@ -141,6 +147,14 @@ def verify_command(export_path):
             f"Attempts up to id {unbound} may carry a chain that does not name its candidate."
         )
     n_attempts, n_responses, problems = verify_chains()
+    n_scored, wrong, unchecked = verify_scores()
+    if unchecked:
+        click.echo(
+            f"{len(unchecked)} adaptive sections of attempts up to id "
+            f"{current_app.config['SCORES_UNKEPT_UNTIL']} have no kept item parameters: "
+            "their scores are taken as stored."
+        )
+    problems = sorted(problems + wrong, key=lambda p: p.attempt_id)
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
@@ -156,7 +170,10 @@ def verify_command(export_path):
                 err=True,
             )
         sys.exit(1)
-    click.echo(f"OK: {n_attempts} attempts, {n_responses} responses; every chain is intact.")
+    click.echo(
+        f"OK: {n_attempts} attempts, {n_responses} responses; every chain is intact, and the "
+        f"scores of the {n_scored} finished attempts are those recomputed from their chains."
+    )
 
 
 COMMANDS = (import_candidates_command, export_scores_command, verify_command)

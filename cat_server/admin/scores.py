@@ -14,7 +14,7 @@ from ..exam.chain import GENESIS, chain_key, head_signature
 from ..extensions import db
 from ..localtime import iso_local
 from ..models import Attempt, AuditEvent, Candidate, Item, Response, Seat, Sitting
-from .chains import verify_chains
+from .chains import verify_chains, verify_scores
 
 
 def select_attempts(
@@ -240,7 +240,8 @@ def check_export(data: bytes, filename: str) -> tuple[int, list[str]]:
     this finds a chain cut short since the export, which verifies on its own.
     The scores, pass/fail and status, which the signature does not cover, must
     equal the database's: a total raised in the file, or in the database since
-    the export, is named.
+    the export, is named; and the database's must be those recomputed from the
+    chain (:func:`verify_scores`).
     """
     key, problems = chain_key(), []
     rows = _export_rows(data, filename)
@@ -292,6 +293,8 @@ def check_export(data: bytes, filename: str) -> tuple[int, list[str]]:
                 f"{where}: {column} is {got!r} in the file but {want!r} in the database"
                 for column, got, want in _score_differences(r, attempts[int(attempt_id)])
             ]
+    if ids:
+        problems += [str(p) for p in verify_scores(ids)[1]]
     return len(rows), problems
 
 

@@ -32,6 +32,7 @@ from .chain import GENESIS, chain_hash, chain_key
 from .clock import check_running
 from .options import bank_choice
 from .payloads import AnswerIn
+from .scoring import keep_basis, scaled
 from .sections import begin_section, count_exposure, present, run_or_queue
 from .sessions import BY_SERVER, check_token
 from .signals import announce_seat
@@ -367,11 +368,17 @@ def _advance_adaptive(attempt: Attempt, section: ExamSection, now) -> bool:
         seed=attempt.seed,
     )
     attempt.theta, attempt.se = float(step.theta), float(step.se)
-    scaled = int(round(min(100.0, max(0.0, 50.0 + 10.0 * step.theta))))
+    score = scaled(step.theta)
     scores_by_section = dict(attempt.section_scores or {})
-    attempt.total_score += scaled - scores_by_section.get(section.code, 0)
-    scores_by_section[section.code] = scaled
+    attempt.total_score += score - scores_by_section.get(section.code, 0)
+    scores_by_section[section.code] = score
     attempt.section_scores = scores_by_section
+    # what this estimate used, signed: verify recomputes it after any recalibration
+    keep_basis(
+        attempt,
+        section,
+        [(r.item_id, s) for r, s in zip(rows, scores, strict=True) if not r.pretest],
+    )
     if step.item is not None:
         item_id = pool.item_ids[step.item]
         attempt.next_seq = present(attempt, item_id, section, now, pretest=step.pretest)

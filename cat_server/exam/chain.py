@@ -37,6 +37,7 @@ MIN_KEY_BYTES = 32
 TEST_KEY = b"cat-server test chain key: public, never for real exams"
 _HEAD = "cat-server chain head v2"  # what a head signature's text starts with
 _GENESIS = "cat-server chain genesis"  # what a genesis' text starts with
+_BASIS = "cat-server score basis"  # what a score basis' text starts with
 
 
 class ChainKeyError(RuntimeError):
@@ -181,3 +182,14 @@ def head_signature(
     """
     text = f"{_HEAD}\n{attempt_id}\n{registration_no}\n{sitting_id}\n{exam_id}\n{n}\n{head}"
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def basis_mac(key: bytes, attempt_id: int, section_code: str, items: list) -> str:
+    """HMAC-SHA256 of what an adaptive section's score was estimated from (exam/scoring.py).
+
+    The text: ``"cat-server score basis\\n"`` then the JSON ``[attempt id, section
+    code, items]``, each item ``[item id, category, model, a, b, c, d, thresholds]``
+    with every parameter a float (``b`` and ``thresholds`` may be null).
+    """
+    text = json.dumps([attempt_id, section_code, items], separators=(",", ":"))
+    return hmac.new(key, f"{_BASIS}\n{text}".encode(), hashlib.sha256).hexdigest()

@@ -25,6 +25,7 @@ from .catalog import (
     exam_id_of,
     exam_sections,
 )
+from .scoring import passes
 
 _LOCK_ATTEMPT = db.select(Attempt).where(Attempt.id == db.bindparam("id")).with_for_update()
 
@@ -194,13 +195,7 @@ def finish(attempt: Attempt, reason: str, now) -> None:
     attempt.finished_at = now
     attempt.section_deadline_at = None
     exam = cached_exam(exam_id_of(attempt))
-    scores = attempt.section_scores or {}
-    passed = all(
-        s.pass_mark is None or scores.get(s.code, 0) >= s.pass_mark for s in exam_sections(exam.id)
-    )
-    if exam.pass_total is not None:
-        passed = passed and attempt.total_score >= exam.pass_total
-    attempt.passed = passed
+    attempt.passed = passes(exam, attempt.section_scores or {}, attempt.total_score)
     audit(
         "server",
         "attempt_finished",
