@@ -185,7 +185,7 @@ def test_the_dashboard_names_a_raised_score(app, demo_attempts):
         f"section_scores[&#39;TWK,TIU&#39;] is {stored + 7} in the database but {stored} "
         "recomputed" in page
     )
-    assert "registration 202700000001" in page and "202600000001" not in page
+    assert "nomor peserta 202700000001" in page and "202600000001" not in page
 
 
 def test_verify_export_finds_a_score_raised_before_the_export(app, runner, demo_attempts, tmp_path):
