@@ -43,7 +43,7 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
-from socketio.packet import EVENT, Packet
+from socketio.packet import BINARY_EVENT, EVENT, Packet
 
 from .extensions import db, socketio
 
@@ -110,6 +110,8 @@ def note_memory() -> None:
 
 
 READ_AT = "_cat_read_at"
+# Socket.IO's own events: the server raises them itself; a client may not send them
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 
 
 class StampedPacket(Packet):
@@ -126,6 +128,17 @@ class StampedPacket(Packet):
     def decode(self, encoded_packet):
         attachments = super().decode(encoded_packet)
         data = self.data
+        if (
+            self.packet_type in (EVENT, BINARY_EVENT)
+            and isinstance(data, list)
+            and data
+            and data[0] in RESERVED_EVENTS
+        ):
+            # a client's event named "disconnect" ran the real disconnect handler: the seat
+            # showed disconnected while the socket kept answering, and a second browser with
+            # a copy of the cookie got in beside it (issue 16, outsider's attack). Renamed,
+            # it is an unknown event (realtime.AckedNamespace: ``unknown_event``).
+            data[0] = f"client-sent {data[0]}"
         if (
             self.packet_type == EVENT
             and self.namespace == "/exam"

@@ -327,6 +327,33 @@ def test_a_second_browser_is_refused_until_the_proctor_moves_the_seat(app):
     assert resumed["remaining_s"] <= state["remaining_s"]
 
 
+def test_a_client_sent_disconnect_event_is_refused_and_ends_nothing(app):
+    """An event named "disconnect" (or "connect") from the client ran the server's own
+    handler: the seat showed disconnected while the socket kept answering, and a second
+    browser with a copy of the cookie got in beside it (issue 16, outsider's attack)."""
+    with app.app_context():
+        sitting_id = build_sitting(SKD_SECTIONS, SKD_ITEMS)
+    _, first = connect(app, sitting_id, device="pc-1")
+    state = last_event(first, "state", "/exam")
+    for reserved in ("disconnect", "connect"):
+        ack = first.emit(reserved, {}, namespace="/exam", callback=True)
+        assert ack["error"] == "unknown_event", (reserved, ack)
+    with app.app_context():
+        attempt = db.session.get(Attempt, state["attempt"])
+        assert attempt.connected_sid, "a client's event marked the seat disconnected"
+    _, second = connect(app, sitting_id, device="pc-7")
+    assert not second.is_connected("/exam")  # still refused: the first socket is live
+    ack = emit(
+        first,
+        "answer",
+        attempt=state["attempt"],
+        seq=1,
+        item=state["items"][0]["item"]["id"],
+        choice="A",
+    )
+    assert ack["ok"], ack
+
+
 def test_items_of_later_sections_are_never_sent(app):
     with app.app_context():
         sitting_id = build_sitting(SKD_SECTIONS, SKD_ITEMS)
