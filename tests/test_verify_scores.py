@@ -182,8 +182,8 @@ def test_the_dashboard_names_a_raised_score(app, demo_attempts):
     assert login_staff(client, "admin", "admin-pass-1").status_code == 302
     page = client.post("/admin/verify").get_data(as_text=True)
     assert (
-        f"section_scores[&#39;TWK,TIU&#39;] is {stored + 7} in the database but {stored} "
-        "recomputed" in page
+        f"section_scores[&#39;TWK,TIU&#39;] bernilai {stored + 7} di basis data, tetapi {stored} "
+        "bila dihitung ulang" in page
     )
     assert "nomor peserta 202700000001" in page and "202600000001" not in page
 

@@ -140,12 +140,57 @@ def verify_scores(attempt_ids: list[int] | None = None):
     """
     until = int(current_app.config.get("SCORES_UNKEPT_UNTIL") or 0)
     n, found, unchecked = rescore_all(attempt_ids, until)
-    # the recomputation's sentences are English for now, on every page
-    wrong = [
-        ChainProblem(a, reg, s, None, None, Message("%(what)s", what=says))
-        for a, reg, s, says in found
-    ]
+    wrong = [ChainProblem(a, reg, s, None, None, score_message(says)) for a, reg, s, says in found]
+
     return n, wrong, unchecked
+
+
+def score_message(problem) -> Message:
+    """A recomputation's difference (exam/scoring.py ScoreProblem), worded in the page's language."""
+    kind, values = problem.kind, problem.values
+    if kind == "no_basis":
+        return _(
+            "bagian %(code)s: parameter soal untuk nilai adaptifnya tidak tersimpan: dasar "
+            "nilai ujian ini dihapus (atau ujian ini dibuat sebelum parameter disimpan: naikkan "
+            "CAT_SCORES_UNKEPT_UNTIL sampai id-nya, docs/admin.md)",
+            **values,
+        )
+    if kind == "unsigned":
+        return _(
+            "bagian %(code)s: parameter soal yang tersimpan untuk nilai adaptifnya tidak "
+            "bertanda tangan kunci rantai: parameter itu diubah",
+            **values,
+        )
+    if kind == "other_items":
+        return _(
+            "bagian %(code)s: nilai adaptifnya diperkirakan dari soal %(kept)s, tetapi jawaban "
+            "berantainya yang bukan pretest adalah soal %(operational)s: tanda pretest atau "
+            "bagian sebuah penyajian diubah",
+            **values,
+        )
+    if kind == "section":
+        return _(
+            "section_scores[%(code)s] bernilai %(stored)s di basis data, tetapi %(recomputed)s "
+            "bila dihitung ulang dari jawaban berantainya",
+            **values,
+        )
+    if kind == "total":
+        return _(
+            "total_score bernilai %(stored)s di basis data, tetapi %(recomputed)s bila dihitung "
+            "ulang dari jawaban berantainya",
+            **values,
+        )
+    if kind == "passed":
+        return _(
+            "passed bernilai %(stored)s di basis data, tetapi %(recomputed)s bila dihitung ulang "
+            "dari jawaban berantainya dan nilai ambang batas ujian",
+            **values,
+        )
+    return _(
+        "theta bernilai %(stored)s di basis data, tetapi %(recomputed)s bila dihitung ulang dari "
+        "jawaban berantainya dan parameter soal yang tersimpan bersamanya",
+        **values,
+    )
 
 
 def verify_report() -> dict:

@@ -87,6 +87,51 @@ def _estimate(section, items: list) -> tuple[float, float]:
     return theta, se
 
 
+# What a recomputation finds, in English (the CLI's and str()'s words); a page words ``kind``
+# and ``values`` in its own language (admin/chains.py).
+SCORE_PROBLEMS = {
+    "no_basis": (
+        "section %(code)s: no item parameters were kept for its adaptive score: the attempt's "
+        "score basis was removed (or it was made before they were kept: then raise "
+        "CAT_SCORES_UNKEPT_UNTIL to its id, docs/admin.md)"
+    ),
+    "unsigned": (
+        "section %(code)s: the item parameters kept for its adaptive score do not carry the "
+        "chain key's signature: they were altered"
+    ),
+    "other_items": (
+        "section %(code)s: its adaptive score was estimated from items %(kept)s, but its "
+        "chained responses not presented as pretest are items %(operational)s: a "
+        "presentation's pretest flag or section was changed"
+    ),
+    "section": (
+        "section_scores[%(code)s] is %(stored)s in the database but %(recomputed)s recomputed "
+        "from its chained responses"
+    ),
+    "total": (
+        "total_score is %(stored)s in the database but %(recomputed)s recomputed from its "
+        "chained responses"
+    ),
+    "passed": (
+        "passed is %(stored)s in the database but %(recomputed)s recomputed from its chained "
+        "responses and the exam's pass marks"
+    ),
+    "theta": (
+        "theta is %(stored)s in the database but %(recomputed)s recomputed from its chained "
+        "responses and the item parameters kept with it"
+    ),
+}
+
+
+class ScoreProblem(str):
+    """One difference a recomputation found: its English sentence, with ``kind`` and ``values``."""
+
+    def __new__(cls, kind: str, **values: str):
+        self = super().__new__(cls, SCORE_PROBLEMS[kind] % values)
+        self.kind, self.values = kind, values
+        return self
+
+
 def _kept_items(attempt_id: int, code: str, kept, operational: list[int]):
     """The kept items of section ``code`` if signed and those of the responses; else the problem."""
     try:
@@ -99,15 +144,10 @@ def _kept_items(attempt_id: int, code: str, kept, operational: list[int]):
     except (KeyError, TypeError, ValueError):
         signed = False
     if not signed:
-        return None, (
-            f"section {code}: the item parameters kept for its adaptive score do not carry the "
-            "chain key's signature: they were altered"
-        )
+        return None, ScoreProblem("unsigned", code=code)
     if [i[0] for i in items] != operational:
-        return None, (
-            f"section {code}: its adaptive score was estimated from items "
-            f"{[i[0] for i in items]}, but its chained responses not presented as pretest are "
-            f"items {operational}: a presentation's pretest flag or section was changed"
+        return None, ScoreProblem(
+            "other_items", code=code, kept=str([i[0] for i in items]), operational=str(operational)
         )
     return items, None
 
@@ -158,11 +198,7 @@ def rescore(attempt: Attempt, exam_id: int, legacy: bool) -> tuple[list[str], li
             scores[code] = _number(stored.get(code))
             continue
         if code not in basis:
-            found.append(
-                f"section {code}: no item parameters were kept for its adaptive score: "
-                "the attempt's score basis was removed (or it was made before they were "
-                "kept: then raise CAT_SCORES_UNKEPT_UNTIL to its id, docs/admin.md)"
-            )
+            found.append(ScoreProblem("no_basis", code=code))
             scores[code] = _number(stored.get(code))
             continue
         operational = [r.item_id for r in mine if not r.pretest]
@@ -179,28 +215,25 @@ def rescore(attempt: Attempt, exam_id: int, legacy: bool) -> tuple[list[str], li
         got = stored.get(code, 0)
         if _number(got) != got or got != scores.get(code, 0):
             found.append(
-                f"section_scores[{code!r}] is {stored.get(code)!r} in the database but "
-                f"{scores.get(code, 0)} recomputed from its chained responses"
+                ScoreProblem(
+                    "section",
+                    code=repr(code),
+                    stored=repr(stored.get(code)),
+                    recomputed=str(scores.get(code, 0)),
+                )
             )
     total = sum(scores.values())
     if attempt.total_score != total:
-        found.append(
-            f"total_score is {attempt.total_score!r} in the database but {total} recomputed "
-            "from its chained responses"
-        )
+        found.append(ScoreProblem("total", stored=repr(attempt.total_score), recomputed=str(total)))
     # an exam without items finishes before it starts, with no pass/fail
     passed = passes(exam, scores, total) if attempt.started_at is not None else None
     if attempt.passed is not passed:
-        found.append(
-            f"passed is {attempt.passed!r} in the database but {passed!r} recomputed from its "
-            "chained responses and the exam's pass marks"
-        )
+        found.append(ScoreProblem("passed", stored=repr(attempt.passed), recomputed=repr(passed)))
     if estimate is not None and (
         attempt.theta is None or abs(attempt.theta - estimate[0]) > THETA_TOLERANCE
     ):
         found.append(
-            f"theta is {attempt.theta!r} in the database but {estimate[0]:.6f} recomputed from "
-            "its chained responses and the item parameters kept with it"
+            ScoreProblem("theta", stored=repr(attempt.theta), recomputed=f"{estimate[0]:.6f}")
         )
     return found, unchecked
 
