@@ -378,6 +378,12 @@ def test_a_bad_candidates_file_lists_every_problem_and_enrols_nobody(app, admin)
         ("baris 4", "sitting"),
         ("baris 5", "seat"),
     }
+    # said at the top of the page, above the sittings list and every form (issue 18)
+    page = response.get_data(as_text=True)
+    top = page.index('data-testid="page-problems"')
+    main = page.index("<main")
+    assert top < main < page.index("<form", main) and top < page.index("<table", main)
+    assert 'href="#problems"' in page[top:] and 'id="problems"' in page
     with app.app_context():
         assert db.session.query(Candidate).count() == 0
         assert db.session.query(Seat).count() == 0
