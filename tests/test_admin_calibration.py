@@ -21,6 +21,27 @@ pytestmark = pytest.mark.usefixtures("quick_hashes")
 TRUE_PRETEST = {"PRE1": (1.4, 0.5), "PRE2": (0.8, -0.7)}
 
 
+def add_items(bank_id, codes, a, b, pretest):
+    """Two-option TIU items of a bank; pretest ones at a = 1, b = 0 until calibrated."""
+    for j, code in enumerate(codes):
+        is_pretest = code in pretest
+        db.session.add(
+            Item(
+                bank_id=bank_id,
+                code=code,
+                position=j + 1,
+                section="TIU",
+                model="2pl",
+                a=1.0 if is_pretest else float(a[j]),
+                b=0.0 if is_pretest else float(b[j]),
+                stem=f"Soal {code}",
+                options=["x", "y"],
+                key="A",
+                status="pretest" if is_pretest else "active",
+            )
+        )
+
+
 def make_bank(rng) -> tuple[int, str]:
     """20 active 2PL anchors and two pretest items; a wide CSV of 1500 simulated persons."""
     bank = ItemBank(name="Bank Kalibrasi", version=1)
@@ -31,23 +52,7 @@ def make_bank(rng) -> tuple[int, str]:
     codes = [f"OP{j:02d}" for j in range(20)] + list(TRUE_PRETEST)
     a_all = np.r_[a, [p[0] for p in TRUE_PRETEST.values()]]
     b_all = np.r_[b, [p[1] for p in TRUE_PRETEST.values()]]
-    for j, code in enumerate(codes):
-        pretest = code in TRUE_PRETEST
-        db.session.add(
-            Item(
-                bank_id=bank.id,
-                code=code,
-                position=j + 1,
-                section="TIU",
-                model="2pl",
-                a=1.0 if pretest else float(a_all[j]),
-                b=0.0 if pretest else float(b_all[j]),
-                stem=f"Soal {code}",
-                options=["x", "y"],
-                key="A",
-                status="pretest" if pretest else "active",
-            )
-        )
+    add_items(bank.id, codes, a_all, b_all, pretest=set(TRUE_PRETEST))
     db.session.commit()
     x = irt.simulate_responses(rng.standard_normal(1500), irt.make_items(a_all, b_all), rng)
     lines = ["person_id," + ",".join(codes)]
@@ -222,23 +227,7 @@ def test_pretest_calibration_puts_a_lognormal_prior_on_a(app):
         bank = ItemBank(name="Bank Pretest", version=1)
         db.session.add(bank)
         db.session.flush()
-        for j, code in enumerate(codes):
-            pretest = j >= 30
-            db.session.add(
-                Item(
-                    bank_id=bank.id,
-                    code=code,
-                    position=j + 1,
-                    section="TIU",
-                    model="2pl",
-                    a=1.0 if pretest else float(a[j]),
-                    b=0.0 if pretest else float(b[j]),
-                    stem=f"Soal {code}",
-                    options=["x", "y"],
-                    key="A",
-                    status="pretest" if pretest else "active",
-                )
-            )
+        add_items(bank.id, codes, a, b, pretest=set(codes[30:]))
         db.session.commit()
         upload = ("\n".join(lines) + "\n").encode()
         proposal = calibration.run_calibration(bank.id, "2pl", "admin", upload=upload)
