@@ -80,13 +80,7 @@ def _off_the_loop(function, *args):
     50 PINs a second, a room's worth in six seconds; logins beyond it wait in
     the pool, and beyond ``MAX_LOGINS_IN_FLIGHT`` get 503.
     """
-    try:
-        from gevent import monkey
-    except ImportError:  # pragma: no cover  (gevent is a dependency)
-        return function(*args)
-    if not monkey.is_module_patched("socket"):
-        return function(*args)
-    return _hash_pool(_pool_size()).apply(_lowered, (function, *args))
+    return _beside_the_loop("hash", _pool_size(), function, *args)
 
 
 off_the_loop = _off_the_loop  # sealed/release.py runs a release code's scrypt there too
@@ -102,25 +96,27 @@ def in_the_background(function, *args, **kwargs):
     apart from the hash pool, so an upload never queues the candidates' logins.
     Without gevent (the CLI, the test client) it simply runs.
     """
+    return _beside_the_loop("background", 1, functools.partial(function, **kwargs), *args)
+
+
+HASH_NICE = 10
+_pools = {}  # name -> gevent ThreadPool, made on first use
+_lowered_threads: set[int] = set()
+
+
+def _beside_the_loop(pool: str, size: int, function, *args):
+    """``function(*args)`` in the named pool's threads at nice HASH_NICE under gevent; else here."""
     try:
         from gevent import monkey
     except ImportError:  # pragma: no cover  (gevent is a dependency)
-        return function(*args, **kwargs)
+        return function(*args)
     if not monkey.is_module_patched("socket"):
-        return function(*args, **kwargs)
-    global _background
-    if _background is None:
+        return function(*args)
+    if pool not in _pools:
         from gevent.threadpool import ThreadPool
 
-        _background = ThreadPool(1)
-    return _background.apply(_lowered, (functools.partial(function, **kwargs), *args))
-
-
-_background = None
-
-HASH_NICE = 10
-_pool = None
-_lowered_threads: set[int] = set()
+        _pools[pool] = ThreadPool(size)
+    return _pools[pool].apply(_lowered, (function, *args))
 
 
 def _pool_size() -> int:
@@ -128,15 +124,6 @@ def _pool_size() -> int:
 
     size = current_app.config.get("HASH_THREADS", 1) if has_app_context() else 1
     return max(1, int(size))
-
-
-def _hash_pool(size: int = 1):
-    global _pool
-    if _pool is None:
-        from gevent.threadpool import ThreadPool
-
-        _pool = ThreadPool(size)
-    return _pool
 
 
 def _lowered(function, *args):
